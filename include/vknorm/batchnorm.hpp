@@ -1,0 +1,148 @@
+// BatchNorm with PyTorch's semantics (torch.nn.BatchNorm1d/2d/3d and F.batch_norm).
+// Tensors are contiguous in PyTorch's logical (N, C, *) order (NCHW for 2-D).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "vknorm/context.hpp"
+#include "vknorm/recorder.hpp"
+#include "vknorm/status.hpp"
+
+namespace vknorm {
+
+// Which torch.nn class the call stands for; it decides the ranks that are accepted.
+enum class BatchNormDims {
+  any,  // F.batch_norm: rank >= 2
+  d1,   // BatchNorm1d: (N, C) or (N, C, L)
+  d2,   // BatchNorm2d: (N, C, H, W)
+  d3,   // BatchNorm3d: (N, C, D, H, W)
+};
+
+// One call of F.batch_norm. `momentum` is the exponential-average factor for this call,
+// as PyTorch's module passes it: the momentum, or 1/num_batches_tracked when the module's
+// momentum is None (BatchNormState computes it).
+struct BatchNormParams {
+  std::vector<int64_t> shape;        // logical (N, C, *) shape of x
+  BatchNormDims dims = BatchNormDims::any;
+  bool training = true;
+  bool affine = true;                // weight and bias are given
+  bool track_running_stats = true;   // running_mean and running_var are given
+  float eps = 1e-5f;
+  float momentum = 0.1f;
+};
+
+// What the shape and flags mean for the computation.
+struct BatchNormGeometry {
+  uint64_t batch = 0;      // N
+  uint64_t channels = 0;   // C
+  uint64_t spatial = 1;    // product of the dims after C (1 for (N, C))
+  uint64_t count = 0;      // elements per channel: N * spatial
+  uint64_t elements = 0;   // N * C * spatial
+  bool uses_batch_stats = false;   // training, or no running statistics to use
+  bool updates_running = false;    // training with tracked running statistics
+};
+
+// Validates `params` the way PyTorch does (rank, one value per channel in training,
+// eps and momentum), and derives the geometry. The message names the bad argument.
+Result<BatchNormGeometry> check_batch_norm(const BatchNormParams& params);
+
+// Checks the lengths of host arrays against the geometry, with PyTorch's messages
+// ("weight should contain 3 elements not 4"). Pass dy_length = SIZE_MAX when there is no dy.
+Status check_batch_norm_lengths(const BatchNormParams& params, const BatchNormGeometry& geometry,
+                                size_t x_length, size_t weight_length, size_t bias_length,
+                                size_t running_mean_length, size_t running_var_length,
+                                size_t dy_length = SIZE_MAX);
+
+// The host-side part of torch.nn.BatchNorm*d's state: num_batches_tracked and the
+// momentum (nullopt = cumulative moving average). Running buffers live with the caller.
+struct BatchNormState {
+  std::optional<float> momentum = 0.1f;
+  int64_t num_batches_tracked = 0;
+
+  // Call once per training forward with tracked statistics, before the forward: counts
+  // the batch (also an empty one) and returns the factor for BatchNormParams::momentum.
+  float next_training_factor();
+};
+
+namespace reference {
+
+// CPU reference with double accumulation, for tests and for users who want to check
+// a device. Arguments follow F.batch_norm; spans that the params say are absent are
+// ignored (weight/bias when !affine, running_* when !track_running_stats).
+struct BatchNormForwardResult {
+  std::vector<float> y;
+  std::vector<float> save_mean;    // C values when uses_batch_stats, else empty
+  std::vector<float> save_invstd;  // 1/sqrt(biased var + eps); same rule
+};
+
+// Updates running_mean/running_var in place when geometry.updates_running.
+Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
+                                                  const std::vector<float>& x,
+                                                  const std::vector<float>& weight,
+                                                  const std::vector<float>& bias,
+                                                  std::vector<float>& running_mean,
+                                                  std::vector<float>& running_var);
+
+struct BatchNormBackwardResult {
+  std::vector<float> dx;
+  std::vector<float> dweight;  // C values when affine, else empty
+  std::vector<float> dbias;
+};
+
+// Gradients of the forward described by `params` (with its running statistics as they
+// were before the forward). Batch statistics are recomputed from x in double.
+Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& params,
+                                                    const std::vector<float>& x,
+                                                    const std::vector<float>& dy,
+                                                    const std::vector<float>& weight,
+                                                    const std::vector<float>& running_mean,
+                                                    const std::vector<float>& running_var);
+
+}  // namespace reference
+
+// ---- Recording on the device (engine mode and standalone) ----
+// Every tensor is float32, contiguous, in the layout of BatchNormParams::shape.
+
+struct BatchNormForwardBuffers {
+  BufferRef x, y;                       // N*C*spatial floats
+  BufferRef weight, bias;               // C floats, when affine
+  BufferRef running_mean, running_var;  // C floats, when track_running_stats; updated in training
+  BufferRef save_mean, save_invstd;     // C floats, written when batch statistics are used
+  BufferRef workspace;                  // batch_norm_workspace_size() bytes
+};
+
+struct BatchNormBackwardBuffers {
+  BufferRef x, dy, dx;                  // N*C*spatial floats
+  BufferRef weight;                     // C floats, when affine
+  BufferRef save_mean, save_invstd;     // from the forward, when batch statistics are used
+  BufferRef running_mean, running_var;  // when the forward used running statistics
+  BufferRef dweight, dbias;             // C floats, written when affine
+  BufferRef workspace;                  // batch_norm_workspace_size() bytes
+};
+
+// Bytes of scratch memory the forward and backward of this shape need on this context.
+Result<uint64_t> batch_norm_workspace_size(const Context& context, const BatchNormParams& params);
+
+// Checks everything (params, buffers, device limits) before recording anything.
+Status record_batch_norm_forward(CommandRecorder& recorder, const BatchNormParams& params,
+                                 const BatchNormForwardBuffers& buffers);
+Status record_batch_norm_backward(CommandRecorder& recorder, const BatchNormParams& params,
+                                  const BatchNormBackwardBuffers& buffers);
+
+// Standalone convenience: the reference's signatures, computed on the context's device
+// (uploads, records, submits, waits, downloads).
+Result<reference::BatchNormForwardResult> batch_norm_forward(Context& context, const BatchNormParams& params,
+                                                             const std::vector<float>& x,
+                                                             const std::vector<float>& weight,
+                                                             const std::vector<float>& bias,
+                                                             std::vector<float>& running_mean,
+                                                             std::vector<float>& running_var);
+Result<reference::BatchNormBackwardResult> batch_norm_backward(
+    Context& context, const BatchNormParams& params, const std::vector<float>& x, const std::vector<float>& dy,
+    const std::vector<float>& weight, const std::vector<float>& save_mean, const std::vector<float>& save_invstd,
+    const std::vector<float>& running_mean, const std::vector<float>& running_var);
+
+}  // namespace vknorm

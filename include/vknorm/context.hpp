@@ -1,0 +1,147 @@
+// A vknorm context: one Vulkan device, its capabilities, and the kernels prepared for it.
+// No global state: everything vknorm creates belongs to a context.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <vulkan/vulkan_core.h>
+
+#include "vknorm/status.hpp"
+
+namespace vknorm {
+
+// How a workgroup reduces its partial statistics.
+enum class ReductionPath {
+  subgroup,       // subgroupAdd (needs ARITHMETIC in compute), shared memory across subgroups
+  shared_memory,  // a shared-memory tree that needs no subgroup operations at all
+};
+const char* to_string(ReductionPath path);
+
+// What vknorm reads off the device and uses to choose kernels.
+struct Capabilities {
+  std::string device_name;
+  VkPhysicalDeviceType device_type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+  uint32_t api_version = 0;
+  uint32_t subgroup_size = 1;       // sanitized: a driver reporting 0 is treated as 1
+  uint32_t min_subgroup_size = 1;
+  uint32_t max_subgroup_size = 1;
+  bool subgroup_arithmetic = false;  // ARITHMETIC supported in the compute stage
+  bool subgroup_size_control = false;
+  uint32_t max_shared_memory = 16384;
+  uint32_t max_workgroup_invocations = 128;
+  uint32_t max_workgroup_size_x = 128;
+  uint32_t max_workgroup_count_x = 65535;
+  uint32_t max_workgroup_count_y = 65535;
+  uint64_t max_storage_buffer_range = 1u << 27;
+  uint64_t min_storage_buffer_offset_alignment = 256;
+  bool storage_buffer_16bit = false;
+  bool timestamps = false;
+  float timestamp_period_ns = 1.0f;
+  ReductionPath reduction_path = ReductionPath::shared_memory;
+  std::string reduction_reason;  // why that path was chosen
+};
+
+// Forces a more limited device than the real one, so tests can run every path (for
+// example a bare mobile GPU) on lavapipe. Unset fields keep the device's value.
+struct CapabilityOverride {
+  std::optional<bool> subgroup_arithmetic;  // false forces the shared-memory tree
+  std::optional<uint32_t> max_shared_memory;
+  std::optional<uint32_t> max_workgroup_invocations;
+  std::optional<bool> storage_buffer_16bit;
+};
+
+// Called for every validation-layer message when validation is on.
+using DebugCallback = std::function<void(const std::string& message)>;
+
+struct StandaloneOptions {
+  std::optional<uint32_t> device_index;   // index in vkEnumeratePhysicalDevices order
+  bool enable_validation = false;         // Khronos validation + synchronization validation
+  DebugCallback debug_callback;           // gets validation messages (stderr when unset)
+  CapabilityOverride capability_override;
+};
+
+// The engine's objects; vknorm never destroys them. The queue family must support
+// compute. Dispatch loaders and the pipeline cache are optional.
+struct EngineHandles {
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  uint32_t queue_family_index = 0;
+  PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
+  PFN_vkGetDeviceProcAddr get_device_proc_addr = nullptr;
+  VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
+  // The device was created with storageBuffer16BitAccess enabled (for half precision).
+  bool storage_buffer_16bit_enabled = false;
+  CapabilityOverride capability_override;
+};
+
+struct DeviceInfo {
+  uint32_t index = 0;
+  Capabilities caps;
+};
+
+// A device buffer of the standalone context, host-visible so that tests, samples and the
+// command-line tool can fill and read it directly.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer();
+
+  VkBuffer handle() const { return buffer_; }
+  VkDeviceSize size() const { return size_; }
+  void* data() const { return mapped_; }
+  template <class T> T* as() const { return static_cast<T*>(mapped_); }
+
+ private:
+  friend class Context;
+  struct Owner;
+  std::shared_ptr<Owner> owner_;
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  VkDeviceMemory memory_ = VK_NULL_HANDLE;
+  VkDeviceSize size_ = 0;
+  void* mapped_ = nullptr;
+  void release();
+};
+
+class CommandRecorder;
+struct ContextState;
+
+class Context {
+ public:
+  // Lists the Vulkan 1.1+ devices with their capabilities, in enumeration order.
+  static Result<std::vector<DeviceInfo>> list_devices();
+  // Picks a device (a GPU before a CPU implementation unless options name one), creates
+  // its own instance, device, queue and command pool, and submits its own work.
+  static Result<std::unique_ptr<Context>> create_standalone(const StandaloneOptions& options = {});
+  // Uses the engine's device; records into the engine's command buffers and never submits.
+  static Result<std::unique_ptr<Context>> create_from_engine(const EngineHandles& handles);
+
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const Capabilities& capabilities() const;
+  bool is_standalone() const;
+  VkDevice device() const;
+
+  // Standalone mode only: host-visible storage buffers and one-shot submission.
+  Result<Buffer> create_buffer(VkDeviceSize bytes);
+  Result<std::unique_ptr<CommandRecorder>> begin_commands();
+  Status submit_and_wait(CommandRecorder& recorder);
+
+  ContextState& state() { return *state_; }
+
+ private:
+  explicit Context(std::unique_ptr<ContextState> state);
+  std::unique_ptr<ContextState> state_;
+};
+
+}  // namespace vknorm

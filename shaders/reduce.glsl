@@ -1,0 +1,91 @@
+// Workgroup reductions of partial statistics, in a fixed order so that results are
+// bitwise identical run to run. USE_SUBGROUP selects subgroupAdd inside each subgroup
+// (then a tree across subgroups); otherwise a plain shared-memory tree.
+#if USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_basic : enable
+#extension GL_KHR_shader_subgroup_arithmetic : enable
+#endif
+
+shared vec4 reduce_scratch[gl_WorkGroupSize.x];
+
+// Welford state of a set of values: count, mean, sum of squared deviations (M2).
+struct Welford { float n; float mean; float m2; };
+
+Welford welford_merge(Welford a, Welford b) {
+  float n = a.n + b.n;
+  if (n == 0.0) return a;
+  float delta = b.mean - a.mean;
+  float wb = b.n / n;
+  return Welford(n, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
+}
+
+// Tree over reduce_scratch[0, width): width is a power of two.
+void tree_merge_welford(uint width) {
+  uint lid = gl_LocalInvocationID.x;
+  for (uint stride = width / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      vec4 a = reduce_scratch[lid], b = reduce_scratch[lid + stride];
+      Welford m = welford_merge(Welford(a.x, a.y, a.z), Welford(b.x, b.y, b.z));
+      reduce_scratch[lid] = vec4(m.n, m.mean, m.m2, 0.0);
+    }
+    barrier();
+  }
+}
+
+void tree_sum(uint width) {
+  uint lid = gl_LocalInvocationID.x;
+  for (uint stride = width / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) reduce_scratch[lid] += reduce_scratch[lid + stride];
+    barrier();
+  }
+}
+
+#if USE_SUBGROUP
+const uint SUBGROUP_SLOTS = gl_WorkGroupSize.x / MIN_SUBGROUP_SIZE;
+
+// Clears the per-subgroup slots, so slots of subgroups that do not exist merge as empty.
+void clear_subgroup_slots() {
+  if (gl_LocalInvocationID.x < SUBGROUP_SLOTS) reduce_scratch[gl_LocalInvocationID.x] = vec4(0.0);
+  barrier();
+}
+#endif
+
+// Every invocation passes its state; invocation 0 gets the workgroup's.
+Welford workgroup_welford(Welford w) {
+#if USE_SUBGROUP
+  clear_subgroup_slots();
+  // Parallel form of Chan's merge: the deviations are taken from the merged mean.
+  float n = subgroupAdd(w.n);
+  float mean = n > 0.0 ? subgroupAdd(w.n * w.mean) / n : 0.0;
+  float d = w.mean - mean;
+  float m2 = subgroupAdd(w.m2 + w.n * d * d);
+  if (subgroupElect()) reduce_scratch[gl_SubgroupID] = vec4(n, mean, m2, 0.0);
+  barrier();
+  tree_merge_welford(SUBGROUP_SLOTS);
+#else
+  reduce_scratch[gl_LocalInvocationID.x] = vec4(w.n, w.mean, w.m2, 0.0);
+  barrier();
+  tree_merge_welford(gl_WorkGroupSize.x);
+#endif
+  vec4 r = reduce_scratch[0];
+  barrier();  // the caller may reduce again with the same scratch
+  return Welford(r.x, r.y, r.z);
+}
+
+// Sums two values over the workgroup; invocation 0 gets the result (all do, in fact).
+vec2 workgroup_sum2(vec2 v) {
+#if USE_SUBGROUP
+  clear_subgroup_slots();
+  vec2 s = subgroupAdd(v);
+  if (subgroupElect()) reduce_scratch[gl_SubgroupID] = vec4(s, 0.0, 0.0);
+  barrier();
+  tree_sum(SUBGROUP_SLOTS);
+#else
+  reduce_scratch[gl_LocalInvocationID.x] = vec4(v, 0.0, 0.0);
+  barrier();
+  tree_sum(gl_WorkGroupSize.x);
+#endif
+  vec2 r = reduce_scratch[0].xy;
+  barrier();
+  return r;
+}

@@ -1,0 +1,378 @@
+#include "vknorm/context.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include <vulkan/vulkan.h>
+
+#include "context_state.hpp"
+#include "recorder_impl.hpp"
+#include "vk/buffer.hpp"
+#include "vk/capabilities.hpp"
+
+namespace vknorm {
+
+const char* to_string(ReductionPath path) {
+  return path == ReductionPath::subgroup ? "subgroup" : "shared-memory";
+}
+
+namespace {
+
+constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+VKAPI_ATTR VkBool32 VKAPI_CALL debug_messenger(VkDebugUtilsMessageSeverityFlagBitsEXT,
+                                               VkDebugUtilsMessageTypeFlagsEXT,
+                                               const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                               void* user) {
+  const std::string message = data && data->pMessage ? data->pMessage : "(no message)";
+  auto* callback = static_cast<DebugCallback*>(user);
+  if (callback && *callback) (*callback)(message);
+  else std::fprintf(stderr, "vknorm: validation: %s\n", message.c_str());
+  return VK_FALSE;
+}
+
+bool has_layer(const char* name) {
+  uint32_t count = 0;
+  vkEnumerateInstanceLayerProperties(&count, nullptr);
+  std::vector<VkLayerProperties> layers(count);
+  vkEnumerateInstanceLayerProperties(&count, layers.data());
+  for (const auto& l : layers)
+    if (std::strcmp(l.layerName, name) == 0) return true;
+  return false;
+}
+
+// Creates an instance of the highest version up to 1.3 the loader offers (1.1 at least).
+Status create_instance(bool validation, VkInstance* instance) {
+  uint32_t loader_version = VK_API_VERSION_1_0;
+  if (vkEnumerateInstanceVersion(&loader_version) != VK_SUCCESS || loader_version < VK_API_VERSION_1_1)
+    return Status::unsupported("the Vulkan loader offers only Vulkan 1.0; vknorm needs 1.1");
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "vknorm";
+  app.pEngineName = "vknorm";
+  app.apiVersion = std::min<uint32_t>(loader_version, VK_API_VERSION_1_3);
+
+  std::vector<const char*> layers, extensions;
+  VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = enables;
+  VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  info.pApplicationInfo = &app;
+  if (validation) {
+    if (!has_layer(kValidationLayer))
+      return Status::unsupported(
+          "enable_validation: the layer VK_LAYER_KHRONOS_validation is not installed "
+          "(Debian package vulkan-validationlayers)");
+    layers.push_back(kValidationLayer);
+    extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    info.pNext = &features;
+  }
+  info.enabledLayerCount = static_cast<uint32_t>(layers.size());
+  info.ppEnabledLayerNames = layers.data();
+  info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  info.ppEnabledExtensionNames = extensions.data();
+  VkResult r = vkCreateInstance(&info, nullptr, instance);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateInstance");
+  return {};
+}
+
+// A queue family with compute: a compute-only one if there is one (it can run beside
+// graphics work), else the first with compute (lavapipe has one combined family).
+std::optional<uint32_t> find_compute_queue(const vk::Dispatch& vk, VkPhysicalDevice device) {
+  uint32_t count = 0;
+  vk.GetPhysicalDeviceQueueFamilyProperties(device, &count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(count);
+  vk.GetPhysicalDeviceQueueFamilyProperties(device, &count, families.data());
+  std::optional<uint32_t> any;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) || families[i].queueCount == 0) continue;
+    if (!(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) return i;
+    if (!any) any = i;
+  }
+  return any;
+}
+
+// Lower is better: real GPUs first, CPU implementations (lavapipe) last.
+int device_rank(VkPhysicalDeviceType type) {
+  switch (type) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_OTHER: return 3;
+    default: return 4;  // CPU
+  }
+}
+
+struct Candidate {
+  uint32_t index;
+  VkPhysicalDevice device;
+  Capabilities caps;
+};
+
+Result<std::vector<Candidate>> enumerate(const vk::Dispatch& vk, VkInstance instance,
+                                         const CapabilityOverride& over) {
+  uint32_t count = 0;
+  VkResult r = vk.EnumeratePhysicalDevices(instance, &count, nullptr);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkEnumeratePhysicalDevices");
+  std::vector<VkPhysicalDevice> devices(count);
+  r = vk.EnumeratePhysicalDevices(instance, &count, devices.data());
+  if (r != VK_SUCCESS && r != VK_INCOMPLETE) return Status::vulkan(r, "vkEnumeratePhysicalDevices");
+  std::vector<Candidate> out;
+  for (uint32_t i = 0; i < count; ++i) out.push_back({i, devices[i], vk::query_capabilities(vk, devices[i], over)});
+  return out;
+}
+
+Status finish_state(ContextState& s) {
+  VKNORM_TRY(s.kernels.init(s));
+  return vk::create_host_buffer(s.vk, s.physical_device, s.device, 16, &s.dummy_buffer, &s.dummy_memory);
+}
+
+}  // namespace
+
+// Buffers keep what they need to free themselves; they must not outlive their context.
+struct Buffer::Owner {
+  const vk::Dispatch* vk;
+  VkDevice device;
+};
+
+Context::Context(std::unique_ptr<ContextState> state) : state_(std::move(state)) {}
+
+Context::~Context() {
+  ContextState& s = *state_;
+  if (s.device) {
+    s.kernels.destroy(s);
+    if (s.dummy_buffer) s.vk.DestroyBuffer(s.device, s.dummy_buffer, nullptr);
+    if (s.dummy_memory) s.vk.FreeMemory(s.device, s.dummy_memory, nullptr);
+  }
+  if (!s.standalone) return;  // never destroy what the engine created
+  if (s.command_pool) s.vk.DestroyCommandPool(s.device, s.command_pool, nullptr);
+  if (s.pipeline_cache) s.vk.DestroyPipelineCache(s.device, s.pipeline_cache, nullptr);
+  if (s.device) s.vk.DestroyDevice(s.device, nullptr);
+  if (s.messenger) {
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        s.vk.GetInstanceProcAddr(s.instance, "vkDestroyDebugUtilsMessengerEXT"));
+    if (destroy) destroy(s.instance, s.messenger, nullptr);
+  }
+  if (s.instance) s.vk.DestroyInstance(s.instance, nullptr);
+}
+
+const Capabilities& Context::capabilities() const { return state_->caps; }
+bool Context::is_standalone() const { return state_->standalone; }
+VkDevice Context::device() const { return state_->device; }
+
+Result<std::vector<DeviceInfo>> Context::list_devices() {
+  VkInstance instance = VK_NULL_HANDLE;
+  VKNORM_TRY(create_instance(false, &instance));
+  vk::Dispatch vk;
+  Status st = vk.load_instance(instance, nullptr);
+  std::vector<DeviceInfo> out;
+  if (st.ok()) {
+    auto candidates = enumerate(vk, instance, {});
+    if (!candidates) st = candidates.status();
+    else
+      for (auto& c : candidates.value()) out.push_back({c.index, c.caps});
+  }
+  vkDestroyInstance(instance, nullptr);
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOptions& options) {
+  auto state = std::make_unique<ContextState>();
+  ContextState& s = *state;
+  s.standalone = true;
+  // From here on the Context's destructor cleans up whatever was created.
+  std::unique_ptr<Context> context(new Context(std::move(state)));
+
+  VKNORM_TRY(create_instance(options.enable_validation, &s.instance));
+  VKNORM_TRY(s.vk.load_instance(s.instance, nullptr));
+  if (options.enable_validation) {
+    s.debug_callback = std::make_unique<DebugCallback>(options.debug_callback);
+    VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    info.pfnUserCallback = debug_messenger;
+    info.pUserData = s.debug_callback.get();
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        s.vk.GetInstanceProcAddr(s.instance, "vkCreateDebugUtilsMessengerEXT"));
+    if (!create) return Status::unsupported("enable_validation: vkCreateDebugUtilsMessengerEXT is missing");
+    VkResult r = create(s.instance, &info, nullptr, &s.messenger);
+    if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDebugUtilsMessengerEXT");
+  }
+
+  auto candidates = enumerate(s.vk, s.instance, options.capability_override);
+  if (!candidates) return candidates.status();
+  std::vector<Candidate> usable;
+  for (auto& c : candidates.value())
+    if (c.caps.api_version >= VK_API_VERSION_1_1 && find_compute_queue(s.vk, c.device)) usable.push_back(c);
+  const Candidate* chosen = nullptr;
+  if (options.device_index) {
+    for (auto& c : usable)
+      if (c.index == *options.device_index) chosen = &c;
+    if (!chosen)
+      return Status::invalid_argument("device_index: no Vulkan 1.1 device with a compute queue has index " +
+                                      std::to_string(*options.device_index) + " (" +
+                                      std::to_string(candidates->size()) + " devices found)");
+  } else {
+    for (auto& c : usable)
+      if (!chosen || device_rank(c.caps.device_type) < device_rank(chosen->caps.device_type)) chosen = &c;
+    if (!chosen)
+      return Status::unsupported("no Vulkan 1.1 device with a compute queue was found "
+                                 "(on Debian, mesa-vulkan-drivers provides lavapipe)");
+  }
+  s.physical_device = chosen->device;
+  s.caps = chosen->caps;
+  s.queue_family = *find_compute_queue(s.vk, s.physical_device);
+
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  queue.queueFamilyIndex = s.queue_family;
+  queue.queueCount = 1;
+  queue.pQueuePriorities = &priority;
+  VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  storage16.storageBuffer16BitAccess = s.caps.storage_buffer_16bit ? VK_TRUE : VK_FALSE;
+  VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  info.pNext = &storage16;
+  info.queueCreateInfoCount = 1;
+  info.pQueueCreateInfos = &queue;
+  VkResult r = s.vk.CreateDevice(s.physical_device, &info, nullptr, &s.device);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDevice");
+  VKNORM_TRY(s.vk.load_device(s.device, nullptr));
+  s.vk.GetDeviceQueue(s.device, s.queue_family, 0, &s.queue);
+
+  VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pool.queueFamilyIndex = s.queue_family;
+  r = s.vk.CreateCommandPool(s.device, &pool, nullptr, &s.command_pool);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateCommandPool");
+  VkPipelineCacheCreateInfo cache{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  r = s.vk.CreatePipelineCache(s.device, &cache, nullptr, &s.pipeline_cache);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineCache");
+  VKNORM_TRY(finish_state(s));
+  return context;
+}
+
+Result<std::unique_ptr<Context>> Context::create_from_engine(const EngineHandles& h) {
+  if (h.instance == VK_NULL_HANDLE) return Status::invalid_argument("instance: expected the engine's VkInstance, got VK_NULL_HANDLE");
+  if (h.physical_device == VK_NULL_HANDLE)
+    return Status::invalid_argument("physical_device: expected the engine's VkPhysicalDevice, got VK_NULL_HANDLE");
+  if (h.device == VK_NULL_HANDLE) return Status::invalid_argument("device: expected the engine's VkDevice, got VK_NULL_HANDLE");
+  auto state = std::make_unique<ContextState>();
+  ContextState& s = *state;
+  std::unique_ptr<Context> context(new Context(std::move(state)));
+  s.instance = h.instance;
+  s.physical_device = h.physical_device;
+  s.queue_family = h.queue_family_index;
+  s.pipeline_cache = h.pipeline_cache;
+  VKNORM_TRY(s.vk.load_instance(h.instance, h.get_instance_proc_addr));
+  s.caps = vk::query_capabilities(s.vk, h.physical_device, h.capability_override);
+  s.caps.storage_buffer_16bit = s.caps.storage_buffer_16bit && h.storage_buffer_16bit_enabled;
+  if (s.caps.api_version < VK_API_VERSION_1_1)
+    return Status::unsupported("physical_device: vknorm needs a Vulkan 1.1 device");
+  uint32_t count = 0;
+  s.vk.GetPhysicalDeviceQueueFamilyProperties(h.physical_device, &count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(count);
+  s.vk.GetPhysicalDeviceQueueFamilyProperties(h.physical_device, &count, families.data());
+  if (h.queue_family_index >= count || !(families[h.queue_family_index].queueFlags & VK_QUEUE_COMPUTE_BIT))
+    return Status::invalid_argument("queue_family_index: expected a queue family with VK_QUEUE_COMPUTE_BIT, got " +
+                                    std::to_string(h.queue_family_index) + " (" + std::to_string(count) +
+                                    " families)");
+  s.device = h.device;  // set before loading so the destructor cleans up what follows
+  VKNORM_TRY(s.vk.load_device(h.device, h.get_device_proc_addr));
+  VKNORM_TRY(finish_state(s));
+  return context;
+}
+
+Result<Buffer> Context::create_buffer(VkDeviceSize bytes) {
+  if (!state_->standalone)
+    return Status::invalid_argument("create_buffer: only a standalone context allocates buffers; in engine mode pass your own");
+  Buffer b;
+  VkDeviceSize size = std::max<VkDeviceSize>(bytes, 4);
+  VKNORM_TRY(vk::create_host_buffer(state_->vk, state_->physical_device, state_->device, size, &b.buffer_, &b.memory_));
+  b.owner_ = std::make_shared<Buffer::Owner>(Buffer::Owner{&state_->vk, state_->device});
+  b.size_ = size;
+  VkResult r = state_->vk.MapMemory(state_->device, b.memory_, 0, VK_WHOLE_SIZE, 0, &b.mapped_);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkMapMemory");
+  return b;
+}
+
+Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
+  ContextState& s = *state_;
+  if (!s.standalone)
+    return Status::invalid_argument("begin_commands: in engine mode, record into your own command buffer with CommandRecorder::create");
+  VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  alloc.commandPool = s.command_pool;
+  alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  alloc.commandBufferCount = 1;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  VkResult r = s.vk.AllocateCommandBuffers(s.device, &alloc, &cmd);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  r = s.vk.BeginCommandBuffer(cmd, &begin);
+  if (r != VK_SUCCESS) {
+    s.vk.FreeCommandBuffers(s.device, s.command_pool, 1, &cmd);
+    return Status::vulkan(r, "vkBeginCommandBuffer");
+  }
+  auto recorder = CommandRecorder::create(*this, cmd);
+  if (recorder) recorder.value()->impl().owns_command_buffer = true;
+  return recorder;
+}
+
+Status Context::submit_and_wait(CommandRecorder& recorder) {
+  ContextState& s = *state_;
+  CommandRecorder::Impl& rec = recorder.impl();
+  if (!s.standalone || !rec.owns_command_buffer)
+    return Status::invalid_argument("recorder: submit_and_wait takes a recorder from begin_commands of this standalone context");
+  // Make the shaders' writes visible to the host that maps the buffers.
+  rec.barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+              VK_ACCESS_HOST_READ_BIT);
+  VkResult r = s.vk.EndCommandBuffer(rec.cmd);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkEndCommandBuffer");
+  VkFenceCreateInfo fence_info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VkFence fence = VK_NULL_HANDLE;
+  r = s.vk.CreateFence(s.device, &fence_info, nullptr, &fence);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateFence");
+  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  submit.commandBufferCount = 1;
+  submit.pCommandBuffers = &rec.cmd;
+  r = s.vk.QueueSubmit(s.queue, 1, &submit, fence);
+  if (r == VK_SUCCESS) r = s.vk.WaitForFences(s.device, 1, &fence, VK_TRUE, UINT64_MAX);
+  s.vk.DestroyFence(s.device, fence, nullptr);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkQueueSubmit/vkWaitForFences");
+  return {};
+}
+
+// ---- Buffer ----
+
+Buffer::Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    release();
+    owner_ = std::move(o.owner_);
+    buffer_ = std::exchange(o.buffer_, VK_NULL_HANDLE);
+    memory_ = std::exchange(o.memory_, VK_NULL_HANDLE);
+    size_ = std::exchange(o.size_, 0);
+    mapped_ = std::exchange(o.mapped_, nullptr);
+  }
+  return *this;
+}
+
+Buffer::~Buffer() { release(); }
+
+void Buffer::release() {
+  if (!owner_) return;
+  if (mapped_) owner_->vk->UnmapMemory(owner_->device, memory_);
+  if (buffer_) owner_->vk->DestroyBuffer(owner_->device, buffer_, nullptr);
+  if (memory_) owner_->vk->FreeMemory(owner_->device, memory_, nullptr);
+  owner_.reset();
+  buffer_ = VK_NULL_HANDLE;
+  memory_ = VK_NULL_HANDLE;
+  mapped_ = nullptr;
+}
+
+}  // namespace vknorm

@@ -1,0 +1,34 @@
+// What a Context holds. Internal: the public header keeps it opaque.
+#pragma once
+
+#include <memory>
+
+#include "kernels.hpp"
+#include "vk/dispatch.hpp"
+#include "vknorm/context.hpp"
+
+namespace vknorm {
+
+struct ContextState {
+  vk::Dispatch vk;
+  Capabilities caps;
+  bool standalone = false;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  uint32_t queue_family = 0;
+  VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
+  KernelCache kernels;
+  // A 16-byte buffer bound to the slots a kernel does not use (every slot must be valid).
+  VkBuffer dummy_buffer = VK_NULL_HANDLE;
+  VkDeviceMemory dummy_memory = VK_NULL_HANDLE;
+
+  // Standalone mode only: the objects vknorm created and destroys.
+  VkQueue queue = VK_NULL_HANDLE;
+  VkCommandPool command_pool = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  std::unique_ptr<DebugCallback> debug_callback;
+  uint32_t host_memory_type = UINT32_MAX;
+};
+
+}  // namespace vknorm

@@ -1,0 +1,162 @@
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "context_state.hpp"
+
+namespace vknorm {
+namespace {
+
+// SPIR-V built from shaders/*.comp (cmake/shaders.cmake), one array per reduction path.
+#define VKNORM_EMBED(name, sg) const uint32_t name##_sg##sg[] = {
+#define VKNORM_END };
+VKNORM_EMBED(stats_partial, 0)
+#include "stats_partial_sg0.inc"
+VKNORM_END
+VKNORM_EMBED(stats_partial, 1)
+#include "stats_partial_sg1.inc"
+VKNORM_END
+VKNORM_EMBED(stats_finalize, 0)
+#include "stats_finalize_sg0.inc"
+VKNORM_END
+VKNORM_EMBED(stats_finalize, 1)
+#include "stats_finalize_sg1.inc"
+VKNORM_END
+VKNORM_EMBED(normalize, 0)
+#include "normalize_sg0.inc"
+VKNORM_END
+VKNORM_EMBED(normalize, 1)
+#include "normalize_sg1.inc"
+VKNORM_END
+VKNORM_EMBED(grad_partial, 0)
+#include "grad_partial_sg0.inc"
+VKNORM_END
+VKNORM_EMBED(grad_partial, 1)
+#include "grad_partial_sg1.inc"
+VKNORM_END
+VKNORM_EMBED(grad_finalize, 0)
+#include "grad_finalize_sg0.inc"
+VKNORM_END
+VKNORM_EMBED(grad_finalize, 1)
+#include "grad_finalize_sg1.inc"
+VKNORM_END
+VKNORM_EMBED(grad_input, 0)
+#include "grad_input_sg0.inc"
+VKNORM_END
+VKNORM_EMBED(grad_input, 1)
+#include "grad_input_sg1.inc"
+VKNORM_END
+#undef VKNORM_EMBED
+#undef VKNORM_END
+
+struct Spirv {
+  const uint32_t* words;
+  size_t bytes;
+};
+
+#define VKNORM_PAIR(name) \
+  {{name##_sg0, sizeof(name##_sg0)}, {name##_sg1, sizeof(name##_sg1)}}
+const Spirv kSpirv[][2] = {
+    VKNORM_PAIR(stats_partial), VKNORM_PAIR(stats_finalize), VKNORM_PAIR(normalize),
+    VKNORM_PAIR(grad_partial),  VKNORM_PAIR(grad_finalize),  VKNORM_PAIR(grad_input),
+};
+#undef VKNORM_PAIR
+static_assert(sizeof(kSpirv) / sizeof(kSpirv[0]) == static_cast<size_t>(KernelId::count_));
+
+}  // namespace
+
+uint32_t workgroup_size_for(const Capabilities& caps) {
+  uint32_t limit = std::min({256u, caps.max_workgroup_invocations, caps.max_workgroup_size_x,
+                             caps.max_shared_memory / 16u});
+  uint32_t size = 1;
+  while (size * 2 <= limit) size *= 2;
+  return size;
+}
+
+const char* kernel_name(KernelId id) {
+  switch (id) {
+    case KernelId::stats_partial: return "stats_partial";
+    case KernelId::stats_finalize: return "stats_finalize";
+    case KernelId::normalize: return "normalize";
+    case KernelId::grad_partial: return "grad_partial";
+    case KernelId::grad_finalize: return "grad_finalize";
+    case KernelId::grad_input: return "grad_input";
+    case KernelId::count_: break;
+  }
+  return "unknown";
+}
+
+Status KernelCache::init(ContextState& s) {
+  std::vector<VkDescriptorSetLayoutBinding> bindings(kSlotCount);
+  for (uint32_t i = 0; i < kSlotCount; ++i)
+    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  VkDescriptorSetLayoutCreateInfo set_info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  set_info.bindingCount = kSlotCount;
+  set_info.pBindings = bindings.data();
+  VkResult r = s.vk.CreateDescriptorSetLayout(s.device, &set_info, nullptr, &set_layout_);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDescriptorSetLayout");
+
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants)};
+  VkPipelineLayoutCreateInfo layout_info{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  layout_info.setLayoutCount = 1;
+  layout_info.pSetLayouts = &set_layout_;
+  layout_info.pushConstantRangeCount = 1;
+  layout_info.pPushConstantRanges = &range;
+  r = s.vk.CreatePipelineLayout(s.device, &layout_info, nullptr, &layout_);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineLayout");
+  return {};
+}
+
+void KernelCache::destroy(ContextState& s) {
+  for (auto& [id, kernel] : kernels_) s.vk.DestroyPipeline(s.device, kernel.pipeline, nullptr);
+  kernels_.clear();
+  if (layout_) s.vk.DestroyPipelineLayout(s.device, layout_, nullptr);
+  if (set_layout_) s.vk.DestroyDescriptorSetLayout(s.device, set_layout_, nullptr);
+  layout_ = VK_NULL_HANDLE;
+  set_layout_ = VK_NULL_HANDLE;
+}
+
+Result<Kernel> KernelCache::get(ContextState& s, KernelId id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = kernels_.find(id); it != kernels_.end()) return it->second;
+
+  const bool subgroup = s.caps.reduction_path == ReductionPath::subgroup;
+  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup ? 1 : 0];
+  VkShaderModuleCreateInfo module_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  module_info.codeSize = code.bytes;
+  module_info.pCode = code.words;
+  VkShaderModule module = VK_NULL_HANDLE;
+  VkResult r = s.vk.CreateShaderModule(s.device, &module_info, nullptr, &module);
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + kernel_name(id) + ")");
+
+  Kernel kernel;
+  kernel.workgroup_size = workgroup_size_for(s.caps);
+  const uint32_t spec_values[2] = {kernel.workgroup_size, std::min(kernel.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
+  const VkSpecializationMapEntry entries[2] = {{0, 0, 4}, {1, 4, 4}};
+  VkSpecializationInfo spec{2, entries, sizeof(spec_values), spec_values};
+
+  VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  info.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  info.stage.module = module;
+  info.stage.pName = "main";
+  info.stage.pSpecializationInfo = &spec;
+  info.layout = layout_;
+  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, nullptr, &kernel.pipeline);
+  s.vk.DestroyShaderModule(s.device, module, nullptr);
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateComputePipelines(") + kernel_name(id) + ")");
+  kernels_[id] = kernel;
+  return kernel;
+}
+
+Status KernelCache::prepare_all(ContextState& s) {
+  for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
+    auto kernel = get(s, static_cast<KernelId>(i));
+    if (!kernel) return kernel.status();
+  }
+  return {};
+}
+
+}  // namespace vknorm

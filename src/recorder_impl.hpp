@@ -1,0 +1,35 @@
+// How vknorm's ops record a dispatch: bind a kernel, its eight buffer slots and push
+// constants, with a barrier after the previous vknorm dispatch.
+#pragma once
+
+#include <vector>
+
+#include "context_state.hpp"
+#include "kernels.hpp"
+#include "vknorm/recorder.hpp"
+
+namespace vknorm {
+
+struct SlotBinding {
+  VkBuffer buffer = VK_NULL_HANDLE;  // null: the context's dummy buffer
+  VkDeviceSize offset = 0;           // bytes, multiple of 4
+  VkDeviceSize bytes = 0;            // bytes the kernel may touch
+};
+
+struct CommandRecorder::Impl {
+  ContextState* state = nullptr;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  bool owns_command_buffer = false;  // standalone: allocated from the context's pool
+  std::vector<VkDescriptorPool> pools;
+  size_t sets_in_current_pool = 0;
+  bool needs_barrier = false;
+
+  // Records one dispatch of `groups_x` x `groups_y` workgroups.
+  Status dispatch(KernelId id, const SlotBinding (&slots)[kSlotCount], PushConstants push,
+                  uint32_t groups_x, uint32_t groups_y = 1);
+  void barrier(VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+               VkAccessFlags dst_access);
+  void destroy_pools();
+};
+
+}  // namespace vknorm

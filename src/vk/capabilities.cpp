@@ -1,0 +1,74 @@
+#include "vk/capabilities.hpp"
+
+#include <algorithm>
+
+namespace vknorm::vk {
+
+Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
+                                const CapabilityOverride& over) {
+  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceSubgroupSizeControlPropertiesEXT size_control{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT};
+  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &subgroup;
+
+  VkPhysicalDeviceProperties base{};
+  vk.GetPhysicalDeviceProperties(device, &base);
+  const bool has_size_control = base.apiVersion >= VK_API_VERSION_1_3;
+  if (has_size_control) subgroup.pNext = &size_control;
+  vk.GetPhysicalDeviceProperties2(device, &props);
+
+  VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  features.pNext = &storage16;
+  vk.GetPhysicalDeviceFeatures2(device, &features);
+
+  const VkPhysicalDeviceLimits& limits = props.properties.limits;
+  Capabilities c;
+  c.device_name = props.properties.deviceName;
+  c.device_type = props.properties.deviceType;
+  c.api_version = props.properties.apiVersion;
+  // A driver once reported 0: treat anything below 1 as 1.
+  c.subgroup_size = std::max(1u, subgroup.subgroupSize);
+  c.min_subgroup_size = c.max_subgroup_size = c.subgroup_size;
+  if (has_size_control && size_control.minSubgroupSize > 0) {
+    c.subgroup_size_control = (size_control.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+    c.min_subgroup_size = std::min(c.subgroup_size, size_control.minSubgroupSize);
+    c.max_subgroup_size = std::max(c.subgroup_size, size_control.maxSubgroupSize);
+  }
+  const bool compute_stage = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+  c.subgroup_arithmetic = compute_stage &&
+                          (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0;
+  c.max_shared_memory = limits.maxComputeSharedMemorySize;
+  c.max_workgroup_invocations = limits.maxComputeWorkGroupInvocations;
+  c.max_workgroup_size_x = limits.maxComputeWorkGroupSize[0];
+  c.max_workgroup_count_x = limits.maxComputeWorkGroupCount[0];
+  c.max_workgroup_count_y = limits.maxComputeWorkGroupCount[1];
+  c.max_storage_buffer_range = limits.maxStorageBufferRange;
+  c.min_storage_buffer_offset_alignment = std::max<VkDeviceSize>(4, limits.minStorageBufferOffsetAlignment);
+  c.storage_buffer_16bit = storage16.storageBuffer16BitAccess == VK_TRUE;
+  c.timestamps = limits.timestampComputeAndGraphics == VK_TRUE;
+  c.timestamp_period_ns = limits.timestampPeriod;
+
+  if (over.subgroup_arithmetic) c.subgroup_arithmetic = c.subgroup_arithmetic && *over.subgroup_arithmetic;
+  if (over.max_shared_memory) c.max_shared_memory = std::min(c.max_shared_memory, *over.max_shared_memory);
+  if (over.max_workgroup_invocations) {
+    c.max_workgroup_invocations = std::min(c.max_workgroup_invocations, *over.max_workgroup_invocations);
+    c.max_workgroup_size_x = std::min(c.max_workgroup_size_x, c.max_workgroup_invocations);
+  }
+  if (over.storage_buffer_16bit) c.storage_buffer_16bit = c.storage_buffer_16bit && *over.storage_buffer_16bit;
+
+  if (c.subgroup_arithmetic) {
+    c.reduction_path = ReductionPath::subgroup;
+    c.reduction_reason = "subgroup arithmetic is supported in compute shaders (subgroup size " +
+                         std::to_string(c.subgroup_size) + ")";
+  } else {
+    c.reduction_path = ReductionPath::shared_memory;
+    c.reduction_reason = over.subgroup_arithmetic && !*over.subgroup_arithmetic
+                             ? "subgroup arithmetic disabled by the capability override"
+                             : "the device reports no subgroup arithmetic in compute shaders";
+  }
+  return c;
+}
+
+}  // namespace vknorm::vk

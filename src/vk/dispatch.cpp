@@ -1,0 +1,29 @@
+#include "vk/dispatch.hpp"
+
+#include <vulkan/vulkan.h>
+
+#include <string>
+
+namespace vknorm::vk {
+
+Status Dispatch::load_instance(VkInstance instance, PFN_vkGetInstanceProcAddr gipa) {
+  GetInstanceProcAddr = gipa ? gipa : vkGetInstanceProcAddr;
+#define VKNORM_LOAD(name)                                                                   \
+  name = reinterpret_cast<PFN_vk##name>(GetInstanceProcAddr(instance, "vk" #name));          \
+  if (!name) return Status::unsupported("instance: vk" #name " could not be loaded");
+  VKNORM_INSTANCE_FUNCTIONS(VKNORM_LOAD)
+#undef VKNORM_LOAD
+  return {};
+}
+
+Status Dispatch::load_device(VkDevice device, PFN_vkGetDeviceProcAddr gdpa) {
+  if (gdpa) GetDeviceProcAddr = gdpa;
+#define VKNORM_LOAD(name)                                                               \
+  name = reinterpret_cast<PFN_vk##name>(GetDeviceProcAddr(device, "vk" #name));          \
+  if (!name) return Status::unsupported("device: vk" #name " could not be loaded");
+  VKNORM_DEVICE_FUNCTIONS(VKNORM_LOAD)
+#undef VKNORM_LOAD
+  return {};
+}
+
+}  // namespace vknorm::vk

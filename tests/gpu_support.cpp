@@ -1,0 +1,46 @@
+#include "gpu_support.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace vknorm::test {
+namespace {
+std::mutex g_mutex;
+std::vector<std::string> g_messages;
+}  // namespace
+
+std::vector<std::string> take_validation_messages() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return std::exchange(g_messages, {});
+}
+
+Context& context_for(ReductionPath path) {
+  static std::map<ReductionPath, std::unique_ptr<Context>> contexts;
+  auto& slot = contexts[path];
+  if (!slot) {
+    StandaloneOptions options;
+    options.enable_validation = true;
+    options.debug_callback = [](const std::string& message) {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      g_messages.push_back(message);
+    };
+    if (path == ReductionPath::shared_memory) options.capability_override.subgroup_arithmetic = false;
+    auto context = Context::create_standalone(options);
+    REQUIRE_MESSAGE(context.ok(), context.status().message());
+    slot = std::move(context.value());
+    const Capabilities& caps = slot->capabilities();
+    REQUIRE_MESSAGE(caps.reduction_path == path, "device " << caps.device_name << " cannot run the "
+                                                           << std::string(to_string(path)) << " path: " << caps.reduction_reason);
+    // CTest runs the suite at each lavapipe subgroup size; make sure the setting took.
+    const char* want = std::getenv("VKNORM_TEST_EXPECT_SUBGROUP_SIZE");
+    if (want && caps.device_name.find("llvmpipe") != std::string::npos)
+      REQUIRE_MESSAGE(caps.subgroup_size == static_cast<uint32_t>(std::atoi(want)),
+                      "subgroup size " << caps.subgroup_size << ", expected " << want);
+    MESSAGE("context: " << caps.device_name << ", " << std::string(to_string(path)) << " path, subgroup size "
+                        << caps.subgroup_size);
+  }
+  return *slot;
+}
+
+}  // namespace vknorm::test

@@ -1,0 +1,6 @@
+#pragma once
+
+namespace vknorm::cli {
+// Each returns the process exit code: 0 success, 1 failure, 2 bad usage.
+int run_command(int argc, char** argv);
+}  // namespace vknorm::cli

@@ -1,0 +1,31 @@
+// vknorm command-line tool: `vknorm run` applies a norm to .npy files.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.hpp"
+
+namespace {
+void usage(FILE* to) {
+  std::fprintf(to,
+               "usage: vknorm <command> [options]\n"
+               "commands:\n"
+               "  run      apply a norm to .npy files (vknorm run --help)\n");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "run") return vknorm::cli::run_command(argc - 2, argv + 2);
+  if (command == "--help" || command == "-h" || command == "help") {
+    usage(stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "vknorm: unknown command '%s'\n", command.c_str());
+  usage(stderr);
+  return 2;
+}
