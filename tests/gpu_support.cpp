@@ -8,7 +8,10 @@ namespace vknorm::test {
 namespace {
 std::mutex g_mutex;
 std::vector<std::string> g_messages;
+std::map<ReductionPath, std::unique_ptr<Context>> g_contexts;
 }  // namespace
+
+void release_contexts() { g_contexts.clear(); }
 
 std::vector<std::string> take_validation_messages() {
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -16,8 +19,7 @@ std::vector<std::string> take_validation_messages() {
 }
 
 Context& context_for(ReductionPath path) {
-  static std::map<ReductionPath, std::unique_ptr<Context>> contexts;
-  auto& slot = contexts[path];
+  auto& slot = g_contexts[path];
   if (!slot) {
     StandaloneOptions options;
     options.enable_validation = true;

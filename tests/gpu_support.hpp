@@ -21,6 +21,9 @@ std::vector<std::string> take_validation_messages();
 // the capability override; the subgroup path needs a device with subgroup arithmetic.
 Context& context_for(ReductionPath path);
 
+// Destroys the contexts context_for created; called once, at the end of main.
+void release_contexts();
+
 // Both paths, for tests that run on each (TEST_CASE + SUBCASE loops).
 inline const ReductionPath kPaths[] = {ReductionPath::subgroup, ReductionPath::shared_memory};
 

@@ -70,8 +70,8 @@ Status check_batch_norm_lengths(const BatchNormParams& p, const BatchNormGeometr
     return Status::invalid_argument("x: expected " + std::to_string(g.elements) + " elements for shape " +
                                     shape_string(p.shape) + ", got " + std::to_string(x_length));
   if (dy_length != SIZE_MAX && dy_length != g.elements)
-    return Status::invalid_argument("dy: expected " + std::to_string(g.elements) + " elements (the shape of x), got " +
-                                    std::to_string(dy_length));
+    return Status::invalid_argument("dy: expected " + std::to_string(g.elements) + " elements for shape " +
+                                    shape_string(p.shape) + ", got " + std::to_string(dy_length));
   auto per_channel = [&](const char* name, size_t length) -> Status {
     if (length == g.channels) return {};
     return Status::invalid_argument(std::string(name) + ": " + name + " should contain " + std::to_string(g.channels) +

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages vknorm needs, only those that are missing.
+set -euo pipefail
+packages=(
+  cmake g++ make                # build
+  glslang-tools                 # compiles shaders/*.comp to SPIR-V at build time
+  libvulkan-dev                 # Vulkan loader and headers
+  mesa-vulkan-drivers           # lavapipe: a Vulkan 1.3 device on the CPU
+  vulkan-validationlayers       # the tests run with the Khronos validation layer
+  doctest-dev                   # test framework (header only)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,159 @@
+// CPU reference for BatchNorm: the plain formulas of SEMANTICS.md, accumulated in double,
+// so that device results can be judged against something simpler than themselves.
+#include <cmath>
+#include <string>
+
+#include "vknorm/batchnorm.hpp"
+
+namespace vknorm::reference {
+namespace {
+
+// Checks everything the forward and the backward share; `dy` is null for the forward.
+Result<BatchNormGeometry> check_call(const BatchNormParams& p, const std::vector<float>& x,
+                                     const std::vector<float>* dy, const std::vector<float>& weight,
+                                     const std::vector<float>* bias,
+                                     const std::vector<float>& running_mean,
+                                     const std::vector<float>& running_var) {
+  Result<BatchNormGeometry> geometry = check_batch_norm(p);
+  if (!geometry) return geometry.status();
+  VKNORM_TRY(check_batch_norm_lengths(p, *geometry, x.size(), weight.size(),
+                                      bias ? bias->size() : geometry->channels, running_mean.size(),
+                                      running_var.size(), dy ? dy->size() : SIZE_MAX));
+  return geometry;
+}
+
+// Element (n, c, s) of a contiguous (N, C, S) tensor.
+size_t at(const BatchNormGeometry& g, uint64_t n, uint64_t c, uint64_t s) {
+  return static_cast<size_t>((n * g.channels + c) * g.spatial + s);
+}
+
+struct ChannelStats {
+  double mean = 0.0;
+  double var = 0.0;  // biased
+};
+
+// Two passes in double: the mean, then the squared deviations from it. An empty channel
+// gets mean 0, var 0 (it is never normalized).
+ChannelStats batch_stats(const BatchNormGeometry& g, const std::vector<float>& x, uint64_t c) {
+  ChannelStats st;
+  if (g.count == 0) return st;
+  double sum = 0.0;
+  for (uint64_t n = 0; n < g.batch; ++n)
+    for (uint64_t s = 0; s < g.spatial; ++s) sum += x[at(g, n, c, s)];
+  st.mean = sum / static_cast<double>(g.count);
+  double sq = 0.0;
+  for (uint64_t n = 0; n < g.batch; ++n)
+    for (uint64_t s = 0; s < g.spatial; ++s) {
+      const double d = x[at(g, n, c, s)] - st.mean;
+      sq += d * d;
+    }
+  st.var = sq / static_cast<double>(g.count);
+  return st;
+}
+
+// The statistics that normalize channel c: the batch's, or the running ones.
+ChannelStats normalizing_stats(const BatchNormGeometry& g, const std::vector<float>& x, uint64_t c,
+                               const std::vector<float>& running_mean,
+                               const std::vector<float>& running_var) {
+  if (g.uses_batch_stats) return batch_stats(g, x, c);
+  return {running_mean[c], running_var[c]};
+}
+
+}  // namespace
+
+Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
+                                                  const std::vector<float>& x,
+                                                  const std::vector<float>& weight,
+                                                  const std::vector<float>& bias,
+                                                  std::vector<float>& running_mean,
+                                                  std::vector<float>& running_var) {
+  Result<BatchNormGeometry> geometry =
+      check_call(params, x, nullptr, weight, &bias, running_mean, running_var);
+  if (!geometry) return geometry.status();
+  const BatchNormGeometry& g = *geometry;
+
+  BatchNormForwardResult out;
+  out.y.resize(static_cast<size_t>(g.elements));
+  if (g.uses_batch_stats) {
+    out.save_mean.assign(static_cast<size_t>(g.channels), 0.0f);
+    out.save_invstd.assign(static_cast<size_t>(g.channels), 0.0f);
+  }
+  for (uint64_t c = 0; c < g.channels; ++c) {
+    const ChannelStats st = normalizing_stats(g, x, c, running_mean, running_var);
+    const double invstd = 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
+    const double w = params.affine ? weight[c] : 1.0;
+    const double b = params.affine ? bias[c] : 0.0;
+    for (uint64_t n = 0; n < g.batch; ++n)
+      for (uint64_t s = 0; s < g.spatial; ++s) {
+        const size_t i = at(g, n, c, s);
+        out.y[i] = static_cast<float>((x[i] - st.mean) * invstd * w + b);
+      }
+    // An empty batch has no statistics: PyTorch leaves the running buffers alone (its
+    // saved statistics are then uninitialized memory; the reference keeps zeros).
+    if (g.count == 0) continue;
+    if (g.uses_batch_stats) {
+      out.save_mean[c] = static_cast<float>(st.mean);
+      out.save_invstd[c] = static_cast<float>(invstd);
+    }
+    if (g.updates_running) {
+      const double m = params.momentum;
+      const double unbiased = st.var * static_cast<double>(g.count) / static_cast<double>(g.count - 1);
+      running_mean[c] = static_cast<float>((1.0 - m) * running_mean[c] + m * st.mean);
+      running_var[c] = static_cast<float>((1.0 - m) * running_var[c] + m * unbiased);
+    }
+  }
+  return out;
+}
+
+Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& params,
+                                                    const std::vector<float>& x,
+                                                    const std::vector<float>& dy,
+                                                    const std::vector<float>& weight,
+                                                    const std::vector<float>& running_mean,
+                                                    const std::vector<float>& running_var) {
+  Result<BatchNormGeometry> geometry =
+      check_call(params, x, &dy, weight, nullptr, running_mean, running_var);
+  if (!geometry) return geometry.status();
+  const BatchNormGeometry& g = *geometry;
+
+  BatchNormBackwardResult out;
+  out.dx.resize(static_cast<size_t>(g.elements));
+  if (params.affine) {
+    out.dweight.assign(static_cast<size_t>(g.channels), 0.0f);
+    out.dbias.assign(static_cast<size_t>(g.channels), 0.0f);
+  }
+  for (uint64_t c = 0; c < g.channels; ++c) {
+    const ChannelStats st = normalizing_stats(g, x, c, running_mean, running_var);
+    const double invstd = 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
+    const double w = params.affine ? weight[c] : 1.0;
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (uint64_t n = 0; n < g.batch; ++n)
+      for (uint64_t s = 0; s < g.spatial; ++s) {
+        const size_t i = at(g, n, c, s);
+        sum_dy += dy[i];
+        sum_dy_xhat += dy[i] * ((x[i] - st.mean) * invstd);
+      }
+    if (params.affine) {
+      out.dweight[c] = static_cast<float>(sum_dy_xhat);
+      out.dbias[c] = static_cast<float>(sum_dy);
+    }
+    // With batch statistics, mean and invstd depend on x, which adds the two mean terms;
+    // with fixed running statistics the forward is affine in x.
+    const double mean_g = g.count ? w * sum_dy / static_cast<double>(g.count) : 0.0;
+    const double mean_g_xhat = g.count ? w * sum_dy_xhat / static_cast<double>(g.count) : 0.0;
+    for (uint64_t n = 0; n < g.batch; ++n)
+      for (uint64_t s = 0; s < g.spatial; ++s) {
+        const size_t i = at(g, n, c, s);
+        const double gi = w * dy[i];
+        if (g.uses_batch_stats) {
+          const double xhat = (x[i] - st.mean) * invstd;
+          out.dx[i] = static_cast<float>(invstd * (gi - mean_g - xhat * mean_g_xhat));
+        } else {
+          out.dx[i] = static_cast<float>(gi * invstd);
+        }
+      }
+  }
+  return out;
+}
+
+}  // namespace vknorm::reference
