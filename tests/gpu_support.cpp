@@ -8,7 +8,7 @@ namespace vknorm::test {
 namespace {
 std::mutex g_mutex;
 std::vector<std::string> g_messages;
-std::map<ReductionPath, std::unique_ptr<Context>> g_contexts;
+std::map<TestDevice, std::unique_ptr<Context>> g_contexts;
 }  // namespace
 
 void release_contexts() { g_contexts.clear(); }
@@ -18,8 +18,17 @@ std::vector<std::string> take_validation_messages() {
   return std::exchange(g_messages, {});
 }
 
-Context& context_for(ReductionPath path) {
-  auto& slot = g_contexts[path];
+std::string name(TestDevice device) {
+  switch (device) {
+    case TestDevice::subgroup: return "subgroup";
+    case TestDevice::shared_memory: return "shared-memory";
+    case TestDevice::mobile: return "mobile";
+  }
+  return "?";
+}
+
+Context& context_for(TestDevice device) {
+  auto& slot = g_contexts[device];
   if (!slot) {
     StandaloneOptions options;
     options.enable_validation = true;
@@ -27,7 +36,12 @@ Context& context_for(ReductionPath path) {
       std::lock_guard<std::mutex> lock(g_mutex);
       g_messages.push_back(message);
     };
-    if (path == ReductionPath::shared_memory) options.capability_override.subgroup_arithmetic = false;
+    if (device != TestDevice::subgroup) options.capability_override.subgroup_arithmetic = false;
+    if (device == TestDevice::mobile) {
+      options.capability_override.max_shared_memory = 16384;
+      options.capability_override.max_workgroup_invocations = 128;
+    }
+    const ReductionPath path = device == TestDevice::subgroup ? ReductionPath::subgroup : ReductionPath::shared_memory;
     auto context = Context::create_standalone(options);
     REQUIRE_MESSAGE(context.ok(), context.status().message());
     slot = std::move(context.value());
@@ -39,7 +53,8 @@ Context& context_for(ReductionPath path) {
     if (want && caps.device_name.find("llvmpipe") != std::string::npos)
       REQUIRE_MESSAGE(caps.subgroup_size == static_cast<uint32_t>(std::atoi(want)),
                       "subgroup size " << caps.subgroup_size << ", expected " << want);
-    MESSAGE("context: " << caps.device_name << ", " << std::string(to_string(path)) << " path, subgroup size "
+    if (device == TestDevice::mobile) REQUIRE(caps.max_workgroup_invocations == 128);
+    MESSAGE("context: " << caps.device_name << ", " << name(device) << " configuration, subgroup size "
                         << caps.subgroup_size);
   }
   return *slot;

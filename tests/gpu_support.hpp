@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -17,15 +18,20 @@ namespace vknorm::test {
 // Every validation message seen since the last take_validation_messages().
 std::vector<std::string> take_validation_messages();
 
-// The context for `path`, created on first use. The shared-memory path is forced with
-// the capability override; the subgroup path needs a device with subgroup arithmetic.
-Context& context_for(ReductionPath path);
+// The device configurations every GPU test runs on, through the capability override:
+//  subgroup       the device as it is (needs subgroup arithmetic, as lavapipe has)
+//  shared_memory  subgroup operations masked: the shared-memory tree path
+//  mobile         a bare mobile GPU: no subgroup arithmetic, 16 KiB shared memory,
+//                 128 invocations per workgroup
+enum class TestDevice { subgroup, shared_memory, mobile };
+inline const TestDevice kDevices[] = {TestDevice::subgroup, TestDevice::shared_memory, TestDevice::mobile};
+std::string name(TestDevice device);
+
+// The context for `device`, created on first use, with validation on.
+Context& context_for(TestDevice device);
 
 // Destroys the contexts context_for created; called once, at the end of main.
 void release_contexts();
-
-// Both paths, for tests that run on each (TEST_CASE + SUBCASE loops).
-inline const ReductionPath kPaths[] = {ReductionPath::subgroup, ReductionPath::shared_memory};
 
 // Fails the current test if the validation layer said anything.
 inline void check_no_validation_messages() {
@@ -58,6 +64,8 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
       worst_at = i;
     }
   }
+  if (std::getenv("VKNORM_TEST_VERBOSE"))
+    MESSAGE(what << ": worst |error| / scale = " << worst / scale << " (scale " << scale << ")");
   CHECK_MESSAGE(ok, what << ": worst |error| " << worst << " at " << worst_at << " (got " << got[worst_at]
                          << ", want " << want[worst_at] << ", scale " << scale << ")");
 }

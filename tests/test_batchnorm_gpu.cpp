@@ -76,7 +76,7 @@ std::string shape_name(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and both reduction paths") {
+TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and every device configuration") {
   // C = 1; N*spatial = 2; sizes that are no multiple of any workgroup or subgroup size;
   // 1-D, 2-D and 3-D BatchNorm; more channels than a workgroup has invocations; groups
   // split over several chunks.
@@ -84,13 +84,13 @@ TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and both r
       {2, 1}, {1, 1, 2}, {5, 3}, {3, 5, 7}, {2, 3, 17, 13}, {4, 7, 9, 11}, {2, 2, 3, 5, 7},
       {7, 1, 1000}, {3, 300, 5}, {3, 2, 5003}, {33, 4, 65}};
   uint32_t seed = 1;
-  for (ReductionPath path : kPaths) {
-    Context& ctx = context_for(path);
+  for (TestDevice device : kDevices) {
+    Context& ctx = context_for(device);
     for (const auto& shape : shapes)
       for (const Mode& mode : kModes)
         for (bool affine : {true, false}) {
-          const std::string path_name = to_string(path);
-    CAPTURE(path_name);
+          const std::string device_name = name(device);
+    CAPTURE(device_name);
           CAPTURE(shape_name(shape));
           CAPTURE(mode.name);
           CAPTURE(affine);
@@ -103,10 +103,10 @@ TEST_CASE("BatchNorm GPU keeps precision with a large mean over 2^20 elements pe
   // mean 1e4, std 1: naive E[x^2] - E[x]^2 in float32 gives a variance off by ~16.
   // Beyond 3e-5, each y may differ by the rounding of the float32 mean itself (half an
   // ulp of 1e4 = 4.9e-4, times invstd * |gamma|), which no float32 kernel can avoid.
-  for (ReductionPath path : kPaths) {
-    const std::string path_name = to_string(path);
-    CAPTURE(path_name);
-    Context& ctx = context_for(path);
+  for (TestDevice device : kDevices) {
+    const std::string device_name = name(device);
+    CAPTURE(device_name);
+    Context& ctx = context_for(device);
     BatchNormParams p;
     p.shape = {16, 2, 256, 256};
     std::mt19937 rng(7);
@@ -130,7 +130,7 @@ TEST_CASE("BatchNorm GPU keeps precision with a large mean over 2^20 elements pe
 }
 
 TEST_CASE("BatchNorm GPU with momentum=None averages cumulatively like PyTorch") {
-  Context& ctx = context_for(ReductionPath::subgroup);
+  Context& ctx = context_for(TestDevice::subgroup);
   BatchNormState state{std::nullopt, 0};
   BatchNormState ref_state = state;
   BatchNormParams p;
@@ -153,10 +153,10 @@ TEST_CASE("BatchNorm GPU with momentum=None averages cumulatively like PyTorch")
 }
 
 TEST_CASE("BatchNorm GPU on an empty batch leaves running statistics and gives zero gradients") {
-  for (ReductionPath path : kPaths) {
-    const std::string path_name = to_string(path);
-    CAPTURE(path_name);
-    Context& ctx = context_for(path);
+  for (TestDevice device : kDevices) {
+    const std::string device_name = name(device);
+    CAPTURE(device_name);
+    Context& ctx = context_for(device);
     BatchNormParams p;
     p.shape = {0, 3, 4, 4};
     std::vector<float> x, dy, w = {1, 2, 3}, b = {0, 0, 0}, rm = {1, 2, 3}, rv = {4, 5, 6};
@@ -175,10 +175,10 @@ TEST_CASE("BatchNorm GPU on an empty batch leaves running statistics and gives z
 }
 
 TEST_CASE("BatchNorm GPU training forward and backward are bitwise identical run to run") {
-  for (ReductionPath path : kPaths) {
-    const std::string path_name = to_string(path);
-    CAPTURE(path_name);
-    Context& ctx = context_for(path);
+  for (TestDevice device : kDevices) {
+    const std::string device_name = name(device);
+    CAPTURE(device_name);
+    Context& ctx = context_for(device);
     BatchNormParams p;
     p.shape = {8, 5, 37, 29};
     std::mt19937 rng(11);
@@ -203,7 +203,7 @@ TEST_CASE("BatchNorm GPU training forward and backward are bitwise identical run
 }
 
 TEST_CASE("BatchNorm GPU refuses bad input before dispatching anything") {
-  Context& ctx = context_for(ReductionPath::subgroup);
+  Context& ctx = context_for(TestDevice::subgroup);
   std::vector<float> none, rm(3, 0.0f), rv(3, 1.0f);
   auto message = [&](BatchNormParams p, std::vector<float> x, std::vector<float> w, std::vector<float> b) {
     auto r = batch_norm_forward(ctx, p, x, w, b, rm, rv);
@@ -231,7 +231,7 @@ TEST_CASE("BatchNorm GPU refuses bad input before dispatching anything") {
 }
 
 TEST_CASE("BatchNorm recording refuses missing, misaligned and short buffers") {
-  Context& ctx = context_for(ReductionPath::subgroup);
+  Context& ctx = context_for(TestDevice::subgroup);
   BatchNormParams p;
   p.shape = {2, 3, 4};
   auto big = ctx.create_buffer(1024);
