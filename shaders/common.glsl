@@ -1,44 +1,68 @@
-// Shared by every vknorm kernel: eight storage-buffer slots, one push-constant block, and
-// the [B, O, K, I] view of a tensor (statistics per (b, k), reduced over (o, i)).
+// Shared by every vknorm kernel: ten storage-buffer slots with fixed roles, one
+// push-constant block, and the views of a tensor:
+//  - statistics view [B, O, K, I]: statistics per group (b, k), reduced over (o, i);
+//  - affine channel of an element: k * cpg + i / inner (BatchNorm/InstanceNorm: k;
+//    GroupNorm: the channel inside the group; LayerNorm/RMSNorm: i);
+//  - parameter view [Op, Kp, Ip]: the elements of affine channel kp, for the column
+//    reduction of dgamma/dbeta when gamma varies inside a statistics group.
 #extension GL_EXT_control_flow_attributes : enable
+#if DTYPE_F16
+#extension GL_EXT_shader_16bit_storage : require
+#define TENSOR_T float16_t
+#else
+#define TENSOR_T float
+#endif
 
 layout(local_size_x_id = 0) in;
 // The smallest subgroup size the device may use: it bounds how many subgroups a workgroup
 // can hold, without trusting gl_NumSubgroups (lavapipe under-reports it).
 layout(constant_id = 1) const uint MIN_SUBGROUP_SIZE = 1;
 
-layout(std430, set = 0, binding = 0) buffer Slot0 { float data[]; } slot0;
-layout(std430, set = 0, binding = 1) buffer Slot1 { float data[]; } slot1;
-layout(std430, set = 0, binding = 2) buffer Slot2 { float data[]; } slot2;
-layout(std430, set = 0, binding = 3) buffer Slot3 { float data[]; } slot3;
-layout(std430, set = 0, binding = 4) buffer Slot4 { float data[]; } slot4;
-layout(std430, set = 0, binding = 5) buffer Slot5 { float data[]; } slot5;
-layout(std430, set = 0, binding = 6) buffer Slot6 { float data[]; } slot6;
-layout(std430, set = 0, binding = 7) buffer Slot7 { float data[]; } slot7;
+// Tensors (float16 storage when DTYPE_F16): x, dy, and the output y or dx.
+layout(std430, set = 0, binding = 0) buffer SlotX { TENSOR_T data[]; } slot_x;
+layout(std430, set = 0, binding = 1) buffer SlotDy { TENSOR_T data[]; } slot_dy;
+layout(std430, set = 0, binding = 2) buffer SlotOut { TENSOR_T data[]; } slot_out;
+// Parameters and statistics, always float32.
+layout(std430, set = 0, binding = 3) buffer SlotWeight { float data[]; } slot_weight;
+layout(std430, set = 0, binding = 4) buffer SlotBias { float data[]; } slot_bias;
+layout(std430, set = 0, binding = 5) buffer SlotMean { float data[]; } slot_mean;
+layout(std430, set = 0, binding = 6) buffer SlotStat { float data[]; } slot_stat;  // invstd or var
+layout(std430, set = 0, binding = 7) buffer SlotAux0 { float data[]; } slot_aux0;  // running_mean or dweight
+layout(std430, set = 0, binding = 8) buffer SlotAux1 { float data[]; } slot_aux1;  // running_var or dbias
+layout(std430, set = 0, binding = 9) buffer SlotWork { float data[]; } slot_work;  // workspace
 
 // Must match src/kernels.hpp (PushConstants).
 layout(push_constant) uniform Push {
-  uint base[8];      // element offset of each slot inside its bound range
-  uint B, O, K, I;   // the tensor as [B, O, K, I]
-  uint groups;       // B * K statistics groups
-  uint count;        // O * I elements per group
-  uint chunks;       // workgroups per group in the split reduction
-  uint chunk_size;   // elements per chunk (the last chunk may be shorter)
-  uint elements;     // B * O * K * I
-  uint flags;        // FLAG_* below
+  uint base[10];        // element offset of each slot inside its bound range
+  uint B, O, K, I;      // statistics view
+  uint cpg, inner;      // affine channel = k * cpg + i / inner
+  uint Op, Kp, Ip;      // parameter view
+  uint chunks;          // workgroups per statistics group in the split reduction
+  uint chunk_size;      // elements per chunk (the last may be shorter)
+  uint pchunks;         // workgroups per affine channel in the parameter reduction
+  uint pchunk_size;
+  uint coef_base;       // float offsets inside the workspace
+  uint param_base;
+  uint flags;           // FLAG_* below
   float eps;
   float momentum;
 } pc;
 
-const uint FLAG_WEIGHT = 1u;          // slot holds gamma
-const uint FLAG_BIAS = 2u;            // slot holds beta
-const uint FLAG_UPDATE_RUNNING = 4u;  // update running_mean / running_var
+const uint FLAG_WEIGHT = 1u;          // gamma is given
+const uint FLAG_BIAS = 2u;            // beta is given
+const uint FLAG_UPDATE_RUNNING = 4u;  // update running_mean / running_var (per channel k)
 const uint FLAG_STATS_ARE_VAR = 8u;   // the statistics slot holds a variance, not invstd
 const uint FLAG_BATCH_STATS = 16u;    // backward through batch statistics
+const uint FLAG_RMS = 32u;            // RMSNorm: no mean, invstd = 1/sqrt(mean(x^2) + eps)
+const uint FLAG_GAMMA_VARIES = 64u;   // gamma changes inside a statistics group
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
 
-// Address of element m (0 <= m < count) of group g.
+uint group_count() { return pc.B * pc.K; }
+uint group_size() { return pc.O * pc.I; }
+uint element_count() { return pc.B * pc.O * pc.K * pc.I; }
+
+// Address of element m (0 <= m < group_size) of group g.
 uint group_element(uint g, uint m) {
   uint b = g / pc.K;
   uint k = g - b * pc.K;
@@ -47,9 +71,42 @@ uint group_element(uint g, uint m) {
   return ((b * pc.O + o) * pc.K + k) * pc.I + i;
 }
 
-// The group an element belongs to (its (b, k)).
 uint element_group(uint e) {
   uint k = (e / pc.I) % pc.K;
   uint b = e / (pc.O * pc.K * pc.I);
   return b * pc.K + k;
+}
+
+uint element_channel(uint e) {
+  uint i = e % pc.I;
+  uint k = (e / pc.I) % pc.K;
+  return k * pc.cpg + i / pc.inner;
+}
+
+// Address of element m (0 <= m < Op * Ip) of affine channel c.
+uint channel_element(uint c, uint m) {
+  uint o = m / pc.Ip;
+  uint i = m - o * pc.Ip;
+  return (o * pc.Kp + c) * pc.Ip + i;
+}
+
+float load_x(uint e) { return float(slot_x.data[pc.base[0] + e]); }
+float load_dy(uint e) { return float(slot_dy.data[pc.base[1] + e]); }
+void store_out(uint e, float v) { slot_out.data[pc.base[2] + e] = TENSOR_T(v); }
+
+float gamma_of(uint channel) { return has_flag(FLAG_WEIGHT) ? slot_weight.data[pc.base[3] + channel] : 1.0; }
+float beta_of(uint channel) { return has_flag(FLAG_BIAS) ? slot_bias.data[pc.base[4] + channel] : 0.0; }
+
+// Mean and invstd of group g from the statistics slots (RMSNorm has no mean).
+float stat_mean(uint g) { return has_flag(FLAG_RMS) ? 0.0 : slot_mean.data[pc.base[5] + g]; }
+float stat_invstd(uint g) {
+  float s = slot_stat.data[pc.base[6] + g];
+  return has_flag(FLAG_STATS_ARE_VAR) ? 1.0 / sqrt(s + pc.eps) : s;
+}
+
+// From merged Welford statistics (count n, mean, M2) to what normalization uses.
+float invstd_from(float n, float mean, float m2) {
+  float second_moment = m2 / n;
+  if (has_flag(FLAG_RMS)) second_moment += mean * mean;  // mean(x^2) = var + mean^2
+  return 1.0 / sqrt(second_moment + pc.eps);
 }

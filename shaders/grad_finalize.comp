@@ -1,34 +1,47 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Backward, pass 2: one invocation per group adds its chunks' sums in chunk order, writes
-// dgamma = sum(dy * xhat) and dbeta = sum(dy), and the three coefficients of
-//   dx = a * (dy - b - xhat * c)
-// with a = gamma * invstd, and b = sum(dy)/M, c = sum(dy * xhat)/M through batch
-// statistics (FLAG_BATCH_STATS), or b = c = 0 with fixed running statistics.
-// Slots: 2 weight, 3 dweight, 4 mean, 5 invstd or var, 6 partials, 7 coefficients.
-// With FLAG_BIAS, slot 1 holds dbias.
+// Backward, pass 2: adds each group's chunk sums in chunk order and writes the group's
+// coefficients of   dx = invstd * (gamma * dy - b - xhat * c)   into the workspace:
+// b = sum(g)/M and c = sum(g * xhat)/M through batch statistics (b = 0 for RMSNorm),
+// b = c = 0 with fixed running statistics.
+// When gamma is constant inside a group (BatchNorm, InstanceNorm), one invocation handles
+// channel k for every b, applies gamma, and writes dgamma = sum(dy * xhat) and
+// dbeta = sum(dy) summed over b, in order.
 #include "common.glsl"
 
-void main() {
-  uint g = gl_GlobalInvocationID.x;
-  if (g >= pc.groups) return;
-  uint k = g % pc.K;
-  float sum_dy = 0.0, sum_dy_xhat = 0.0;
+vec2 group_sums(uint g) {
+  vec2 s = vec2(0.0);
   for (uint c = 0u; c < pc.chunks; ++c) {
-    uint at = pc.base[6] + (g * pc.chunks + c) * 2u;
-    sum_dy += slot6.data[at];
-    sum_dy_xhat += slot6.data[at + 1u];
+    uint at = pc.base[9] + (g * pc.chunks + c) * 2u;
+    s += vec2(slot_work.data[at], slot_work.data[at + 1u]);
   }
-  if (has_flag(FLAG_WEIGHT)) slot3.data[pc.base[3] + k] = sum_dy_xhat;
-  if (has_flag(FLAG_BIAS)) slot1.data[pc.base[1] + k] = sum_dy;
-  float s = slot5.data[pc.base[5] + g];
-  float invstd = has_flag(FLAG_STATS_ARE_VAR) ? 1.0 / sqrt(s + pc.eps) : s;
-  float a = invstd;
-  if (has_flag(FLAG_WEIGHT)) a *= slot2.data[pc.base[2] + k];
-  bool batch = has_flag(FLAG_BATCH_STATS) && pc.count > 0u;
-  float inv_count = batch ? 1.0 / float(pc.count) : 0.0;
-  uint at = pc.base[7] + g * 3u;
-  slot7.data[at] = a;
-  slot7.data[at + 1u] = sum_dy * inv_count;
-  slot7.data[at + 2u] = sum_dy_xhat * inv_count;
+  return s;
+}
+
+void write_coefficients(uint g, vec2 gsums) {
+  bool batch = has_flag(FLAG_BATCH_STATS) && group_size() > 0u;
+  float inv_m = batch ? 1.0 / float(group_size()) : 0.0;
+  uint at = pc.base[9] + pc.coef_base + g * 3u;
+  slot_work.data[at] = stat_invstd(g);
+  slot_work.data[at + 1u] = has_flag(FLAG_RMS) ? 0.0 : gsums.x * inv_m;
+  slot_work.data[at + 2u] = gsums.y * inv_m;
+}
+
+void main() {
+  uint id = gl_GlobalInvocationID.x;
+  if (has_flag(FLAG_GAMMA_VARIES)) {
+    if (id < group_count()) write_coefficients(id, group_sums(id));
+    return;
+  }
+  uint k = id;
+  if (k >= pc.K) return;
+  float gamma = gamma_of(k);
+  vec2 param = vec2(0.0);
+  for (uint b = 0u; b < pc.B; ++b) {
+    vec2 s = group_sums(b * pc.K + k);
+    param += s;
+    write_coefficients(b * pc.K + k, s * gamma);
+  }
+  if (has_flag(FLAG_WEIGHT)) slot_aux0.data[pc.base[7] + k] = param.y;
+  if (has_flag(FLAG_BIAS)) slot_aux1.data[pc.base[8] + k] = param.x;
 }

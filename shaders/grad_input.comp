@@ -1,22 +1,18 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Backward, pass 3: dx = a * (dy - b - xhat * c) per element, with the coefficients of
-// grad_finalize. Slots: 0 x, 1 dy, 2 dx, 4 mean, 5 invstd or var, 7 coefficients.
+// Backward, pass 3: dx = invstd * (gamma * dy - b - xhat * c) per element, with the
+// group coefficients of grad_finalize (xhat is needed only through batch statistics).
 #include "common.glsl"
 
 void main() {
   uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint e = gl_GlobalInvocationID.x; e < pc.elements; e += stride) {
+  uint total = element_count();
+  for (uint e = gl_GlobalInvocationID.x; e < total; e += stride) {
     uint g = element_group(e);
-    uint at = pc.base[7] + g * 3u;
-    float a = slot7.data[at], b = slot7.data[at + 1u], c = slot7.data[at + 2u];
-    float dy = slot1.data[pc.base[1] + e];
-    float dx = dy - b;
-    if (has_flag(FLAG_BATCH_STATS)) {
-      float s = slot5.data[pc.base[5] + g];
-      float invstd = has_flag(FLAG_STATS_ARE_VAR) ? 1.0 / sqrt(s + pc.eps) : s;
-      dx -= (slot0.data[pc.base[0] + e] - slot4.data[pc.base[4] + g]) * invstd * c;
-    }
-    slot2.data[pc.base[2] + e] = a * dx;
+    uint at = pc.base[9] + pc.coef_base + g * 3u;
+    float invstd = slot_work.data[at], b = slot_work.data[at + 1u], c = slot_work.data[at + 2u];
+    float dx = load_dy(e) * gamma_of(element_channel(e)) - b;
+    if (has_flag(FLAG_BATCH_STATS)) dx -= (load_x(e) - stat_mean(g)) * invstd * c;
+    store_out(e, invstd * dx);
   }
 }

@@ -1,43 +1,58 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Split reduction, pass 2: one invocation per group merges its chunks' partials in chunk
-// order (Chan's formula), writes save_mean / save_invstd, and updates the running
-// statistics with the unbiased variance, as torch.nn.BatchNorm does.
-// Slots: 0 x (for the pivot), 2 running_mean, 3 running_var, 4 save_mean, 5 save_invstd,
-// 6 partials.
+// Split reduction, pass 2: merges each group's chunk partials in chunk order (Chan's
+// formula) and writes save_mean / save_invstd. With FLAG_UPDATE_RUNNING one invocation
+// handles channel k for every b and updates running_mean / running_var with the mean
+// over b of the per-group mean and unbiased variance (BatchNorm has B = 1; InstanceNorm
+// averages over the batch, as PyTorch does); otherwise one invocation per group.
 #include "common.glsl"
 
-void main() {
-  uint g = gl_GlobalInvocationID.x;
-  if (g >= pc.groups) return;
+struct Stats { uint n; float mean; float m2; };
+
+Stats merge_chunks(uint g) {
   // Counts are merged as integers: a group may hold more than 2^24 elements.
-  uint n = 0u;
-  float mean = 0.0, m2 = 0.0;
+  Stats s = Stats(0u, 0.0, 0.0);
   for (uint c = 0u; c < pc.chunks; ++c) {
-    uint at = pc.base[6] + (g * pc.chunks + c) * 3u;
-    uint nb = floatBitsToUint(slot6.data[at]);
+    uint at = pc.base[9] + (g * pc.chunks + c) * 3u;
+    uint nb = floatBitsToUint(slot_work.data[at]);
     if (nb == 0u) continue;
-    uint total = n + nb;
-    float delta = slot6.data[at + 1u] - mean;
+    uint total = s.n + nb;
+    float delta = slot_work.data[at + 1u] - s.mean;
     float wb = float(nb) / float(total);
-    mean += delta * wb;
-    m2 += slot6.data[at + 2u] + delta * delta * float(n) * wb;
-    n = total;
+    s.mean += delta * wb;
+    s.m2 += slot_work.data[at + 2u] + delta * delta * float(s.n) * wb;
+    s.n = total;
   }
-  if (n == 0u) {  // empty batch: nothing to normalize, running statistics untouched
-    slot4.data[pc.base[4] + g] = 0.0;
-    slot5.data[pc.base[5] + g] = 0.0;
+  return s;
+}
+
+// Writes the saved statistics of group g; returns its (mean, unbiased variance).
+vec2 finalize_group(uint g) {
+  Stats s = merge_chunks(g);
+  if (s.n == 0u) {  // empty input: nothing to normalize, running statistics untouched
+    if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = 0.0;
+    slot_stat.data[pc.base[6] + g] = 0.0;
+    return vec2(0.0);
+  }
+  float mean = load_x(group_element(g, 0u)) + s.mean;
+  if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
+  slot_stat.data[pc.base[6] + g] = invstd_from(float(s.n), mean, s.m2);
+  return vec2(mean, s.n > 1u ? s.m2 / float(s.n - 1u) : 0.0);
+}
+
+void main() {
+  uint id = gl_GlobalInvocationID.x;
+  if (!has_flag(FLAG_UPDATE_RUNNING)) {
+    if (id < group_count()) finalize_group(id);
     return;
   }
-  float batch_mean = slot0.data[pc.base[0] + group_element(g, 0u)] + mean;
-  float var = m2 / float(n);
-  slot4.data[pc.base[4] + g] = batch_mean;
-  slot5.data[pc.base[5] + g] = 1.0 / sqrt(var + pc.eps);
-  if (has_flag(FLAG_UPDATE_RUNNING)) {
-    float f = pc.momentum;
-    float unbiased = m2 / float(n - 1u);
-    uint k = g % pc.K;
-    slot2.data[pc.base[2] + k] = (1.0 - f) * slot2.data[pc.base[2] + k] + f * batch_mean;
-    slot3.data[pc.base[3] + k] = (1.0 - f) * slot3.data[pc.base[3] + k] + f * unbiased;
-  }
+  uint k = id;
+  if (k >= pc.K) return;
+  vec2 sum = vec2(0.0);
+  for (uint b = 0u; b < pc.B; ++b) sum += finalize_group(b * pc.K + k);
+  if (group_size() == 0u || pc.B == 0u) return;
+  vec2 batch = sum / float(pc.B);
+  float f = pc.momentum;
+  slot_aux0.data[pc.base[7] + k] = (1.0 - f) * slot_aux0.data[pc.base[7] + k] + f * batch.x;
+  slot_aux1.data[pc.base[8] + k] = (1.0 - f) * slot_aux1.data[pc.base[8] + k] + f * batch.y;
 }

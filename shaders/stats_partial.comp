@@ -3,20 +3,20 @@
 // Split reduction, pass 1: workgroup (chunk, group) computes Welford statistics of one
 // chunk of a statistics group. Values are shifted by the group's first element (the
 // pivot) so that means stay small and no precision is lost when |mean| >> std.
-// Slots: 0 x, 6 partials (per group and chunk: count as uint bits, shifted mean, M2).
+// Writes per (group, chunk): count (uint bits), shifted mean, M2 into the workspace.
 #include "common.glsl"
 #include "reduce.glsl"
 
 void main() {
   uint chunk = gl_WorkGroupID.x;
   uint lid = gl_LocalInvocationID.x;
-  for (uint g = gl_WorkGroupID.y; g < pc.groups; g += gl_NumWorkGroups.y) {
-    float pivot = slot0.data[pc.base[0] + group_element(g, 0u)];
+  for (uint g = gl_WorkGroupID.y; g < group_count(); g += gl_NumWorkGroups.y) {
+    float pivot = load_x(group_element(g, 0u));
     uint begin = chunk * pc.chunk_size;
-    uint end = min(pc.count, begin + pc.chunk_size);
+    uint end = min(group_size(), begin + pc.chunk_size);
     Welford w = Welford(0.0, 0.0, 0.0);
     for (uint m = begin + lid; m < end; m += gl_WorkGroupSize.x) {
-      float v = slot0.data[pc.base[0] + group_element(g, m)] - pivot;
+      float v = load_x(group_element(g, m)) - pivot;
       w.n += 1.0;
       float delta = v - w.mean;
       w.mean += delta / w.n;
@@ -24,10 +24,10 @@ void main() {
     }
     w = workgroup_welford(w);
     if (lid == 0u) {
-      uint at = pc.base[6] + (g * pc.chunks + chunk) * 3u;
-      slot6.data[at] = uintBitsToFloat(end > begin ? end - begin : 0u);
-      slot6.data[at + 1u] = w.mean;
-      slot6.data[at + 2u] = w.m2;
+      uint at = pc.base[9] + (g * pc.chunks + chunk) * 3u;
+      slot_work.data[at] = uintBitsToFloat(end > begin ? end - begin : 0u);
+      slot_work.data[at + 1u] = w.mean;
+      slot_work.data[at + 2u] = w.m2;
     }
   }
 }

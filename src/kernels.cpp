@@ -6,63 +6,35 @@
 
 #include "context_state.hpp"
 
+// SPIR-V built from shaders/*.comp (cmake/shaders.cmake).
+#define VKNORM_DECLARE_VARIANT(name, variant)                 \
+  extern const uint32_t vknorm_spirv_##name##_##variant[];     \
+  extern const size_t vknorm_spirv_##name##_##variant##_bytes;
+#define VKNORM_DECLARE(name)                   \
+  VKNORM_DECLARE_VARIANT(name, sg0_f32)        \
+  VKNORM_DECLARE_VARIANT(name, sg1_f32)        \
+  VKNORM_DECLARE_VARIANT(name, sg0_f16)        \
+  VKNORM_DECLARE_VARIANT(name, sg1_f16)
+VKNORM_KERNELS(VKNORM_DECLARE)
+#undef VKNORM_DECLARE
+#undef VKNORM_DECLARE_VARIANT
+
 namespace vknorm {
 namespace {
 
-// SPIR-V built from shaders/*.comp (cmake/shaders.cmake), one array per reduction path.
-#define VKNORM_EMBED(name, sg) const uint32_t name##_sg##sg[] = {
-#define VKNORM_END };
-VKNORM_EMBED(stats_partial, 0)
-#include "stats_partial_sg0.inc"
-VKNORM_END
-VKNORM_EMBED(stats_partial, 1)
-#include "stats_partial_sg1.inc"
-VKNORM_END
-VKNORM_EMBED(stats_finalize, 0)
-#include "stats_finalize_sg0.inc"
-VKNORM_END
-VKNORM_EMBED(stats_finalize, 1)
-#include "stats_finalize_sg1.inc"
-VKNORM_END
-VKNORM_EMBED(normalize, 0)
-#include "normalize_sg0.inc"
-VKNORM_END
-VKNORM_EMBED(normalize, 1)
-#include "normalize_sg1.inc"
-VKNORM_END
-VKNORM_EMBED(grad_partial, 0)
-#include "grad_partial_sg0.inc"
-VKNORM_END
-VKNORM_EMBED(grad_partial, 1)
-#include "grad_partial_sg1.inc"
-VKNORM_END
-VKNORM_EMBED(grad_finalize, 0)
-#include "grad_finalize_sg0.inc"
-VKNORM_END
-VKNORM_EMBED(grad_finalize, 1)
-#include "grad_finalize_sg1.inc"
-VKNORM_END
-VKNORM_EMBED(grad_input, 0)
-#include "grad_input_sg0.inc"
-VKNORM_END
-VKNORM_EMBED(grad_input, 1)
-#include "grad_input_sg1.inc"
-VKNORM_END
-#undef VKNORM_EMBED
-#undef VKNORM_END
-
 struct Spirv {
   const uint32_t* words;
-  size_t bytes;
+  const size_t* bytes;
 };
 
-#define VKNORM_PAIR(name) \
-  {{name##_sg0, sizeof(name##_sg0)}, {name##_sg1, sizeof(name##_sg1)}}
-const Spirv kSpirv[][2] = {
-    VKNORM_PAIR(stats_partial), VKNORM_PAIR(stats_finalize), VKNORM_PAIR(normalize),
-    VKNORM_PAIR(grad_partial),  VKNORM_PAIR(grad_finalize),  VKNORM_PAIR(grad_input),
-};
-#undef VKNORM_PAIR
+// [kernel][subgroup][f16]
+#define VKNORM_ROW(name)                                                                        \
+  {{{vknorm_spirv_##name##_sg0_f32, &vknorm_spirv_##name##_sg0_f32_bytes},                       \
+    {vknorm_spirv_##name##_sg0_f16, &vknorm_spirv_##name##_sg0_f16_bytes}},                      \
+   {{vknorm_spirv_##name##_sg1_f32, &vknorm_spirv_##name##_sg1_f32_bytes},                       \
+    {vknorm_spirv_##name##_sg1_f16, &vknorm_spirv_##name##_sg1_f16_bytes}}},
+const Spirv kSpirv[][2][2] = {VKNORM_KERNELS(VKNORM_ROW)};
+#undef VKNORM_ROW
 static_assert(sizeof(kSpirv) / sizeof(kSpirv[0]) == static_cast<size_t>(KernelId::count_));
 
 }  // namespace
@@ -77,12 +49,10 @@ uint32_t workgroup_size_for(const Capabilities& caps) {
 
 const char* kernel_name(KernelId id) {
   switch (id) {
-    case KernelId::stats_partial: return "stats_partial";
-    case KernelId::stats_finalize: return "stats_finalize";
-    case KernelId::normalize: return "normalize";
-    case KernelId::grad_partial: return "grad_partial";
-    case KernelId::grad_finalize: return "grad_finalize";
-    case KernelId::grad_input: return "grad_input";
+#define VKNORM_NAME(name) \
+  case KernelId::name: return #name;
+    VKNORM_KERNELS(VKNORM_NAME)
+#undef VKNORM_NAME
     case KernelId::count_: break;
   }
   return "unknown";
@@ -110,7 +80,7 @@ Status KernelCache::init(ContextState& s) {
 }
 
 void KernelCache::destroy(ContextState& s) {
-  for (auto& [id, kernel] : kernels_) s.vk.DestroyPipeline(s.device, kernel.pipeline, nullptr);
+  for (auto& [key, kernel] : kernels_) s.vk.DestroyPipeline(s.device, kernel.pipeline, nullptr);
   kernels_.clear();
   if (layout_) s.vk.DestroyPipelineLayout(s.device, layout_, nullptr);
   if (set_layout_) s.vk.DestroyDescriptorSetLayout(s.device, set_layout_, nullptr);
@@ -118,14 +88,17 @@ void KernelCache::destroy(ContextState& s) {
   set_layout_ = VK_NULL_HANDLE;
 }
 
-Result<Kernel> KernelCache::get(ContextState& s, KernelId id) {
+Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto it = kernels_.find(id); it != kernels_.end()) return it->second;
+  if (auto it = kernels_.find({id, dtype}); it != kernels_.end()) return it->second;
+  if (dtype == DType::f16 && !s.caps.storage_buffer_16bit)
+    return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + s.caps.device_name +
+                               " does not offer (or the context did not enable)");
 
   const bool subgroup = s.caps.reduction_path == ReductionPath::subgroup;
-  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup ? 1 : 0];
+  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup ? 1 : 0][dtype == DType::f16 ? 1 : 0];
   VkShaderModuleCreateInfo module_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  module_info.codeSize = code.bytes;
+  module_info.codeSize = *code.bytes;
   module_info.pCode = code.words;
   VkShaderModule module = VK_NULL_HANDLE;
   VkResult r = s.vk.CreateShaderModule(s.device, &module_info, nullptr, &module);
@@ -133,7 +106,8 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id) {
 
   Kernel kernel;
   kernel.workgroup_size = workgroup_size_for(s.caps);
-  const uint32_t spec_values[2] = {kernel.workgroup_size, std::min(kernel.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
+  const uint32_t spec_values[2] = {kernel.workgroup_size,
+                                   std::min(kernel.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
   const VkSpecializationMapEntry entries[2] = {{0, 0, 4}, {1, 4, 4}};
   VkSpecializationInfo spec{2, entries, sizeof(spec_values), spec_values};
 
@@ -147,14 +121,17 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id) {
   r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, nullptr, &kernel.pipeline);
   s.vk.DestroyShaderModule(s.device, module, nullptr);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateComputePipelines(") + kernel_name(id) + ")");
-  kernels_[id] = kernel;
+  kernels_[{id, dtype}] = kernel;
   return kernel;
 }
 
 Status KernelCache::prepare_all(ContextState& s) {
-  for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
-    auto kernel = get(s, static_cast<KernelId>(i));
-    if (!kernel) return kernel.status();
+  for (DType dtype : {DType::f32, DType::f16}) {
+    if (dtype == DType::f16 && !s.caps.storage_buffer_16bit) continue;
+    for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
+      auto kernel = get(s, static_cast<KernelId>(i), dtype);
+      if (!kernel) return kernel.status();
+    }
   }
   return {};
 }

@@ -4,41 +4,59 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include <vulkan/vulkan_core.h>
 
+#include "vknorm/norm_common.hpp"
 #include "vknorm/status.hpp"
 
 namespace vknorm {
 struct ContextState;
+struct Capabilities;
+
+// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants.
+#define VKNORM_KERNELS(X) \
+  X(stats_partial)        \
+  X(stats_finalize)       \
+  X(normalize)            \
+  X(fused_forward)        \
+  X(grad_partial)         \
+  X(grad_finalize)        \
+  X(grad_input)           \
+  X(param_partial)        \
+  X(param_finalize)
 
 enum class KernelId : uint32_t {
-  stats_partial,
-  stats_finalize,
-  normalize,
-  grad_partial,
-  grad_finalize,
-  grad_input,
+#define VKNORM_ENUM(name) name,
+  VKNORM_KERNELS(VKNORM_ENUM)
+#undef VKNORM_ENUM
   count_,
 };
 const char* kernel_name(KernelId id);
 
-struct Capabilities;
 // The workgroup size every kernel is specialized with on a device: the largest power of
 // two up to 256 that its limits allow, leaving room for the reduction scratch.
 uint32_t workgroup_size_for(const Capabilities& caps);
 
-constexpr uint32_t kSlotCount = 8;
+// Values per invocation that fused_forward keeps in registers (VALUES in the shader).
+constexpr uint32_t kFusedValuesPerInvocation = 16;
+
+// Slot roles, as in shaders/common.glsl.
+enum Slot : uint32_t {
+  kSlotX, kSlotDy, kSlotOut, kSlotWeight, kSlotBias, kSlotMean, kSlotStat, kSlotAux0, kSlotAux1, kSlotWork,
+  kSlotCount,
+};
 
 // Must match the push-constant block of shaders/common.glsl.
 struct PushConstants {
   uint32_t base[kSlotCount] = {};
   uint32_t B = 1, O = 1, K = 1, I = 1;
-  uint32_t groups = 0;
-  uint32_t count = 0;
-  uint32_t chunks = 1;
-  uint32_t chunk_size = 0;
-  uint32_t elements = 0;
+  uint32_t cpg = 1, inner = 1;
+  uint32_t Op = 1, Kp = 1, Ip = 1;
+  uint32_t chunks = 1, chunk_size = 0;
+  uint32_t pchunks = 1, pchunk_size = 0;
+  uint32_t coef_base = 0, param_base = 0;
   uint32_t flags = 0;
   float eps = 0.0f;
   float momentum = 0.0f;
@@ -51,9 +69,10 @@ enum Flags : uint32_t {
   kFlagUpdateRunning = 4,
   kFlagStatsAreVar = 8,
   kFlagBatchStats = 16,
+  kFlagRms = 32,
+  kFlagGammaVaries = 64,
 };
 
-// A pipeline and the workgroup size it was specialized with.
 struct Kernel {
   VkPipeline pipeline = VK_NULL_HANDLE;
   uint32_t workgroup_size = 0;
@@ -65,7 +84,7 @@ class KernelCache {
  public:
   Status init(ContextState& state);
   void destroy(ContextState& state);
-  Result<Kernel> get(ContextState& state, KernelId id);
+  Result<Kernel> get(ContextState& state, KernelId id, DType dtype);
   Status prepare_all(ContextState& state);
   VkPipelineLayout layout() const { return layout_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
@@ -74,7 +93,7 @@ class KernelCache {
   std::mutex mutex_;
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
-  std::map<KernelId, Kernel> kernels_;
+  std::map<std::pair<KernelId, DType>, Kernel> kernels_;
 };
 
 }  // namespace vknorm

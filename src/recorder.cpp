@@ -60,9 +60,9 @@ void CommandRecorder::Impl::barrier(VkPipelineStageFlags src, VkAccessFlags src_
   state->vk.CmdPipelineBarrier(cmd, src, dst, 0, 1, &b, 0, nullptr, 0, nullptr);
 }
 
-Status CommandRecorder::Impl::dispatch(KernelId id, const SlotBinding (&slots)[kSlotCount],
+Status CommandRecorder::Impl::dispatch(KernelId id, DType dtype, const SlotBinding (&slots)[kSlotCount],
                                        PushConstants push, uint32_t groups_x, uint32_t groups_y) {
-  auto kernel = state->kernels.get(*state, id);
+  auto kernel = state->kernels.get(*state, id, dtype);
   if (!kernel) return kernel.status();
 
   if (pools.empty() || sets_in_current_pool == kSetsPerPool) {
@@ -88,7 +88,7 @@ Status CommandRecorder::Impl::dispatch(KernelId id, const SlotBinding (&slots)[k
   ++sets_in_current_pool;
 
   // Storage-buffer offsets must be multiples of minStorageBufferOffsetAlignment: bind at
-  // the aligned offset below and tell the kernel how many floats to skip.
+  // the aligned offset below and tell the kernel how many elements to skip.
   const VkDeviceSize align = state->caps.min_storage_buffer_offset_alignment;
   VkDescriptorBufferInfo infos[kSlotCount];
   VkWriteDescriptorSet writes[kSlotCount];
@@ -100,7 +100,7 @@ Status CommandRecorder::Impl::dispatch(KernelId id, const SlotBinding (&slots)[k
     } else {
       VkDeviceSize aligned = s.offset / align * align;
       infos[i] = {s.buffer, aligned, std::max<VkDeviceSize>(4, s.offset - aligned + s.bytes)};
-      push.base[i] = static_cast<uint32_t>((s.offset - aligned) / 4);
+      push.base[i] = static_cast<uint32_t>((s.offset - aligned) / s.element_bytes);
     }
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;

@@ -14,6 +14,7 @@ struct SlotBinding {
   VkBuffer buffer = VK_NULL_HANDLE;  // null: the context's dummy buffer
   VkDeviceSize offset = 0;           // bytes, multiple of 4
   VkDeviceSize bytes = 0;            // bytes the kernel may touch
+  uint32_t element_bytes = 4;        // 2 for float16 tensors
 };
 
 struct CommandRecorder::Impl {
@@ -25,7 +26,7 @@ struct CommandRecorder::Impl {
   bool needs_barrier = false;
 
   // Records one dispatch of `groups_x` x `groups_y` workgroups.
-  Status dispatch(KernelId id, const SlotBinding (&slots)[kSlotCount], PushConstants push,
+  Status dispatch(KernelId id, DType dtype, const SlotBinding (&slots)[kSlotCount], PushConstants push,
                   uint32_t groups_x, uint32_t groups_y = 1);
   void barrier(VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
                VkAccessFlags dst_access);

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "vknorm/context.hpp"
-#include "vknorm/recorder.hpp"
+#include "vknorm/norm_common.hpp"
+#include "vknorm/norm_buffers.hpp"
 #include "vknorm/status.hpp"
 
 namespace vknorm {
@@ -32,6 +33,8 @@ struct BatchNormParams {
   bool track_running_stats = true;   // running_mean and running_var are given
   float eps = 1e-5f;
   float momentum = 0.1f;
+  Layout layout = Layout::nchw;      // device storage of x, y, dy, dx
+  DType dtype = DType::f32;
 };
 
 // What the shape and flags mean for the computation.
@@ -72,11 +75,7 @@ namespace reference {
 // CPU reference with double accumulation, for tests and for users who want to check
 // a device. Arguments follow F.batch_norm; spans that the params say are absent are
 // ignored (weight/bias when !affine, running_* when !track_running_stats).
-struct BatchNormForwardResult {
-  std::vector<float> y;
-  std::vector<float> save_mean;    // C values when uses_batch_stats, else empty
-  std::vector<float> save_invstd;  // 1/sqrt(biased var + eps); same rule
-};
+using BatchNormForwardResult = NormForwardResult;
 
 // Updates running_mean/running_var in place when geometry.updates_running.
 Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
@@ -86,11 +85,7 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
                                                   std::vector<float>& running_mean,
                                                   std::vector<float>& running_var);
 
-struct BatchNormBackwardResult {
-  std::vector<float> dx;
-  std::vector<float> dweight;  // C values when affine, else empty
-  std::vector<float> dbias;
-};
+using BatchNormBackwardResult = NormBackwardResult;
 
 // Gradients of the forward described by `params` (with its running statistics as they
 // were before the forward). Batch statistics are recomputed from x in double.
@@ -104,24 +99,10 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
 }  // namespace reference
 
 // ---- Recording on the device (engine mode and standalone) ----
-// Every tensor is float32, contiguous, in the layout of BatchNormParams::shape.
 
-struct BatchNormForwardBuffers {
-  BufferRef x, y;                       // N*C*spatial floats
-  BufferRef weight, bias;               // C floats, when affine
-  BufferRef running_mean, running_var;  // C floats, when track_running_stats; updated in training
-  BufferRef save_mean, save_invstd;     // C floats, written when batch statistics are used
-  BufferRef workspace;                  // batch_norm_workspace_size() bytes
-};
-
-struct BatchNormBackwardBuffers {
-  BufferRef x, dy, dx;                  // N*C*spatial floats
-  BufferRef weight;                     // C floats, when affine
-  BufferRef save_mean, save_invstd;     // from the forward, when batch statistics are used
-  BufferRef running_mean, running_var;  // when the forward used running statistics
-  BufferRef dweight, dbias;             // C floats, written when affine
-  BufferRef workspace;                  // batch_norm_workspace_size() bytes
-};
+// Tensors in params.layout and params.dtype; save_mean / save_invstd hold C floats.
+using BatchNormForwardBuffers = NormForwardBuffers;
+using BatchNormBackwardBuffers = NormBackwardBuffers;
 
 // Bytes of scratch memory the forward and backward of this shape need on this context.
 Result<uint64_t> batch_norm_workspace_size(const Context& context, const BatchNormParams& params);
@@ -133,7 +114,8 @@ Status record_batch_norm_backward(CommandRecorder& recorder, const BatchNormPara
                                   const BatchNormBackwardBuffers& buffers);
 
 // Standalone convenience: the reference's signatures, computed on the context's device
-// (uploads, records, submits, waits, downloads).
+// (uploads, records, submits, waits, downloads). Host vectors are float32 in logical
+// (N, C, *) order whatever params.layout and params.dtype say about the device.
 Result<reference::BatchNormForwardResult> batch_norm_forward(Context& context, const BatchNormParams& params,
                                                              const std::vector<float>& x,
                                                              const std::vector<float>& weight,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "vknorm/half.hpp"
 #include "vknorm/status.hpp"
 
 namespace vknorm::io {
@@ -29,9 +30,8 @@ Status write_npy(const std::string& path, const std::vector<int64_t>& shape, con
 Status write_npy_int64(const std::string& path, const std::vector<int64_t>& shape,
                        const int64_t* data, size_t count);  // '<i8'
 
-// IEEE binary16 <-> binary32. half_to_float is exact (subnormals, infinities, NaN);
-// float_to_half rounds to nearest, ties to even, overflowing to infinity; NaN stays NaN.
-float half_to_float(uint16_t h);
-uint16_t float_to_half(float f);
+// The float16 conversions live in the library; the tool and the tests use them from here too.
+using vknorm::float_to_half;
+using vknorm::half_to_float;
 
 }  // namespace vknorm::io

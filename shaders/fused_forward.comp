@@ -1,0 +1,46 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Forward for groups that fit on-chip (group_size <= workgroup size * VALUES): one
+// workgroup per group keeps the values in registers, so x is read once and y written
+// once, in one dispatch. Writes save_mean / save_invstd; never updates running stats.
+#include "common.glsl"
+#include "reduce.glsl"
+
+const uint VALUES = 16u;
+
+void main() {
+  uint lid = gl_LocalInvocationID.x;
+  uint size = group_size();
+  for (uint g = gl_WorkGroupID.x; g < group_count(); g += gl_NumWorkGroups.x) {
+    float pivot = load_x(group_element(g, 0u));
+    float v[VALUES];
+    Welford w = Welford(0.0, 0.0, 0.0);
+    [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
+      uint m = lid + r * gl_WorkGroupSize.x;
+      v[r] = m < size ? load_x(group_element(g, m)) : 0.0;
+      if (m < size) {
+        float s = v[r] - pivot;
+        w.n += 1.0;
+        float delta = s - w.mean;
+        w.mean += delta / w.n;
+        w.m2 += delta * (s - w.mean);
+      }
+    }
+    w = workgroup_welford(w);
+    float mean = pivot + w.mean;
+    float invstd = invstd_from(w.n, mean, w.m2);
+    float center = has_flag(FLAG_RMS) ? 0.0 : mean;
+    if (lid == 0u) {
+      if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
+      slot_stat.data[pc.base[6] + g] = invstd;
+    }
+    [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
+      uint m = lid + r * gl_WorkGroupSize.x;
+      if (m < size) {
+        uint e = group_element(g, m);
+        uint c = element_channel(e);
+        store_out(e, (v[r] - center) * invstd * gamma_of(c) + beta_of(c));
+      }
+    }
+  }
+}

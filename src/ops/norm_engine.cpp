@@ -1,0 +1,264 @@
+// Recording of any norm on the shared kernels.
+//  forward, batch statistics, group fits on-chip, no running update: fused_forward
+//  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
+//  forward, running statistics: normalize
+//  backward: grad_partial -> grad_finalize -> grad_input
+//            (+ param_partial -> param_finalize when gamma varies inside a group)
+#include <algorithm>
+#include <string>
+
+#include "ops/norm_plan.hpp"
+#include "recorder_impl.hpp"
+
+namespace vknorm {
+namespace {
+
+// How groups (and affine channels) are split over workgroups, and where each part of the
+// workspace starts (in floats).
+struct SplitPlan {
+  uint32_t chunks = 0, chunk_size = 0;    // per statistics group
+  uint32_t pchunks = 0, pchunk_size = 0;  // per affine channel (parameter gradients)
+  bool fused = false;
+  uint64_t forward_floats = 0;
+  uint64_t coef_base = 0, param_base = 0, backward_floats = 0;
+};
+
+// About eight elements per invocation per chunk; at most 1024 chunks so the finalize
+// passes (one invocation per group or channel) stay short.
+void split(uint64_t size, uint32_t workgroup, uint32_t& chunks, uint32_t& chunk_size) {
+  chunks = chunk_size = 0;
+  if (size == 0) return;
+  const uint64_t target = uint64_t{workgroup} * 8;
+  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, 1024);
+  chunk_size = static_cast<uint32_t>((size + n - 1) / n);
+  chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
+}
+
+SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
+  const uint32_t wg = workgroup_size_for(caps);
+  const NormGeometry& g = p.geometry;
+  const uint64_t groups = p.B * p.K, size = p.O * p.I;
+  SplitPlan s;
+  split(size, wg, s.chunks, s.chunk_size);
+  s.fused = g.uses_batch_stats && !g.updates_running && size > 0 &&
+            size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  s.forward_floats = s.fused ? 0 : groups * s.chunks * 3;
+  s.coef_base = groups * s.chunks * 2;
+  s.param_base = s.coef_base + groups * 3;
+  s.backward_floats = s.param_base;
+  if (p.gamma_varies && (p.has_weight || p.has_bias)) {
+    split(p.Op * p.Ip, wg, s.pchunks, s.pchunk_size);
+    s.backward_floats += p.Kp * s.pchunks * 2;
+  }
+  return s;
+}
+
+uint32_t element_bytes(DType d) { return d == DType::f16 ? 2 : 4; }
+
+Status check_device_limits(const Capabilities& caps, const NormPlan& p) {
+  const uint64_t bytes = p.geometry.elements * element_bytes(p.dtype);
+  if (p.geometry.elements >= (uint64_t{1} << 32) || bytes > caps.max_storage_buffer_range)
+    return Status::unsupported("x: " + std::to_string(p.geometry.elements) + " elements (" + std::to_string(bytes) +
+                               " bytes) exceed the device's maxStorageBufferRange of " +
+                               std::to_string(caps.max_storage_buffer_range) + " bytes");
+  if (p.dtype == DType::f16 && !caps.storage_buffer_16bit)
+    return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + caps.device_name +
+                               " does not offer (or the context did not enable)");
+  return {};
+}
+
+// A buffer the call needs: present, aligned to its element, and (when its size is known)
+// large enough.
+Status check_ref(const char* name, const BufferRef& r, uint64_t count, uint32_t elem = 4) {
+  const std::string arg = std::string("buffers.") + name;
+  if (r.empty()) return Status::invalid_argument(arg + ": expected a VkBuffer, got VK_NULL_HANDLE");
+  if (r.offset % elem != 0)
+    return Status::invalid_argument(arg + ": offset " + std::to_string(r.offset) + " is not a multiple of " +
+                                    std::to_string(elem));
+  if (r.size != VK_WHOLE_SIZE && r.size < count * elem)
+    return Status::invalid_argument(arg + ": range of " + std::to_string(r.size) + " bytes, expected at least " +
+                                    std::to_string(count * elem) + " (" + std::to_string(count) + " elements)");
+  return {};
+}
+
+SlotBinding slot(const BufferRef& r, uint64_t count, uint32_t elem = 4) {
+  return {r.buffer, r.offset, count * elem, elem};
+}
+
+PushConstants base_push(const NormPlan& p, const SplitPlan& s) {
+  PushConstants pc;
+  pc.B = static_cast<uint32_t>(p.B);
+  pc.O = static_cast<uint32_t>(p.O);
+  pc.K = static_cast<uint32_t>(p.K);
+  pc.I = static_cast<uint32_t>(p.I);
+  pc.cpg = static_cast<uint32_t>(p.cpg);
+  pc.inner = static_cast<uint32_t>(std::max<uint64_t>(1, p.inner));
+  pc.Op = static_cast<uint32_t>(p.Op);
+  pc.Kp = static_cast<uint32_t>(p.Kp);
+  pc.Ip = static_cast<uint32_t>(p.Ip);
+  pc.chunks = s.chunks;
+  pc.chunk_size = s.chunk_size;
+  pc.pchunks = s.pchunks;
+  pc.pchunk_size = s.pchunk_size;
+  pc.coef_base = static_cast<uint32_t>(s.coef_base);
+  pc.param_base = static_cast<uint32_t>(s.param_base);
+  pc.eps = p.eps;
+  pc.momentum = p.momentum;
+  if (p.has_weight) pc.flags |= kFlagWeight;
+  if (p.has_bias) pc.flags |= kFlagBias;
+  if (p.rms) pc.flags |= kFlagRms;
+  if (p.gamma_varies) pc.flags |= kFlagGammaVaries;
+  return pc;
+}
+
+uint32_t clamp_grid(uint64_t n, uint32_t limit) {
+  return static_cast<uint32_t>(std::clamp<uint64_t>(n, 1, std::min(limit, 65535u)));
+}
+uint32_t elementwise_grid(const Capabilities& caps, uint64_t elements) {
+  const uint64_t wg = workgroup_size_for(caps);
+  return clamp_grid((elements + wg - 1) / wg, caps.max_workgroup_count_x);
+}
+uint32_t per_item_grid(const Capabilities& caps, uint64_t items) {
+  const uint64_t wg = workgroup_size_for(caps);
+  return static_cast<uint32_t>(std::max<uint64_t>(1, (items + wg - 1) / wg));
+}
+
+}  // namespace
+
+NormPlan channel_plan(const NormGeometry& g, bool per_sample, Layout layout) {
+  NormPlan p;
+  p.geometry = g;
+  const uint64_t N = g.outer, C = g.channels, S = g.spatial;
+  p.nhwc = layout == Layout::nhwc;
+  p.B = per_sample ? N : 1;
+  p.K = C;
+  if (p.nhwc) {
+    p.O = per_sample ? S : N * S;
+    p.I = 1;
+    p.inner = 1;
+  } else {
+    p.O = per_sample ? 1 : N;
+    p.I = S;
+    p.inner = S;
+  }
+  p.Kp = C;
+  return p;
+}
+
+Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& plan) {
+  SplitPlan s = plan_split(context.capabilities(), plan);
+  return std::max<uint64_t>({s.forward_floats, s.backward_floats, 1}) * 4;
+}
+
+Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const NormForwardBuffers& b) {
+  CommandRecorder::Impl& rec = recorder.impl();
+  const Capabilities& caps = rec.state->caps;
+  VKNORM_TRY(check_device_limits(caps, p));
+  const NormGeometry& g = p.geometry;
+  const SplitPlan s = plan_split(caps, p);
+  const uint32_t eb = element_bytes(p.dtype);
+  const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups, C = g.channels;
+  VKNORM_TRY(check_ref("x", b.x, E, eb));
+  VKNORM_TRY(check_ref("y", b.y, E, eb));
+  if (p.has_weight) VKNORM_TRY(check_ref("weight", b.weight, A));
+  if (p.has_bias) VKNORM_TRY(check_ref("bias", b.bias, A));
+  const bool running = !g.uses_batch_stats || g.updates_running;
+  if (running) {
+    VKNORM_TRY(check_ref("running_mean", b.running_mean, C));
+    VKNORM_TRY(check_ref("running_var", b.running_var, C));
+  }
+  if (g.uses_batch_stats) {
+    if (!p.rms) VKNORM_TRY(check_ref("save_mean", b.save_mean, G));
+    VKNORM_TRY(check_ref("save_invstd", b.save_invstd, G));
+    if (!s.fused) VKNORM_TRY(check_ref("workspace", b.workspace, s.forward_floats));
+  }
+
+  PushConstants pc = base_push(p, s);
+  SlotBinding slots[kSlotCount] = {};
+  slots[kSlotX] = slot(b.x, E, eb);
+  slots[kSlotOut] = slot(b.y, E, eb);
+  if (p.has_weight) slots[kSlotWeight] = slot(b.weight, A);
+  if (p.has_bias) slots[kSlotBias] = slot(b.bias, A);
+  if (!g.uses_batch_stats) {
+    slots[kSlotMean] = slot(b.running_mean, C);
+    slots[kSlotStat] = slot(b.running_var, C);
+    pc.flags |= kFlagStatsAreVar;
+    if (E == 0) return {};
+    return rec.dispatch(KernelId::normalize, p.dtype, slots, pc, elementwise_grid(caps, E));
+  }
+  if (!p.rms) slots[kSlotMean] = slot(b.save_mean, G);
+  slots[kSlotStat] = slot(b.save_invstd, G);
+  if (s.fused)
+    return rec.dispatch(KernelId::fused_forward, p.dtype, slots, pc, clamp_grid(G, caps.max_workgroup_count_x));
+
+  slots[kSlotWork] = slot(b.workspace, s.forward_floats);
+  if (g.updates_running) {
+    slots[kSlotAux0] = slot(b.running_mean, C);
+    slots[kSlotAux1] = slot(b.running_var, C);
+    pc.flags |= kFlagUpdateRunning;
+  }
+  if (s.chunks > 0)
+    VKNORM_TRY(rec.dispatch(KernelId::stats_partial, p.dtype, slots, pc, s.chunks,
+                            clamp_grid(G, caps.max_workgroup_count_y)));
+  VKNORM_TRY(rec.dispatch(KernelId::stats_finalize, p.dtype, slots, pc,
+                          per_item_grid(caps, g.updates_running ? p.K : G)));
+  pc.flags &= ~kFlagUpdateRunning;
+  if (E == 0) return {};
+  return rec.dispatch(KernelId::normalize, p.dtype, slots, pc, elementwise_grid(caps, E));
+}
+
+Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const NormBackwardBuffers& b) {
+  CommandRecorder::Impl& rec = recorder.impl();
+  const Capabilities& caps = rec.state->caps;
+  VKNORM_TRY(check_device_limits(caps, p));
+  const NormGeometry& g = p.geometry;
+  const SplitPlan s = plan_split(caps, p);
+  const uint32_t eb = element_bytes(p.dtype);
+  const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups, C = g.channels;
+  VKNORM_TRY(check_ref("x", b.x, E, eb));
+  VKNORM_TRY(check_ref("dy", b.dy, E, eb));
+  VKNORM_TRY(check_ref("dx", b.dx, E, eb));
+  if (p.has_weight) {
+    VKNORM_TRY(check_ref("weight", b.weight, A));
+    VKNORM_TRY(check_ref("dweight", b.dweight, A));
+  }
+  if (p.has_bias) VKNORM_TRY(check_ref("dbias", b.dbias, A));
+  const bool batch = g.uses_batch_stats;
+  const BufferRef& mean = batch ? b.save_mean : b.running_mean;
+  const BufferRef& stat = batch ? b.save_invstd : b.running_var;
+  const uint64_t stat_count = batch ? G : C;
+  if (!p.rms) VKNORM_TRY(check_ref(batch ? "save_mean" : "running_mean", mean, stat_count));
+  VKNORM_TRY(check_ref(batch ? "save_invstd" : "running_var", stat, stat_count));
+  VKNORM_TRY(check_ref("workspace", b.workspace, s.backward_floats));
+
+  PushConstants pc = base_push(p, s);
+  pc.flags |= batch ? kFlagBatchStats : kFlagStatsAreVar;
+  SlotBinding slots[kSlotCount] = {};
+  slots[kSlotX] = slot(b.x, E, eb);
+  slots[kSlotDy] = slot(b.dy, E, eb);
+  slots[kSlotOut] = slot(b.dx, E, eb);
+  if (p.has_weight) slots[kSlotWeight] = slot(b.weight, A);
+  if (!p.rms) slots[kSlotMean] = slot(mean, stat_count);
+  slots[kSlotStat] = slot(stat, stat_count);
+  slots[kSlotWork] = slot(b.workspace, s.backward_floats);
+  if (!p.gamma_varies) {
+    if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);
+    if (p.has_bias) slots[kSlotAux1] = slot(b.dbias, A);
+  }
+  if (s.chunks > 0)
+    VKNORM_TRY(rec.dispatch(KernelId::grad_partial, p.dtype, slots, pc, s.chunks,
+                            clamp_grid(G, caps.max_workgroup_count_y)));
+  VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, pc,
+                          per_item_grid(caps, p.gamma_varies ? G : p.K)));
+  if (E > 0) VKNORM_TRY(rec.dispatch(KernelId::grad_input, p.dtype, slots, pc, elementwise_grid(caps, E)));
+  if (!p.gamma_varies || !(p.has_weight || p.has_bias)) return {};
+
+  if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);
+  if (p.has_bias) slots[kSlotAux1] = slot(b.dbias, A);
+  if (s.pchunks > 0)
+    VKNORM_TRY(rec.dispatch(KernelId::param_partial, p.dtype, slots, pc, s.pchunks,
+                            clamp_grid(p.Kp, caps.max_workgroup_count_y)));
+  return rec.dispatch(KernelId::param_finalize, p.dtype, slots, pc, per_item_grid(caps, p.Kp));
+}
+
+}  // namespace vknorm

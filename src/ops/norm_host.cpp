@@ -1,0 +1,162 @@
+// Standalone convenience for every norm: host vectors in PyTorch's logical order and
+// float32 in and out; the device tensors are in the plan's layout and dtype.
+#include <cstring>
+
+#include "ops/norm_plan.hpp"
+#include "vknorm/half.hpp"
+
+namespace vknorm {
+namespace {
+
+// (N, C, S) <-> (N, S, C).
+std::vector<float> to_device_order(const NormPlan& p, const std::vector<float>& v) {
+  if (!p.nhwc) return v;
+  const NormGeometry& g = p.geometry;
+  std::vector<float> out(v.size());
+  for (uint64_t n = 0; n < g.outer; ++n)
+    for (uint64_t c = 0; c < g.channels; ++c)
+      for (uint64_t s = 0; s < g.spatial; ++s)
+        out[(n * g.spatial + s) * g.channels + c] = v[(n * g.channels + c) * g.spatial + s];
+  return out;
+}
+
+std::vector<float> to_logical_order(const NormPlan& p, const std::vector<float>& v) {
+  if (!p.nhwc) return v;
+  const NormGeometry& g = p.geometry;
+  std::vector<float> out(v.size());
+  for (uint64_t n = 0; n < g.outer; ++n)
+    for (uint64_t c = 0; c < g.channels; ++c)
+      for (uint64_t s = 0; s < g.spatial; ++s)
+        out[(n * g.channels + c) * g.spatial + s] = v[(n * g.spatial + s) * g.channels + c];
+  return out;
+}
+
+// A host-visible buffer of `count` elements (at least 4 bytes, so empty ones bind too).
+Result<Buffer> make_buffer(Context& context, size_t count, bool half) {
+  return context.create_buffer(std::max<size_t>(count * (half ? 2 : 4), 4));
+}
+
+Result<Buffer> upload_floats(Context& context, const std::vector<float>& values, size_t count) {
+  auto buffer = make_buffer(context, count, false);
+  if (buffer && !values.empty()) std::memcpy(buffer->data(), values.data(), values.size() * 4);
+  return buffer;
+}
+
+Result<Buffer> upload_tensor(Context& context, const NormPlan& p, const std::vector<float>& logical) {
+  std::vector<float> v = to_device_order(p, logical);
+  const bool half = p.dtype == DType::f16;
+  auto buffer = make_buffer(context, v.size(), half);
+  if (!buffer) return buffer;
+  if (half) {
+    auto* out = buffer->as<uint16_t>();
+    for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_half(v[i]);
+  } else if (!v.empty()) {
+    std::memcpy(buffer->data(), v.data(), v.size() * 4);
+  }
+  return buffer;
+}
+
+std::vector<float> download_floats(const Buffer& b, size_t count) {
+  const float* p = b.as<float>();
+  return std::vector<float>(p, p + count);
+}
+
+std::vector<float> download_tensor(const NormPlan& p, const Buffer& b) {
+  const size_t count = p.geometry.elements;
+  std::vector<float> v(count);
+  if (p.dtype == DType::f16)
+    for (size_t i = 0; i < count; ++i) v[i] = half_to_float(b.as<uint16_t>()[i]);
+  else
+    v = download_floats(b, count);
+  return to_logical_order(p, v);
+}
+
+}  // namespace
+
+#define VKNORM_TRY_BUFFER(name, expr) \
+  auto name = (expr);                 \
+  if (!name) return name.status();
+
+Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p, const std::vector<float>& x,
+                                            const std::vector<float>& weight, const std::vector<float>& bias,
+                                            std::vector<float>& running_mean, std::vector<float>& running_var) {
+  const NormGeometry& g = p.geometry;
+  auto workspace_bytes = norm_workspace_size(context, p);
+  if (!workspace_bytes) return workspace_bytes.status();
+  const size_t A = g.affine_size, C = g.channels, G = g.stat_groups;
+  const bool running = !g.uses_batch_stats || g.updates_running;
+  const std::vector<float> none;
+  VKNORM_TRY_BUFFER(xb, upload_tensor(context, p, x))
+  VKNORM_TRY_BUFFER(yb, make_buffer(context, g.elements, p.dtype == DType::f16))
+  VKNORM_TRY_BUFFER(wb, upload_floats(context, p.has_weight ? weight : none, A))
+  VKNORM_TRY_BUFFER(bb, upload_floats(context, p.has_bias ? bias : none, A))
+  VKNORM_TRY_BUFFER(rmb, upload_floats(context, running ? running_mean : none, C))
+  VKNORM_TRY_BUFFER(rvb, upload_floats(context, running ? running_var : none, C))
+  VKNORM_TRY_BUFFER(smb, make_buffer(context, G, false))
+  VKNORM_TRY_BUFFER(sib, make_buffer(context, G, false))
+  VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
+  NormForwardBuffers buffers{ref(*xb),  ref(*yb),  ref(*wb),  ref(*bb), ref(*rmb),
+                             ref(*rvb), ref(*smb), ref(*sib), ref(*wsb)};
+  auto recorder = context.begin_commands();
+  if (!recorder) return recorder.status();
+  VKNORM_TRY(record_norm_forward(*recorder.value(), p, buffers));
+  VKNORM_TRY(context.submit_and_wait(*recorder.value()));
+
+  NormForwardResult out;
+  out.y = download_tensor(p, *yb);
+  if (g.uses_batch_stats) {
+    if (!p.rms) out.save_mean = download_floats(*smb, G);
+    out.save_invstd = download_floats(*sib, G);
+  }
+  if (g.updates_running) {
+    running_mean = download_floats(*rmb, C);
+    running_var = download_floats(*rvb, C);
+  }
+  return out;
+}
+
+Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& p, const std::vector<float>& x,
+                                              const std::vector<float>& dy, const std::vector<float>& weight,
+                                              const std::vector<float>& mean, const std::vector<float>& stat) {
+  const NormGeometry& g = p.geometry;
+  auto workspace_bytes = norm_workspace_size(context, p);
+  if (!workspace_bytes) return workspace_bytes.status();
+  const size_t A = g.affine_size;
+  const size_t stat_count = g.uses_batch_stats ? g.stat_groups : g.channels;
+  const std::string names = g.uses_batch_stats ? "save_mean/save_invstd" : "running_mean/running_var";
+  if ((!p.rms && mean.size() != stat_count) || stat.size() != stat_count)
+    return Status::invalid_argument(names + ": expected " + std::to_string(stat_count) + " elements each, got " +
+                                    std::to_string(mean.size()) + " and " + std::to_string(stat.size()));
+  const std::vector<float> none;
+  VKNORM_TRY_BUFFER(xb, upload_tensor(context, p, x))
+  VKNORM_TRY_BUFFER(dyb, upload_tensor(context, p, dy))
+  VKNORM_TRY_BUFFER(dxb, make_buffer(context, g.elements, p.dtype == DType::f16))
+  VKNORM_TRY_BUFFER(wb, upload_floats(context, p.has_weight ? weight : none, A))
+  VKNORM_TRY_BUFFER(meanb, upload_floats(context, p.rms ? none : mean, stat_count))
+  VKNORM_TRY_BUFFER(statb, upload_floats(context, stat, stat_count))
+  VKNORM_TRY_BUFFER(dwb, make_buffer(context, A, false))
+  VKNORM_TRY_BUFFER(dbb, make_buffer(context, A, false))
+  VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
+  NormBackwardBuffers buffers{ref(*xb), ref(*dyb), ref(*dxb), ref(*wb), {}, {}, {}, {}, ref(*dwb), ref(*dbb), ref(*wsb)};
+  if (g.uses_batch_stats) {
+    buffers.save_mean = ref(*meanb);
+    buffers.save_invstd = ref(*statb);
+  } else {
+    buffers.running_mean = ref(*meanb);
+    buffers.running_var = ref(*statb);
+  }
+  auto recorder = context.begin_commands();
+  if (!recorder) return recorder.status();
+  VKNORM_TRY(record_norm_backward(*recorder.value(), p, buffers));
+  VKNORM_TRY(context.submit_and_wait(*recorder.value()));
+
+  NormBackwardResult out;
+  out.dx = download_tensor(p, *dxb);
+  if (p.has_weight) out.dweight = download_floats(*dwb, A);
+  if (p.has_bias) out.dbias = download_floats(*dbb, A);
+  return out;
+}
+
+#undef VKNORM_TRY_BUFFER
+
+}  // namespace vknorm

@@ -1,0 +1,47 @@
+// Every norm as one description for the shared kernels (shaders/common.glsl): which
+// elements share statistics (the [B, O, K, I] view), which affine channel each element
+// uses, and which parts of the computation apply.
+#pragma once
+
+#include <string>
+
+#include "vknorm/context.hpp"
+#include "vknorm/norm_buffers.hpp"
+#include "vknorm/norm_common.hpp"
+#include "vknorm/status.hpp"
+
+namespace vknorm {
+
+struct NormPlan {
+  NormGeometry geometry;
+  uint64_t B = 1, O = 1, K = 1, I = 1;  // statistics view
+  uint64_t cpg = 1, inner = 1;          // affine channel = k * cpg + i / inner
+  uint64_t Op = 1, Kp = 1, Ip = 1;      // parameter view (used when gamma_varies)
+  bool gamma_varies = false;            // gamma changes inside a statistics group
+  bool rms = false;
+  bool has_weight = false, has_bias = false;
+  bool nhwc = false;                    // the host functions transpose from/to (N, C, *)
+  float eps = 1e-5f, momentum = 0.1f;
+  DType dtype = DType::f32;
+};
+
+// Views of (N, C, S) tensors where the statistics group is one channel per `per_sample`
+// group (BatchNorm: B = 1; InstanceNorm: B = N), in NCHW or NHWC.
+NormPlan channel_plan(const NormGeometry& g, bool per_sample, Layout layout);
+
+Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& plan);
+Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers);
+Status record_norm_backward(CommandRecorder& recorder, const NormPlan& plan, const NormBackwardBuffers& buffers);
+
+// Standalone convenience: host vectors in PyTorch's logical order and float32; converts
+// to the plan's layout and dtype, records, submits, waits, converts back.
+Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& plan, const std::vector<float>& x,
+                                            const std::vector<float>& weight, const std::vector<float>& bias,
+                                            std::vector<float>& running_mean, std::vector<float>& running_var);
+// `mean` / `stat`: save_mean / save_invstd when batch statistics are used, else
+// running_mean / running_var.
+Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& plan, const std::vector<float>& x,
+                                              const std::vector<float>& dy, const std::vector<float>& weight,
+                                              const std::vector<float>& mean, const std::vector<float>& stat);
+
+}  // namespace vknorm
