@@ -97,10 +97,12 @@ void store_out(uint e, float v) { slot_out.data[pc.base[2] + e] = TENSOR_T(v); }
 float gamma_of(uint channel) { return has_flag(FLAG_WEIGHT) ? slot_weight.data[pc.base[3] + channel] : 1.0; }
 float beta_of(uint channel) { return has_flag(FLAG_BIAS) ? slot_bias.data[pc.base[4] + channel] : 0.0; }
 
-// Mean and invstd of group g from the statistics slots (RMSNorm has no mean).
-float stat_mean(uint g) { return has_flag(FLAG_RMS) ? 0.0 : slot_mean.data[pc.base[5] + g]; }
+// Mean and invstd of group g from the statistics slots (RMSNorm has no mean). Running
+// statistics are kept per channel k, batch statistics per group (b, k).
+uint stat_index(uint g) { return has_flag(FLAG_STATS_ARE_VAR) ? g % pc.K : g; }
+float stat_mean(uint g) { return has_flag(FLAG_RMS) ? 0.0 : slot_mean.data[pc.base[5] + stat_index(g)]; }
 float stat_invstd(uint g) {
-  float s = slot_stat.data[pc.base[6] + g];
+  float s = slot_stat.data[pc.base[6] + stat_index(g)];
   return has_flag(FLAG_STATS_ARE_VAR) ? 1.0 / sqrt(s + pc.eps) : s;
 }
 

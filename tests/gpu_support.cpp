@@ -4,12 +4,20 @@
 #include <map>
 #include <mutex>
 
+#include "vknorm/half.hpp"
+
 namespace vknorm::test {
 namespace {
 std::mutex g_mutex;
 std::vector<std::string> g_messages;
 std::map<TestDevice, std::unique_ptr<Context>> g_contexts;
 }  // namespace
+
+std::vector<float> round_to_half(const std::vector<float>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = half_to_float(float_to_half(v[i]));
+  return out;
+}
 
 void release_contexts() { g_contexts.clear(); }
 

@@ -45,10 +45,12 @@ inline std::vector<float> random_vector(size_t n, std::mt19937& rng, float mean 
   return v;
 }
 
-// |got - want| <= tol * max(1, max|want|) + extra[i / block] elementwise, where extra is an
-// optional per-block allowance (see the large-mean test). Reports the worst element.
+// |got - want| <= tol * max(1, max|want|) + rel * |want| + extra[i / block] elementwise:
+// rel covers a rounding of each stored value (float16 outputs), extra an optional
+// per-block allowance (see the large-mean test). Reports the worst element.
 inline void check_close(const std::vector<float>& got, const std::vector<float>& want, double tol,
-                        const std::string& what, const std::vector<double>& extra = {}, size_t block = 1) {
+                        const std::string& what, const std::vector<double>& extra = {}, size_t block = 1,
+                        double rel = 0.0) {
   REQUIRE_MESSAGE(got.size() == want.size(), what << ": size " << got.size() << " vs " << want.size());
   double scale = 1.0;
   for (float w : want) scale = std::max(scale, std::fabs(static_cast<double>(w)));
@@ -57,7 +59,8 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
   bool ok = true;
   for (size_t i = 0; i < got.size(); ++i) {
     double err = std::fabs(static_cast<double>(got[i]) - want[i]);
-    double allowed = tol * scale + (extra.empty() ? 0.0 : extra[(i / block) % extra.size()]);
+    double allowed = tol * scale + rel * std::fabs(static_cast<double>(want[i])) +
+                     (extra.empty() ? 0.0 : extra[(i / block) % extra.size()]);
     if (!(err <= allowed)) ok = false;  // also catches NaN
     if (!(err <= worst)) {
       worst = err;
@@ -69,5 +72,11 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
   CHECK_MESSAGE(ok, what << ": worst |error| " << worst << " at " << worst_at << " (got " << got[worst_at]
                          << ", want " << want[worst_at] << ", scale " << scale << ")");
 }
+
+// Rounds every value to float16 and back: the inputs a float16 tensor really holds.
+std::vector<float> round_to_half(const std::vector<float>& v);
+
+// Half an ulp of float16, relative: the rounding of a value stored as float16.
+constexpr double kHalfRounding = 1.0 / 2048.0;
 
 }  // namespace vknorm::test

@@ -25,9 +25,14 @@ const Mode kModes[] = {{"train", true, true}, {"train-untracked", true, false},
                        {"eval", false, true}, {"eval-untracked", false, false}};
 
 // Runs forward and backward on the GPU and on the CPU and compares every output.
+// float16 storage: x and dy are rounded to float16 first (the reference sees the values the
+// device holds), and y / dx may differ by their own float16 rounding (kHalfRounding).
 void compare_with_reference(Context& ctx, const std::vector<int64_t>& shape, const Mode& mode, bool affine,
-                            uint32_t seed, float x_mean = 0.5f, float x_std = 2.0f) {
+                            uint32_t seed, Layout layout = Layout::nchw, DType dtype = DType::f32) {
+  const float x_mean = 0.5f, x_std = 2.0f;
   BatchNormParams p;
+  p.layout = layout;
+  p.dtype = dtype;
   p.shape = shape;
   p.training = mode.training;
   p.track_running_stats = mode.track;
@@ -39,6 +44,11 @@ void compare_with_reference(Context& ctx, const std::vector<int64_t>& shape, con
   std::mt19937 rng(seed);
   std::vector<float> x = random_vector(E, rng, x_mean, x_std);
   std::vector<float> dy = random_vector(E, rng);
+  const double out_rel = dtype == DType::f16 ? kHalfRounding : 0.0;
+  if (dtype == DType::f16) {
+    x = round_to_half(x);
+    dy = round_to_half(dy);
+  }
   std::vector<float> w = affine ? random_vector(C, rng, 1.0f, 0.5f) : std::vector<float>();
   std::vector<float> b = affine ? random_vector(C, rng, 0.0f, 0.5f) : std::vector<float>();
   std::vector<float> rm, rv;
@@ -52,7 +62,7 @@ void compare_with_reference(Context& ctx, const std::vector<int64_t>& shape, con
   REQUIRE_MESSAGE(want.ok(), want.status().message());
   auto got = batch_norm_forward(ctx, p, x, w, b, rm_gpu, rv_gpu);
   REQUIRE_MESSAGE(got.ok(), got.status().message());
-  check_close(got->y, want->y, kTol, "y");
+  check_close(got->y, want->y, kTol, "y", {}, 1, out_rel);
   check_close(got->save_mean, want->save_mean, kTol, "save_mean");
   check_close(got->save_invstd, want->save_invstd, kTol, "save_invstd");
   check_close(rm_gpu, rm_ref, kTol, "running_mean");
@@ -62,7 +72,7 @@ void compare_with_reference(Context& ctx, const std::vector<int64_t>& shape, con
   REQUIRE_MESSAGE(want_grad.ok(), want_grad.status().message());
   auto got_grad = batch_norm_backward(ctx, p, x, dy, w, got->save_mean, got->save_invstd, rm, rv);
   REQUIRE_MESSAGE(got_grad.ok(), got_grad.status().message());
-  check_close(got_grad->dx, want_grad->dx, kTol, "dx");
+  check_close(got_grad->dx, want_grad->dx, kTol, "dx", {}, 1, out_rel);
   check_close(got_grad->dweight, want_grad->dweight, kTol, "dweight");
   check_close(got_grad->dbias, want_grad->dbias, kTol, "dbias");
   check_no_validation_messages();
@@ -97,6 +107,46 @@ TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and every 
           compare_with_reference(ctx, shape, mode, affine, seed++);
         }
   }
+}
+
+TEST_CASE("BatchNorm GPU in channels-last layout and float16 storage matches the CPU reference") {
+  const std::vector<std::vector<int64_t>> shapes = {{2, 1}, {5, 3}, {3, 5, 7}, {2, 3, 17, 13}, {2, 2, 3, 5, 7},
+                                                    {3, 2, 5003}};
+  uint32_t seed = 1000;
+  for (TestDevice device : kDevices) {
+    Context& ctx = context_for(device);
+    for (Layout layout : {Layout::nchw, Layout::nhwc})
+      for (DType dtype : {DType::f32, DType::f16}) {
+        if (layout == Layout::nchw && dtype == DType::f32) continue;  // the test above
+        for (const auto& shape : shapes)
+          for (const Mode& mode : kModes)
+            for (bool affine : {true, false}) {
+              const std::string device_name = name(device);
+              CAPTURE(device_name);
+              CAPTURE(shape_name(shape));
+              CAPTURE(mode.name);
+              CAPTURE(affine);
+              const bool nhwc = layout == Layout::nhwc, f16 = dtype == DType::f16;
+              CAPTURE(nhwc);
+              CAPTURE(f16);
+              compare_with_reference(ctx, shape, mode, affine, seed++, layout, dtype);
+            }
+      }
+  }
+}
+
+TEST_CASE("float16 storage on a device without 16-bit storage is refused with a clear error") {
+  StandaloneOptions options;
+  options.capability_override.storage_buffer_16bit = false;
+  auto ctx = Context::create_standalone(options);
+  REQUIRE(ctx.ok());
+  BatchNormParams p;
+  p.shape = {2, 3, 4};
+  p.dtype = DType::f16;
+  std::vector<float> x(24, 1.0f), w(3, 1.0f), b(3, 0.0f), rm(3, 0.0f), rv(3, 1.0f);
+  auto r = batch_norm_forward(*ctx.value(), p, x, w, b, rm, rv);
+  CHECK(r.status().code() == StatusCode::unsupported);
+  CHECK(r.status().message().find("storageBuffer16BitAccess") != std::string::npos);
 }
 
 TEST_CASE("BatchNorm GPU keeps precision with a large mean over 2^20 elements per channel") {

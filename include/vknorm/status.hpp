@@ -60,9 +60,12 @@ class Result {
   explicit operator bool() const { return ok(); }
   const Status& status() const { return status_; }
   T& value() & { return value_; }
+  const T& value() const& { return value_; }
   T&& value() && { return std::move(value_); }
   T* operator->() { return &value_; }
+  const T* operator->() const { return &value_; }
   T& operator*() { return value_; }
+  const T& operator*() const { return value_; }
 
  private:
   T value_{};

@@ -23,12 +23,11 @@ struct SplitPlan {
   uint64_t coef_base = 0, param_base = 0, backward_floats = 0;
 };
 
-// About eight elements per invocation per chunk; at most 1024 chunks so the finalize
-// passes (one invocation per group or channel) stay short.
-void split(uint64_t size, uint32_t workgroup, uint32_t& chunks, uint32_t& chunk_size) {
+// Splits `size` elements into chunks of about `target`, at most 1024 of them so the
+// finalize passes (one invocation per group or channel) stay short.
+void split(uint64_t size, uint64_t target, uint32_t& chunks, uint32_t& chunk_size) {
   chunks = chunk_size = 0;
   if (size == 0) return;
-  const uint64_t target = uint64_t{workgroup} * 8;
   const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, 1024);
   chunk_size = static_cast<uint32_t>((size + n - 1) / n);
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
@@ -39,7 +38,7 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   const NormGeometry& g = p.geometry;
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   SplitPlan s;
-  split(size, wg, s.chunks, s.chunk_size);
+  split(size, uint64_t{wg} * 8, s.chunks, s.chunk_size);  // about 8 values per invocation
   s.fused = g.uses_batch_stats && !g.updates_running && size > 0 &&
             size <= uint64_t{wg} * kFusedValuesPerInvocation;
   s.forward_floats = s.fused ? 0 : groups * s.chunks * 3;
@@ -47,7 +46,10 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   s.param_base = s.coef_base + groups * 3;
   s.backward_floats = s.param_base;
   if (p.gamma_varies && (p.has_weight || p.has_bias)) {
-    split(p.Op * p.Ip, wg, s.pchunks, s.pchunk_size);
+    if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
+      split(p.Op, 64, s.pchunks, s.pchunk_size);
+    else
+      split(p.Op * p.Ip, uint64_t{wg} * 8, s.pchunks, s.pchunk_size);
     s.backward_floats += p.Kp * s.pchunks * 2;
   }
   return s;
@@ -142,6 +144,17 @@ NormPlan channel_plan(const NormGeometry& g, bool per_sample, Layout layout) {
     p.inner = S;
   }
   p.Kp = C;
+  return p;
+}
+
+NormPlan row_plan(const NormGeometry& g) {
+  NormPlan p;
+  p.geometry = g;
+  p.B = g.outer;
+  p.I = g.channels;
+  p.Op = g.outer;
+  p.Kp = g.channels;
+  p.gamma_varies = true;
   return p;
 }
 
@@ -255,9 +268,11 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
 
   if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);
   if (p.has_bias) slots[kSlotAux1] = slot(b.dbias, A);
-  if (s.pchunks > 0)
+  if (s.pchunks > 0) {
+    const uint64_t channel_groups = p.Ip == 1 ? per_item_grid(caps, p.Kp) : p.Kp;
     VKNORM_TRY(rec.dispatch(KernelId::param_partial, p.dtype, slots, pc, s.pchunks,
-                            clamp_grid(p.Kp, caps.max_workgroup_count_y)));
+                            clamp_grid(channel_groups, caps.max_workgroup_count_y)));
+  }
   return rec.dispatch(KernelId::param_finalize, p.dtype, slots, pc, per_item_grid(caps, p.Kp));
 }
 

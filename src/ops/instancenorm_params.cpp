@@ -1,0 +1,61 @@
+// Validation of InstanceNorm calls, shared by the GPU path and the CPU reference, with
+// PyTorch 1.13's messages where PyTorch has one.
+#include "ops/norm_lengths.hpp"
+#include "vknorm/instancenorm.hpp"
+
+namespace vknorm {
+namespace {
+
+// Spatial dims of InstanceNorm{1,2,3}d; 0 for F.instance_norm (any count >= 1).
+size_t spatial_dims(InstanceNormDims dims) {
+  switch (dims) {
+    case InstanceNormDims::d1: return 1;
+    case InstanceNormDims::d2: return 2;
+    case InstanceNormDims::d3: return 3;
+    case InstanceNormDims::any: break;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<NormGeometry> check_instance_norm(const InstanceNormParams& p) {
+  const size_t rank = p.shape.size();
+  const size_t k = spatial_dims(p.dims);
+  const std::string got = " (got " + std::to_string(rank) + "D input)";
+  if (k == 0 && rank < 3)
+    return Status::invalid_argument("x: expected at least 3D input (N, C, *)" + got);
+  // The modules' _check_input_dim: batched (N, C, *) or unbatched (C, *).
+  if (k != 0 && rank != k + 1 && rank != k + 2)
+    return Status::invalid_argument("x: expected " + std::to_string(k + 1) + "D or " + std::to_string(k + 2) +
+                                    "D input" + got);
+  VKNORM_TRY(detail::check_dims("x", p.shape));
+
+  // An unbatched input is normalized as a batch of one (the module unsqueezes it).
+  std::vector<int64_t> batched = p.shape;
+  if (k != 0 && rank == k + 1) batched.insert(batched.begin(), 1);
+  NormGeometry g;
+  g.outer = static_cast<uint64_t>(batched[0]);
+  g.channels = static_cast<uint64_t>(batched[1]);
+  for (size_t i = 2; i < batched.size(); ++i) g.spatial *= static_cast<uint64_t>(batched[i]);
+  if (g.channels == 0)  // PyTorch returns an empty tensor; vknorm refuses, as for BatchNorm
+    return Status::invalid_argument("x: the channel dimension C is 0");
+  g.uses_batch_stats = p.training || !p.track_running_stats;
+  g.updates_running = p.training && p.track_running_stats;
+  VKNORM_TRY(detail::check_eps(p.eps));
+  if (g.updates_running && !(p.momentum >= 0.0f && p.momentum <= 1.0f))
+    return Status::invalid_argument("momentum: expected a factor in [0, 1], got " + std::to_string(p.momentum));
+  // F.instance_norm's _verify_spatial_size, whenever input statistics are used (also
+  // for N = 0); PyTorch prints the batched size.
+  if (g.uses_batch_stats && g.spatial == 1)
+    return Status::invalid_argument("x: Expected more than 1 spatial element when training, got input size " +
+                                    detail::shape_string(batched));
+
+  g.elements = g.outer * g.channels * g.spatial;
+  g.stat_groups = g.outer * g.channels;
+  g.group_size = g.spatial;
+  g.affine_size = g.channels;
+  return g;
+}
+
+}  // namespace vknorm

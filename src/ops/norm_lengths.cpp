@@ -1,0 +1,121 @@
+// Length checks and the shape rules shared by the layer, group, instance and RMS norms,
+// with PyTorch 1.13's wording where PyTorch has one.
+#include "ops/norm_lengths.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace vknorm {
+namespace {
+
+std::string count(size_t n) { return std::to_string(n); }
+
+Status weight_length(const char* kind, const char* name, const NormGeometry& g, size_t length) {
+  if (length == g.affine_size) return {};
+  const std::string arg = std::string(name) + ": ";
+  if (std::strcmp(kind, "layer_norm") == 0 || std::strcmp(kind, "rms_norm") == 0)
+    // PyTorch prints both shapes; a host vector only has a length.
+    return Status::invalid_argument(arg + "Expected " + name + " to be of same shape as normalized_shape, but got " +
+                                    name + " of " + count(length) + " elements and normalized_shape of " +
+                                    count(g.affine_size) + " elements");
+  if (std::strcmp(kind, "group_norm") == 0)
+    return Status::invalid_argument(arg + "Expected " + name +
+                                    " to be a vector of size equal to the number of channels in input, but got " +
+                                    name + " of shape [" + count(length) + "] and input with " +
+                                    count(g.affine_size) + " channels");
+  return Status::invalid_argument(arg + name + " should contain " + count(g.affine_size) + " elements not " +
+                                  count(length));
+}
+
+Status running_length(const char* name, const NormGeometry& g, size_t length) {
+  if (length == g.channels) return {};
+  return Status::invalid_argument(std::string(name) + ": " + name + " should contain " + count(g.channels) +
+                                  " elements not " + count(length));
+}
+
+}  // namespace
+
+Status check_norm_lengths(const char* kind, const NormGeometry& g, size_t x_len, size_t dy_len, bool has_weight,
+                          size_t weight_len, bool has_bias, size_t bias_len, bool has_running, size_t rm_len,
+                          size_t rv_len) {
+  if (x_len != g.elements)
+    return Status::invalid_argument("x: expected " + count(g.elements) + " elements (the product of its shape), got " +
+                                    count(x_len));
+  if (dy_len != SIZE_MAX && dy_len != g.elements)
+    return Status::invalid_argument("dy: expected " + count(g.elements) + " elements (the shape of x), got " +
+                                    count(dy_len));
+  if (has_weight) VKNORM_TRY(weight_length(kind, "weight", g, weight_len));
+  if (has_bias) VKNORM_TRY(weight_length(kind, "bias", g, bias_len));
+  if (has_running) {
+    VKNORM_TRY(running_length("running_mean", g, rm_len));
+    VKNORM_TRY(running_length("running_var", g, rv_len));
+  }
+  return {};
+}
+
+namespace detail {
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+Status check_dims(const char* name, const std::vector<int64_t>& shape) {
+  uint64_t product = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0)
+      return Status::invalid_argument(std::string(name) + ": dimension " + std::to_string(i) + " of shape " +
+                                      shape_string(shape) + " is negative");
+    if (__builtin_mul_overflow(product, static_cast<uint64_t>(shape[i]), &product))
+      return Status::invalid_argument(std::string(name) + ": shape " + shape_string(shape) +
+                                      " has more elements than 64 bits can count");
+  }
+  return {};
+}
+
+Status check_eps(float eps) {
+  if (eps > 0.0f && std::isfinite(eps)) return {};
+  return Status::invalid_argument("eps: expected a finite value > 0, got " + std::to_string(eps));
+}
+
+Result<NormGeometry> check_trailing_norm(const std::vector<int64_t>& shape,
+                                         const std::vector<int64_t>& normalized_shape) {
+  if (normalized_shape.empty())
+    return Status::invalid_argument(
+        "normalized_shape: Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+        "element, but got normalized_shape = []");
+  VKNORM_TRY(check_dims("x", shape));
+  const size_t k = normalized_shape.size();
+  bool matches = shape.size() >= k;
+  for (size_t i = 0; matches && i < k; ++i) matches = shape[shape.size() - k + i] == normalized_shape[i];
+  if (!matches) {
+    // A negative normalized dim can never match x's (checked) dims, so it ends up here too.
+    std::string star = "[*";
+    for (int64_t d : normalized_shape) star += ", " + std::to_string(d);
+    return Status::invalid_argument("x: Given normalized_shape=" + shape_string(normalized_shape) +
+                                    ", expected input with shape " + star + "], but got input of size" +
+                                    shape_string(shape));
+  }
+  NormGeometry g;
+  g.outer = 1;
+  g.channels = 1;
+  for (size_t i = 0; i < shape.size(); ++i)
+    (i < shape.size() - k ? g.outer : g.channels) *= static_cast<uint64_t>(shape[i]);
+  // PyTorch returns an empty tensor here; vknorm keeps weight and bias non-empty, as
+  // BatchNorm refuses C = 0.
+  if (g.channels == 0)
+    return Status::invalid_argument("normalized_shape: " + shape_string(normalized_shape) +
+                                    " holds no elements; vknorm needs at least one per row");
+  g.elements = g.outer * g.channels;
+  g.spatial = 1;
+  g.stat_groups = g.outer;
+  g.group_size = g.channels;
+  g.affine_size = g.channels;
+  g.uses_batch_stats = true;
+  g.updates_running = false;
+  return g;
+}
+
+}  // namespace detail
+}  // namespace vknorm

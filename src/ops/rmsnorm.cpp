@@ -1,0 +1,65 @@
+// RMSNorm on the shared engine: LayerNorm's rows without the mean (FLAG_RMS) and without bias.
+#include "ops/norm_lengths.hpp"
+#include "ops/norm_plan.hpp"
+#include "vknorm/rmsnorm.hpp"
+
+namespace vknorm {
+namespace {
+
+Result<NormPlan> plan_rms_norm(const RMSNormParams& params) {
+  auto checked = check_rms_norm(params);
+  if (!checked) return checked.status();
+  NormPlan p = row_plan(checked.value());
+  p.rms = true;
+  p.has_weight = params.elementwise_affine;
+  p.eps = params.effective_eps();
+  p.dtype = params.dtype;
+  return p;
+}
+
+}  // namespace
+
+Result<uint64_t> rms_norm_workspace_size(const Context& context, const RMSNormParams& params) {
+  auto plan = plan_rms_norm(params);
+  if (!plan) return plan.status();
+  return norm_workspace_size(context, plan.value());
+}
+
+Status record_rms_norm_forward(CommandRecorder& recorder, const RMSNormParams& params,
+                               const NormForwardBuffers& buffers) {
+  auto plan = plan_rms_norm(params);
+  if (!plan) return plan.status();
+  return record_norm_forward(recorder, plan.value(), buffers);
+}
+
+Status record_rms_norm_backward(CommandRecorder& recorder, const RMSNormParams& params,
+                                const NormBackwardBuffers& buffers) {
+  auto plan = plan_rms_norm(params);
+  if (!plan) return plan.status();
+  return record_norm_backward(recorder, plan.value(), buffers);
+}
+
+Result<NormForwardResult> rms_norm_forward(Context& context, const RMSNormParams& params,
+                                           const std::vector<float>& x, const std::vector<float>& weight) {
+  auto plan = plan_rms_norm(params);
+  if (!plan) return plan.status();
+  const NormPlan& p = plan.value();
+  VKNORM_TRY(check_norm_lengths("rms_norm", p.geometry, x.size(), SIZE_MAX, p.has_weight, weight.size(), false, 0,
+                                false, 0, 0));
+  std::vector<float> none;
+  return host_norm_forward(context, p, x, weight, none, none, none);
+}
+
+Result<NormBackwardResult> rms_norm_backward(Context& context, const RMSNormParams& params,
+                                             const std::vector<float>& x, const std::vector<float>& dy,
+                                             const std::vector<float>& weight,
+                                             const std::vector<float>& save_invstd) {
+  auto plan = plan_rms_norm(params);
+  if (!plan) return plan.status();
+  const NormPlan& p = plan.value();
+  VKNORM_TRY(check_norm_lengths("rms_norm", p.geometry, x.size(), dy.size(), p.has_weight, weight.size(), false, 0,
+                                false, 0, 0));
+  return host_norm_backward(context, p, x, dy, weight, {}, save_invstd);
+}
+
+}  // namespace vknorm
