@@ -1,5 +1,6 @@
 // `vknorm run`: applies a norm to tensors from .npy files on a Vulkan device and writes
 // the results as float32 .npy files, so a layer can be cross-checked against PyTorch.
+#include <cfloat>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -10,25 +11,38 @@
 #include "commands.hpp"
 #include "io/npy.hpp"
 #include "vknorm/batchnorm.hpp"
+#include "vknorm/groupnorm.hpp"
+#include "vknorm/instancenorm.hpp"
+#include "vknorm/layernorm.hpp"
+#include "vknorm/rmsnorm.hpp"
 
 namespace vknorm::cli {
 namespace {
 
 const char* kRunUsage =
-    "usage: vknorm run --op batchnorm --x x.npy --out DIR\n"
+    "usage: vknorm run --op batchnorm|instancenorm|groupnorm|layernorm|rmsnorm --x x.npy --out DIR\n"
     "                  [--mode train|eval] [--weight w.npy] [--bias b.npy]\n"
     "                  [--running-mean rm.npy --running-var rv.npy] [--momentum 0.1|none]\n"
-    "                  [--num-batches-tracked K] [--eps 1e-5] [--dy dy.npy]\n"
-    "                  [--layout nchw] [--dtype f32] [--device N]\n"
-    "Tensors are in PyTorch's logical (N, C, *) order, float32 or float16.\n"
+    "                  [--num-batches-tracked K] [--eps 1e-5|none] [--dy dy.npy]\n"
+    "                  [--groups G] [--normalized-dims K] [--dims 1|2|3]\n"
+    "                  [--layout nchw|nhwc] [--dtype f32|f16] [--device N]\n"
+    "Tensors are in PyTorch's logical order, float32 or float16 files. --layout and --dtype\n"
+    "say how the device stores them (nhwc: batchnorm, instancenorm, groupnorm).\n"
     "Without --weight/--bias there is no affine; without running statistics none are tracked.\n"
-    "Writes y.npy; save_mean.npy and save_invstd.npy when batch statistics are used;\n"
-    "running_mean.npy, running_var.npy, num_batches_tracked.npy when training tracks them;\n"
-    "with --dy: dx.npy, and dweight.npy / dbias.npy for the parameters given.\n";
+    "--groups: GroupNorm's G. --normalized-dims: how many trailing dims LayerNorm/RMSNorm\n"
+    "normalize (default 1; weight/bias files hold that trailing shape). --dims: the rank rule\n"
+    "of BatchNorm1d/2d/3d or InstanceNorm1d/2d/3d (InstanceNorm then accepts unbatched input).\n"
+    "--eps none (RMSNorm): float32 machine epsilon.\n"
+    "Writes y.npy; save_mean.npy and save_invstd.npy when input statistics are used (one per\n"
+    "statistics group; RMSNorm: save_invstd only); running_mean.npy, running_var.npy and\n"
+    "(batchnorm) num_batches_tracked.npy when training updates them; with --dy: dx.npy, and\n"
+    "dweight.npy / dbias.npy for the parameters given.\n";
 
-const std::vector<std::string> kOptions = {"op", "x", "out", "mode", "weight", "bias", "running-mean",
-                                           "running-var", "momentum", "num-batches-tracked", "eps",
-                                           "dy", "layout", "dtype", "device"};
+const std::vector<std::string> kOptions = {"op",  "x",      "out",    "mode",   "weight", "bias", "running-mean",
+                                           "running-var", "momentum", "num-batches-tracked", "eps", "dy",
+                                           "layout", "dtype", "device", "groups", "normalized-dims", "dims"};
+
+using Options = std::map<std::string, std::string>;
 
 struct Failure {
   int code;
@@ -36,7 +50,7 @@ struct Failure {
 };
 
 // --name value pairs; every option known, none repeated.
-std::optional<Failure> parse(int argc, char** argv, std::map<std::string, std::string>& out) {
+std::optional<Failure> parse(int argc, char** argv, Options& out) {
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") return Failure{0, ""};
@@ -52,6 +66,11 @@ std::optional<Failure> parse(int argc, char** argv, std::map<std::string, std::s
   return std::nullopt;
 }
 
+std::string get(const Options& o, const std::string& name, const std::string& fallback = "") {
+  auto it = o.find(name);
+  return it == o.end() ? fallback : it->second;
+}
+
 std::optional<double> parse_number(const std::string& s) {
   try {
     size_t used = 0;
@@ -62,133 +81,316 @@ std::optional<double> parse_number(const std::string& s) {
   return std::nullopt;
 }
 
-struct Loaded {
+// An integer option in [lo, hi], or `fallback` when absent.
+Result<int64_t> integer(const Options& o, const std::string& name, int64_t lo, int64_t hi, int64_t fallback) {
+  if (!o.count(name)) return fallback;
+  auto v = parse_number(o.at(name));
+  if (!v || *v < static_cast<double>(lo) || *v > static_cast<double>(hi) || *v != static_cast<double>(static_cast<int64_t>(*v)))
+    return Status::invalid_argument("--" + name + ": expected an integer in [" + std::to_string(lo) + ", " +
+                                    std::to_string(hi) + "], got '" + o.at(name) + "'");
+  return static_cast<int64_t>(*v);
+}
+
+struct Tensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
 };
 
-Status load(const std::map<std::string, std::string>& opts, const std::string& name, std::optional<Loaded>& out) {
-  auto it = opts.find(name);
-  if (it == opts.end()) return {};
-  auto array = io::read_npy(it->second);
+Status load(const Options& o, const std::string& name, std::optional<Tensor>& out) {
+  if (!o.count(name)) return {};
+  auto array = io::read_npy(o.at(name));
   if (!array) return Status::invalid_argument("--" + name + ": " + array.status().message());
-  out = Loaded{array->shape, std::move(array->data)};
+  out = Tensor{array->shape, std::move(array->data)};
   return {};
 }
 
-// A per-channel file must be 1-D with C values (PyTorch's parameter and buffer shape).
-Status check_vector(const std::string& name, const std::optional<Loaded>& v, int64_t channels) {
-  if (!v) return {};
-  if (v->shape.size() != 1 || v->shape[0] != channels) {
-    std::string shape;
-    for (size_t i = 0; i < v->shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(v->shape[i]);
-    return Status::invalid_argument("--" + name + ": expected shape (" + std::to_string(channels) + ",), got (" +
-                                    shape + ")");
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return "(" + s + (shape.size() == 1 ? ",)" : ")");
+}
+
+Status check_shape(const std::string& name, const std::optional<Tensor>& t, const std::vector<int64_t>& want) {
+  if (!t || t->shape == want) return {};
+  return Status::invalid_argument("--" + name + ": expected shape " + shape_text(want) + ", got " + shape_text(t->shape));
+}
+
+// Everything every op reads: tensors, flags, the device.
+struct Call {
+  Options opts;
+  std::optional<Tensor> x, weight, bias, rm, rv, dy;
+  bool training = true;
+  Layout layout = Layout::nchw;
+  DType dtype = DType::f32;
+  std::filesystem::path out;
+  std::unique_ptr<Context> context;
+
+  // Parameters as the op needs them: a missing one of weight/bias is the identity.
+  std::vector<float> weight_or(size_t n) const { return weight ? weight->data : std::vector<float>(n, 1.0f); }
+  std::vector<float> bias_or(size_t n) const { return bias ? bias->data : std::vector<float>(n, 0.0f); }
+
+  Status write(const char* name, const std::vector<int64_t>& shape, const std::vector<float>& data) const {
+    return io::write_npy((out / name).string(), shape, data.data(), data.size());
   }
+};
+
+Result<float> eps_option(const Call& c, float fallback) {
+  if (!c.opts.count("eps")) return fallback;
+  auto eps = parse_number(c.opts.at("eps"));
+  if (!eps) return Status::invalid_argument("--eps: expected a number, got '" + c.opts.at("eps") + "'");
+  return static_cast<float>(*eps);
+}
+
+// What the forward saved: whether it used input statistics, and whether they have a mean.
+enum class Saved { none, invstd, mean_and_invstd };
+
+// Writes what every op writes after its forward and optional backward.
+Status write_results(const Call& c, const NormForwardResult& f, Saved saved, const Result<NormBackwardResult>* b,
+                     const std::vector<int64_t>& param_shape) {
+  VKNORM_TRY(c.write("y.npy", c.x->shape, f.y));
+  if (saved == Saved::mean_and_invstd)
+    VKNORM_TRY(c.write("save_mean.npy", {static_cast<int64_t>(f.save_mean.size())}, f.save_mean));
+  if (saved != Saved::none)
+    VKNORM_TRY(c.write("save_invstd.npy", {static_cast<int64_t>(f.save_invstd.size())}, f.save_invstd));
+  if (!b) return {};
+  if (!b->ok()) return b->status();
+  VKNORM_TRY(c.write("dx.npy", c.x->shape, (*b)->dx));
+  if (c.weight) VKNORM_TRY(c.write("dweight.npy", param_shape, (*b)->dweight));
+  if (c.bias) VKNORM_TRY(c.write("dbias.npy", param_shape, (*b)->dbias));
   return {};
 }
 
-Status write(const std::filesystem::path& dir, const char* name, const std::vector<int64_t>& shape,
-             const std::vector<float>& data) {
-  return io::write_npy((dir / name).string(), shape, data.data(), data.size());
-}
-
-Status run_batchnorm(const std::map<std::string, std::string>& opts) {
-  std::optional<Loaded> x, weight, bias, rm, rv, dy;
-  VKNORM_TRY(load(opts, "x", x));
-  VKNORM_TRY(load(opts, "weight", weight));
-  VKNORM_TRY(load(opts, "bias", bias));
-  VKNORM_TRY(load(opts, "running-mean", rm));
-  VKNORM_TRY(load(opts, "running-var", rv));
-  VKNORM_TRY(load(opts, "dy", dy));
-  if (rm.has_value() != rv.has_value())
-    return Status::invalid_argument("--running-mean and --running-var: give both or neither");
-
-  BatchNormParams params;
-  params.shape = x->shape;
-  const std::string mode = opts.count("mode") ? opts.at("mode") : "train";
-  if (mode != "train" && mode != "eval")
-    return Status::invalid_argument("--mode: expected train or eval, got '" + mode + "'");
-  params.training = mode == "train";
-  params.affine = weight || bias;
-  params.track_running_stats = rm.has_value();
-  if (opts.count("eps")) {
-    auto eps = parse_number(opts.at("eps"));
-    if (!eps) return Status::invalid_argument("--eps: expected a number, got '" + opts.at("eps") + "'");
-    params.eps = static_cast<float>(*eps);
-  }
+Status run_batchnorm(Call& c) {
+  BatchNormParams p;
+  p.shape = c.x->shape;
+  auto dims = integer(c.opts, "dims", 1, 3, 0);
+  if (!dims) return dims.status();
+  p.dims = static_cast<BatchNormDims>(dims.value());
+  p.training = c.training;
+  p.affine = c.weight || c.bias;
+  p.track_running_stats = c.rm.has_value();
+  p.layout = c.layout;
+  p.dtype = c.dtype;
+  auto eps = eps_option(c, 1e-5f);
+  if (!eps) return eps.status();
+  p.eps = eps.value();
   BatchNormState state;
-  if (opts.count("momentum")) {
-    const std::string& m = opts.at("momentum");
-    if (m == "none") state.momentum = std::nullopt;
-    else if (auto v = parse_number(m); v && *v >= 0.0 && *v <= 1.0) state.momentum = static_cast<float>(*v);
-    else return Status::invalid_argument("--momentum: expected a number in [0, 1] or 'none', got '" + m + "'");
-  }
-  if (opts.count("num-batches-tracked")) {
-    auto n = parse_number(opts.at("num-batches-tracked"));
-    if (!n || *n < 0 || *n != static_cast<double>(static_cast<int64_t>(*n)))
-      return Status::invalid_argument("--num-batches-tracked: expected an integer >= 0, got '" +
-                                      opts.at("num-batches-tracked") + "'");
-    state.num_batches_tracked = static_cast<int64_t>(*n);
-  }
-  auto geometry = check_batch_norm(params);
+  const std::string m = get(c.opts, "momentum", "0.1");
+  if (m == "none") state.momentum = std::nullopt;
+  else if (auto v = parse_number(m); v && *v >= 0.0 && *v <= 1.0) state.momentum = static_cast<float>(*v);
+  else return Status::invalid_argument("--momentum: expected a number in [0, 1] or 'none', got '" + m + "'");
+  auto tracked = integer(c.opts, "num-batches-tracked", 0, INT64_MAX / 2, 0);
+  if (!tracked) return tracked.status();
+  state.num_batches_tracked = tracked.value();
+  auto geometry = check_batch_norm(p);
   if (!geometry) return geometry.status();
   const BatchNormGeometry& g = geometry.value();
-  const int64_t C = params.shape[1];
-  VKNORM_TRY(check_vector("weight", weight, C));
-  VKNORM_TRY(check_vector("bias", bias, C));
-  VKNORM_TRY(check_vector("running-mean", rm, C));
-  VKNORM_TRY(check_vector("running-var", rv, C));
-  if (dy && dy->shape != x->shape) return Status::invalid_argument("--dy: expected the shape of x");
-  // One parameter alone is the identity for the other (F.batch_norm allows either).
-  std::vector<float> w = weight ? weight->data : std::vector<float>(params.affine ? C : 0, 1.0f);
-  std::vector<float> b = bias ? bias->data : std::vector<float>(params.affine ? C : 0, 0.0f);
-  std::vector<float> running_mean = rm ? rm->data : std::vector<float>();
-  std::vector<float> running_var = rv ? rv->data : std::vector<float>();
-  const std::vector<float> running_mean_before = running_mean, running_var_before = running_var;
-  if (g.updates_running) params.momentum = state.next_training_factor();
+  const int64_t C = p.shape[1];
+  VKNORM_TRY(check_shape("weight", c.weight, {C}));
+  VKNORM_TRY(check_shape("bias", c.bias, {C}));
+  VKNORM_TRY(check_shape("running-mean", c.rm, {C}));
+  VKNORM_TRY(check_shape("running-var", c.rv, {C}));
+  std::vector<float> w = p.affine ? c.weight_or(C) : std::vector<float>(), b = p.affine ? c.bias_or(C) : std::vector<float>();
+  std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
+  const std::vector<float> rm_before = rm, rv_before = rv;
+  if (g.updates_running) p.momentum = state.next_training_factor();
+  auto f = batch_norm_forward(*c.context, p, c.x->data, w, b, rm, rv);
+  if (!f) return f.status();
+  if (g.updates_running) {
+    VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
+    VKNORM_TRY(c.write("running_var.npy", {C}, rv));
+    VKNORM_TRY(io::write_npy_int64((c.out / "num_batches_tracked.npy").string(), {}, &state.num_batches_tracked, 1));
+  }
+  const Saved saved = g.uses_batch_stats ? Saved::mean_and_invstd : Saved::none;
+  if (!c.dy) return write_results(c, f.value(), saved, nullptr, {C});
+  auto back = batch_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_mean, f->save_invstd, rm_before,
+                                  rv_before);
+  return write_results(c, f.value(), saved, &back, {C});
+}
+
+Status run_instancenorm(Call& c) {
+  InstanceNormParams p;
+  p.shape = c.x->shape;
+  auto dims = integer(c.opts, "dims", 1, 3, 0);
+  if (!dims) return dims.status();
+  p.dims = static_cast<InstanceNormDims>(dims.value());
+  p.training = c.training;
+  p.affine = c.weight || c.bias;
+  p.track_running_stats = c.rm.has_value();
+  p.layout = c.layout;
+  p.dtype = c.dtype;
+  auto eps = eps_option(c, 1e-5f);
+  if (!eps) return eps.status();
+  p.eps = eps.value();
+  const std::string m = get(c.opts, "momentum", "0.1");
+  auto momentum = parse_number(m);
+  if (!momentum || *momentum < 0.0 || *momentum > 1.0)
+    return Status::invalid_argument("--momentum: expected a number in [0, 1] (InstanceNorm has no momentum=None), got '" +
+                                    m + "'");
+  p.momentum = static_cast<float>(*momentum);
+  auto geometry = check_instance_norm(p);
+  if (!geometry) return geometry.status();
+  const NormGeometry& g = geometry.value();
+  const int64_t C = static_cast<int64_t>(g.channels);
+  VKNORM_TRY(check_shape("weight", c.weight, {C}));
+  VKNORM_TRY(check_shape("bias", c.bias, {C}));
+  VKNORM_TRY(check_shape("running-mean", c.rm, {C}));
+  VKNORM_TRY(check_shape("running-var", c.rv, {C}));
+  std::vector<float> w = p.affine ? c.weight_or(C) : std::vector<float>(), b = p.affine ? c.bias_or(C) : std::vector<float>();
+  std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
+  const std::vector<float> rm_before = rm, rv_before = rv;
+  auto f = instance_norm_forward(*c.context, p, c.x->data, w, b, rm, rv);
+  if (!f) return f.status();
+  if (g.updates_running) {
+    VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
+    VKNORM_TRY(c.write("running_var.npy", {C}, rv));
+  }
+  const bool batch = g.uses_batch_stats;
+  const Saved saved = batch ? Saved::mean_and_invstd : Saved::none;
+  if (!c.dy) return write_results(c, f.value(), saved, nullptr, {C});
+  auto back = instance_norm_backward(*c.context, p, c.x->data, c.dy->data, w, batch ? f->save_mean : rm_before,
+                                     batch ? f->save_invstd : rv_before);
+  return write_results(c, f.value(), saved, &back, {C});
+}
+
+Status run_groupnorm(Call& c) {
+  GroupNormParams p;
+  p.shape = c.x->shape;
+  if (!c.opts.count("groups")) return Status::invalid_argument("--groups: GroupNorm needs the number of groups G");
+  auto groups = integer(c.opts, "groups", 1, INT32_MAX, 1);
+  if (!groups) return groups.status();
+  p.num_groups = groups.value();
+  p.affine = c.weight || c.bias;
+  p.layout = c.layout;
+  p.dtype = c.dtype;
+  auto eps = eps_option(c, 1e-5f);
+  if (!eps) return eps.status();
+  p.eps = eps.value();
+  auto geometry = check_group_norm(p);
+  if (!geometry) return geometry.status();
+  const int64_t C = static_cast<int64_t>(geometry->channels);
+  VKNORM_TRY(check_shape("weight", c.weight, {C}));
+  VKNORM_TRY(check_shape("bias", c.bias, {C}));
+  std::vector<float> w = p.affine ? c.weight_or(C) : std::vector<float>(), b = p.affine ? c.bias_or(C) : std::vector<float>();
+  auto f = group_norm_forward(*c.context, p, c.x->data, w, b);
+  if (!f) return f.status();
+  if (!c.dy) return write_results(c, f.value(), Saved::mean_and_invstd, nullptr, {C});
+  auto back = group_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_mean, f->save_invstd);
+  return write_results(c, f.value(), Saved::mean_and_invstd, &back, {C});
+}
+
+// LayerNorm and RMSNorm: the trailing --normalized-dims dims of x.
+Result<std::vector<int64_t>> normalized_shape(const Call& c) {
+  auto k = integer(c.opts, "normalized-dims", 1, static_cast<int64_t>(c.x->shape.size()), 1);
+  if (!k) return k.status();
+  if (c.x->shape.empty()) return Status::invalid_argument("--x: expected at least one dimension, got a scalar");
+  return std::vector<int64_t>(c.x->shape.end() - k.value(), c.x->shape.end());
+}
+
+Status run_layernorm(Call& c) {
+  auto trailing = normalized_shape(c);
+  if (!trailing) return trailing.status();
+  LayerNormParams p;
+  p.shape = c.x->shape;
+  p.normalized_shape = trailing.value();
+  p.elementwise_affine = c.weight || c.bias;
+  p.bias = c.bias.has_value();
+  p.dtype = c.dtype;
+  auto eps = eps_option(c, 1e-5f);
+  if (!eps) return eps.status();
+  p.eps = eps.value();
+  auto geometry = check_layer_norm(p);
+  if (!geometry) return geometry.status();
+  const size_t D = geometry->channels;
+  VKNORM_TRY(check_shape("weight", c.weight, p.normalized_shape));
+  VKNORM_TRY(check_shape("bias", c.bias, p.normalized_shape));
+  std::vector<float> w = p.elementwise_affine ? c.weight_or(D) : std::vector<float>();
+  std::vector<float> b = c.bias ? c.bias->data : std::vector<float>();
+  auto f = layer_norm_forward(*c.context, p, c.x->data, w, b);
+  if (!f) return f.status();
+  if (!c.dy) return write_results(c, f.value(), Saved::mean_and_invstd, nullptr, p.normalized_shape);
+  auto back = layer_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_mean, f->save_invstd);
+  return write_results(c, f.value(), Saved::mean_and_invstd, &back, p.normalized_shape);
+}
+
+Status run_rmsnorm(Call& c) {
+  if (c.bias) return Status::invalid_argument("--bias: RMSNorm has no bias");
+  auto trailing = normalized_shape(c);
+  if (!trailing) return trailing.status();
+  RMSNormParams p;
+  p.shape = c.x->shape;
+  p.normalized_shape = trailing.value();
+  p.elementwise_affine = c.weight.has_value();
+  p.dtype = c.dtype;
+  if (get(c.opts, "eps", "none") != "none") {
+    auto eps = eps_option(c, FLT_EPSILON);
+    if (!eps) return eps.status();
+    p.eps = eps.value();
+  }
+  auto geometry = check_rms_norm(p);
+  if (!geometry) return geometry.status();
+  VKNORM_TRY(check_shape("weight", c.weight, p.normalized_shape));
+  std::vector<float> w = c.weight ? c.weight->data : std::vector<float>();
+  auto f = rms_norm_forward(*c.context, p, c.x->data, w);
+  if (!f) return f.status();
+  if (!c.dy) return write_results(c, f.value(), Saved::invstd, nullptr, p.normalized_shape);
+  auto back = rms_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_invstd);
+  return write_results(c, f.value(), Saved::invstd, &back, p.normalized_shape);
+}
+
+Status run(const Options& opts) {
+  Call c;
+  c.opts = opts;
+  const std::string op = get(opts, "op");
+  const std::map<std::string, Status (*)(Call&)> ops = {{"batchnorm", run_batchnorm},
+                                                        {"instancenorm", run_instancenorm},
+                                                        {"groupnorm", run_groupnorm},
+                                                        {"layernorm", run_layernorm},
+                                                        {"rmsnorm", run_rmsnorm}};
+  if (!ops.count(op))
+    return Status::invalid_argument("--op: expected batchnorm, instancenorm, groupnorm, layernorm or rmsnorm, got '" +
+                                    op + "'");
+  const std::string mode = get(opts, "mode", "train"), layout = get(opts, "layout", "nchw"),
+                    dtype = get(opts, "dtype", "f32");
+  if (mode != "train" && mode != "eval")
+    return Status::invalid_argument("--mode: expected train or eval, got '" + mode + "'");
+  if (layout != "nchw" && layout != "nhwc")
+    return Status::invalid_argument("--layout: expected nchw or nhwc, got '" + layout + "'");
+  if (layout == "nhwc" && (op == "layernorm" || op == "rmsnorm"))
+    return Status::invalid_argument("--layout: nhwc applies to batchnorm, instancenorm and groupnorm, not " + op);
+  if (dtype != "f32" && dtype != "f16") return Status::invalid_argument("--dtype: expected f32 or f16, got '" + dtype + "'");
+  c.training = mode == "train";
+  c.layout = layout == "nhwc" ? Layout::nhwc : Layout::nchw;
+  c.dtype = dtype == "f16" ? DType::f16 : DType::f32;
+  for (auto [name, slot] : {std::pair{"x", &c.x}, {"weight", &c.weight}, {"bias", &c.bias}, {"running-mean", &c.rm},
+                            {"running-var", &c.rv}, {"dy", &c.dy}})
+    VKNORM_TRY(load(opts, name, *slot));
+  if (c.rm.has_value() != c.rv.has_value())
+    return Status::invalid_argument("--running-mean and --running-var: give both or neither");
+  if ((c.rm || c.rv) && op != "batchnorm" && op != "instancenorm")
+    return Status::invalid_argument("--running-mean/--running-var: " + op + " keeps no running statistics");
+  if (c.dy && c.dy->shape != c.x->shape)
+    return Status::invalid_argument("--dy: expected the shape of x " + shape_text(c.x->shape) + ", got " +
+                                    shape_text(c.dy->shape));
 
   StandaloneOptions options;
-  if (opts.count("device")) {
-    auto d = parse_number(opts.at("device"));
-    if (!d || *d < 0 || *d != static_cast<double>(static_cast<uint32_t>(*d)))
-      return Status::invalid_argument("--device: expected a device index >= 0, got '" + opts.at("device") + "'");
-    options.device_index = static_cast<uint32_t>(*d);
-  }
+  auto device = integer(opts, "device", 0, UINT32_MAX, -1);
+  if (!device) return device.status();
+  if (device.value() >= 0) options.device_index = static_cast<uint32_t>(device.value());
   auto context = Context::create_standalone(options);
   if (!context) return context.status();
-  auto forward = batch_norm_forward(*context.value(), params, x->data, w, b, running_mean, running_var);
-  if (!forward) return forward.status();
-
-  const std::filesystem::path dir = opts.at("out");
+  c.context = std::move(context.value());
+  c.out = get(opts, "out");
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::invalid_argument("--out: cannot create directory '" + dir.string() + "': " + ec.message());
-  const std::vector<int64_t> per_channel = {C};
-  VKNORM_TRY(write(dir, "y.npy", x->shape, forward->y));
-  if (g.uses_batch_stats) {
-    VKNORM_TRY(write(dir, "save_mean.npy", per_channel, forward->save_mean));
-    VKNORM_TRY(write(dir, "save_invstd.npy", per_channel, forward->save_invstd));
-  }
-  if (g.updates_running) {
-    VKNORM_TRY(write(dir, "running_mean.npy", per_channel, running_mean));
-    VKNORM_TRY(write(dir, "running_var.npy", per_channel, running_var));
-    VKNORM_TRY(io::write_npy_int64((dir / "num_batches_tracked.npy").string(), {}, &state.num_batches_tracked, 1));
-  }
-  if (!dy) return {};
-  auto backward = batch_norm_backward(*context.value(), params, x->data, dy->data, w, forward->save_mean,
-                                      forward->save_invstd, running_mean_before, running_var_before);
-  if (!backward) return backward.status();
-  VKNORM_TRY(write(dir, "dx.npy", x->shape, backward->dx));
-  if (weight) VKNORM_TRY(write(dir, "dweight.npy", per_channel, backward->dweight));
-  if (bias) VKNORM_TRY(write(dir, "dbias.npy", per_channel, backward->dbias));
-  return {};
+  std::filesystem::create_directories(c.out, ec);
+  if (ec) return Status::invalid_argument("--out: cannot create directory '" + c.out.string() + "': " + ec.message());
+  return ops.at(op)(c);
 }
 
 }  // namespace
 
 int run_command(int argc, char** argv) {
-  std::map<std::string, std::string> opts;
+  Options opts;
   if (auto failure = parse(argc, argv, opts)) {
     if (failure->code == 0) {
       std::fputs(kRunUsage, stdout);
@@ -203,17 +405,7 @@ int run_command(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string layout = opts.count("layout") ? opts.at("layout") : "nchw";
-  const std::string dtype = opts.count("dtype") ? opts.at("dtype") : "f32";
-  Status status;
-  if (opts.at("op") != "batchnorm")
-    status = Status::invalid_argument("--op: expected batchnorm, got '" + opts.at("op") + "'");
-  else if (layout != "nchw")
-    status = Status::invalid_argument("--layout: expected nchw, got '" + layout + "'");
-  else if (dtype != "f32")
-    status = Status::invalid_argument("--dtype: expected f32, got '" + dtype + "'");
-  else
-    status = run_batchnorm(opts);
+  Status status = run(opts);
   if (!status.ok()) {
     std::fprintf(stderr, "vknorm run: %s\n", status.message().c_str());
     return 1;
