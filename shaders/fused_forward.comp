@@ -29,7 +29,6 @@ void main() {
     w = workgroup_welford(w);
     float mean = pivot + w.mean;
     float invstd = invstd_from(w.n, mean, w.m2);
-    float center = has_flag(FLAG_RMS) ? 0.0 : mean;
     if (lid == 0u) {
       if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
       slot_stat.data[pc.base[6] + g] = invstd;
@@ -39,7 +38,10 @@ void main() {
       if (m < size) {
         uint e = group_element(g, m);
         uint c = element_channel(e);
-        store_out(e, (v[r] - center) * invstd * gamma_of(c) + beta_of(c));
+        // Center with the pivot and the small shifted mean rather than the rounded mean:
+        // x - mean keeps its precision even when |mean| >> std.
+        float centered = has_flag(FLAG_RMS) ? v[r] : (v[r] - pivot) - w.mean;
+        store_out(e, centered * invstd * gamma_of(c) + beta_of(c));
       }
     }
   }

@@ -44,8 +44,11 @@ Status CommandRecorder::reset() {
     impl_->pools.pop_back();
   }
   impl_->needs_barrier = false;
+  impl_->dispatches = 0;
   return {};
 }
+
+uint32_t CommandRecorder::dispatch_count() const { return impl_->dispatches; }
 
 void CommandRecorder::Impl::destroy_pools() {
   for (VkDescriptorPool pool : pools) state->vk.DestroyDescriptorPool(state->device, pool, nullptr);
@@ -120,6 +123,7 @@ Status CommandRecorder::Impl::dispatch(KernelId id, DType dtype, const SlotBindi
   state->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, nullptr);
   state->vk.CmdPushConstants(cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants), &push);
   state->vk.CmdDispatch(cmd, groups_x, groups_y, 1);
+  ++dispatches;
   return {};
 }
 

@@ -24,6 +24,7 @@ struct CommandRecorder::Impl {
   std::vector<VkDescriptorPool> pools;
   size_t sets_in_current_pool = 0;
   bool needs_barrier = false;
+  uint32_t dispatches = 0;
 
   // Records one dispatch of `groups_x` x `groups_y` workgroups.
   Status dispatch(KernelId id, DType dtype, const SlotBinding (&slots)[kSlotCount], PushConstants push,

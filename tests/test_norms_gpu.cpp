@@ -7,6 +7,7 @@
 #include <random>
 
 #include "gpu_support.hpp"
+#include "vknorm/batchnorm.hpp"
 #include "vknorm/groupnorm.hpp"
 #include "vknorm/instancenorm.hpp"
 #include "vknorm/layernorm.hpp"
@@ -314,6 +315,58 @@ TEST_CASE("GroupNorm(1) equals LayerNorm over (C, *), GroupNorm(C) equals Instan
     check_close(c->y, d->y, 1e-6, "GroupNorm(C) vs InstanceNorm");
     check_no_validation_messages();
   }
+}
+
+}  // namespace vknorm::test
+
+namespace vknorm::test {
+
+// Speed by construction: a group that fits on-chip is normalized by one dispatch (x read
+// once, y written once); larger groups take the split reduction. The counts for the shapes
+// issue 3 names are printed for the record.
+TEST_CASE("Dispatches per call: one for groups that fit on-chip, split reduction otherwise") {
+  Context& ctx = context_for(TestDevice::subgroup);
+  auto count = [&](auto record) {
+    auto rec = ctx.begin_commands();
+    REQUIRE(rec.ok());
+    Status st = record(*rec.value());
+    REQUIRE_MESSAGE(st.ok(), st.message());
+    return rec.value()->dispatch_count();
+  };
+  // Buffers are never executed: recording only needs valid handles of sufficient size.
+  auto big = ctx.create_buffer(32u * 64 * 56 * 56 * 4 + 1024);
+  REQUIRE(big.ok());
+  const BufferRef any = ref(*big);
+  const NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
+  const NormBackwardBuffers b{any, any, any, any, any, any, any, any, any, any, any};
+
+  LayerNormParams ln;
+  ln.shape = {512, 768};
+  ln.normalized_shape = {768};
+  const uint32_t ln_f = count([&](CommandRecorder& r) { return record_layer_norm_forward(r, ln, f); });
+  const uint32_t ln_b = count([&](CommandRecorder& r) { return record_layer_norm_backward(r, ln, b); });
+  GroupNormParams gn;
+  gn.shape = {1, 64, 56, 56};
+  gn.num_groups = 32;
+  const uint32_t gn_f = count([&](CommandRecorder& r) { return record_group_norm_forward(r, gn, f); });
+  const uint32_t gn_b = count([&](CommandRecorder& r) { return record_group_norm_backward(r, gn, b); });
+  BatchNormParams bn;
+  bn.shape = {32, 64, 56, 56};
+  const uint32_t bn_f = count([&](CommandRecorder& r) { return record_batch_norm_forward(r, bn, f); });
+  const uint32_t bn_b = count([&](CommandRecorder& r) { return record_batch_norm_backward(r, bn, b); });
+  bn.training = false;
+  const uint32_t bn_eval = count([&](CommandRecorder& r) { return record_batch_norm_forward(r, bn, f); });
+  MESSAGE("dispatches: LayerNorm 512x768 forward " << ln_f << ", backward " << ln_b << "; GroupNorm(32) 1x64x56x56 "
+          << "forward " << gn_f << ", backward " << gn_b << "; BatchNorm 32x64x56x56 training forward " << bn_f
+          << ", eval forward " << bn_eval << ", backward " << bn_b);
+  CHECK(ln_f == 1);   // 768 values per row fit on-chip
+  CHECK(ln_b == 5);   // group sums, coefficients, dx; dgamma/dbeta column reduction in two
+  CHECK(gn_f == 3);   // 6272 values per group: split reduction, finalize, normalize
+  CHECK(gn_b == 5);
+  CHECK(bn_f == 3);
+  CHECK(bn_eval == 1);
+  CHECK(bn_b == 3);   // gamma is constant per channel: dgamma/dbeta come with the group sums
+  check_no_validation_messages();
 }
 
 }  // namespace vknorm::test

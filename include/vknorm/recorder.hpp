@@ -49,6 +49,8 @@ class CommandRecorder {
   void close_with_barrier(VkPipelineStageFlags dst_stages, VkAccessFlags dst_access);
   // Call once the recorded work has finished on the GPU: frees the descriptor sets.
   Status reset();
+  // Dispatches recorded since creation or the last reset() (to see what a call costs).
+  uint32_t dispatch_count() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
