@@ -10,6 +10,8 @@
 #include <map>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "gpu_support.hpp"
 #include "io/npy.hpp"
 
@@ -29,9 +31,15 @@ std::map<std::string, std::string> read_params(const fs::path& file) {
   return out;
 }
 
+// A scratch path of this process: test runs in parallel (ctest -j, two checkouts) must
+// not share files.
+fs::path scratch(const std::string& name) {
+  return fs::temp_directory_path() / ("vknorm_cli_" + std::to_string(getpid()) + "_" + name);
+}
+
 // Runs the tool; returns its exit code and what it printed on stderr.
 int run_tool(const std::string& args, std::string* errors = nullptr) {
-  const fs::path err_file = fs::temp_directory_path() / "vknorm_cli_stderr.txt";
+  const fs::path err_file = scratch("stderr.txt");
   const std::string command = std::string(VKNORM_CLI_PATH) + " " + args + " 2> " + err_file.string();
   int status = std::system(command.c_str());
   if (errors) {
@@ -107,7 +115,7 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
           if ((!channels && std::string(layout) == "nhwc") || (f16 && large_mean)) continue;
           const std::string run_name = name + "/" + layout + "/" + dtype;
           CAPTURE(run_name);
-          const fs::path out = fs::temp_directory_path() / ("vknorm_cli_" + name);
+          const fs::path out = scratch(name);
           fs::remove_all(out);
           std::string errors;
           const std::string args = fixture_args(dir, params) + " --layout " + layout + " --dtype " + dtype +
@@ -154,10 +162,10 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
   const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
   const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();
   // An (N, C, 1) input: one spatial element per instance.
-  const std::string one_spatial = (fs::temp_directory_path() / "vknorm_cli_one_spatial.npy").string();
+  const std::string one_spatial = scratch("one_spatial.npy").string();
   const float values[6] = {1, 2, 3, 4, 5, 6};
   REQUIRE(io::write_npy(one_spatial, {2, 3, 1}, values, 6).ok());
-  const std::string out = (fs::temp_directory_path() / "vknorm_cli_refusals").string();
+  const std::string out = scratch("refusals").string();
   struct Case {
     std::string args, text;
   };
