@@ -165,6 +165,9 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
   const std::string one_spatial = scratch("one_spatial.npy").string();
   const float values[6] = {1, 2, 3, 4, 5, 6};
   REQUIRE(io::write_npy(one_spatial, {2, 3, 1}, values, 6).ok());
+  // A (1, 2) input in two groups: one value per group in the whole batch.
+  const std::string one_value = scratch("one_value.npy").string();
+  REQUIRE(io::write_npy(one_value, {1, 2}, values, 2).ok());
   const std::string out = scratch("refusals").string();
   struct Case {
     std::string args, text;
@@ -194,6 +197,7 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op groupnorm --x " + x + " --out " + out + " --groups 0", "--groups: expected an integer in [1,"},
       {"run --op instancenorm --x " + x + " --out " + out + " --momentum none", "InstanceNorm has no momentum=None"},
       {"run --op instancenorm --x " + one_spatial + " --out " + out, "Expected more than 1 spatial element"},
+      {"run --op groupnorm --x " + one_value + " --out " + out + " --groups 2", "Expected more than 1 value per channel"},
       {"run --op batchnorm --x " + x + " --out " + out + " --device 99", "device_index"},
       {"run --op batchnorm --x " + x + " --out " + out + " --bogus 1", "unknown option '--bogus'"},
   };

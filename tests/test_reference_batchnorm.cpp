@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "io/npy.hpp"
+#include "reference_support.hpp"
 #include "vknorm/batchnorm.hpp"
 
 using vknorm::BatchNormDims;
 using vknorm::BatchNormParams;
 using vknorm::StatusCode;
 namespace ref = vknorm::reference;
+using namespace vknorm::reftest;
 
 namespace {
 
@@ -32,13 +34,6 @@ BatchNormParams make_params(std::vector<int64_t> shape, bool training = true, bo
   p.affine = affine;
   p.track_running_stats = track;
   return p;
-}
-
-std::vector<float> random_vector(size_t n, std::mt19937& rng, float mean, float stddev) {
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
 }
 
 // ---- A plain double-precision forward, independent of the library, for finite differences.
@@ -74,39 +69,6 @@ struct DoubleBatchNorm {
     return total;
   }
 };
-
-// Central difference of `f` in coordinate `k` of `v`.
-template <class F>
-double central_difference(std::vector<double>& v, size_t k, double h, F f) {
-  const double keep = v[k];
-  v[k] = keep + h;
-  const double up = f();
-  v[k] = keep - h;
-  const double down = f();
-  v[k] = keep;
-  return (up - down) / (2.0 * h);
-}
-
-double max_abs(const std::vector<double>& v) {
-  double m = 0.0;
-  for (double x : v) m = std::max(m, std::abs(x));
-  return m;
-}
-
-// The worst |got - want| against `tol`, reported once per array.
-void check_close(const std::string& what, const std::vector<float>& got, const std::vector<double>& want,
-                 double tol) {
-  REQUIRE_MESSAGE(got.size() == want.size(), what);
-  double worst = 0.0;
-  size_t worst_i = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::abs(double(got[i]) - want[i]);
-    if (!(err <= worst)) { worst = err; worst_i = i; }
-  }
-  INFO(what << ": worst error " << worst << " at " << worst_i << ", tolerance " << tol);
-  CHECK(worst <= tol);
-  if (std::getenv("VKNORM_TEST_VERBOSE")) MESSAGE(what << ": worst error " << worst << ", tolerance " << tol);
-}
 
 void check_finite_differences(const BatchNormParams& p, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -164,37 +126,6 @@ void check_finite_differences(const BatchNormParams& p, uint32_t seed) {
 
 // ---- Fixtures
 const std::string kFixtureDir = std::string(VKNORM_FIXTURE_DIR) + "/batchnorm/";
-
-std::map<std::string, std::string> read_params(const std::string& path) {
-  std::map<std::string, std::string> kv;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return kv;
-}
-
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
-std::vector<float> load(const std::string& path) {
-  auto a = vknorm::io::read_npy(path);
-  REQUIRE_MESSAGE(a.ok(), a.status().message());
-  return a->data;
-}
-
-// num_batches_tracked.npy is an int64 scalar, which read_npy refuses by design.
-int64_t load_int64_scalar(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(bytes.size() >= 18);
-  REQUIRE(bytes.find("'<i8'") != std::string::npos);
-  REQUIRE(bytes.find("'shape': ()") != std::string::npos);
-  int64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[bytes.size() - 8 + size_t(i)]);
-  return v;
-}
 
 // max |x| * invstd over the tensor: how far the data sits from 0 in units of its spread.
 // Rounding x (or the mean) to float32 perturbs x - mean by FLT_EPSILON * |x|, which is
@@ -430,14 +361,6 @@ TEST_CASE("batchnorm reference: PyTorch fixtures") {
 }
 
 namespace {
-
-void check_refused(const vknorm::Status& status, std::initializer_list<const char*> phrases) {
-  CHECK(status.code() == StatusCode::invalid_argument);
-  for (const char* phrase : phrases) {
-    INFO("message: " << status.message());
-    CHECK(status.message().find(phrase) != std::string::npos);
-  }
-}
 
 // Runs the forward with all-ones arrays of the given lengths (the shape's, or overrides).
 vknorm::Status forward_status(const BatchNormParams& p, size_t x_len, size_t w_len, size_t b_len,

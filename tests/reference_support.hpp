@@ -1,0 +1,186 @@
+// Shared by the CPU reference tests (test_reference_*.cpp): random data, error reports,
+// finite differences, the PyTorch fixtures (tests/fixtures/<kind>/<case>/) and refusals.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "io/npy.hpp"
+#include "vknorm/norm_common.hpp"
+#include "vknorm/status.hpp"
+
+namespace vknorm::reftest {
+
+inline std::vector<float> random_vector(size_t n, std::mt19937& rng, float mean, float stddev) {
+  std::normal_distribution<float> dist(mean, stddev);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+inline std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+inline double max_abs(const std::vector<double>& v) {
+  double m = 0.0;
+  for (double x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+
+// Central difference of `f` in coordinate `k` of `v`.
+template <class F>
+double central_difference(std::vector<double>& v, size_t k, double h, F f) {
+  const double keep = v[k];
+  v[k] = keep + h;
+  const double up = f();
+  v[k] = keep - h;
+  const double down = f();
+  v[k] = keep;
+  return (up - down) / (2.0 * h);
+}
+
+// The worst |got - want| against `tol`, reported once per array.
+inline void check_close(const std::string& what, const std::vector<float>& got, const std::vector<double>& want,
+                        double tol) {
+  REQUIRE_MESSAGE(got.size() == want.size(), what);
+  double worst = 0.0;
+  size_t worst_i = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::abs(double(got[i]) - want[i]);
+    if (!(err <= worst)) { worst = err; worst_i = i; }
+  }
+  INFO(what << ": worst error " << worst << " at " << worst_i << ", tolerance " << tol);
+  CHECK(worst <= tol);
+  if (std::getenv("VKNORM_TEST_VERBOSE")) MESSAGE(what << ": worst error " << worst << ", tolerance " << tol);
+}
+
+// Compares the reference's gradients with central differences of `loss` (= Σ y·r, read
+// from xd, wd, bd). The loss is evaluated in double on O(10) terms, so its rounding error
+// is ~1e-15 and h = 1e-5 leaves ~1e-10 from rounding and ~h^2 * |L'''| ~ 1e-10 from
+// truncation. The reference returns float, whose rounding (6e-8 relative) dominates:
+// 1e-6 of the gradient's magnitude is a strict bound that a missing term (O(1)) could
+// never meet. Absent parameters (has_* false) must come back empty.
+template <class Loss>
+void check_against_differences(const NormBackwardResult& grads, std::vector<double>& xd, std::vector<double>& wd,
+                               std::vector<double>& bd, bool has_weight, bool has_bias, Loss loss) {
+  const double h = 1e-5, tol = 1e-6;
+  auto differences = [&](std::vector<double>& v) {
+    std::vector<double> d(v.size());
+    for (size_t k = 0; k < v.size(); ++k) d[k] = central_difference(v, k, h, loss);
+    return d;
+  };
+  const std::vector<double> dx = differences(xd);
+  check_close("dx", grads.dx, dx, tol * std::max(1.0, max_abs(dx)));
+  if (has_weight) {
+    const std::vector<double> dw = differences(wd);
+    check_close("dweight", grads.dweight, dw, tol * std::max(1.0, max_abs(dw)));
+  } else {
+    CHECK(grads.dweight.empty());
+  }
+  if (has_bias) {
+    const std::vector<double> db = differences(bd);
+    check_close("dbias", grads.dbias, db, tol * std::max(1.0, max_abs(db)));
+  } else {
+    CHECK(grads.dbias.empty());
+  }
+}
+
+// ---- PyTorch fixtures (see tests/fixtures/README.md)
+
+inline std::string fixture_dir(const std::string& kind) { return std::string(VKNORM_FIXTURE_DIR) + "/" + kind + "/"; }
+
+// The case folders under fixture_dir(kind), sorted.
+inline std::vector<std::string> fixture_cases(const std::string& kind) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(fixture_dir(kind)))
+    if (entry.is_directory()) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+inline std::map<std::string, std::string> read_params(const std::string& path) {
+  std::map<std::string, std::string> kv;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return kv;
+}
+
+inline bool has_array(const std::string& dir, const std::string& name) {
+  return std::filesystem::exists(dir + name + ".npy");
+}
+
+inline io::NpyArray load_array(const std::string& path) {
+  auto a = io::read_npy(path);
+  REQUIRE_MESSAGE(a.ok(), a.status().message());
+  return *a;
+}
+
+inline std::vector<float> load(const std::string& path) { return load_array(path).data; }
+
+// num_batches_tracked.npy is an int64 scalar, which read_npy refuses by design.
+inline int64_t load_int64_scalar(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(bytes.size() >= 18);
+  REQUIRE(bytes.find("'<i8'") != std::string::npos);
+  REQUIRE(bytes.find("'shape': ()") != std::string::npos);
+  int64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[bytes.size() - 8 + size_t(i)]);
+  return v;
+}
+
+// max |x| * invstd over the tensor, where the statistics groups are contiguous runs of
+// group_size elements (true of every kind but BatchNorm): how far the data sits from 0
+// in units of its spread. Rounding x (or the mean) to float32 perturbs x - mean by
+// FLT_EPSILON * |x|, which is FLT_EPSILON * condition relative to the normalized values.
+inline double condition(const std::vector<float>& x, const std::vector<float>& invstd, size_t group_size) {
+  double k = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) k = std::max(k, std::abs(double(x[i])) * invstd[i / group_size]);
+  return k;
+}
+
+// Compares `got` with the fixture's <what>.npy. PyTorch computes in float32, the
+// reference in double; on well-conditioned cases they differ by a few float ulps. The
+// tolerance is 1e-5 of max(1, max|expected|) (~100 ulps) plus, for outputs computed from
+// x - mean (centered = true), 4 * FLT_EPSILON * kappa (see condition()): with |x| ~ 1e4
+// and std 1, PyTorch's own float32 rounding of x - mean moves y by ~1e-3 relative. Any
+// wrong formula is off by far more: a biased instead of unbiased running variance by
+// 1/(M-1) >= 2%, a missing backward term or a wrong group by O(1).
+inline void check_fixture_array(const std::string& dir, const std::string& what, const std::vector<float>& got,
+                                bool centered, double kappa) {
+  const std::vector<double> want = widen(load(dir + what + ".npy"));
+  const double tol = std::max(1.0, max_abs(want)) * (1e-5 + (centered ? 4.0 * FLT_EPSILON * kappa : 0.0));
+  check_close(dir + what, got, want, tol);
+}
+
+// ---- Refusals
+
+inline void check_refused(const Status& status, std::initializer_list<const char*> phrases) {
+  CHECK(status.code() == StatusCode::invalid_argument);
+  for (const char* phrase : phrases) {
+    INFO("message: " << status.message());
+    CHECK(status.message().find(phrase) != std::string::npos);
+  }
+}
+
+template <class T>
+Status status_of(const Result<T>& r) {
+  return r.ok() ? Status{} : r.status();
+}
+
+}  // namespace vknorm::reftest
