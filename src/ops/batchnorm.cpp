@@ -30,23 +30,17 @@ Result<NormPlan> plan_batch_norm(const BatchNormParams& params) {
 }  // namespace
 
 Result<uint64_t> batch_norm_workspace_size(const Context& context, const BatchNormParams& params) {
-  auto plan = plan_batch_norm(params);
-  if (!plan) return plan.status();
-  return norm_workspace_size(context, plan.value());
+  return norm_workspace_size(context, plan_batch_norm(params));
 }
 
 Status record_batch_norm_forward(CommandRecorder& recorder, const BatchNormParams& params,
                                  const BatchNormForwardBuffers& buffers) {
-  auto plan = plan_batch_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_forward(recorder, plan.value(), buffers);
+  return record_norm_forward(recorder, plan_batch_norm(params), buffers);
 }
 
 Status record_batch_norm_backward(CommandRecorder& recorder, const BatchNormParams& params,
                                   const BatchNormBackwardBuffers& buffers) {
-  auto plan = plan_batch_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_backward(recorder, plan.value(), buffers);
+  return record_norm_backward(recorder, plan_batch_norm(params), buffers);
 }
 
 Result<NormForwardResult> batch_norm_forward(Context& context, const BatchNormParams& params,

@@ -43,23 +43,17 @@ Result<NormPlan> plan_group_norm(const GroupNormParams& params) {
 }  // namespace
 
 Result<uint64_t> group_norm_workspace_size(const Context& context, const GroupNormParams& params) {
-  auto plan = plan_group_norm(params);
-  if (!plan) return plan.status();
-  return norm_workspace_size(context, plan.value());
+  return norm_workspace_size(context, plan_group_norm(params));
 }
 
 Status record_group_norm_forward(CommandRecorder& recorder, const GroupNormParams& params,
                                  const NormForwardBuffers& buffers) {
-  auto plan = plan_group_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_forward(recorder, plan.value(), buffers);
+  return record_norm_forward(recorder, plan_group_norm(params), buffers);
 }
 
 Status record_group_norm_backward(CommandRecorder& recorder, const GroupNormParams& params,
                                   const NormBackwardBuffers& buffers) {
-  auto plan = plan_group_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_backward(recorder, plan.value(), buffers);
+  return record_norm_backward(recorder, plan_group_norm(params), buffers);
 }
 
 Result<NormForwardResult> group_norm_forward(Context& context, const GroupNormParams& params,

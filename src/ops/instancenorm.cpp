@@ -21,23 +21,17 @@ Result<NormPlan> plan_instance_norm(const InstanceNormParams& params) {
 }  // namespace
 
 Result<uint64_t> instance_norm_workspace_size(const Context& context, const InstanceNormParams& params) {
-  auto plan = plan_instance_norm(params);
-  if (!plan) return plan.status();
-  return norm_workspace_size(context, plan.value());
+  return norm_workspace_size(context, plan_instance_norm(params));
 }
 
 Status record_instance_norm_forward(CommandRecorder& recorder, const InstanceNormParams& params,
                                     const NormForwardBuffers& buffers) {
-  auto plan = plan_instance_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_forward(recorder, plan.value(), buffers);
+  return record_norm_forward(recorder, plan_instance_norm(params), buffers);
 }
 
 Status record_instance_norm_backward(CommandRecorder& recorder, const InstanceNormParams& params,
                                      const NormBackwardBuffers& buffers) {
-  auto plan = plan_instance_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_backward(recorder, plan.value(), buffers);
+  return record_norm_backward(recorder, plan_instance_norm(params), buffers);
 }
 
 Result<NormForwardResult> instance_norm_forward(Context& context, const InstanceNormParams& params,

@@ -21,23 +21,17 @@ Result<NormPlan> plan_layer_norm(const LayerNormParams& params) {
 }  // namespace
 
 Result<uint64_t> layer_norm_workspace_size(const Context& context, const LayerNormParams& params) {
-  auto plan = plan_layer_norm(params);
-  if (!plan) return plan.status();
-  return norm_workspace_size(context, plan.value());
+  return norm_workspace_size(context, plan_layer_norm(params));
 }
 
 Status record_layer_norm_forward(CommandRecorder& recorder, const LayerNormParams& params,
                                  const NormForwardBuffers& buffers) {
-  auto plan = plan_layer_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_forward(recorder, plan.value(), buffers);
+  return record_norm_forward(recorder, plan_layer_norm(params), buffers);
 }
 
 Status record_layer_norm_backward(CommandRecorder& recorder, const LayerNormParams& params,
                                   const NormBackwardBuffers& buffers) {
-  auto plan = plan_layer_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_backward(recorder, plan.value(), buffers);
+  return record_norm_backward(recorder, plan_layer_norm(params), buffers);
 }
 
 Result<NormForwardResult> layer_norm_forward(Context& context, const LayerNormParams& params,

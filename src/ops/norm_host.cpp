@@ -8,26 +8,18 @@
 namespace vknorm {
 namespace {
 
-// (N, C, S) <-> (N, S, C).
-std::vector<float> to_device_order(const NormPlan& p, const std::vector<float>& v) {
+// (N, C, S) -> (N, S, C) when to_device, the inverse otherwise; NCHW plans keep the order.
+std::vector<float> reorder(const NormPlan& p, const std::vector<float>& v, bool to_device) {
   if (!p.nhwc) return v;
   const NormGeometry& g = p.geometry;
   std::vector<float> out(v.size());
   for (uint64_t n = 0; n < g.outer; ++n)
     for (uint64_t c = 0; c < g.channels; ++c)
-      for (uint64_t s = 0; s < g.spatial; ++s)
-        out[(n * g.spatial + s) * g.channels + c] = v[(n * g.channels + c) * g.spatial + s];
-  return out;
-}
-
-std::vector<float> to_logical_order(const NormPlan& p, const std::vector<float>& v) {
-  if (!p.nhwc) return v;
-  const NormGeometry& g = p.geometry;
-  std::vector<float> out(v.size());
-  for (uint64_t n = 0; n < g.outer; ++n)
-    for (uint64_t c = 0; c < g.channels; ++c)
-      for (uint64_t s = 0; s < g.spatial; ++s)
-        out[(n * g.channels + c) * g.spatial + s] = v[(n * g.spatial + s) * g.channels + c];
+      for (uint64_t s = 0; s < g.spatial; ++s) {
+        const uint64_t logical = (n * g.channels + c) * g.spatial + s, device = (n * g.spatial + s) * g.channels + c;
+        if (to_device) out[device] = v[logical];
+        else out[logical] = v[device];
+      }
   return out;
 }
 
@@ -43,7 +35,7 @@ Result<Buffer> upload_floats(Context& context, const std::vector<float>& values,
 }
 
 Result<Buffer> upload_tensor(Context& context, const NormPlan& p, const std::vector<float>& logical) {
-  std::vector<float> v = to_device_order(p, logical);
+  std::vector<float> v = reorder(p, logical, true);
   const bool half = p.dtype == DType::f16;
   auto buffer = make_buffer(context, v.size(), half);
   if (!buffer) return buffer;
@@ -68,7 +60,7 @@ std::vector<float> download_tensor(const NormPlan& p, const Buffer& b) {
     for (size_t i = 0; i < count; ++i) v[i] = half_to_float(b.as<uint16_t>()[i]);
   else
     v = download_floats(b, count);
-  return to_logical_order(p, v);
+  return reorder(p, v, false);
 }
 
 }  // namespace

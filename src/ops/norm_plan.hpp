@@ -36,6 +36,22 @@ Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& pla
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers);
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& plan, const NormBackwardBuffers& buffers);
 
+// The same, for a plan that may have failed its checks (the per-kind wrappers' one line).
+inline Result<uint64_t> norm_workspace_size(const Context& context, const Result<NormPlan>& plan) {
+  if (!plan) return plan.status();
+  return norm_workspace_size(context, plan.value());
+}
+inline Status record_norm_forward(CommandRecorder& recorder, const Result<NormPlan>& plan,
+                                  const NormForwardBuffers& buffers) {
+  if (!plan) return plan.status();
+  return record_norm_forward(recorder, plan.value(), buffers);
+}
+inline Status record_norm_backward(CommandRecorder& recorder, const Result<NormPlan>& plan,
+                                   const NormBackwardBuffers& buffers) {
+  if (!plan) return plan.status();
+  return record_norm_backward(recorder, plan.value(), buffers);
+}
+
 // Standalone convenience: host vectors in PyTorch's logical order and float32; converts
 // to the plan's layout and dtype, records, submits, waits, converts back.
 Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& plan, const std::vector<float>& x,

@@ -20,23 +20,17 @@ Result<NormPlan> plan_rms_norm(const RMSNormParams& params) {
 }  // namespace
 
 Result<uint64_t> rms_norm_workspace_size(const Context& context, const RMSNormParams& params) {
-  auto plan = plan_rms_norm(params);
-  if (!plan) return plan.status();
-  return norm_workspace_size(context, plan.value());
+  return norm_workspace_size(context, plan_rms_norm(params));
 }
 
 Status record_rms_norm_forward(CommandRecorder& recorder, const RMSNormParams& params,
                                const NormForwardBuffers& buffers) {
-  auto plan = plan_rms_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_forward(recorder, plan.value(), buffers);
+  return record_norm_forward(recorder, plan_rms_norm(params), buffers);
 }
 
 Status record_rms_norm_backward(CommandRecorder& recorder, const RMSNormParams& params,
                                 const NormBackwardBuffers& buffers) {
-  auto plan = plan_rms_norm(params);
-  if (!plan) return plan.status();
-  return record_norm_backward(recorder, plan.value(), buffers);
+  return record_norm_backward(recorder, plan_rms_norm(params), buffers);
 }
 
 Result<NormForwardResult> rms_norm_forward(Context& context, const RMSNormParams& params,
