@@ -30,10 +30,14 @@ layout(std430, set = 0, binding = 6) buffer SlotStat { float data[]; } slot_stat
 layout(std430, set = 0, binding = 7) buffer SlotAux0 { float data[]; } slot_aux0;  // running_mean or dweight
 layout(std430, set = 0, binding = 8) buffer SlotAux1 { float data[]; } slot_aux1;  // running_var or dbias
 layout(std430, set = 0, binding = 9) buffer SlotWork { float data[]; } slot_work;  // workspace
+// Epilogue tensors: the residual (forward) or the forward's output y (backward, for the
+// ReLU mask); and the residual's gradient (backward).
+layout(std430, set = 0, binding = 10) buffer SlotSide { TENSOR_T data[]; } slot_side;
+layout(std430, set = 0, binding = 11) buffer SlotDside { TENSOR_T data[]; } slot_dside;
 
 // Must match src/kernels.hpp (PushConstants).
 layout(push_constant) uniform Push {
-  uint base[10];        // element offset of each slot inside its bound range
+  uint base[12];        // element offset of each slot inside its bound range
   uint B, O, K, I;      // statistics view
   uint cpg, inner;      // affine channel = k * cpg + i / inner
   uint Op, Kp, Ip;      // parameter view
@@ -55,6 +59,8 @@ const uint FLAG_STATS_ARE_VAR = 8u;   // the statistics slot holds a variance, n
 const uint FLAG_BATCH_STATS = 16u;    // backward through batch statistics
 const uint FLAG_RMS = 32u;            // RMSNorm: no mean, invstd = 1/sqrt(mean(x^2) + eps)
 const uint FLAG_GAMMA_VARIES = 64u;   // gamma changes inside a statistics group
+const uint FLAG_RESIDUAL = 128u;      // epilogue: y += residual (before the ReLU)
+const uint FLAG_RELU = 256u;          // epilogue: y = max(y, 0)
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
 
@@ -91,8 +97,21 @@ uint channel_element(uint c, uint m) {
 }
 
 float load_x(uint e) { return float(slot_x.data[pc.base[0] + e]); }
-float load_dy(uint e) { return float(slot_dy.data[pc.base[1] + e]); }
+// The gradient reaching the norm's output: through the ReLU, dy where the forward's
+// output y was > 0 (PyTorch's threshold_backward), else 0.
+float load_dy(uint e) {
+  float dy = float(slot_dy.data[pc.base[1] + e]);
+  if (has_flag(FLAG_RELU) && !(float(slot_side.data[pc.base[10] + e]) > 0.0)) dy = 0.0;
+  return dy;
+}
 void store_out(uint e, float v) { slot_out.data[pc.base[2] + e] = TENSOR_T(v); }
+
+// The forward epilogue: residual add, then ReLU.
+float epilogue(uint e, float y) {
+  if (has_flag(FLAG_RESIDUAL)) y += float(slot_side.data[pc.base[10] + e]);
+  if (has_flag(FLAG_RELU)) y = max(y, 0.0);
+  return y;
+}
 
 float gamma_of(uint channel) { return has_flag(FLAG_WEIGHT) ? slot_weight.data[pc.base[3] + channel] : 1.0; }
 float beta_of(uint channel) { return has_flag(FLAG_BIAS) ? slot_bias.data[pc.base[4] + channel] : 0.0; }

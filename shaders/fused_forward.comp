@@ -41,7 +41,7 @@ void main() {
         // Center with the pivot and the small shifted mean rather than the rounded mean:
         // x - mean keeps its precision even when |mean| >> std.
         float centered = has_flag(FLAG_RMS) ? v[r] : (v[r] - pivot) - w.mean;
-        store_out(e, centered * invstd * gamma_of(c) + beta_of(c));
+        store_out(e, epilogue(e, centered * invstd * gamma_of(c) + beta_of(c)));
       }
     }
   }

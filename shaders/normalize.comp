@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // y = (x - mean) * invstd * gamma + beta per element (grid-stride), with the statistics
 // of the element's group (batch statistics, or running ones with FLAG_STATS_ARE_VAR) and
-// the parameters of its affine channel.
+// the parameters of its affine channel, then the epilogue (residual add, ReLU).
 #include "common.glsl"
 
 void main() {
@@ -12,6 +12,6 @@ void main() {
     uint g = element_group(e);
     uint c = element_channel(e);
     float y = (load_x(e) - stat_mean(g)) * stat_invstd(g) * gamma_of(c) + beta_of(c);
-    store_out(e, y);
+    store_out(e, epilogue(e, y));
   }
 }

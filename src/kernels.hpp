@@ -45,6 +45,7 @@ constexpr uint32_t kFusedValuesPerInvocation = 16;
 // Slot roles, as in shaders/common.glsl.
 enum Slot : uint32_t {
   kSlotX, kSlotDy, kSlotOut, kSlotWeight, kSlotBias, kSlotMean, kSlotStat, kSlotAux0, kSlotAux1, kSlotWork,
+  kSlotSide, kSlotDside,
   kSlotCount,
 };
 
@@ -71,6 +72,8 @@ enum Flags : uint32_t {
   kFlagBatchStats = 16,
   kFlagRms = 32,
   kFlagGammaVaries = 64,
+  kFlagResidual = 128,
+  kFlagRelu = 256,
 };
 
 struct Kernel {

@@ -35,6 +35,7 @@ struct BatchNormParams {
   float momentum = 0.1f;
   Layout layout = Layout::nchw;      // device storage of x, y, dy, dx
   DType dtype = DType::f32;
+  Epilogue epilogue;                 // residual add and/or ReLU after the affine
 };
 
 // What the shape and flags mean for the computation.
@@ -121,10 +122,12 @@ Result<reference::BatchNormForwardResult> batch_norm_forward(Context& context, c
                                                              const std::vector<float>& weight,
                                                              const std::vector<float>& bias,
                                                              std::vector<float>& running_mean,
-                                                             std::vector<float>& running_var);
+                                                             std::vector<float>& running_var,
+    const std::vector<float>& residual = {});
 Result<reference::BatchNormBackwardResult> batch_norm_backward(
     Context& context, const BatchNormParams& params, const std::vector<float>& x, const std::vector<float>& dy,
     const std::vector<float>& weight, const std::vector<float>& save_mean, const std::vector<float>& save_invstd,
-    const std::vector<float>& running_mean, const std::vector<float>& running_var);
+    const std::vector<float>& running_mean, const std::vector<float>& running_var,
+    const std::vector<float>& y = {});
 
 }  // namespace vknorm

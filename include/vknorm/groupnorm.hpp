@@ -19,6 +19,7 @@ struct GroupNormParams {
   float eps = 1e-5f;
   Layout layout = Layout::nchw;
   DType dtype = DType::f32;
+  Epilogue epilogue;                 // residual add and/or ReLU after the affine
 };
 
 // PyTorch's refusals: C % num_groups != 0; a single value in all of [N*C/G, G, *spatial]
@@ -43,9 +44,11 @@ Status record_group_norm_backward(CommandRecorder& recorder, const GroupNormPara
 
 // Standalone convenience: host vectors in logical order, float32, on the context's device.
 Result<NormForwardResult> group_norm_forward(Context& context, const GroupNormParams& params, const std::vector<float>& x,
-                                   const std::vector<float>& weight, const std::vector<float>& bias);
+                                   const std::vector<float>& weight, const std::vector<float>& bias,
+    const std::vector<float>& residual = {});
 Result<NormBackwardResult> group_norm_backward(Context& context, const GroupNormParams& params, const std::vector<float>& x,
                                      const std::vector<float>& dy, const std::vector<float>& weight,
-                                     const std::vector<float>& save_mean, const std::vector<float>& save_invstd);
+                                     const std::vector<float>& save_mean, const std::vector<float>& save_invstd,
+    const std::vector<float>& y = {});
 
 }  // namespace vknorm

@@ -29,6 +29,7 @@ struct InstanceNormParams {
   float momentum = 0.1f;             // momentum=None is not allowed for instance norm
   Layout layout = Layout::nchw;
   DType dtype = DType::f32;
+  Epilogue epilogue;                 // residual add and/or ReLU after the affine
 };
 
 // PyTorch's refusals: wrong rank for d1/d2/d3, one spatial element when input statistics
@@ -58,11 +59,13 @@ Status record_instance_norm_backward(CommandRecorder& recorder, const InstanceNo
 // Standalone convenience: host vectors in logical order, float32, on the context's device.
 Result<NormForwardResult> instance_norm_forward(Context& context, const InstanceNormParams& params, const std::vector<float>& x,
                                    const std::vector<float>& weight, const std::vector<float>& bias,
-                                   std::vector<float>& running_mean, std::vector<float>& running_var);
+                                   std::vector<float>& running_mean, std::vector<float>& running_var,
+    const std::vector<float>& residual = {});
 // mean / stat: save_mean / save_invstd from the forward when it used input statistics,
 // else running_mean / running_var.
 Result<NormBackwardResult> instance_norm_backward(Context& context, const InstanceNormParams& params, const std::vector<float>& x,
                                      const std::vector<float>& dy, const std::vector<float>& weight,
-                                     const std::vector<float>& mean, const std::vector<float>& stat);
+                                     const std::vector<float>& mean, const std::vector<float>& stat,
+    const std::vector<float>& y = {});
 
 }  // namespace vknorm

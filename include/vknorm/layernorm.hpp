@@ -18,6 +18,7 @@ struct LayerNormParams {
   bool bias = true;                       // bias is given (needs elementwise_affine)
   float eps = 1e-5f;
   DType dtype = DType::f32;               // device storage of x, y, dy, dx
+  Epilogue epilogue;                      // residual add and/or ReLU after the affine
 };
 
 // PyTorch's refusals ("Given normalized_shape=[4], expected input with shape [*, 4], but
@@ -41,9 +42,11 @@ Status record_layer_norm_backward(CommandRecorder& recorder, const LayerNormPara
 
 // Standalone convenience: host vectors in logical order, float32, on the context's device.
 Result<NormForwardResult> layer_norm_forward(Context& context, const LayerNormParams& params, const std::vector<float>& x,
-                                   const std::vector<float>& weight, const std::vector<float>& bias);
+                                   const std::vector<float>& weight, const std::vector<float>& bias,
+    const std::vector<float>& residual = {});
 Result<NormBackwardResult> layer_norm_backward(Context& context, const LayerNormParams& params, const std::vector<float>& x,
                                      const std::vector<float>& dy, const std::vector<float>& weight,
-                                     const std::vector<float>& save_mean, const std::vector<float>& save_invstd);
+                                     const std::vector<float>& save_mean, const std::vector<float>& save_invstd,
+    const std::vector<float>& y = {});
 
 }  // namespace vknorm

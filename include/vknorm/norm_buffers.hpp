@@ -13,6 +13,7 @@ struct NormForwardBuffers {
   BufferRef running_mean, running_var;  // C floats, when tracked; updated in training
   BufferRef save_mean, save_invstd;     // stat_groups floats, written when batch statistics are used
   BufferRef workspace;                  // <kind>_workspace_size() bytes
+  BufferRef residual;                   // like x, with Epilogue::residual
 };
 
 struct NormBackwardBuffers {
@@ -22,6 +23,8 @@ struct NormBackwardBuffers {
   BufferRef running_mean, running_var;  // when the forward used running statistics
   BufferRef dweight, dbias;             // written when weight / bias are given
   BufferRef workspace;
+  BufferRef y;                          // the forward's output, with Epilogue::relu
+  BufferRef dresidual;                  // like x, written with Epilogue::residual
 };
 
 }  // namespace vknorm

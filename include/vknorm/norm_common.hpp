@@ -19,6 +19,14 @@ enum class DType {
   f16,  // 16-bit storage; statistics, parameters and running statistics stay float32
 };
 
+// What the forward does after normalize + affine, in the same pass: ResNet's
+// BN -> (+ residual) -> ReLU. The backward then masks dy with the ReLU (it needs the
+// forward's output y) and writes the residual's gradient, in the same passes.
+struct Epilogue {
+  bool residual = false;  // y = norm(x) + residual (same shape, layout and dtype as x)
+  bool relu = false;      // y = max(y, 0), after the residual add
+};
+
 // The shape facts of one call, for any kind.
 struct NormGeometry {
   uint64_t elements = 0;     // all of x
@@ -42,6 +50,7 @@ struct NormBackwardResult {
   std::vector<float> dx;
   std::vector<float> dweight;  // affine_size values when there is a weight, else empty
   std::vector<float> dbias;    // affine_size values when there is a bias, else empty
+  std::vector<float> dresidual;  // the residual's gradient, with Epilogue::residual
 };
 
 }  // namespace vknorm

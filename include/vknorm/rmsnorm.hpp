@@ -18,6 +18,7 @@ struct RMSNormParams {
   bool elementwise_affine = true;  // weight is given (RMS norm has no bias)
   std::optional<float> eps;        // nullopt: float32 machine epsilon, as PyTorch
   DType dtype = DType::f32;
+  Epilogue epilogue;                 // residual add and/or ReLU after the affine
 
   float effective_eps() const;     // eps or FLT_EPSILON
 };
@@ -40,9 +41,11 @@ Status record_rms_norm_backward(CommandRecorder& recorder, const RMSNormParams& 
 
 // Standalone convenience: host vectors in logical order, float32, on the context's device.
 Result<NormForwardResult> rms_norm_forward(Context& context, const RMSNormParams& params, const std::vector<float>& x,
-                                   const std::vector<float>& weight);
+                                   const std::vector<float>& weight,
+    const std::vector<float>& residual = {});
 Result<NormBackwardResult> rms_norm_backward(Context& context, const RMSNormParams& params, const std::vector<float>& x,
                                      const std::vector<float>& dy, const std::vector<float>& weight,
-                                     const std::vector<float>& save_invstd);
+                                     const std::vector<float>& save_invstd,
+    const std::vector<float>& y = {});
 
 }  // namespace vknorm

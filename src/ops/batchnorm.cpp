@@ -24,6 +24,7 @@ Result<NormPlan> plan_batch_norm(const BatchNormParams& params) {
   p.eps = params.eps;
   p.momentum = params.momentum;
   p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
   return p;
 }
 
@@ -46,13 +47,14 @@ Status record_batch_norm_backward(CommandRecorder& recorder, const BatchNormPara
 Result<NormForwardResult> batch_norm_forward(Context& context, const BatchNormParams& params,
                                              const std::vector<float>& x, const std::vector<float>& weight,
                                              const std::vector<float>& bias, std::vector<float>& running_mean,
-                                             std::vector<float>& running_var) {
+                                             std::vector<float>& running_var,
+    const std::vector<float>& residual) {
   auto plan = plan_batch_norm(params);
   if (!plan) return plan.status();
   const BatchNormGeometry b = check_batch_norm(params).value();
   VKNORM_TRY(check_batch_norm_lengths(params, b, x.size(), weight.size(), bias.size(), running_mean.size(),
                                       running_var.size()));
-  return host_norm_forward(context, plan.value(), x, weight, bias, running_mean, running_var);
+  return host_norm_forward(context, plan.value(), x, weight, bias, running_mean, running_var, residual);
 }
 
 Result<NormBackwardResult> batch_norm_backward(Context& context, const BatchNormParams& params,
@@ -60,7 +62,8 @@ Result<NormBackwardResult> batch_norm_backward(Context& context, const BatchNorm
                                                const std::vector<float>& weight, const std::vector<float>& save_mean,
                                                const std::vector<float>& save_invstd,
                                                const std::vector<float>& running_mean,
-                                               const std::vector<float>& running_var) {
+                                               const std::vector<float>& running_var,
+    const std::vector<float>& y) {
   auto plan = plan_batch_norm(params);
   if (!plan) return plan.status();
   const BatchNormGeometry b = check_batch_norm(params).value();
@@ -70,7 +73,7 @@ Result<NormBackwardResult> batch_norm_backward(Context& context, const BatchNorm
   VKNORM_TRY(check_batch_norm_lengths(checked, b, x.size(), weight.size(), b.channels, 0, 0, dy.size()));
   const bool batch = b.uses_batch_stats;
   return host_norm_backward(context, plan.value(), x, dy, weight, batch ? save_mean : running_mean,
-                            batch ? save_invstd : running_var);
+                            batch ? save_invstd : running_var, y);
 }
 
 }  // namespace vknorm

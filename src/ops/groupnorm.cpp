@@ -37,6 +37,7 @@ Result<NormPlan> plan_group_norm(const GroupNormParams& params) {
   p.has_weight = p.has_bias = params.affine;
   p.eps = params.eps;
   p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
   return p;
 }
 
@@ -58,26 +59,28 @@ Status record_group_norm_backward(CommandRecorder& recorder, const GroupNormPara
 
 Result<NormForwardResult> group_norm_forward(Context& context, const GroupNormParams& params,
                                              const std::vector<float>& x, const std::vector<float>& weight,
-                                             const std::vector<float>& bias) {
+                                             const std::vector<float>& bias,
+    const std::vector<float>& residual) {
   auto plan = plan_group_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("group_norm", p.geometry, x.size(), SIZE_MAX, p.has_weight, weight.size(),
                                 p.has_bias, bias.size(), false, 0, 0));
   std::vector<float> no_running;
-  return host_norm_forward(context, p, x, weight, bias, no_running, no_running);
+  return host_norm_forward(context, p, x, weight, bias, no_running, no_running, residual);
 }
 
 Result<NormBackwardResult> group_norm_backward(Context& context, const GroupNormParams& params,
                                                const std::vector<float>& x, const std::vector<float>& dy,
                                                const std::vector<float>& weight, const std::vector<float>& save_mean,
-                                               const std::vector<float>& save_invstd) {
+                                               const std::vector<float>& save_invstd,
+    const std::vector<float>& y) {
   auto plan = plan_group_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("group_norm", p.geometry, x.size(), dy.size(), p.has_weight, weight.size(), false,
                                 0, false, 0, 0));
-  return host_norm_backward(context, p, x, dy, weight, save_mean, save_invstd);
+  return host_norm_backward(context, p, x, dy, weight, save_mean, save_invstd, y);
 }
 
 }  // namespace vknorm

@@ -15,6 +15,7 @@ Result<NormPlan> plan_instance_norm(const InstanceNormParams& params) {
   p.eps = params.eps;
   p.momentum = params.momentum;
   p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
   return p;
 }
 
@@ -37,26 +38,28 @@ Status record_instance_norm_backward(CommandRecorder& recorder, const InstanceNo
 Result<NormForwardResult> instance_norm_forward(Context& context, const InstanceNormParams& params,
                                                 const std::vector<float>& x, const std::vector<float>& weight,
                                                 const std::vector<float>& bias, std::vector<float>& running_mean,
-                                                std::vector<float>& running_var) {
+                                                std::vector<float>& running_var,
+    const std::vector<float>& residual) {
   auto plan = plan_instance_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("instance_norm", p.geometry, x.size(), SIZE_MAX, p.has_weight, weight.size(),
                                 p.has_bias, bias.size(), params.track_running_stats, running_mean.size(),
                                 running_var.size()));
-  return host_norm_forward(context, p, x, weight, bias, running_mean, running_var);
+  return host_norm_forward(context, p, x, weight, bias, running_mean, running_var, residual);
 }
 
 Result<NormBackwardResult> instance_norm_backward(Context& context, const InstanceNormParams& params,
                                                   const std::vector<float>& x, const std::vector<float>& dy,
                                                   const std::vector<float>& weight, const std::vector<float>& mean,
-                                                  const std::vector<float>& stat) {
+                                                  const std::vector<float>& stat,
+    const std::vector<float>& y) {
   auto plan = plan_instance_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("instance_norm", p.geometry, x.size(), dy.size(), p.has_weight, weight.size(),
                                 false, 0, false, 0, 0));
-  return host_norm_backward(context, p, x, dy, weight, mean, stat);
+  return host_norm_backward(context, p, x, dy, weight, mean, stat, y);
 }
 
 }  // namespace vknorm

@@ -15,6 +15,7 @@ Result<NormPlan> plan_layer_norm(const LayerNormParams& params) {
   p.has_bias = params.elementwise_affine && params.bias;
   p.eps = params.eps;
   p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
   return p;
 }
 
@@ -36,26 +37,28 @@ Status record_layer_norm_backward(CommandRecorder& recorder, const LayerNormPara
 
 Result<NormForwardResult> layer_norm_forward(Context& context, const LayerNormParams& params,
                                              const std::vector<float>& x, const std::vector<float>& weight,
-                                             const std::vector<float>& bias) {
+                                             const std::vector<float>& bias,
+    const std::vector<float>& residual) {
   auto plan = plan_layer_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("layer_norm", p.geometry, x.size(), SIZE_MAX, p.has_weight, weight.size(),
                                 p.has_bias, bias.size(), false, 0, 0));
   std::vector<float> no_running;
-  return host_norm_forward(context, p, x, weight, bias, no_running, no_running);
+  return host_norm_forward(context, p, x, weight, bias, no_running, no_running, residual);
 }
 
 Result<NormBackwardResult> layer_norm_backward(Context& context, const LayerNormParams& params,
                                                const std::vector<float>& x, const std::vector<float>& dy,
                                                const std::vector<float>& weight, const std::vector<float>& save_mean,
-                                               const std::vector<float>& save_invstd) {
+                                               const std::vector<float>& save_invstd,
+    const std::vector<float>& y) {
   auto plan = plan_layer_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("layer_norm", p.geometry, x.size(), dy.size(), p.has_weight, weight.size(), false,
                                 0, false, 0, 0));
-  return host_norm_backward(context, p, x, dy, weight, save_mean, save_invstd);
+  return host_norm_backward(context, p, x, dy, weight, save_mean, save_invstd, y);
 }
 
 }  // namespace vknorm

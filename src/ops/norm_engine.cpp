@@ -110,6 +110,8 @@ PushConstants base_push(const NormPlan& p, const SplitPlan& s) {
   if (p.has_bias) pc.flags |= kFlagBias;
   if (p.rms) pc.flags |= kFlagRms;
   if (p.gamma_varies) pc.flags |= kFlagGammaVaries;
+  if (p.epilogue.residual) pc.flags |= kFlagResidual;
+  if (p.epilogue.relu) pc.flags |= kFlagRelu;
   return pc;
 }
 
@@ -175,6 +177,7 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
   VKNORM_TRY(check_ref("y", b.y, E, eb));
   if (p.has_weight) VKNORM_TRY(check_ref("weight", b.weight, A));
   if (p.has_bias) VKNORM_TRY(check_ref("bias", b.bias, A));
+  if (p.epilogue.residual) VKNORM_TRY(check_ref("residual", b.residual, E, eb));
   const bool running = !g.uses_batch_stats || g.updates_running;
   if (running) {
     VKNORM_TRY(check_ref("running_mean", b.running_mean, C));
@@ -192,6 +195,7 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
   slots[kSlotOut] = slot(b.y, E, eb);
   if (p.has_weight) slots[kSlotWeight] = slot(b.weight, A);
   if (p.has_bias) slots[kSlotBias] = slot(b.bias, A);
+  if (p.epilogue.residual) slots[kSlotSide] = slot(b.residual, E, eb);
   if (!g.uses_batch_stats) {
     slots[kSlotMean] = slot(b.running_mean, C);
     slots[kSlotStat] = slot(b.running_var, C);
@@ -236,6 +240,8 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
     VKNORM_TRY(check_ref("dweight", b.dweight, A));
   }
   if (p.has_bias) VKNORM_TRY(check_ref("dbias", b.dbias, A));
+  if (p.epilogue.relu) VKNORM_TRY(check_ref("y", b.y, E, eb));
+  if (p.epilogue.residual) VKNORM_TRY(check_ref("dresidual", b.dresidual, E, eb));
   const bool batch = g.uses_batch_stats;
   const BufferRef& mean = batch ? b.save_mean : b.running_mean;
   const BufferRef& stat = batch ? b.save_invstd : b.running_var;
@@ -254,6 +260,8 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
   if (!p.rms) slots[kSlotMean] = slot(mean, stat_count);
   slots[kSlotStat] = slot(stat, stat_count);
   slots[kSlotWork] = slot(b.workspace, s.backward_floats);
+  if (p.epilogue.relu) slots[kSlotSide] = slot(b.y, E, eb);
+  if (p.epilogue.residual) slots[kSlotDside] = slot(b.dresidual, E, eb);
   if (!p.gamma_varies) {
     if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);
     if (p.has_bias) slots[kSlotAux1] = slot(b.dbias, A);

@@ -71,8 +71,12 @@ std::vector<float> download_tensor(const NormPlan& p, const Buffer& b) {
 
 Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p, const std::vector<float>& x,
                                             const std::vector<float>& weight, const std::vector<float>& bias,
-                                            std::vector<float>& running_mean, std::vector<float>& running_var) {
+                                            std::vector<float>& running_mean, std::vector<float>& running_var,
+                                            const std::vector<float>& residual) {
   const NormGeometry& g = p.geometry;
+  if (p.epilogue.residual && residual.size() != g.elements)
+    return Status::invalid_argument("residual: expected " + std::to_string(g.elements) +
+                                    " elements (the shape of x), got " + std::to_string(residual.size()));
   auto workspace_bytes = norm_workspace_size(context, p);
   if (!workspace_bytes) return workspace_bytes.status();
   const size_t A = g.affine_size, C = g.channels, G = g.stat_groups;
@@ -87,8 +91,9 @@ Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p,
   VKNORM_TRY_BUFFER(smb, make_buffer(context, G, false))
   VKNORM_TRY_BUFFER(sib, make_buffer(context, G, false))
   VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
-  NormForwardBuffers buffers{ref(*xb),  ref(*yb),  ref(*wb),  ref(*bb), ref(*rmb),
-                             ref(*rvb), ref(*smb), ref(*sib), ref(*wsb)};
+  VKNORM_TRY_BUFFER(resb, p.epilogue.residual ? upload_tensor(context, p, residual) : make_buffer(context, 1, false))
+  NormForwardBuffers buffers{ref(*xb),  ref(*yb),  ref(*wb),  ref(*bb),  ref(*rmb),
+                             ref(*rvb), ref(*smb), ref(*sib), ref(*wsb), ref(*resb)};
   auto recorder = context.begin_commands();
   if (!recorder) return recorder.status();
   VKNORM_TRY(record_norm_forward(*recorder.value(), p, buffers));
@@ -109,8 +114,12 @@ Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p,
 
 Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& p, const std::vector<float>& x,
                                               const std::vector<float>& dy, const std::vector<float>& weight,
-                                              const std::vector<float>& mean, const std::vector<float>& stat) {
+                                              const std::vector<float>& mean, const std::vector<float>& stat,
+                                              const std::vector<float>& y) {
   const NormGeometry& g = p.geometry;
+  if (p.epilogue.relu && y.size() != g.elements)
+    return Status::invalid_argument("y: the ReLU epilogue's backward needs the forward's output, expected " +
+                                    std::to_string(g.elements) + " elements, got " + std::to_string(y.size()));
   auto workspace_bytes = norm_workspace_size(context, p);
   if (!workspace_bytes) return workspace_bytes.status();
   const size_t A = g.affine_size;
@@ -129,7 +138,10 @@ Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& 
   VKNORM_TRY_BUFFER(dwb, make_buffer(context, A, false))
   VKNORM_TRY_BUFFER(dbb, make_buffer(context, A, false))
   VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
-  NormBackwardBuffers buffers{ref(*xb), ref(*dyb), ref(*dxb), ref(*wb), {}, {}, {}, {}, ref(*dwb), ref(*dbb), ref(*wsb)};
+  VKNORM_TRY_BUFFER(yb, p.epilogue.relu ? upload_tensor(context, p, y) : make_buffer(context, 1, false))
+  VKNORM_TRY_BUFFER(drb, make_buffer(context, g.elements, p.dtype == DType::f16))
+  NormBackwardBuffers buffers{ref(*xb),  ref(*dyb), ref(*dxb),  ref(*wb), {}, {}, {}, {}, ref(*dwb),
+                              ref(*dbb), ref(*wsb), ref(*yb), ref(*drb)};
   if (g.uses_batch_stats) {
     buffers.save_mean = ref(*meanb);
     buffers.save_invstd = ref(*statb);
@@ -146,6 +158,7 @@ Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& 
   out.dx = download_tensor(p, *dxb);
   if (p.has_weight) out.dweight = download_floats(*dwb, A);
   if (p.has_bias) out.dbias = download_floats(*dbb, A);
+  if (p.epilogue.residual) out.dresidual = download_tensor(p, *drb);
   return out;
 }
 

@@ -23,6 +23,7 @@ struct NormPlan {
   bool nhwc = false;                    // the host functions transpose from/to (N, C, *)
   float eps = 1e-5f, momentum = 0.1f;
   DType dtype = DType::f32;
+  Epilogue epilogue;
 };
 
 // Views of (N, C, S) tensors where the statistics group is one channel per `per_sample`
@@ -54,13 +55,16 @@ inline Status record_norm_backward(CommandRecorder& recorder, const Result<NormP
 
 // Standalone convenience: host vectors in PyTorch's logical order and float32; converts
 // to the plan's layout and dtype, records, submits, waits, converts back.
+// `residual` is used with Epilogue::residual.
 Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& plan, const std::vector<float>& x,
                                             const std::vector<float>& weight, const std::vector<float>& bias,
-                                            std::vector<float>& running_mean, std::vector<float>& running_var);
+                                            std::vector<float>& running_mean, std::vector<float>& running_var,
+                                            const std::vector<float>& residual);
 // `mean` / `stat`: save_mean / save_invstd when batch statistics are used, else
-// running_mean / running_var.
+// running_mean / running_var. `y` (the forward's output) is used with Epilogue::relu.
 Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& plan, const std::vector<float>& x,
                                               const std::vector<float>& dy, const std::vector<float>& weight,
-                                              const std::vector<float>& mean, const std::vector<float>& stat);
+                                              const std::vector<float>& mean, const std::vector<float>& stat,
+                                              const std::vector<float>& y);
 
 }  // namespace vknorm

@@ -14,6 +14,7 @@ Result<NormPlan> plan_rms_norm(const RMSNormParams& params) {
   p.has_weight = params.elementwise_affine;
   p.eps = params.effective_eps();
   p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
   return p;
 }
 
@@ -34,26 +35,28 @@ Status record_rms_norm_backward(CommandRecorder& recorder, const RMSNormParams& 
 }
 
 Result<NormForwardResult> rms_norm_forward(Context& context, const RMSNormParams& params,
-                                           const std::vector<float>& x, const std::vector<float>& weight) {
+                                           const std::vector<float>& x, const std::vector<float>& weight,
+    const std::vector<float>& residual) {
   auto plan = plan_rms_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("rms_norm", p.geometry, x.size(), SIZE_MAX, p.has_weight, weight.size(), false, 0,
                                 false, 0, 0));
   std::vector<float> none;
-  return host_norm_forward(context, p, x, weight, none, none, none);
+  return host_norm_forward(context, p, x, weight, none, none, none, residual);
 }
 
 Result<NormBackwardResult> rms_norm_backward(Context& context, const RMSNormParams& params,
                                              const std::vector<float>& x, const std::vector<float>& dy,
                                              const std::vector<float>& weight,
-                                             const std::vector<float>& save_invstd) {
+                                             const std::vector<float>& save_invstd,
+    const std::vector<float>& y) {
   auto plan = plan_rms_norm(params);
   if (!plan) return plan.status();
   const NormPlan& p = plan.value();
   VKNORM_TRY(check_norm_lengths("rms_norm", p.geometry, x.size(), dy.size(), p.has_weight, weight.size(), false, 0,
                                 false, 0, 0));
-  return host_norm_backward(context, p, x, dy, weight, {}, save_invstd);
+  return host_norm_backward(context, p, x, dy, weight, {}, save_invstd, y);
 }
 
 }  // namespace vknorm

@@ -1,0 +1,222 @@
+// The fused epilogue (normalize + affine, then + residual, then ReLU) and its backward
+// (ReLU mask and the residual's gradient from the same passes), for every kind, against
+// the CPU reference composed with the same epilogue. Tolerances as in test_norms_gpu.cpp.
+#include <functional>
+#include <random>
+
+#include "gpu_support.hpp"
+#include "vknorm/batchnorm.hpp"
+#include "vknorm/groupnorm.hpp"
+#include "vknorm/instancenorm.hpp"
+#include "vknorm/layernorm.hpp"
+#include "vknorm/rmsnorm.hpp"
+
+namespace vknorm::test {
+namespace {
+
+constexpr double kTol = 3e-5;
+
+// One kind's forward and backward, on the GPU or on the CPU reference. The backward gets
+// the forward's result (for saved statistics) and the gradient reaching the norm.
+struct Kind {
+  const char* name;
+  size_t elements, affine;
+  std::function<Result<NormForwardResult>(Context*, const Epilogue&, const std::vector<float>& residual)> forward;
+  std::function<Result<NormBackwardResult>(Context*, const Epilogue&, const NormForwardResult& f,
+                                           const std::vector<float>& dy, const std::vector<float>& y)>
+      backward;
+};
+
+std::vector<Kind> kinds(Layout layout, DType dtype, const std::vector<float>& x, const std::vector<float>& w,
+                        const std::vector<float>& b) {
+  std::vector<Kind> out;
+  {
+    BatchNormParams p;
+    p.shape = {4, 3, 5, 7};
+    p.layout = layout;
+    p.dtype = dtype;
+    p.track_running_stats = false;
+    out.push_back({"batchnorm", 420, 3,
+                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
+                     BatchNormParams q = p;
+                     q.epilogue = e;
+                     std::vector<float> none;
+                     return c ? batch_norm_forward(*c, q, x, w, b, none, none, r)
+                              : reference::batch_norm_forward(q, x, w, b, none, none);
+                   },
+                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
+                       const std::vector<float>& y) {
+                     BatchNormParams q = p;
+                     q.epilogue = e;
+                     return c ? batch_norm_backward(*c, q, x, dy, w, f.save_mean, f.save_invstd, {}, {}, y)
+                              : reference::batch_norm_backward(q, x, dy, w, {}, {});
+                   }});
+  }
+  {
+    InstanceNormParams p;
+    p.shape = {4, 3, 5, 7};
+    p.affine = true;
+    p.layout = layout;
+    p.dtype = dtype;
+    out.push_back({"instancenorm", 420, 3,
+                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
+                     InstanceNormParams q = p;
+                     q.epilogue = e;
+                     std::vector<float> none;
+                     return c ? instance_norm_forward(*c, q, x, w, b, none, none, r)
+                              : reference::instance_norm_forward(q, x, w, b, none, none);
+                   },
+                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
+                       const std::vector<float>& y) {
+                     InstanceNormParams q = p;
+                     q.epilogue = e;
+                     return c ? instance_norm_backward(*c, q, x, dy, w, f.save_mean, f.save_invstd, y)
+                              : reference::instance_norm_backward(q, x, dy, w, {}, {});
+                   }});
+  }
+  {
+    GroupNormParams p;
+    p.shape = {2, 6, 5, 7};
+    p.num_groups = 3;
+    p.layout = layout;
+    p.dtype = dtype;
+    const std::vector<float> x6(x.begin(), x.begin() + 420), w6 = {w[0], w[1], w[2], b[0], b[1], b[2]};
+    const std::vector<float> b6 = {b[2], b[1], b[0], w[2], w[1], w[0]};
+    out.push_back({"groupnorm", 420, 6,
+                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
+                     GroupNormParams q = p;
+                     q.epilogue = e;
+                     return c ? group_norm_forward(*c, q, x6, w6, b6, r) : reference::group_norm_forward(q, x6, w6, b6);
+                   },
+                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
+                       const std::vector<float>& y) {
+                     GroupNormParams q = p;
+                     q.epilogue = e;
+                     return c ? group_norm_backward(*c, q, x6, dy, w6, f.save_mean, f.save_invstd, y)
+                              : reference::group_norm_backward(q, x6, dy, w6);
+                   }});
+  }
+  if (layout == Layout::nhwc) return out;  // rows have no channels-last layout
+  std::vector<float> w42(42), b42(42);
+  for (size_t i = 0; i < 42; ++i) {
+    w42[i] = 1.0f + 0.01f * static_cast<float>(i);
+    b42[i] = 0.02f * static_cast<float>(i) - 0.3f;
+  }
+  const std::vector<float> x10(x.begin(), x.begin() + 420);
+  {
+    LayerNormParams p;
+    p.shape = {10, 42};
+    p.normalized_shape = {42};
+    p.dtype = dtype;
+    out.push_back({"layernorm", 420, 42,
+                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
+                     LayerNormParams q = p;
+                     q.epilogue = e;
+                     return c ? layer_norm_forward(*c, q, x10, w42, b42, r)
+                              : reference::layer_norm_forward(q, x10, w42, b42);
+                   },
+                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
+                       const std::vector<float>& y) {
+                     LayerNormParams q = p;
+                     q.epilogue = e;
+                     return c ? layer_norm_backward(*c, q, x10, dy, w42, f.save_mean, f.save_invstd, y)
+                              : reference::layer_norm_backward(q, x10, dy, w42);
+                   }});
+  }
+  {
+    RMSNormParams p;
+    p.shape = {10, 42};
+    p.normalized_shape = {42};
+    p.dtype = dtype;
+    out.push_back({"rmsnorm", 420, 42,
+                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
+                     RMSNormParams q = p;
+                     q.epilogue = e;
+                     return c ? rms_norm_forward(*c, q, x10, w42, r) : reference::rms_norm_forward(q, x10, w42);
+                   },
+                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
+                       const std::vector<float>& y) {
+                     RMSNormParams q = p;
+                     q.epilogue = e;
+                     return c ? rms_norm_backward(*c, q, x10, dy, w42, f.save_invstd, y)
+                              : reference::rms_norm_backward(q, x10, dy, w42);
+                   }});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Fused epilogue: residual add and ReLU, forward and backward, for every kind") {
+  std::mt19937 rng(42);
+  for (TestDevice device : kDevices)
+    for (Layout layout : {Layout::nchw, Layout::nhwc})
+      for (DType dtype : {DType::f32, DType::f16}) {
+        const bool f16 = dtype == DType::f16;
+        const double rel = f16 ? kHalfRounding : 0.0;
+        auto maybe_half = [&](std::vector<float> v) { return f16 ? round_to_half(v) : v; };
+        const std::vector<float> x = maybe_half(random_vector(420, rng, 0.5f, 2.0f));
+        const std::vector<float> w = random_vector(3, rng, 1.0f, 0.5f), b = random_vector(3, rng, 0.0f, 0.5f);
+        const std::vector<float> residual = maybe_half(random_vector(420, rng));
+        const std::vector<float> dy = maybe_half(random_vector(420, rng));
+        for (const Kind& kind : kinds(layout, dtype, x, w, b))
+          for (int mode = 1; mode < 4; ++mode) {
+            const Epilogue e{(mode & 1) != 0, (mode & 2) != 0};
+            const std::string device_name = name(device), kind_name = kind.name;
+            const bool nhwc = layout == Layout::nhwc;
+            CAPTURE(device_name);
+            CAPTURE(kind_name);
+            CAPTURE(nhwc);
+            CAPTURE(f16);
+            CAPTURE(e.residual);
+            CAPTURE(e.relu);
+            Context& ctx = context_for(device);
+            auto got = kind.forward(&ctx, e, residual);
+            auto plain = kind.forward(nullptr, {}, {});
+            REQUIRE_MESSAGE(got.ok(), got.status().message());
+            REQUIRE(plain.ok());
+            std::vector<float> want_y = plain->y;
+            for (size_t i = 0; i < want_y.size(); ++i) {
+              if (e.residual) want_y[i] += residual[i];
+              if (e.relu) want_y[i] = std::max(want_y[i], 0.0f);
+            }
+            check_close(got->y, want_y, kTol, "y", {}, 1, rel);
+            check_close(got->save_invstd, plain->save_invstd, kTol, "save_invstd");
+
+            // Backward: the gradient reaching the norm is dy masked where the forward's
+            // output (the GPU's, as the API takes it) is not > 0.
+            auto grad = kind.backward(&ctx, e, got.value(), dy, got->y);
+            REQUIRE_MESSAGE(grad.ok(), grad.status().message());
+            std::vector<float> dz = dy;
+            if (e.relu)
+              for (size_t i = 0; i < dz.size(); ++i) dz[i] = got->y[i] > 0.0f ? dy[i] : 0.0f;
+            auto want = kind.backward(nullptr, {}, plain.value(), dz, {});
+            REQUIRE(want.ok());
+            check_close(grad->dx, want->dx, kTol, "dx", {}, 1, rel);
+            check_close(grad->dweight, want->dweight, kTol, "dweight");
+            check_close(grad->dbias, want->dbias, kTol, "dbias");
+            if (e.residual) check_close(grad->dresidual, dz, kTol, "dresidual", {}, 1, rel);
+            else CHECK(grad->dresidual.empty());
+            check_no_validation_messages();
+          }
+      }
+}
+
+TEST_CASE("The ReLU epilogue's backward refuses to run without the forward's output") {
+  Context& ctx = context_for(TestDevice::subgroup);
+  LayerNormParams p;
+  p.shape = {2, 4};
+  p.normalized_shape = {4};
+  p.epilogue.relu = true;
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 9}, w(4, 1.0f), b(4, 0.0f);
+  auto f = layer_norm_forward(ctx, p, x, w, b);
+  REQUIRE(f.ok());
+  auto g = layer_norm_backward(ctx, p, x, x, w, f->save_mean, f->save_invstd);
+  CHECK(g.status().code() == StatusCode::invalid_argument);
+  CHECK(g.status().message().find("y: the ReLU epilogue's backward needs the forward's output") != std::string::npos);
+  p.epilogue = {true, false};
+  auto r = layer_norm_forward(ctx, p, x, w, b, std::vector<float>(3));
+  CHECK(r.status().message().find("residual: expected 8 elements") != std::string::npos);
+}
+
+}  // namespace vknorm::test
