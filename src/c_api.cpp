@@ -1,0 +1,1 @@
+// The C API (include/vknorm/vknorm.h); written in issue 4.

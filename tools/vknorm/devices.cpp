@@ -1,0 +1,2 @@
+// `vknorm devices`: written in issue 4.
+#include "commands.hpp"
