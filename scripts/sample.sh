@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 scripts/build.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/vknorm-runtime-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR"
-build/samples/batchnorm_training
+build/samples/cnn_block/cnn_block "$@"
