@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include <vulkan/vulkan.h>
@@ -124,6 +125,21 @@ Result<std::vector<Candidate>> enumerate(const vk::Dispatch& vk, VkInstance inst
   return out;
 }
 
+// The devices vknorm can run on: Vulkan 1.1 or later, with a compute queue.
+bool usable(const vk::Dispatch& vk, const Candidate& c) {
+  return c.caps.api_version >= VK_API_VERSION_1_1 && find_compute_queue(vk, c.device).has_value();
+}
+
+// The device a standalone context picks without a device_index: the best-ranked usable
+// one, the first in enumeration order among equals.
+const Candidate* pick_default(const vk::Dispatch& vk, const std::vector<Candidate>& candidates) {
+  const Candidate* chosen = nullptr;
+  for (const auto& c : candidates)
+    if (usable(vk, c) && (!chosen || device_rank(c.caps.device_type) < device_rank(chosen->caps.device_type)))
+      chosen = &c;
+  return chosen;
+}
+
 Status finish_state(ContextState& s) {
   VKNORM_TRY(s.kernels.init(s));
   return vk::create_host_buffer(s.vk, s.physical_device, s.device, 16, &s.dummy_buffer, &s.dummy_memory);
@@ -147,7 +163,6 @@ Context::~Context() {
     if (s.dummy_memory) s.vk.FreeMemory(s.device, s.dummy_memory, nullptr);
   }
   if (!s.standalone) return;  // never destroy what the engine created
-  if (s.command_pool) s.vk.DestroyCommandPool(s.device, s.command_pool, nullptr);
   if (s.pipeline_cache) s.vk.DestroyPipelineCache(s.device, s.pipeline_cache, nullptr);
   if (s.device) s.vk.DestroyDevice(s.device, nullptr);
   if (s.messenger) {
@@ -162,6 +177,10 @@ const Capabilities& Context::capabilities() const { return state_->caps; }
 bool Context::is_standalone() const { return state_->standalone; }
 VkDevice Context::device() const { return state_->device; }
 
+Status Context::prepare_kernels() { return state_->kernels.prepare_all(*state_); }
+
+Status Context::prepare_kernels(DType dtype) { return state_->kernels.prepare(*state_, dtype); }
+
 Result<std::vector<DeviceInfo>> Context::list_devices() {
   VkInstance instance = VK_NULL_HANDLE;
   VKNORM_TRY(create_instance(false, &instance));
@@ -170,9 +189,12 @@ Result<std::vector<DeviceInfo>> Context::list_devices() {
   std::vector<DeviceInfo> out;
   if (st.ok()) {
     auto candidates = enumerate(vk, instance, {});
-    if (!candidates) st = candidates.status();
-    else
-      for (auto& c : candidates.value()) out.push_back({c.index, c.caps});
+    if (!candidates) {
+      st = candidates.status();
+    } else {
+      const Candidate* chosen = pick_default(vk, candidates.value());
+      for (const auto& c : candidates.value()) out.push_back({c.index, c.caps, usable(vk, c), &c == chosen});
+    }
   }
   vkDestroyInstance(instance, nullptr);
   if (!st.ok()) return st;
@@ -205,20 +227,16 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
 
   auto candidates = enumerate(s.vk, s.instance, options.capability_override);
   if (!candidates) return candidates.status();
-  std::vector<Candidate> usable;
-  for (auto& c : candidates.value())
-    if (c.caps.api_version >= VK_API_VERSION_1_1 && find_compute_queue(s.vk, c.device)) usable.push_back(c);
   const Candidate* chosen = nullptr;
   if (options.device_index) {
-    for (auto& c : usable)
-      if (c.index == *options.device_index) chosen = &c;
+    for (const auto& c : candidates.value())
+      if (c.index == *options.device_index && usable(s.vk, c)) chosen = &c;
     if (!chosen)
       return Status::invalid_argument("device_index: no Vulkan 1.1 device with a compute queue has index " +
                                       std::to_string(*options.device_index) + " (" +
                                       std::to_string(candidates->size()) + " devices found)");
   } else {
-    for (auto& c : usable)
-      if (!chosen || device_rank(c.caps.device_type) < device_rank(chosen->caps.device_type)) chosen = &c;
+    chosen = pick_default(s.vk, candidates.value());
     if (!chosen)
       return Status::unsupported("no Vulkan 1.1 device with a compute queue was found "
                                  "(on Debian, mesa-vulkan-drivers provides lavapipe)");
@@ -243,11 +261,6 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   VKNORM_TRY(s.vk.load_device(s.device, nullptr));
   s.vk.GetDeviceQueue(s.device, s.queue_family, 0, &s.queue);
 
-  VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-  pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-  pool.queueFamilyIndex = s.queue_family;
-  r = s.vk.CreateCommandPool(s.device, &pool, nullptr, &s.command_pool);
-  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateCommandPool");
   VkPipelineCacheCreateInfo cache{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
   r = s.vk.CreatePipelineCache(s.device, &cache, nullptr, &s.pipeline_cache);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineCache");
@@ -303,22 +316,39 @@ Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
   ContextState& s = *state_;
   if (!s.standalone)
     return Status::invalid_argument("begin_commands: in engine mode, record into your own command buffer with CommandRecorder::create");
+  // Each recorder gets its own transient pool: a command pool must be externally
+  // synchronized, also while its command buffers are recorded, so one pool shared by
+  // recorders in different threads would need a lock around every vkCmd*.
+  VkCommandPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pool_info.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+  pool_info.queueFamilyIndex = s.queue_family;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  VkResult r = s.vk.CreateCommandPool(s.device, &pool_info, nullptr, &pool);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateCommandPool");
   VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  alloc.commandPool = s.command_pool;
+  alloc.commandPool = pool;
   alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   alloc.commandBufferCount = 1;
   VkCommandBuffer cmd = VK_NULL_HANDLE;
-  VkResult r = s.vk.AllocateCommandBuffers(s.device, &alloc, &cmd);
-  if (r != VK_SUCCESS) return Status::vulkan(r, "vkAllocateCommandBuffers");
-  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  r = s.vk.BeginCommandBuffer(cmd, &begin);
+  r = s.vk.AllocateCommandBuffers(s.device, &alloc, &cmd);
+  const char* failed = "vkAllocateCommandBuffers";
+  if (r == VK_SUCCESS) {
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    r = s.vk.BeginCommandBuffer(cmd, &begin);
+    failed = "vkBeginCommandBuffer";
+  }
   if (r != VK_SUCCESS) {
-    s.vk.FreeCommandBuffers(s.device, s.command_pool, 1, &cmd);
-    return Status::vulkan(r, "vkBeginCommandBuffer");
+    s.vk.DestroyCommandPool(s.device, pool, nullptr);  // frees cmd as well
+    return Status::vulkan(r, failed);
   }
   auto recorder = CommandRecorder::create(*this, cmd);
-  if (recorder) recorder.value()->impl().owns_command_buffer = true;
+  if (!recorder) {
+    s.vk.DestroyCommandPool(s.device, pool, nullptr);
+    return recorder;
+  }
+  recorder.value()->impl().owns_command_buffer = true;
+  recorder.value()->impl().command_pool = pool;
   return recorder;
 }
 
@@ -339,7 +369,11 @@ Status Context::submit_and_wait(CommandRecorder& recorder) {
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = 1;
   submit.pCommandBuffers = &rec.cmd;
-  r = s.vk.QueueSubmit(s.queue, 1, &submit, fence);
+  {
+    // vkQueueSubmit needs the queue externally synchronized; waiting on the fence does not.
+    std::lock_guard<std::mutex> lock(s.queue_mutex);
+    r = s.vk.QueueSubmit(s.queue, 1, &submit, fence);
+  }
   if (r == VK_SUCCESS) r = s.vk.WaitForFences(s.device, 1, &fence, VK_TRUE, UINT64_MAX);
   s.vk.DestroyFence(s.device, fence, nullptr);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkQueueSubmit/vkWaitForFences");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "kernels.hpp"
 #include "vk/dispatch.hpp"
@@ -23,9 +24,12 @@ struct ContextState {
   VkBuffer dummy_buffer = VK_NULL_HANDLE;
   VkDeviceMemory dummy_memory = VK_NULL_HANDLE;
 
-  // Standalone mode only: the objects vknorm created and destroys.
+  // Standalone mode only: the objects vknorm created and destroys. Vulkan requires the
+  // queue to be externally synchronized: every vkQueue* call holds queue_mutex. There is
+  // no shared command pool: each recorder from begin_commands() owns a transient pool, so
+  // recorders can be recorded, submitted and freed in different threads without a lock.
   VkQueue queue = VK_NULL_HANDLE;
-  VkCommandPool command_pool = VK_NULL_HANDLE;
+  std::mutex queue_mutex;
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   std::unique_ptr<DebugCallback> debug_callback;
   uint32_t host_memory_type = UINT32_MAX;

@@ -125,15 +125,17 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
   return kernel;
 }
 
-Status KernelCache::prepare_all(ContextState& s) {
-  for (DType dtype : {DType::f32, DType::f16}) {
-    if (dtype == DType::f16 && !s.caps.storage_buffer_16bit) continue;
-    for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
-      auto kernel = get(s, static_cast<KernelId>(i), dtype);
-      if (!kernel) return kernel.status();
-    }
+Status KernelCache::prepare(ContextState& s, DType dtype) {
+  for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
+    auto kernel = get(s, static_cast<KernelId>(i), dtype);
+    if (!kernel) return kernel.status();
   }
   return {};
+}
+
+Status KernelCache::prepare_all(ContextState& s) {
+  VKNORM_TRY(prepare(s, DType::f32));
+  return s.caps.storage_buffer_16bit ? prepare(s, DType::f16) : Status{};
 }
 
 }  // namespace vknorm

@@ -88,7 +88,8 @@ class KernelCache {
   Status init(ContextState& state);
   void destroy(ContextState& state);
   Result<Kernel> get(ContextState& state, KernelId id, DType dtype);
-  Status prepare_all(ContextState& state);
+  Status prepare(ContextState& state, DType dtype);  // every kernel of one dtype
+  Status prepare_all(ContextState& state);            // every dtype the device supports
   VkPipelineLayout layout() const { return layout_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
 

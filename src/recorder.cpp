@@ -22,8 +22,9 @@ CommandRecorder::CommandRecorder(std::unique_ptr<Impl> impl) : impl_(std::move(i
 
 CommandRecorder::~CommandRecorder() {
   impl_->destroy_pools();
-  if (impl_->owns_command_buffer)
-    impl_->state->vk.FreeCommandBuffers(impl_->state->device, impl_->state->command_pool, 1, &impl_->cmd);
+  if (impl_->command_pool) {  // frees the command buffer allocated from it too
+    impl_->state->vk.DestroyCommandPool(impl_->state->device, impl_->command_pool, nullptr);
+  }
 }
 
 VkCommandBuffer CommandRecorder::command_buffer() const { return impl_->cmd; }

@@ -20,7 +20,11 @@ struct SlotBinding {
 struct CommandRecorder::Impl {
   ContextState* state = nullptr;
   VkCommandBuffer cmd = VK_NULL_HANDLE;
-  bool owns_command_buffer = false;  // standalone: allocated from the context's pool
+  bool owns_command_buffer = false;  // standalone: allocated from command_pool below
+  // Standalone: the recorder's own transient pool (a pool must be externally synchronized,
+  // also while its command buffers are recorded, so recorders used in different threads
+  // cannot share one). Destroyed with the recorder.
+  VkCommandPool command_pool = VK_NULL_HANDLE;
   std::vector<VkDescriptorPool> pools;
   size_t sets_in_current_pool = 0;
   bool needs_barrier = false;

@@ -211,3 +211,29 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
 }
 
 }  // namespace vknorm::test
+
+namespace vknorm::test {
+
+TEST_CASE("vknorm devices lists the device with its reduction path, and --json parses as an object") {
+  const fs::path out = scratch("devices.txt");
+  const std::string tool = VKNORM_CLI_PATH;
+  REQUIRE(std::system((tool + " devices > " + out.string()).c_str()) == 0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string listing = text.str();
+  CHECK(listing.find("reduction path") != std::string::npos);
+  CHECK(listing.find("storageBuffer16BitAccess") != std::string::npos);
+  CHECK(listing.find("subgroup size") != std::string::npos);
+  REQUIRE(std::system((tool + " devices --json > " + out.string()).c_str()) == 0);
+  std::ifstream json(out);
+  std::string first;
+  json >> first;
+  CHECK((first == "{" || first == "[" || first.rfind("{", 0) == 0 || first.rfind("[", 0) == 0));
+  std::string errors;
+  CHECK(run_tool("devices --bogus", &errors) != 0);
+  CHECK(errors.find("--bogus") != std::string::npos);
+  fs::remove(out);
+}
+
+}  // namespace vknorm::test

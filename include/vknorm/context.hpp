@@ -1,5 +1,20 @@
 // A vknorm context: one Vulkan device, its capabilities, and the kernels prepared for it.
 // No global state: everything vknorm creates belongs to a context.
+//
+// Threading contract:
+//  - A Context may be used from several threads at once: prepare_kernels(), create_buffer(),
+//    begin_commands(), submit_and_wait() (each on its own recorder), the host convenience
+//    functions (batch_norm_forward, ...), workspace queries, and recording into different
+//    CommandRecorders. Pipelines are created once, under a lock; the standalone queue is
+//    guarded by a lock; every recorder from begin_commands() has its own command pool.
+//  - A CommandRecorder (and the command buffer it records into) is used by one thread at a
+//    time. In engine mode the engine externally synchronizes its command pools and queues as
+//    Vulkan requires: vknorm records into the command buffer it is given and never submits.
+//  - A Buffer is read or written by one thread at a time, and never while the device uses it.
+//  - Contexts are independent: two contexts share nothing and can be used in two threads.
+//  - The debug callback may be called from any thread that uses the context, concurrently.
+//  - Destroy the context last, from one thread, once no other thread uses it, its recorders
+//    or its buffers.
 #pragma once
 
 #include <cstdint>
@@ -7,9 +22,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <vulkan/vulkan_core.h>
 
+#include "vknorm/norm_common.hpp"
 #include "vknorm/status.hpp"
 
 namespace vknorm {
@@ -43,6 +60,22 @@ struct Capabilities {
   float timestamp_period_ns = 1.0f;
   ReductionPath reduction_path = ReductionPath::shared_memory;
   std::string reduction_reason;  // why that path was chosen
+
+  // Identification, for `vknorm devices` and bug reports. The driver fields come from
+  // VkPhysicalDeviceDriverProperties (Vulkan 1.2 or VK_KHR_driver_properties); on older
+  // drivers driver_id is 0 and the names are empty.
+  uint32_t vendor_id = 0;
+  uint32_t device_id = 0;
+  uint32_t driver_version = 0;  // raw VkPhysicalDeviceProperties::driverVersion (vendor encoding)
+  VkDriverId driver_id = static_cast<VkDriverId>(0);
+  std::string driver_name;
+  std::string driver_info;
+  // VkPhysicalDeviceSubgroupProperties as the device reports them, except that ARITHMETIC
+  // is cleared when the capability override disables subgroup arithmetic.
+  VkSubgroupFeatureFlags subgroup_operations = 0;
+  VkShaderStageFlags subgroup_stages = 0;
+  // The workgroup size every kernel is specialized with on this device (after the override).
+  uint32_t workgroup_size = 1;
 };
 
 // Forces a more limited device than the real one, so tests can run every path (for
@@ -82,6 +115,8 @@ struct EngineHandles {
 struct DeviceInfo {
   uint32_t index = 0;
   Capabilities caps;
+  bool usable = false;      // Vulkan 1.1 or later with a compute queue: vknorm can run there
+  bool is_default = false;  // the device create_standalone() picks when no device_index is given
 };
 
 // A device buffer of the standalone context, host-visible so that tests, samples and the
@@ -116,10 +151,12 @@ struct ContextState;
 
 class Context {
  public:
-  // Lists the Vulkan 1.1+ devices with their capabilities, in enumeration order.
+  // Lists the Vulkan devices with their capabilities, in enumeration order, marking those
+  // vknorm can use and the one a standalone context picks by default.
   static Result<std::vector<DeviceInfo>> list_devices();
   // Picks a device (a GPU before a CPU implementation unless options name one), creates
-  // its own instance, device, queue and command pool, and submits its own work.
+  // its own instance, device and queue (and a command pool per begin_commands()), and
+  // submits its own work.
   static Result<std::unique_ptr<Context>> create_standalone(const StandaloneOptions& options = {});
   // Uses the engine's device; records into the engine's command buffers and never submits.
   static Result<std::unique_ptr<Context>> create_from_engine(const EngineHandles& handles);
@@ -131,6 +168,12 @@ class Context {
   const Capabilities& capabilities() const;
   bool is_standalone() const;
   VkDevice device() const;
+
+  // Creates every pipeline up front (otherwise each is created on first use): all dtypes
+  // the device supports, or one dtype (float16 fails with `unsupported` without 16-bit
+  // storage). Safe to call from several threads at once; each pipeline is created once.
+  Status prepare_kernels();
+  Status prepare_kernels(DType dtype);
 
   // Standalone mode only: host-visible storage buffers and one-shot submission.
   Result<Buffer> create_buffer(VkDeviceSize bytes);

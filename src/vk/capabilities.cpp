@@ -1,8 +1,31 @@
 #include "vk/capabilities.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels.hpp"
 
 namespace vknorm::vk {
+namespace {
+
+bool has_device_extension(const Dispatch& vk, VkPhysicalDevice device, const char* name) {
+  uint32_t count = 0;
+  if (vk.EnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> extensions(count);
+  if (vk.EnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data()) != VK_SUCCESS) return false;
+  for (const auto& e : extensions)
+    if (std::strcmp(e.extensionName, name) == 0) return true;
+  return false;
+}
+
+// A fixed-size char array that the driver null-terminates (but trust only its size).
+template <size_t N>
+std::string from_array(const char (&chars)[N]) {
+  return std::string(chars, std::find(chars, chars + N, '\0'));
+}
+
+}  // namespace
 
 Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
                                 const CapabilityOverride& over) {
@@ -12,10 +35,19 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props.pNext = &subgroup;
 
+  VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+
   VkPhysicalDeviceProperties base{};
   vk.GetPhysicalDeviceProperties(device, &base);
   const bool has_size_control = base.apiVersion >= VK_API_VERSION_1_3;
   if (has_size_control) subgroup.pNext = &size_control;
+  // Core in Vulkan 1.2; a 1.1 driver may offer it as VK_KHR_driver_properties.
+  const bool has_driver = base.apiVersion >= VK_API_VERSION_1_2 ||
+                          has_device_extension(vk, device, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+  if (has_driver) {
+    driver.pNext = props.pNext;
+    props.pNext = &driver;
+  }
   vk.GetPhysicalDeviceProperties2(device, &props);
 
   VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
@@ -28,6 +60,16 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   c.device_name = props.properties.deviceName;
   c.device_type = props.properties.deviceType;
   c.api_version = props.properties.apiVersion;
+  c.vendor_id = props.properties.vendorID;
+  c.device_id = props.properties.deviceID;
+  c.driver_version = props.properties.driverVersion;
+  if (has_driver) {
+    c.driver_id = driver.driverID;
+    c.driver_name = from_array(driver.driverName);
+    c.driver_info = from_array(driver.driverInfo);
+  }
+  c.subgroup_operations = subgroup.supportedOperations;
+  c.subgroup_stages = subgroup.supportedStages;
   // A driver once reported 0: treat anything below 1 as 1.
   c.subgroup_size = std::max(1u, subgroup.subgroupSize);
   c.min_subgroup_size = c.max_subgroup_size = c.subgroup_size;
@@ -50,13 +92,19 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   c.timestamps = limits.timestampComputeAndGraphics == VK_TRUE;
   c.timestamp_period_ns = limits.timestampPeriod;
 
-  if (over.subgroup_arithmetic) c.subgroup_arithmetic = c.subgroup_arithmetic && *over.subgroup_arithmetic;
+  if (over.subgroup_arithmetic) {
+    c.subgroup_arithmetic = c.subgroup_arithmetic && *over.subgroup_arithmetic;
+    if (!*over.subgroup_arithmetic)
+      c.subgroup_operations &= ~static_cast<VkSubgroupFeatureFlags>(VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+  }
   if (over.max_shared_memory) c.max_shared_memory = std::min(c.max_shared_memory, *over.max_shared_memory);
   if (over.max_workgroup_invocations) {
     c.max_workgroup_invocations = std::min(c.max_workgroup_invocations, *over.max_workgroup_invocations);
     c.max_workgroup_size_x = std::min(c.max_workgroup_size_x, c.max_workgroup_invocations);
   }
   if (over.storage_buffer_16bit) c.storage_buffer_16bit = c.storage_buffer_16bit && *over.storage_buffer_16bit;
+
+  c.workgroup_size = workgroup_size_for(c);
 
   if (c.subgroup_arithmetic) {
     c.reduction_path = ReductionPath::subgroup;

@@ -3,4 +3,6 @@
 namespace vknorm::cli {
 // Each returns the process exit code: 0 success, 1 failure, 2 bad usage.
 int run_command(int argc, char** argv);
+// `vknorm devices [--json]`: the Vulkan devices, what vknorm reads off each, and its choices there.
+int devices_command(int argc, char** argv);
 }  // namespace vknorm::cli

@@ -1,4 +1,5 @@
-// vknorm command-line tool: `vknorm run` applies a norm to .npy files.
+// vknorm command-line tool: `vknorm run` applies a norm to .npy files; `vknorm devices`
+// lists the Vulkan devices and what vknorm does on each.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -10,7 +11,9 @@ void usage(FILE* to) {
   std::fprintf(to,
                "usage: vknorm <command> [options]\n"
                "commands:\n"
-               "  run      apply a norm to .npy files (vknorm run --help)\n");
+               "  run      apply a norm to .npy files (vknorm run --help)\n"
+               "  devices  list the Vulkan devices: limits, subgroup support, the reduction path\n"
+               "           vknorm uses on each and the default device (vknorm devices --help)\n");
 }
 }  // namespace
 
@@ -21,6 +24,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   if (command == "run") return vknorm::cli::run_command(argc - 2, argv + 2);
+  if (command == "devices") return vknorm::cli::devices_command(argc - 2, argv + 2);
   if (command == "--help" || command == "-h" || command == "help") {
     usage(stdout);
     return 0;
