@@ -8,6 +8,7 @@ packages=(
   mesa-vulkan-drivers           # lavapipe: a Vulkan 1.3 device on the CPU
   vulkan-validationlayers       # the tests run with the Khronos validation layer
   doctest-dev                   # test framework (header only)
+  pkgconf                       # pkg-config: the package test builds a C program with vknorm.pc
 )
 missing=()
 for p in "${packages[@]}"; do

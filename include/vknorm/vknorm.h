@@ -1,0 +1,557 @@
+/* vknorm's C API: the whole C++ API (the C++ headers in include/vknorm) behind plain C types, for
+ * callers that need a stable C ABI (game-engine plugins, other languages' FFI).
+ *
+ * Conventions
+ *  - Every call that can fail returns a vknorm_status; VKNORM_STATUS_OK is 0. No C++
+ *    exception ever leaves a vknorm_* function.
+ *  - On failure the message (naming the bad argument, with PyTorch's words where PyTorch
+ *    refuses the same input) is kept in two places:
+ *      vknorm_last_error()             thread-local: the calling thread's last failure,
+ *                                      also for calls without a context (creation, listing);
+ *      vknorm_context_last_error(ctx)  the last failure of any call on that context.
+ *    Successful calls leave both unchanged (like errno).
+ *  - A required pointer that is NULL gives VKNORM_STATUS_INVALID_ARGUMENT and a message
+ *    naming the function and the argument.
+ *  - Structs with defaults have a vknorm_<struct>_init() that fills them (PyTorch's
+ *    defaults for the params); call it, then set the fields you need. Flags are int:
+ *    0 is false, anything else true.
+ *  - Handles are opaque. Destroy buffers and recorders before their context, and an
+ *    engine-mode context before the engine's VkDevice. vknorm_*_destroy(NULL) is a no-op.
+ *  - Threads: one context may be used from several threads; a recorder by one thread at
+ *    a time (like its VkCommandBuffer).
+ */
+#ifndef VKNORM_VKNORM_H
+#define VKNORM_VKNORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vulkan/vulkan_core.h>
+
+#ifndef VKNORM_API
+#if defined(__GNUC__) && !defined(_WIN32)
+#define VKNORM_API __attribute__((visibility("default")))
+#else
+#define VKNORM_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when this header changes incompatibly; compare with vknorm_c_api_version(). */
+#define VKNORM_C_API_VERSION 1
+VKNORM_API uint32_t vknorm_c_api_version(void);
+
+/* ---- Status and errors ---------------------------------------------------------- */
+
+/* Mirrors vknorm::StatusCode. */
+typedef enum vknorm_status {
+  VKNORM_STATUS_OK = 0,
+  VKNORM_STATUS_INVALID_ARGUMENT = 1, /* a caller's argument is wrong; the message names it */
+  VKNORM_STATUS_UNSUPPORTED = 2,      /* the device lacks what the call needs */
+  VKNORM_STATUS_VULKAN_ERROR = 3,     /* a Vulkan call failed; see the *_last_vk_result() */
+  VKNORM_STATUS_OUT_OF_MEMORY = 4,
+  VKNORM_STATUS_INTERNAL = 5,
+  VKNORM_STATUS_MAX_ENUM = 0x7FFFFFFF
+} vknorm_status;
+
+/* "ok", "invalid argument", ...; never NULL. */
+VKNORM_API const char* vknorm_status_string(vknorm_status status);
+
+/* The calling thread's last failure: its message ("" if none yet) and, for
+ * VKNORM_STATUS_VULKAN_ERROR, the VkResult (else VK_SUCCESS). The string stays valid until
+ * the thread's next failing vknorm call. */
+VKNORM_API const char* vknorm_last_error(void);
+VKNORM_API VkResult vknorm_last_vk_result(void);
+
+/* ---- Handles ------------------------------------------------------------------------ */
+
+typedef struct vknorm_context vknorm_context;   /* one device, its capabilities and kernels */
+typedef struct vknorm_recorder vknorm_recorder; /* records into one VkCommandBuffer */
+typedef struct vknorm_buffer vknorm_buffer;     /* a standalone context's host-visible buffer */
+
+/* ---- Tensor storage ------------------------------------------------------------- */
+
+/* Device storage of x, y, dy, dx, residual, dresidual; host arrays are always float32
+ * in PyTorch's logical (N, C, *) order. */
+typedef enum vknorm_layout {
+  VKNORM_LAYOUT_NCHW = 0, /* contiguous (N, C, *) */
+  VKNORM_LAYOUT_NHWC = 1, /* channels last (N, *, C) */
+  VKNORM_LAYOUT_MAX_ENUM = 0x7FFFFFFF
+} vknorm_layout;
+
+typedef enum vknorm_dtype {
+  VKNORM_DTYPE_F32 = 0,
+  VKNORM_DTYPE_F16 = 1, /* 16-bit tensors; statistics and parameters stay float32 */
+  VKNORM_DTYPE_MAX_ENUM = 0x7FFFFFFF
+} vknorm_dtype;
+
+/* ---- Capabilities ----------------------------------------------------------------- */
+
+typedef enum vknorm_reduction_path {
+  VKNORM_REDUCTION_SUBGROUP = 0,      /* subgroupAdd, shared memory across subgroups */
+  VKNORM_REDUCTION_SHARED_MEMORY = 1, /* a shared-memory tree, no subgroup operations */
+  VKNORM_REDUCTION_MAX_ENUM = 0x7FFFFFFF
+} vknorm_reduction_path;
+
+/* Mirrors vknorm::Capabilities; strings are copied (truncated to fit, NUL-terminated). */
+typedef struct vknorm_capabilities {
+  char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+  VkPhysicalDeviceType device_type;
+  uint32_t api_version;
+  uint32_t subgroup_size;
+  uint32_t min_subgroup_size;
+  uint32_t max_subgroup_size;
+  int subgroup_arithmetic; /* ARITHMETIC supported in the compute stage */
+  int subgroup_size_control;
+  uint32_t max_shared_memory;
+  uint32_t max_workgroup_invocations;
+  uint32_t max_workgroup_size_x;
+  uint32_t max_workgroup_count_x;
+  uint32_t max_workgroup_count_y;
+  uint64_t max_storage_buffer_range;
+  uint64_t min_storage_buffer_offset_alignment;
+  int storage_buffer_16bit;
+  int timestamps;
+  float timestamp_period_ns;
+  vknorm_reduction_path reduction_path;
+  char reduction_reason[256]; /* why that path was chosen */
+  /* Identification; the driver fields are 0 / "" on drivers without
+   * VkPhysicalDeviceDriverProperties (before Vulkan 1.2 or VK_KHR_driver_properties). */
+  uint32_t vendor_id;
+  uint32_t device_id;
+  uint32_t driver_version; /* raw VkPhysicalDeviceProperties::driverVersion */
+  VkDriverId driver_id;
+  char driver_name[VK_MAX_DRIVER_NAME_SIZE];
+  char driver_info[VK_MAX_DRIVER_INFO_SIZE];
+  /* VkPhysicalDeviceSubgroupProperties (ARITHMETIC cleared when the override disables it). */
+  VkSubgroupFeatureFlags subgroup_operations;
+  VkShaderStageFlags subgroup_stages;
+  uint32_t workgroup_size; /* every kernel's workgroup size on this device */
+} vknorm_capabilities;
+
+VKNORM_API const char* vknorm_reduction_path_string(vknorm_reduction_path path);
+
+typedef struct vknorm_device_info {
+  uint32_t index; /* in vkEnumeratePhysicalDevices order: vknorm_standalone_options.device_index */
+  vknorm_capabilities caps;
+  int usable;     /* Vulkan 1.1 or later with a compute queue: vknorm can run there */
+  int is_default; /* the device a standalone context picks when device_index is -1 */
+} vknorm_device_info;
+
+/* Lists the Vulkan devices in enumeration order. *count receives how many there are; the
+ * first min(capacity, *count) are written to devices (NULL is fine when capacity is 0). */
+VKNORM_API vknorm_status vknorm_list_devices(vknorm_device_info* devices, uint32_t capacity, uint32_t* count);
+
+/* ---- Contexts ------------------------------------------------------------------------ */
+
+/* Tri-state for the boolean capability overrides. */
+#define VKNORM_UNSET (-1)
+
+/* Makes the device look more limited than it is (for example to run the shared-memory
+ * path on a device with subgroup arithmetic). Unset fields keep the device's value. */
+typedef struct vknorm_capability_override {
+  int32_t subgroup_arithmetic;        /* VKNORM_UNSET, or 0 to force the shared-memory tree */
+  int32_t storage_buffer_16bit;       /* VKNORM_UNSET, or 0 to refuse float16 tensors */
+  uint32_t max_shared_memory;         /* bytes; 0: unset */
+  uint32_t max_workgroup_invocations; /* 0: unset */
+} vknorm_capability_override;
+
+VKNORM_API void vknorm_capability_override_init(vknorm_capability_override* over);
+
+/* Gets every validation-layer message; it may be called from any thread that uses the
+ * context, concurrently. */
+typedef void (*vknorm_debug_callback)(const char* message, void* user_data);
+
+typedef struct vknorm_standalone_options {
+  int64_t device_index;  /* -1: vknorm picks (a GPU before lavapipe); else vknorm_device_info.index */
+  int enable_validation; /* Khronos validation + synchronization validation */
+  vknorm_debug_callback debug_callback; /* NULL: messages go to stderr */
+  void* debug_user_data;
+  vknorm_capability_override capability_override;
+} vknorm_standalone_options;
+
+VKNORM_API void vknorm_standalone_options_init(vknorm_standalone_options* options);
+
+/* The engine's objects; vknorm never destroys them. The queue family must support compute;
+ * the two loaders (NULL: the loader's own) and the pipeline cache are optional. */
+typedef struct vknorm_engine_handles {
+  VkInstance instance;
+  VkPhysicalDevice physical_device;
+  VkDevice device;
+  uint32_t queue_family_index;
+  PFN_vkGetInstanceProcAddr get_instance_proc_addr;
+  PFN_vkGetDeviceProcAddr get_device_proc_addr;
+  VkPipelineCache pipeline_cache;
+  int storage_buffer_16bit_enabled; /* the device was created with storageBuffer16BitAccess */
+  vknorm_capability_override capability_override;
+} vknorm_engine_handles;
+
+VKNORM_API void vknorm_engine_handles_init(vknorm_engine_handles* handles);
+
+/* Standalone: vknorm creates its own instance, device and queue, and submits its own
+ * work. options may be NULL (the defaults). */
+VKNORM_API vknorm_status vknorm_context_create_standalone(const vknorm_standalone_options* options,
+                                                          vknorm_context** out_context);
+/* Engine mode: records into the engine's command buffers and never submits. */
+VKNORM_API vknorm_status vknorm_context_create_from_engine(const vknorm_engine_handles* handles,
+                                                           vknorm_context** out_context);
+VKNORM_API void vknorm_context_destroy(vknorm_context* context);
+
+VKNORM_API vknorm_status vknorm_context_get_capabilities(const vknorm_context* context,
+                                                         vknorm_capabilities* out_capabilities);
+/* 1 for a standalone context, 0 for engine mode (and for NULL). */
+VKNORM_API int vknorm_context_is_standalone(const vknorm_context* context);
+VKNORM_API VkDevice vknorm_context_device(const vknorm_context* context);
+
+/* Creates every pipeline now instead of on first use (for example at load time rather than
+ * in the first frame): for all dtypes the device supports, or for one dtype (f16 gives
+ * VKNORM_STATUS_UNSUPPORTED without 16-bit storage). Thread-safe. */
+VKNORM_API vknorm_status vknorm_context_prepare_kernels(vknorm_context* context);
+VKNORM_API vknorm_status vknorm_context_prepare_kernels_for(vknorm_context* context, vknorm_dtype dtype);
+
+/* The last failure of a call on this context from any thread ("" if none): a copy, valid
+ * until the calling thread calls this function again. */
+VKNORM_API const char* vknorm_context_last_error(const vknorm_context* context);
+VKNORM_API VkResult vknorm_context_last_vk_result(const vknorm_context* context);
+
+/* ---- Buffers ------------------------------------------------------------------------- */
+
+/* A range of a VkBuffer with VK_BUFFER_USAGE_STORAGE_BUFFER_BIT. The offset must be a
+ * multiple of 4; vknorm handles any larger alignment. size 0 or VK_WHOLE_SIZE: to the
+ * end of the buffer. buffer VK_NULL_HANDLE: absent (for what a call does not need). */
+typedef struct vknorm_buffer_ref {
+  VkBuffer buffer;
+  VkDeviceSize offset;
+  VkDeviceSize size;
+} vknorm_buffer_ref;
+
+/* Standalone contexts only: a host-visible, host-coherent, persistently mapped storage
+ * buffer of at least `bytes` bytes (4 at least). */
+VKNORM_API vknorm_status vknorm_buffer_create(vknorm_context* context, VkDeviceSize bytes, vknorm_buffer** out_buffer);
+VKNORM_API void vknorm_buffer_destroy(vknorm_buffer* buffer);
+/* The mapped memory, valid until the buffer is destroyed. */
+VKNORM_API vknorm_status vknorm_buffer_map(const vknorm_buffer* buffer, void** out_data);
+VKNORM_API VkBuffer vknorm_buffer_handle(const vknorm_buffer* buffer);
+VKNORM_API VkDeviceSize vknorm_buffer_size(const vknorm_buffer* buffer);
+/* {handle, offset, size - offset}; an empty ref for NULL or an offset past the end. */
+VKNORM_API vknorm_buffer_ref vknorm_buffer_ref_at(const vknorm_buffer* buffer, VkDeviceSize offset);
+
+/* ---- Recorders ------------------------------------------------------------------------
+ * Synchronization contract (engine mode): before a vknorm call, make its inputs available
+ * to compute-shader reads (dstStageMask COMPUTE_SHADER, dstAccessMask SHADER_READ) and
+ * order earlier uses of its outputs before compute-shader writes. vknorm puts barriers
+ * between its own dispatches, also between calls through one recorder. Afterwards the
+ * outputs are compute-shader writes: add the barrier your next use needs or call
+ * vknorm_recorder_close_with_barrier(). The recorder owns the descriptor sets of what it
+ * recorded: keep it until the command buffer has finished executing. */
+
+/* Records into command_buffer, which the caller has begun and will end and submit. */
+VKNORM_API vknorm_status vknorm_recorder_create(vknorm_context* context, VkCommandBuffer command_buffer,
+                                                vknorm_recorder** out_recorder);
+/* Standalone: a recorder on a command buffer vknorm allocates and begins (each recorder
+ * has its own pool, so recorders can be used in different threads). */
+VKNORM_API vknorm_status vknorm_recorder_begin_standalone(vknorm_context* context, vknorm_recorder** out_recorder);
+/* Standalone, for recorders from vknorm_recorder_begin_standalone: ends the command buffer,
+ * submits it, waits, and makes the results visible to the mapped buffers. Once only: then
+ * read the results and destroy the recorder (record more with a new one). */
+VKNORM_API vknorm_status vknorm_recorder_submit_and_wait(vknorm_recorder* recorder);
+/* A barrier from vknorm's compute-shader writes to dst_stages / dst_access. */
+VKNORM_API vknorm_status vknorm_recorder_close_with_barrier(vknorm_recorder* recorder, VkPipelineStageFlags dst_stages,
+                                                            VkAccessFlags dst_access);
+/* Once the recorded work has finished on the GPU: frees its descriptor sets so the
+ * recorder can record into a re-begun (engine) command buffer again. */
+VKNORM_API vknorm_status vknorm_recorder_reset(vknorm_recorder* recorder);
+/* Dispatches recorded since creation or the last reset (0 for NULL). */
+VKNORM_API uint32_t vknorm_recorder_dispatch_count(const vknorm_recorder* recorder);
+VKNORM_API VkCommandBuffer vknorm_recorder_command_buffer(const vknorm_recorder* recorder);
+/* Frees the descriptor sets (and the command buffer of a standalone recorder): only once
+ * the GPU is done with them. */
+VKNORM_API void vknorm_recorder_destroy(vknorm_recorder* recorder);
+
+/* ---- What every norm shares -------------------------------------------------------- */
+
+/* After normalize + affine, in the same pass: y = relu(norm(x) + residual). The backward
+ * then needs the forward's y (relu) and writes dresidual (residual). */
+typedef struct vknorm_epilogue {
+  int residual;
+  int relu;
+} vknorm_epilogue;
+
+/* The shape facts of one call (mirrors vknorm::NormGeometry): what to size buffers by. */
+typedef struct vknorm_geometry {
+  uint64_t elements;    /* all of x */
+  uint64_t outer;       /* N, or rows for layer / RMS norm */
+  uint64_t channels;    /* C, or the normalized size D */
+  uint64_t spatial;     /* product of the dims after C (1 for layer / RMS norm) */
+  uint64_t stat_groups; /* save_mean / save_invstd length: C, N*C, N*G or rows */
+  uint64_t group_size;  /* elements per statistics group */
+  uint64_t affine_size; /* weight / bias length: C, or D */
+  int uses_batch_stats; /* statistics of this input (not running ones) */
+  int updates_running;  /* training with tracked running statistics */
+} vknorm_geometry;
+
+/* Device buffers of one call. Tensors are in the params' layout and dtype; everything
+ * else is float32. Leave what the call does not use empty (zero-initialize the struct). */
+typedef struct vknorm_forward_buffers {
+  vknorm_buffer_ref x, y;
+  vknorm_buffer_ref weight, bias;               /* affine_size floats, when given */
+  vknorm_buffer_ref running_mean, running_var;  /* C floats when tracked; updated in training */
+  vknorm_buffer_ref save_mean, save_invstd;     /* stat_groups floats, with batch statistics */
+  vknorm_buffer_ref workspace;                  /* vknorm_<kind>_workspace_size() bytes */
+  vknorm_buffer_ref residual;                   /* like x, with epilogue.residual */
+} vknorm_forward_buffers;
+
+typedef struct vknorm_backward_buffers {
+  vknorm_buffer_ref x, dy, dx;
+  vknorm_buffer_ref weight;                     /* when given */
+  vknorm_buffer_ref save_mean, save_invstd;     /* from the forward, with batch statistics */
+  vknorm_buffer_ref running_mean, running_var;  /* when the forward used running statistics */
+  vknorm_buffer_ref dweight, dbias;             /* written when weight / bias are given */
+  vknorm_buffer_ref workspace;
+  vknorm_buffer_ref y;                          /* the forward's output, with epilogue.relu */
+  vknorm_buffer_ref dresidual;                  /* like x, written with epilogue.residual */
+} vknorm_backward_buffers;
+
+/* Standalone convenience on host arrays (float32, logical order): uploads, records,
+ * submits, waits, downloads. Inputs a call does not use are ignored and may be NULL
+ * with length 0. Outputs: NULL skips one; otherwise its capacity (in floats) must hold
+ * the result (see vknorm_geometry). Running statistics are read and, when the call
+ * updates them, written back in place. */
+typedef struct vknorm_host_forward {
+  const float* x;        size_t x_length;
+  const float* weight;   size_t weight_length;
+  const float* bias;     size_t bias_length;
+  const float* residual; size_t residual_length;
+  float* running_mean;   size_t running_mean_length;
+  float* running_var;    size_t running_var_length;
+  float* y;              size_t y_capacity;
+  float* save_mean;      size_t save_mean_capacity;
+  float* save_invstd;    size_t save_invstd_capacity;
+} vknorm_host_forward;
+
+/* save_mean / save_invstd: the forward's, when it used input statistics; running_mean /
+ * running_var: as they were before the forward, when it used them instead. */
+typedef struct vknorm_host_backward {
+  const float* x;            size_t x_length;
+  const float* dy;           size_t dy_length;
+  const float* weight;       size_t weight_length;
+  const float* save_mean;    size_t save_mean_length;
+  const float* save_invstd;  size_t save_invstd_length;
+  const float* running_mean; size_t running_mean_length;
+  const float* running_var;  size_t running_var_length;
+  const float* y;            size_t y_length; /* with epilogue.relu */
+  float* dx;                 size_t dx_capacity;
+  float* dweight;            size_t dweight_capacity;
+  float* dbias;              size_t dbias_capacity;
+  float* dresidual;          size_t dresidual_capacity;
+} vknorm_host_backward;
+
+/* ---- BatchNorm (torch.nn.BatchNorm1d/2d/3d, F.batch_norm) ---------------------------- */
+
+typedef enum vknorm_batch_norm_dims {
+  VKNORM_BATCH_NORM_ANY = 0, /* F.batch_norm: rank >= 2 */
+  VKNORM_BATCH_NORM_1D = 1,  /* (N, C) or (N, C, L) */
+  VKNORM_BATCH_NORM_2D = 2,  /* (N, C, H, W) */
+  VKNORM_BATCH_NORM_3D = 3,  /* (N, C, D, H, W) */
+  VKNORM_BATCH_NORM_MAX_ENUM = 0x7FFFFFFF
+} vknorm_batch_norm_dims;
+
+/* One call of F.batch_norm. momentum is this call's factor (see vknorm_batch_norm_state).
+ * Defaults: training, affine, track_running_stats, eps 1e-5, momentum 0.1, NCHW, f32. */
+typedef struct vknorm_batch_norm_params {
+  const int64_t* shape; /* logical (N, C, *) shape of x; the caller keeps it alive */
+  size_t rank;
+  vknorm_batch_norm_dims dims;
+  int training;
+  int affine;              /* weight and bias are given */
+  int track_running_stats; /* running_mean and running_var are given */
+  float eps;
+  float momentum;
+  vknorm_layout layout;
+  vknorm_dtype dtype;
+  vknorm_epilogue epilogue;
+} vknorm_batch_norm_params;
+
+VKNORM_API void vknorm_batch_norm_params_init(vknorm_batch_norm_params* params);
+
+/* The module's state: num_batches_tracked and momentum (has_momentum 0: momentum=None,
+ * the cumulative average). Defaults: momentum 0.1, no batches. */
+typedef struct vknorm_batch_norm_state {
+  int has_momentum;
+  float momentum;
+  int64_t num_batches_tracked;
+} vknorm_batch_norm_state;
+
+VKNORM_API void vknorm_batch_norm_state_init(vknorm_batch_norm_state* state);
+/* Once per training forward with tracked statistics, before it: counts the batch and
+ * gives the factor for vknorm_batch_norm_params.momentum. */
+VKNORM_API vknorm_status vknorm_batch_norm_state_next_training_factor(vknorm_batch_norm_state* state,
+                                                                      float* out_factor);
+
+/* PyTorch's checks without a device; fills the geometry (out_geometry may be NULL). */
+VKNORM_API vknorm_status vknorm_batch_norm_check(const vknorm_batch_norm_params* params,
+                                                 vknorm_geometry* out_geometry);
+VKNORM_API vknorm_status vknorm_batch_norm_workspace_size(const vknorm_context* context,
+                                                          const vknorm_batch_norm_params* params,
+                                                          uint64_t* out_bytes);
+VKNORM_API vknorm_status vknorm_batch_norm_record_forward(vknorm_recorder* recorder,
+                                                          const vknorm_batch_norm_params* params,
+                                                          const vknorm_forward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_batch_norm_record_backward(vknorm_recorder* recorder,
+                                                           const vknorm_batch_norm_params* params,
+                                                           const vknorm_backward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_batch_norm_forward_host(vknorm_context* context,
+                                                        const vknorm_batch_norm_params* params,
+                                                        const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_batch_norm_backward_host(vknorm_context* context,
+                                                         const vknorm_batch_norm_params* params,
+                                                         const vknorm_host_backward* io);
+
+/* ---- InstanceNorm (torch.nn.InstanceNorm1d/2d/3d, F.instance_norm) ------------------- */
+
+typedef enum vknorm_instance_norm_dims {
+  VKNORM_INSTANCE_NORM_ANY = 0, /* batched (N, C, *) with at least one spatial dim */
+  VKNORM_INSTANCE_NORM_1D = 1,  /* (N, C, L) or unbatched (C, L) */
+  VKNORM_INSTANCE_NORM_2D = 2,
+  VKNORM_INSTANCE_NORM_3D = 3,
+  VKNORM_INSTANCE_NORM_MAX_ENUM = 0x7FFFFFFF
+} vknorm_instance_norm_dims;
+
+/* Defaults: training, no affine, no running statistics, eps 1e-5, momentum 0.1. */
+typedef struct vknorm_instance_norm_params {
+  const int64_t* shape;
+  size_t rank;
+  vknorm_instance_norm_dims dims;
+  int training;
+  int affine;
+  int track_running_stats;
+  float eps;
+  float momentum;
+  vknorm_layout layout;
+  vknorm_dtype dtype;
+  vknorm_epilogue epilogue;
+} vknorm_instance_norm_params;
+
+VKNORM_API void vknorm_instance_norm_params_init(vknorm_instance_norm_params* params);
+VKNORM_API vknorm_status vknorm_instance_norm_check(const vknorm_instance_norm_params* params,
+                                                    vknorm_geometry* out_geometry);
+VKNORM_API vknorm_status vknorm_instance_norm_workspace_size(const vknorm_context* context,
+                                                             const vknorm_instance_norm_params* params,
+                                                             uint64_t* out_bytes);
+VKNORM_API vknorm_status vknorm_instance_norm_record_forward(vknorm_recorder* recorder,
+                                                             const vknorm_instance_norm_params* params,
+                                                             const vknorm_forward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_instance_norm_record_backward(vknorm_recorder* recorder,
+                                                              const vknorm_instance_norm_params* params,
+                                                              const vknorm_backward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_instance_norm_forward_host(vknorm_context* context,
+                                                           const vknorm_instance_norm_params* params,
+                                                           const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_instance_norm_backward_host(vknorm_context* context,
+                                                            const vknorm_instance_norm_params* params,
+                                                            const vknorm_host_backward* io);
+
+/* ---- GroupNorm (torch.nn.GroupNorm, F.group_norm) ------------------------------------ */
+
+/* Defaults: 1 group, affine, eps 1e-5. */
+typedef struct vknorm_group_norm_params {
+  const int64_t* shape; /* (N, C, *) */
+  size_t rank;
+  int64_t num_groups;
+  int affine;
+  float eps;
+  vknorm_layout layout;
+  vknorm_dtype dtype;
+  vknorm_epilogue epilogue;
+} vknorm_group_norm_params;
+
+VKNORM_API void vknorm_group_norm_params_init(vknorm_group_norm_params* params);
+VKNORM_API vknorm_status vknorm_group_norm_check(const vknorm_group_norm_params* params,
+                                                 vknorm_geometry* out_geometry);
+VKNORM_API vknorm_status vknorm_group_norm_workspace_size(const vknorm_context* context,
+                                                          const vknorm_group_norm_params* params,
+                                                          uint64_t* out_bytes);
+VKNORM_API vknorm_status vknorm_group_norm_record_forward(vknorm_recorder* recorder,
+                                                          const vknorm_group_norm_params* params,
+                                                          const vknorm_forward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_group_norm_record_backward(vknorm_recorder* recorder,
+                                                           const vknorm_group_norm_params* params,
+                                                           const vknorm_backward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_group_norm_forward_host(vknorm_context* context,
+                                                        const vknorm_group_norm_params* params,
+                                                        const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_group_norm_backward_host(vknorm_context* context,
+                                                         const vknorm_group_norm_params* params,
+                                                         const vknorm_host_backward* io);
+
+/* ---- LayerNorm (torch.nn.LayerNorm, F.layer_norm); row-major, no layout ------------- */
+
+/* Defaults: elementwise_affine, bias, eps 1e-5. */
+typedef struct vknorm_layer_norm_params {
+  const int64_t* shape;
+  size_t rank;
+  const int64_t* normalized_shape; /* the trailing dims of x that are normalized */
+  size_t normalized_rank;
+  int elementwise_affine; /* weight is given */
+  int bias;               /* bias is given (needs elementwise_affine) */
+  float eps;
+  vknorm_dtype dtype;
+  vknorm_epilogue epilogue;
+} vknorm_layer_norm_params;
+
+VKNORM_API void vknorm_layer_norm_params_init(vknorm_layer_norm_params* params);
+VKNORM_API vknorm_status vknorm_layer_norm_check(const vknorm_layer_norm_params* params,
+                                                 vknorm_geometry* out_geometry);
+VKNORM_API vknorm_status vknorm_layer_norm_workspace_size(const vknorm_context* context,
+                                                          const vknorm_layer_norm_params* params,
+                                                          uint64_t* out_bytes);
+VKNORM_API vknorm_status vknorm_layer_norm_record_forward(vknorm_recorder* recorder,
+                                                          const vknorm_layer_norm_params* params,
+                                                          const vknorm_forward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_layer_norm_record_backward(vknorm_recorder* recorder,
+                                                           const vknorm_layer_norm_params* params,
+                                                           const vknorm_backward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_layer_norm_forward_host(vknorm_context* context,
+                                                        const vknorm_layer_norm_params* params,
+                                                        const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_layer_norm_backward_host(vknorm_context* context,
+                                                         const vknorm_layer_norm_params* params,
+                                                         const vknorm_host_backward* io);
+
+/* ---- RMSNorm (torch.nn.RMSNorm); weight only, save_mean unused -------------------- */
+
+/* Defaults: elementwise_affine, has_eps 0 (eps = FLT_EPSILON, as PyTorch's eps=None). */
+typedef struct vknorm_rms_norm_params {
+  const int64_t* shape;
+  size_t rank;
+  const int64_t* normalized_shape;
+  size_t normalized_rank;
+  int elementwise_affine; /* weight is given */
+  int has_eps;            /* 0: eps is ignored and FLT_EPSILON is used */
+  float eps;
+  vknorm_dtype dtype;
+  vknorm_epilogue epilogue;
+} vknorm_rms_norm_params;
+
+VKNORM_API void vknorm_rms_norm_params_init(vknorm_rms_norm_params* params);
+VKNORM_API vknorm_status vknorm_rms_norm_check(const vknorm_rms_norm_params* params, vknorm_geometry* out_geometry);
+VKNORM_API vknorm_status vknorm_rms_norm_workspace_size(const vknorm_context* context,
+                                                        const vknorm_rms_norm_params* params, uint64_t* out_bytes);
+VKNORM_API vknorm_status vknorm_rms_norm_record_forward(vknorm_recorder* recorder, const vknorm_rms_norm_params* params,
+                                                        const vknorm_forward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_rms_norm_record_backward(vknorm_recorder* recorder,
+                                                         const vknorm_rms_norm_params* params,
+                                                         const vknorm_backward_buffers* buffers);
+VKNORM_API vknorm_status vknorm_rms_norm_forward_host(vknorm_context* context, const vknorm_rms_norm_params* params,
+                                                      const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_rms_norm_backward_host(vknorm_context* context, const vknorm_rms_norm_params* params,
+                                                       const vknorm_host_backward* io);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* VKNORM_VKNORM_H */

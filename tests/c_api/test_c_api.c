@@ -1,0 +1,716 @@
+/* The C API end to end, from C: a standalone context with the validation layer (any message
+ * fails), capabilities, buffers, BatchNorm training forward + backward and LayerNorm with a
+ * ReLU epilogue through one recorder, the host convenience calls, an engine-mode context on
+ * a VkDevice this test creates with plain Vulkan, and the error paths. Results are checked
+ * against double-precision loops written here. The last line is "N passed, M failed". */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vulkan/vulkan.h>
+
+#include <vknorm/vknorm.h>
+
+static int g_passed, g_failed;
+static atomic_int g_validation_messages;
+
+#define CHECK(cond, ...)                                   \
+  do {                                                     \
+    if (cond) {                                            \
+      ++g_passed;                                          \
+    } else {                                               \
+      ++g_failed;                                          \
+      fprintf(stderr, "FAILED %s:%d: ", __FILE__, __LINE__); \
+      fprintf(stderr, __VA_ARGS__);                        \
+      fprintf(stderr, "\n");                               \
+    }                                                      \
+  } while (0)
+
+/* A vknorm call that must succeed; on failure prints vknorm's message. */
+#define CHECK_OK(call)                                                                            \
+  do {                                                                                            \
+    vknorm_status s_ = (call);                                                                    \
+    CHECK(s_ == VKNORM_STATUS_OK, "%s: %s: %s", #call, vknorm_status_string(s_), vknorm_last_error()); \
+  } while (0)
+
+/* A vknorm call that must fail with `expected` and a message containing `needle`. */
+#define CHECK_ERROR(call, expected, needle)                                                          \
+  do {                                                                                               \
+    vknorm_status s_ = (call);                                                                       \
+    CHECK(s_ == (expected) && strstr(vknorm_last_error(), (needle)) != NULL,                         \
+          "%s: expected %s with \"%s\", got %s: \"%s\"", #call, vknorm_status_string(expected), needle, \
+          vknorm_status_string(s_), vknorm_last_error());                                            \
+  } while (0)
+
+static void count_validation_message(const char* message, void* user_data) {
+  (void)user_data;
+  atomic_fetch_add(&g_validation_messages, 1);
+  fprintf(stderr, "validation: %s\n", message);
+}
+
+/* Deterministic inputs: uniform in [lo, hi). */
+static uint32_t g_rng = 12345u;
+static float uniform(float lo, float hi) {
+  g_rng = g_rng * 1664525u + 1013904223u;
+  return lo + (hi - lo) * (float)(g_rng >> 8) / 16777216.0f;
+}
+static void fill(float* v, size_t n, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) v[i] = uniform(lo, hi);
+}
+
+/* |got - ref| <= 3e-5 * max(1, max|ref|) everywhere. */
+static void check_close(const char* what, const float* got, const double* ref, size_t n) {
+  double scale = 1.0, worst = 0.0;
+  size_t at = 0;
+  for (size_t i = 0; i < n; ++i) scale = fmax(scale, fabs(ref[i]));
+  for (size_t i = 0; i < n; ++i) {
+    double err = fabs((double)got[i] - ref[i]);
+    if (err > worst || isnan(got[i])) worst = isnan(got[i]) ? INFINITY : err, at = i;
+  }
+  CHECK(worst <= 3e-5 * scale, "%s: [%zu] = %.8g, expected %.8g (error %.3g, allowed %.3g)", what, at,
+        n ? got[at] : 0.0f, n ? ref[at] : 0.0, worst, 3e-5 * scale);
+}
+
+/* ---- References in double: (N, C, S) tensors, statistics per channel or per group ---- */
+
+/* BatchNorm training forward, backward and running-statistics update. */
+typedef struct {
+  double *y, *mean, *invstd, *running_mean, *running_var, *dx, *dweight, *dbias;
+} bn_ref;
+
+static bn_ref batch_norm_reference(size_t N, size_t C, size_t S, const float* x, const float* w, const float* b,
+                                   const float* dy, const float* rm, const float* rv, double eps, double momentum) {
+  bn_ref r;
+  const size_t E = N * C * S, M = N * S;
+  r.y = calloc(E, sizeof(double));
+  r.dx = calloc(E, sizeof(double));
+  r.mean = calloc(C, sizeof(double));
+  r.invstd = calloc(C, sizeof(double));
+  r.running_mean = calloc(C, sizeof(double));
+  r.running_var = calloc(C, sizeof(double));
+  r.dweight = calloc(C, sizeof(double));
+  r.dbias = calloc(C, sizeof(double));
+  for (size_t c = 0; c < C; ++c) {
+    double sum = 0, sq = 0;
+    for (size_t n = 0; n < N; ++n)
+      for (size_t s = 0; s < S; ++s) sum += x[(n * C + c) * S + s];
+    const double mean = sum / M;
+    for (size_t n = 0; n < N; ++n)
+      for (size_t s = 0; s < S; ++s) sq += pow(x[(n * C + c) * S + s] - mean, 2);
+    const double invstd = 1.0 / sqrt(sq / M + eps);
+    r.mean[c] = mean;
+    r.invstd[c] = invstd;
+    r.running_mean[c] = (1 - momentum) * rm[c] + momentum * mean;
+    r.running_var[c] = (1 - momentum) * rv[c] + momentum * sq / (M - 1);
+    /* dx = invstd * (g - mean(g) - xhat * mean(g * xhat)), g = weight * dy */
+    double mg = 0, mgx = 0, sdy = 0, sdyx = 0;
+    for (size_t n = 0; n < N; ++n)
+      for (size_t s = 0; s < S; ++s) {
+        const size_t i = (n * C + c) * S + s;
+        const double xhat = (x[i] - mean) * invstd;
+        r.y[i] = xhat * w[c] + b[c];
+        mg += w[c] * dy[i];
+        mgx += w[c] * dy[i] * xhat;
+        sdy += dy[i];
+        sdyx += dy[i] * xhat;
+      }
+    mg /= M;
+    mgx /= M;
+    r.dweight[c] = sdyx;
+    r.dbias[c] = sdy;
+    for (size_t n = 0; n < N; ++n)
+      for (size_t s = 0; s < S; ++s) {
+        const size_t i = (n * C + c) * S + s;
+        const double xhat = (x[i] - mean) * invstd;
+        r.dx[i] = invstd * (w[c] * dy[i] - mg - xhat * mgx);
+      }
+  }
+  return r;
+}
+
+static void free_bn_ref(bn_ref* r) {
+  free(r->y), free(r->dx), free(r->mean), free(r->invstd);
+  free(r->running_mean), free(r->running_var), free(r->dweight), free(r->dbias);
+}
+
+/* Normalizes `groups` groups of `size` consecutive elements (LayerNorm rows, InstanceNorm
+ * (n, c) planes); the affine is per element of a row (every = 1) or per group of `every`
+ * elements inside a row (GroupNorm channels), with `affine_period` values before it wraps;
+ * relu clamps at 0. rms: divide by the root mean square instead of centering. */
+static void group_reference(size_t groups, size_t size, const float* x, const float* w, const float* b,
+                            size_t every, size_t affine_period, double eps, int relu, int rms, double* y) {
+  for (size_t g = 0; g < groups; ++g) {
+    const float* xs = x + g * size;
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < size; ++i) mean += xs[i];
+    mean /= size;
+    if (rms) mean = 0;
+    for (size_t i = 0; i < size; ++i) var += pow(xs[i] - mean, 2);
+    const double invstd = 1.0 / sqrt(var / size + eps);
+    for (size_t i = 0; i < size; ++i) {
+      const size_t a = (g * (size / every) + i / every) % affine_period;
+      double v = (xs[i] - mean) * invstd * (w ? w[a] : 1.0) + (b ? b[a] : 0.0);
+      y[g * size + i] = relu && v < 0 ? 0 : v;
+    }
+  }
+}
+
+/* ---- Standalone mode ---- */
+
+static void print_capabilities(const vknorm_capabilities* c) {
+  printf("device: %s (type %d, Vulkan %u.%u, driver %s)\n", c->device_name, (int)c->device_type,
+         VK_API_VERSION_MAJOR(c->api_version), VK_API_VERSION_MINOR(c->api_version), c->driver_name);
+  printf("  subgroup size %u (%u..%u), arithmetic %d; shared memory %u; workgroup %u (max %u); 16-bit storage %d\n",
+         c->subgroup_size, c->min_subgroup_size, c->max_subgroup_size, c->subgroup_arithmetic, c->max_shared_memory,
+         c->workgroup_size, c->max_workgroup_invocations, c->storage_buffer_16bit);
+  printf("  reduction path: %s (%s)\n", vknorm_reduction_path_string(c->reduction_path), c->reduction_reason);
+}
+
+static void* map(vknorm_buffer* b) {
+  void* data = NULL;
+  CHECK_OK(vknorm_buffer_map(b, &data));
+  return data;
+}
+
+/* A buffer of n floats and its mapped memory (NULL on failure, already reported). */
+static float* new_floats(vknorm_context* ctx, size_t n, vknorm_buffer** out) {
+  *out = NULL;
+  CHECK_OK(vknorm_buffer_create(ctx, n * sizeof(float), out));
+  return *out ? map(*out) : NULL;
+}
+
+/* BatchNorm2d training forward + backward and LayerNorm + ReLU, recorded through one recorder. */
+static void test_recording(vknorm_context* ctx) {
+  enum { N = 4, C = 3, H = 5, W = 6, S = H * W, E = N * C * S };
+  enum { ROWS = 5 * 7, D = 12 };
+  const int64_t bn_shape[] = {N, C, H, W};
+  const int64_t ln_shape[] = {5, 7, D}, ln_normalized[] = {D};
+
+  vknorm_batch_norm_state state;
+  vknorm_batch_norm_state_init(&state);
+  vknorm_batch_norm_params bn;
+  vknorm_batch_norm_params_init(&bn);
+  bn.shape = bn_shape;
+  bn.rank = 4;
+  bn.dims = VKNORM_BATCH_NORM_2D;
+  CHECK_OK(vknorm_batch_norm_state_next_training_factor(&state, &bn.momentum));
+  CHECK(state.num_batches_tracked == 1 && fabsf(bn.momentum - 0.1f) < 1e-7f, "batch norm state: %lld, %g",
+        (long long)state.num_batches_tracked, bn.momentum);
+
+  vknorm_geometry g;
+  CHECK_OK(vknorm_batch_norm_check(&bn, &g));
+  CHECK(g.elements == E && g.stat_groups == C && g.group_size == N * S && g.updates_running,
+        "batch norm geometry: %llu elements, %llu groups", (unsigned long long)g.elements,
+        (unsigned long long)g.stat_groups);
+
+  vknorm_layer_norm_params ln;
+  vknorm_layer_norm_params_init(&ln);
+  ln.shape = ln_shape;
+  ln.rank = 3;
+  ln.normalized_shape = ln_normalized;
+  ln.normalized_rank = 1;
+  ln.epilogue.relu = 1;
+
+  uint64_t bn_ws = 0, ln_ws = 0;
+  CHECK_OK(vknorm_batch_norm_workspace_size(ctx, &bn, &bn_ws));
+  CHECK_OK(vknorm_layer_norm_workspace_size(ctx, &ln, &ln_ws));
+
+  /* BatchNorm's tensors share one buffer at offsets that are multiples of 4 bytes but not
+   * of the storage-buffer alignment; the rest get a buffer each. */
+  const size_t xo = 1, dyo = xo + E + 3, yo = dyo + E + 5, dxo = yo + E + 7, total = dxo + E;
+  vknorm_buffer *tensors, *w_b, *b_b, *rm_b, *rv_b, *sm_b, *si_b, *dw_b, *db_b, *ws_b, *lx_b, *ly_b, *lw_b, *lb_b, *lsm_b, *lsi_b;
+  float* t = new_floats(ctx, total, &tensors);
+  float* w = new_floats(ctx, C, &w_b);
+  float* b = new_floats(ctx, C, &b_b);
+  float* rm = new_floats(ctx, C, &rm_b);
+  float* rv = new_floats(ctx, C, &rv_b);
+  float* sm = new_floats(ctx, C, &sm_b);
+  float* si = new_floats(ctx, C, &si_b);
+  float* dw = new_floats(ctx, C, &dw_b);
+  float* db = new_floats(ctx, C, &db_b);
+  new_floats(ctx, (bn_ws > ln_ws ? bn_ws : ln_ws) / 4 + 1, &ws_b);
+  float* lx = new_floats(ctx, ROWS * D, &lx_b);
+  float* ly = new_floats(ctx, ROWS * D, &ly_b);
+  float* lw = new_floats(ctx, D, &lw_b);
+  float* lb = new_floats(ctx, D, &lb_b);
+  float* lsm = new_floats(ctx, ROWS, &lsm_b);
+  float* lsi = new_floats(ctx, ROWS, &lsi_b);
+  if (!t || !w || !b || !rm || !rv || !sm || !si || !dw || !db || !ws_b || !lx || !ly || !lw || !lb || !lsm || !lsi) return;
+
+  fill(t + xo, E, -1.0f, 5.0f);
+  fill(t + dyo, E, -1.0f, 1.0f);
+  fill(w, C, 0.5f, 1.5f);
+  fill(b, C, -0.5f, 0.5f);
+  fill(rm, C, -0.2f, 0.2f);
+  fill(rv, C, 0.8f, 1.2f);
+  fill(lx, ROWS * D, -2.0f, 2.0f);
+  fill(lw, D, 0.5f, 1.5f);
+  fill(lb, D, -0.5f, 0.5f);
+  bn_ref ref = batch_norm_reference(N, C, S, t + xo, w, b, t + dyo, rm, rv, bn.eps, bn.momentum);
+  double* ln_ref = calloc(ROWS * D, sizeof(double));
+  group_reference(ROWS, D, lx, lw, lb, 1, D, ln.eps, 1, 0, ln_ref);
+
+  vknorm_forward_buffers f = {0};
+  f.x = vknorm_buffer_ref_at(tensors, xo * 4);
+  f.y = vknorm_buffer_ref_at(tensors, yo * 4);
+  f.weight = vknorm_buffer_ref_at(w_b, 0);
+  f.bias = vknorm_buffer_ref_at(b_b, 0);
+  f.running_mean = vknorm_buffer_ref_at(rm_b, 0);
+  f.running_var = vknorm_buffer_ref_at(rv_b, 0);
+  f.save_mean = vknorm_buffer_ref_at(sm_b, 0);
+  f.save_invstd = vknorm_buffer_ref_at(si_b, 0);
+  f.workspace = vknorm_buffer_ref_at(ws_b, 0);
+  vknorm_backward_buffers bw = {0};
+  bw.x = f.x;
+  bw.dy = (vknorm_buffer_ref){vknorm_buffer_handle(tensors), dyo * 4, E * 4};
+  bw.dx = (vknorm_buffer_ref){vknorm_buffer_handle(tensors), dxo * 4, 0}; /* 0: to the end */
+  bw.weight = f.weight;
+  bw.save_mean = f.save_mean;
+  bw.save_invstd = f.save_invstd;
+  bw.dweight = vknorm_buffer_ref_at(dw_b, 0);
+  bw.dbias = vknorm_buffer_ref_at(db_b, 0);
+  bw.workspace = f.workspace;
+  vknorm_forward_buffers lf = {0};
+  lf.x = vknorm_buffer_ref_at(lx_b, 0);
+  lf.y = vknorm_buffer_ref_at(ly_b, 0);
+  lf.weight = vknorm_buffer_ref_at(lw_b, 0);
+  lf.bias = vknorm_buffer_ref_at(lb_b, 0);
+  lf.save_mean = vknorm_buffer_ref_at(lsm_b, 0);
+  lf.save_invstd = vknorm_buffer_ref_at(lsi_b, 0);
+  lf.workspace = f.workspace;
+
+  vknorm_recorder* rec = NULL;
+  CHECK_OK(vknorm_recorder_begin_standalone(ctx, &rec));
+  if (rec) {
+    CHECK(vknorm_recorder_command_buffer(rec) != VK_NULL_HANDLE, "standalone recorder has no command buffer");
+    CHECK_OK(vknorm_batch_norm_record_forward(rec, &bn, &f));
+    CHECK_OK(vknorm_batch_norm_record_backward(rec, &bn, &bw));
+    CHECK_OK(vknorm_layer_norm_record_forward(rec, &ln, &lf));
+    CHECK(vknorm_recorder_dispatch_count(rec) >= 3, "dispatch count %u", vknorm_recorder_dispatch_count(rec));
+    CHECK_OK(vknorm_recorder_submit_and_wait(rec));
+    /* Once submitted, the recorder takes nothing more. */
+    CHECK_ERROR(vknorm_recorder_submit_and_wait(rec), VKNORM_STATUS_INVALID_ARGUMENT, "already submitted");
+    CHECK_ERROR(vknorm_layer_norm_record_forward(rec, &ln, &lf), VKNORM_STATUS_INVALID_ARGUMENT, "already submitted");
+    vknorm_recorder_destroy(rec);
+
+    check_close("batch norm y", t + yo, ref.y, E);
+    check_close("batch norm save_mean", sm, ref.mean, C);
+    check_close("batch norm save_invstd", si, ref.invstd, C);
+    check_close("batch norm running_mean", rm, ref.running_mean, C);
+    check_close("batch norm running_var", rv, ref.running_var, C);
+    check_close("batch norm dx", t + dxo, ref.dx, E);
+    check_close("batch norm dweight", dw, ref.dweight, C);
+    check_close("batch norm dbias", db, ref.dbias, C);
+    check_close("layer norm + relu y", ly, ln_ref, ROWS * D);
+  }
+  free_bn_ref(&ref);
+  free(ln_ref);
+  vknorm_buffer* all[] = {tensors, w_b, b_b, rm_b, rv_b, sm_b, si_b, dw_b, db_b, ws_b, lx_b, ly_b, lw_b, lb_b, lsm_b, lsi_b};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) vknorm_buffer_destroy(all[i]);
+}
+
+/* The host convenience calls: RMSNorm, InstanceNorm and GroupNorm forward on host arrays. */
+static void test_host_calls(vknorm_context* ctx) {
+  enum { ROWS = 6, D = 10, N = 2, C = 4, S = 9, E = N * C * S, G = 2 };
+  float x[ROWS * D], w[D], y[ROWS * D], invstd[ROWS];
+  double ref[ROWS * D];
+  fill(x, ROWS * D, -3.0f, 3.0f);
+  fill(w, D, 0.5f, 1.5f);
+  const int64_t shape[] = {ROWS, D}, normalized[] = {D};
+  vknorm_rms_norm_params rms;
+  vknorm_rms_norm_params_init(&rms);
+  rms.shape = shape;
+  rms.rank = 2;
+  rms.normalized_shape = normalized;
+  rms.normalized_rank = 1;
+  vknorm_host_forward io = {0};
+  io.x = x, io.x_length = ROWS * D;
+  io.weight = w, io.weight_length = D;
+  io.y = y, io.y_capacity = ROWS * D;
+  io.save_invstd = invstd, io.save_invstd_capacity = ROWS;
+  CHECK_OK(vknorm_rms_norm_forward_host(ctx, &rms, &io));
+  group_reference(ROWS, D, x, w, NULL, 1, D, 1.1920928955078125e-07 /* FLT_EPSILON */, 0, 1, ref);
+  check_close("rms norm (host) y", y, ref, ROWS * D);
+
+  /* An output too small is refused before anything is written. */
+  io.y_capacity = ROWS * D - 1;
+  CHECK_ERROR(vknorm_rms_norm_forward_host(ctx, &rms, &io), VKNORM_STATUS_INVALID_ARGUMENT, "io.y");
+
+  float ix[E], iy[E], gw[C], gb[C], gy[E];
+  double iref[E], gref[E];
+  fill(ix, E, -1.0f, 2.0f);
+  fill(gw, C, 0.5f, 1.5f);
+  fill(gb, C, -0.5f, 0.5f);
+  const int64_t ishape[] = {N, C, 3, 3};
+  vknorm_instance_norm_params in;
+  vknorm_instance_norm_params_init(&in);
+  in.shape = ishape;
+  in.rank = 4;
+  in.dims = VKNORM_INSTANCE_NORM_2D;
+  in.layout = VKNORM_LAYOUT_NHWC; /* host arrays stay (N, C, H, W); only the device stores NHWC */
+  vknorm_host_forward iio = {0};
+  iio.x = ix, iio.x_length = E;
+  iio.y = iy, iio.y_capacity = E;
+  CHECK_OK(vknorm_instance_norm_forward_host(ctx, &in, &iio));
+  group_reference(N * C, S, ix, NULL, NULL, 1, 1, in.eps, 0, 0, iref);
+  check_close("instance norm (host, NHWC) y", iy, iref, E);
+
+  vknorm_group_norm_params gn;
+  vknorm_group_norm_params_init(&gn);
+  gn.shape = ishape;
+  gn.rank = 4;
+  gn.num_groups = G;
+  vknorm_geometry g;
+  CHECK_OK(vknorm_group_norm_check(&gn, &g));
+  CHECK(g.stat_groups == N * G && g.group_size == C / G * S && g.affine_size == C, "group norm geometry");
+  vknorm_host_forward gio = {0};
+  gio.x = ix, gio.x_length = E;
+  gio.weight = gw, gio.weight_length = C;
+  gio.bias = gb, gio.bias_length = C;
+  gio.y = gy, gio.y_capacity = E;
+  CHECK_OK(vknorm_group_norm_forward_host(ctx, &gn, &gio));
+  group_reference(N * G, C / G * S, ix, gw, gb, S, C, gn.eps, 0, 0, gref);
+  check_close("group norm (host) y", gy, gref, E);
+}
+
+/* Refusals: NULL arguments, PyTorch's shape errors, bad enums, engine-only misuse. */
+static void test_errors(vknorm_context* ctx) {
+  const int64_t shape3[] = {2, 3, 4};
+  vknorm_batch_norm_params bn;
+  vknorm_batch_norm_params_init(&bn);
+  bn.shape = shape3;
+  bn.rank = 3;
+  bn.dims = VKNORM_BATCH_NORM_2D;
+
+  CHECK_ERROR(vknorm_context_create_standalone(NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "out_context");
+  CHECK_ERROR(vknorm_context_create_from_engine(NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "handles");
+  CHECK_ERROR(vknorm_context_get_capabilities(ctx, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "out_capabilities");
+  CHECK_ERROR(vknorm_list_devices(NULL, 0, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "count");
+  CHECK_ERROR(vknorm_buffer_create(NULL, 16, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "context");
+  CHECK_ERROR(vknorm_batch_norm_workspace_size(ctx, NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "params");
+  CHECK_ERROR(vknorm_batch_norm_record_forward(NULL, &bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "recorder");
+  CHECK_ERROR(vknorm_recorder_submit_and_wait(NULL), VKNORM_STATUS_INVALID_ARGUMENT, "recorder");
+  CHECK_ERROR(vknorm_batch_norm_state_next_training_factor(NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "state");
+
+  /* BatchNorm2d with a 3-D input: PyTorch's message, from the check and from recording,
+   * kept both for the thread and for the context. */
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "expected 4D input");
+  vknorm_recorder* rec = NULL;
+  CHECK_OK(vknorm_recorder_begin_standalone(ctx, &rec));
+  vknorm_forward_buffers none = {0};
+  CHECK_ERROR(vknorm_batch_norm_record_forward(rec, &bn, &none), VKNORM_STATUS_INVALID_ARGUMENT, "expected 4D input");
+  CHECK(strstr(vknorm_context_last_error(ctx), "expected 4D input") != NULL, "context error: \"%s\"",
+        vknorm_context_last_error(ctx));
+  CHECK(vknorm_recorder_dispatch_count(rec) == 0, "a refused call recorded %u dispatches",
+        vknorm_recorder_dispatch_count(rec));
+  vknorm_recorder_destroy(rec);
+
+  /* A missing buffer is named; a wrong enum value is refused. */
+  const int64_t shape4[] = {2, 3, 4, 4};
+  bn.shape = shape4;
+  bn.rank = 4;
+  CHECK_OK(vknorm_recorder_begin_standalone(ctx, &rec));
+  CHECK_ERROR(vknorm_batch_norm_record_forward(rec, &bn, &none), VKNORM_STATUS_INVALID_ARGUMENT, "buffers.x");
+  bn.layout = (vknorm_layout)7;
+  CHECK_ERROR(vknorm_batch_norm_record_forward(rec, &bn, &none), VKNORM_STATUS_INVALID_ARGUMENT, "params.layout");
+  vknorm_recorder_destroy(rec);
+
+  /* Other PyTorch refusals come through too. */
+  const int64_t gshape[] = {2, 6, 4};
+  vknorm_group_norm_params gn;
+  vknorm_group_norm_params_init(&gn);
+  gn.shape = gshape;
+  gn.rank = 3;
+  gn.num_groups = 4;
+  CHECK_ERROR(vknorm_group_norm_check(&gn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "divisible by num_groups");
+
+  vknorm_standalone_options bad;
+  vknorm_standalone_options_init(&bad);
+  bad.capability_override.subgroup_arithmetic = 2;
+  vknorm_context* none_ctx = NULL;
+  CHECK_ERROR(vknorm_context_create_standalone(&bad, &none_ctx), VKNORM_STATUS_INVALID_ARGUMENT,
+              "subgroup_arithmetic");
+  CHECK(none_ctx == NULL, "a failed create returned a context");
+  CHECK(vknorm_last_vk_result() == VK_SUCCESS, "an argument error has a VkResult");
+}
+
+/* ---- Engine mode: the test's own Vulkan objects ---- */
+
+static int g_engine_messages;
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL engine_messenger(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                       VkDebugUtilsMessageTypeFlagsEXT type,
+                                                       const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                       void* user) {
+  (void)severity, (void)type, (void)user;
+  ++g_engine_messages;
+  fprintf(stderr, "engine validation: %s\n", data && data->pMessage ? data->pMessage : "(no message)");
+  return VK_FALSE;
+}
+
+static int has_layer(const char* name) {
+  uint32_t count = 0;
+  vkEnumerateInstanceLayerProperties(&count, NULL);
+  VkLayerProperties* layers = calloc(count ? count : 1, sizeof *layers);
+  vkEnumerateInstanceLayerProperties(&count, layers);
+  int found = 0;
+  for (uint32_t i = 0; i < count; ++i) found |= strcmp(layers[i].layerName, name) == 0;
+  free(layers);
+  return found;
+}
+
+#define VK_CHECK(call)                                                     \
+  do {                                                                     \
+    VkResult r_ = (call);                                                  \
+    CHECK(r_ == VK_SUCCESS, "%s returned VkResult %d", #call, (int)r_); \
+    if (r_ != VK_SUCCESS) goto done;                                       \
+  } while (0)
+
+/* GroupNorm(3) forward recorded between the engine's own copy and its host barrier, twice
+ * (the second time after vknorm_recorder_reset), on sub-ranges of one engine buffer. */
+static void test_engine_mode(uint32_t device_index) {
+  enum { N = 2, C = 6, H = 4, W = 5, S = H * W, E = N * C * S, G = 3 };
+  const char* layer = "VK_LAYER_KHRONOS_validation";
+  const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  const int validation = has_layer(layer);
+  CHECK(validation, "the Khronos validation layer is not installed");
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  vknorm_context* ctx = NULL;
+  vknorm_recorder* rec = NULL;
+  double* ref = NULL;
+
+  VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .apiVersion = VK_API_VERSION_1_1};
+  VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+                                      .enabledValidationFeatureCount = 1,
+                                      .pEnabledValidationFeatures = &sync};
+  VkInstanceCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+                              .pNext = validation ? &features : NULL,
+                              .pApplicationInfo = &app,
+                              .enabledLayerCount = validation ? 1 : 0,
+                              .ppEnabledLayerNames = &layer,
+                              .enabledExtensionCount = validation ? 1 : 0,
+                              .ppEnabledExtensionNames = &ext};
+  VK_CHECK(vkCreateInstance(&ici, NULL, &instance));
+  if (validation) {
+    VkDebugUtilsMessengerCreateInfoEXT mci = {
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT,
+        .pfnUserCallback = engine_messenger};
+    PFN_vkCreateDebugUtilsMessengerEXT create =
+        (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT");
+    CHECK(create != NULL, "vkCreateDebugUtilsMessengerEXT is missing");
+    if (create) VK_CHECK(create(instance, &mci, NULL, &messenger));
+  }
+
+  /* The device vknorm would pick itself, so that the engine runs where vknorm is usable. */
+  VkPhysicalDevice physicals[16];
+  uint32_t count = 16;
+  VkResult r = vkEnumeratePhysicalDevices(instance, &count, physicals);
+  CHECK((r == VK_SUCCESS || r == VK_INCOMPLETE) && device_index < count, "no physical device %u", device_index);
+  if (device_index >= count) goto done;
+  VkPhysicalDevice physical = physicals[device_index];
+  uint32_t families = 0, family = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, NULL);
+  VkQueueFamilyProperties props[16];
+  families = families > 16 ? 16 : families;
+  vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, props);
+  while (family < families && !(props[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) ++family;
+  CHECK(family < families, "no compute queue family");
+  if (family >= families) goto done;
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                 .queueFamilyIndex = family,
+                                 .queueCount = 1,
+                                 .pQueuePriorities = &priority};
+  VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci};
+  VK_CHECK(vkCreateDevice(physical, &dci, NULL, &device));
+  VkQueue queue;
+  vkGetDeviceQueue(device, family, 0, &queue);
+  VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, .queueFamilyIndex = family};
+  VK_CHECK(vkCreateCommandPool(device, &pci, NULL, &pool));
+  VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK(vkCreateFence(device, &fci, NULL, &fence));
+
+  vknorm_engine_handles h;
+  vknorm_engine_handles_init(&h);
+  h.instance = instance;
+  h.physical_device = physical;
+  h.device = device;
+  h.queue_family_index = family;
+  h.get_instance_proc_addr = vkGetInstanceProcAddr;
+  h.get_device_proc_addr = vkGetDeviceProcAddr;
+  h.capability_override.subgroup_arithmetic = 0; /* the path bare mobile GPUs take */
+  CHECK_OK(vknorm_context_create_from_engine(&h, &ctx));
+  if (!ctx) goto done;
+  CHECK(!vknorm_context_is_standalone(ctx) && vknorm_context_device(ctx) == device, "engine context");
+  vknorm_capabilities caps;
+  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  CHECK(caps.reduction_path == VKNORM_REDUCTION_SHARED_MEMORY, "the override did not force the shared-memory path");
+  vknorm_buffer* refused = NULL;
+  CHECK_ERROR(vknorm_buffer_create(ctx, 64, &refused), VKNORM_STATUS_INVALID_ARGUMENT, "standalone");
+  CHECK_ERROR(vknorm_recorder_begin_standalone(ctx, &rec), VKNORM_STATUS_INVALID_ARGUMENT, "standalone");
+
+  const int64_t shape[] = {N, C, H, W};
+  vknorm_group_norm_params gn;
+  vknorm_group_norm_params_init(&gn);
+  gn.shape = shape;
+  gn.rank = 4;
+  gn.num_groups = G;
+  uint64_t ws = 0;
+  CHECK_OK(vknorm_group_norm_workspace_size(ctx, &gn, &ws));
+
+  /* One buffer: [staging x | x | y | weight | bias | save_mean | save_invstd | workspace],
+   * each region 4 bytes past a 256-byte boundary. */
+  const VkDeviceSize sizes[] = {E, E, E, C, C, N * G, N * G, ws / 4 + 1};
+  VkDeviceSize offsets[8], at = 0;
+  for (int i = 0; i < 8; ++i) {
+    at = (at + 255) / 256 * 256 + 4;
+    offsets[i] = at;
+    at += sizes[i] * 4;
+  }
+  VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                            .size = at,
+                            .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT};
+  VK_CHECK(vkCreateBuffer(device, &bci, NULL, &buffer));
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(device, buffer, &req);
+  VkPhysicalDeviceMemoryProperties mem;
+  vkGetPhysicalDeviceMemoryProperties(physical, &mem);
+  const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  uint32_t type = 0;
+  while (type < mem.memoryTypeCount &&
+         (!(req.memoryTypeBits & (1u << type)) || (mem.memoryTypes[type].propertyFlags & want) != want))
+    ++type;
+  CHECK(type < mem.memoryTypeCount, "no host-visible coherent memory");
+  if (type >= mem.memoryTypeCount) goto done;
+  VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
+  VK_CHECK(vkAllocateMemory(device, &mai, NULL, &memory));
+  VK_CHECK(vkBindBufferMemory(device, buffer, memory, 0));
+  void* mapped = NULL;
+  VK_CHECK(vkMapMemory(device, memory, 0, VK_WHOLE_SIZE, 0, &mapped));
+#define REGION(i) ((float*)((char*)mapped + offsets[i]))
+#define REF(i) ((vknorm_buffer_ref){buffer, offsets[i], sizes[i] * 4})
+
+  fill(REGION(0), E, -2.0f, 4.0f);
+  fill(REGION(3), C, 0.5f, 1.5f);
+  fill(REGION(4), C, -0.5f, 0.5f);
+  ref = calloc(E, sizeof(double));
+  group_reference(N * G, C / G * S, REGION(0), REGION(3), REGION(4), S, C, gn.eps, 0, 0, ref);
+  vknorm_forward_buffers f = {0};
+  f.x = REF(1), f.y = REF(2), f.weight = REF(3), f.bias = REF(4);
+  f.save_mean = REF(5), f.save_invstd = REF(6), f.workspace = REF(7);
+
+  VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                     .commandPool = pool,
+                                     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                     .commandBufferCount = 1};
+  VkCommandBuffer cmd;
+  VK_CHECK(vkAllocateCommandBuffers(device, &cai, &cmd));
+  CHECK_OK(vknorm_recorder_create(ctx, cmd, &rec));
+  if (!rec) goto done;
+  for (int round = 0; round < 2; ++round) {
+    memset(REGION(1), 0, E * 4);
+    memset(REGION(2), 0, E * 4);
+    VkCommandBufferBeginInfo begin = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                      .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    VK_CHECK(vkBeginCommandBuffer(cmd, &begin));
+    /* The engine's own work first: its staging copy of x into the region vknorm reads. */
+    VkBufferCopy copy = {offsets[0], offsets[1], E * 4};
+    vkCmdCopyBuffer(cmd, buffer, buffer, 1, &copy);
+    VkMemoryBarrier to_compute = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                                  .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &to_compute,
+                         0, NULL, 0, NULL);
+    CHECK_OK(vknorm_group_norm_record_forward(rec, &gn, &f));
+    CHECK(vknorm_recorder_dispatch_count(rec) > 0, "round %d: no dispatches recorded", round);
+    CHECK_OK(vknorm_recorder_close_with_barrier(rec, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT));
+    VK_CHECK(vkEndCommandBuffer(cmd));
+    VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
+    VK_CHECK(vkQueueSubmit(queue, 1, &submit, fence));
+    VK_CHECK(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX));
+    VK_CHECK(vkResetFences(device, 1, &fence));
+    check_close(round ? "engine group norm y (after reset)" : "engine group norm y", REGION(2), ref, E);
+    /* The GPU is done: free the descriptor sets and record again into the same buffer. */
+    CHECK_OK(vknorm_recorder_reset(rec));
+    CHECK(vknorm_recorder_dispatch_count(rec) == 0, "dispatch count after reset");
+    VK_CHECK(vkResetCommandPool(device, pool, 0));
+  }
+#undef REGION
+#undef REF
+
+done:
+  free(ref);
+  if (device) vkDeviceWaitIdle(device);
+  vknorm_recorder_destroy(rec);
+  vknorm_context_destroy(ctx); /* before the engine's device */
+  if (fence) vkDestroyFence(device, fence, NULL);
+  if (buffer) vkDestroyBuffer(device, buffer, NULL);
+  if (memory) vkFreeMemory(device, memory, NULL);
+  if (pool) vkDestroyCommandPool(device, pool, NULL);
+  if (device) vkDestroyDevice(device, NULL);
+  if (messenger) {
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy =
+        (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT");
+    if (destroy) destroy(instance, messenger, NULL);
+  }
+  if (instance) vkDestroyInstance(instance, NULL);
+  CHECK(g_engine_messages == 0, "%d validation messages in engine mode", g_engine_messages);
+}
+
+int main(void) {
+  printf("vknorm C API version %u\n", vknorm_c_api_version());
+  CHECK(vknorm_c_api_version() == VKNORM_C_API_VERSION, "header and library disagree on the C API version");
+
+  uint32_t count = 0, default_index = 0;
+  CHECK_OK(vknorm_list_devices(NULL, 0, &count));
+  CHECK(count > 0, "no Vulkan device");
+  vknorm_device_info* devices = calloc(count ? count : 1, sizeof *devices);
+  uint32_t listed = 0;
+  CHECK_OK(vknorm_list_devices(devices, count, &listed));
+  for (uint32_t i = 0; i < listed && i < count; ++i) {
+    printf("device %u: %s%s%s\n", devices[i].index, devices[i].caps.device_name, devices[i].usable ? "" : " (unusable)",
+           devices[i].is_default ? " (default)" : "");
+    if (devices[i].is_default) default_index = devices[i].index;
+  }
+  free(devices);
+
+  vknorm_standalone_options options;
+  vknorm_standalone_options_init(&options);
+  options.enable_validation = 1;
+  options.debug_callback = count_validation_message;
+  vknorm_context* ctx = NULL;
+  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
+  if (ctx) {
+    vknorm_capabilities caps;
+    CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+    print_capabilities(&caps);
+    CHECK(vknorm_context_is_standalone(ctx), "standalone context says it is not");
+    CHECK_OK(vknorm_context_prepare_kernels(ctx));
+    CHECK_OK(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F32));
+    if (!caps.storage_buffer_16bit)
+      CHECK_ERROR(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F16), VKNORM_STATUS_UNSUPPORTED, "");
+    test_recording(ctx);
+    test_host_calls(ctx);
+    test_errors(ctx);
+    vknorm_context_destroy(ctx);
+  }
+  CHECK(atomic_load(&g_validation_messages) == 0, "%d validation messages in standalone mode",
+        atomic_load(&g_validation_messages));
+
+  test_engine_mode(default_index);
+
+  printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}
