@@ -160,12 +160,14 @@ Status write_results(const Call& c, const NormForwardResult& f, Saved saved, con
   return {};
 }
 
-Status run_batchnorm(Call& c) {
-  BatchNormParams p;
+// What BatchNorm and InstanceNorm params take from the same options: shape, --dims (the
+// 1d/2d/3d rank rule; absent = any), mode, affine, tracking, layout, dtype, --eps.
+template <class Params>
+Status fill_channel_params(const Call& c, Params& p) {
   p.shape = c.x->shape;
   auto dims = integer(c.opts, "dims", 1, 3, 0);
   if (!dims) return dims.status();
-  p.dims = static_cast<BatchNormDims>(dims.value());
+  p.dims = static_cast<decltype(p.dims)>(dims.value());
   p.training = c.training;
   p.affine = c.weight || c.bias;
   p.track_running_stats = c.rm.has_value();
@@ -174,6 +176,12 @@ Status run_batchnorm(Call& c) {
   auto eps = eps_option(c, 1e-5f);
   if (!eps) return eps.status();
   p.eps = eps.value();
+  return {};
+}
+
+Status run_batchnorm(Call& c) {
+  BatchNormParams p;
+  VKNORM_TRY(fill_channel_params(c, p));
   BatchNormState state;
   const std::string m = get(c.opts, "momentum", "0.1");
   if (m == "none") state.momentum = std::nullopt;
@@ -210,18 +218,7 @@ Status run_batchnorm(Call& c) {
 
 Status run_instancenorm(Call& c) {
   InstanceNormParams p;
-  p.shape = c.x->shape;
-  auto dims = integer(c.opts, "dims", 1, 3, 0);
-  if (!dims) return dims.status();
-  p.dims = static_cast<InstanceNormDims>(dims.value());
-  p.training = c.training;
-  p.affine = c.weight || c.bias;
-  p.track_running_stats = c.rm.has_value();
-  p.layout = c.layout;
-  p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
+  VKNORM_TRY(fill_channel_params(c, p));
   const std::string m = get(c.opts, "momentum", "0.1");
   auto momentum = parse_number(m);
   if (!momentum || *momentum < 0.0 || *momentum > 1.0)
