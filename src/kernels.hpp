@@ -15,7 +15,8 @@ namespace vknorm {
 struct ContextState;
 struct Capabilities;
 
-// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants.
+// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants. copy and
+// scale_shift are the references `vknorm bench` measures the norms against.
 #define VKNORM_KERNELS(X) \
   X(stats_partial)        \
   X(stats_finalize)       \
@@ -25,7 +26,9 @@ struct Capabilities;
   X(grad_finalize)        \
   X(grad_input)           \
   X(param_partial)        \
-  X(param_finalize)
+  X(param_finalize)       \
+  X(copy)                 \
+  X(scale_shift)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name) name,

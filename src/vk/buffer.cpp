@@ -19,8 +19,18 @@ uint32_t find_host_memory_type(const Dispatch& vk, VkPhysicalDevice physical_dev
   return fallback;
 }
 
-Status create_host_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, VkDevice device,
-                          VkDeviceSize bytes, VkBuffer* buffer, VkDeviceMemory* memory) {
+namespace {
+
+uint32_t find_device_memory_type(const Dispatch& vk, VkPhysicalDevice physical_device, uint32_t type_bits) {
+  VkPhysicalDeviceMemoryProperties mem{};
+  vk.GetPhysicalDeviceMemoryProperties(physical_device, &mem);
+  for (uint32_t i = 0; i < mem.memoryTypeCount; ++i)
+    if ((type_bits & (1u << i)) && (mem.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)) return i;
+  return UINT32_MAX;
+}
+
+Status create_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, VkDevice device, VkDeviceSize bytes,
+                     bool host_visible, VkBuffer* buffer, VkDeviceMemory* memory) {
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   info.size = bytes;
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
@@ -30,11 +40,13 @@ Status create_host_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, 
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateBuffer(" + std::to_string(bytes) + " bytes)");
   VkMemoryRequirements req{};
   vk.GetBufferMemoryRequirements(device, *buffer, &req);
-  uint32_t type = find_host_memory_type(vk, physical_device, req.memoryTypeBits);
+  uint32_t type = host_visible ? find_host_memory_type(vk, physical_device, req.memoryTypeBits)
+                               : find_device_memory_type(vk, physical_device, req.memoryTypeBits);
   if (type == UINT32_MAX) {
     vk.DestroyBuffer(device, *buffer, nullptr);
     *buffer = VK_NULL_HANDLE;
-    return Status::unsupported("the device has no host-visible coherent memory for storage buffers");
+    return Status::unsupported(host_visible ? "the device has no host-visible coherent memory for storage buffers"
+                                            : "the device has no device-local memory for storage buffers");
   }
   VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   alloc.allocationSize = req.size;
@@ -49,6 +61,18 @@ Status create_host_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, 
     return Status::vulkan(r, "vkAllocateMemory(" + std::to_string(bytes) + " bytes)");
   }
   return {};
+}
+
+}  // namespace
+
+Status create_host_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, VkDevice device,
+                          VkDeviceSize bytes, VkBuffer* buffer, VkDeviceMemory* memory) {
+  return create_buffer(vk, physical_device, device, bytes, true, buffer, memory);
+}
+
+Status create_device_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, VkDevice device,
+                            VkDeviceSize bytes, VkBuffer* buffer, VkDeviceMemory* memory) {
+  return create_buffer(vk, physical_device, device, bytes, false, buffer, memory);
 }
 
 }  // namespace vknorm::vk

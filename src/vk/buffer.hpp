@@ -12,4 +12,9 @@ uint32_t find_host_memory_type(const Dispatch& vk, VkPhysicalDevice physical_dev
 Status create_host_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, VkDevice device,
                           VkDeviceSize bytes, VkBuffer* buffer, VkDeviceMemory* memory);
 
+// Creates a storage buffer in device-local memory (what an engine's tensors live in, and
+// what `vknorm bench` measures); the host fills it with vkCmdCopyBuffer.
+Status create_device_buffer(const Dispatch& vk, VkPhysicalDevice physical_device, VkDevice device,
+                            VkDeviceSize bytes, VkBuffer* buffer, VkDeviceMemory* memory);
+
 }  // namespace vknorm::vk

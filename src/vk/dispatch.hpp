@@ -62,7 +62,12 @@ namespace vknorm::vk {
   X(CmdPushConstants)              \
   X(CmdDispatch)                   \
   X(CmdPipelineBarrier)            \
-  X(CmdCopyBuffer)
+  X(CmdCopyBuffer)                 \
+  X(CreateQueryPool)               \
+  X(DestroyQueryPool)              \
+  X(CmdResetQueryPool)             \
+  X(CmdWriteTimestamp)             \
+  X(GetQueryPoolResults)
 
 struct Dispatch {
   PFN_vkGetInstanceProcAddr GetInstanceProcAddr = nullptr;

@@ -5,4 +5,6 @@ namespace vknorm::cli {
 int run_command(int argc, char** argv);
 // `vknorm devices [--json]`: the Vulkan devices, what vknorm reads off each, and its choices there.
 int devices_command(int argc, char** argv);
+// `vknorm bench`: every norm on a fixed set of shapes against a copy and an elementwise pass.
+int bench_command(int argc, char** argv);
 }  // namespace vknorm::cli

@@ -1,5 +1,5 @@
 // vknorm command-line tool: `vknorm run` applies a norm to .npy files; `vknorm devices`
-// lists the Vulkan devices and what vknorm does on each.
+// lists the Vulkan devices and what vknorm does on each; `vknorm bench` measures it.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,7 +13,9 @@ void usage(FILE* to) {
                "commands:\n"
                "  run      apply a norm to .npy files (vknorm run --help)\n"
                "  devices  list the Vulkan devices: limits, subgroup support, the reduction path\n"
-               "           vknorm uses on each and the default device (vknorm devices --help)\n");
+               "           vknorm uses on each and the default device (vknorm devices --help)\n"
+               "  bench    time every norm against a copy and an elementwise pass on the same\n"
+               "           device (vknorm bench --help)\n");
 }
 }  // namespace
 
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "run") return vknorm::cli::run_command(argc - 2, argv + 2);
   if (command == "devices") return vknorm::cli::devices_command(argc - 2, argv + 2);
+  if (command == "bench") return vknorm::cli::bench_command(argc - 2, argv + 2);
   if (command == "--help" || command == "-h" || command == "help") {
     usage(stdout);
     return 0;

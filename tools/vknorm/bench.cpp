@@ -1,0 +1,353 @@
+// `vknorm bench`: times every norm on a fixed set of realistic shapes on the device's own
+// clock and compares each with two references measured in the same run on the same
+// tensor: a copy (read once, write once) and an elementwise pass (y = a * x + b).
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_cases.hpp"
+#include "bench_device.hpp"
+#include "commands.hpp"
+#include "ops/bench_references.hpp"
+#include "vknorm/context.hpp"
+
+namespace vknorm::cli {
+namespace {
+
+using bench::BenchCase;
+
+struct Options {
+  std::optional<uint32_t> device;
+  int warmup = 3, runs = 21;
+  bool quick = false, fences = false;
+  std::vector<std::string> kinds;  // empty: all
+  std::optional<DType> dtype;
+  std::string json_path;
+  std::string baseline_path;
+  double max_regression = 2.0;
+};
+
+void usage(FILE* to) {
+  std::fprintf(to,
+      "usage: vknorm bench [options]\n"
+      "Times every norm (kind x shape x layout x dtype x pass) on the device with timestamp\n"
+      "queries (the median of the timed runs) and compares it with a copy and an elementwise\n"
+      "pass over the same tensor, measured in the same run.\n"
+      "  --quick              fewer runs (1 warm-up, 7 timed): for CI\n"
+      "  --runs N             timed runs per case (default 21)\n"
+      "  --warmup N           untimed runs first (default 3)\n"
+      "  --kind K[,K...]      batch_norm, layer_norm, rms_norm, group_norm, instance_norm\n"
+      "  --dtype f32|f16      one dtype only (default: both where the device has 16-bit storage)\n"
+      "  --device N           device index (vknorm devices)\n"
+      "  --fences             time with fences even where the device has timestamps\n"
+      "  --json FILE          also write the results as JSON ('-': stdout, instead of the table)\n"
+      "  --baseline FILE      compare with an earlier --json: exit 1 when a case's ratio to the\n"
+      "                       elementwise pass is more than --max-regression (default 2) times\n"
+      "                       the baseline's, or when a baseline case was not measured\n");
+}
+
+int bad_usage(const std::string& message) {
+  std::fprintf(stderr, "vknorm bench: %s\n", message.c_str());
+  usage(stderr);
+  return 2;
+}
+
+std::optional<int> parse_int(const char* s) {
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v < 0 || v > 1000000) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+struct Measured {
+  BenchCase c;
+  bench::Timing timing;
+  double gbps = 0, copy_ratio = 0, elementwise_ratio = 0;
+  std::string id() const {
+    return c.kind + " " + c.shape_label() + " " + c.layout_label() + " " + (c.dtype == DType::f16 ? "f16" : "f32") +
+           " " + bench::to_string(c.pass);
+  }
+};
+
+struct Reference {
+  double copy_ms = 0, elementwise_ms = 0;
+  double copy_gbps = 0, elementwise_gbps = 0;
+};
+
+std::string today() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+std::string miss_label(double ratio, double target) {
+  if (ratio <= target) return "ok";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "+%.0f%%", (ratio / target - 1.0) * 100.0);
+  return buf;
+}
+
+// Baseline ratios by case id, read from an earlier --json (its "id" and
+// "elementwise_ratio" fields, which the writer puts on one line per case).
+std::optional<std::map<std::string, double>> read_baseline(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::map<std::string, double> out;
+  for (std::string line; std::getline(in, line);) {
+    const auto id_at = line.find("\"id\": \"");
+    const auto ratio_at = line.find("\"elementwise_ratio\": ");
+    if (id_at == std::string::npos || ratio_at == std::string::npos) continue;
+    const auto id_begin = id_at + 7, id_end = line.find('"', id_begin);
+    out[line.substr(id_begin, id_end - id_begin)] = std::atof(line.c_str() + ratio_at + 21);
+  }
+  return out;
+}
+
+void print_table(FILE* out, const Capabilities& caps, const std::string& timing, const Options& o,
+                 const std::vector<Measured>& rows, const std::map<std::pair<uint64_t, int>, Reference>& refs) {
+  std::fprintf(out, "device: %s (%s %s), subgroup size %u, workgroup size %u, %s path\n", caps.device_name.c_str(),
+               caps.driver_name.c_str(), caps.driver_info.c_str(), caps.subgroup_size, caps.workgroup_size,
+               to_string(caps.reduction_path));
+  std::fprintf(out, "timing: %s; median of %d runs after %d warm-up; %s\n", timing.c_str(), o.runs, o.warmup,
+               today().c_str());
+  std::fprintf(out, "x copy / x elem: the time against a copy / an elementwise pass moving the same bytes\n\n");
+  std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9s %9s %8s %7s %7s %6s %6s\n", "kind", "shape", "layout", "dtype",
+               "pass", "ms", "min MB", "GB/s", "x copy", "x elem", "target", "");
+  for (const Measured& m : rows) {
+    std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9.3f %9.2f %8.2f %7.2f %7.2f %6.1f %6s\n", m.c.kind.c_str(),
+                 m.c.shape_label().c_str(), m.c.layout_label().c_str(), m.c.dtype == DType::f16 ? "f16" : "f32",
+                 bench::to_string(m.c.pass), m.timing.median_ms, m.c.min_bytes() / 1e6, m.gbps, m.copy_ratio,
+                 m.elementwise_ratio, m.c.target_ratio(), miss_label(m.elementwise_ratio, m.c.target_ratio()).c_str());
+  }
+  std::fprintf(out, "\nreferences (same run): elements dtype   copy ms  copy GB/s   elem ms  elem GB/s\n");
+  for (const auto& [key, r] : refs)
+    std::fprintf(out, "%33llu %-5s %9.3f %10.2f %9.3f %10.2f\n", static_cast<unsigned long long>(key.first),
+                 key.second ? "f16" : "f32", r.copy_ms, r.copy_gbps, r.elementwise_ms, r.elementwise_gbps);
+}
+
+void write_json(std::ostream& out, const Capabilities& caps, const std::string& timing, const Options& o,
+                const std::vector<Measured>& rows) {
+  char buf[512];
+  out << "{\n";
+  out << "  \"device\": \"" << caps.device_name << "\",\n";
+  out << "  \"driver\": \"" << caps.driver_name << " " << caps.driver_info << "\",\n";
+  out << "  \"subgroup_size\": " << caps.subgroup_size << ",\n";
+  out << "  \"workgroup_size\": " << caps.workgroup_size << ",\n";
+  out << "  \"reduction_path\": \"" << to_string(caps.reduction_path) << "\",\n";
+  out << "  \"timing\": \"" << timing << "\",\n";
+  out << "  \"runs\": " << o.runs << ",\n  \"warmup\": " << o.warmup << ",\n";
+  out << "  \"date\": \"" << today() << "\",\n";
+  out << "  \"cases\": [\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Measured& m = rows[i];
+    std::snprintf(buf, sizeof buf,
+                  "    {\"id\": \"%s\", \"ms\": %.4f, \"min_ms\": %.4f, \"min_bytes\": %llu, \"gbps\": %.3f, "
+                  "\"copy_ratio\": %.4f, \"elementwise_ratio\": %.4f, \"target\": %.1f}%s\n",
+                  m.id().c_str(), m.timing.median_ms, m.timing.min_ms,
+                  static_cast<unsigned long long>(m.c.min_bytes()), m.gbps, m.copy_ratio, m.elementwise_ratio,
+                  m.c.target_ratio(), i + 1 < rows.size() ? "," : "");
+    out << buf;
+  }
+  out << "  ]\n}\n";
+}
+
+}  // namespace
+
+int bench_command(int argc, char** argv) {
+  Options o;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (a == "--quick") {
+      o.quick = true;
+      o.warmup = 1;
+      o.runs = 7;
+    } else if (a == "--fences") {
+      o.fences = true;
+    } else if (a == "--runs" || a == "--warmup" || a == "--device") {
+      const char* v = value();
+      auto n = v ? parse_int(v) : std::nullopt;
+      if (!n || (a == "--runs" && (*n < 1 || *n > 1000)))
+        return bad_usage(a + ": expected a number" + (a == "--runs" ? " from 1 to 1000" : std::string()));
+      if (a == "--runs") o.runs = *n;
+      if (a == "--warmup") o.warmup = *n;
+      if (a == "--device") o.device = static_cast<uint32_t>(*n);
+    } else if (a == "--kind") {
+      const char* v = value();
+      if (!v) return bad_usage("--kind: expected a kind");
+      for (const std::string& k : split_commas(v)) {
+        if (k != "batch_norm" && k != "layer_norm" && k != "rms_norm" && k != "group_norm" && k != "instance_norm")
+          return bad_usage("--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got '" +
+                           k + "'");
+        o.kinds.push_back(k);
+      }
+    } else if (a == "--dtype") {
+      const char* v = value();
+      const std::string d = v ? v : "";
+      if (d != "f32" && d != "f16") return bad_usage("--dtype: expected f32 or f16, got '" + d + "'");
+      o.dtype = d == "f16" ? DType::f16 : DType::f32;
+    } else if (a == "--json" || a == "--baseline") {
+      const char* v = value();
+      if (!v) return bad_usage(a + ": expected a file name");
+      (a == "--json" ? o.json_path : o.baseline_path) = v;
+    } else if (a == "--max-regression") {
+      const char* v = value();
+      o.max_regression = v ? std::atof(v) : 0;
+      if (!(o.max_regression >= 1.0)) return bad_usage("--max-regression: expected a factor >= 1");
+    } else {
+      return bad_usage("unknown option '" + a + "'");
+    }
+  }
+  std::optional<std::map<std::string, double>> baseline;
+  if (!o.baseline_path.empty()) {
+    baseline = read_baseline(o.baseline_path);
+    if (!baseline || baseline->empty()) {
+      std::fprintf(stderr, "vknorm bench: --baseline %s: cannot read it, or it holds no cases\n",
+                   o.baseline_path.c_str());
+      return 1;
+    }
+  }
+
+  StandaloneOptions so;
+  so.device_index = o.device;
+  auto context = Context::create_standalone(so);
+  if (!context) {
+    std::fprintf(stderr, "vknorm bench: %s\n", context.status().message().c_str());
+    return 1;
+  }
+  Context& ctx = *context.value();
+  const Capabilities& caps = ctx.capabilities();
+  auto device = bench::BenchDevice::create(ctx, o.fences);
+  if (!device) {
+    std::fprintf(stderr, "vknorm bench: %s\n", device.status().message().c_str());
+    return 1;
+  }
+  bench::BenchDevice& dev = *device.value();
+  if (!dev.timestamps()) std::fprintf(stderr, "vknorm bench: timing with %s\n", dev.timing_note().c_str());
+
+  std::vector<BenchCase> cases;
+  for (const BenchCase& c : bench::all_cases(caps.storage_buffer_16bit)) {
+    if (!o.kinds.empty() && std::find(o.kinds.begin(), o.kinds.end(), c.kind) == o.kinds.end()) continue;
+    if (o.dtype && c.dtype != *o.dtype) continue;
+    cases.push_back(c);
+  }
+  if (o.dtype == DType::f16 && cases.empty()) {
+    std::fprintf(stderr, "vknorm bench: --dtype f16: %s has no 16-bit storage\n", caps.device_name.c_str());
+    return 1;
+  }
+
+  const bool tty = isatty(fileno(stderr));
+  std::map<std::pair<uint64_t, int>, Reference> refs;
+  std::vector<Measured> rows;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const BenchCase& c = cases[i];
+    Measured m;
+    m.c = c;
+    std::fprintf(stderr, "%s[%zu/%zu] %-60s%s", tty ? "\r" : "", i + 1, cases.size(), m.id().c_str(),
+                 tty ? "" : "\n");
+    std::fflush(stderr);
+    const uint32_t eb = c.dtype == DType::f16 ? 2 : 4;
+    const auto key = std::make_pair(c.elements(), c.dtype == DType::f16 ? 1 : 0);
+    if (!refs.count(key)) {
+      Reference r;
+      auto x = dev.buffer(c.elements() * eb, std::vector<uint8_t>(c.elements() * eb, 0x3c));
+      auto y = dev.buffer(c.elements() * eb);
+      if (!x || !y) {
+        std::fprintf(stderr, "\nvknorm bench: %s\n", (!x ? x : y).status().message().c_str());
+        return 1;
+      }
+      for (ReferencePass pass : {ReferencePass::copy, ReferencePass::scale_shift}) {
+        auto t = dev.time([&](CommandRecorder& rec) {
+          return record_reference_pass(rec, pass, c.dtype, c.elements(), x.value().ref(), y.value().ref());
+        }, o.warmup, o.runs);
+        if (!t) {
+          std::fprintf(stderr, "\nvknorm bench: reference: %s\n", t.status().message().c_str());
+          return 1;
+        }
+        const double gbps = 2.0 * c.elements() * eb / (t.value().median_ms * 1e6);
+        (pass == ReferencePass::copy ? r.copy_ms : r.elementwise_ms) = t.value().median_ms;
+        (pass == ReferencePass::copy ? r.copy_gbps : r.elementwise_gbps) = gbps;
+      }
+      refs[key] = r;
+    }
+    auto prepared = bench::prepare_case(ctx, dev, c);
+    if (!prepared) {
+      std::fprintf(stderr, "\nvknorm bench: %s: %s\n", m.id().c_str(), prepared.status().message().c_str());
+      return 1;
+    }
+    auto t = dev.time(prepared.value().record, o.warmup, o.runs);
+    if (!t) {
+      std::fprintf(stderr, "\nvknorm bench: %s: %s\n", m.id().c_str(), t.status().message().c_str());
+      return 1;
+    }
+    m.timing = t.value();
+    const double bytes = static_cast<double>(c.min_bytes());
+    m.gbps = bytes / (m.timing.median_ms * 1e6);
+    m.copy_ratio = refs[key].copy_gbps / m.gbps;
+    m.elementwise_ratio = refs[key].elementwise_gbps / m.gbps;
+    rows.push_back(m);
+  }
+  if (tty) std::fprintf(stderr, "\r%80s\r", "");
+
+  const std::string timing = dev.timing_note();
+  if (o.json_path != "-") print_table(stdout, caps, timing, o, rows, refs);
+  if (!o.json_path.empty()) {
+    if (o.json_path == "-") {
+      write_json(std::cout, caps, timing, o, rows);
+    } else {
+      std::ofstream out(o.json_path);
+      write_json(out, caps, timing, o, rows);
+      if (!out) {
+        std::fprintf(stderr, "vknorm bench: --json %s: cannot write it\n", o.json_path.c_str());
+        return 1;
+      }
+    }
+  }
+  if (!baseline) return 0;
+  int regressions = 0, compared = 0;
+  std::map<std::string, const Measured*> by_id;
+  for (const Measured& m : rows) by_id[m.id()] = &m;
+  for (const auto& [id, base] : *baseline) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      if (!o.kinds.empty() || o.dtype) continue;  // filtered out on purpose
+      std::fprintf(stderr, "regression guard: baseline case '%s' was not measured\n", id.c_str());
+      ++regressions;
+      continue;
+    }
+    ++compared;
+    const double now = it->second->elementwise_ratio;
+    if (now > o.max_regression * base) {
+      std::fprintf(stderr, "regression guard: %s: ratio %.2f is more than %.1fx the baseline's %.2f\n", id.c_str(),
+                   now, o.max_regression, base);
+      ++regressions;
+    }
+  }
+  std::fprintf(stderr, "regression guard: %d of %d cases within %.1fx of the baseline %s\n", compared - regressions,
+               compared, o.max_regression, o.baseline_path.c_str());
+  return regressions ? 1 : 0;
+}
+
+}  // namespace vknorm::cli

@@ -1,0 +1,283 @@
+#include "bench_cases.hpp"
+
+#include <cstring>
+#include <functional>
+#include <random>
+
+#include "vknorm/batchnorm.hpp"
+#include "vknorm/groupnorm.hpp"
+#include "vknorm/half.hpp"
+#include "vknorm/instancenorm.hpp"
+#include "vknorm/layernorm.hpp"
+#include "vknorm/rmsnorm.hpp"
+
+namespace vknorm::bench {
+namespace {
+
+uint64_t product(const std::vector<int64_t>& v) {
+  uint64_t p = 1;
+  for (int64_t d : v) p *= static_cast<uint64_t>(d);
+  return p;
+}
+
+bool row_kind(const std::string& kind) { return kind == "layer_norm" || kind == "rms_norm"; }
+bool has_running(const std::string& kind) { return kind == "batch_norm" || kind == "instance_norm"; }
+
+// Sizes of the small tensors: affine parameters, statistics groups, running statistics.
+struct Sizes {
+  uint64_t affine, groups, channels;
+};
+Sizes sizes_of(const BenchCase& c) {
+  const uint64_t E = c.elements();
+  if (row_kind(c.kind)) {
+    const uint64_t D = static_cast<uint64_t>(c.shape.back());
+    return {D, E / D, D};
+  }
+  const uint64_t N = static_cast<uint64_t>(c.shape[0]), C = static_cast<uint64_t>(c.shape[1]);
+  if (c.kind == "batch_norm") return {C, C, C};
+  if (c.kind == "instance_norm") return {C, N * C, C};
+  return {C, N * static_cast<uint64_t>(c.groups), C};  // group_norm
+}
+
+// The calls of one kind with the case's parameters, behind one signature.
+struct KindCalls {
+  std::function<Result<uint64_t>(const Context&)> workspace;
+  std::function<Status(CommandRecorder&, const NormForwardBuffers&)> forward;
+  std::function<Status(CommandRecorder&, const NormBackwardBuffers&)> backward;
+};
+
+template <class Params, class W, class F, class B>
+KindCalls calls_for(const Params& p, W workspace, F forward, B backward) {
+  return {[=](const Context& ctx) { return workspace(ctx, p); },
+          [=](CommandRecorder& r, const NormForwardBuffers& b) { return forward(r, p, b); },
+          [=](CommandRecorder& r, const NormBackwardBuffers& b) { return backward(r, p, b); }};
+}
+
+KindCalls kind_calls(const BenchCase& c, bool training) {
+  if (c.kind == "batch_norm") {
+    BatchNormParams p;
+    p.shape = c.shape;
+    p.training = training;
+    p.layout = c.layout;
+    p.dtype = c.dtype;
+    return calls_for(p, batch_norm_workspace_size, record_batch_norm_forward, record_batch_norm_backward);
+  }
+  if (c.kind == "instance_norm") {
+    InstanceNormParams p;
+    p.shape = c.shape;
+    p.training = training;
+    p.affine = true;
+    p.track_running_stats = true;
+    p.layout = c.layout;
+    p.dtype = c.dtype;
+    return calls_for(p, instance_norm_workspace_size, record_instance_norm_forward, record_instance_norm_backward);
+  }
+  if (c.kind == "group_norm") {
+    GroupNormParams p;
+    p.shape = c.shape;
+    p.num_groups = c.groups;
+    p.layout = c.layout;
+    p.dtype = c.dtype;
+    return calls_for(p, group_norm_workspace_size, record_group_norm_forward, record_group_norm_backward);
+  }
+  if (c.kind == "layer_norm") {
+    LayerNormParams p;
+    p.shape = c.shape;
+    p.normalized_shape = {c.shape.back()};
+    p.dtype = c.dtype;
+    return calls_for(p, layer_norm_workspace_size, record_layer_norm_forward, record_layer_norm_backward);
+  }
+  RMSNormParams p;
+  p.shape = c.shape;
+  p.normalized_shape = {c.shape.back()};
+  p.dtype = c.dtype;
+  return calls_for(p, rms_norm_workspace_size, record_rms_norm_forward, record_rms_norm_backward);
+}
+
+// `count` values in the case's storage type, uniform in [lo, hi).
+std::vector<uint8_t> random_tensor(uint64_t count, DType dtype, float lo, float hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<uint8_t> bytes(count * (dtype == DType::f16 ? 2 : 4));
+  for (uint64_t i = 0; i < count; ++i) {
+    const float v = dist(rng);
+    if (dtype == DType::f16) {
+      const uint16_t h = float_to_half(v);
+      std::memcpy(&bytes[i * 2], &h, 2);
+    } else {
+      std::memcpy(&bytes[i * 4], &v, 4);
+    }
+  }
+  return bytes;
+}
+
+std::vector<uint8_t> constant_floats(uint64_t count, float value) {
+  std::vector<uint8_t> bytes(count * 4);
+  for (uint64_t i = 0; i < count; ++i) std::memcpy(&bytes[i * 4], &value, 4);
+  return bytes;
+}
+
+}  // namespace
+
+const char* to_string(Pass pass) {
+  switch (pass) {
+    case Pass::train_forward: return "train_fwd";
+    case Pass::eval_forward: return "eval_fwd";
+    case Pass::backward: return "backward";
+  }
+  return "?";
+}
+
+std::string BenchCase::shape_label() const {
+  std::string s = kind == "group_norm" ? "G" + std::to_string(groups) + " " : "";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s;
+}
+
+std::string BenchCase::layout_label() const {
+  if (!has_layout) return "rows";
+  return layout == Layout::nhwc ? "nhwc" : "nchw";
+}
+
+uint64_t BenchCase::elements() const { return product(shape); }
+
+uint64_t BenchCase::min_bytes() const {
+  const Sizes s = sizes_of(*this);
+  const uint64_t tensor = elements() * (dtype == DType::f16 ? 2 : 4);
+  const bool bias = kind != "rms_norm";
+  const uint64_t params = s.affine * 4 * (bias ? 2 : 1);
+  const uint64_t stats = s.groups * 4 * (kind == "rms_norm" ? 1 : 2);
+  switch (pass) {
+    case Pass::train_forward:  // x, y; weight, bias; save stats; running stats read and written
+      return 2 * tensor + params + stats + (has_running(kind) ? s.channels * 4 * 4 : 0);
+    case Pass::eval_forward:  // x, y; weight, bias; running stats read
+      return 2 * tensor + params + s.channels * 4 * 2;
+    case Pass::backward:  // x, dy, dx; weight, save stats read; dweight, dbias written
+      return 3 * tensor + params + s.affine * 4 + stats;
+  }
+  return 0;
+}
+
+double BenchCase::target_ratio() const {
+  if (pass == Pass::backward) return 3.0;
+  if (kind == "batch_norm") return pass == Pass::eval_forward ? 1.1 : 1.7;
+  return 1.3;
+}
+
+std::vector<BenchCase> all_cases(bool with_f16) {
+  struct Shape {
+    const char* kind;
+    std::vector<int64_t> shape;
+    int64_t groups;
+  };
+  const std::vector<Shape> shapes = {
+      {"batch_norm", {8, 64, 56, 56}, 0},    {"batch_norm", {8, 256, 14, 14}, 0},
+      {"batch_norm", {32, 2048, 7, 7}, 0},   {"layer_norm", {512, 768}, 0},
+      {"layer_norm", {4096, 1024}, 0},       {"layer_norm", {8, 4097}, 0},
+      {"rms_norm", {2048, 4096}, 0},         {"group_norm", {2, 320, 64, 64}, 32},
+      {"group_norm", {1, 64, 56, 56}, 32},   {"instance_norm", {1, 64, 128, 128}, 0},
+      {"instance_norm", {8, 256, 14, 14}, 0},
+  };
+  std::vector<BenchCase> cases;
+  for (const Shape& s : shapes) {
+    const bool rows = row_kind(s.kind);
+    std::vector<Pass> passes = {Pass::train_forward};
+    if (has_running(s.kind)) passes.push_back(Pass::eval_forward);
+    passes.push_back(Pass::backward);
+    for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+      if (rows && layout == Layout::nhwc) continue;
+      for (DType dtype : {DType::f32, DType::f16}) {
+        if (dtype == DType::f16 && !with_f16) continue;
+        for (Pass pass : passes) {
+          BenchCase c;
+          c.kind = s.kind;
+          c.shape = s.shape;
+          c.groups = s.groups;
+          c.has_layout = !rows;
+          c.layout = layout;
+          c.dtype = dtype;
+          c.pass = pass;
+          cases.push_back(c);
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+Result<PreparedCase> prepare_case(Context& context, BenchDevice& device, const BenchCase& c) {
+  const Sizes s = sizes_of(c);
+  const uint64_t E = c.elements();
+  const KindCalls train = kind_calls(c, true);
+  const KindCalls calls = c.pass == Pass::eval_forward ? kind_calls(c, false) : train;
+  auto workspace_bytes = train.workspace(context);
+  if (!workspace_bytes) return workspace_bytes.status();
+
+  PreparedCase prepared;
+  auto add = [&](VkDeviceSize bytes, const std::vector<uint8_t>& contents) -> Result<BufferRef> {
+    auto b = device.buffer(bytes, contents);
+    if (!b) return b.status();
+    prepared.buffers.push_back(std::move(b.value()));
+    return prepared.buffers.back().ref();
+  };
+  const uint64_t tensor_bytes = E * (c.dtype == DType::f16 ? 2 : 4);
+  std::vector<BufferRef> refs;
+  struct Spec {
+    uint64_t bytes;
+    std::vector<uint8_t> contents;
+  };
+  const std::vector<Spec> specs = {
+      {tensor_bytes, random_tensor(E, c.dtype, -1.5f, 2.5f, 1)},     // 0 x
+      {tensor_bytes, {}},                                             // 1 y / dx
+      {tensor_bytes, random_tensor(E, c.dtype, -1.0f, 1.0f, 2)},     // 2 dy
+      {s.affine * 4, constant_floats(s.affine, 1.25f)},              // 3 weight
+      {s.affine * 4, constant_floats(s.affine, 0.5f)},               // 4 bias
+      {s.channels * 4, constant_floats(s.channels, 0.0f)},           // 5 running_mean
+      {s.channels * 4, constant_floats(s.channels, 1.0f)},           // 6 running_var
+      {s.groups * 4, {}},                                             // 7 save_mean
+      {s.groups * 4, {}},                                             // 8 save_invstd
+      {s.affine * 4, {}},                                             // 9 dweight
+      {s.affine * 4, {}},                                             // 10 dbias
+      {workspace_bytes.value(), {}},                                  // 11 workspace
+  };
+  for (const Spec& spec : specs) {
+    auto r = add(spec.bytes, spec.contents);
+    if (!r) return r.status();
+    refs.push_back(r.value());
+  }
+  NormForwardBuffers fwd;
+  fwd.x = refs[0];
+  fwd.y = refs[1];
+  fwd.weight = refs[3];
+  fwd.bias = refs[4];
+  fwd.running_mean = refs[5];
+  fwd.running_var = refs[6];
+  fwd.save_mean = refs[7];
+  fwd.save_invstd = refs[8];
+  fwd.workspace = refs[11];
+  if (c.pass != Pass::backward) {
+    const auto forward = calls.forward;
+    prepared.record = [forward, fwd](CommandRecorder& r) { return forward(r, fwd); };
+    return prepared;
+  }
+  // The backward reads the statistics a training forward saved for this x.
+  const auto train_forward = train.forward;
+  VKNORM_TRY(device.run_once([&](CommandRecorder& r) { return train_forward(r, fwd); }));
+  NormBackwardBuffers bwd;
+  bwd.x = refs[0];
+  bwd.dx = refs[1];
+  bwd.dy = refs[2];
+  bwd.weight = refs[3];
+  bwd.running_mean = refs[5];
+  bwd.running_var = refs[6];
+  bwd.save_mean = refs[7];
+  bwd.save_invstd = refs[8];
+  bwd.dweight = refs[9];
+  bwd.dbias = refs[10];
+  bwd.workspace = refs[11];
+  const auto backward = calls.backward;
+  prepared.record = [backward, bwd](CommandRecorder& r) { return backward(r, bwd); };
+  return prepared;
+}
+
+}  // namespace vknorm::bench

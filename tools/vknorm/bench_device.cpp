@@ -1,0 +1,168 @@
+#include "bench_device.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "context_state.hpp"
+#include "recorder_impl.hpp"
+#include "vk/buffer.hpp"
+
+namespace vknorm::bench {
+namespace {
+
+constexpr uint32_t kMaxRuns = 1000;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+Timing summarize(const std::vector<double>& ms) {
+  Timing t;
+  t.runs = static_cast<int>(ms.size());
+  t.median_ms = median(ms);
+  t.min_ms = *std::min_element(ms.begin(), ms.end());
+  return t;
+}
+
+}  // namespace
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+  std::swap(context_, o.context_);
+  std::swap(buffer_, o.buffer_);
+  std::swap(memory_, o.memory_);
+  std::swap(bytes_, o.bytes_);
+  return *this;
+}
+DeviceBuffer::~DeviceBuffer() {
+  if (!context_) return;
+  ContextState& s = context_->state();
+  if (buffer_) s.vk.DestroyBuffer(s.device, buffer_, nullptr);
+  if (memory_) s.vk.FreeMemory(s.device, memory_, nullptr);
+}
+
+Result<std::unique_ptr<BenchDevice>> BenchDevice::create(Context& context, bool use_fences) {
+  std::unique_ptr<BenchDevice> d(new BenchDevice(context));
+  ContextState& s = context.state();
+  uint32_t count = 0;
+  s.vk.GetPhysicalDeviceQueueFamilyProperties(s.physical_device, &count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(count);
+  s.vk.GetPhysicalDeviceQueueFamilyProperties(s.physical_device, &count, families.data());
+  const uint32_t valid_bits = s.queue_family < count ? families[s.queue_family].timestampValidBits : 0;
+  if (use_fences) {
+    d->timing_note_ = "fences (asked for with --fences)";
+  } else if (!s.caps.timestamps || valid_bits == 0) {
+    d->timing_note_ = "fences: the device has no timestamps on its compute queue (timestampComputeAndGraphics " +
+                      std::string(s.caps.timestamps ? "true" : "false") +
+                      ", timestampValidBits " + std::to_string(valid_bits) + ")";
+  } else {
+    VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    info.queryCount = 2 * kMaxRuns;
+    VkResult r = s.vk.CreateQueryPool(s.device, &info, nullptr, &d->query_pool_);
+    if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateQueryPool");
+    d->query_capacity_ = info.queryCount;
+    d->timestamp_mask_ = valid_bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << valid_bits) - 1;
+    d->timing_note_ = "timestamp queries";
+  }
+  return d;
+}
+
+BenchDevice::~BenchDevice() {
+  ContextState& s = context_.state();
+  if (query_pool_) s.vk.DestroyQueryPool(s.device, query_pool_, nullptr);
+}
+
+Result<DeviceBuffer> BenchDevice::buffer(VkDeviceSize bytes, const std::vector<uint8_t>& contents) {
+  ContextState& s = context_.state();
+  DeviceBuffer b;
+  b.context_ = &context_;
+  b.bytes_ = std::max<VkDeviceSize>(bytes, 4);
+  VKNORM_TRY(vk::create_device_buffer(s.vk, s.physical_device, s.device, b.bytes_, &b.buffer_, &b.memory_));
+  // Fill through a host-visible staging buffer: device-local memory need not be mappable.
+  auto staging = context_.create_buffer(b.bytes_);
+  if (!staging) return staging.status();
+  std::memset(staging.value().data(), 0, b.bytes_);
+  std::memcpy(staging.value().data(), contents.data(), std::min<size_t>(contents.size(), b.bytes_));
+  VKNORM_TRY(run_once([&](CommandRecorder& rec) -> Status {
+    VkBufferCopy region{0, 0, b.bytes_};
+    s.vk.CmdCopyBuffer(rec.command_buffer(), staging.value().handle(), b.buffer_, 1, &region);
+    rec.close_with_barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+    return {};
+  }));
+  return b;
+}
+
+Status BenchDevice::run_once(const RecordFn& fn) {
+  auto rec = context_.begin_commands();
+  if (!rec) return rec.status();
+  // Transfers before this work (the staging copies) must land before the shaders read.
+  ContextState& s = context_.state();
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  s.vk.CmdPipelineBarrier(rec.value()->command_buffer(),
+                          VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0,
+                          nullptr, 0, nullptr);
+  VKNORM_TRY(fn(*rec.value()));
+  return context_.submit_and_wait(*rec.value());
+}
+
+Result<Timing> BenchDevice::time(const RecordFn& fn, int warmup, int runs) {
+  if (runs < 1 || runs > static_cast<int>(kMaxRuns))
+    return Status::invalid_argument("runs: expected 1 to " + std::to_string(kMaxRuns) + ", got " +
+                                    std::to_string(runs));
+  return timestamps() ? time_with_timestamps(fn, warmup, runs) : time_with_fences(fn, warmup, runs);
+}
+
+// One command buffer: the warm-up runs, then each timed run between two timestamps.
+// A BOTTOM_OF_PIPE timestamp is written once all earlier commands have finished, so the
+// interval holds exactly one run; vknorm's own barriers order the runs' memory accesses.
+Result<Timing> BenchDevice::time_with_timestamps(const RecordFn& fn, int warmup, int runs) {
+  ContextState& s = context_.state();
+  auto rec = context_.begin_commands();
+  if (!rec) return rec.status();
+  CommandRecorder& r = *rec.value();
+  VkCommandBuffer cmd = r.command_buffer();
+  s.vk.CmdResetQueryPool(cmd, query_pool_, 0, 2 * runs);
+  for (int i = 0; i < warmup; ++i) VKNORM_TRY(fn(r));
+  for (int i = 0; i < runs; ++i) {
+    s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * i);
+    VKNORM_TRY(fn(r));
+    s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * i + 1);
+  }
+  VKNORM_TRY(context_.submit_and_wait(r));
+  std::vector<uint64_t> ticks(2 * runs);
+  VkResult res = s.vk.GetQueryPoolResults(s.device, query_pool_, 0, 2 * runs, ticks.size() * sizeof(uint64_t),
+                                          ticks.data(), sizeof(uint64_t),
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  if (res != VK_SUCCESS) return Status::vulkan(res, "vkGetQueryPoolResults");
+  std::vector<double> ms(runs);
+  for (int i = 0; i < runs; ++i) {
+    const uint64_t dt = (ticks[2 * i + 1] - ticks[2 * i]) & timestamp_mask_;
+    ms[i] = static_cast<double>(dt) * s.caps.timestamp_period_ns * 1e-6;
+  }
+  return summarize(ms);
+}
+
+// One submission per run, recorded beforehand; the time from vkQueueSubmit to the fence
+// also holds the submission and wake-up latency.
+Result<Timing> BenchDevice::time_with_fences(const RecordFn& fn, int warmup, int runs) {
+  for (int i = 0; i < warmup; ++i) VKNORM_TRY(run_once(fn));
+  std::vector<double> ms(runs);
+  for (int i = 0; i < runs; ++i) {
+    auto rec = context_.begin_commands();
+    if (!rec) return rec.status();
+    VKNORM_TRY(fn(*rec.value()));
+    const auto start = std::chrono::steady_clock::now();
+    VKNORM_TRY(context_.submit_and_wait(*rec.value()));
+    ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  return summarize(ms);
+}
+
+}  // namespace vknorm::bench
