@@ -77,6 +77,28 @@ uint group_element(uint g, uint m) {
   return ((b * pc.O + o) * pc.K + k) * pc.I + i;
 }
 
+// Walks elements m, m + step, m + 2 * step, ... of group g, stepping (o, i) by carries
+// instead of dividing for every element.
+struct GroupWalk { uint m, o, i, step, step_o, step_i, base, channel_base; };
+
+GroupWalk group_walk(uint g, uint m, uint step) {
+  uint b = g / pc.K;
+  uint k = g - b * pc.K;
+  uint o = m / pc.I;
+  return GroupWalk(m, o, m - o * pc.I, step, step / pc.I, step % pc.I, (b * pc.O * pc.K + k) * pc.I, k * pc.cpg);
+}
+uint walk_element(GroupWalk w) { return w.base + w.o * pc.K * pc.I + w.i; }
+uint walk_channel(GroupWalk w) { return w.channel_base + (pc.inner == 1u ? w.i : w.i / pc.inner); }
+void walk_next(inout GroupWalk w) {
+  w.m += w.step;
+  w.o += w.step_o;
+  w.i += w.step_i;
+  if (w.i >= pc.I) {
+    w.i -= pc.I;
+    w.o += 1u;
+  }
+}
+
 uint element_group(uint e) {
   uint k = (e / pc.I) % pc.K;
   uint b = e / (pc.O * pc.K * pc.I);

@@ -17,10 +17,10 @@ void main() {
     uint begin = chunk * pc.chunk_size;
     uint end = min(group_size(), begin + pc.chunk_size);
     vec2 sums = vec2(0.0);
-    for (uint m = begin + lid; m < end; m += gl_WorkGroupSize.x) {
-      uint e = group_element(g, m);
+    for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at)) {
+      uint e = walk_element(at);
       float dy = load_dy(e);
-      if (weighted) dy *= gamma_of(element_channel(e));
+      if (weighted) dy *= gamma_of(walk_channel(at));
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
     sums = workgroup_sum2(sums);

@@ -42,7 +42,29 @@ void main() {
     uint begin = chunk * pc.pchunk_size;
     uint end = min(size, begin + pc.pchunk_size);
     vec2 sums = vec2(0.0);
-    for (uint m = begin + lid; m < end; m += gl_WorkGroupSize.x) sums += element_sums(channel_element(c, m));
+    // Walk (o, i) by carries; the group changes only with o, so its statistics are
+    // loaded again only then.
+    uint o = (begin + lid) / pc.Ip, i = (begin + lid) % pc.Ip;
+    uint step_o = gl_WorkGroupSize.x / pc.Ip, step_i = gl_WorkGroupSize.x % pc.Ip;
+    uint cached = 0xffffffffu;
+    float mean = 0.0, invstd = 0.0;
+    for (uint m = begin + lid; m < end; m += gl_WorkGroupSize.x) {
+      uint e = (o * pc.Kp + c) * pc.Ip + i;
+      if (o != cached) {
+        cached = o;
+        uint g = element_group(e);
+        mean = stat_mean(g);
+        invstd = stat_invstd(g);
+      }
+      float dy = load_dy(e);
+      sums += vec2(dy * (load_x(e) - mean) * invstd, dy);
+      o += step_o;
+      i += step_i;
+      if (i >= pc.Ip) {
+        i -= pc.Ip;
+        o += 1u;
+      }
+    }
     sums = workgroup_sum2(sums);
     if (lid == 0u) store_partial(c, chunk, sums);
   }

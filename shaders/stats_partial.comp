@@ -15,8 +15,8 @@ void main() {
     uint begin = chunk * pc.chunk_size;
     uint end = min(group_size(), begin + pc.chunk_size);
     Welford w = Welford(0.0, 0.0, 0.0);
-    for (uint m = begin + lid; m < end; m += gl_WorkGroupSize.x) {
-      float v = load_x(group_element(g, m)) - pivot;
+    for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at)) {
+      float v = load_x(walk_element(at)) - pivot;
       w.n += 1.0;
       float delta = v - w.mean;
       w.mean += delta / w.n;

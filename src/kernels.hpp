@@ -22,6 +22,7 @@ struct Capabilities;
   X(stats_finalize)       \
   X(normalize)            \
   X(fused_forward)        \
+  X(team_forward)         \
   X(grad_partial)         \
   X(grad_finalize)        \
   X(grad_input)           \
@@ -44,6 +45,9 @@ uint32_t workgroup_size_for(const Capabilities& caps);
 
 // Values per invocation that fused_forward keeps in registers (VALUES in the shader).
 constexpr uint32_t kFusedValuesPerInvocation = 16;
+
+// The largest group team_forward takes: read twice, its second read must still hit cache.
+constexpr uint64_t kTeamMaxGroupSize = 8192;
 
 // Slot roles, as in shaders/common.glsl.
 enum Slot : uint32_t {

@@ -1,4 +1,5 @@
 // Recording of any norm on the shared kernels.
+//  forward, batch statistics, many small groups, no running update: team_forward
 //  forward, batch statistics, group fits on-chip, no running update: fused_forward
 //  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
 //  forward, running statistics: normalize
@@ -18,7 +19,8 @@ namespace {
 struct SplitPlan {
   uint32_t chunks = 0, chunk_size = 0;    // per statistics group
   uint32_t pchunks = 0, pchunk_size = 0;  // per affine channel (parameter gradients)
-  bool fused = false;
+  bool team = false;   // team_forward: a subgroup per group
+  bool fused = false;  // fused_forward: a workgroup per group, values in registers
   uint64_t forward_floats = 0;
   uint64_t coef_base = 0, param_base = 0, backward_floats = 0;
 };
@@ -33,15 +35,34 @@ void split(uint64_t size, uint64_t target, uint32_t& chunks, uint32_t& chunk_siz
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
 }
 
+// Values each invocation reduces in a split pass before its workgroup's reduction. A GPU
+// wants many workgroups in flight; a CPU implementation (lavapipe) runs a few threads,
+// and its workgroup barriers are costly, so it wants fewer, longer chunks.
+uint64_t values_per_invocation(const Capabilities& caps) {
+  return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 64 : 8;
+}
+
 SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   const uint32_t wg = workgroup_size_for(caps);
+  const uint64_t vpi = values_per_invocation(caps);
   const NormGeometry& g = p.geometry;
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   SplitPlan s;
-  split(size, uint64_t{wg} * 8, s.chunks, s.chunk_size);  // about 8 values per invocation
-  s.fused = g.uses_batch_stats && !g.updates_running && size > 0 &&
-            size <= uint64_t{wg} * kFusedValuesPerInvocation;
-  s.forward_floats = s.fused ? 0 : groups * s.chunks * 3;
+  split(size, wg * vpi, s.chunks, s.chunk_size);
+  const bool one_pass = g.uses_batch_stats && !g.updates_running && size > 0;
+  // Many small groups: a subgroup each, with no barrier, as long as there are enough of
+  // them to give every workgroup several (else a workgroup per group uses more lanes).
+  // On a GPU a lane takes at most 32 values (a warp per LayerNorm row up to 1024 on
+  // NVIDIA); a CPU implementation has few threads and costly barriers, so any group up
+  // to kTeamMaxGroupSize.
+  const uint64_t lanes = std::max<uint32_t>(1, caps.subgroup_size);
+  const uint64_t teams_per_workgroup = wg / lanes;
+  const uint64_t team_limit =
+      caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kTeamMaxGroupSize : std::min(kTeamMaxGroupSize, 32 * lanes);
+  s.team = one_pass && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
+           groups >= 2 * teams_per_workgroup;
+  s.fused = one_pass && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  s.forward_floats = s.fused || s.team ? 0 : groups * s.chunks * 3;
   s.coef_base = groups * s.chunks * 2;
   s.param_base = s.coef_base + groups * 3;
   s.backward_floats = s.param_base;
@@ -49,7 +70,7 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
     if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
       split(p.Op, 64, s.pchunks, s.pchunk_size);
     else
-      split(p.Op * p.Ip, uint64_t{wg} * 8, s.pchunks, s.pchunk_size);
+      split(p.Op * p.Ip, wg * vpi, s.pchunks, s.pchunk_size);
     s.backward_floats += p.Kp * s.pchunks * 2;
   }
   return s;
@@ -118,10 +139,34 @@ PushConstants base_push(const NormPlan& p, const SplitPlan& s) {
 uint32_t clamp_grid(uint64_t n, uint32_t limit) {
   return static_cast<uint32_t>(std::clamp<uint64_t>(n, 1, std::min(limit, 65535u)));
 }
-uint32_t elementwise_grid(const Capabilities& caps, uint64_t elements) {
+// The grid of the elementwise passes over the row view of shaders/rows.glsl: workgroups
+// in x cover the columns of rows longer than a workgroup, workgroups in y walk the rows
+// (several short rows per workgroup). At most kRowGridWorkgroups in all, each looping:
+// enough to fill a large GPU, and few enough that per-workgroup costs stay small.
+constexpr uint64_t kRowGridWorkgroups = 1024;
+struct Grid {
+  uint32_t x = 1, y = 1;
+};
+Grid row_grid(const Capabilities& caps, const NormPlan& p) {
   const uint64_t wg = workgroup_size_for(caps);
-  return clamp_grid((elements + wg - 1) / wg, caps.max_workgroup_count_x);
+  const bool plane = p.inner >= wg;
+  const uint64_t L = plane ? p.inner : p.K * p.I;
+  const uint64_t R = L == 0 ? 0 : p.geometry.elements / L;
+  const uint64_t packed = L >= wg ? 1 : wg / L;
+  // A plane row shares one set of coefficients: let each invocation take many of its
+  // elements (up to 16) before the row is split over more workgroups.
+  const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
+  Grid g;
+  g.x = clamp_grid((L + cols_per_workgroup - 1) / cols_per_workgroup,
+                   static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_x, kRowGridWorkgroups)));
+  // Vector rows: a column's channel setup is paid once per invocation, so give each
+  // invocation several rows (up to 8) before adding workgroups in y.
+  const uint64_t row_steps = (R + packed - 1) / packed;
+  g.y = clamp_grid(plane ? row_steps : (row_steps + 7) / 8,
+                   static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_y, kRowGridWorkgroups / g.x)));
+  return g;
 }
+
 uint32_t per_item_grid(const Capabilities& caps, uint64_t items) {
   const uint64_t wg = workgroup_size_for(caps);
   return static_cast<uint32_t>(std::max<uint64_t>(1, (items + wg - 1) / wg));
@@ -186,7 +231,7 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
   if (g.uses_batch_stats) {
     if (!p.rms) VKNORM_TRY(check_ref("save_mean", b.save_mean, G));
     VKNORM_TRY(check_ref("save_invstd", b.save_invstd, G));
-    if (!s.fused) VKNORM_TRY(check_ref("workspace", b.workspace, s.forward_floats));
+    if (!s.fused && !s.team) VKNORM_TRY(check_ref("workspace", b.workspace, s.forward_floats));
   }
 
   PushConstants pc = base_push(p, s);
@@ -201,10 +246,16 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
     slots[kSlotStat] = slot(b.running_var, C);
     pc.flags |= kFlagStatsAreVar;
     if (E == 0) return {};
-    return rec.dispatch(KernelId::normalize, p.dtype, slots, pc, elementwise_grid(caps, E));
+    const Grid grid = row_grid(caps, p);
+    return rec.dispatch(KernelId::normalize, p.dtype, slots, pc, grid.x, grid.y);
   }
   if (!p.rms) slots[kSlotMean] = slot(b.save_mean, G);
   slots[kSlotStat] = slot(b.save_invstd, G);
+  if (s.team) {
+    const uint64_t teams_per_workgroup = workgroup_size_for(caps) / std::max<uint32_t>(1, caps.subgroup_size);
+    return rec.dispatch(KernelId::team_forward, p.dtype, slots, pc,
+                        clamp_grid((G + teams_per_workgroup - 1) / teams_per_workgroup, caps.max_workgroup_count_x));
+  }
   if (s.fused)
     return rec.dispatch(KernelId::fused_forward, p.dtype, slots, pc, clamp_grid(G, caps.max_workgroup_count_x));
 
@@ -221,7 +272,8 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
                           per_item_grid(caps, g.updates_running ? p.K : G)));
   pc.flags &= ~kFlagUpdateRunning;
   if (E == 0) return {};
-  return rec.dispatch(KernelId::normalize, p.dtype, slots, pc, elementwise_grid(caps, E));
+  const Grid grid = row_grid(caps, p);
+  return rec.dispatch(KernelId::normalize, p.dtype, slots, pc, grid.x, grid.y);
 }
 
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const NormBackwardBuffers& b) {
@@ -271,7 +323,10 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
                             clamp_grid(G, caps.max_workgroup_count_y)));
   VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, pc,
                           per_item_grid(caps, p.gamma_varies ? G : p.K)));
-  if (E > 0) VKNORM_TRY(rec.dispatch(KernelId::grad_input, p.dtype, slots, pc, elementwise_grid(caps, E)));
+  if (E > 0) {
+    const Grid grid = row_grid(caps, p);
+    VKNORM_TRY(rec.dispatch(KernelId::grad_input, p.dtype, slots, pc, grid.x, grid.y));
+  }
   if (!p.gamma_varies || !(p.has_weight || p.has_bias)) return {};
 
   if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);

@@ -1,0 +1,68 @@
+// The row view of the elementwise passes (normalize, grad_input): the tensor as R rows of
+// L contiguous elements, chosen so that a row's statistics group and affine channel cost
+// no per-element division:
+//  - plane rows (inner >= workgroup size: NCHW BatchNorm, InstanceNorm, GroupNorm with
+//    large planes): a row is one plane (b, o, k, ci) of `inner` elements; group and
+//    channel are the same for the whole row;
+//  - vector rows (otherwise: channels-last, small planes, LayerNorm, RMSNorm): a row is
+//    (b, o) with L = K * I; the channel follows the column, so it is fixed per
+//    invocation, and (b, o) is stepped without dividing.
+// Workgroup x covers the columns of long rows; rows shorter than the workgroup are packed
+// several to a workgroup. Workgroup y walks the rows. src/ops/norm_engine.cpp sizes the
+// grid the same way (row_grid).
+struct RowView {
+  bool plane;
+  uint R, L;
+  uint first_row, row_step;   // this invocation's rows
+  uint first_col, col_step;   // and columns
+  bool has_work;               // lanes beyond the packed rows have nothing to do
+};
+
+RowView row_view() {
+  RowView v;
+  uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
+  v.plane = pc.inner >= wg;
+  v.L = v.plane ? pc.inner : pc.K * pc.I;
+  v.R = v.L == 0u ? 0u : element_count() / v.L;
+  uint packed = v.L >= wg ? 1u : wg / v.L;  // rows per workgroup step
+  uint sub = v.L >= wg ? 0u : lid / v.L;
+  v.has_work = sub < packed;
+  v.first_row = gl_WorkGroupID.y * packed + sub;
+  v.row_step = gl_NumWorkGroups.y * packed;
+  v.first_col = v.L >= wg ? gl_WorkGroupID.x * wg + lid : lid - sub * v.L;
+  v.col_step = v.L >= wg ? gl_NumWorkGroups.x * wg : v.L;
+  return v;
+}
+
+// Plane row r = ((b * O + o) * K + k) * (I / inner) + ci: its group and affine channel.
+uvec2 plane_group_channel(uint r) {
+  uint planes = pc.I / pc.inner;
+  uint ci = r % planes;
+  uint t = r / planes;
+  uint k = t % pc.K;
+  uint b = t / (pc.K * pc.O);
+  return uvec2(b * pc.K + k, k * pc.cpg + ci);
+}
+
+// Vector rows: column col = k * I + i has channel k * cpg + i / inner; row r = b * O + o
+// puts it in group b * K + k.
+uint vector_k(uint col) { return col / pc.I; }
+uint vector_channel(uint col) {
+  uint k = col / pc.I;
+  return k * pc.cpg + (col - k * pc.I) / pc.inner;
+}
+
+// Walks this invocation's vector rows r = b * O + o, keeping b without a division per row.
+struct RowWalk { uint r, b, o, step_b, step_o; };
+RowWalk row_walk(RowView v) {
+  return RowWalk(v.first_row, v.first_row / pc.O, v.first_row % pc.O, v.row_step / pc.O, v.row_step % pc.O);
+}
+void row_next(inout RowWalk w, RowView v) {
+  w.r += v.row_step;
+  w.b += w.step_b;
+  w.o += w.step_o;
+  if (w.o >= pc.O) {
+    w.o -= pc.O;
+    w.b += 1u;
+  }
+}

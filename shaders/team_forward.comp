@@ -1,0 +1,61 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Forward for many small groups (LayerNorm rows, small InstanceNorm planes): each
+// subgroup owns a group (without subgroup operations, each invocation does), so the
+// reduction needs no shared memory and no workgroup barrier. The team reads its group
+// twice: for the statistics, then to normalize, the second time from cache (a group is
+// at most a few KiB). Writes save_mean / save_invstd; never updates running stats.
+#include "common.glsl"
+#include "reduce.glsl"  // Welford, and the subgroup extensions
+
+Welford team_welford(Welford w) {
+#if USE_SUBGROUP
+  float n = subgroupAdd(w.n);
+  float mean = n > 0.0 ? subgroupAdd(w.n * w.mean) / n : 0.0;
+  float d = w.mean - mean;
+  return Welford(n, mean, subgroupAdd(w.m2 + w.n * d * d));
+#else
+  return w;
+#endif
+}
+
+void main() {
+#if USE_SUBGROUP
+  // Subgroups are full (the workgroup size is a multiple of the subgroup size), so a
+  // workgroup holds exactly gl_WorkGroupSize.x / gl_SubgroupSize of them.
+  uint lanes = gl_SubgroupSize, lane = gl_SubgroupInvocationID;
+  uint per_workgroup = gl_WorkGroupSize.x / lanes;
+  uint team = gl_WorkGroupID.x * per_workgroup + gl_SubgroupID;
+  uint teams = gl_NumWorkGroups.x * per_workgroup;
+#else
+  uint lanes = 1u, lane = 0u;
+  uint team = gl_GlobalInvocationID.x, teams = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+#endif
+  uint size = group_size();
+  for (uint g = team; g < group_count(); g += teams) {
+    float pivot = load_x(group_element(g, 0u));
+    Welford w = Welford(0.0, 0.0, 0.0);
+    for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
+      float s = load_x(walk_element(at)) - pivot;
+      w.n += 1.0;
+      float delta = s - w.mean;
+      w.mean += delta / w.n;
+      w.m2 += delta * (s - w.mean);
+    }
+    w = team_welford(w);
+    float mean = pivot + w.mean;
+    float invstd = invstd_from(w.n, mean, w.m2);
+    if (lane == 0u) {
+      if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
+      slot_stat.data[pc.base[6] + g] = invstd;
+    }
+    for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
+      uint e = walk_element(at);
+      uint c = walk_channel(at);
+      // As fused_forward: center with the pivot and the small shifted mean.
+      float x = load_x(e);
+      float centered = has_flag(FLAG_RMS) ? x : (x - pivot) - w.mean;
+      store_out(e, epilogue(e, centered * invstd * gamma_of(c) + beta_of(c)));
+    }
+  }
+}
