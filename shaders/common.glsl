@@ -111,13 +111,6 @@ uint element_channel(uint e) {
   return k * pc.cpg + i / pc.inner;
 }
 
-// Address of element m (0 <= m < Op * Ip) of affine channel c.
-uint channel_element(uint c, uint m) {
-  uint o = m / pc.Ip;
-  uint i = m - o * pc.Ip;
-  return (o * pc.Kp + c) * pc.Ip + i;
-}
-
 float load_x(uint e) { return float(slot_x.data[pc.base[0] + e]); }
 // The gradient reaching the norm's output: through the ReLU, dy where the forward's
 // output y was > 0 (PyTorch's threshold_backward), else 0.
