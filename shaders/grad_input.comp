@@ -37,7 +37,7 @@ void main() {
   }
   for (uint col = v.first_col; col < v.L; col += v.col_step) {
     uint kk = vector_k(col);
-    float gamma = gamma_of(vector_channel(col));
+    float gamma = gamma_of(vector_channel(col, kk));
     uint cached = 0xffffffffu;
     Coefficients k = Coefficients(0.0, 0.0, 0.0, 0.0);
     for (RowWalk w = row_walk(v); w.r < v.R; row_next(w, v)) {

@@ -24,7 +24,7 @@ void main() {
     return;
   }
   for (uint col = v.first_col; col < v.L; col += v.col_step) {
-    uint k = vector_k(col), c = vector_channel(col);
+    uint k = vector_k(col), c = vector_channel(col, k);
     float gamma = gamma_of(c), beta = beta_of(c);
     uint cached = 0xffffffffu;
     float mean = 0.0, scale = 0.0;

@@ -47,10 +47,7 @@ uvec2 plane_group_channel(uint r) {
 // Vector rows: column col = k * I + i has channel k * cpg + i / inner; row r = b * O + o
 // puts it in group b * K + k.
 uint vector_k(uint col) { return col / pc.I; }
-uint vector_channel(uint col) {
-  uint k = col / pc.I;
-  return k * pc.cpg + (col - k * pc.I) / pc.inner;
-}
+uint vector_channel(uint col, uint k) { return k * pc.cpg + (col - k * pc.I) / pc.inner; }
 
 // Walks this invocation's vector rows r = b * O + o, keeping b without a division per row.
 struct RowWalk { uint r, b, o, step_b, step_o; };

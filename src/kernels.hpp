@@ -46,6 +46,11 @@ uint32_t workgroup_size_for(const Capabilities& caps);
 // Values per invocation that fused_forward keeps in registers (VALUES in the shader).
 constexpr uint32_t kFusedValuesPerInvocation = 16;
 
+// Workgroups of a grid-stride pass over a whole tensor (the elementwise passes and the
+// bench's references): enough to fill a large GPU, few enough that per-workgroup costs
+// (lavapipe's above all) stay small.
+constexpr uint32_t kGridStrideWorkgroups = 1024;
+
 // The largest group team_forward takes: read twice, its second read must still hit cache.
 constexpr uint64_t kTeamMaxGroupSize = 8192;
 

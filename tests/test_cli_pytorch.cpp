@@ -214,6 +214,30 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
 
 namespace vknorm::test {
 
+TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit") {
+  struct Case {
+    std::string args, text;
+  };
+  const Case cases[] = {
+      {"bench --runs 0", "--runs: expected a number from 1 to 1000"},
+      {"bench --runs many", "--runs: expected a number from 1 to 1000"},
+      {"bench --warmup -1", "--warmup: expected a number"},
+      {"bench --kind softmax", "--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got 'softmax'"},
+      {"bench --dtype f64", "--dtype: expected f32 or f16, got 'f64'"},
+      {"bench --json", "--json: expected a file name"},
+      {"bench --max-regression 0.5", "--max-regression: expected a factor >= 1"},
+      {"bench --baseline /nonexistent.json", "--baseline /nonexistent.json: cannot read it"},
+      {"bench --device 99", "device_index"},
+      {"bench --bogus", "unknown option '--bogus'"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    std::string errors;
+    CHECK(run_tool(c.args, &errors) != 0);
+    CHECK_MESSAGE(errors.find(c.text) != std::string::npos, errors);
+  }
+}
+
 TEST_CASE("vknorm devices lists the device with its reduction path, and --json parses as an object") {
   const fs::path out = scratch("devices.txt");
   const std::string tool = VKNORM_CLI_PATH;

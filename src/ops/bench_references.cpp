@@ -20,11 +20,11 @@ Status record_reference_pass(CommandRecorder& recorder, ReferencePass pass, DTyp
   pc.I = static_cast<uint32_t>(elements);  // element_count() = B * O * K * I
   pc.eps = 1.5f;                           // a
   pc.momentum = 0.25f;                     // b
-  // Grid-stride over at most 1024 workgroups, as vknorm's elementwise passes: on lavapipe
-  // this is faster than a workgroup per 256 elements, so the reference stays a strong one.
+  // Grid-stride over at most kGridStrideWorkgroups, as vknorm's elementwise passes: on
+  // lavapipe this is faster than a workgroup per 256 elements, so the reference stays strong.
   const uint64_t wg = workgroup_size_for(caps);
   const uint32_t grid = static_cast<uint32_t>(
-      std::clamp<uint64_t>((elements + wg - 1) / wg, 1, std::min(caps.max_workgroup_count_x, 1024u)));
+      std::clamp<uint64_t>((elements + wg - 1) / wg, 1, std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups)));
   return rec.dispatch(pass == ReferencePass::copy ? KernelId::copy : KernelId::scale_shift, dtype, slots, pc, grid);
 }
 

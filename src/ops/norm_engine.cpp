@@ -20,6 +20,7 @@ struct SplitPlan {
   uint32_t chunks = 0, chunk_size = 0;    // per statistics group
   uint32_t pchunks = 0, pchunk_size = 0;  // per affine channel (parameter gradients)
   bool team = false;   // team_forward: a subgroup per group
+  uint32_t teams_per_workgroup = 1;
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
   uint64_t forward_floats = 0;
   uint64_t coef_base = 0, param_base = 0, backward_floats = 0;
@@ -56,11 +57,11 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   // NVIDIA); a CPU implementation has few threads and costly barriers, so any group up
   // to kTeamMaxGroupSize.
   const uint64_t lanes = std::max<uint32_t>(1, caps.subgroup_size);
-  const uint64_t teams_per_workgroup = wg / lanes;
+  s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, wg / lanes));
   const uint64_t team_limit =
       caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kTeamMaxGroupSize : std::min(kTeamMaxGroupSize, 32 * lanes);
   s.team = one_pass && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
-           groups >= 2 * teams_per_workgroup;
+           groups >= 2 * uint64_t{s.teams_per_workgroup};
   s.fused = one_pass && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
   s.forward_floats = s.fused || s.team ? 0 : groups * s.chunks * 3;
   s.coef_base = groups * s.chunks * 2;
@@ -141,9 +142,7 @@ uint32_t clamp_grid(uint64_t n, uint32_t limit) {
 }
 // The grid of the elementwise passes over the row view of shaders/rows.glsl: workgroups
 // in x cover the columns of rows longer than a workgroup, workgroups in y walk the rows
-// (several short rows per workgroup). At most kRowGridWorkgroups in all, each looping:
-// enough to fill a large GPU, and few enough that per-workgroup costs stay small.
-constexpr uint64_t kRowGridWorkgroups = 1024;
+// (several short rows per workgroup). At most kGridStrideWorkgroups in all, each looping.
 struct Grid {
   uint32_t x = 1, y = 1;
 };
@@ -158,12 +157,12 @@ Grid row_grid(const Capabilities& caps, const NormPlan& p) {
   const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
   Grid g;
   g.x = clamp_grid((L + cols_per_workgroup - 1) / cols_per_workgroup,
-                   static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_x, kRowGridWorkgroups)));
+                   static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_x, uint64_t{kGridStrideWorkgroups})));
   // Vector rows: a column's channel setup is paid once per invocation, so give each
   // invocation several rows (up to 8) before adding workgroups in y.
   const uint64_t row_steps = (R + packed - 1) / packed;
   g.y = clamp_grid(plane ? row_steps : (row_steps + 7) / 8,
-                   static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_y, kRowGridWorkgroups / g.x)));
+                   static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_y, uint64_t{kGridStrideWorkgroups} / g.x)));
   return g;
 }
 
@@ -251,11 +250,9 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
   }
   if (!p.rms) slots[kSlotMean] = slot(b.save_mean, G);
   slots[kSlotStat] = slot(b.save_invstd, G);
-  if (s.team) {
-    const uint64_t teams_per_workgroup = workgroup_size_for(caps) / std::max<uint32_t>(1, caps.subgroup_size);
+  if (s.team)
     return rec.dispatch(KernelId::team_forward, p.dtype, slots, pc,
-                        clamp_grid((G + teams_per_workgroup - 1) / teams_per_workgroup, caps.max_workgroup_count_x));
-  }
+                        clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup, caps.max_workgroup_count_x));
   if (s.fused)
     return rec.dispatch(KernelId::fused_forward, p.dtype, slots, pc, clamp_grid(G, caps.max_workgroup_count_x));
 
