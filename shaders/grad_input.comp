@@ -38,15 +38,12 @@ void main() {
   for (uint col = v.first_col; col < v.L; col += v.col_step) {
     uint kk = vector_k(col);
     float gamma = gamma_of(vector_channel(col, kk));
-    uint cached = 0xffffffffu;
-    Coefficients k = Coefficients(0.0, 0.0, 0.0, 0.0);
-    for (RowWalk w = row_walk(v); w.r < v.R; row_next(w, v)) {
-      uint g = w.b * pc.K + kk;
-      if (g != cached) {
-        cached = g;
-        k = coefficients(g);
-      }
-      grad_element(w.r * v.L + col, k, gamma);
+    // Runs of rows with the same b share the group, as in normalize.comp.
+    for (uint r = v.first_row; r < v.R;) {
+      uint b = r / pc.O;
+      uint end = min(v.R, (b + 1u) * pc.O);
+      Coefficients k = coefficients(b * pc.K + kk);
+      for (; r < end; r += v.row_step) grad_element(r * v.L + col, k, gamma);
     }
   }
 }

@@ -26,16 +26,14 @@ void main() {
   for (uint col = v.first_col; col < v.L; col += v.col_step) {
     uint k = vector_k(col), c = vector_channel(col, k);
     float gamma = gamma_of(c), beta = beta_of(c);
-    uint cached = 0xffffffffu;
-    float mean = 0.0, scale = 0.0;
-    for (RowWalk w = row_walk(v); w.r < v.R; row_next(w, v)) {
-      uint g = w.b * pc.K + k;
-      if (g != cached) {  // BatchNorm: one group per column; LayerNorm: one per row
-        cached = g;
-        mean = stat_mean(g);
-        scale = stat_invstd(g) * gamma;
-      }
-      normalize_element(w.r * v.L + col, mean, scale, beta);
+    // A run of rows with the same b shares the column's group (BatchNorm: every row;
+    // LayerNorm: one row): its statistics are loaded once, and the element loop has no
+    // branch (which lavapipe would execute masked for every element).
+    for (uint r = v.first_row; r < v.R;) {
+      uint b = r / pc.O, g = b * pc.K + k;
+      uint end = min(v.R, (b + 1u) * pc.O);
+      float mean = stat_mean(g), scale = stat_invstd(g) * gamma;
+      for (; r < end; r += v.row_step) normalize_element(r * v.L + col, mean, scale, beta);
     }
   }
 }

@@ -6,7 +6,8 @@
 //    channel are the same for the whole row;
 //  - vector rows (otherwise: channels-last, small planes, LayerNorm, RMSNorm): a row is
 //    (b, o) with L = K * I; the channel follows the column, so it is fixed per
-//    invocation, and (b, o) is stepped without dividing.
+//    invocation, and the rows of one b (one group per column) come as a run with one
+//    division and one load of statistics per run.
 // Workgroup x covers the columns of long rows; rows shorter than the workgroup are packed
 // several to a workgroup. Workgroup y walks the rows. src/ops/norm_engine.cpp sizes the
 // grid the same way (row_grid).
@@ -48,18 +49,3 @@ uvec2 plane_group_channel(uint r) {
 // puts it in group b * K + k.
 uint vector_k(uint col) { return col / pc.I; }
 uint vector_channel(uint col, uint k) { return k * pc.cpg + (col - k * pc.I) / pc.inner; }
-
-// Walks this invocation's vector rows r = b * O + o, keeping b without a division per row.
-struct RowWalk { uint r, b, o, step_b, step_o; };
-RowWalk row_walk(RowView v) {
-  return RowWalk(v.first_row, v.first_row / pc.O, v.first_row % pc.O, v.row_step / pc.O, v.row_step % pc.O);
-}
-void row_next(inout RowWalk w, RowView v) {
-  w.r += v.row_step;
-  w.b += w.step_b;
-  w.o += w.step_o;
-  if (w.o >= pc.O) {
-    w.o -= pc.O;
-    w.b += 1u;
-  }
-}
