@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // Forward for groups that fit on-chip (group_size <= workgroup size * VALUES): one
 // workgroup per group keeps the values in registers, so x is read once and y written
-// once, in one dispatch. Writes save_mean / save_invstd; never updates running stats.
+// once, in one dispatch. Writes save_mean / save_invstd; with FLAG_UPDATE_RUNNING also the
+// group's partial for stats_finalize, which updates the running statistics.
 #include "common.glsl"
 #include "reduce.glsl"
 
@@ -32,6 +33,7 @@ void main() {
     if (lid == 0u) {
       if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
       slot_stat.data[pc.base[6] + g] = invstd;
+      if (has_flag(FLAG_UPDATE_RUNNING)) store_partial(g, 0u, size, w);
     }
     [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
       uint m = lid + r * gl_WorkGroupSize.x;

@@ -19,6 +19,15 @@ Welford welford_merge(Welford a, Welford b) {
   return Welford(n, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
 }
 
+// Stores the partial statistics of chunk `chunk` of group g for stats_finalize: the
+// count (as uint bits), the mean shifted by the group's pivot, and M2.
+void store_partial(uint g, uint chunk, uint count, Welford w) {
+  uint at = pc.base[9] + (g * pc.chunks + chunk) * 3u;
+  slot_work.data[at] = uintBitsToFloat(count);
+  slot_work.data[at + 1u] = w.mean;
+  slot_work.data[at + 2u] = w.m2;
+}
+
 // Tree over reduce_scratch[0, width): width is a power of two.
 void tree_merge_welford(uint width) {
   uint lid = gl_LocalInvocationID.x;

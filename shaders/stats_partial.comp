@@ -23,11 +23,6 @@ void main() {
       w.m2 += delta * (v - w.mean);
     }
     w = workgroup_welford(w);
-    if (lid == 0u) {
-      uint at = pc.base[9] + (g * pc.chunks + chunk) * 3u;
-      slot_work.data[at] = uintBitsToFloat(end > begin ? end - begin : 0u);
-      slot_work.data[at + 1u] = w.mean;
-      slot_work.data[at + 2u] = w.m2;
-    }
+    if (lid == 0u) store_partial(g, chunk, end > begin ? end - begin : 0u, w);
   }
 }

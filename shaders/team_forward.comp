@@ -4,7 +4,8 @@
 // subgroup owns a group (without subgroup operations, each invocation does), so the
 // reduction needs no shared memory and no workgroup barrier. The team reads its group
 // twice: for the statistics, then to normalize, the second time from cache (a group is
-// at most a few KiB). Writes save_mean / save_invstd; never updates running stats.
+// at most a few KiB). Writes save_mean / save_invstd; with FLAG_UPDATE_RUNNING also the
+// group's partial for stats_finalize, which updates the running statistics.
 #include "common.glsl"
 #include "reduce.glsl"  // Welford, and the subgroup extensions
 
@@ -48,6 +49,7 @@ void main() {
     if (lane == 0u) {
       if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
       slot_stat.data[pc.base[6] + g] = invstd;
+      if (has_flag(FLAG_UPDATE_RUNNING)) store_partial(g, 0u, size, w);
     }
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
       uint e = walk_element(at);

@@ -182,7 +182,7 @@ TEST_CASE("InstanceNorm GPU matches the CPU reference") {
   };
   const Case cases[] = {{{2, 3, 9, 11}, InstanceNormDims::d2},   {{3, 9, 11}, InstanceNormDims::d2},
                         {{4, 5, 33}, InstanceNormDims::d1},      {{2, 2, 3, 4, 5}, InstanceNormDims::d3},
-                        {{1, 2, 70, 70}, InstanceNormDims::any}};
+                        {{1, 2, 70, 70}, InstanceNormDims::any}, {{4, 20, 6, 6}, InstanceNormDims::d2}};
   struct Mode {
     const char* name;
     bool training, track;
@@ -355,11 +355,18 @@ TEST_CASE("Dispatches per call: one for groups that fit on-chip, split reduction
   bn.shape = {32, 64, 56, 56};
   const uint32_t bn_f = count([&](CommandRecorder& r) { return record_batch_norm_forward(r, bn, f); });
   const uint32_t bn_b = count([&](CommandRecorder& r) { return record_batch_norm_backward(r, bn, b); });
+  InstanceNormParams in;
+  in.shape = {8, 256, 14, 14};
+  in.affine = true;
+  in.track_running_stats = true;
+  in.training = true;
+  const uint32_t in_f = count([&](CommandRecorder& r) { return record_instance_norm_forward(r, in, f); });
   bn.training = false;
   const uint32_t bn_eval = count([&](CommandRecorder& r) { return record_batch_norm_forward(r, bn, f); });
   MESSAGE("dispatches: LayerNorm 512x768 forward " << ln_f << ", backward " << ln_b << "; GroupNorm(32) 1x64x56x56 "
           << "forward " << gn_f << ", backward " << gn_b << "; BatchNorm 32x64x56x56 training forward " << bn_f
-          << ", eval forward " << bn_eval << ", backward " << bn_b);
+          << ", eval forward " << bn_eval << ", backward " << bn_b << "; InstanceNorm 8x256x14x14 training forward "
+          << "with running statistics " << in_f);
   CHECK(ln_f == 1);   // 768 values per row fit on-chip
   CHECK(ln_b == 5);   // group sums, coefficients, dx; dgamma/dbeta column reduction in two
   // 32 groups of 6272 values: a subgroup per group (team_forward, one dispatch) where a
@@ -373,6 +380,9 @@ TEST_CASE("Dispatches per call: one for groups that fit on-chip, split reduction
   CHECK(gn_f == (teams ? 1u : 3u));
   CHECK(gn_b == 5);
   CHECK(bn_f == 3);
+  // 2048 groups of 196 values on-chip (a subgroup or a workgroup each), then one
+  // invocation per channel averages them into the running statistics.
+  CHECK(in_f == 2);
   CHECK(bn_eval == 1);
   CHECK(bn_b == 3);   // gamma is constant per channel: dgamma/dbeta come with the group sums
   check_no_validation_messages();

@@ -1,6 +1,8 @@
 // Recording of any norm on the shared kernels.
-//  forward, batch statistics, many small groups, no running update: team_forward
-//  forward, batch statistics, group fits on-chip, no running update: fused_forward
+//  forward, batch statistics, many small groups: team_forward
+//  forward, batch statistics, group fits on-chip: fused_forward
+//    (either one -> stats_finalize over its one partial per group when running stats
+//    are updated: the update averages over groups, across workgroups)
 //  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
 //  forward, running statistics: normalize
 //  backward: grad_partial -> grad_finalize -> grad_input
@@ -50,7 +52,7 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   SplitPlan s;
   split(size, wg * vpi, s.chunks, s.chunk_size);
-  const bool one_pass = g.uses_batch_stats && !g.updates_running && size > 0;
+  const bool one_pass = g.uses_batch_stats && size > 0;
   // Many small groups: a subgroup each, with no barrier, as long as there are enough of
   // them to give every workgroup several (else a workgroup per group uses more lanes).
   // On a GPU a lane takes at most 32 values (a warp per LayerNorm row up to 1024 on
@@ -63,7 +65,12 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   s.team = one_pass && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
            groups >= 2 * uint64_t{s.teams_per_workgroup};
   s.fused = one_pass && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
-  s.forward_floats = s.fused || s.team ? 0 : groups * s.chunks * 3;
+  // Partials (count, shifted mean, M2) per group and chunk; one chunk per group after
+  // team/fused, and only when stats_finalize must update running statistics.
+  if (!s.fused && !s.team)
+    s.forward_floats = groups * s.chunks * 3;
+  else if (g.updates_running)
+    s.forward_floats = groups * 3;
   s.coef_base = groups * s.chunks * 2;
   s.param_base = s.coef_base + groups * 3;
   s.backward_floats = s.param_base;
@@ -75,6 +82,10 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
     s.backward_floats += p.Kp * s.pchunks * 2;
   }
   return s;
+}
+
+bool forward_needs_workspace(const SplitPlan& s, const NormGeometry& g) {
+  return g.uses_batch_stats && (!(s.team || s.fused) || g.updates_running);
 }
 
 uint32_t element_bytes(DType d) { return d == DType::f16 ? 2 : 4; }
@@ -230,7 +241,7 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
   if (g.uses_batch_stats) {
     if (!p.rms) VKNORM_TRY(check_ref("save_mean", b.save_mean, G));
     VKNORM_TRY(check_ref("save_invstd", b.save_invstd, G));
-    if (!s.fused && !s.team) VKNORM_TRY(check_ref("workspace", b.workspace, s.forward_floats));
+    if (forward_needs_workspace(s, g)) VKNORM_TRY(check_ref("workspace", b.workspace, s.forward_floats));
   }
 
   PushConstants pc = base_push(p, s);
@@ -250,17 +261,23 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
   }
   if (!p.rms) slots[kSlotMean] = slot(b.save_mean, G);
   slots[kSlotStat] = slot(b.save_invstd, G);
-  if (s.team)
-    return rec.dispatch(KernelId::team_forward, p.dtype, slots, pc,
-                        clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup, caps.max_workgroup_count_x));
-  if (s.fused)
-    return rec.dispatch(KernelId::fused_forward, p.dtype, slots, pc, clamp_grid(G, caps.max_workgroup_count_x));
-
-  slots[kSlotWork] = slot(b.workspace, s.forward_floats);
+  if (forward_needs_workspace(s, g)) slots[kSlotWork] = slot(b.workspace, s.forward_floats);
   if (g.updates_running) {
     slots[kSlotAux0] = slot(b.running_mean, C);
     slots[kSlotAux1] = slot(b.running_var, C);
     pc.flags |= kFlagUpdateRunning;
+  }
+  if (s.team || s.fused) {
+    // FLAG_UPDATE_RUNNING asks them for their one partial per group.
+    pc.chunks = 1;
+    if (s.team)
+      VKNORM_TRY(rec.dispatch(KernelId::team_forward, p.dtype, slots, pc,
+                              clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup,
+                                         caps.max_workgroup_count_x)));
+    else
+      VKNORM_TRY(rec.dispatch(KernelId::fused_forward, p.dtype, slots, pc, clamp_grid(G, caps.max_workgroup_count_x)));
+    if (!g.updates_running) return {};
+    return rec.dispatch(KernelId::stats_finalize, p.dtype, slots, pc, per_item_grid(caps, p.K));
   }
   if (s.chunks > 0)
     VKNORM_TRY(rec.dispatch(KernelId::stats_partial, p.dtype, slots, pc, s.chunks,
