@@ -33,7 +33,7 @@ void main() {
     if (lid == 0u) {
       if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
       slot_stat.data[pc.base[6] + g] = invstd;
-      if (has_flag(FLAG_UPDATE_RUNNING)) store_partial(g, 0u, size, w);
+      if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
     }
     [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
       uint m = lid + r * gl_WorkGroupSize.x;

@@ -1,13 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Backward, pass 2: adds each group's chunk sums in chunk order and writes the group's
-// coefficients of   dx = invstd * (gamma * dy - b - xhat * c)   into the workspace:
-// b = sum(g)/M and c = sum(g * xhat)/M through batch statistics (b = 0 for RMSNorm),
-// b = c = 0 with fixed running statistics.
+// coefficients (invstd, b, c of grad.glsl) into the workspace.
 // When gamma is constant inside a group (BatchNorm, InstanceNorm), one invocation handles
 // channel k for every b, applies gamma, and writes dgamma = sum(dy * xhat) and
 // dbeta = sum(dy) summed over b, in order.
 #include "common.glsl"
+#include "grad.glsl"
 
 vec2 group_sums(uint g) {
   vec2 s = vec2(0.0);
@@ -19,12 +18,11 @@ vec2 group_sums(uint g) {
 }
 
 void write_coefficients(uint g, vec2 gsums) {
-  bool batch = has_flag(FLAG_BATCH_STATS) && group_size() > 0u;
-  float inv_m = batch ? 1.0 / float(group_size()) : 0.0;
+  Coefficients k = group_coefficients(g, gsums);
   uint at = pc.base[9] + pc.coef_base + g * 3u;
-  slot_work.data[at] = stat_invstd(g);
-  slot_work.data[at + 1u] = has_flag(FLAG_RMS) ? 0.0 : gsums.x * inv_m;
-  slot_work.data[at + 2u] = gsums.y * inv_m;
+  slot_work.data[at] = k.invstd;
+  slot_work.data[at + 1u] = k.b;
+  slot_work.data[at + 2u] = k.c;
 }
 
 void main() {

@@ -1,26 +1,15 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Backward, pass 3: dx = invstd * (gamma * dy - b - xhat * c) per element, with the
-// group coefficients of grad_finalize (xhat is needed only through batch statistics).
-// With the epilogue, dy is first masked by the ReLU and the residual's gradient written.
-// Same row walk as normalize.comp.
+// Backward, pass 3: dx per element (grad.glsl) with the group coefficients of
+// grad_finalize. Same row walk as normalize.comp.
 #include "common.glsl"
 #include "rows.glsl"
-
-struct Coefficients { float mean, invstd, b, c; };
+#include "grad.glsl"
 
 Coefficients coefficients(uint g) {
   uint at = pc.base[9] + pc.coef_base + g * 3u;
   return Coefficients(has_flag(FLAG_BATCH_STATS) ? stat_mean(g) : 0.0, slot_work.data[at], slot_work.data[at + 1u],
                       slot_work.data[at + 2u]);
-}
-
-void grad_element(uint e, Coefficients k, float gamma) {
-  float dz = load_dy(e);
-  if (has_flag(FLAG_RESIDUAL)) slot_dside.data[pc.base[11] + e] = TENSOR_T(dz);  // d residual = dz
-  float dx = dz * gamma - k.b;
-  if (has_flag(FLAG_BATCH_STATS)) dx -= (load_x(e) - k.mean) * k.invstd * k.c;
-  store_out(e, k.invstd * dx);
 }
 
 void main() {

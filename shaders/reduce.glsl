@@ -21,7 +21,7 @@ Welford welford_merge(Welford a, Welford b) {
 
 // Stores the partial statistics of chunk `chunk` of group g for stats_finalize: the
 // count (as uint bits), the mean shifted by the group's pivot, and M2.
-void store_partial(uint g, uint chunk, uint count, Welford w) {
+void store_stats_partial(uint g, uint chunk, uint count, Welford w) {
   uint at = pc.base[9] + (g * pc.chunks + chunk) * 3u;
   slot_work.data[at] = uintBitsToFloat(count);
   slot_work.data[at + 1u] = w.mean;

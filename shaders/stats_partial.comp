@@ -23,6 +23,6 @@ void main() {
       w.m2 += delta * (v - w.mean);
     }
     w = workgroup_welford(w);
-    if (lid == 0u) store_partial(g, chunk, end > begin ? end - begin : 0u, w);
+    if (lid == 0u) store_stats_partial(g, chunk, end > begin ? end - begin : 0u, w);
   }
 }

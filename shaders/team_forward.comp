@@ -49,7 +49,7 @@ void main() {
     if (lane == 0u) {
       if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
       slot_stat.data[pc.base[6] + g] = invstd;
-      if (has_flag(FLAG_UPDATE_RUNNING)) store_partial(g, 0u, size, w);
+      if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
     }
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
       uint e = walk_element(at);

@@ -24,6 +24,7 @@ struct Capabilities;
   X(fused_forward)        \
   X(team_forward)         \
   X(grad_partial)         \
+  X(team_backward)        \
   X(grad_finalize)        \
   X(grad_input)           \
   X(param_partial)        \
@@ -51,7 +52,7 @@ constexpr uint32_t kFusedValuesPerInvocation = 16;
 // (lavapipe's above all) stay small.
 constexpr uint32_t kGridStrideWorkgroups = 1024;
 
-// The largest group team_forward takes: read twice, its second read must still hit cache.
+// The largest group team_forward and team_backward take: read twice, its second read must still hit cache.
 constexpr uint64_t kTeamMaxGroupSize = 8192;
 
 // Slot roles, as in shaders/common.glsl.

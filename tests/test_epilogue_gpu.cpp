@@ -124,22 +124,24 @@ std::vector<Kind> kinds(Layout layout, DType dtype, const std::vector<float>& x,
                    }});
   }
   {
+    // 140 short rows: a subgroup per row (team_forward, team_backward) at every subgroup size.
+    const std::vector<float> w3(w42.begin(), w42.begin() + 3);
     RMSNormParams p;
-    p.shape = {10, 42};
-    p.normalized_shape = {42};
+    p.shape = {140, 3};
+    p.normalized_shape = {3};
     p.dtype = dtype;
-    out.push_back({"rmsnorm", 420, 42,
+    out.push_back({"rmsnorm", 420, 3,
                    [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
                      RMSNormParams q = p;
                      q.epilogue = e;
-                     return c ? rms_norm_forward(*c, q, x10, w42, r) : reference::rms_norm_forward(q, x10, w42);
+                     return c ? rms_norm_forward(*c, q, x10, w3, r) : reference::rms_norm_forward(q, x10, w3);
                    },
                    [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
                        const std::vector<float>& y) {
                      RMSNormParams q = p;
                      q.epilogue = e;
-                     return c ? rms_norm_backward(*c, q, x10, dy, w42, f.save_invstd, y)
-                              : reference::rms_norm_backward(q, x10, dy, w42);
+                     return c ? rms_norm_backward(*c, q, x10, dy, w3, f.save_invstd, y)
+                              : reference::rms_norm_backward(q, x10, dy, w3);
                    }});
   }
   return out;

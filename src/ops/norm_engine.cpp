@@ -5,8 +5,10 @@
 //    are updated: the update averages over groups, across workgroups)
 //  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
 //  forward, running statistics: normalize
-//  backward: grad_partial -> grad_finalize -> grad_input
-//            (+ param_partial -> param_finalize when gamma varies inside a group)
+//  backward, batch statistics, many small groups: team_backward
+//            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
+//  backward otherwise: grad_partial -> grad_finalize -> grad_input
+//  either (+ param_partial -> param_finalize when gamma varies inside a group)
 #include <algorithm>
 #include <string>
 
@@ -21,7 +23,7 @@ namespace {
 struct SplitPlan {
   uint32_t chunks = 0, chunk_size = 0;    // per statistics group
   uint32_t pchunks = 0, pchunk_size = 0;  // per affine channel (parameter gradients)
-  bool team = false;   // team_forward: a subgroup per group
+  bool team = false;   // team_forward / team_backward: a subgroup per group
   uint32_t teams_per_workgroup = 1;
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
   uint64_t forward_floats = 0;
@@ -52,7 +54,8 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   SplitPlan s;
   split(size, wg * vpi, s.chunks, s.chunk_size);
-  const bool one_pass = g.uses_batch_stats && size > 0;
+  // The on-chip kernels (team, fused) serve batch statistics only.
+  const bool batch = g.uses_batch_stats && size > 0;
   // Many small groups: a subgroup each, with no barrier, as long as there are enough of
   // them to give every workgroup several (else a workgroup per group uses more lanes).
   // On a GPU a lane takes at most 32 values (a warp per LayerNorm row up to 1024 on
@@ -62,9 +65,9 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, wg / lanes));
   const uint64_t team_limit =
       caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kTeamMaxGroupSize : std::min(kTeamMaxGroupSize, 32 * lanes);
-  s.team = one_pass && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
+  s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
            groups >= 2 * uint64_t{s.teams_per_workgroup};
-  s.fused = one_pass && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
   // Partials (count, shifted mean, M2) per group and chunk; one chunk per group after
   // team/fused, and only when stats_finalize must update running statistics.
   if (!s.fused && !s.team)
@@ -332,14 +335,24 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
     if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);
     if (p.has_bias) slots[kSlotAux1] = slot(b.dbias, A);
   }
-  if (s.chunks > 0)
-    VKNORM_TRY(rec.dispatch(KernelId::grad_partial, p.dtype, slots, pc, s.chunks,
-                            clamp_grid(G, caps.max_workgroup_count_y)));
-  VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, pc,
-                          per_item_grid(caps, p.gamma_varies ? G : p.K)));
-  if (E > 0) {
-    const Grid grid = row_grid(caps, p);
-    VKNORM_TRY(rec.dispatch(KernelId::grad_input, p.dtype, slots, pc, grid.x, grid.y));
+  if (s.team) {  // batch statistics: plan_split chose it for them only
+    PushConstants one_chunk = pc;
+    one_chunk.chunks = 1;
+    VKNORM_TRY(rec.dispatch(KernelId::team_backward, p.dtype, slots, one_chunk,
+                            clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup,
+                                       caps.max_workgroup_count_x)));
+    if (!p.gamma_varies && (p.has_weight || p.has_bias))
+      VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, one_chunk, per_item_grid(caps, p.K)));
+  } else {
+    if (s.chunks > 0)
+      VKNORM_TRY(rec.dispatch(KernelId::grad_partial, p.dtype, slots, pc, s.chunks,
+                              clamp_grid(G, caps.max_workgroup_count_y)));
+    VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, pc,
+                            per_item_grid(caps, p.gamma_varies ? G : p.K)));
+    if (E > 0) {
+      const Grid grid = row_grid(caps, p);
+      VKNORM_TRY(rec.dispatch(KernelId::grad_input, p.dtype, slots, pc, grid.x, grid.y));
+    }
   }
   if (!p.gamma_varies || !(p.has_weight || p.has_bias)) return {};
 
