@@ -17,11 +17,6 @@ void store_partial(uint c, uint chunk, vec2 sums) {
   slot_work.data[at + 1u] = sums.y;
 }
 
-vec2 element_sums(uint e) {
-  uint g = element_group(e);
-  float dy = load_dy(e);
-  return vec2(dy * (load_x(e) - stat_mean(g)) * stat_invstd(g), dy);
-}
 
 void main() {
   uint chunk = gl_WorkGroupID.x;
@@ -31,8 +26,20 @@ void main() {
     uint end = min(pc.Op, begin + pc.pchunk_size);
     uint stride = gl_NumWorkGroups.y * gl_WorkGroupSize.x;
     for (uint c = gl_WorkGroupID.y * gl_WorkGroupSize.x + lid; c < pc.Kp; c += stride) {
+      // Here Kp = K * I: row o is (b, o % O) of the statistics view, and channel c sits
+      // in its group k = c / I. Rows of one b share the group: one division and one load
+      // of statistics per run.
+      uint k = c / pc.I;
       vec2 sums = vec2(0.0);
-      for (uint o = begin; o < end; ++o) sums += element_sums(o * pc.Kp + c);
+      for (uint o = begin; o < end;) {
+        uint b = o / pc.O, run_end = min(end, (b + 1u) * pc.O);
+        float mean = stat_mean(b * pc.K + k), invstd = stat_invstd(b * pc.K + k);
+        for (; o < run_end; ++o) {
+          uint e = o * pc.Kp + c;
+          float dy = load_dy(e);
+          sums += vec2(dy * (load_x(e) - mean) * invstd, dy);
+        }
+      }
       store_partial(c, chunk, sums);
     }
     return;
@@ -42,27 +49,17 @@ void main() {
     uint begin = chunk * pc.pchunk_size;
     uint end = min(size, begin + pc.pchunk_size);
     vec2 sums = vec2(0.0);
-    // Walk (o, i) by carries; the group changes only with o, so its statistics are
-    // loaded again only then.
-    uint o = (begin + lid) / pc.Ip, i = (begin + lid) % pc.Ip;
-    uint step_o = gl_WorkGroupSize.x / pc.Ip, step_i = gl_WorkGroupSize.x % pc.Ip;
-    uint cached = 0xffffffffu;
-    float mean = 0.0, invstd = 0.0;
-    for (uint m = begin + lid; m < end; m += gl_WorkGroupSize.x) {
-      uint e = (o * pc.Kp + c) * pc.Ip + i;
-      if (o != cached) {
-        cached = o;
-        uint g = element_group(e);
-        mean = stat_mean(g);
-        invstd = stat_invstd(g);
-      }
-      float dy = load_dy(e);
-      sums += vec2(dy * (load_x(e) - mean) * invstd, dy);
-      o += step_o;
-      i += step_i;
-      if (i >= pc.Ip) {
-        i -= pc.Ip;
-        o += 1u;
+    // Elements m = o * Ip + i of channel c; a run of one o shares its group: one
+    // division and one load of statistics per run, and no branch per element.
+    for (uint m = begin + lid; m < end;) {
+      uint o = m / pc.Ip, run_end = min(end, (o + 1u) * pc.Ip);
+      uint offset = (o * pc.Kp + c) * pc.Ip - o * pc.Ip;  // e = m + offset inside the run
+      uint g = element_group(offset + m);
+      float mean = stat_mean(g), invstd = stat_invstd(g);
+      for (; m < run_end; m += gl_WorkGroupSize.x) {
+        uint e = offset + m;
+        float dy = load_dy(e);
+        sums += vec2(dy * (load_x(e) - mean) * invstd, dy);
       }
     }
     sums = workgroup_sum2(sums);
