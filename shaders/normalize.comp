@@ -28,10 +28,12 @@ void main() {
     float gamma = gamma_of(c), beta = beta_of(c);
     // A run of rows with the same b shares the column's group (BatchNorm: every row;
     // LayerNorm: one row): its statistics are loaded once, and the element loop has no
-    // branch (which lavapipe would execute masked for every element).
+    // branch (which lavapipe would execute masked for every element). Running
+    // statistics are per channel k: then the whole column is one run.
+    bool per_channel = has_flag(FLAG_STATS_ARE_VAR);
     for (uint r = v.first_row; r < v.R;) {
       uint b = r / pc.O, g = b * pc.K + k;
-      uint end = min(v.R, (b + 1u) * pc.O);
+      uint end = per_channel ? v.R : min(v.R, (b + 1u) * pc.O);
       float mean = stat_mean(g), scale = stat_invstd(g) * gamma;
       for (; r < end; r += v.row_step) normalize_element(r * v.L + col, mean, scale, beta);
     }
