@@ -61,6 +61,7 @@ const uint FLAG_RMS = 32u;            // RMSNorm: no mean, invstd = 1/sqrt(mean(
 const uint FLAG_GAMMA_VARIES = 64u;   // gamma changes inside a statistics group
 const uint FLAG_RESIDUAL = 128u;      // epilogue: y += residual (before the ReLU)
 const uint FLAG_RELU = 256u;          // epilogue: y = max(y, 0)
+const uint FLAG_COLUMNS = 512u;       // split passes use the column view below (I == 1)
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
 
@@ -98,6 +99,35 @@ void walk_next(inout GroupWalk w) {
     w.o += 1u;
   }
 }
+
+// The column view of the split reduction for channels-last tensors (I == 1): group
+// (b, k) is column k of the rows (b, o), so a lane per column reads contiguous memory
+// and keeps its own partial, with no workgroup reduction. With fewer columns than
+// lanes, P lanes share a column, taking every P-th row of the chunk: each (chunk,
+// phase) is one partial of the group, pc.chunks = chunks over O times P.
+struct ColumnLane { bool live; uint g, partial, o, o_end, o_step, e, e_step; };
+
+uint column_phases() { return gl_WorkGroupSize.x / min(pc.K, gl_WorkGroupSize.x); }
+
+// Lane of workgroup (chunk, y); y walks (b, block of columns).
+ColumnLane column_lane(uint y) {
+  uint width = min(pc.K, gl_WorkGroupSize.x), phases = column_phases();
+  uint blocks = (pc.K + width - 1u) / width;
+  uint phase = gl_LocalInvocationID.x / width, column = gl_LocalInvocationID.x - phase * width;
+  uint b = y / blocks, k = (y - b * blocks) * width + column;
+  uint begin = gl_WorkGroupID.x * pc.chunk_size;
+  ColumnLane c;
+  c.live = phase < phases && k < pc.K && b < pc.B;
+  c.g = b * pc.K + k;
+  c.partial = gl_WorkGroupID.x * phases + phase;
+  c.o = begin + phase;
+  c.o_end = min(pc.O, begin + pc.chunk_size);
+  c.o_step = phases;
+  c.e = (b * pc.O + c.o) * pc.K + k;
+  c.e_step = phases * pc.K;
+  return c;
+}
+uint column_rows_y() { return pc.B * ((pc.K + min(pc.K, gl_WorkGroupSize.x) - 1u) / min(pc.K, gl_WorkGroupSize.x)); }
 
 uint element_group(uint e) {
   uint k = (e / pc.I) % pc.K;

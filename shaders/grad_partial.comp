@@ -7,7 +7,33 @@
 #include "common.glsl"
 #include "reduce.glsl"
 
+void store_sums(uint g, uint partial, vec2 sums) {
+  uint at = pc.base[9] + (g * pc.chunks + partial) * 2u;
+  slot_work.data[at] = sums.x;
+  slot_work.data[at + 1u] = sums.y;
+}
+
+// Channels-last (common.glsl's column view): a column's elements share one channel.
+void column_main() {
+  for (uint y = gl_WorkGroupID.y; y < column_rows_y(); y += gl_NumWorkGroups.y) {
+    ColumnLane c = column_lane(y);
+    if (!c.live) continue;
+    float mean = stat_mean(c.g), invstd = stat_invstd(c.g);
+    float gamma = has_flag(FLAG_GAMMA_VARIES) ? gamma_of((c.g % pc.K) * pc.cpg) : 1.0;
+    vec2 sums = vec2(0.0);
+    for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
+      float dy = load_dy(e) * gamma;
+      sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
+    }
+    store_sums(c.g, c.partial, sums);
+  }
+}
+
 void main() {
+  if (has_flag(FLAG_COLUMNS)) {
+    column_main();
+    return;
+  }
   uint chunk = gl_WorkGroupID.x;
   uint lid = gl_LocalInvocationID.x;
   bool weighted = has_flag(FLAG_GAMMA_VARIES);
@@ -24,10 +50,6 @@ void main() {
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
     sums = workgroup_sum2(sums);
-    if (lid == 0u) {
-      uint at = pc.base[9] + (g * pc.chunks + chunk) * 2u;
-      slot_work.data[at] = sums.x;
-      slot_work.data[at + 1u] = sums.y;
-    }
+    if (lid == 0u) store_sums(g, chunk, sums);
   }
 }

@@ -7,7 +7,30 @@
 #include "common.glsl"
 #include "reduce.glsl"
 
+void column_main() {
+  for (uint y = gl_WorkGroupID.y; y < column_rows_y(); y += gl_NumWorkGroups.y) {
+    ColumnLane c = column_lane(y);
+    if (!c.live) continue;
+    float pivot = load_x(group_element(c.g, 0u));
+    Welford w = Welford(0.0, 0.0, 0.0);
+    uint count = 0u;
+    for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
+      float v = load_x(e) - pivot;
+      w.n += 1.0;
+      float delta = v - w.mean;
+      w.mean += delta / w.n;
+      w.m2 += delta * (v - w.mean);
+      ++count;
+    }
+    store_stats_partial(c.g, c.partial, count, w);
+  }
+}
+
 void main() {
+  if (has_flag(FLAG_COLUMNS)) {
+    column_main();
+    return;
+  }
   uint chunk = gl_WorkGroupID.x;
   uint lid = gl_LocalInvocationID.x;
   for (uint g = gl_WorkGroupID.y; g < group_count(); g += gl_NumWorkGroups.y) {

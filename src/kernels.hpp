@@ -55,6 +55,10 @@ constexpr uint32_t kGridStrideWorkgroups = 1024;
 // The largest group team_forward and team_backward take: read twice, its second read must still hit cache.
 constexpr uint64_t kTeamMaxGroupSize = 8192;
 
+// The fewest channels for which channels-last split passes take a lane per channel
+// (the column view of shaders/common.glsl): fewer would leave most lanes sharing one.
+constexpr uint64_t kColumnMinChannels = 32;
+
 // Slot roles, as in shaders/common.glsl.
 enum Slot : uint32_t {
   kSlotX, kSlotDy, kSlotOut, kSlotWeight, kSlotBias, kSlotMean, kSlotStat, kSlotAux0, kSlotAux1, kSlotWork,
@@ -87,6 +91,7 @@ enum Flags : uint32_t {
   kFlagGammaVaries = 64,
   kFlagResidual = 128,
   kFlagRelu = 256,
+  kFlagColumns = 512,
 };
 
 struct Kernel {

@@ -92,7 +92,8 @@ TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and every 
   // split over several chunks.
   const std::vector<std::vector<int64_t>> shapes = {
       {2, 1}, {1, 1, 2}, {5, 3}, {3, 5, 7}, {2, 3, 17, 13}, {4, 7, 9, 11}, {2, 2, 3, 5, 7},
-      {7, 1, 1000}, {3, 300, 5}, {3, 2, 5003}, {33, 4, 65}};
+      {7, 1, 1000}, {3, 300, 5}, {3, 2, 5003}, {33, 4, 65},
+      {9000, 40}};  // BatchNorm1d: channels adjacent, split passes over the column view
   uint32_t seed = 1;
   for (TestDevice device : kDevices) {
     Context& ctx = context_for(device);
@@ -111,7 +112,8 @@ TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and every 
 
 TEST_CASE("BatchNorm GPU in channels-last layout and float16 storage matches the CPU reference") {
   const std::vector<std::vector<int64_t>> shapes = {{2, 1}, {5, 3}, {3, 5, 7}, {2, 3, 17, 13}, {2, 2, 3, 5, 7},
-                                                    {3, 2, 5003}};
+                                                    {3, 2, 5003},
+                                                    {3, 40, 60, 50}};  // channels-last: the column view
   uint32_t seed = 1000;
   for (TestDevice device : kDevices) {
     Context& ctx = context_for(device);

@@ -183,7 +183,8 @@ TEST_CASE("InstanceNorm GPU matches the CPU reference") {
   };
   const Case cases[] = {{{2, 3, 9, 11}, InstanceNormDims::d2},   {{3, 9, 11}, InstanceNormDims::d2},
                         {{4, 5, 33}, InstanceNormDims::d1},      {{2, 2, 3, 4, 5}, InstanceNormDims::d3},
-                        {{1, 2, 70, 70}, InstanceNormDims::any}, {{4, 20, 6, 6}, InstanceNormDims::d2}};
+                        {{1, 2, 70, 70}, InstanceNormDims::any}, {{4, 20, 6, 6}, InstanceNormDims::d2},
+                        {{2, 36, 8200}, InstanceNormDims::d1}};  // channels-last: the column view, B = 2
   struct Mode {
     const char* name;
     bool training, track;

@@ -26,6 +26,11 @@ struct SplitPlan {
   bool team = false;   // team_forward / team_backward: a subgroup per group
   uint32_t teams_per_workgroup = 1;
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
+  // Split passes over the column view (shaders/common.glsl): channels-last groups, a lane
+  // per column; column_chunks workgroups in x (chunks over O), column_blocks in y.
+  bool columns = false;
+  uint32_t column_chunks = 0;
+  uint64_t column_blocks = 0;
   uint64_t forward_floats = 0;
   uint64_t coef_base = 0, param_base = 0, backward_floats = 0;
 };
@@ -54,6 +59,16 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   SplitPlan s;
   split(size, wg * vpi, s.chunks, s.chunk_size);
+  // Channels-last with enough channels for the lanes: a lane per column reads contiguous
+  // memory where a group walk would stride by K. Fewer channels than lanes share each
+  // column between `phases` lanes (every phase its own partial).
+  if (p.I == 1 && p.K >= kColumnMinChannels) {
+    const uint64_t width = std::min<uint64_t>(p.K, wg), phases = wg / width;
+    s.columns = true;
+    s.column_blocks = p.B * ((p.K + width - 1) / width);
+    split(p.O, vpi * phases, s.column_chunks, s.chunk_size);
+    s.chunks = static_cast<uint32_t>(s.column_chunks * phases);
+  }
   // The on-chip kernels (team, fused) serve batch statistics only.
   const bool batch = g.uses_batch_stats && size > 0;
   // Many small groups: a subgroup each, with no barrier, as long as there are enough of
@@ -148,6 +163,7 @@ PushConstants base_push(const NormPlan& p, const SplitPlan& s) {
   if (p.gamma_varies) pc.flags |= kFlagGammaVaries;
   if (p.epilogue.residual) pc.flags |= kFlagResidual;
   if (p.epilogue.relu) pc.flags |= kFlagRelu;
+  if (s.columns) pc.flags |= kFlagColumns;
   return pc;
 }
 
@@ -178,6 +194,12 @@ Grid row_grid(const Capabilities& caps, const NormPlan& p) {
   g.y = clamp_grid(plane ? row_steps : (row_steps + 7) / 8,
                    static_cast<uint32_t>(std::min<uint64_t>(caps.max_workgroup_count_y, uint64_t{kGridStrideWorkgroups} / g.x)));
   return g;
+}
+
+// The grid of stats_partial / grad_partial: (chunk, group), or over the column view.
+uint32_t partial_grid_x(const SplitPlan& s) { return s.columns ? s.column_chunks : s.chunks; }
+uint32_t partial_grid_y(const Capabilities& caps, const SplitPlan& s, uint64_t groups) {
+  return clamp_grid(s.columns ? s.column_blocks : groups, caps.max_workgroup_count_y);
 }
 
 uint32_t per_item_grid(const Capabilities& caps, uint64_t items) {
@@ -283,8 +305,8 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
     return rec.dispatch(KernelId::stats_finalize, p.dtype, slots, pc, per_item_grid(caps, p.K));
   }
   if (s.chunks > 0)
-    VKNORM_TRY(rec.dispatch(KernelId::stats_partial, p.dtype, slots, pc, s.chunks,
-                            clamp_grid(G, caps.max_workgroup_count_y)));
+    VKNORM_TRY(rec.dispatch(KernelId::stats_partial, p.dtype, slots, pc, partial_grid_x(s),
+                            partial_grid_y(caps, s, G)));
   VKNORM_TRY(rec.dispatch(KernelId::stats_finalize, p.dtype, slots, pc,
                           per_item_grid(caps, g.updates_running ? p.K : G)));
   pc.flags &= ~kFlagUpdateRunning;
@@ -345,8 +367,8 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
       VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, one_chunk, per_item_grid(caps, p.K)));
   } else {
     if (s.chunks > 0)
-      VKNORM_TRY(rec.dispatch(KernelId::grad_partial, p.dtype, slots, pc, s.chunks,
-                              clamp_grid(G, caps.max_workgroup_count_y)));
+      VKNORM_TRY(rec.dispatch(KernelId::grad_partial, p.dtype, slots, pc, partial_grid_x(s),
+                              partial_grid_y(caps, s, G)));
     VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, pc,
                             per_item_grid(caps, p.gamma_varies ? G : p.K)));
     if (E > 0) {
