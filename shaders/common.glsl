@@ -78,25 +78,36 @@ uint group_element(uint g, uint m) {
   return ((b * pc.O + o) * pc.K + k) * pc.I + i;
 }
 
-// Walks elements m, m + step, m + 2 * step, ... of group g, stepping (o, i) by carries
-// instead of dividing for every element.
-struct GroupWalk { uint m, o, i, step, step_o, step_i, base, channel_base; };
+// Walks elements m, m + step, m + 2 * step, ... of group g, stepping (o, i) and the
+// affine channel's (i / inner, i % inner) by carries instead of dividing per element
+// (lavapipe runs a vector division as one division per lane).
+struct GroupWalk { uint m, o, i, ci, ri, step, step_o, step_i, step_ci, step_ri, base, channel_base, ci_per_row; };
 
 GroupWalk group_walk(uint g, uint m, uint step) {
   uint b = g / pc.K;
   uint k = g - b * pc.K;
   uint o = m / pc.I;
-  return GroupWalk(m, o, m - o * pc.I, step, step / pc.I, step % pc.I, (b * pc.O * pc.K + k) * pc.I, k * pc.cpg);
+  uint i = m - o * pc.I;
+  uint step_i = step % pc.I;
+  return GroupWalk(m, o, i, i / pc.inner, i % pc.inner, step, step / pc.I, step_i, step_i / pc.inner,
+                   step_i % pc.inner, (b * pc.O * pc.K + k) * pc.I, k * pc.cpg, pc.I / pc.inner);
 }
 uint walk_element(GroupWalk w) { return w.base + w.o * pc.K * pc.I + w.i; }
-uint walk_channel(GroupWalk w) { return w.channel_base + (pc.inner == 1u ? w.i : w.i / pc.inner); }
+uint walk_channel(GroupWalk w) { return w.channel_base + w.ci; }
 void walk_next(inout GroupWalk w) {
   w.m += w.step;
   w.o += w.step_o;
   w.i += w.step_i;
-  if (w.i >= pc.I) {
+  w.ci += w.step_ci;
+  w.ri += w.step_ri;
+  if (w.ri >= pc.inner) {
+    w.ri -= pc.inner;
+    w.ci += 1u;
+  }
+  if (w.i >= pc.I) {  // I is a multiple of inner: ri stays
     w.i -= pc.I;
     w.o += 1u;
+    w.ci -= w.ci_per_row;
   }
 }
 
