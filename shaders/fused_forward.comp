@@ -16,9 +16,10 @@ void main() {
     float pivot = load_x(group_element(g, 0u));
     float v[VALUES];
     Welford w = Welford(0.0, 0.0, 0.0);
-    [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
-      uint m = lid + r * gl_WorkGroupSize.x;
-      v[r] = m < size ? load_x(group_element(g, m)) : 0.0;
+    GroupWalk at = group_walk(g, lid, gl_WorkGroupSize.x);
+    [[unroll]] for (uint r = 0u; r < VALUES; ++r, walk_next(at)) {
+      uint m = at.m;
+      v[r] = m < size ? load_x(walk_element(at)) : 0.0;
       if (m < size) {
         float s = v[r] - pivot;
         w.n += 1.0;
@@ -35,11 +36,11 @@ void main() {
       slot_stat.data[pc.base[6] + g] = invstd;
       if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
     }
-    [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
-      uint m = lid + r * gl_WorkGroupSize.x;
-      if (m < size) {
-        uint e = group_element(g, m);
-        uint c = element_channel(e);
+    at = group_walk(g, lid, gl_WorkGroupSize.x);
+    [[unroll]] for (uint r = 0u; r < VALUES; ++r, walk_next(at)) {
+      if (at.m < size) {
+        uint e = walk_element(at);
+        uint c = walk_channel(at);
         // Center with the pivot and the small shifted mean rather than the rounded mean:
         // x - mean keeps its precision even when |mean| >> std.
         float centered = has_flag(FLAG_RMS) ? v[r] : (v[r] - pivot) - w.mean;
