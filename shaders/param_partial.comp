@@ -31,6 +31,17 @@ void main() {
       // of statistics per run.
       uint k = c / pc.I;
       vec2 sums = vec2(0.0);
+      if (pc.K == 1u) {
+        // One group per b (LayerNorm, RMSNorm: per row), the same for every lane: its
+        // statistics are uniform loads, cheaper than a run loop (measured on lavapipe).
+        for (uint o = begin; o < end; ++o) {
+          uint g = o / pc.O, e = o * pc.Kp + c;
+          float dy = load_dy(e);
+          sums += vec2(dy * (load_x(e) - stat_mean(g)) * stat_invstd(g), dy);
+        }
+        store_partial(c, chunk, sums);
+        continue;
+      }
       for (uint o = begin; o < end;) {
         uint b = o / pc.O, run_end = min(end, (b + 1u) * pc.O);
         float mean = stat_mean(b * pc.K + k), invstd = stat_invstd(b * pc.K + k);
