@@ -3,7 +3,8 @@
 // Backward, pass 1: workgroup (chunk, group) sums g and g * xhat over one chunk of a
 // statistics group, xhat = (x - mean) * invstd. g = gamma * dy when gamma varies inside
 // the group (GroupNorm, LayerNorm, RMSNorm); otherwise g = dy and grad_finalize applies
-// the group's gamma (and also has the sums it needs for dgamma / dbeta).
+// the group's gamma (and also has the sums it needs for dgamma / dbeta). With
+// FLAG_COLUMNS, over the column view as stats_partial.
 #include "common.glsl"
 #include "reduce.glsl"
 

@@ -4,6 +4,8 @@
 // chunk of a statistics group. Values are shifted by the group's first element (the
 // pivot) so that means stay small and no precision is lost when |mean| >> std.
 // Writes per (group, chunk): count (uint bits), shifted mean, M2 into the workspace.
+// With FLAG_COLUMNS (channels-last) it works over common.glsl's column view instead: a
+// lane per column, one partial per (chunk, phase), no workgroup reduction.
 #include "common.glsl"
 #include "reduce.glsl"
 

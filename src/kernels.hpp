@@ -52,7 +52,8 @@ constexpr uint32_t kFusedValuesPerInvocation = 16;
 // (lavapipe's above all) stay small.
 constexpr uint32_t kGridStrideWorkgroups = 1024;
 
-// The largest group team_forward and team_backward take: read twice, its second read must still hit cache.
+// The largest group team_forward and team_backward take: read twice, the second read
+// must still hit cache.
 constexpr uint64_t kTeamMaxGroupSize = 8192;
 
 // The fewest channels for which channels-last split passes take a lane per channel
