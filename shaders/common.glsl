@@ -61,7 +61,7 @@ const uint FLAG_RMS = 32u;            // RMSNorm: no mean, invstd = 1/sqrt(mean(
 const uint FLAG_GAMMA_VARIES = 64u;   // gamma changes inside a statistics group
 const uint FLAG_RESIDUAL = 128u;      // epilogue: y += residual (before the ReLU)
 const uint FLAG_RELU = 256u;          // epilogue: y = max(y, 0)
-const uint FLAG_COLUMNS = 512u;       // split passes use the column view below (I == 1)
+const uint FLAG_COLUMNS = 512u;       // split passes use the column view below
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
 
@@ -111,34 +111,38 @@ void walk_next(inout GroupWalk w) {
   }
 }
 
-// The column view of the split reduction for channels-last tensors (I == 1): group
-// (b, k) is column k of the rows (b, o), so a lane per column reads contiguous memory
-// and keeps its own partial, with no workgroup reduction. With fewer columns than
-// lanes, P lanes share a column, taking every P-th row of the chunk: each (chunk,
-// phase) is one partial of the group, pc.chunks = chunks over O times P.
-struct ColumnLane { bool live; uint g, partial, o, o_end, o_step, e, e_step; };
+// The column view of the split reduction for channels-last tensors (inner == 1, small
+// I): a row (b, o) holds L = K * I contiguous columns, group (b, k) owns columns
+// [k * I, (k + 1) * I) of the rows of b. A lane per column reads contiguous memory with
+// its neighbours and keeps its own partial, with no workgroup reduction. With fewer
+// columns than lanes, P lanes share a column, taking every P-th row of the chunk. Each
+// (chunk, phase, column of the group) is one partial of the group:
+// pc.chunks = chunks over O * P * I.
+struct ColumnLane { bool live; uint g, channel, partial, o, o_end, o_step, e, e_step; };
 
-uint column_phases() { return gl_WorkGroupSize.x / min(pc.K, gl_WorkGroupSize.x); }
+uint column_width() { return min(pc.K * pc.I, gl_WorkGroupSize.x); }
+uint column_blocks() { return (pc.K * pc.I + column_width() - 1u) / column_width(); }
+uint column_rows_y() { return pc.B * column_blocks(); }
 
 // Lane of workgroup (chunk, y); y walks (b, block of columns).
 ColumnLane column_lane(uint y) {
-  uint width = min(pc.K, gl_WorkGroupSize.x), phases = column_phases();
-  uint blocks = (pc.K + width - 1u) / width;
-  uint phase = gl_LocalInvocationID.x / width, column = gl_LocalInvocationID.x - phase * width;
-  uint b = y / blocks, k = (y - b * blocks) * width + column;
+  uint L = pc.K * pc.I, width = column_width(), phases = gl_WorkGroupSize.x / width, blocks = column_blocks();
+  uint phase = gl_LocalInvocationID.x / width, lane = gl_LocalInvocationID.x - phase * width;
+  uint b = y / blocks, col = (y - b * blocks) * width + lane;
+  uint k = col / pc.I, i = col - k * pc.I;
   uint begin = gl_WorkGroupID.x * pc.chunk_size;
   ColumnLane c;
-  c.live = phase < phases && k < pc.K && b < pc.B;
+  c.live = phase < phases && col < L && b < pc.B;
   c.g = b * pc.K + k;
-  c.partial = gl_WorkGroupID.x * phases + phase;
+  c.channel = k * pc.cpg + i;  // inner == 1
+  c.partial = (gl_WorkGroupID.x * phases + phase) * pc.I + i;
   c.o = begin + phase;
   c.o_end = min(pc.O, begin + pc.chunk_size);
   c.o_step = phases;
-  c.e = (b * pc.O + c.o) * pc.K + k;
-  c.e_step = phases * pc.K;
+  c.e = (b * pc.O + c.o) * L + col;
+  c.e_step = phases * L;
   return c;
 }
-uint column_rows_y() { return pc.B * ((pc.K + min(pc.K, gl_WorkGroupSize.x) - 1u) / min(pc.K, gl_WorkGroupSize.x)); }
 
 uint element_group(uint e) {
   uint k = (e / pc.I) % pc.K;

@@ -20,7 +20,7 @@ void column_main() {
     ColumnLane c = column_lane(y);
     if (!c.live) continue;
     float mean = stat_mean(c.g), invstd = stat_invstd(c.g);
-    float gamma = has_flag(FLAG_GAMMA_VARIES) ? gamma_of((c.g % pc.K) * pc.cpg) : 1.0;
+    float gamma = has_flag(FLAG_GAMMA_VARIES) ? gamma_of(c.channel) : 1.0;
     vec2 sums = vec2(0.0);
     for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
       float dy = load_dy(e) * gamma;

@@ -56,9 +56,12 @@ constexpr uint32_t kGridStrideWorkgroups = 1024;
 // must still hit cache.
 constexpr uint64_t kTeamMaxGroupSize = 8192;
 
-// The fewest channels for which channels-last split passes take a lane per channel
-// (the column view of shaders/common.glsl): fewer would leave most lanes sharing one.
-constexpr uint64_t kColumnMinChannels = 32;
+// Channels-last split passes take a lane per column (the column view of
+// shaders/common.glsl) when a row has at least kColumnMinColumns (fewer would leave most
+// lanes sharing one) and a group at most kColumnMaxGroupColumns of them (each column of a
+// group is a partial that the finalize passes merge).
+constexpr uint64_t kColumnMinColumns = 32;
+constexpr uint64_t kColumnMaxGroupColumns = 16;
 
 // Slot roles, as in shaders/common.glsl.
 enum Slot : uint32_t {

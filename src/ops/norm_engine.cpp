@@ -59,15 +59,17 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   SplitPlan s;
   split(size, wg * vpi, s.chunks, s.chunk_size);
-  // Channels-last with enough channels for the lanes: a lane per column reads contiguous
-  // memory where a group walk would stride by K. Fewer channels than lanes share each
-  // column between `phases` lanes (every phase its own partial).
-  if (p.I == 1 && p.K >= kColumnMinChannels) {
-    const uint64_t width = std::min<uint64_t>(p.K, wg), phases = wg / width;
+  // Channels-last rows with enough columns for the lanes: a lane per column reads
+  // contiguous memory where a group walk would stride by a row. Fewer columns than lanes
+  // share each column between `phases` lanes; every (phase, column of the group) is its
+  // own partial.
+  const uint64_t L = p.K * p.I;
+  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns) {
+    const uint64_t width = std::min<uint64_t>(L, wg), phases = wg / width;
     s.columns = true;
-    s.column_blocks = p.B * ((p.K + width - 1) / width);
+    s.column_blocks = p.B * ((L + width - 1) / width);
     split(p.O, vpi * phases, s.column_chunks, s.chunk_size);
-    s.chunks = static_cast<uint32_t>(s.column_chunks * phases);
+    s.chunks = static_cast<uint32_t>(s.column_chunks * phases * p.I);
   }
   // The on-chip kernels (team, fused) serve batch statistics only.
   const bool batch = g.uses_batch_stats && size > 0;
