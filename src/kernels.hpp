@@ -52,9 +52,12 @@ constexpr uint32_t kFusedValuesPerInvocation = 16;
 // (lavapipe's above all) stay small.
 constexpr uint32_t kGridStrideWorkgroups = 1024;
 
-// The largest group team_forward and team_backward take: read twice, the second read
-// must still hit cache.
+// The largest group team_forward and team_backward take on a CPU device: read twice,
+// the second read must still hit cache. A group of contiguous runs (I > 1: NCHW planes,
+// LayerNorm rows) streams through cache lines and may be larger than one of single
+// elements a row apart (channels-last BatchNorm), which touches a line per element.
 constexpr uint64_t kTeamMaxGroupSize = 8192;
+constexpr uint64_t kTeamMaxContiguousGroupSize = 65536;
 
 // Channels-last split passes take a lane per column (the column view of
 // shaders/common.glsl) when a row has at least kColumnMinColumns (fewer would leave most

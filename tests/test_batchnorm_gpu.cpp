@@ -93,7 +93,8 @@ TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and every 
   const std::vector<std::vector<int64_t>> shapes = {
       {2, 1}, {1, 1, 2}, {5, 3}, {3, 5, 7}, {2, 3, 17, 13}, {4, 7, 9, 11}, {2, 2, 3, 5, 7},
       {7, 1, 1000}, {3, 300, 5}, {3, 2, 5003}, {33, 4, 65},
-      {9000, 40}};  // BatchNorm1d: channels adjacent, split passes over the column view
+      {9000, 40},     // BatchNorm1d: channels adjacent, split passes over the column view
+      {2, 64, 90, 50}};  // 64 channels of 9000 in planes: a subgroup per channel on lavapipe
   uint32_t seed = 1;
   for (TestDevice device : kDevices) {
     Context& ctx = context_for(device);

@@ -5,6 +5,7 @@
 // each stored output (kHalfRounding) when the tensors are float16 (inputs are rounded to
 // float16 before either side sees them).
 #include <random>
+#include <thread>
 
 #include "gpu_support.hpp"
 #include "vknorm/batchnorm.hpp"
@@ -371,9 +372,13 @@ TEST_CASE("Dispatches per call: one for groups that fit on-chip, split reduction
           << "with running statistics " << in_f);
   CHECK(ln_f == 1);   // 768 values per row fit on-chip
   const Capabilities& caps = ctx.capabilities();
+  // A workgroup of teams for every host thread on a CPU device, at least two.
+  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint64_t team_workgroups = cpu ? std::max<uint64_t>(2, std::thread::hardware_concurrency()) : 2;
   auto teams_for = [&](uint64_t groups, uint64_t size) {
-    return caps.reduction_path == ReductionPath::subgroup && groups >= 2 * (caps.workgroup_size / caps.subgroup_size) &&
-           (caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU || size <= 32 * caps.subgroup_size);
+    return caps.reduction_path == ReductionPath::subgroup &&
+           groups >= team_workgroups * (caps.workgroup_size / caps.subgroup_size) &&
+           (cpu || size <= 32 * caps.subgroup_size);
   };
   // Backward: a subgroup per row (team_backward: sums and dx in one dispatch), or group
   // sums, coefficients and dx; then the dgamma/dbeta column reduction in two.
