@@ -62,6 +62,7 @@ const uint FLAG_GAMMA_VARIES = 64u;   // gamma changes inside a statistics group
 const uint FLAG_RESIDUAL = 128u;      // epilogue: y += residual (before the ReLU)
 const uint FLAG_RELU = 256u;          // epilogue: y = max(y, 0)
 const uint FLAG_COLUMNS = 512u;       // split passes use the column view below
+const uint FLAG_PLANE_PARAMS = 1024u; // team_backward also sums dgamma / dbeta per plane
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
 

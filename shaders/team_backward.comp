@@ -5,7 +5,7 @@
 // the same dispatch, reading x and dy a second time from cache. The sums also go to the
 // workspace (grad_partial's layout, one chunk per group): grad_finalize turns them into
 // dgamma / dbeta when gamma is constant inside a group; param_partial computes those
-// otherwise.
+// otherwise, except over GroupNorm NCHW planes (FLAG_PLANE_PARAMS, plane_sums).
 #include "common.glsl"
 #include "reduce.glsl"  // the subgroup extensions
 #include "grad.glsl"
@@ -16,6 +16,31 @@ vec2 team_sum2(vec2 v) {
 #else
   return v;
 #endif
+}
+
+// GroupNorm NCHW (O == 1): group g is cpg planes of `inner` contiguous values, one
+// channel each. Sums per plane serve dx (weighted by the plane's gamma) and, as
+// param_partial's partials (one per b), dgamma / dbeta.
+vec2 plane_sums(uint g, uint lane, uint lanes, float mean, float invstd) {
+  uint b = g / pc.K, k = g - b * pc.K;
+  vec2 total = vec2(0.0);
+  for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
+    uint start = g * pc.I + ci * pc.inner, end = start + pc.inner;
+    vec2 sums = vec2(0.0);
+    for (uint e = start + lane; e < end; e += lanes) {
+      float dy = load_dy(e);
+      sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
+    }
+    sums = team_sum2(sums);
+    uint c = k * pc.cpg + ci;
+    if (lane == 0u) {
+      uint at = pc.base[9] + pc.param_base + (c * pc.pchunks + b) * 2u;
+      slot_work.data[at] = sums.y;      // dy * xhat: dgamma
+      slot_work.data[at + 1u] = sums.x;  // dy: dbeta
+    }
+    total += gamma_of(c) * sums;
+  }
+  return total;
 }
 
 void main() {
@@ -33,13 +58,17 @@ void main() {
   for (uint g = team; g < group_count(); g += teams) {
     float mean = stat_mean(g), invstd = stat_invstd(g);
     vec2 sums = vec2(0.0);
-    for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
-      uint e = walk_element(at);
-      float dy = load_dy(e);
-      if (weighted) dy *= gamma_of(walk_channel(at));
-      sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
+    if (has_flag(FLAG_PLANE_PARAMS)) {
+      sums = plane_sums(g, lane, lanes, mean, invstd);
+    } else {
+      for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
+        uint e = walk_element(at);
+        float dy = load_dy(e);
+        if (weighted) dy *= gamma_of(walk_channel(at));
+        sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
+      }
+      sums = team_sum2(sums);
     }
-    sums = team_sum2(sums);
     if (lane == 0u) {
       slot_work.data[pc.base[9] + g * 2u] = sums.x;
       slot_work.data[pc.base[9] + g * 2u + 1u] = sums.y;

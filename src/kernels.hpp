@@ -99,6 +99,7 @@ enum Flags : uint32_t {
   kFlagResidual = 128,
   kFlagRelu = 256,
   kFlagColumns = 512,
+  kFlagPlaneParams = 1024,
 };
 
 struct Kernel {

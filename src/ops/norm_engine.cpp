@@ -8,7 +8,8 @@
 //  backward, batch statistics, many small groups: team_backward
 //            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
-//  either (+ param_partial -> param_finalize when gamma varies inside a group)
+//  either (+ param_partial -> param_finalize when gamma varies inside a group; only
+//  param_finalize after team_backward over GroupNorm NCHW planes)
 #include <algorithm>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@ struct SplitPlan {
   bool team = false;   // team_forward / team_backward: a subgroup per group
   uint32_t teams_per_workgroup = 1;
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
+  bool plane_params = false;  // team_backward also sums dgamma / dbeta (param_partial's part)
   // Split passes over the column view (shaders/common.glsl): channels-last groups, a lane
   // per column; column_chunks workgroups in x (chunks over O), column_blocks in y.
   bool columns = false;
@@ -100,7 +102,12 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   s.param_base = s.coef_base + groups * 3;
   s.backward_floats = s.param_base;
   if (p.gamma_varies && (p.has_weight || p.has_bias)) {
-    if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
+    // A team over a group of whole planes of one channel each (GroupNorm NCHW: O == 1)
+    // sums every plane anyway: those sums are dgamma / dbeta's partials, one per b.
+    s.plane_params = s.team && p.O == 1 && p.inner > 1;
+    if (s.plane_params)
+      s.pchunks = static_cast<uint32_t>(p.B);
+    else if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
       split(p.Op, 64, s.pchunks, s.pchunk_size);
     else
       split(p.Op * p.Ip, wg * vpi, s.pchunks, s.pchunk_size);
@@ -367,6 +374,7 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
   if (s.team) {  // batch statistics: plan_split chose it for them only
     PushConstants one_chunk = pc;
     one_chunk.chunks = 1;
+    if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
     VKNORM_TRY(rec.dispatch(KernelId::team_backward, p.dtype, slots, one_chunk,
                             clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup,
                                        caps.max_workgroup_count_x)));
@@ -387,7 +395,7 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
 
   if (p.has_weight) slots[kSlotAux0] = slot(b.dweight, A);
   if (p.has_bias) slots[kSlotAux1] = slot(b.dbias, A);
-  if (s.pchunks > 0) {
+  if (s.pchunks > 0 && !s.plane_params) {
     const uint64_t channel_groups = p.Ip == 1 ? per_item_grid(caps, p.Kp) : p.Kp;
     VKNORM_TRY(rec.dispatch(KernelId::param_partial, p.dtype, slots, pc, s.pchunks,
                             clamp_grid(channel_groups, caps.max_workgroup_count_y)));
