@@ -47,6 +47,12 @@ uint32_t workgroup_size_for(const Capabilities& caps) {
   return size;
 }
 
+uint32_t team_workgroup_size(const Capabilities& caps) {
+  const uint32_t wg = workgroup_size_for(caps);
+  if (caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU) return wg;
+  return std::min(wg, 8 * std::max(1u, caps.subgroup_size));
+}
+
 const char* kernel_name(KernelId id) {
   switch (id) {
 #define VKNORM_NAME(name) \
@@ -105,7 +111,8 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + kernel_name(id) + ")");
 
   Kernel kernel;
-  kernel.workgroup_size = workgroup_size_for(s.caps);
+  const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
+  kernel.workgroup_size = team ? team_workgroup_size(s.caps) : workgroup_size_for(s.caps);
   const uint32_t spec_values[2] = {kernel.workgroup_size,
                                    std::min(kernel.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
   const VkSpecializationMapEntry entries[2] = {{0, 0, 4}, {1, 4, 4}};

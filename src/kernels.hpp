@@ -44,6 +44,12 @@ const char* kernel_name(KernelId id);
 // two up to 256 that its limits allow, leaving room for the reduction scratch.
 uint32_t workgroup_size_for(const Capabilities& caps);
 
+// The workgroup size of team_forward and team_backward: on a CPU device 8 subgroups, so
+// that a few dozen groups still make several workgroups per host thread (lavapipe runs a
+// workgroup per thread: with one each, any delay of one thread delays the whole pass);
+// elsewhere workgroup_size_for.
+uint32_t team_workgroup_size(const Capabilities& caps);
+
 // Values per invocation that fused_forward keeps in registers (VALUES in the shader).
 constexpr uint32_t kFusedValuesPerInvocation = 16;
 

@@ -373,21 +373,21 @@ TEST_CASE("Dispatches per call: one for groups that fit on-chip, split reduction
           << "with running statistics " << in_f);
   CHECK(ln_f == 1);   // 768 values per row fit on-chip
   const Capabilities& caps = ctx.capabilities();
-  // A workgroup of teams for every host thread on a CPU device, at least two.
+  // Teams need two workgroups of them; on a CPU device 4 workgroups of 8 teams for every
+  // host thread.
   const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  const uint64_t team_workgroups = cpu ? std::max<uint64_t>(2, std::thread::hardware_concurrency()) : 2;
+  const uint64_t team_workgroups = cpu ? 4 * std::max<uint64_t>(1, std::thread::hardware_concurrency()) : 2;
+  const uint64_t teams_per_workgroup =
+      cpu ? std::min<uint64_t>(8, caps.workgroup_size / caps.subgroup_size) : caps.workgroup_size / caps.subgroup_size;
   auto teams_for = [&](uint64_t groups, uint64_t size) {
-    return caps.reduction_path == ReductionPath::subgroup &&
-           groups >= team_workgroups * (caps.workgroup_size / caps.subgroup_size) &&
+    return caps.reduction_path == ReductionPath::subgroup && groups >= team_workgroups * teams_per_workgroup &&
            (cpu || size <= 32 * caps.subgroup_size);
   };
   // Backward: a subgroup per row (team_backward: sums and dx in one dispatch), or group
   // sums, coefficients and dx; then the dgamma/dbeta column reduction in two.
   CHECK(ln_b == (teams_for(512, 768) ? 3u : 5u));
-  // 32 groups of 6272 values: a subgroup per group (team_forward, one dispatch) where a
-  // workgroup then still gets two groups or more (subgroup size >= 16 with 256
-  // invocations) and, on a GPU, a lane takes at most 32 values; else the split
-  // reduction, finalize, normalize.
+  // 32 groups of 6272 values: a subgroup per group (team_forward, one dispatch) where the
+  // rule above allows teams; else the split reduction, finalize, normalize.
   const bool teams = teams_for(32, 6272);
   CHECK(gn_f == (teams ? 1u : 3u));
   CHECK(gn_b == (teams ? 2u : 5u));  // a team sums per plane: dgamma/dbeta need only param_finalize

@@ -77,18 +77,18 @@ SplitPlan plan_split(const Capabilities& caps, const NormPlan& p) {
   // The on-chip kernels (team, fused) serve batch statistics only.
   const bool batch = g.uses_batch_stats && size > 0;
   // Many groups: a subgroup each, with no barrier, as long as there are enough of them to
-  // give every workgroup several (else a workgroup per group uses more lanes). On a GPU a
-  // lane takes at most 32 values (a warp per LayerNorm row up to 1024 on NVIDIA). A CPU
+  // fill two workgroups (else a workgroup per group uses more lanes). On a GPU a lane
+  // takes at most 32 values (a warp per LayerNorm row up to 1024 on NVIDIA). A CPU
   // implementation (lavapipe) runs a workgroup per thread, with costly barriers and
   // dispatches: teams, up to the kTeamMax* sizes, as soon as every thread of the host
-  // (where such a driver runs) gets a workgroup.
+  // (where such a driver runs) gets 4 workgroups, which keeps the threads balanced.
   const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t lanes = std::max<uint32_t>(1, caps.subgroup_size);
-  s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, wg / lanes));
+  s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, team_workgroup_size(caps) / lanes));
   const uint64_t team_limit = !cpu ? std::min(kTeamMaxGroupSize, 32 * lanes)
                               : p.I > 1 ? kTeamMaxContiguousGroupSize
                                         : kTeamMaxGroupSize;
-  const uint64_t team_workgroups = cpu ? std::max<uint64_t>(2, std::thread::hardware_concurrency()) : 2;
+  const uint64_t team_workgroups = cpu ? 4 * std::max<uint64_t>(1, std::thread::hardware_concurrency()) : 2;
   s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
            groups >= team_workgroups * s.teams_per_workgroup;
   s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
