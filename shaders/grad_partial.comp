@@ -8,12 +8,6 @@
 #include "common.glsl"
 #include "reduce.glsl"
 
-void store_sums(uint g, uint partial, vec2 sums) {
-  uint at = pc.base[9] + (g * pc.chunks + partial) * 2u;
-  slot_work.data[at] = sums.x;
-  slot_work.data[at + 1u] = sums.y;
-}
-
 // Channels-last (common.glsl's column view): a column's elements share one channel.
 void column_main() {
   for (uint y = gl_WorkGroupID.y; y < column_rows_y(); y += gl_NumWorkGroups.y) {
@@ -26,7 +20,7 @@ void column_main() {
       float dy = load_dy(e) * gamma;
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
-    store_sums(c.g, c.partial, sums);
+    store_grad_partial(c.g, c.partial, sums);
   }
 }
 
@@ -51,6 +45,6 @@ void main() {
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
     sums = workgroup_sum2(sums);
-    if (lid == 0u) store_sums(g, chunk, sums);
+    if (lid == 0u) store_grad_partial(g, chunk, sums);
   }
 }

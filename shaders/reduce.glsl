@@ -28,6 +28,30 @@ void store_stats_partial(uint g, uint chunk, uint count, Welford w) {
   slot_work.data[at + 2u] = w.m2;
 }
 
+// Stores the gradient sums (sum of g, sum of g * xhat) of partial `partial` of group g for
+// grad_finalize.
+void store_grad_partial(uint g, uint partial, vec2 sums) {
+  uint at = pc.base[9] + (g * pc.chunks + partial) * 2u;
+  slot_work.data[at] = sums.x;
+  slot_work.data[at + 1u] = sums.y;
+}
+
+// The teams of team_forward / team_backward: each subgroup owns a group (without
+// subgroup operations, each invocation does). Subgroups are full (the workgroup size is
+// a multiple of the subgroup size), so a workgroup holds exactly
+// gl_WorkGroupSize.x / gl_SubgroupSize of them.
+struct Team { uint lanes, lane, index, count; };
+
+Team invocation_team() {
+#if USE_SUBGROUP
+  uint per_workgroup = gl_WorkGroupSize.x / gl_SubgroupSize;
+  return Team(gl_SubgroupSize, gl_SubgroupInvocationID, gl_WorkGroupID.x * per_workgroup + gl_SubgroupID,
+              gl_NumWorkGroups.x * per_workgroup);
+#else
+  return Team(1u, 0u, gl_GlobalInvocationID.x, gl_NumWorkGroups.x * gl_WorkGroupSize.x);
+#endif
+}
+
 // Tree over reduce_scratch[0, width): width is a power of two.
 void tree_merge_welford(uint width) {
   uint lid = gl_LocalInvocationID.x;

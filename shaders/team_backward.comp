@@ -7,7 +7,7 @@
 // dgamma / dbeta when gamma is constant inside a group; param_partial computes those
 // otherwise, except over GroupNorm NCHW planes (FLAG_PLANE_PARAMS, plane_sums).
 #include "common.glsl"
-#include "reduce.glsl"  // the subgroup extensions
+#include "reduce.glsl"  // teams, the subgroup extensions
 #include "grad.glsl"
 
 vec2 team_sum2(vec2 v) {
@@ -44,18 +44,11 @@ vec2 plane_sums(uint g, uint lane, uint lanes, float mean, float invstd) {
 }
 
 void main() {
-#if USE_SUBGROUP
-  uint lanes = gl_SubgroupSize, lane = gl_SubgroupInvocationID;
-  uint per_workgroup = gl_WorkGroupSize.x / lanes;
-  uint team = gl_WorkGroupID.x * per_workgroup + gl_SubgroupID;
-  uint teams = gl_NumWorkGroups.x * per_workgroup;
-#else
-  uint lanes = 1u, lane = 0u;
-  uint team = gl_GlobalInvocationID.x, teams = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-#endif
+  Team t = invocation_team();
+  uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
   bool weighted = has_flag(FLAG_GAMMA_VARIES);
-  for (uint g = team; g < group_count(); g += teams) {
+  for (uint g = t.index; g < group_count(); g += t.count) {
     float mean = stat_mean(g), invstd = stat_invstd(g);
     vec2 sums = vec2(0.0);
     if (has_flag(FLAG_PLANE_PARAMS)) {
@@ -69,10 +62,7 @@ void main() {
       }
       sums = team_sum2(sums);
     }
-    if (lane == 0u) {
-      slot_work.data[pc.base[9] + g * 2u] = sums.x;
-      slot_work.data[pc.base[9] + g * 2u + 1u] = sums.y;
-    }
+    if (lane == 0u) store_grad_partial(g, 0u, sums);  // pc.chunks == 1
     // As grad_finalize: a group-constant gamma multiplies the sums.
     Coefficients k = group_coefficients(g, weighted ? sums : sums * gamma_of(g % pc.K));
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))

@@ -7,7 +7,7 @@
 // at most a few KiB). Writes save_mean / save_invstd; with FLAG_UPDATE_RUNNING also the
 // group's partial for stats_finalize, which updates the running statistics.
 #include "common.glsl"
-#include "reduce.glsl"  // Welford, and the subgroup extensions
+#include "reduce.glsl"  // Welford, teams, the subgroup extensions
 
 Welford team_welford(Welford w) {
 #if USE_SUBGROUP
@@ -21,19 +21,10 @@ Welford team_welford(Welford w) {
 }
 
 void main() {
-#if USE_SUBGROUP
-  // Subgroups are full (the workgroup size is a multiple of the subgroup size), so a
-  // workgroup holds exactly gl_WorkGroupSize.x / gl_SubgroupSize of them.
-  uint lanes = gl_SubgroupSize, lane = gl_SubgroupInvocationID;
-  uint per_workgroup = gl_WorkGroupSize.x / lanes;
-  uint team = gl_WorkGroupID.x * per_workgroup + gl_SubgroupID;
-  uint teams = gl_NumWorkGroups.x * per_workgroup;
-#else
-  uint lanes = 1u, lane = 0u;
-  uint team = gl_GlobalInvocationID.x, teams = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-#endif
+  Team t = invocation_team();
+  uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
-  for (uint g = team; g < group_count(); g += teams) {
+  for (uint g = t.index; g < group_count(); g += t.count) {
     float pivot = load_x(group_element(g, 0u));
     Welford w = Welford(0.0, 0.0, 0.0);
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {

@@ -210,6 +210,11 @@ Grid row_grid(const Capabilities& caps, const NormPlan& p) {
   return g;
 }
 
+// The grid of team_forward / team_backward: a subgroup per group.
+uint32_t team_grid(const Capabilities& caps, const SplitPlan& s, uint64_t groups) {
+  return clamp_grid((groups + s.teams_per_workgroup - 1) / s.teams_per_workgroup, caps.max_workgroup_count_x);
+}
+
 // The grid of stats_partial / grad_partial: (chunk, group), or over the column view.
 uint32_t partial_grid_x(const SplitPlan& s) { return s.columns ? s.column_chunks : s.chunks; }
 uint32_t partial_grid_y(const Capabilities& caps, const SplitPlan& s, uint64_t groups) {
@@ -310,9 +315,7 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     pc.chunks = 1;
     if (s.team)
-      VKNORM_TRY(rec.dispatch(KernelId::team_forward, p.dtype, slots, pc,
-                              clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup,
-                                         caps.max_workgroup_count_x)));
+      VKNORM_TRY(rec.dispatch(KernelId::team_forward, p.dtype, slots, pc, team_grid(caps, s, G)));
     else
       VKNORM_TRY(rec.dispatch(KernelId::fused_forward, p.dtype, slots, pc, clamp_grid(G, caps.max_workgroup_count_x)));
     if (!g.updates_running) return {};
@@ -375,9 +378,7 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
     PushConstants one_chunk = pc;
     one_chunk.chunks = 1;
     if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
-    VKNORM_TRY(rec.dispatch(KernelId::team_backward, p.dtype, slots, one_chunk,
-                            clamp_grid((G + s.teams_per_workgroup - 1) / s.teams_per_workgroup,
-                                       caps.max_workgroup_count_x)));
+    VKNORM_TRY(rec.dispatch(KernelId::team_backward, p.dtype, slots, one_chunk, team_grid(caps, s, G)));
     if (!p.gamma_varies && (p.has_weight || p.has_bias))
       VKNORM_TRY(rec.dispatch(KernelId::grad_finalize, p.dtype, slots, one_chunk, per_item_grid(caps, p.K)));
   } else {
