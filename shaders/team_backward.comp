@@ -3,8 +3,8 @@
 // Backward through batch statistics for many small groups: each subgroup owns a group
 // (as in team_forward), sums g and g * xhat over it without a barrier, and writes dx in
 // the same dispatch, reading x and dy a second time from cache. The sums also go to the
-// workspace (grad_partial's layout, one chunk per group): grad_finalize turns them into
-// dgamma / dbeta when gamma is constant inside a group; param_partial computes those
+// workspace (grad_partial's layout, one chunk per group) when grad_finalize turns them
+// into dgamma / dbeta (gamma constant inside a group); param_partial computes those
 // otherwise, except over GroupNorm NCHW planes (FLAG_PLANE_PARAMS, plane_sums).
 #include "common.glsl"
 #include "reduce.glsl"  // teams, the subgroup extensions
@@ -62,7 +62,9 @@ void main() {
       }
       sums = team_sum2(sums);
     }
-    if (lane == 0u) store_grad_partial(g, 0u, sums);  // pc.chunks == 1
+    // grad_finalize reads them only for dgamma / dbeta of a group-constant gamma.
+    bool finalized = !weighted && (has_flag(FLAG_WEIGHT) || has_flag(FLAG_BIAS));
+    if (lane == 0u && finalized) store_grad_partial(g, 0u, sums);  // pc.chunks == 1
     // As grad_finalize: a group-constant gamma multiplies the sums.
     Coefficients k = group_coefficients(g, weighted ? sums : sums * gamma_of(g % pc.K));
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))

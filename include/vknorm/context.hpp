@@ -53,6 +53,7 @@ struct Capabilities {
   uint32_t max_workgroup_size_x = 128;
   uint32_t max_workgroup_count_x = 65535;
   uint32_t max_workgroup_count_y = 65535;
+  uint32_t host_threads = 1;  // CPU implementations: the threads its workgroups run on; else 1
   uint64_t max_storage_buffer_range = 1u << 27;
   uint64_t min_storage_buffer_offset_alignment = 256;
   bool storage_buffer_16bit = false;
@@ -84,6 +85,9 @@ struct CapabilityOverride {
   std::optional<bool> subgroup_arithmetic;  // false forces the shared-memory tree
   std::optional<uint32_t> max_shared_memory;
   std::optional<uint32_t> max_workgroup_invocations;
+  // Smaller grid and binding limits, so tests fold grids and refuse large bindings.
+  std::optional<uint32_t> max_workgroup_count;  // maxComputeWorkGroupCount[0] and [1]
+  std::optional<uint64_t> max_storage_buffer_range;
   std::optional<bool> storage_buffer_16bit;
 };
 

@@ -1,6 +1,7 @@
 #include "vk/capabilities.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <cstring>
 #include <vector>
 
@@ -91,6 +92,8 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   c.storage_buffer_16bit = storage16.storageBuffer16BitAccess == VK_TRUE;
   c.timestamps = limits.timestampComputeAndGraphics == VK_TRUE;
   c.timestamp_period_ns = limits.timestampPeriod;
+  // A CPU implementation runs its workgroups on this host's threads.
+  if (c.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) c.host_threads = std::max(1u, std::thread::hardware_concurrency());
 
   if (over.subgroup_arithmetic) {
     c.subgroup_arithmetic = c.subgroup_arithmetic && *over.subgroup_arithmetic;
@@ -102,6 +105,12 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
     c.max_workgroup_invocations = std::min(c.max_workgroup_invocations, *over.max_workgroup_invocations);
     c.max_workgroup_size_x = std::min(c.max_workgroup_size_x, c.max_workgroup_invocations);
   }
+  if (over.max_workgroup_count) {
+    c.max_workgroup_count_x = std::min(c.max_workgroup_count_x, *over.max_workgroup_count);
+    c.max_workgroup_count_y = std::min(c.max_workgroup_count_y, *over.max_workgroup_count);
+  }
+  if (over.max_storage_buffer_range)
+    c.max_storage_buffer_range = std::min(c.max_storage_buffer_range, *over.max_storage_buffer_range);
   if (over.storage_buffer_16bit) c.storage_buffer_16bit = c.storage_buffer_16bit && *over.storage_buffer_16bit;
 
   c.workgroup_size = workgroup_size_for(c);

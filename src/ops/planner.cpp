@@ -1,0 +1,437 @@
+// The planner (planner.hpp): which kernels, grids, flags and workspace records a norm call
+// uses on a device.
+//  forward, batch statistics, many small groups: team_forward
+//  forward, batch statistics, group fits on-chip: fused_forward
+//    (either one -> stats_finalize over its one partial per group when running stats
+//    are updated: the update averages over groups, across workgroups)
+//  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
+//  forward, running statistics: normalize
+//  backward, batch statistics, many small groups: team_backward
+//            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
+//  backward otherwise: grad_partial -> grad_finalize -> grad_input
+//  either (+ param_partial -> param_finalize when gamma varies inside a group; only
+//  param_finalize after team_backward over GroupNorm NCHW planes)
+// Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
+// what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
+// which is at most 1024.
+#include "ops/planner.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace vknorm {
+namespace {
+
+// How groups (and affine channels) are split over workgroups.
+struct Strategy {
+  uint32_t chunks = 0, chunk_size = 0;    // per statistics group
+  uint32_t pchunks = 0, pchunk_size = 0;  // per affine channel (parameter gradients)
+  bool team = false;   // team_forward / team_backward: a subgroup per group
+  uint32_t teams_per_workgroup = 1;
+  bool fused = false;  // fused_forward: a workgroup per group, values in registers
+  bool plane_params = false;  // team_backward also sums dgamma / dbeta (param_partial's part)
+  // Split passes over the column view (shaders/common.glsl): channels-last groups, a lane
+  // per column; column_chunks workgroups in x (chunks over O), column_blocks in y.
+  bool columns = false;
+  uint32_t column_chunks = 0;
+  uint64_t column_blocks = 0;
+};
+
+// Splits `size` elements into chunks of about `target`, at most 1024 of them so the
+// finalize passes (one invocation per group or channel) stay short.
+void split(uint64_t size, uint64_t target, uint32_t& chunks, uint32_t& chunk_size) {
+  chunks = chunk_size = 0;
+  if (size == 0) return;
+  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, 1024);
+  chunk_size = static_cast<uint32_t>((size + n - 1) / n);
+  chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
+}
+
+bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+
+// Values each invocation reduces in a split pass before its workgroup's reduction. A GPU
+// wants many workgroups in flight; a CPU implementation (lavapipe) runs a few threads,
+// and its workgroup barriers are costly, so it wants fewer, longer chunks.
+uint64_t values_per_invocation(const DeviceCaps& caps) { return is_cpu(caps) ? 64 : 8; }
+
+Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  const uint32_t wg = workgroup_size_for(caps);
+  const uint64_t vpi = values_per_invocation(caps);
+  const NormGeometry& g = p.geometry;
+  const uint64_t groups = p.B * p.K, size = p.O * p.I;
+  Strategy s;
+  split(size, wg * vpi, s.chunks, s.chunk_size);
+  // Channels-last rows with enough columns for the lanes: a lane per column reads
+  // contiguous memory where a group walk would stride by a row. Fewer columns than lanes
+  // share each column between `phases` lanes; every (phase, column of the group) is its
+  // own partial.
+  const uint64_t L = p.K * p.I;
+  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns) {
+    const uint64_t width = std::min<uint64_t>(L, wg), phases = wg / width;
+    s.columns = true;
+    s.column_blocks = p.B * ((L + width - 1) / width);
+    split(p.O, vpi * phases, s.column_chunks, s.chunk_size);
+    s.chunks = static_cast<uint32_t>(s.column_chunks * phases * p.I);
+  }
+  // The on-chip kernels (team, fused) serve batch statistics only.
+  const bool batch = g.uses_batch_stats && size > 0 && !options.split;
+  // Many groups: a subgroup each, with no barrier, as long as there are enough of them to
+  // fill two workgroups (else a workgroup per group uses more lanes). On a GPU a lane
+  // takes at most 32 values (a warp per LayerNorm row up to 1024 on NVIDIA). A CPU
+  // implementation (lavapipe) runs a workgroup per thread, with costly barriers and
+  // dispatches: teams, up to the kTeamMax* sizes, as soon as every thread of the host
+  // (where such a driver runs) gets 4 workgroups, which keeps the threads balanced.
+  const bool cpu = is_cpu(caps);
+  const uint64_t lanes = std::max<uint32_t>(1, caps.subgroup_size);
+  s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, team_workgroup_size(caps) / lanes));
+  const uint64_t team_limit = !cpu ? std::min(kTeamMaxGroupSize, 32 * lanes)
+                              : p.I > 1 ? kTeamMaxContiguousGroupSize
+                                        : kTeamMaxGroupSize;
+  const uint64_t team_workgroups = cpu ? 4 * std::max<uint64_t>(1, caps.host_threads) : 2;
+  s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
+           groups >= team_workgroups * s.teams_per_workgroup;
+  s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  if (p.gamma_varies && (p.has_weight || p.has_bias)) {
+    // A team over a group of whole planes of one channel each (GroupNorm NCHW: O == 1)
+    // sums every plane anyway: those sums are dgamma / dbeta's partials, one per b.
+    s.plane_params = s.team && p.O == 1 && p.inner > 1;
+    if (s.plane_params)
+      s.pchunks = static_cast<uint32_t>(p.B);
+    else if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
+      split(p.Op, 64, s.pchunks, s.pchunk_size);
+    else
+      split(p.Op * p.Ip, wg * vpi, s.pchunks, s.pchunk_size);
+  }
+  return s;
+}
+
+uint32_t element_bytes(DType d) { return d == DType::f16 ? 2 : 4; }
+
+Status check_tensor_limits(const DeviceCaps& caps, const NormPlan& p) {
+  const uint64_t bytes = p.geometry.elements * element_bytes(p.dtype);
+  if (p.geometry.elements >= (uint64_t{1} << 32) || bytes > caps.max_storage_buffer_range)
+    return Status::unsupported("x: " + std::to_string(p.geometry.elements) + " elements (" + std::to_string(bytes) +
+                               " bytes) exceed the device's maxStorageBufferRange of " +
+                               std::to_string(caps.max_storage_buffer_range) + " bytes");
+  if (p.dtype == DType::f16 && !caps.storage_buffer_16bit)
+    return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + caps.device_name +
+                               " does not offer (or the context did not enable)");
+  return {};
+}
+
+Status check_workspace_limit(const DeviceCaps& caps, const WorkspaceLayout& w, const char* direction) {
+  if (w.floats * 4 <= caps.max_storage_buffer_range) return {};
+  return Status::unsupported("workspace: the " + std::string(direction) + " of this shape needs " +
+                             std::to_string(w.floats * 4) + " bytes of workspace in one binding, more than the "
+                             "device's maxStorageBufferRange of " + std::to_string(caps.max_storage_buffer_range) +
+                             " bytes");
+}
+
+// Shared memory a kernel declares with `workgroup_size` invocations: the kernels that
+// include shaders/reduce.glsl hold its reduce_scratch, a vec4 per invocation.
+uint32_t kernel_shared_bytes(KernelId kernel, uint32_t workgroup_size) {
+  switch (kernel) {
+    case KernelId::stats_partial:
+    case KernelId::fused_forward:
+    case KernelId::team_forward:
+    case KernelId::grad_partial:
+    case KernelId::team_backward:
+    case KernelId::param_partial:
+      return 16 * workgroup_size;
+    default:
+      return 0;
+  }
+}
+
+// A grid dimension: at least 1, at most the device's limit.
+uint32_t fold(uint64_t n, uint32_t limit) { return static_cast<uint32_t>(std::clamp<uint64_t>(n, 1, limit)); }
+
+// One invocation per item (the finalize passes), folded into the device's grid.
+uint32_t per_item_grid(const DeviceCaps& caps, uint64_t items) {
+  const uint64_t wg = workgroup_size_for(caps);
+  return fold((items + wg - 1) / wg, caps.max_workgroup_count_x);
+}
+
+// The grid of the elementwise passes over the row view of shaders/rows.glsl: workgroups
+// in x cover the columns of rows longer than a workgroup, workgroups in y walk the rows
+// (several short rows per workgroup). At most kGridStrideWorkgroups in all, each looping.
+void row_grid(const DeviceCaps& caps, const NormPlan& p, Pass& pass) {
+  const uint64_t wg = workgroup_size_for(caps);
+  const bool plane = p.inner >= wg;
+  const uint64_t L = plane ? p.inner : p.K * p.I;
+  const uint64_t R = L == 0 ? 0 : p.geometry.elements / L;
+  const uint64_t packed = L >= wg ? 1 : wg / L;
+  // A plane row shares one set of coefficients: let each invocation take many of its
+  // elements (up to 16) before the row is split over more workgroups.
+  const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
+  pass.grid_x = fold((L + cols_per_workgroup - 1) / cols_per_workgroup,
+                     std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
+  // Vector rows: a column's channel setup is paid once per invocation, so give each
+  // invocation several rows (up to 8) before adding workgroups in y.
+  const uint64_t row_steps = (R + packed - 1) / packed;
+  pass.grid_y = fold(plane ? row_steps : (row_steps + 7) / 8,
+                     std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / pass.grid_x));
+}
+
+// Builds the passes of one direction.
+class Builder {
+ public:
+  Builder(const DeviceCaps& caps, const NormPlan& p, const Strategy& s, ExecutionPlan& plan)
+      : caps_(caps), p_(p), plan_(plan) {
+    const NormGeometry& g = p.geometry;
+    const uint32_t eb = element_bytes(p.dtype);
+    const bool batch = g.uses_batch_stats;
+    tensor_ = {Role::none, g.elements, eb};
+    stat_count_ = batch ? g.stat_groups : g.channels;
+    base_.B = static_cast<uint32_t>(p.B);
+    base_.O = static_cast<uint32_t>(p.O);
+    base_.K = static_cast<uint32_t>(p.K);
+    base_.I = static_cast<uint32_t>(p.I);
+    base_.cpg = static_cast<uint32_t>(p.cpg);
+    base_.inner = static_cast<uint32_t>(std::max<uint64_t>(1, p.inner));
+    base_.Op = static_cast<uint32_t>(p.Op);
+    base_.Kp = static_cast<uint32_t>(p.Kp);
+    base_.Ip = static_cast<uint32_t>(p.Ip);
+    base_.chunks = s.chunks;
+    base_.chunk_size = s.chunk_size;
+    base_.pchunks = s.pchunks;
+    base_.pchunk_size = s.pchunk_size;
+    base_.eps = p.eps;
+    base_.momentum = p.momentum;
+    if (p.has_weight) base_.flags |= kFlagWeight;
+    if (p.has_bias) base_.flags |= kFlagBias;
+    if (p.rms) base_.flags |= kFlagRms;
+    if (p.gamma_varies) base_.flags |= kFlagGammaVaries;
+    if (p.epilogue.residual) base_.flags |= kFlagResidual;
+    if (p.epilogue.relu) base_.flags |= kFlagRelu;
+    if (s.columns) base_.flags |= kFlagColumns;
+  }
+
+  PushConstants& push() { return base_; }
+  void bind(Slot slot, Role role, uint64_t count) { use(slot, {role, count, 4}); }
+  void bind_tensor(Slot slot, Role role) { use(slot, {role, tensor_.count, tensor_.element_bytes}); }
+  void unbind(Slot slot) { slots_[slot] = {}; }
+  uint64_t stat_count() const { return stat_count_; }
+
+  void add(KernelId kernel, Phase phase, uint32_t grid_x, uint32_t grid_y = 1, const PushConstants* push = nullptr) {
+    Pass& pass = plan_.passes[plan_.pass_count++];
+    pass.kernel = kernel;
+    pass.phase = phase;
+    pass.grid_x = grid_x;
+    pass.grid_y = grid_y;
+    const bool team = kernel == KernelId::team_forward || kernel == KernelId::team_backward;
+    pass.workgroup_size = team ? team_workgroup_size(caps_) : workgroup_size_for(caps_);
+    pass.shared_bytes = kernel_shared_bytes(kernel, pass.workgroup_size);
+    pass.push = push ? *push : base_;
+    pass.slots = slots_;
+  }
+  void add_rows(KernelId kernel, Phase phase) {
+    Pass pass;
+    row_grid(caps_, p_, pass);
+    add(kernel, phase, pass.grid_x, pass.grid_y);
+  }
+
+ private:
+  void use(Slot slot, SlotUse u) {
+    slots_[slot] = u;
+    SlotUse& all = plan_.buffers[static_cast<size_t>(u.role)];
+    if (u.count >= all.count) all = u;
+  }
+
+  const DeviceCaps& caps_;
+  const NormPlan& p_;
+  ExecutionPlan& plan_;
+  SlotUse tensor_;
+  uint64_t stat_count_ = 0;
+  PushConstants base_;
+  std::array<SlotUse, kSlotCount> slots_{};
+};
+
+uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
+  return fold((groups + s.teams_per_workgroup - 1) / s.teams_per_workgroup, caps.max_workgroup_count_x);
+}
+uint32_t partial_grid_x(const Strategy& s) { return s.columns ? s.column_chunks : s.chunks; }
+uint32_t partial_grid_y(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
+  return fold(s.columns ? s.column_blocks : groups, caps.max_workgroup_count_y);
+}
+
+}  // namespace
+
+const char* to_string(Phase phase) {
+  switch (phase) {
+    case Phase::statistics: return "statistics";
+    case Phase::finalize: return "finalize";
+    case Phase::apply: return "apply";
+    case Phase::reduce: return "reduce";
+    case Phase::elementwise: return "elementwise";
+    case Phase::fused: return "fused";
+  }
+  return "unknown";
+}
+
+const char* to_string(Role role) {
+  switch (role) {
+    case Role::none: return "none";
+    case Role::x: return "x";
+    case Role::y: return "y";
+    case Role::dy: return "dy";
+    case Role::dx: return "dx";
+    case Role::weight: return "weight";
+    case Role::bias: return "bias";
+    case Role::running_mean: return "running_mean";
+    case Role::running_var: return "running_var";
+    case Role::save_mean: return "save_mean";
+    case Role::save_invstd: return "save_invstd";
+    case Role::workspace: return "workspace";
+    case Role::residual: return "residual";
+    case Role::dweight: return "dweight";
+    case Role::dbias: return "dbias";
+    case Role::dresidual: return "dresidual";
+  }
+  return "unknown";
+}
+
+static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  const NormGeometry& g = p.geometry;
+  const Strategy s = choose(caps, p, options);
+  const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups, C = g.channels;
+  ExecutionPlan plan;
+  plan.chunks = s.chunks;
+  plan.pchunks = s.pchunks;
+  // Partials (count, shifted mean, M2) per group and chunk; one chunk per group after
+  // team/fused, and only when stats_finalize must update running statistics.
+  WorkspaceLayout& w = plan.workspace;
+  if (g.uses_batch_stats && !(s.fused || s.team))
+    w.stats_floats = G * s.chunks * 3;
+  else if (g.uses_batch_stats && g.updates_running)
+    w.stats_floats = G * 3;
+  w.floats = w.stats_floats;
+  VKNORM_TRY(check_workspace_limit(caps, w, "forward"));
+
+  Builder b(caps, p, s, plan);
+  b.bind_tensor(kSlotX, Role::x);
+  b.bind_tensor(kSlotOut, Role::y);
+  if (p.has_weight) b.bind(kSlotWeight, Role::weight, A);
+  if (p.has_bias) b.bind(kSlotBias, Role::bias, A);
+  if (p.epilogue.residual) b.bind_tensor(kSlotSide, Role::residual);
+  if (!g.uses_batch_stats) {
+    b.bind(kSlotMean, Role::running_mean, C);
+    b.bind(kSlotStat, Role::running_var, C);
+    b.push().flags |= kFlagStatsAreVar;
+    if (E > 0) b.add_rows(KernelId::normalize, Phase::apply);
+    return plan;
+  }
+  if (!p.rms) b.bind(kSlotMean, Role::save_mean, G);
+  b.bind(kSlotStat, Role::save_invstd, G);
+  if (w.floats > 0) b.bind(kSlotWork, Role::workspace, w.floats);
+  if (g.updates_running) {
+    b.bind(kSlotAux0, Role::running_mean, C);
+    b.bind(kSlotAux1, Role::running_var, C);
+    b.push().flags |= kFlagUpdateRunning;
+  }
+  if (s.team || s.fused) {
+    // FLAG_UPDATE_RUNNING asks them for their one partial per group.
+    b.push().chunks = 1;
+    if (s.team)
+      b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
+    else
+      b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
+    if (g.updates_running) b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, p.K));
+    return plan;
+  }
+  if (s.chunks > 0)
+    b.add(KernelId::stats_partial, Phase::statistics, partial_grid_x(s), partial_grid_y(caps, s, G));
+  b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, g.updates_running ? p.K : G));
+  b.push().flags &= ~kFlagUpdateRunning;
+  b.unbind(kSlotAux0);
+  b.unbind(kSlotAux1);
+  b.unbind(kSlotWork);
+  if (E > 0) b.add_rows(KernelId::normalize, Phase::apply);
+  return plan;
+}
+
+static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  const NormGeometry& g = p.geometry;
+  const Strategy s = choose(caps, p, options);
+  const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups;
+  const bool params = p.has_weight || p.has_bias;
+  const bool team = s.team;  // batch statistics only: choose() makes teams for them only
+  ExecutionPlan plan;
+  plan.chunks = s.chunks;
+  plan.pchunks = s.pchunks;
+  // Records: gradient sums per (group, chunk) where grad_finalize reads them (always
+  // after grad_partial; after team_backward only for a group-constant gamma), the
+  // coefficients grad_input reads, and the parameter partials when gamma varies.
+  WorkspaceLayout& w = plan.workspace;
+  w.grad_floats = !team ? G * s.chunks * 2 : (!p.gamma_varies && params) ? G * 2 : 0;
+  w.coef = w.grad_floats;
+  w.coef_floats = team ? 0 : G * 3;
+  w.param = w.coef + w.coef_floats;
+  w.param_floats = p.gamma_varies && params ? p.Kp * s.pchunks * 2 : 0;
+  w.floats = w.param + w.param_floats;
+  VKNORM_TRY(check_workspace_limit(caps, w, "backward"));
+
+  Builder b(caps, p, s, plan);
+  const bool batch = g.uses_batch_stats;
+  b.push().flags |= batch ? kFlagBatchStats : kFlagStatsAreVar;
+  b.push().coef_base = static_cast<uint32_t>(w.coef);
+  b.push().param_base = static_cast<uint32_t>(w.param);
+  b.bind_tensor(kSlotX, Role::x);
+  b.bind_tensor(kSlotDy, Role::dy);
+  b.bind_tensor(kSlotOut, Role::dx);
+  if (p.has_weight) b.bind(kSlotWeight, Role::weight, A);
+  if (!p.rms) b.bind(kSlotMean, batch ? Role::save_mean : Role::running_mean, b.stat_count());
+  b.bind(kSlotStat, batch ? Role::save_invstd : Role::running_var, b.stat_count());
+  if (w.floats > 0) b.bind(kSlotWork, Role::workspace, w.floats);
+  if (p.epilogue.relu) b.bind_tensor(kSlotSide, Role::y);
+  if (p.epilogue.residual) b.bind_tensor(kSlotDside, Role::dresidual);
+  if (!p.gamma_varies) {
+    if (p.has_weight) b.bind(kSlotAux0, Role::dweight, A);
+    if (p.has_bias) b.bind(kSlotAux1, Role::dbias, A);
+  }
+  if (team) {
+    PushConstants one_chunk = b.push();
+    one_chunk.chunks = 1;
+    if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
+    b.add(KernelId::team_backward, Phase::fused, team_grid(caps, s, G), 1, &one_chunk);
+    if (!p.gamma_varies && params)
+      b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
+  } else {
+    if (s.chunks > 0)
+      b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G));
+    b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K));
+    if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise);
+  }
+  if (!p.gamma_varies || !params) return plan;
+
+  if (p.has_weight) b.bind(kSlotAux0, Role::dweight, A);
+  if (p.has_bias) b.bind(kSlotAux1, Role::dbias, A);
+  if (s.pchunks > 0 && !s.plane_params) {
+    const uint64_t channel_groups = p.Ip == 1 ? per_item_grid(caps, p.Kp) : p.Kp;
+    b.add(KernelId::param_partial, Phase::reduce, s.pchunks, fold(channel_groups, caps.max_workgroup_count_y));
+  }
+  b.add(KernelId::param_finalize, Phase::reduce, per_item_grid(caps, p.Kp));
+  return plan;
+}
+
+Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  VKNORM_TRY(check_tensor_limits(caps, p));
+  return forward_passes(caps, p, options);
+}
+
+Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  VKNORM_TRY(check_tensor_limits(caps, p));
+  return backward_passes(caps, p, options);
+}
+
+// Without the tensor checks: a workspace query for float16 on a device without 16-bit
+// storage answers (the record call refuses).
+Result<uint64_t> plan_workspace_bytes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  auto forward = forward_passes(caps, p, options);
+  if (!forward) return forward.status();
+  auto backward = backward_passes(caps, p, options);
+  if (!backward) return backward.status();
+  return std::max<uint64_t>({forward->workspace.floats, backward->workspace.floats, 1}) * 4;
+}
+
+}  // namespace vknorm

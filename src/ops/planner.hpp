@@ -1,0 +1,104 @@
+// The planner: what the shared kernels do for one norm call on one device, as a list of
+// passes. plan_forward / plan_backward are pure functions of the device's capabilities and
+// the NormPlan (no Vulkan call, no device, no global state), so tests can plan for any GPU
+// without one. The recorder (norm_engine.cpp) validates the caller's buffers and walks
+// the list.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "kernels.hpp"
+#include "ops/norm_plan.hpp"
+#include "vknorm/context.hpp"
+
+namespace vknorm {
+
+// The phases of a call. A split forward is statistics -> finalize -> apply; a split
+// backward is reduce -> elementwise. Between two phases an engine may stop, read or
+// exchange the workspace records (WorkspaceLayout), and go on with the next phase.
+enum class Phase : uint32_t {
+  statistics = 1,   // stats_partial: one record per (group, chunk) into the workspace
+  finalize = 2,     // stats_finalize: merge a group's records, save_mean / save_invstd, running stats
+  apply = 4,        // normalize: y from the statistics
+  reduce = 8,       // grad_partial: sums per (group, chunk); param_partial/finalize: dgamma, dbeta
+  elementwise = 16, // grad_finalize: coefficients per group (and BatchNorm's dgamma, dbeta); grad_input: dx
+  fused = 32,       // team_* / fused_forward: a whole direction's reduction and output in one pass
+};
+constexpr uint32_t kAllPhases = 63;
+const char* to_string(Phase phase);
+
+// The caller's buffers a pass binds to a slot.
+enum class Role : uint8_t {
+  none, x, y, dy, dx, weight, bias, running_mean, running_var, save_mean, save_invstd, workspace, residual,
+  dweight, dbias, dresidual,
+};
+const char* to_string(Role role);
+
+struct SlotUse {
+  Role role = Role::none;
+  uint64_t count = 0;          // elements the pass may touch
+  uint32_t element_bytes = 4;  // 2 for float16 tensors
+  uint64_t bytes() const { return count * element_bytes; }
+};
+
+struct Pass {
+  KernelId kernel = KernelId::count_;
+  Phase phase = Phase::fused;
+  uint32_t grid_x = 1, grid_y = 1;  // workgroups
+  uint32_t workgroup_size = 1;      // invocations per workgroup (the kernel's specialization)
+  uint32_t shared_bytes = 0;        // shared memory the kernel declares at that size
+  PushConstants push;               // everything but base[] (the recorder's: it depends on offsets)
+  std::array<SlotUse, kSlotCount> slots{};
+};
+
+// Where each kind of record sits in the workspace, in floats from its start (0 floats:
+// not used by this plan). Records, all float32:
+//  - statistics partial, per (group g, chunk c) at stats + (g * chunks + c) * 3:
+//    { count as uint bits, mean - pivot, M2 }, the pivot being x's first element of g
+//    (stats_finalize adds it back);
+//  - gradient partial, per (g, c) at grad + (g * chunks + c) * 2: { sum g, sum g * xhat };
+//  - coefficients, per g at coef + g * 3: { invstd, b, c } of shaders/grad.glsl;
+//  - parameter partial, per (affine channel a, chunk c) at param + (a * pchunks + c) * 2:
+//    { sum dy * xhat, sum dy }.
+struct WorkspaceLayout {
+  uint64_t stats = 0, stats_floats = 0;
+  uint64_t grad = 0, grad_floats = 0;
+  uint64_t coef = 0, coef_floats = 0;
+  uint64_t param = 0, param_floats = 0;
+  uint64_t floats = 0;  // all of it: the range the passes bind
+};
+
+struct ExecutionPlan {
+  std::array<Pass, 6> passes{};
+  uint32_t pass_count = 0;
+  // Every buffer the call reads or writes, by Role, with the most any pass binds (also
+  // for an empty tensor, where no pass runs: the call still names its buffers).
+  std::array<SlotUse, 16> buffers{};
+  WorkspaceLayout workspace;
+  uint32_t chunks = 0;   // records per statistics group (0: the group is empty)
+  uint32_t pchunks = 0;  // records per affine channel
+  const Pass* begin() const { return passes.data(); }
+  const Pass* end() const { return passes.data() + pass_count; }
+};
+
+struct PlanOptions {
+  // Forces the split passes (no team or fused pass), so that every phase can be recorded
+  // on its own (cross-device statistics), and so tests can compare the two strategies.
+  bool split = false;
+};
+
+// The device facts the planner reads: Capabilities (a real device's, or a made-up one).
+using DeviceCaps = Capabilities;
+
+// Refuses (unsupported) what the device cannot run: float16 without 16-bit storage, a
+// tensor or workspace larger than maxStorageBufferRange, more than 2^32 elements.
+Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
+Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
+
+// Bytes of workspace the forward and the backward need (at least 4). Refuses only a
+// workspace beyond maxStorageBufferRange: float16 without 16-bit storage is the record
+// call's refusal.
+Result<uint64_t> plan_workspace_bytes(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
+
+}  // namespace vknorm
