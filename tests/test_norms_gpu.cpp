@@ -5,7 +5,6 @@
 // each stored output (kHalfRounding) when the tensors are float16 (inputs are rounded to
 // float16 before either side sees them).
 #include <random>
-#include <thread>
 
 #include "gpu_support.hpp"
 #include "vknorm/batchnorm.hpp"
@@ -319,85 +318,6 @@ TEST_CASE("GroupNorm(1) equals LayerNorm over (C, *), GroupNorm(C) equals Instan
     check_close(c->y, d->y, 1e-6, "GroupNorm(C) vs InstanceNorm");
     check_no_validation_messages();
   }
-}
-
-}  // namespace vknorm::test
-
-namespace vknorm::test {
-
-// Speed by construction: a group that fits on-chip, or many small groups, are normalized
-// by one dispatch (x read once from memory, y written once); larger groups take the split
-// reduction. The counts for the shapes
-// issue 3 names are printed for the record.
-TEST_CASE("Dispatches per call: one for groups that fit on-chip, split reduction otherwise") {
-  Context& ctx = context_for(TestDevice::subgroup);
-  auto count = [&](auto record) {
-    auto rec = ctx.begin_commands();
-    REQUIRE(rec.ok());
-    Status st = record(*rec.value());
-    REQUIRE_MESSAGE(st.ok(), st.message());
-    return rec.value()->dispatch_count();
-  };
-  // Buffers are never executed: recording only needs valid handles of sufficient size.
-  auto big = ctx.create_buffer(32u * 64 * 56 * 56 * 4 + 1024);
-  REQUIRE(big.ok());
-  const BufferRef any = ref(*big);
-  const NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
-  const NormBackwardBuffers b{any, any, any, any, any, any, any, any, any, any, any};
-
-  LayerNormParams ln;
-  ln.shape = {512, 768};
-  ln.normalized_shape = {768};
-  const uint32_t ln_f = count([&](CommandRecorder& r) { return record_layer_norm_forward(r, ln, f); });
-  const uint32_t ln_b = count([&](CommandRecorder& r) { return record_layer_norm_backward(r, ln, b); });
-  GroupNormParams gn;
-  gn.shape = {1, 64, 56, 56};
-  gn.num_groups = 32;
-  const uint32_t gn_f = count([&](CommandRecorder& r) { return record_group_norm_forward(r, gn, f); });
-  const uint32_t gn_b = count([&](CommandRecorder& r) { return record_group_norm_backward(r, gn, b); });
-  BatchNormParams bn;
-  bn.shape = {32, 64, 56, 56};
-  const uint32_t bn_f = count([&](CommandRecorder& r) { return record_batch_norm_forward(r, bn, f); });
-  const uint32_t bn_b = count([&](CommandRecorder& r) { return record_batch_norm_backward(r, bn, b); });
-  InstanceNormParams in;
-  in.shape = {8, 256, 14, 14};
-  in.affine = true;
-  in.track_running_stats = true;
-  in.training = true;
-  const uint32_t in_f = count([&](CommandRecorder& r) { return record_instance_norm_forward(r, in, f); });
-  bn.training = false;
-  const uint32_t bn_eval = count([&](CommandRecorder& r) { return record_batch_norm_forward(r, bn, f); });
-  MESSAGE("dispatches: LayerNorm 512x768 forward " << ln_f << ", backward " << ln_b << "; GroupNorm(32) 1x64x56x56 "
-          << "forward " << gn_f << ", backward " << gn_b << "; BatchNorm 32x64x56x56 training forward " << bn_f
-          << ", eval forward " << bn_eval << ", backward " << bn_b << "; InstanceNorm 8x256x14x14 training forward "
-          << "with running statistics " << in_f);
-  CHECK(ln_f == 1);   // 768 values per row fit on-chip
-  const Capabilities& caps = ctx.capabilities();
-  // Teams need two workgroups of them; on a CPU device 4 workgroups of 8 teams for every
-  // host thread.
-  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  const uint64_t team_workgroups = cpu ? 4 * std::max<uint64_t>(1, std::thread::hardware_concurrency()) : 2;
-  const uint64_t teams_per_workgroup =
-      cpu ? std::min<uint64_t>(8, caps.workgroup_size / caps.subgroup_size) : caps.workgroup_size / caps.subgroup_size;
-  auto teams_for = [&](uint64_t groups, uint64_t size) {
-    return caps.reduction_path == ReductionPath::subgroup && groups >= team_workgroups * teams_per_workgroup &&
-           (cpu || size <= 32 * caps.subgroup_size);
-  };
-  // Backward: a subgroup per row (team_backward: sums and dx in one dispatch), or group
-  // sums, coefficients and dx; then the dgamma/dbeta column reduction in two.
-  CHECK(ln_b == (teams_for(512, 768) ? 3u : 5u));
-  // 32 groups of 6272 values: a subgroup per group (team_forward, one dispatch) where the
-  // rule above allows teams; else the split reduction, finalize, normalize.
-  const bool teams = teams_for(32, 6272);
-  CHECK(gn_f == (teams ? 1u : 3u));
-  CHECK(gn_b == (teams ? 2u : 5u));  // a team sums per plane: dgamma/dbeta need only param_finalize
-  CHECK(bn_f == 3);
-  // 2048 groups of 196 values on-chip (a subgroup or a workgroup each), then one
-  // invocation per channel averages them into the running statistics.
-  CHECK(in_f == 2);
-  CHECK(bn_eval == 1);
-  CHECK(bn_b == 3);   // gamma is constant per channel: dgamma/dbeta come with the group sums
-  check_no_validation_messages();
 }
 
 }  // namespace vknorm::test

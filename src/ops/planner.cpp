@@ -38,11 +38,12 @@ struct Strategy {
 };
 
 // Splits `size` elements into chunks of about `target`, at most 1024 of them so the
-// finalize passes (one invocation per group or channel) stay short.
-void split(uint64_t size, uint64_t target, uint32_t& chunks, uint32_t& chunk_size) {
+// finalize passes (one invocation per group or channel) stay short, and no more than the
+// grid holds in x (a workgroup column per chunk).
+void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks, uint32_t& chunk_size) {
   chunks = chunk_size = 0;
   if (size == 0) return;
-  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, 1024);
+  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, std::min(1024u, max_chunks));
   chunk_size = static_cast<uint32_t>((size + n - 1) / n);
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
 }
@@ -59,8 +60,9 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   const uint64_t vpi = values_per_invocation(caps);
   const NormGeometry& g = p.geometry;
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
+  const uint32_t max_chunks = caps.max_workgroup_count_x;
   Strategy s;
-  split(size, wg * vpi, s.chunks, s.chunk_size);
+  split(size, wg * vpi, max_chunks, s.chunks, s.chunk_size);
   // Channels-last rows with enough columns for the lanes: a lane per column reads
   // contiguous memory where a group walk would stride by a row. Fewer columns than lanes
   // share each column between `phases` lanes; every (phase, column of the group) is its
@@ -70,7 +72,7 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
     const uint64_t width = std::min<uint64_t>(L, wg), phases = wg / width;
     s.columns = true;
     s.column_blocks = p.B * ((L + width - 1) / width);
-    split(p.O, vpi * phases, s.column_chunks, s.chunk_size);
+    split(p.O, vpi * phases, max_chunks, s.column_chunks, s.chunk_size);
     s.chunks = static_cast<uint32_t>(s.column_chunks * phases * p.I);
   }
   // The on-chip kernels (team, fused) serve batch statistics only.
@@ -98,9 +100,9 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
     if (s.plane_params)
       s.pchunks = static_cast<uint32_t>(p.B);
     else if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
-      split(p.Op, 64, s.pchunks, s.pchunk_size);
+      split(p.Op, 64, max_chunks, s.pchunks, s.pchunk_size);
     else
-      split(p.Op * p.Ip, wg * vpi, s.pchunks, s.pchunk_size);
+      split(p.Op * p.Ip, wg * vpi, max_chunks, s.pchunks, s.pchunk_size);
   }
   return s;
 }

@@ -1,0 +1,237 @@
+#include "planner_support.hpp"
+
+namespace vknorm::test {
+namespace {
+
+std::string shape_name(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+template <class Params>
+void add(std::vector<Case>& cases, const std::string& name, const Params& params) {
+  auto plan = plan_of(params);
+  if (plan.ok()) cases.push_back({name, plan.value()});
+}
+
+const char* dtype_name(DType d) { return d == DType::f16 ? "f16" : "f32"; }
+
+}  // namespace
+
+Result<NormPlan> plan_of(const BatchNormParams& params) {
+  auto g = check_batch_norm(params);
+  if (!g) return g.status();
+  NormGeometry geometry;
+  geometry.elements = g->elements;
+  geometry.outer = g->batch;
+  geometry.channels = g->channels;
+  geometry.spatial = g->spatial;
+  geometry.stat_groups = g->channels;
+  geometry.group_size = g->count;
+  geometry.affine_size = g->channels;
+  geometry.uses_batch_stats = g->uses_batch_stats;
+  geometry.updates_running = g->updates_running;
+  NormPlan p = channel_plan(geometry, false, params.layout);
+  p.has_weight = p.has_bias = params.affine;
+  p.eps = params.eps;
+  p.momentum = params.momentum;
+  p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
+  return p;
+}
+
+Result<NormPlan> plan_of(const InstanceNormParams& params) {
+  auto g = check_instance_norm(params);
+  if (!g) return g.status();
+  NormPlan p = channel_plan(g.value(), true, params.layout);
+  p.has_weight = p.has_bias = params.affine;
+  p.eps = params.eps;
+  p.momentum = params.momentum;
+  p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
+  return p;
+}
+
+Result<NormPlan> plan_of(const GroupNormParams& params) {
+  auto checked = check_group_norm(params);
+  if (!checked) return checked.status();
+  const NormGeometry& g = checked.value();
+  const uint64_t N = g.outer, C = g.channels, S = g.spatial;
+  const uint64_t G = static_cast<uint64_t>(params.num_groups), cpg = C / G;
+  NormPlan p;
+  p.geometry = g;
+  p.nhwc = params.layout == Layout::nhwc;
+  p.B = N;
+  p.K = G;
+  p.cpg = cpg;
+  p.Kp = C;
+  if (p.nhwc) {
+    p.O = S;
+    p.I = cpg;
+    p.inner = 1;
+    p.Op = N * S;
+    p.Ip = 1;
+  } else {
+    p.O = 1;
+    p.I = cpg * S;
+    p.inner = S;
+    p.Op = N;
+    p.Ip = S;
+  }
+  p.gamma_varies = cpg > 1;
+  p.has_weight = p.has_bias = params.affine;
+  p.eps = params.eps;
+  p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
+  return p;
+}
+
+Result<NormPlan> plan_of(const LayerNormParams& params) {
+  auto g = check_layer_norm(params);
+  if (!g) return g.status();
+  NormPlan p = row_plan(g.value());
+  p.has_weight = params.elementwise_affine;
+  p.has_bias = params.elementwise_affine && params.bias;
+  p.eps = params.eps;
+  p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
+  return p;
+}
+
+Result<NormPlan> plan_of(const RMSNormParams& params) {
+  auto g = check_rms_norm(params);
+  if (!g) return g.status();
+  NormPlan p = row_plan(g.value());
+  p.rms = true;
+  p.has_weight = params.elementwise_affine;
+  p.eps = params.effective_eps();
+  p.dtype = params.dtype;
+  p.epilogue = params.epilogue;
+  return p;
+}
+
+std::vector<Case> plan_cases() {
+  constexpr int64_t M = int64_t{1} << 20;
+  // (N, C, *) shapes for the channel kinds: tiny, typical, many channels, huge planes,
+  // and past the grid limits (2^24 channels; 2^25 planes).
+  const std::vector<std::vector<int64_t>> channel_shapes = {
+      {2, 3},           {3, 5, 7},         {4, 64, 56, 56}, {32, 64, 28, 28}, {8, 256, 14, 14},
+      {2, 16 * M},      {16 * M, 2},       {2, 3, 8 * M},   {1, 2, 8192, 8},  {64, 4096, 2, 2},
+      {2, 32 * M, 1, 2}, {1, 0, 5},        {0, 4, 3},
+  };
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> group_shapes = {
+      {{1, 64, 56, 56}, 32}, {{4, 64, 56, 56}, 32}, {{2, 320, 64, 64}, 32}, {{16 * M, 4}, 2},
+      {{2, 4096, 2048}, 4096}, {{3, 6, 5}, 3}, {{2, 8, 4 * M}, 1}, {{64 * M, 2}, 1},
+  };
+  const std::vector<std::vector<int64_t>> rows = {
+      {512, 768}, {4096, 1024}, {8, 4097}, {16 * M, 2}, {2, 16 * M}, {7, 1}, {3, 4 * M, 2}, {64 * M, 2},
+  };
+  std::vector<Case> cases;
+  for (DType dtype : {DType::f32, DType::f16})
+    for (bool epilogue : {false, true})
+      for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+        const std::string suffix = std::string(" ") + dtype_name(dtype) + (layout == Layout::nhwc ? " nhwc" : " nchw") +
+                                   (epilogue ? " residual+relu" : "");
+        const Epilogue e{epilogue, epilogue};
+        for (const auto& shape : channel_shapes) {
+          for (int mode = 0; mode < 3; ++mode) {  // training with running stats, without, eval
+            BatchNormParams bn;
+            bn.shape = shape;
+            bn.training = mode != 2;
+            bn.track_running_stats = mode != 1;
+            bn.layout = layout;
+            bn.dtype = dtype;
+            bn.epilogue = e;
+            add(cases, "BatchNorm " + shape_name(shape) + " mode " + std::to_string(mode) + suffix, bn);
+            InstanceNormParams in;
+            in.shape = shape;
+            in.training = mode != 2;
+            in.track_running_stats = mode != 1;
+            in.affine = true;
+            in.layout = layout;
+            in.dtype = dtype;
+            in.epilogue = e;
+            add(cases, "InstanceNorm " + shape_name(shape) + " mode " + std::to_string(mode) + suffix, in);
+          }
+        }
+        for (const auto& [shape, groups] : group_shapes) {
+          GroupNormParams gn;
+          gn.shape = shape;
+          gn.num_groups = groups;
+          gn.layout = layout;
+          gn.dtype = dtype;
+          gn.epilogue = e;
+          add(cases, "GroupNorm(" + std::to_string(groups) + ") " + shape_name(shape) + suffix, gn);
+        }
+        if (layout == Layout::nhwc) continue;  // rows have one layout
+        for (const auto& shape : rows) {
+          LayerNormParams ln;
+          ln.shape = shape;
+          ln.normalized_shape = {shape.back()};
+          ln.dtype = dtype;
+          ln.epilogue = e;
+          add(cases, "LayerNorm " + shape_name(shape) + suffix, ln);
+          RMSNormParams rms;
+          rms.shape = shape;
+          rms.normalized_shape = {shape.back()};
+          rms.dtype = dtype;
+          rms.epilogue = e;
+          add(cases, "RMSNorm " + shape_name(shape) + suffix, rms);
+        }
+      }
+  return cases;
+}
+
+std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p) {
+  auto fail = [](const Pass& pass, const std::string& what) { return std::string(kernel_name(pass.kernel)) + ": " + what; };
+  const WorkspaceLayout& w = plan.workspace;
+  if (w.floats * 4 > caps.max_storage_buffer_range) return "workspace over maxStorageBufferRange";
+  // The records lie inside the workspace, one after the other.
+  if (w.stats + w.stats_floats > w.floats || w.grad + w.grad_floats > w.coef || w.coef + w.coef_floats > w.param ||
+      w.param + w.param_floats > w.floats)
+    return "workspace records overlap or run past its end";
+  if (plan.pass_count == 0 && p.geometry.elements > 0) return "no pass for a non-empty tensor";
+  for (const Pass& pass : plan) {
+    if (pass.grid_x < 1 || pass.grid_x > caps.max_workgroup_count_x)
+      return fail(pass, "grid x " + std::to_string(pass.grid_x) + " outside [1, " +
+                            std::to_string(caps.max_workgroup_count_x) + "]");
+    if (pass.grid_y < 1 || pass.grid_y > caps.max_workgroup_count_y)
+      return fail(pass, "grid y " + std::to_string(pass.grid_y) + " outside [1, " +
+                            std::to_string(caps.max_workgroup_count_y) + "]");
+    const uint32_t wg = pass.workgroup_size;
+    if (wg < 1 || wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size_x || (wg & (wg - 1)) != 0)
+      return fail(pass, "workgroup size " + std::to_string(wg));
+    // Teams need full subgroups: a workgroup of whole subgroups of the largest size.
+    if (caps.reduction_path == ReductionPath::subgroup && wg % caps.max_subgroup_size != 0 &&
+        wg >= caps.max_subgroup_size)
+      return fail(pass, "workgroup size " + std::to_string(wg) + " is not a multiple of the subgroup size");
+    if (pass.shared_bytes > caps.max_shared_memory)
+      return fail(pass, "shared memory " + std::to_string(pass.shared_bytes));
+    for (const SlotUse& use : pass.slots)
+      if (use.role != Role::none && use.bytes() > caps.max_storage_buffer_range)
+        return fail(pass, std::string(to_string(use.role)) + " binds " + std::to_string(use.bytes()) + " bytes");
+    // The shape reaches the kernel untruncated.
+    const PushConstants& pc = pass.push;
+    if (pc.B != p.B || pc.O != p.O || pc.K != p.K || pc.I != p.I || pc.Op != p.Op || pc.Kp != p.Kp || pc.Ip != p.Ip ||
+        pc.cpg != p.cpg)
+      return fail(pass, "the view does not fit the push constants");
+    // The partial passes do not loop over chunks: one workgroup column per chunk, and the
+    // chunks cover the group.
+    const bool columns = (pc.flags & kFlagColumns) != 0;
+    if ((pass.kernel == KernelId::stats_partial || pass.kernel == KernelId::grad_partial) && !columns) {
+      if (pass.grid_x != pc.chunks) return fail(pass, "grid x is not one workgroup per chunk");
+      if (uint64_t{pc.chunks} * pc.chunk_size < p.O * p.I) return fail(pass, "chunks do not cover a group");
+    }
+    if (pass.kernel == KernelId::param_partial) {
+      if (pass.grid_x != pc.pchunks) return fail(pass, "grid x is not one workgroup per parameter chunk");
+      const uint64_t per_channel = pc.Ip == 1 ? p.Op : p.Op * p.Ip;
+      if (uint64_t{pc.pchunks} * pc.pchunk_size < per_channel) return fail(pass, "chunks do not cover a channel");
+    }
+    if (pass.slots[kSlotWork].role == Role::workspace && pass.slots[kSlotWork].count < w.floats)
+      return fail(pass, "binds less workspace than its records span");
+  }
+  return "";
+}
+
+}  // namespace vknorm::test

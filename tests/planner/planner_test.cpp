@@ -1,0 +1,221 @@
+// The planner without a device: plans for the capabilities of real GPUs (made up here
+// from their published limits, no driver needed), with the passes some shapes must get
+// stated by hand, and a proof that every planned dispatch fits every limit of its device.
+// CTest runs this binary with no Vulkan driver at all (label `planner`).
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "ops/planner.hpp"
+#include "vknorm/batchnorm.hpp"
+#include "vknorm/groupnorm.hpp"
+#include "vknorm/instancenorm.hpp"
+#include "vknorm/layernorm.hpp"
+#include "vknorm/rmsnorm.hpp"
+#include "planner_support.hpp"
+
+namespace vknorm::test {
+namespace {
+
+constexpr uint32_t kNoLimit32 = 0xffffffffu;
+
+// A device as vknorm's capability query would describe it (the reduction path follows
+// from subgroup arithmetic, as in src/vk/capabilities.cpp).
+Capabilities device(const char* name, VkPhysicalDeviceType type, uint32_t subgroup, uint32_t min_subgroup,
+                    bool arithmetic, uint32_t shared_kib, uint32_t invocations, uint32_t count_x, uint32_t count_y,
+                    uint64_t range, bool f16 = true) {
+  Capabilities c;
+  c.device_name = name;
+  c.device_type = type;
+  c.subgroup_size = c.max_subgroup_size = subgroup;
+  c.min_subgroup_size = min_subgroup;
+  c.subgroup_arithmetic = arithmetic;
+  c.max_shared_memory = shared_kib * 1024;
+  c.max_workgroup_invocations = c.max_workgroup_size_x = invocations;
+  c.max_workgroup_count_x = count_x;
+  c.max_workgroup_count_y = count_y;
+  c.max_storage_buffer_range = range;
+  c.storage_buffer_16bit = f16;
+  c.host_threads = type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 2 : 1;
+  c.reduction_path = arithmetic ? ReductionPath::subgroup : ReductionPath::shared_memory;
+  c.workgroup_size = workgroup_size_for(c);
+  return c;
+}
+
+constexpr auto kGpu = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+constexpr auto kMobile = VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+constexpr auto kCpu = VK_PHYSICAL_DEVICE_TYPE_CPU;
+constexpr uint64_t kMiB = 1024 * 1024;
+
+// Subgroups of 32 and 64 and a varying 128; 16/32/48/64 KiB of shared memory;
+// 128/256/1024 invocations; maxComputeWorkGroupCount[0] = 65535; no subgroup arithmetic.
+std::vector<Capabilities> real_devices() {
+  return {
+      device("NVIDIA-like (subgroup 32, 48 KiB)", kGpu, 32, 32, true, 48, 1024, 2147483647, 65535, kNoLimit32),
+      device("AMD-like (subgroup 64, 64 KiB)", kGpu, 64, 32, true, 64, 1024, kNoLimit32, kNoLimit32, kNoLimit32),
+      device("Intel-like (subgroup 32 of 8..32, 64 KiB)", kMobile, 32, 8, true, 64, 1024, 65536, 65536, 1024 * kMiB),
+      device("Adreno-like (varying 128, 32 KiB)", kMobile, 128, 64, true, 32, 1024, 65535, 65535, 128 * kMiB),
+      device("Mali-like (subgroup 16, 32 KiB, 256 invocations)", kMobile, 16, 16, true, 32, 256, 65535, 65535,
+             128 * kMiB, false),
+      device("V3D-like (no subgroup arithmetic, 16 KiB, 256 invocations)", kMobile, 16, 16, false, 16, 256, 65535,
+             65535, 128 * kMiB, false),
+      device("Baseline mobile (no subgroups, 16 KiB, 128 invocations)", kMobile, 1, 1, false, 16, 128, 65535, 65535,
+             128 * kMiB, false),
+      device("lavapipe-like (CPU, subgroup 8)", kCpu, 8, 8, true, 32, 1024, 65535, 65535, 128 * kMiB),
+      device("SwiftShader-like (CPU, subgroup 4, no 16-bit storage)", kCpu, 4, 4, true, 32, 256, 65535, 65535,
+             1024 * kMiB, false),
+  };
+}
+
+Capabilities named(const char* prefix) {
+  for (const Capabilities& c : real_devices())
+    if (c.device_name.rfind(prefix, 0) == 0) return c;
+  FAIL("no device " << prefix);
+  return {};
+}
+
+std::vector<KernelId> kernels(const ExecutionPlan& plan) {
+  std::vector<KernelId> k;
+  for (const Pass& pass : plan) k.push_back(pass.kernel);
+  return k;
+}
+
+std::string names(const std::vector<KernelId>& k) {
+  std::string s;
+  for (KernelId id : k) s += std::string(s.empty() ? "" : ", ") + kernel_name(id);
+  return s;
+}
+
+#define CHECK_PASSES(result, ...)                                                             \
+  do {                                                                                        \
+    auto r_ = (result);                                                                       \
+    REQUIRE_MESSAGE(r_.ok(), r_.status().message());                                          \
+    const std::vector<KernelId> expected_{__VA_ARGS__};                                       \
+    CHECK_MESSAGE(kernels(r_.value()) == expected_,                                           \
+                  "planned: " << names(kernels(r_.value())) << "; expected: " << names(expected_)); \
+  } while (0)
+
+using K = KernelId;
+
+// The kind's plan row for params that pass its checks.
+template <class Params>
+NormPlan planned(const Params& params) {
+  auto plan = plan_of(params);
+  REQUIRE_MESSAGE(plan.ok(), plan.status().message());
+  return plan.value();
+}
+
+}  // namespace
+
+TEST_CASE("planner: the passes of known shapes on known devices") {
+  const Capabilities nvidia = named("NVIDIA"), mobile = named("Baseline"), lavapipe = named("lavapipe");
+  LayerNormParams ln;
+  ln.shape = {512, 768};
+  ln.normalized_shape = {768};
+  // NVIDIA: a 768-value row fits a warp's lanes (24 values each): a subgroup per row.
+  CHECK_PASSES(plan_forward(nvidia, planned(ln)), K::team_forward);
+  CHECK_PASSES(plan_backward(nvidia, planned(ln)), K::team_backward, K::param_partial, K::param_finalize);
+  // Without subgroup arithmetic: a workgroup per row keeps it in registers.
+  CHECK_PASSES(plan_forward(mobile, planned(ln)), K::fused_forward);
+  CHECK_PASSES(plan_backward(mobile, planned(ln)), K::grad_partial, K::grad_finalize, K::grad_input,
+               K::param_partial, K::param_finalize);
+  // The split forward when asked for (the cross-device seam).
+  CHECK_PASSES(plan_forward(nvidia, planned(ln), {.split = true}), K::stats_partial, K::stats_finalize, K::normalize);
+
+  // What `vknorm bench` and the README cite for lavapipe (2 host threads, subgroup 8).
+  CHECK_PASSES(plan_forward(lavapipe, planned(ln)), K::team_forward);
+  CHECK_PASSES(plan_backward(lavapipe, planned(ln)), K::team_backward, K::param_partial, K::param_finalize);
+  GroupNormParams gn;
+  gn.shape = {1, 64, 56, 56};
+  gn.num_groups = 32;
+  // 32 groups are too few for teams on 2 host threads: split reduction, finalize, normalize.
+  CHECK_PASSES(plan_forward(lavapipe, planned(gn)), K::stats_partial, K::stats_finalize, K::normalize);
+  CHECK_PASSES(plan_backward(lavapipe, planned(gn)), K::grad_partial, K::grad_finalize, K::grad_input,
+               K::param_partial, K::param_finalize);
+  gn.shape = {4, 64, 56, 56};  // 128 groups: teams, whose plane sums are dgamma/dbeta's partials
+  CHECK_PASSES(plan_forward(lavapipe, planned(gn)), K::team_forward);
+  CHECK_PASSES(plan_backward(lavapipe, planned(gn)), K::team_backward, K::param_finalize);
+  BatchNormParams bn;
+  bn.shape = {32, 64, 56, 56};
+  CHECK_PASSES(plan_forward(lavapipe, planned(bn)), K::stats_partial, K::stats_finalize, K::normalize);
+  // gamma is constant per channel: dgamma/dbeta come with the group sums.
+  CHECK_PASSES(plan_backward(lavapipe, planned(bn)), K::grad_partial, K::grad_finalize, K::grad_input);
+  bn.training = false;
+  CHECK_PASSES(plan_forward(lavapipe, planned(bn)), K::normalize);
+  InstanceNormParams in;
+  in.shape = {8, 256, 14, 14};
+  in.affine = in.track_running_stats = true;
+  // 2048 groups of 196 on-chip, then one invocation per channel updates the running
+  // statistics from their partials.
+  CHECK_PASSES(plan_forward(lavapipe, planned(in)), K::team_forward, K::stats_finalize);
+  CHECK_PASSES(plan_backward(lavapipe, planned(in)), K::team_backward, K::grad_finalize);
+}
+
+TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within maxStorageBufferRange") {
+  // BatchNorm (2, 2^24) training: 2^24 channels. Its finalize used to dispatch 65536
+  // workgroups of 256 where the limit is 65535.
+  BatchNormParams bn;
+  bn.shape = {2, int64_t{1} << 24};
+  for (const char* name : {"NVIDIA", "AMD", "Intel"}) {
+    const Capabilities caps = named(name);
+    for (auto plan : {plan_forward(caps, planned(bn)), plan_backward(caps, planned(bn))}) {
+      REQUIRE_MESSAGE(plan.ok(), plan.status().message());
+      CHECK(fits(caps, plan.value(), planned(bn)) == "");
+    }
+  }
+  // LayerNorm (2^24, 2) backward used to bind 320 MiB of workspace where the limit is
+  // 128 MiB: the team pass stores no group sums that nobody reads, and dgamma/dbeta's
+  // partials are small.
+  LayerNormParams ln;
+  ln.shape = {int64_t{1} << 24, 2};
+  ln.normalized_shape = {2};
+  const Capabilities adreno = named("Adreno");
+  auto backward = plan_backward(adreno, planned(ln));
+  REQUIRE_MESSAGE(backward.ok(), backward.status().message());
+  CHECK(backward->workspace.floats * 4 <= adreno.max_storage_buffer_range);
+  CHECK(fits(adreno, backward.value(), planned(ln)) == "");
+  // Without subgroups the split backward needs 5 floats per row (320 MiB, and 16 KiB of
+  // dgamma/dbeta partials): refused, naming the limit.
+  auto refused = plan_backward(named("Baseline"), planned(ln));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::unsupported);
+  CHECK_MESSAGE(refused.status().message().find("workspace: the backward of this shape needs 335560704 bytes") == 0,
+                refused.status().message());
+  CHECK(refused.status().message().find("maxStorageBufferRange of 134217728") != std::string::npos);
+}
+
+TEST_CASE("planner: every planned dispatch fits every limit of its device") {
+  size_t planned = 0, refused = 0;
+  // And grids of at most 3 workgroups a dimension, which no real device has, so that
+  // every pass folds.
+  std::vector<Capabilities> devices = real_devices();
+  devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
+  for (const Capabilities& caps : devices) {
+    for (const Case& c : plan_cases()) {
+      if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
+      for (bool forward : {true, false}) {
+        for (bool split : {false, true}) {
+          auto plan = forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
+          if (!plan.ok()) {
+            // The only refusal: a tensor or workspace beyond one binding.
+            CHECK_MESSAGE(plan.status().code() == StatusCode::unsupported, c.name << ": " << plan.status().message());
+            CHECK_MESSAGE(plan.status().message().find("maxStorageBufferRange") != std::string::npos,
+                          c.name << ": " << plan.status().message());
+            ++refused;
+            continue;
+          }
+          ++planned;
+          const std::string problem = fits(caps, plan.value(), c.plan);
+          CHECK_MESSAGE(problem == "", caps.device_name << ", " << c.name << (forward ? " forward" : " backward")
+                                                       << (split ? " split" : "") << ": " << problem);
+        }
+      }
+    }
+  }
+  MESSAGE(planned << " plans checked against their device's limits, " << refused << " refused");
+  CHECK(planned > 1000);
+}
+
+}  // namespace vknorm::test

@@ -1,0 +1,241 @@
+// The planner's plans on the device: the recorder records exactly the planned passes,
+// phases recorded one at a time give the bits of the whole plan, the forced split plan
+// matches the reference, and grids folded to a few workgroups give the same results.
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "gpu_support.hpp"
+#include "ops/norm_engine.hpp"
+#include "planner/planner_support.hpp"
+
+namespace vknorm::test {
+namespace {
+
+// One standalone buffer per role the plans bind, as large as any of them binds it, with
+// x, dy, weight, bias and running statistics filled from a seed.
+struct RoleBuffers {
+  std::map<Role, Buffer> buffers;
+
+  RoleBuffers(Context& ctx, const ExecutionPlan& forward, const ExecutionPlan& backward, uint32_t seed) {
+    std::mt19937 rng(seed);
+    for (const ExecutionPlan* plan : {&forward, &backward})
+      for (const SlotUse& use : plan->buffers) {
+        if (use.role == Role::none) continue;
+        Buffer& b = buffers[use.role];
+        if (b.handle() && b.size() >= use.bytes()) continue;
+        auto created = ctx.create_buffer(std::max<uint64_t>(4, use.bytes()));
+        REQUIRE_MESSAGE(created.ok(), created.status().message());
+        b = std::move(created.value());
+        // Inputs: random float32 values (these tests run float32 tensors).
+        std::vector<float> values = random_vector(b.size() / 4, rng, use.role == Role::running_var ? 1.0f : 0.5f);
+        if (use.role == Role::running_var)
+          for (float& v : values) v = std::fabs(v);
+        std::memcpy(b.data(), values.data(), values.size() * 4);
+      }
+  }
+  BufferRef operator[](Role role) const {
+    auto it = buffers.find(role);
+    return it == buffers.end() ? BufferRef{} : ref(it->second);
+  }
+  NormForwardBuffers forward() const {
+    return {(*this)[Role::x],         (*this)[Role::y],        (*this)[Role::weight],    (*this)[Role::bias],
+            (*this)[Role::running_mean], (*this)[Role::running_var], (*this)[Role::save_mean],
+            (*this)[Role::save_invstd], (*this)[Role::workspace], (*this)[Role::residual]};
+  }
+  NormBackwardBuffers backward() const {
+    NormBackwardBuffers b;
+    b.x = (*this)[Role::x];
+    b.dy = (*this)[Role::dy];
+    b.dx = (*this)[Role::dx];
+    b.weight = (*this)[Role::weight];
+    b.save_mean = (*this)[Role::save_mean];
+    b.save_invstd = (*this)[Role::save_invstd];
+    b.running_mean = (*this)[Role::running_mean];
+    b.running_var = (*this)[Role::running_var];
+    b.dweight = (*this)[Role::dweight];
+    b.dbias = (*this)[Role::dbias];
+    b.workspace = (*this)[Role::workspace];
+    return b;
+  }
+  std::vector<float> floats(Role role) const {
+    const Buffer& b = buffers.at(role);
+    return std::vector<float>(b.as<float>(), b.as<float>() + b.size() / 4);
+  }
+};
+
+template <class Record>
+void submit(Context& ctx, Record record) {
+  auto rec = ctx.begin_commands();
+  REQUIRE(rec.ok());
+  Status st = record(*rec.value());
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  Status done = ctx.submit_and_wait(*rec.value());
+  REQUIRE_MESSAGE(done.ok(), done.message());
+}
+
+template <class Params>
+NormPlan planned(const Params& params) {
+  auto plan = plan_of(params);
+  REQUIRE_MESSAGE(plan.ok(), plan.status().message());
+  return plan.value();
+}
+
+// The outputs of one run: what the forward writes, then what the backward writes.
+std::map<Role, std::vector<float>> run_phases(Context& ctx, const NormPlan& p, const std::vector<uint32_t>& forward,
+                                              const std::vector<uint32_t>& backward, bool check_records) {
+  const PlanOptions split{.split = true};
+  auto fplan = plan_forward(ctx.capabilities(), p, split);
+  auto bplan = plan_backward(ctx.capabilities(), p, split);
+  REQUIRE(fplan.ok());
+  REQUIRE(bplan.ok());
+  RoleBuffers buffers(ctx, fplan.value(), bplan.value(), 7);
+  for (uint32_t phases : forward) {
+    submit(ctx, [&](CommandRecorder& r) { return record_norm_forward(r, p, buffers.forward(), split, phases); });
+    if (check_records && phases == static_cast<uint32_t>(Phase::statistics)) {
+      // The statistics records (planner.hpp): the counts of a group's chunks add up to
+      // its size.
+      const std::vector<float> work = buffers.floats(Role::workspace);
+      const uint64_t groups = p.B * p.K, chunks = fplan->chunks;
+      for (uint64_t g = 0; g < groups; ++g) {
+        uint64_t count = 0;
+        for (uint64_t c = 0; c < chunks; ++c) {
+          uint32_t bits;
+          std::memcpy(&bits, &work[(g * chunks + c) * 3], 4);
+          count += bits;
+        }
+        CHECK(count == p.O * p.I);
+      }
+    }
+  }
+  std::map<Role, std::vector<float>> out;
+  for (Role role : {Role::y, Role::save_mean, Role::save_invstd, Role::running_mean, Role::running_var})
+    if (buffers.buffers.count(role)) out[role] = buffers.floats(role);
+  for (uint32_t phases : backward)
+    submit(ctx, [&](CommandRecorder& r) { return record_norm_backward(r, p, buffers.backward(), split, phases); });
+  for (Role role : {Role::dx, Role::dweight, Role::dbias}) out[role] = buffers.floats(role);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("The recorder records exactly the planned passes") {
+  Context& ctx = context_for(TestDevice::subgroup);
+  auto big = ctx.create_buffer(32u * 64 * 56 * 56 * 4 + 1024);
+  REQUIRE(big.ok());
+  const BufferRef any = ref(*big);
+  const NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
+  const NormBackwardBuffers b{any, any, any, any, any, any, any, any, any, any, any};
+  LayerNormParams ln;
+  ln.shape = {512, 768};
+  ln.normalized_shape = {768};
+  GroupNormParams gn;
+  gn.shape = {1, 64, 56, 56};
+  gn.num_groups = 32;
+  BatchNormParams bn;
+  bn.shape = {32, 64, 56, 56};
+  InstanceNormParams in;
+  in.shape = {8, 256, 14, 14};
+  in.affine = in.track_running_stats = true;
+  for (const NormPlan& p : {planned(ln), planned(gn), planned(bn), planned(in)}) {
+    auto forward = plan_forward(ctx.capabilities(), p);
+    auto backward = plan_backward(ctx.capabilities(), p);
+    REQUIRE(forward.ok());
+    REQUIRE(backward.ok());
+    auto rec = ctx.begin_commands();
+    REQUIRE(rec.ok());
+    REQUIRE(record_norm_forward(*rec.value(), p, f).ok());
+    CHECK(rec.value()->dispatch_count() == forward->pass_count);
+    REQUIRE(record_norm_backward(*rec.value(), p, b).ok());
+    CHECK(rec.value()->dispatch_count() == forward->pass_count + backward->pass_count);
+  }
+  check_no_validation_messages();
+}
+
+TEST_CASE("Split phases recorded one at a time give the bits of the whole split plan") {
+  const uint32_t stats = static_cast<uint32_t>(Phase::statistics), finalize = static_cast<uint32_t>(Phase::finalize),
+                 apply = static_cast<uint32_t>(Phase::apply), reduce = static_cast<uint32_t>(Phase::reduce),
+                 elementwise = static_cast<uint32_t>(Phase::elementwise);
+  BatchNormParams bn;
+  bn.shape = {4, 3, 50};
+  LayerNormParams ln;
+  ln.shape = {6, 300};
+  ln.normalized_shape = {300};
+  GroupNormParams gn;
+  gn.shape = {2, 6, 40};
+  gn.num_groups = 3;
+  for (TestDevice device : kDevices) {
+    Context& ctx = context_for(device);
+    for (const NormPlan& p : {planned(bn), planned(ln), planned(gn)}) {
+      CAPTURE(name(device));
+      CAPTURE(p.geometry.elements);
+      const auto whole = run_phases(ctx, p, {kAllPhases}, {kAllPhases}, false);
+      const auto phased = run_phases(ctx, p, {stats, finalize, apply}, {reduce, elementwise}, true);
+      for (const auto& [role, values] : whole) {
+        CAPTURE(to_string(role));
+        CHECK(phased.at(role) == values);
+      }
+    }
+  }
+  check_no_validation_messages();
+}
+
+TEST_CASE("A phase of a plan with a fused pass is refused, naming PlanOptions::split") {
+  Context& ctx = context_for(TestDevice::subgroup);
+  LayerNormParams ln;
+  ln.shape = {6, 300};
+  ln.normalized_shape = {300};
+  const NormPlan p = planned(ln);
+  auto buffer = ctx.create_buffer(1 << 16);
+  REQUIRE(buffer.ok());
+  const BufferRef any = ref(*buffer);
+  const NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
+  auto rec = ctx.begin_commands();
+  REQUIRE(rec.ok());
+  Status s = record_norm_forward(*rec.value(), p, f, {}, static_cast<uint32_t>(Phase::statistics));
+  CHECK(s.code() == StatusCode::invalid_argument);
+  CHECK_MESSAGE(s.message().find("phases: ") == 0, s.message());
+  CHECK(s.message().find("PlanOptions::split") != std::string::npos);
+  CHECK(rec.value()->dispatch_count() == 0);
+}
+
+TEST_CASE("The forced split plan matches the CPU reference where the default is one pass") {
+  LayerNormParams ln;
+  ln.shape = {130, 33};
+  ln.normalized_shape = {33};
+  std::mt19937 rng(3);
+  const auto x = random_vector(130 * 33, rng, 0.5f, 2.0f), dy = random_vector(130 * 33, rng),
+             w = random_vector(33, rng, 1.0f, 0.5f), b = random_vector(33, rng, 0.0f, 0.5f);
+  auto want = reference::layer_norm_forward(ln, x, w, b);
+  auto want_back = reference::layer_norm_backward(ln, x, dy, w);
+  REQUIRE(want.ok());
+  REQUIRE(want_back.ok());
+  for (TestDevice device : kDevices) {
+    Context& ctx = context_for(device);
+    CAPTURE(name(device));
+    const NormPlan p = planned(ln);
+    const PlanOptions split{.split = true};
+    auto fplan = plan_forward(ctx.capabilities(), p, split);
+    auto bplan = plan_backward(ctx.capabilities(), p, split);
+    REQUIRE(fplan.ok());
+    REQUIRE(bplan.ok());
+    RoleBuffers buffers(ctx, fplan.value(), bplan.value(), 1);
+    auto put = [&](Role role, const std::vector<float>& v) { std::memcpy(buffers.buffers.at(role).data(), v.data(), v.size() * 4); };
+    put(Role::x, x);
+    put(Role::weight, w);
+    put(Role::bias, b);
+    put(Role::dy, dy);
+    submit(ctx, [&](CommandRecorder& r) { return record_norm_forward(r, p, buffers.forward(), split, kAllPhases); });
+    submit(ctx, [&](CommandRecorder& r) { return record_norm_backward(r, p, buffers.backward(), split, kAllPhases); });
+    auto head = [](std::vector<float> v, size_t n) { v.resize(n); return v; };
+    check_close(head(buffers.floats(Role::y), x.size()), want->y, 3e-5, "y");
+    check_close(head(buffers.floats(Role::save_mean), 130), want->save_mean, 3e-5, "save_mean");
+    check_close(head(buffers.floats(Role::save_invstd), 130), want->save_invstd, 3e-5, "save_invstd");
+    check_close(head(buffers.floats(Role::dx), x.size()), want_back->dx, 3e-5, "dx");
+    check_close(head(buffers.floats(Role::dweight), 33), want_back->dweight, 3e-5, "dweight");
+    check_close(head(buffers.floats(Role::dbias), 33), want_back->dbias, 3e-5, "dbias");
+  }
+  check_no_validation_messages();
+}
+
+}  // namespace vknorm::test
