@@ -133,6 +133,7 @@ void to_c(const Capabilities& c, vknorm_capabilities* out) noexcept {
   out->subgroup_operations = c.subgroup_operations;
   out->subgroup_stages = c.subgroup_stages;
   out->workgroup_size = c.workgroup_size;
+  out->host_threads = c.host_threads;
 }
 
 Result<std::optional<bool>> to_cxx_flag(int32_t value, const char* name) {
@@ -152,6 +153,8 @@ Result<CapabilityOverride> to_cxx(const vknorm_capability_override& o, const std
   out.storage_buffer_16bit = storage16.value();
   if (o.max_shared_memory != 0) out.max_shared_memory = o.max_shared_memory;
   if (o.max_workgroup_invocations != 0) out.max_workgroup_invocations = o.max_workgroup_invocations;
+  if (o.max_workgroup_count != 0) out.max_workgroup_count = o.max_workgroup_count;
+  if (o.max_storage_buffer_range != 0) out.max_storage_buffer_range = o.max_storage_buffer_range;
   return out;
 }
 

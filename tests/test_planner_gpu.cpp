@@ -239,3 +239,45 @@ TEST_CASE("The forced split plan matches the CPU reference where the default is 
 }
 
 }  // namespace vknorm::test
+
+namespace vknorm::test {
+
+TEST_CASE("Bindings beyond maxStorageBufferRange are refused before anything is recorded") {
+  StandaloneOptions options;
+  options.capability_override.max_storage_buffer_range = 4 * 768 * 4;  // exactly x of 4 rows of 768
+  auto ctx = Context::create_standalone(options);
+  REQUIRE_MESSAGE(ctx.ok(), ctx.status().message());
+  const Capabilities& caps = ctx.value()->capabilities();
+  REQUIRE(caps.max_storage_buffer_range == 4 * 768 * 4);
+  auto buffer = ctx.value()->create_buffer(1 << 16);
+  REQUIRE(buffer.ok());
+  LayerNormParams ln;
+  ln.shape = {4, 768};
+  ln.normalized_shape = {768};
+  const BufferRef any = ref(*buffer);
+  NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
+  auto rec = ctx.value()->begin_commands();
+  REQUIRE(rec.ok());
+  CHECK(record_layer_norm_forward(*rec.value(), ln, f).ok());  // x fits exactly
+  if (caps.min_storage_buffer_offset_alignment > 4) {
+    // Bound from the offset rounded down to the alignment: 4 bytes more than the range.
+    f.x.offset = 4;
+    f.x.size = 4 * 768 * 4;
+    Status s = record_layer_norm_forward(*rec.value(), ln, f);
+    CHECK(s.code() == StatusCode::unsupported);
+    CHECK_MESSAGE(s.message().find("buffers.x: binding 12292 bytes (12288 from an offset of 4) exceeds the device's "
+                                   "maxStorageBufferRange of 12288 bytes") == 0,
+                  s.message());
+  }
+  ln.shape = {5, 768};
+  f.x.offset = 0;
+  f.x.size = VK_WHOLE_SIZE;
+  const uint32_t before = rec.value()->dispatch_count();
+  Status s = record_layer_norm_forward(*rec.value(), ln, f);
+  CHECK(s.code() == StatusCode::unsupported);
+  CHECK_MESSAGE(s.message().find("x: 3840 elements (15360 bytes) exceed the device's maxStorageBufferRange of 12288") == 0,
+                s.message());
+  CHECK(rec.value()->dispatch_count() == before);
+}
+
+}  // namespace vknorm::test

@@ -130,6 +130,7 @@ typedef struct vknorm_capabilities {
   VkSubgroupFeatureFlags subgroup_operations;
   VkShaderStageFlags subgroup_stages;
   uint32_t workgroup_size; /* every kernel's workgroup size on this device */
+  uint32_t host_threads;   /* CPU implementations: the host threads its workgroups run on; else 1 */
 } vknorm_capabilities;
 
 VKNORM_API const char* vknorm_reduction_path_string(vknorm_reduction_path path);
@@ -157,6 +158,8 @@ typedef struct vknorm_capability_override {
   int32_t storage_buffer_16bit;       /* VKNORM_UNSET, or 0 to refuse float16 tensors */
   uint32_t max_shared_memory;         /* bytes; 0: unset */
   uint32_t max_workgroup_invocations; /* 0: unset */
+  uint32_t max_workgroup_count;       /* maxComputeWorkGroupCount[0] and [1]; 0: unset */
+  uint64_t max_storage_buffer_range;  /* bytes; 0: unset */
 } vknorm_capability_override;
 
 VKNORM_API void vknorm_capability_override_init(vknorm_capability_override* over);
