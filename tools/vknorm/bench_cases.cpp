@@ -19,20 +19,21 @@ uint64_t product(const std::vector<int64_t>& v) {
 // The case's row of the kind table (all_cases only makes cases of kinds in the table).
 const KindInfo& kind_of(const BenchCase& c) { return *find_kind(c.kind); }
 
-// The params the bench times, per kind: PyTorch's defaults with weight and bias, and
-// tracked running statistics where the kind keeps them.
-void set_params(const BenchCase& c, BatchNormParams& p) { p.layout = c.layout; }
-void set_params(const BenchCase& c, InstanceNormParams& p) {
-  p.affine = true;
-  p.track_running_stats = true;
-  p.layout = c.layout;
+// The params the bench times, for any kind, field by field: PyTorch's defaults with
+// weight and bias, and tracked running statistics where the kind keeps them.
+template <class Params>
+Params bench_params(const BenchCase& c, bool training) {
+  Params p;
+  p.shape = c.shape;
+  p.dtype = c.dtype;
+  if constexpr (requires { p.layout; }) p.layout = c.layout;
+  if constexpr (requires { p.training; }) p.training = training;
+  if constexpr (requires { p.affine; }) p.affine = true;
+  if constexpr (requires { p.track_running_stats; }) p.track_running_stats = true;
+  if constexpr (requires { p.num_groups; }) p.num_groups = c.groups;
+  if constexpr (requires { p.normalized_shape; }) p.normalized_shape = {c.shape.back()};
+  return p;
 }
-void set_params(const BenchCase& c, GroupNormParams& p) {
-  p.num_groups = c.groups;
-  p.layout = c.layout;
-}
-void set_params(const BenchCase& c, LayerNormParams& p) { p.normalized_shape = {c.shape.back()}; }
-void set_params(const BenchCase& c, RMSNormParams& p) { p.normalized_shape = {c.shape.back()}; }
 
 // The calls of one kind with the case's parameters, behind one signature, and the
 // geometry that sizes its small tensors (parameters, statistics, running statistics).
@@ -46,11 +47,7 @@ struct KindCalls {
 KindCalls kind_calls(const BenchCase& c, bool training) {
   return visit_kind<KindCalls>(kind_of(c), [&](auto kind) {
     using Params = typename decltype(kind)::type;
-    Params p;
-    p.shape = c.shape;
-    p.dtype = c.dtype;
-    if constexpr (NormKind<Params>::info.running_stats) p.training = training;
-    set_params(c, p);
+    const Params p = bench_params<Params>(c, training);
     auto checked = NormKind<Params>::check(p);
     return KindCalls{checked ? checked.value() : NormGeometry{},
                      [=](const Context& ctx) { return kind_workspace_size(ctx, p); },

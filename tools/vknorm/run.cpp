@@ -1,11 +1,11 @@
 // `vknorm run`: applies a norm to tensors from .npy files on a Vulkan device and writes
 // the results as float32 .npy files, so a layer can be cross-checked against PyTorch.
-#include <cfloat>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "commands.hpp"
@@ -160,30 +160,18 @@ Status write_results(const Call& c, const NormForwardResult& f, Saved saved, con
   return {};
 }
 
-// ---- Per kind: its params from the options (the kind table does the rest) ----
+// ---- The params of any kind, field by field, from the options ----
 
-// What BatchNorm and InstanceNorm params take from the same options: shape, --dims (the
-// 1d/2d/3d rank rule; absent = any), mode, affine, tracking, layout, dtype, --eps.
-template <class Params>
-Status fill_channel_params(const Call& c, Params& p) {
-  p.shape = c.x->shape;
-  auto dims = integer(c.opts, "dims", 1, 3, 0);
-  if (!dims) return dims.status();
-  p.dims = static_cast<decltype(p.dims)>(dims.value());
-  p.training = c.training;
-  p.affine = c.weight || c.bias;
-  p.track_running_stats = c.rm.has_value();
-  p.layout = c.layout;
-  p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
-  return {};
+// LayerNorm and RMSNorm: the trailing --normalized-dims dims of x.
+Result<std::vector<int64_t>> normalized_shape(const Call& c) {
+  auto k = integer(c.opts, "normalized-dims", 1, static_cast<int64_t>(c.x->shape.size()), 1);
+  if (!k) return k.status();
+  if (c.x->shape.empty()) return Status::invalid_argument("--x: expected at least one dimension, got a scalar");
+  return std::vector<int64_t>(c.x->shape.end() - k.value(), c.x->shape.end());
 }
 
-// BatchNorm's momentum is the module's (a number or none) with its batch counter.
-Status fill(Call& c, BatchNormParams& p) {
-  VKNORM_TRY(fill_channel_params(c, p));
+// BatchNorm's momentum is its module's (a number or none) with its batch counter.
+Status batch_norm_momentum(Call& c, BatchNormParams& p) {
   BatchNormState& state = c.batch_norm_state.emplace();
   const std::string m = get(c.opts, "momentum", "0.1");
   if (m == "none") state.momentum = std::nullopt;
@@ -197,65 +185,57 @@ Status fill(Call& c, BatchNormParams& p) {
   return {};
 }
 
-Status fill(Call& c, InstanceNormParams& p) {
-  VKNORM_TRY(fill_channel_params(c, p));
-  const std::string m = get(c.opts, "momentum", "0.1");
-  auto momentum = parse_number(m);
-  if (!momentum || *momentum < 0.0 || *momentum > 1.0)
-    return Status::invalid_argument("--momentum: expected a number in [0, 1] (InstanceNorm has no momentum=None), got '" +
-                                    m + "'");
-  p.momentum = static_cast<float>(*momentum);
-  return {};
-}
-
-Status fill(Call& c, GroupNormParams& p) {
+// Every field the kind's params have, from its option: a new kind with the usual fields
+// needs nothing here. Affine params are on when --weight or --bias is given, running
+// statistics are tracked when they are given.
+template <class Params>
+Status fill(Call& c, Params& p) {
+  const std::string_view module = NormKind<Params>::info.module;
   p.shape = c.x->shape;
-  if (!c.opts.count("groups")) return Status::invalid_argument("--groups: GroupNorm needs the number of groups G");
-  auto groups = integer(c.opts, "groups", 1, INT32_MAX, 1);
-  if (!groups) return groups.status();
-  p.num_groups = groups.value();
-  p.affine = c.weight || c.bias;
-  p.layout = c.layout;
   p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
-  return {};
-}
-
-// LayerNorm and RMSNorm: the trailing --normalized-dims dims of x.
-Result<std::vector<int64_t>> normalized_shape(const Call& c) {
-  auto k = integer(c.opts, "normalized-dims", 1, static_cast<int64_t>(c.x->shape.size()), 1);
-  if (!k) return k.status();
-  if (c.x->shape.empty()) return Status::invalid_argument("--x: expected at least one dimension, got a scalar");
-  return std::vector<int64_t>(c.x->shape.end() - k.value(), c.x->shape.end());
-}
-
-Status fill(Call& c, LayerNormParams& p) {
-  auto trailing = normalized_shape(c);
-  if (!trailing) return trailing.status();
-  p.shape = c.x->shape;
-  p.normalized_shape = trailing.value();
-  p.elementwise_affine = c.weight || c.bias;
-  p.bias = c.bias.has_value();
-  p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
-  return {};
-}
-
-Status fill(Call& c, RMSNormParams& p) {
-  auto trailing = normalized_shape(c);
-  if (!trailing) return trailing.status();
-  p.shape = c.x->shape;
-  p.normalized_shape = trailing.value();
-  p.elementwise_affine = c.weight.has_value();
-  p.dtype = c.dtype;
-  if (get(c.opts, "eps", "none") != "none") {
-    auto eps = eps_option(c, FLT_EPSILON);
+  if constexpr (requires { p.layout; }) p.layout = c.layout;
+  if constexpr (requires { p.training; }) p.training = c.training;
+  if constexpr (requires { p.affine; }) p.affine = c.weight || c.bias;
+  if constexpr (requires { p.elementwise_affine; }) p.elementwise_affine = c.weight || c.bias;
+  if constexpr (requires { p.bias; }) p.bias = c.bias.has_value();
+  if constexpr (requires { p.track_running_stats; }) p.track_running_stats = c.rm.has_value();
+  if constexpr (requires { p.dims; }) {  // the 1d/2d/3d rank rule; absent = any
+    auto dims = integer(c.opts, "dims", 1, 3, 0);
+    if (!dims) return dims.status();
+    p.dims = static_cast<decltype(p.dims)>(dims.value());
+  }
+  if constexpr (requires { p.num_groups; }) {
+    if (!c.opts.count("groups"))
+      return Status::invalid_argument("--groups: " + std::string(module) + " needs the number of groups G");
+    auto groups = integer(c.opts, "groups", 1, INT32_MAX, 1);
+    if (!groups) return groups.status();
+    p.num_groups = groups.value();
+  }
+  if constexpr (requires { p.normalized_shape; }) {
+    auto trailing = normalized_shape(c);
+    if (!trailing) return trailing.status();
+    p.normalized_shape = trailing.value();
+  }
+  if constexpr (std::is_same_v<decltype(p.eps), std::optional<float>>) {  // --eps none: the kind's default
+    if (get(c.opts, "eps", "none") != "none") {
+      auto eps = eps_option(c, 0.0f);
+      if (!eps) return eps.status();
+      p.eps = eps.value();
+    }
+  } else {
+    auto eps = eps_option(c, p.eps);
     if (!eps) return eps.status();
     p.eps = eps.value();
+  }
+  if constexpr (std::is_same_v<Params, BatchNormParams>) {
+    VKNORM_TRY(batch_norm_momentum(c, p));
+  } else if constexpr (requires { p.momentum; }) {
+    const std::string m = get(c.opts, "momentum", "0.1");
+    auto momentum = parse_number(m);
+    if (!momentum || *momentum < 0.0 || *momentum > 1.0)
+      return Status::invalid_argument("--momentum: expected a number in [0, 1] (" + std::string(module) +
+                                      " has no momentum=None), got '" + m + "'");
+    p.momentum = static_cast<float>(*momentum);
   }
   return {};
 }
