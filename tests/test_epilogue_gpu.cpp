@@ -1,149 +1,84 @@
 // The fused epilogue (normalize + affine, then + residual, then ReLU) and its backward
 // (ReLU mask and the residual's gradient from the same passes), for every kind, against
 // the CPU reference composed with the same epilogue. Tolerances as in test_norms_gpu.cpp.
+// The kinds are the kind table's (ops/norm_kinds.hpp); only their test shapes are here.
 #include <functional>
 #include <random>
 
 #include "gpu_support.hpp"
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
-#include "vknorm/rmsnorm.hpp"
+#include "ops/norm_kinds.hpp"
 
 namespace vknorm::test {
 namespace {
 
 constexpr double kTol = 3e-5;
 
+// Each kind's call in this test: 420 elements of x.
+void set_test_params(BatchNormParams& p) {
+  p.shape = {4, 3, 5, 7};
+  p.track_running_stats = false;
+}
+void set_test_params(InstanceNormParams& p) {
+  p.shape = {4, 3, 5, 7};
+  p.affine = true;
+}
+void set_test_params(GroupNormParams& p) {
+  p.shape = {2, 6, 5, 7};
+  p.num_groups = 3;
+}
+void set_test_params(LayerNormParams& p) {
+  p.shape = {10, 42};
+  p.normalized_shape = {42};
+}
+// 140 short rows: a subgroup per row (team_forward, team_backward) at every subgroup size.
+void set_test_params(RMSNormParams& p) {
+  p.shape = {140, 3};
+  p.normalized_shape = {3};
+}
+
 // One kind's forward and backward, on the GPU or on the CPU reference. The backward gets
 // the forward's result (for saved statistics) and the gradient reaching the norm.
 struct Kind {
-  const char* name;
-  size_t elements, affine;
+  std::string name;
   std::function<Result<NormForwardResult>(Context*, const Epilogue&, const std::vector<float>& residual)> forward;
   std::function<Result<NormBackwardResult>(Context*, const Epilogue&, const NormForwardResult& f,
                                            const std::vector<float>& dy, const std::vector<float>& y)>
       backward;
 };
 
-std::vector<Kind> kinds(Layout layout, DType dtype, const std::vector<float>& x, const std::vector<float>& w,
-                        const std::vector<float>& b) {
+// Every kind of the table that has `layout`, with weight and bias drawn from `rng`.
+std::vector<Kind> kinds(Layout layout, DType dtype, const std::vector<float>& x, std::mt19937& rng) {
   std::vector<Kind> out;
-  {
-    BatchNormParams p;
-    p.shape = {4, 3, 5, 7};
-    p.layout = layout;
+  for_each_kind([&](auto kind) {
+    using Params = typename decltype(kind)::type;
+    using Row = NormKind<Params>;
+    if (layout == Layout::nhwc && !Row::info.channel_layouts) return;  // rows have no channels-last layout
+    Params p;
+    set_test_params(p);
+    if constexpr (Row::info.channel_layouts) p.layout = layout;
     p.dtype = dtype;
-    p.track_running_stats = false;
-    out.push_back({"batchnorm", 420, 3,
+    auto g = Row::check(p);
+    REQUIRE_MESSAGE(g.ok(), g.status().message());
+    REQUIRE(g->elements == x.size());
+    const std::vector<float> w = random_vector(g->affine_size, rng, 1.0f, 0.5f);
+    const std::vector<float> b = random_vector(g->affine_size, rng, 0.0f, 0.5f);
+    out.push_back({std::string(Row::info.name),
                    [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
-                     BatchNormParams q = p;
+                     Params q = p;
                      q.epilogue = e;
-                     std::vector<float> none;
-                     return c ? batch_norm_forward(*c, q, x, w, b, none, none, r)
-                              : reference::batch_norm_forward(q, x, w, b, none, none);
+                     std::vector<float> none_mean, none_var;
+                     return c ? kind_forward(*c, q, {x, w, b, none_mean, none_var, r})
+                              : Row::reference_forward(q, {x, w, b, none_mean, none_var, {}});
                    },
                    [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
                        const std::vector<float>& y) {
-                     BatchNormParams q = p;
+                     Params q = p;
                      q.epilogue = e;
-                     return c ? batch_norm_backward(*c, q, x, dy, w, f.save_mean, f.save_invstd, {}, {}, y)
-                              : reference::batch_norm_backward(q, x, dy, w, {}, {});
+                     const std::vector<float> none;
+                     return c ? kind_backward(*c, q, {x, dy, w, f.save_mean, f.save_invstd, none, none, y})
+                              : Row::reference_backward(q, {x, dy, w, none, none, none, none, {}});
                    }});
-  }
-  {
-    InstanceNormParams p;
-    p.shape = {4, 3, 5, 7};
-    p.affine = true;
-    p.layout = layout;
-    p.dtype = dtype;
-    out.push_back({"instancenorm", 420, 3,
-                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
-                     InstanceNormParams q = p;
-                     q.epilogue = e;
-                     std::vector<float> none;
-                     return c ? instance_norm_forward(*c, q, x, w, b, none, none, r)
-                              : reference::instance_norm_forward(q, x, w, b, none, none);
-                   },
-                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
-                       const std::vector<float>& y) {
-                     InstanceNormParams q = p;
-                     q.epilogue = e;
-                     return c ? instance_norm_backward(*c, q, x, dy, w, f.save_mean, f.save_invstd, y)
-                              : reference::instance_norm_backward(q, x, dy, w, {}, {});
-                   }});
-  }
-  {
-    GroupNormParams p;
-    p.shape = {2, 6, 5, 7};
-    p.num_groups = 3;
-    p.layout = layout;
-    p.dtype = dtype;
-    const std::vector<float> x6(x.begin(), x.begin() + 420), w6 = {w[0], w[1], w[2], b[0], b[1], b[2]};
-    const std::vector<float> b6 = {b[2], b[1], b[0], w[2], w[1], w[0]};
-    out.push_back({"groupnorm", 420, 6,
-                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
-                     GroupNormParams q = p;
-                     q.epilogue = e;
-                     return c ? group_norm_forward(*c, q, x6, w6, b6, r) : reference::group_norm_forward(q, x6, w6, b6);
-                   },
-                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
-                       const std::vector<float>& y) {
-                     GroupNormParams q = p;
-                     q.epilogue = e;
-                     return c ? group_norm_backward(*c, q, x6, dy, w6, f.save_mean, f.save_invstd, y)
-                              : reference::group_norm_backward(q, x6, dy, w6);
-                   }});
-  }
-  if (layout == Layout::nhwc) return out;  // rows have no channels-last layout
-  std::vector<float> w42(42), b42(42);
-  for (size_t i = 0; i < 42; ++i) {
-    w42[i] = 1.0f + 0.01f * static_cast<float>(i);
-    b42[i] = 0.02f * static_cast<float>(i) - 0.3f;
-  }
-  const std::vector<float> x10(x.begin(), x.begin() + 420);
-  {
-    LayerNormParams p;
-    p.shape = {10, 42};
-    p.normalized_shape = {42};
-    p.dtype = dtype;
-    out.push_back({"layernorm", 420, 42,
-                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
-                     LayerNormParams q = p;
-                     q.epilogue = e;
-                     return c ? layer_norm_forward(*c, q, x10, w42, b42, r)
-                              : reference::layer_norm_forward(q, x10, w42, b42);
-                   },
-                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
-                       const std::vector<float>& y) {
-                     LayerNormParams q = p;
-                     q.epilogue = e;
-                     return c ? layer_norm_backward(*c, q, x10, dy, w42, f.save_mean, f.save_invstd, y)
-                              : reference::layer_norm_backward(q, x10, dy, w42);
-                   }});
-  }
-  {
-    // 140 short rows: a subgroup per row (team_forward, team_backward) at every subgroup size.
-    const std::vector<float> w3(w42.begin(), w42.begin() + 3);
-    RMSNormParams p;
-    p.shape = {140, 3};
-    p.normalized_shape = {3};
-    p.dtype = dtype;
-    out.push_back({"rmsnorm", 420, 3,
-                   [=](Context* c, const Epilogue& e, const std::vector<float>& r) {
-                     RMSNormParams q = p;
-                     q.epilogue = e;
-                     return c ? rms_norm_forward(*c, q, x10, w3, r) : reference::rms_norm_forward(q, x10, w3);
-                   },
-                   [=](Context* c, const Epilogue& e, const NormForwardResult& f, const std::vector<float>& dy,
-                       const std::vector<float>& y) {
-                     RMSNormParams q = p;
-                     q.epilogue = e;
-                     return c ? rms_norm_backward(*c, q, x10, dy, w3, f.save_invstd, y)
-                              : reference::rms_norm_backward(q, x10, dy, w3);
-                   }});
-  }
+  });
   return out;
 }
 
@@ -158,10 +93,9 @@ TEST_CASE("Fused epilogue: residual add and ReLU, forward and backward, for ever
         const double rel = f16 ? kHalfRounding : 0.0;
         auto maybe_half = [&](std::vector<float> v) { return f16 ? round_to_half(v) : v; };
         const std::vector<float> x = maybe_half(random_vector(420, rng, 0.5f, 2.0f));
-        const std::vector<float> w = random_vector(3, rng, 1.0f, 0.5f), b = random_vector(3, rng, 0.0f, 0.5f);
         const std::vector<float> residual = maybe_half(random_vector(420, rng));
         const std::vector<float> dy = maybe_half(random_vector(420, rng));
-        for (const Kind& kind : kinds(layout, dtype, x, w, b))
+        for (const Kind& kind : kinds(layout, dtype, x, rng))
           for (int mode = 1; mode < 4; ++mode) {
             const Epilogue e{(mode & 1) != 0, (mode & 2) != 0};
             const std::string device_name = name(device), kind_name = kind.name;

@@ -420,10 +420,10 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
   }
   SUBCASE("element counts") {
     const BatchNormParams p = make_params({2, 3, 2, 5});
-    check_refused(forward_status(p, 59, 3, 3, 3, 3), {"x:", "expected 60 elements for shape (2, 3, 2, 5), got 59"});
+    check_refused(forward_status(p, 59, 3, 3, 3, 3), {"x: expected 60 elements", "got 59"});
     std::vector<float> x(60, 1.0f), dy(61, 1.0f), three(3, 1.0f);
     check_refused(ref::batch_norm_backward(p, x, dy, three, three, three).status(),
-                  {"dy:", "expected 60 elements for shape (2, 3, 2, 5), got 61"});
+                  {"dy: expected 60 elements", "got 61"});
   }
   SUBCASE("eps") {
     // PyTorch 1.13 accepts eps <= 0 (and returns 0, not NaN, for a constant channel with

@@ -14,10 +14,7 @@
 #include <thread>
 
 #include "gpu_support.hpp"
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
+#include "ops/norm_kinds.hpp"
 
 namespace vknorm::test {
 namespace {
@@ -94,105 +91,67 @@ std::string compare_backward(const NormBackwardResult& got, const NormBackwardRe
   return "";
 }
 
-size_t product(const std::vector<int64_t>& shape) {
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  return n;
+// Each kind's job: its shape, and how the device stores it.
+void set_job(BatchNormParams& p) { p.shape = {4, 8, 12, 12}; }  // running statistics, split reduction (N*H*W = 576)
+void set_job(LayerNormParams& p) {  // float16 storage: inputs rounded to float16, outputs rounded once
+  p.shape = {16, 384};
+  p.normalized_shape = {384};
+  p.dtype = DType::f16;
+}
+void set_job(RMSNormParams& p) {
+  p.shape = {24, 200};
+  p.normalized_shape = {200};
+}
+void set_job(GroupNormParams& p) {
+  p.shape = {2, 16, 10, 10};
+  p.num_groups = 4;
+  p.layout = Layout::nhwc;
+}
+void set_job(InstanceNormParams& p) {
+  p.shape = {3, 6, 9, 9};
+  p.affine = true;
 }
 
-// One norm end to end on `context` through the standalone convenience functions, forward
-// and backward, against the reference. Different seeds give different inputs.
-enum class Kind { batch, layer, group, instance };
-const Kind kKinds[] = {Kind::batch, Kind::layer, Kind::group, Kind::instance};
-
-const char* kind_name(Kind kind) {
-  switch (kind) {
-    case Kind::batch: return "BatchNorm2d";
-    case Kind::layer: return "LayerNorm (f16)";
-    case Kind::group: return "GroupNorm (NHWC)";
-    case Kind::instance: return "InstanceNorm2d";
-  }
-  return "?";
-}
-
-std::string run_norm(Context& context, Kind kind, uint32_t seed) {
+// One norm end to end on `context` through the standalone functions of the kind table,
+// forward and backward, against the reference. Different seeds give different inputs.
+template <class Params>
+std::string run_norm(Context& context, uint32_t seed) {
+  using Row = NormKind<Params>;
   std::mt19937 rng(seed);
   Outcome out;
-  const std::string what = std::string(kind_name(kind)) + " seed " + std::to_string(seed) + ": ";
-  switch (kind) {
-    case Kind::batch: {  // training with running statistics, split reduction (N*H*W = 576)
-      BatchNormParams p;
-      p.shape = {4, 8, 12, 12};
-      const auto x = random_vector(product(p.shape), rng, 0.5f, 2.0f), dy = random_vector(product(p.shape), rng);
-      const auto w = random_vector(8, rng, 1.0f, 0.5f), b = random_vector(8, rng, 0.0f, 0.5f);
-      const auto rm0 = random_vector(8, rng), rv0 = random_vector(8, rng, 2.0f, 0.1f);
-      auto rm = rm0, rv = rv0, ref_rm = rm0, ref_rv = rv0;
-      auto got = batch_norm_forward(context, p, x, w, b, rm, rv);
-      auto want = reference::batch_norm_forward(p, x, w, b, ref_rm, ref_rv);
-      if (!out.check_result(want, what + "reference forward") || !out.check_result(got, what + "forward")) break;
-      out.check(compare_forward(got.value(), want.value()));
-      out.check(compare(rm, ref_rm, "running_mean"));
-      out.check(compare(rv, ref_rv, "running_var"));
-      auto gb = batch_norm_backward(context, p, x, dy, w, got->save_mean, got->save_invstd, rm0, rv0);
-      auto wb = reference::batch_norm_backward(p, x, dy, w, rm0, rv0);
-      if (out.check_result(wb, what + "reference backward") && out.check_result(gb, what + "backward"))
-        out.check(compare_backward(gb.value(), wb.value()));
-      break;
-    }
-    case Kind::layer: {  // float16 storage: inputs rounded to float16, outputs rounded once
-      LayerNormParams p;
-      p.shape = {16, 384};
-      p.normalized_shape = {384};
-      p.dtype = DType::f16;
-      const auto x = round_to_half(random_vector(product(p.shape), rng, 0.5f, 2.0f));
-      const auto dy = round_to_half(random_vector(product(p.shape), rng));
-      const auto w = random_vector(384, rng, 1.0f, 0.5f), b = random_vector(384, rng, 0.0f, 0.5f);
-      auto got = layer_norm_forward(context, p, x, w, b);
-      auto want = reference::layer_norm_forward(p, x, w, b);
-      if (!out.check_result(want, what + "reference forward") || !out.check_result(got, what + "forward")) break;
-      out.check(compare_forward(got.value(), want.value(), kHalfRounding));
-      auto gb = layer_norm_backward(context, p, x, dy, w, got->save_mean, got->save_invstd);
-      auto wb = reference::layer_norm_backward(p, x, dy, w);
-      if (out.check_result(wb, what + "reference backward") && out.check_result(gb, what + "backward"))
-        out.check(compare_backward(gb.value(), wb.value(), kHalfRounding));
-      break;
-    }
-    case Kind::group: {
-      GroupNormParams p;
-      p.shape = {2, 16, 10, 10};
-      p.num_groups = 4;
-      p.layout = Layout::nhwc;
-      const auto x = random_vector(product(p.shape), rng, 0.5f, 2.0f), dy = random_vector(product(p.shape), rng);
-      const auto w = random_vector(16, rng, 1.0f, 0.5f), b = random_vector(16, rng, 0.0f, 0.5f);
-      auto got = group_norm_forward(context, p, x, w, b);
-      auto want = reference::group_norm_forward(p, x, w, b);
-      if (!out.check_result(want, what + "reference forward") || !out.check_result(got, what + "forward")) break;
-      out.check(compare_forward(got.value(), want.value()));
-      auto gb = group_norm_backward(context, p, x, dy, w, got->save_mean, got->save_invstd);
-      auto wb = reference::group_norm_backward(p, x, dy, w);
-      if (out.check_result(wb, what + "reference backward") && out.check_result(gb, what + "backward"))
-        out.check(compare_backward(gb.value(), wb.value()));
-      break;
-    }
-    case Kind::instance: {
-      InstanceNormParams p;
-      p.shape = {3, 6, 9, 9};
-      p.affine = true;
-      const auto x = random_vector(product(p.shape), rng, 0.5f, 2.0f), dy = random_vector(product(p.shape), rng);
-      const auto w = random_vector(6, rng, 1.0f, 0.5f), b = random_vector(6, rng, 0.0f, 0.5f);
-      std::vector<float> rm, rv, ref_rm, ref_rv;  // not tracked
-      auto got = instance_norm_forward(context, p, x, w, b, rm, rv);
-      auto want = reference::instance_norm_forward(p, x, w, b, ref_rm, ref_rv);
-      if (!out.check_result(want, what + "reference forward") || !out.check_result(got, what + "forward")) break;
-      out.check(compare_forward(got.value(), want.value()));
-      auto gb = instance_norm_backward(context, p, x, dy, w, got->save_mean, got->save_invstd);
-      auto wb = reference::instance_norm_backward(p, x, dy, w, rm, rv);
-      if (out.check_result(wb, what + "reference backward") && out.check_result(gb, what + "backward"))
-        out.check(compare_backward(gb.value(), wb.value()));
-      break;
-    }
+  Params p;
+  set_job(p);
+  const std::string what = std::string(Row::info.name) + " seed " + std::to_string(seed) + ": ";
+  auto g = Row::check(p);
+  if (!g) return what + g.status().message();
+  const double rel = p.dtype == DType::f16 ? kHalfRounding : 0.0;
+  auto stored = [&](const std::vector<float>& v) { return p.dtype == DType::f16 ? round_to_half(v) : v; };
+  const auto x = stored(random_vector(g->elements, rng, 0.5f, 2.0f)), dy = stored(random_vector(g->elements, rng));
+  const auto w = random_vector(g->affine_size, rng, 1.0f, 0.5f), b = random_vector(g->affine_size, rng, 0.0f, 0.5f);
+  const bool running = tracks_running(p);
+  const auto rm0 = running ? random_vector(g->channels, rng) : std::vector<float>();
+  const auto rv0 = running ? random_vector(g->channels, rng, 2.0f, 0.1f) : std::vector<float>();
+  auto rm = rm0, rv = rv0, ref_rm = rm0, ref_rv = rv0;
+  auto got = kind_forward(context, p, {x, w, b, rm, rv, {}});
+  auto want = Row::reference_forward(p, {x, w, b, ref_rm, ref_rv, {}});
+  if (out.check_result(want, what + "reference forward") && out.check_result(got, what + "forward")) {
+    out.check(compare_forward(got.value(), want.value(), rel));
+    out.check(compare(rm, ref_rm, "running_mean"));
+    out.check(compare(rv, ref_rv, "running_var"));
+    auto gb = kind_backward(context, p, {x, dy, w, got->save_mean, got->save_invstd, rm0, rv0, {}});
+    auto wb = Row::reference_backward(p, {x, dy, w, {}, {}, rm0, rv0, {}});
+    if (out.check_result(wb, what + "reference backward") && out.check_result(gb, what + "backward"))
+      out.check(compare_backward(gb.value(), wb.value(), rel));
   }
   return out.ok() ? "" : what + out.failure;
+}
+
+// run_norm for every kind of the table, in table order.
+using Job = std::string (*)(Context&, uint32_t);
+std::vector<Job> every_kind() {
+  std::vector<Job> jobs;
+  for_each_kind([&](auto kind) { jobs.push_back(&run_norm<typename decltype(kind)::type>); });
+  return jobs;
 }
 
 void check_failures(const std::vector<std::string>& failures) {
@@ -206,8 +165,10 @@ void check_messages(Messages& messages) {
 
 }  // namespace
 
-TEST_CASE("Threads: four threads prepare kernels on one context at once, then run four norms on it") {
+TEST_CASE("Threads: four threads prepare kernels on one context at once, then run every kind on it") {
   constexpr int kThreads = 4, kRounds = 3;
+  const std::vector<Job> jobs = every_kind();
+  const int kinds = static_cast<int>(jobs.size());
   for (ReductionPath path : {ReductionPath::subgroup, ReductionPath::shared_memory}) {
     CAPTURE(std::string(to_string(path)));
     Messages messages;
@@ -229,8 +190,8 @@ TEST_CASE("Threads: four threads prepare kernels on one context at once, then ru
         }
         // Thread t runs kind t first; at any moment the four threads run four different kinds.
         for (int round = 0; round < kRounds && failures[t].empty(); ++round)
-          for (int k = 0; k < 4 && failures[t].empty(); ++k)
-            failures[t] = run_norm(context, kKinds[(t + k) % 4], 1000u * (t + 1) + 10u * round + k);
+          for (int k = 0; k < kinds && failures[t].empty(); ++k)
+            failures[t] = jobs[(t + k) % kinds](context, 1000u * (t + 1) + 10u * round + k);
       });
     for (auto& thread : threads) thread.join();
     check_failures(failures);
@@ -244,6 +205,8 @@ TEST_CASE("Threads: two contexts live and work independently in two threads") {
   // Each thread creates its own context (one per reduction path), runs every kind on it,
   // and destroys it, while the other does the same.
   constexpr int kRounds = 2;
+  const std::vector<Job> jobs = every_kind();
+  const int kinds = static_cast<int>(jobs.size());
   const ReductionPath paths[2] = {ReductionPath::subgroup, ReductionPath::shared_memory};
   Messages messages[2];
   std::vector<std::string> failures(2);
@@ -258,8 +221,8 @@ TEST_CASE("Threads: two contexts live and work independently in two threads") {
         return;
       }
       for (int round = 0; round < kRounds && failures[t].empty(); ++round)
-        for (int k = 0; k < 4 && failures[t].empty(); ++k)
-          failures[t] = run_norm(*made.value(), kKinds[(2 * t + k) % 4], 7000u + 100u * t + 10u * round + k);
+        for (int k = 0; k < kinds && failures[t].empty(); ++k)
+          failures[t] = jobs[(2 * t + k) % kinds](*made.value(), 7000u + 100u * t + 10u * round + k);
     });
   for (auto& thread : threads) thread.join();
   check_failures(failures);

@@ -38,27 +38,10 @@ struct BatchNormParams {
   Epilogue epilogue;                 // residual add and/or ReLU after the affine
 };
 
-// What the shape and flags mean for the computation.
-struct BatchNormGeometry {
-  uint64_t batch = 0;      // N
-  uint64_t channels = 0;   // C
-  uint64_t spatial = 1;    // product of the dims after C (1 for (N, C))
-  uint64_t count = 0;      // elements per channel: N * spatial
-  uint64_t elements = 0;   // N * C * spatial
-  bool uses_batch_stats = false;   // training, or no running statistics to use
-  bool updates_running = false;    // training with tracked running statistics
-};
-
 // Validates `params` the way PyTorch does (rank, one value per channel in training,
-// eps and momentum), and derives the geometry. The message names the bad argument.
-Result<BatchNormGeometry> check_batch_norm(const BatchNormParams& params);
-
-// Checks the lengths of host arrays against the geometry, with PyTorch's messages
-// ("weight should contain 3 elements not 4"). Pass dy_length = SIZE_MAX when there is no dy.
-Status check_batch_norm_lengths(const BatchNormParams& params, const BatchNormGeometry& geometry,
-                                size_t x_length, size_t weight_length, size_t bias_length,
-                                size_t running_mean_length, size_t running_var_length,
-                                size_t dy_length = SIZE_MAX);
+// eps and momentum), and derives the geometry: outer = N, channels = C, stat_groups = C,
+// group_size = N * spatial, affine_size = C. The message names the bad argument.
+Result<NormGeometry> check_batch_norm(const BatchNormParams& params);
 
 // The host-side part of torch.nn.BatchNorm*d's state: num_batches_tracked and the
 // momentum (nullopt = cumulative moving average). Running buffers live with the caller.

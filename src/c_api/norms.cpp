@@ -1,17 +1,14 @@
-// The C API, part 2: the five norms. Each kind is a Kind<CParams> (its params conversion
-// and its C++ calls); the entry points are the same few templates for every kind.
+// The C API, part 2: the five norms. Each kind converts its C params (convert); the entry
+// points are the same few templates for every kind, over the kind table (ops/norm_kinds.hpp).
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "c_api/c_api_internal.hpp"
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
-#include "vknorm/rmsnorm.hpp"
+#include "ops/norm_kinds.hpp"
 
 namespace vknorm::capi {
 namespace {
@@ -150,189 +147,76 @@ void write_back(const std::vector<float>& values, float* dst, size_t length) {
   if (dst && !values.empty()) std::memcpy(dst, values.data(), std::min(length, values.size()) * sizeof(float));
 }
 
-// ---- The kinds ----
+// ---- The kinds: each converts its C params; everything else is the kind table's ----
 
-template <class CParams>
-struct Kind;
+Result<BatchNormParams> convert(const vknorm_batch_norm_params& c) {
+  BatchNormParams p;
+  VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
+  auto dims = to_dims<BatchNormDims>(c.dims);
+  if (!dims) return dims.status();
+  auto layout = to_layout(c.layout);
+  if (!layout) return layout.status();
+  p.dims = dims.value();
+  p.layout = layout.value();
+  p.training = c.training != 0;
+  p.affine = c.affine != 0;
+  p.track_running_stats = c.track_running_stats != 0;
+  p.eps = c.eps;
+  p.momentum = c.momentum;
+  return p;
+}
 
-template <>
-struct Kind<vknorm_batch_norm_params> {
-  using Params = BatchNormParams;
-  static Result<Params> convert(const vknorm_batch_norm_params& c) {
-    Params p;
-    VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-    auto dims = to_dims<BatchNormDims>(c.dims);
-    if (!dims) return dims.status();
-    auto layout = to_layout(c.layout);
-    if (!layout) return layout.status();
-    p.dims = dims.value();
-    p.layout = layout.value();
-    p.training = c.training != 0;
-    p.affine = c.affine != 0;
-    p.track_running_stats = c.track_running_stats != 0;
-    p.eps = c.eps;
-    p.momentum = c.momentum;
-    return p;
-  }
-  static Result<NormGeometry> check(const Params& p) {
-    auto b = check_batch_norm(p);
-    if (!b) return b.status();
-    NormGeometry g;
-    g.elements = b->elements;
-    g.outer = b->batch;
-    g.channels = b->channels;
-    g.spatial = b->spatial;
-    g.stat_groups = b->channels;
-    g.group_size = b->count;
-    g.affine_size = b->channels;
-    g.uses_batch_stats = b->uses_batch_stats;
-    g.updates_running = b->updates_running;
-    return g;
-  }
-  static Result<uint64_t> workspace(const Context& c, const Params& p) { return batch_norm_workspace_size(c, p); }
-  static Status forward(CommandRecorder& r, const Params& p, const NormForwardBuffers& b) {
-    return record_batch_norm_forward(r, p, b);
-  }
-  static Status backward(CommandRecorder& r, const Params& p, const NormBackwardBuffers& b) {
-    return record_batch_norm_backward(r, p, b);
-  }
-  static Result<NormForwardResult> host_forward(Context& c, const Params& p, HostForwardInputs& in) {
-    return batch_norm_forward(c, p, in.x, in.weight, in.bias, in.running_mean, in.running_var, in.residual);
-  }
-  static Result<NormBackwardResult> host_backward(Context& c, const Params& p, const HostBackwardInputs& in) {
-    return batch_norm_backward(c, p, in.x, in.dy, in.weight, in.save_mean, in.save_invstd, in.running_mean,
-                               in.running_var, in.y);
-  }
-};
+Result<InstanceNormParams> convert(const vknorm_instance_norm_params& c) {
+  InstanceNormParams p;
+  VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
+  auto dims = to_dims<InstanceNormDims>(c.dims);
+  if (!dims) return dims.status();
+  auto layout = to_layout(c.layout);
+  if (!layout) return layout.status();
+  p.dims = dims.value();
+  p.layout = layout.value();
+  p.training = c.training != 0;
+  p.affine = c.affine != 0;
+  p.track_running_stats = c.track_running_stats != 0;
+  p.eps = c.eps;
+  p.momentum = c.momentum;
+  return p;
+}
 
-template <>
-struct Kind<vknorm_instance_norm_params> {
-  using Params = InstanceNormParams;
-  static Result<Params> convert(const vknorm_instance_norm_params& c) {
-    Params p;
-    VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-    auto dims = to_dims<InstanceNormDims>(c.dims);
-    if (!dims) return dims.status();
-    auto layout = to_layout(c.layout);
-    if (!layout) return layout.status();
-    p.dims = dims.value();
-    p.layout = layout.value();
-    p.training = c.training != 0;
-    p.affine = c.affine != 0;
-    p.track_running_stats = c.track_running_stats != 0;
-    p.eps = c.eps;
-    p.momentum = c.momentum;
-    return p;
-  }
-  static Result<NormGeometry> check(const Params& p) { return check_instance_norm(p); }
-  static Result<uint64_t> workspace(const Context& c, const Params& p) { return instance_norm_workspace_size(c, p); }
-  static Status forward(CommandRecorder& r, const Params& p, const NormForwardBuffers& b) {
-    return record_instance_norm_forward(r, p, b);
-  }
-  static Status backward(CommandRecorder& r, const Params& p, const NormBackwardBuffers& b) {
-    return record_instance_norm_backward(r, p, b);
-  }
-  static Result<NormForwardResult> host_forward(Context& c, const Params& p, HostForwardInputs& in) {
-    return instance_norm_forward(c, p, in.x, in.weight, in.bias, in.running_mean, in.running_var, in.residual);
-  }
-  // The C++ call takes one pair of statistics: the forward's own, or the running ones it used.
-  static Result<NormBackwardResult> host_backward(Context& c, const Params& p, const HostBackwardInputs& in) {
-    auto g = check_instance_norm(p);
-    if (!g) return g.status();
-    const bool own = g->uses_batch_stats;
-    return instance_norm_backward(c, p, in.x, in.dy, in.weight, own ? in.save_mean : in.running_mean,
-                                  own ? in.save_invstd : in.running_var, in.y);
-  }
-};
+Result<GroupNormParams> convert(const vknorm_group_norm_params& c) {
+  GroupNormParams p;
+  VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
+  auto layout = to_layout(c.layout);
+  if (!layout) return layout.status();
+  p.layout = layout.value();
+  p.num_groups = c.num_groups;
+  p.affine = c.affine != 0;
+  p.eps = c.eps;
+  return p;
+}
 
-template <>
-struct Kind<vknorm_group_norm_params> {
-  using Params = GroupNormParams;
-  static Result<Params> convert(const vknorm_group_norm_params& c) {
-    Params p;
-    VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-    auto layout = to_layout(c.layout);
-    if (!layout) return layout.status();
-    p.layout = layout.value();
-    p.num_groups = c.num_groups;
-    p.affine = c.affine != 0;
-    p.eps = c.eps;
-    return p;
-  }
-  static Result<NormGeometry> check(const Params& p) { return check_group_norm(p); }
-  static Result<uint64_t> workspace(const Context& c, const Params& p) { return group_norm_workspace_size(c, p); }
-  static Status forward(CommandRecorder& r, const Params& p, const NormForwardBuffers& b) {
-    return record_group_norm_forward(r, p, b);
-  }
-  static Status backward(CommandRecorder& r, const Params& p, const NormBackwardBuffers& b) {
-    return record_group_norm_backward(r, p, b);
-  }
-  static Result<NormForwardResult> host_forward(Context& c, const Params& p, HostForwardInputs& in) {
-    return group_norm_forward(c, p, in.x, in.weight, in.bias, in.residual);
-  }
-  static Result<NormBackwardResult> host_backward(Context& c, const Params& p, const HostBackwardInputs& in) {
-    return group_norm_backward(c, p, in.x, in.dy, in.weight, in.save_mean, in.save_invstd, in.y);
-  }
-};
+Result<LayerNormParams> convert(const vknorm_layer_norm_params& c) {
+  LayerNormParams p;
+  VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
+  auto normalized = to_shape(c.normalized_shape, c.normalized_rank, "params.normalized_shape");
+  if (!normalized) return normalized.status();
+  p.normalized_shape = std::move(normalized.value());
+  p.elementwise_affine = c.elementwise_affine != 0;
+  p.bias = c.bias != 0;
+  p.eps = c.eps;
+  return p;
+}
 
-template <>
-struct Kind<vknorm_layer_norm_params> {
-  using Params = LayerNormParams;
-  static Result<Params> convert(const vknorm_layer_norm_params& c) {
-    Params p;
-    VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-    auto normalized = to_shape(c.normalized_shape, c.normalized_rank, "params.normalized_shape");
-    if (!normalized) return normalized.status();
-    p.normalized_shape = std::move(normalized.value());
-    p.elementwise_affine = c.elementwise_affine != 0;
-    p.bias = c.bias != 0;
-    p.eps = c.eps;
-    return p;
-  }
-  static Result<NormGeometry> check(const Params& p) { return check_layer_norm(p); }
-  static Result<uint64_t> workspace(const Context& c, const Params& p) { return layer_norm_workspace_size(c, p); }
-  static Status forward(CommandRecorder& r, const Params& p, const NormForwardBuffers& b) {
-    return record_layer_norm_forward(r, p, b);
-  }
-  static Status backward(CommandRecorder& r, const Params& p, const NormBackwardBuffers& b) {
-    return record_layer_norm_backward(r, p, b);
-  }
-  static Result<NormForwardResult> host_forward(Context& c, const Params& p, HostForwardInputs& in) {
-    return layer_norm_forward(c, p, in.x, in.weight, in.bias, in.residual);
-  }
-  static Result<NormBackwardResult> host_backward(Context& c, const Params& p, const HostBackwardInputs& in) {
-    return layer_norm_backward(c, p, in.x, in.dy, in.weight, in.save_mean, in.save_invstd, in.y);
-  }
-};
-
-template <>
-struct Kind<vknorm_rms_norm_params> {
-  using Params = RMSNormParams;
-  static Result<Params> convert(const vknorm_rms_norm_params& c) {
-    Params p;
-    VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-    auto normalized = to_shape(c.normalized_shape, c.normalized_rank, "params.normalized_shape");
-    if (!normalized) return normalized.status();
-    p.normalized_shape = std::move(normalized.value());
-    p.elementwise_affine = c.elementwise_affine != 0;
-    if (c.has_eps) p.eps = c.eps;
-    return p;
-  }
-  static Result<NormGeometry> check(const Params& p) { return check_rms_norm(p); }
-  static Result<uint64_t> workspace(const Context& c, const Params& p) { return rms_norm_workspace_size(c, p); }
-  static Status forward(CommandRecorder& r, const Params& p, const NormForwardBuffers& b) {
-    return record_rms_norm_forward(r, p, b);
-  }
-  static Status backward(CommandRecorder& r, const Params& p, const NormBackwardBuffers& b) {
-    return record_rms_norm_backward(r, p, b);
-  }
-  static Result<NormForwardResult> host_forward(Context& c, const Params& p, HostForwardInputs& in) {
-    return rms_norm_forward(c, p, in.x, in.weight, in.residual);
-  }
-  static Result<NormBackwardResult> host_backward(Context& c, const Params& p, const HostBackwardInputs& in) {
-    return rms_norm_backward(c, p, in.x, in.dy, in.weight, in.save_invstd, in.y);
-  }
-};
+Result<RMSNormParams> convert(const vknorm_rms_norm_params& c) {
+  RMSNormParams p;
+  VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
+  auto normalized = to_shape(c.normalized_shape, c.normalized_rank, "params.normalized_shape");
+  if (!normalized) return normalized.status();
+  p.normalized_shape = std::move(normalized.value());
+  p.elementwise_affine = c.elementwise_affine != 0;
+  if (c.has_eps) p.eps = c.eps;
+  return p;
+}
 
 // ---- The entry points, once for every kind ----
 
@@ -346,9 +230,9 @@ template <class CParams>
 vknorm_status check_entry(const char* function, const CParams* params, vknorm_geometry* out_geometry) {
   return guard(nullptr, function, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, params);
-    auto p = Kind<CParams>::convert(*params);
+    auto p = convert(*params);
     if (!p) return p.status();
-    auto g = Kind<CParams>::check(p.value());
+    auto g = NormKind<std::remove_cvref_t<decltype(p.value())>>::check(p.value());
     if (!g) return g.status();
     if (out_geometry) *out_geometry = to_c(g.value());
     return {};
@@ -362,9 +246,9 @@ vknorm_status workspace_entry(const char* function, const vknorm_context* contex
     VKNORM_CAPI_REQUIRE(fn, context);
     VKNORM_CAPI_REQUIRE(fn, params);
     VKNORM_CAPI_REQUIRE(fn, out_bytes);
-    auto p = Kind<CParams>::convert(*params);
+    auto p = convert(*params);
     if (!p) return p.status();
-    auto bytes = Kind<CParams>::workspace(*context->cxx, p.value());
+    auto bytes = kind_workspace_size(*context->cxx, p.value());
     if (!bytes) return bytes.status();
     *out_bytes = bytes.value();
     return {};
@@ -379,9 +263,9 @@ vknorm_status forward_entry(const char* function, vknorm_recorder* recorder, con
     VKNORM_CAPI_REQUIRE(fn, params);
     VKNORM_CAPI_REQUIRE(fn, buffers);
     VKNORM_TRY(recordable(recorder));
-    auto p = Kind<CParams>::convert(*params);
+    auto p = convert(*params);
     if (!p) return p.status();
-    return Kind<CParams>::forward(*recorder->cxx, p.value(), to_cxx(*buffers));
+    return record_kind_forward(*recorder->cxx, p.value(), to_cxx(*buffers));
   });
 }
 
@@ -393,9 +277,9 @@ vknorm_status backward_entry(const char* function, vknorm_recorder* recorder, co
     VKNORM_CAPI_REQUIRE(fn, params);
     VKNORM_CAPI_REQUIRE(fn, buffers);
     VKNORM_TRY(recordable(recorder));
-    auto p = Kind<CParams>::convert(*params);
+    auto p = convert(*params);
     if (!p) return p.status();
-    return Kind<CParams>::backward(*recorder->cxx, p.value(), to_cxx(*buffers));
+    return record_kind_backward(*recorder->cxx, p.value(), to_cxx(*buffers));
   });
 }
 
@@ -406,11 +290,12 @@ vknorm_status host_forward_entry(const char* function, vknorm_context* context, 
     VKNORM_CAPI_REQUIRE(fn, context);
     VKNORM_CAPI_REQUIRE(fn, params);
     VKNORM_CAPI_REQUIRE(fn, io);
-    auto p = Kind<CParams>::convert(*params);
+    auto p = convert(*params);
     if (!p) return p.status();
     HostForwardInputs in;
     VKNORM_TRY(read_inputs(*io, in));
-    auto result = Kind<CParams>::host_forward(*context->cxx, p.value(), in);
+    auto result = kind_forward(*context->cxx, p.value(),
+                               {in.x, in.weight, in.bias, in.running_mean, in.running_var, in.residual});
     if (!result) return result.status();
     const Output outputs[] = {
         {result->y, io->y, io->y_capacity, "io.y"},
@@ -431,11 +316,13 @@ vknorm_status host_backward_entry(const char* function, vknorm_context* context,
     VKNORM_CAPI_REQUIRE(fn, context);
     VKNORM_CAPI_REQUIRE(fn, params);
     VKNORM_CAPI_REQUIRE(fn, io);
-    auto p = Kind<CParams>::convert(*params);
+    auto p = convert(*params);
     if (!p) return p.status();
     HostBackwardInputs in;
     VKNORM_TRY(read_inputs(*io, in));
-    auto result = Kind<CParams>::host_backward(*context->cxx, p.value(), in);
+    auto result = kind_backward(*context->cxx, p.value(),
+                                {in.x, in.dy, in.weight, in.save_mean, in.save_invstd, in.running_mean,
+                                 in.running_var, in.y});
     if (!result) return result.status();
     const Output outputs[] = {
         {result->dx, io->dx, io->dx_capacity, "io.dx"},

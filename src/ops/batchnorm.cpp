@@ -1,60 +1,87 @@
-// BatchNorm on the shared engine: statistics per channel over (N, spatial), B = 1.
-#include "ops/norm_plan.hpp"
-#include "vknorm/batchnorm.hpp"
+// BatchNorm: PyTorch's checks, and its row on the shared engine: statistics per channel
+// over (N, spatial), B = 1.
+#include "ops/norm_kinds.hpp"
 
 namespace vknorm {
 namespace {
 
-Result<NormPlan> plan_batch_norm(const BatchNormParams& params) {
-  auto checked = check_batch_norm(params);
-  if (!checked) return checked.status();
-  const BatchNormGeometry& b = checked.value();
-  NormGeometry g;
-  g.elements = b.elements;
-  g.outer = b.batch;
-  g.channels = b.channels;
-  g.spatial = b.spatial;
-  g.stat_groups = b.channels;
-  g.group_size = b.count;
-  g.affine_size = b.channels;
-  g.uses_batch_stats = b.uses_batch_stats;
-  g.updates_running = b.updates_running;
-  NormPlan p = channel_plan(g, false, params.layout);
-  p.has_weight = p.has_bias = params.affine;
-  p.eps = params.eps;
-  p.momentum = params.momentum;
-  p.dtype = params.dtype;
-  p.epilogue = params.epilogue;
-  return p;
+Status check_rank(BatchNormDims dims, size_t rank) {
+  const std::string got = " (got " + std::to_string(rank) + "D input)";
+  switch (dims) {
+    case BatchNormDims::d1:
+      if (rank != 2 && rank != 3) return Status::invalid_argument("x: expected 2D or 3D input" + got);
+      break;
+    case BatchNormDims::d2:
+      if (rank != 4) return Status::invalid_argument("x: expected 4D input" + got);
+      break;
+    case BatchNormDims::d3:
+      if (rank != 5) return Status::invalid_argument("x: expected 5D input" + got);
+      break;
+    case BatchNormDims::any:
+      if (rank < 2) return Status::invalid_argument("x: expected at least 2D input (N, C, *)" + got);
+      break;
+  }
+  return {};
 }
 
 }  // namespace
 
+Result<NormGeometry> check_batch_norm(const BatchNormParams& p) {
+  VKNORM_TRY(check_rank(p.dims, p.shape.size()));
+  VKNORM_TRY(detail::check_dims("x", p.shape));
+  NormGeometry g;
+  g.outer = static_cast<uint64_t>(p.shape[0]);
+  g.channels = static_cast<uint64_t>(p.shape[1]);
+  for (size_t i = 2; i < p.shape.size(); ++i) g.spatial *= static_cast<uint64_t>(p.shape[i]);
+  if (g.channels == 0) return Status::invalid_argument("x: the channel dimension C is 0");
+  g.group_size = g.outer * g.spatial;
+  g.elements = g.group_size * g.channels;
+  g.stat_groups = g.channels;
+  g.affine_size = g.channels;
+  g.uses_batch_stats = p.training || !p.track_running_stats;
+  g.updates_running = p.training && p.track_running_stats;
+  VKNORM_TRY(detail::check_eps(p.eps));
+  if (g.updates_running && !(p.momentum >= 0.0f && p.momentum <= 1.0f))
+    return Status::invalid_argument("momentum: expected a factor in [0, 1], got " + std::to_string(p.momentum));
+  if (g.uses_batch_stats && g.group_size == 1)
+    return Status::invalid_argument("x: Expected more than 1 value per channel when training, got input size " +
+                                    detail::shape_string(p.shape));
+  return g;
+}
+
+float BatchNormState::next_training_factor() {
+  ++num_batches_tracked;
+  if (momentum) return *momentum;
+  return 1.0f / static_cast<float>(num_batches_tracked);
+}
+
+NormPlan NormKind<BatchNormParams>::plan(const BatchNormParams& params, const NormGeometry& g) {
+  NormPlan p = channel_plan(g, false, params.layout);
+  p.has_weight = p.has_bias = params.affine;
+  p.eps = params.eps;
+  p.momentum = params.momentum;
+  return p;
+}
+
 Result<uint64_t> batch_norm_workspace_size(const Context& context, const BatchNormParams& params) {
-  return norm_workspace_size(context, plan_batch_norm(params));
+  return kind_workspace_size(context, params);
 }
 
 Status record_batch_norm_forward(CommandRecorder& recorder, const BatchNormParams& params,
                                  const BatchNormForwardBuffers& buffers) {
-  return record_norm_forward(recorder, plan_batch_norm(params), buffers);
+  return record_kind_forward(recorder, params, buffers);
 }
 
 Status record_batch_norm_backward(CommandRecorder& recorder, const BatchNormParams& params,
                                   const BatchNormBackwardBuffers& buffers) {
-  return record_norm_backward(recorder, plan_batch_norm(params), buffers);
+  return record_kind_backward(recorder, params, buffers);
 }
 
 Result<NormForwardResult> batch_norm_forward(Context& context, const BatchNormParams& params,
                                              const std::vector<float>& x, const std::vector<float>& weight,
                                              const std::vector<float>& bias, std::vector<float>& running_mean,
-                                             std::vector<float>& running_var,
-    const std::vector<float>& residual) {
-  auto plan = plan_batch_norm(params);
-  if (!plan) return plan.status();
-  const BatchNormGeometry b = check_batch_norm(params).value();
-  VKNORM_TRY(check_batch_norm_lengths(params, b, x.size(), weight.size(), bias.size(), running_mean.size(),
-                                      running_var.size()));
-  return host_norm_forward(context, plan.value(), x, weight, bias, running_mean, running_var, residual);
+                                             std::vector<float>& running_var, const std::vector<float>& residual) {
+  return kind_forward(context, params, {x, weight, bias, running_mean, running_var, residual});
 }
 
 Result<NormBackwardResult> batch_norm_backward(Context& context, const BatchNormParams& params,
@@ -62,18 +89,8 @@ Result<NormBackwardResult> batch_norm_backward(Context& context, const BatchNorm
                                                const std::vector<float>& weight, const std::vector<float>& save_mean,
                                                const std::vector<float>& save_invstd,
                                                const std::vector<float>& running_mean,
-                                               const std::vector<float>& running_var,
-    const std::vector<float>& y) {
-  auto plan = plan_batch_norm(params);
-  if (!plan) return plan.status();
-  const BatchNormGeometry b = check_batch_norm(params).value();
-  // Only the statistics the backward reads must be given.
-  BatchNormParams checked = params;
-  checked.track_running_stats = false;
-  VKNORM_TRY(check_batch_norm_lengths(checked, b, x.size(), weight.size(), b.channels, 0, 0, dy.size()));
-  const bool batch = b.uses_batch_stats;
-  return host_norm_backward(context, plan.value(), x, dy, weight, batch ? save_mean : running_mean,
-                            batch ? save_invstd : running_var, y);
+                                               const std::vector<float>& running_var, const std::vector<float>& y) {
+  return kind_backward(context, params, {x, dy, weight, save_mean, save_invstd, running_mean, running_var, y});
 }
 
 }  // namespace vknorm

@@ -3,22 +3,21 @@
 #include "ops/norm_lengths.hpp"
 
 #include <cmath>
-#include <cstring>
 
 namespace vknorm {
 namespace {
 
 std::string count(size_t n) { return std::to_string(n); }
 
-Status weight_length(const char* kind, const char* name, const NormGeometry& g, size_t length) {
+Status weight_length(std::string_view kind, const char* name, const NormGeometry& g, size_t length) {
   if (length == g.affine_size) return {};
   const std::string arg = std::string(name) + ": ";
-  if (std::strcmp(kind, "layer_norm") == 0 || std::strcmp(kind, "rms_norm") == 0)
+  if (kind == "layer_norm" || kind == "rms_norm")
     // PyTorch prints both shapes; a host vector only has a length.
     return Status::invalid_argument(arg + "Expected " + name + " to be of same shape as normalized_shape, but got " +
                                     name + " of " + count(length) + " elements and normalized_shape of " +
                                     count(g.affine_size) + " elements");
-  if (std::strcmp(kind, "group_norm") == 0)
+  if (kind == "group_norm")
     return Status::invalid_argument(arg + "Expected " + name +
                                     " to be a vector of size equal to the number of channels in input, but got " +
                                     name + " of shape [" + count(length) + "] and input with " +
@@ -35,21 +34,17 @@ Status running_length(const char* name, const NormGeometry& g, size_t length) {
 
 }  // namespace
 
-Status check_norm_lengths(const char* kind, const NormGeometry& g, size_t x_len, size_t dy_len, bool has_weight,
-                          size_t weight_len, bool has_bias, size_t bias_len, bool has_running, size_t rm_len,
-                          size_t rv_len) {
-  if (x_len != g.elements)
+Status check_norm_lengths(const NormGeometry& g, const NormLengths& n) {
+  if (n.x != g.elements)
     return Status::invalid_argument("x: expected " + count(g.elements) + " elements (the product of its shape), got " +
-                                    count(x_len));
-  if (dy_len != SIZE_MAX && dy_len != g.elements)
+                                    count(n.x));
+  if (n.dy && *n.dy != g.elements)
     return Status::invalid_argument("dy: expected " + count(g.elements) + " elements (the shape of x), got " +
-                                    count(dy_len));
-  if (has_weight) VKNORM_TRY(weight_length(kind, "weight", g, weight_len));
-  if (has_bias) VKNORM_TRY(weight_length(kind, "bias", g, bias_len));
-  if (has_running) {
-    VKNORM_TRY(running_length("running_mean", g, rm_len));
-    VKNORM_TRY(running_length("running_var", g, rv_len));
-  }
+                                    count(*n.dy));
+  if (n.weight) VKNORM_TRY(weight_length(n.kind, "weight", g, *n.weight));
+  if (n.bias) VKNORM_TRY(weight_length(n.kind, "bias", g, *n.bias));
+  if (n.running_mean) VKNORM_TRY(running_length("running_mean", g, *n.running_mean));
+  if (n.running_var) VKNORM_TRY(running_length("running_var", g, *n.running_var));
   return {};
 }
 

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vknorm/norm_common.hpp"
@@ -13,14 +15,26 @@
 
 namespace vknorm {
 
-// Checks host array lengths against `g`. `kind` picks PyTorch's wording for weight and
-// bias: "layer_norm" and "rms_norm" (weight of normalized_shape), "group_norm" (a vector
-// of C), anything else ("instance_norm") the per-channel "weight should contain 3
-// elements not 4". Pass dy_len = SIZE_MAX when there is no dy; lengths whose has_* flag
-// is false are ignored.
-Status check_norm_lengths(const char* kind, const NormGeometry& g, size_t x_len, size_t dy_len, bool has_weight,
-                          size_t weight_len, bool has_bias, size_t bias_len, bool has_running, size_t rm_len,
-                          size_t rv_len);
+// The host array lengths of one call; a length that is absent (nullopt) is not checked,
+// because the call has no such array (no dy in a forward, no bias without affine, ...).
+struct NormLengths {
+  // PyTorch's wording for weight and bias: "layer_norm" and "rms_norm" (weight of
+  // normalized_shape), "group_norm" (a vector of C), any other kind the per-channel
+  // "weight should contain 3 elements not 4".
+  std::string_view kind;
+  size_t x = 0;
+  std::optional<size_t> dy;
+  std::optional<size_t> weight, bias;
+  std::optional<size_t> running_mean, running_var;
+};
+
+// `length` when the call has that array, else absent: `.bias = if_given(p.affine, bias.size())`.
+inline std::optional<size_t> if_given(bool given, size_t length) {
+  return given ? std::optional<size_t>(length) : std::nullopt;
+}
+
+// Checks host array lengths against `g`; the message names the array first ("weight: ...").
+Status check_norm_lengths(const NormGeometry& g, const NormLengths& lengths);
 
 namespace detail {
 

@@ -3,27 +3,32 @@
 #include <cmath>
 #include <string>
 
+#include "ops/norm_lengths.hpp"
 #include "vknorm/batchnorm.hpp"
 
 namespace vknorm::reference {
 namespace {
 
 // Checks everything the forward and the backward share; `dy` is null for the forward.
-Result<BatchNormGeometry> check_call(const BatchNormParams& p, const std::vector<float>& x,
+Result<NormGeometry> check_call(const BatchNormParams& p, const std::vector<float>& x,
                                      const std::vector<float>* dy, const std::vector<float>& weight,
                                      const std::vector<float>* bias,
                                      const std::vector<float>& running_mean,
                                      const std::vector<float>& running_var) {
-  Result<BatchNormGeometry> geometry = check_batch_norm(p);
+  Result<NormGeometry> geometry = check_batch_norm(p);
   if (!geometry) return geometry.status();
-  VKNORM_TRY(check_batch_norm_lengths(p, *geometry, x.size(), weight.size(),
-                                      bias ? bias->size() : geometry->channels, running_mean.size(),
-                                      running_var.size(), dy ? dy->size() : SIZE_MAX));
+  VKNORM_TRY(check_norm_lengths(*geometry, {.kind = "batch_norm",
+                                            .x = x.size(),
+                                            .dy = dy ? std::optional(dy->size()) : std::nullopt,
+                                            .weight = if_given(p.affine, weight.size()),
+                                            .bias = if_given(p.affine && bias, bias ? bias->size() : 0),
+                                            .running_mean = if_given(p.track_running_stats, running_mean.size()),
+                                            .running_var = if_given(p.track_running_stats, running_var.size())}));
   return geometry;
 }
 
 // Element (n, c, s) of a contiguous (N, C, S) tensor.
-size_t at(const BatchNormGeometry& g, uint64_t n, uint64_t c, uint64_t s) {
+size_t at(const NormGeometry& g, uint64_t n, uint64_t c, uint64_t s) {
   return static_cast<size_t>((n * g.channels + c) * g.spatial + s);
 }
 
@@ -34,25 +39,25 @@ struct ChannelStats {
 
 // Two passes in double: the mean, then the squared deviations from it. An empty channel
 // gets mean 0, var 0 (it is never normalized).
-ChannelStats batch_stats(const BatchNormGeometry& g, const std::vector<float>& x, uint64_t c) {
+ChannelStats batch_stats(const NormGeometry& g, const std::vector<float>& x, uint64_t c) {
   ChannelStats st;
-  if (g.count == 0) return st;
+  if (g.group_size == 0) return st;
   double sum = 0.0;
-  for (uint64_t n = 0; n < g.batch; ++n)
+  for (uint64_t n = 0; n < g.outer; ++n)
     for (uint64_t s = 0; s < g.spatial; ++s) sum += x[at(g, n, c, s)];
-  st.mean = sum / static_cast<double>(g.count);
+  st.mean = sum / static_cast<double>(g.group_size);
   double sq = 0.0;
-  for (uint64_t n = 0; n < g.batch; ++n)
+  for (uint64_t n = 0; n < g.outer; ++n)
     for (uint64_t s = 0; s < g.spatial; ++s) {
       const double d = x[at(g, n, c, s)] - st.mean;
       sq += d * d;
     }
-  st.var = sq / static_cast<double>(g.count);
+  st.var = sq / static_cast<double>(g.group_size);
   return st;
 }
 
 // The statistics that normalize channel c: the batch's, or the running ones.
-ChannelStats normalizing_stats(const BatchNormGeometry& g, const std::vector<float>& x, uint64_t c,
+ChannelStats normalizing_stats(const NormGeometry& g, const std::vector<float>& x, uint64_t c,
                                const std::vector<float>& running_mean,
                                const std::vector<float>& running_var) {
   if (g.uses_batch_stats) return batch_stats(g, x, c);
@@ -67,10 +72,10 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
                                                   const std::vector<float>& bias,
                                                   std::vector<float>& running_mean,
                                                   std::vector<float>& running_var) {
-  Result<BatchNormGeometry> geometry =
+  Result<NormGeometry> geometry =
       check_call(params, x, nullptr, weight, &bias, running_mean, running_var);
   if (!geometry) return geometry.status();
-  const BatchNormGeometry& g = *geometry;
+  const NormGeometry& g = *geometry;
 
   BatchNormForwardResult out;
   out.y.resize(static_cast<size_t>(g.elements));
@@ -83,21 +88,21 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
     const double invstd = 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
     const double w = params.affine ? weight[c] : 1.0;
     const double b = params.affine ? bias[c] : 0.0;
-    for (uint64_t n = 0; n < g.batch; ++n)
+    for (uint64_t n = 0; n < g.outer; ++n)
       for (uint64_t s = 0; s < g.spatial; ++s) {
         const size_t i = at(g, n, c, s);
         out.y[i] = static_cast<float>((x[i] - st.mean) * invstd * w + b);
       }
     // An empty batch has no statistics: PyTorch leaves the running buffers alone (its
     // saved statistics are then uninitialized memory; the reference keeps zeros).
-    if (g.count == 0) continue;
+    if (g.group_size == 0) continue;
     if (g.uses_batch_stats) {
       out.save_mean[c] = static_cast<float>(st.mean);
       out.save_invstd[c] = static_cast<float>(invstd);
     }
     if (g.updates_running) {
       const double m = params.momentum;
-      const double unbiased = st.var * static_cast<double>(g.count) / static_cast<double>(g.count - 1);
+      const double unbiased = st.var * static_cast<double>(g.group_size) / static_cast<double>(g.group_size - 1);
       running_mean[c] = static_cast<float>((1.0 - m) * running_mean[c] + m * st.mean);
       running_var[c] = static_cast<float>((1.0 - m) * running_var[c] + m * unbiased);
     }
@@ -111,10 +116,10 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
                                                     const std::vector<float>& weight,
                                                     const std::vector<float>& running_mean,
                                                     const std::vector<float>& running_var) {
-  Result<BatchNormGeometry> geometry =
+  Result<NormGeometry> geometry =
       check_call(params, x, &dy, weight, nullptr, running_mean, running_var);
   if (!geometry) return geometry.status();
-  const BatchNormGeometry& g = *geometry;
+  const NormGeometry& g = *geometry;
 
   BatchNormBackwardResult out;
   out.dx.resize(static_cast<size_t>(g.elements));
@@ -127,7 +132,7 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
     const double invstd = 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
     const double w = params.affine ? weight[c] : 1.0;
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (uint64_t n = 0; n < g.batch; ++n)
+    for (uint64_t n = 0; n < g.outer; ++n)
       for (uint64_t s = 0; s < g.spatial; ++s) {
         const size_t i = at(g, n, c, s);
         sum_dy += dy[i];
@@ -139,9 +144,9 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
     }
     // With batch statistics, mean and invstd depend on x, which adds the two mean terms;
     // with fixed running statistics the forward is affine in x.
-    const double mean_g = g.count ? w * sum_dy / static_cast<double>(g.count) : 0.0;
-    const double mean_g_xhat = g.count ? w * sum_dy_xhat / static_cast<double>(g.count) : 0.0;
-    for (uint64_t n = 0; n < g.batch; ++n)
+    const double mean_g = g.group_size ? w * sum_dy / static_cast<double>(g.group_size) : 0.0;
+    const double mean_g_xhat = g.group_size ? w * sum_dy_xhat / static_cast<double>(g.group_size) : 0.0;
+    for (uint64_t n = 0; n < g.outer; ++n)
       for (uint64_t s = 0; s < g.spatial; ++s) {
         const size_t i = at(g, n, c, s);
         const double gi = w * dy[i];

@@ -13,8 +13,11 @@ Result<NormGeometry> check_call(const GroupNormParams& p, const std::vector<floa
                                 const std::vector<float>& weight, const std::vector<float>* bias) {
   Result<NormGeometry> g = check_group_norm(p);
   if (!g) return g.status();
-  VKNORM_TRY(check_norm_lengths("group_norm", *g, x.size(), dy ? dy->size() : SIZE_MAX, p.affine, weight.size(),
-                                bias && p.affine, bias ? bias->size() : 0, false, 0, 0));
+  VKNORM_TRY(check_norm_lengths(*g, {.kind = "group_norm",
+                                     .x = x.size(),
+                                     .dy = dy ? std::optional(dy->size()) : std::nullopt,
+                                     .weight = if_given(p.affine, weight.size()),
+                                     .bias = if_given(bias && p.affine, bias ? bias->size() : 0)}));
   return g;
 }
 

@@ -15,9 +15,13 @@ Result<NormGeometry> check_call(const InstanceNormParams& p, const std::vector<f
                                 const std::vector<float>& running_var) {
   Result<NormGeometry> g = check_instance_norm(p);
   if (!g) return g.status();
-  VKNORM_TRY(check_norm_lengths("instance_norm", *g, x.size(), dy ? dy->size() : SIZE_MAX, p.affine, weight.size(),
-                                bias && p.affine, bias ? bias->size() : 0, p.track_running_stats,
-                                running_mean.size(), running_var.size()));
+  VKNORM_TRY(check_norm_lengths(*g, {.kind = "instance_norm",
+                                     .x = x.size(),
+                                     .dy = dy ? std::optional(dy->size()) : std::nullopt,
+                                     .weight = if_given(p.affine, weight.size()),
+                                     .bias = if_given(bias && p.affine, bias ? bias->size() : 0),
+                                     .running_mean = if_given(p.track_running_stats, running_mean.size()),
+                                     .running_var = if_given(p.track_running_stats, running_var.size())}));
   return g;
 }
 

@@ -13,8 +13,11 @@ Result<NormGeometry> check_call(const LayerNormParams& p, const std::vector<floa
                                 const std::vector<float>& weight, const std::vector<float>* bias) {
   Result<NormGeometry> g = check_layer_norm(p);
   if (!g) return g.status();
-  VKNORM_TRY(check_norm_lengths("layer_norm", *g, x.size(), dy ? dy->size() : SIZE_MAX, p.elementwise_affine,
-                                weight.size(), bias && p.bias, bias ? bias->size() : 0, false, 0, 0));
+  VKNORM_TRY(check_norm_lengths(*g, {.kind = "layer_norm",
+                                     .x = x.size(),
+                                     .dy = dy ? std::optional(dy->size()) : std::nullopt,
+                                     .weight = if_given(p.elementwise_affine, weight.size()),
+                                     .bias = if_given(bias && p.bias, bias ? bias->size() : 0)}));
   return g;
 }
 

@@ -12,8 +12,10 @@ Result<NormGeometry> check_call(const RMSNormParams& p, const std::vector<float>
                                 const std::vector<float>& weight) {
   Result<NormGeometry> g = check_rms_norm(p);
   if (!g) return g.status();
-  VKNORM_TRY(check_norm_lengths("rms_norm", *g, x.size(), dy ? dy->size() : SIZE_MAX, p.elementwise_affine,
-                                weight.size(), false, 0, false, 0, 0));
+  VKNORM_TRY(check_norm_lengths(*g, {.kind = "rms_norm",
+                                     .x = x.size(),
+                                     .dy = dy ? std::optional(dy->size()) : std::nullopt,
+                                     .weight = if_given(p.elementwise_affine, weight.size())}));
   return g;
 }
 

@@ -4,12 +4,8 @@
 #include <functional>
 #include <random>
 
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
+#include "ops/norm_kinds.hpp"
 #include "vknorm/half.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
-#include "vknorm/rmsnorm.hpp"
 
 namespace vknorm::bench {
 namespace {
@@ -20,78 +16,44 @@ uint64_t product(const std::vector<int64_t>& v) {
   return p;
 }
 
-bool row_kind(const std::string& kind) { return kind == "layer_norm" || kind == "rms_norm"; }
-bool has_running(const std::string& kind) { return kind == "batch_norm" || kind == "instance_norm"; }
+// The case's row of the kind table (all_cases only makes cases of kinds in the table).
+const KindInfo& kind_of(const BenchCase& c) { return *find_kind(c.kind); }
 
-// Sizes of the small tensors: affine parameters, statistics groups, running statistics.
-struct Sizes {
-  uint64_t affine, groups, channels;
-};
-Sizes sizes_of(const BenchCase& c) {
-  const uint64_t E = c.elements();
-  if (row_kind(c.kind)) {
-    const uint64_t D = static_cast<uint64_t>(c.shape.back());
-    return {D, E / D, D};
-  }
-  const uint64_t N = static_cast<uint64_t>(c.shape[0]), C = static_cast<uint64_t>(c.shape[1]);
-  if (c.kind == "batch_norm") return {C, C, C};
-  if (c.kind == "instance_norm") return {C, N * C, C};
-  return {C, N * static_cast<uint64_t>(c.groups), C};  // group_norm
+// The params the bench times, for any kind, field by field: PyTorch's defaults with
+// weight and bias, and tracked running statistics where the kind keeps them.
+template <class Params>
+Params bench_params(const BenchCase& c, bool training) {
+  Params p;
+  p.shape = c.shape;
+  p.dtype = c.dtype;
+  if constexpr (requires { p.layout; }) p.layout = c.layout;
+  if constexpr (requires { p.training; }) p.training = training;
+  if constexpr (requires { p.affine; }) p.affine = true;
+  if constexpr (requires { p.track_running_stats; }) p.track_running_stats = true;
+  if constexpr (requires { p.num_groups; }) p.num_groups = c.groups;
+  if constexpr (requires { p.normalized_shape; }) p.normalized_shape = {c.shape.back()};
+  return p;
 }
 
-// The calls of one kind with the case's parameters, behind one signature.
+// The calls of one kind with the case's parameters, behind one signature, and the
+// geometry that sizes its small tensors (parameters, statistics, running statistics).
 struct KindCalls {
+  NormGeometry geometry;
   std::function<Result<uint64_t>(const Context&)> workspace;
   std::function<Status(CommandRecorder&, const NormForwardBuffers&)> forward;
   std::function<Status(CommandRecorder&, const NormBackwardBuffers&)> backward;
 };
 
-template <class Params, class W, class F, class B>
-KindCalls calls_for(const Params& p, W workspace, F forward, B backward) {
-  return {[=](const Context& ctx) { return workspace(ctx, p); },
-          [=](CommandRecorder& r, const NormForwardBuffers& b) { return forward(r, p, b); },
-          [=](CommandRecorder& r, const NormBackwardBuffers& b) { return backward(r, p, b); }};
-}
-
 KindCalls kind_calls(const BenchCase& c, bool training) {
-  if (c.kind == "batch_norm") {
-    BatchNormParams p;
-    p.shape = c.shape;
-    p.training = training;
-    p.layout = c.layout;
-    p.dtype = c.dtype;
-    return calls_for(p, batch_norm_workspace_size, record_batch_norm_forward, record_batch_norm_backward);
-  }
-  if (c.kind == "instance_norm") {
-    InstanceNormParams p;
-    p.shape = c.shape;
-    p.training = training;
-    p.affine = true;
-    p.track_running_stats = true;
-    p.layout = c.layout;
-    p.dtype = c.dtype;
-    return calls_for(p, instance_norm_workspace_size, record_instance_norm_forward, record_instance_norm_backward);
-  }
-  if (c.kind == "group_norm") {
-    GroupNormParams p;
-    p.shape = c.shape;
-    p.num_groups = c.groups;
-    p.layout = c.layout;
-    p.dtype = c.dtype;
-    return calls_for(p, group_norm_workspace_size, record_group_norm_forward, record_group_norm_backward);
-  }
-  if (c.kind == "layer_norm") {
-    LayerNormParams p;
-    p.shape = c.shape;
-    p.normalized_shape = {c.shape.back()};
-    p.dtype = c.dtype;
-    return calls_for(p, layer_norm_workspace_size, record_layer_norm_forward, record_layer_norm_backward);
-  }
-  RMSNormParams p;
-  p.shape = c.shape;
-  p.normalized_shape = {c.shape.back()};
-  p.dtype = c.dtype;
-  return calls_for(p, rms_norm_workspace_size, record_rms_norm_forward, record_rms_norm_backward);
+  return visit_kind<KindCalls>(kind_of(c), [&](auto kind) {
+    using Params = typename decltype(kind)::type;
+    const Params p = bench_params<Params>(c, training);
+    auto checked = NormKind<Params>::check(p);
+    return KindCalls{checked ? checked.value() : NormGeometry{},
+                     [=](const Context& ctx) { return kind_workspace_size(ctx, p); },
+                     [=](CommandRecorder& r, const NormForwardBuffers& b) { return record_kind_forward(r, p, b); },
+                     [=](CommandRecorder& r, const NormBackwardBuffers& b) { return record_kind_backward(r, p, b); }};
+  });
 }
 
 // `count` values in the case's storage type, uniform in [lo, hi).
@@ -142,18 +104,18 @@ std::string BenchCase::layout_label() const {
 uint64_t BenchCase::elements() const { return product(shape); }
 
 uint64_t BenchCase::min_bytes() const {
-  const Sizes s = sizes_of(*this);
+  const KindInfo& k = kind_of(*this);
+  const NormGeometry g = kind_calls(*this, true).geometry;
   const uint64_t tensor = elements() * (dtype == DType::f16 ? 2 : 4);
-  const bool bias = kind != "rms_norm";
-  const uint64_t params = s.affine * 4 * (bias ? 2 : 1);
-  const uint64_t stats = s.groups * 4 * (kind == "rms_norm" ? 1 : 2);
+  const uint64_t params = g.affine_size * 4 * (k.has_bias ? 2 : 1);
+  const uint64_t stats = g.stat_groups * 4 * (k.saves_mean ? 2 : 1);
   switch (pass) {
     case Pass::train_forward:  // x, y; weight, bias; save stats; running stats read and written
-      return 2 * tensor + params + stats + (has_running(kind) ? s.channels * 4 * 4 : 0);
+      return 2 * tensor + params + stats + (k.running_stats ? g.channels * 4 * 4 : 0);
     case Pass::eval_forward:  // x, y; weight, bias; running stats read
-      return 2 * tensor + params + s.channels * 4 * 2;
+      return 2 * tensor + params + g.channels * 4 * 2;
     case Pass::backward:  // x, dy, dx; weight, save stats read; dweight, dbias written
-      return 3 * tensor + params + s.affine * 4 + stats;
+      return 3 * tensor + params + g.affine_size * 4 + stats;
   }
   return 0;
 }
@@ -180,9 +142,10 @@ std::vector<BenchCase> all_cases(bool with_f16) {
   };
   std::vector<BenchCase> cases;
   for (const Shape& s : shapes) {
-    const bool rows = row_kind(s.kind);
+    const KindInfo& kind = *find_kind(s.kind);
+    const bool rows = !kind.channel_layouts;
     std::vector<Pass> passes = {Pass::train_forward};
-    if (has_running(s.kind)) passes.push_back(Pass::eval_forward);
+    if (kind.running_stats) passes.push_back(Pass::eval_forward);
     passes.push_back(Pass::backward);
     for (Layout layout : {Layout::nchw, Layout::nhwc}) {
       if (rows && layout == Layout::nhwc) continue;
@@ -205,10 +168,18 @@ std::vector<BenchCase> all_cases(bool with_f16) {
   return cases;
 }
 
+Result<std::string> parse_kind(const std::string& name) {
+  auto kind = vknorm::parse_kind("--kind", name, false);
+  if (!kind) return kind.status();
+  return std::string(kind.value()->name);
+}
+
 Result<PreparedCase> prepare_case(Context& context, BenchDevice& device, const BenchCase& c) {
-  const Sizes s = sizes_of(c);
   const uint64_t E = c.elements();
   const KindCalls train = kind_calls(c, true);
+  struct {
+    uint64_t affine, groups, channels;
+  } s = {train.geometry.affine_size, train.geometry.stat_groups, train.geometry.channels};
   const KindCalls calls = c.pass == Pass::eval_forward ? kind_calls(c, false) : train;
   auto workspace_bytes = train.workspace(context);
   if (!workspace_bytes) return workspace_bytes.status();

@@ -42,6 +42,10 @@ struct BenchCase {
 // computation as the training forward and is not listed twice.
 std::vector<BenchCase> all_cases(bool with_f16);
 
+// The kind `name` names in either spelling (batch_norm or batchnorm), as BenchCase::kind
+// spells it; the message lists the valid names.
+Result<std::string> parse_kind(const std::string& name);
+
 // A case ready to time: its buffers exist and hold data (for the backward, the saved
 // statistics of a forward run on the same x).
 struct PreparedCase {

@@ -1,31 +1,29 @@
 // `vknorm run`: applies a norm to tensors from .npy files on a Vulkan device and writes
 // the results as float32 .npy files, so a layer can be cross-checked against PyTorch.
-#include <cfloat>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "commands.hpp"
 #include "io/npy.hpp"
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
-#include "vknorm/rmsnorm.hpp"
+#include "ops/norm_kinds.hpp"
 
 namespace vknorm::cli {
 namespace {
 
-const char* kRunUsage =
-    "usage: vknorm run --op batchnorm|instancenorm|groupnorm|layernorm|rmsnorm --x x.npy --out DIR\n"
+std::string run_usage() {
+  return "usage: vknorm run --op KIND --x x.npy --out DIR\n"
     "                  [--mode train|eval] [--weight w.npy] [--bias b.npy]\n"
     "                  [--running-mean rm.npy --running-var rv.npy] [--momentum 0.1|none]\n"
     "                  [--num-batches-tracked K] [--eps 1e-5|none] [--dy dy.npy]\n"
     "                  [--groups G] [--normalized-dims K] [--dims 1|2|3]\n"
     "                  [--layout nchw|nhwc] [--dtype f32|f16] [--device N]\n"
+         "KIND: " + kind_names(true) + ",\n"
+         "or PyTorch's names " + kind_names(false, " and ") + ".\n"
     "Tensors are in PyTorch's logical order, float32 or float16 files. --layout and --dtype\n"
     "say how the device stores them (nhwc: batchnorm, instancenorm, groupnorm).\n"
     "Without --weight/--bias there is no affine; without running statistics none are tracked.\n"
@@ -37,6 +35,7 @@ const char* kRunUsage =
     "statistics group; RMSNorm: save_invstd only); running_mean.npy, running_var.npy and\n"
     "(batchnorm) num_batches_tracked.npy when training updates them; with --dy: dx.npy, and\n"
     "dweight.npy / dbias.npy for the parameters given.\n";
+}
 
 const std::vector<std::string> kOptions = {"op",  "x",      "out",    "mode",   "weight", "bias", "running-mean",
                                            "running-var", "momentum", "num-batches-tracked", "eps", "dy",
@@ -124,6 +123,7 @@ struct Call {
   DType dtype = DType::f32;
   std::filesystem::path out;
   std::unique_ptr<Context> context;
+  std::optional<BatchNormState> batch_norm_state;  // BatchNorm's module state (--momentum, --num-batches-tracked)
 
   // Parameters as the op needs them: a missing one of weight/bias is the identity.
   std::vector<float> weight_or(size_t n) const { return weight ? weight->data : std::vector<float>(n, 1.0f); }
@@ -160,121 +160,7 @@ Status write_results(const Call& c, const NormForwardResult& f, Saved saved, con
   return {};
 }
 
-// What BatchNorm and InstanceNorm params take from the same options: shape, --dims (the
-// 1d/2d/3d rank rule; absent = any), mode, affine, tracking, layout, dtype, --eps.
-template <class Params>
-Status fill_channel_params(const Call& c, Params& p) {
-  p.shape = c.x->shape;
-  auto dims = integer(c.opts, "dims", 1, 3, 0);
-  if (!dims) return dims.status();
-  p.dims = static_cast<decltype(p.dims)>(dims.value());
-  p.training = c.training;
-  p.affine = c.weight || c.bias;
-  p.track_running_stats = c.rm.has_value();
-  p.layout = c.layout;
-  p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
-  return {};
-}
-
-Status run_batchnorm(Call& c) {
-  BatchNormParams p;
-  VKNORM_TRY(fill_channel_params(c, p));
-  BatchNormState state;
-  const std::string m = get(c.opts, "momentum", "0.1");
-  if (m == "none") state.momentum = std::nullopt;
-  else if (auto v = parse_number(m); v && *v >= 0.0 && *v <= 1.0) state.momentum = static_cast<float>(*v);
-  else return Status::invalid_argument("--momentum: expected a number in [0, 1] or 'none', got '" + m + "'");
-  auto tracked = integer(c.opts, "num-batches-tracked", 0, INT64_MAX / 2, 0);
-  if (!tracked) return tracked.status();
-  state.num_batches_tracked = tracked.value();
-  auto geometry = check_batch_norm(p);
-  if (!geometry) return geometry.status();
-  const BatchNormGeometry& g = geometry.value();
-  const int64_t C = p.shape[1];
-  VKNORM_TRY(check_shape("weight", c.weight, {C}));
-  VKNORM_TRY(check_shape("bias", c.bias, {C}));
-  VKNORM_TRY(check_shape("running-mean", c.rm, {C}));
-  VKNORM_TRY(check_shape("running-var", c.rv, {C}));
-  std::vector<float> w = p.affine ? c.weight_or(C) : std::vector<float>(), b = p.affine ? c.bias_or(C) : std::vector<float>();
-  std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
-  const std::vector<float> rm_before = rm, rv_before = rv;
-  if (g.updates_running) p.momentum = state.next_training_factor();
-  auto f = batch_norm_forward(*c.context, p, c.x->data, w, b, rm, rv);
-  if (!f) return f.status();
-  if (g.updates_running) {
-    VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
-    VKNORM_TRY(c.write("running_var.npy", {C}, rv));
-    VKNORM_TRY(io::write_npy_int64((c.out / "num_batches_tracked.npy").string(), {}, &state.num_batches_tracked, 1));
-  }
-  const Saved saved = g.uses_batch_stats ? Saved::mean_and_invstd : Saved::none;
-  if (!c.dy) return write_results(c, f.value(), saved, nullptr, {C});
-  auto back = batch_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_mean, f->save_invstd, rm_before,
-                                  rv_before);
-  return write_results(c, f.value(), saved, &back, {C});
-}
-
-Status run_instancenorm(Call& c) {
-  InstanceNormParams p;
-  VKNORM_TRY(fill_channel_params(c, p));
-  const std::string m = get(c.opts, "momentum", "0.1");
-  auto momentum = parse_number(m);
-  if (!momentum || *momentum < 0.0 || *momentum > 1.0)
-    return Status::invalid_argument("--momentum: expected a number in [0, 1] (InstanceNorm has no momentum=None), got '" +
-                                    m + "'");
-  p.momentum = static_cast<float>(*momentum);
-  auto geometry = check_instance_norm(p);
-  if (!geometry) return geometry.status();
-  const NormGeometry& g = geometry.value();
-  const int64_t C = static_cast<int64_t>(g.channels);
-  VKNORM_TRY(check_shape("weight", c.weight, {C}));
-  VKNORM_TRY(check_shape("bias", c.bias, {C}));
-  VKNORM_TRY(check_shape("running-mean", c.rm, {C}));
-  VKNORM_TRY(check_shape("running-var", c.rv, {C}));
-  std::vector<float> w = p.affine ? c.weight_or(C) : std::vector<float>(), b = p.affine ? c.bias_or(C) : std::vector<float>();
-  std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
-  const std::vector<float> rm_before = rm, rv_before = rv;
-  auto f = instance_norm_forward(*c.context, p, c.x->data, w, b, rm, rv);
-  if (!f) return f.status();
-  if (g.updates_running) {
-    VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
-    VKNORM_TRY(c.write("running_var.npy", {C}, rv));
-  }
-  const bool batch = g.uses_batch_stats;
-  const Saved saved = batch ? Saved::mean_and_invstd : Saved::none;
-  if (!c.dy) return write_results(c, f.value(), saved, nullptr, {C});
-  auto back = instance_norm_backward(*c.context, p, c.x->data, c.dy->data, w, batch ? f->save_mean : rm_before,
-                                     batch ? f->save_invstd : rv_before);
-  return write_results(c, f.value(), saved, &back, {C});
-}
-
-Status run_groupnorm(Call& c) {
-  GroupNormParams p;
-  p.shape = c.x->shape;
-  if (!c.opts.count("groups")) return Status::invalid_argument("--groups: GroupNorm needs the number of groups G");
-  auto groups = integer(c.opts, "groups", 1, INT32_MAX, 1);
-  if (!groups) return groups.status();
-  p.num_groups = groups.value();
-  p.affine = c.weight || c.bias;
-  p.layout = c.layout;
-  p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
-  auto geometry = check_group_norm(p);
-  if (!geometry) return geometry.status();
-  const int64_t C = static_cast<int64_t>(geometry->channels);
-  VKNORM_TRY(check_shape("weight", c.weight, {C}));
-  VKNORM_TRY(check_shape("bias", c.bias, {C}));
-  std::vector<float> w = p.affine ? c.weight_or(C) : std::vector<float>(), b = p.affine ? c.bias_or(C) : std::vector<float>();
-  auto f = group_norm_forward(*c.context, p, c.x->data, w, b);
-  if (!f) return f.status();
-  if (!c.dy) return write_results(c, f.value(), Saved::mean_and_invstd, nullptr, {C});
-  auto back = group_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_mean, f->save_invstd);
-  return write_results(c, f.value(), Saved::mean_and_invstd, &back, {C});
-}
+// ---- The params of any kind, field by field, from the options ----
 
 // LayerNorm and RMSNorm: the trailing --normalized-dims dims of x.
 Result<std::vector<int64_t>> normalized_shape(const Call& c) {
@@ -284,77 +170,143 @@ Result<std::vector<int64_t>> normalized_shape(const Call& c) {
   return std::vector<int64_t>(c.x->shape.end() - k.value(), c.x->shape.end());
 }
 
-Status run_layernorm(Call& c) {
-  auto trailing = normalized_shape(c);
-  if (!trailing) return trailing.status();
-  LayerNormParams p;
-  p.shape = c.x->shape;
-  p.normalized_shape = trailing.value();
-  p.elementwise_affine = c.weight || c.bias;
-  p.bias = c.bias.has_value();
-  p.dtype = c.dtype;
-  auto eps = eps_option(c, 1e-5f);
-  if (!eps) return eps.status();
-  p.eps = eps.value();
-  auto geometry = check_layer_norm(p);
-  if (!geometry) return geometry.status();
-  const size_t D = geometry->channels;
-  VKNORM_TRY(check_shape("weight", c.weight, p.normalized_shape));
-  VKNORM_TRY(check_shape("bias", c.bias, p.normalized_shape));
-  std::vector<float> w = p.elementwise_affine ? c.weight_or(D) : std::vector<float>();
-  std::vector<float> b = c.bias ? c.bias->data : std::vector<float>();
-  auto f = layer_norm_forward(*c.context, p, c.x->data, w, b);
-  if (!f) return f.status();
-  if (!c.dy) return write_results(c, f.value(), Saved::mean_and_invstd, nullptr, p.normalized_shape);
-  auto back = layer_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_mean, f->save_invstd);
-  return write_results(c, f.value(), Saved::mean_and_invstd, &back, p.normalized_shape);
+// BatchNorm's momentum is its module's (a number or none) with its batch counter.
+Status batch_norm_momentum(Call& c, BatchNormParams& p) {
+  BatchNormState& state = c.batch_norm_state.emplace();
+  const std::string m = get(c.opts, "momentum", "0.1");
+  if (m == "none") state.momentum = std::nullopt;
+  else if (auto v = parse_number(m); v && *v >= 0.0 && *v <= 1.0) state.momentum = static_cast<float>(*v);
+  else return Status::invalid_argument("--momentum: expected a number in [0, 1] or 'none', got '" + m + "'");
+  auto tracked = integer(c.opts, "num-batches-tracked", 0, INT64_MAX / 2, 0);
+  if (!tracked) return tracked.status();
+  state.num_batches_tracked = tracked.value();
+  auto geometry = check_batch_norm(p);
+  if (geometry && geometry->updates_running) p.momentum = state.next_training_factor();
+  return {};
 }
 
-Status run_rmsnorm(Call& c) {
-  if (c.bias) return Status::invalid_argument("--bias: RMSNorm has no bias");
-  auto trailing = normalized_shape(c);
-  if (!trailing) return trailing.status();
-  RMSNormParams p;
+// Every field the kind's params have, from its option: a new kind with the usual fields
+// needs nothing here. Affine params are on when --weight or --bias is given, running
+// statistics are tracked when they are given.
+template <class Params>
+Status fill(Call& c, Params& p) {
+  const std::string_view module = NormKind<Params>::info.module;
   p.shape = c.x->shape;
-  p.normalized_shape = trailing.value();
-  p.elementwise_affine = c.weight.has_value();
   p.dtype = c.dtype;
-  if (get(c.opts, "eps", "none") != "none") {
-    auto eps = eps_option(c, FLT_EPSILON);
+  if constexpr (requires { p.layout; }) p.layout = c.layout;
+  if constexpr (requires { p.training; }) p.training = c.training;
+  if constexpr (requires { p.affine; }) p.affine = c.weight || c.bias;
+  if constexpr (requires { p.elementwise_affine; }) p.elementwise_affine = c.weight || c.bias;
+  if constexpr (requires { p.bias; }) p.bias = c.bias.has_value();
+  if constexpr (requires { p.track_running_stats; }) p.track_running_stats = c.rm.has_value();
+  if constexpr (requires { p.dims; }) {  // the 1d/2d/3d rank rule; absent = any
+    auto dims = integer(c.opts, "dims", 1, 3, 0);
+    if (!dims) return dims.status();
+    p.dims = static_cast<decltype(p.dims)>(dims.value());
+  }
+  if constexpr (requires { p.num_groups; }) {
+    if (!c.opts.count("groups"))
+      return Status::invalid_argument("--groups: " + std::string(module) + " needs the number of groups G");
+    auto groups = integer(c.opts, "groups", 1, INT32_MAX, 1);
+    if (!groups) return groups.status();
+    p.num_groups = groups.value();
+  }
+  if constexpr (requires { p.normalized_shape; }) {
+    auto trailing = normalized_shape(c);
+    if (!trailing) return trailing.status();
+    p.normalized_shape = trailing.value();
+  }
+  if constexpr (std::is_same_v<decltype(p.eps), std::optional<float>>) {  // --eps none: the kind's default
+    if (get(c.opts, "eps", "none") != "none") {
+      auto eps = eps_option(c, 0.0f);
+      if (!eps) return eps.status();
+      p.eps = eps.value();
+    }
+  } else {
+    auto eps = eps_option(c, p.eps);
     if (!eps) return eps.status();
     p.eps = eps.value();
   }
-  auto geometry = check_rms_norm(p);
-  if (!geometry) return geometry.status();
-  VKNORM_TRY(check_shape("weight", c.weight, p.normalized_shape));
-  std::vector<float> w = c.weight ? c.weight->data : std::vector<float>();
-  auto f = rms_norm_forward(*c.context, p, c.x->data, w);
+  if constexpr (std::is_same_v<Params, BatchNormParams>) {
+    VKNORM_TRY(batch_norm_momentum(c, p));
+  } else if constexpr (requires { p.momentum; }) {
+    const std::string m = get(c.opts, "momentum", "0.1");
+    auto momentum = parse_number(m);
+    if (!momentum || *momentum < 0.0 || *momentum > 1.0)
+      return Status::invalid_argument("--momentum: expected a number in [0, 1] (" + std::string(module) +
+                                      " has no momentum=None), got '" + m + "'");
+    p.momentum = static_cast<float>(*momentum);
+  }
+  return {};
+}
+
+// ---- Every kind the same way, through its row of the kind table ----
+
+// The shape of weight and bias files: normalized_shape, or (C,).
+template <class Params>
+std::vector<int64_t> param_shape(const Params& p, const NormGeometry& g) {
+  if constexpr (requires { p.normalized_shape; }) return p.normalized_shape;
+  else return {static_cast<int64_t>(g.channels)};
+}
+
+template <class Params>
+Status run_kind(Call& c) {
+  const KindInfo& kind = NormKind<Params>::info;
+  Params p;
+  VKNORM_TRY(fill(c, p));
+  auto plan = plan_norm(p);
+  if (!plan) return plan.status();
+  const NormGeometry& g = plan->geometry;
+  const std::vector<int64_t> shape = param_shape(p, g);
+  const int64_t C = static_cast<int64_t>(g.channels);
+  VKNORM_TRY(check_shape("weight", c.weight, shape));
+  VKNORM_TRY(check_shape("bias", c.bias, shape));
+  VKNORM_TRY(check_shape("running-mean", c.rm, {C}));
+  VKNORM_TRY(check_shape("running-var", c.rv, {C}));
+  const size_t A = g.affine_size;
+  const std::vector<float> w = plan->has_weight ? c.weight_or(A) : std::vector<float>();
+  const std::vector<float> b = plan->has_bias ? c.bias_or(A) : std::vector<float>();
+  std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
+  const std::vector<float> rm_before = rm, rv_before = rv;
+  auto f = kind_forward(*c.context, p, {c.x->data, w, b, rm, rv, {}});
   if (!f) return f.status();
-  if (!c.dy) return write_results(c, f.value(), Saved::invstd, nullptr, p.normalized_shape);
-  auto back = rms_norm_backward(*c.context, p, c.x->data, c.dy->data, w, f->save_invstd);
-  return write_results(c, f.value(), Saved::invstd, &back, p.normalized_shape);
+  if (g.updates_running) {
+    VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
+    VKNORM_TRY(c.write("running_var.npy", {C}, rv));
+    if (const auto& state = c.batch_norm_state)
+      VKNORM_TRY(io::write_npy_int64((c.out / "num_batches_tracked.npy").string(), {}, &state->num_batches_tracked, 1));
+  }
+  const Saved saved = !g.uses_batch_stats ? Saved::none : kind.saves_mean ? Saved::mean_and_invstd : Saved::invstd;
+  if (!c.dy) return write_results(c, f.value(), saved, nullptr, shape);
+  auto back = kind_backward(*c.context, p, {c.x->data, c.dy->data, w, f->save_mean, f->save_invstd, rm_before, rv_before, {}});
+  return write_results(c, f.value(), saved, &back, shape);
+}
+
+// The names of the kinds whose input can be stored NHWC: "batchnorm, groupnorm and instancenorm".
+std::string channel_kind_names() {
+  std::vector<std::string_view> names;
+  for (const KindInfo& k : kNormKinds)
+    if (k.channel_layouts) names.push_back(k.cli_name);
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) s += std::string(i ? (i + 1 == names.size() ? " and " : ", ") : "") += names[i];
+  return s;
 }
 
 Status run(const Options& opts) {
   Call c;
   c.opts = opts;
   const std::string op = get(opts, "op");
-  const std::map<std::string, Status (*)(Call&)> ops = {{"batchnorm", run_batchnorm},
-                                                        {"instancenorm", run_instancenorm},
-                                                        {"groupnorm", run_groupnorm},
-                                                        {"layernorm", run_layernorm},
-                                                        {"rmsnorm", run_rmsnorm}};
-  if (!ops.count(op))
-    return Status::invalid_argument("--op: expected batchnorm, instancenorm, groupnorm, layernorm or rmsnorm, got '" +
-                                    op + "'");
+  auto parsed = parse_kind("--op", op, true);
+  if (!parsed) return parsed.status();
+  const KindInfo& kind = *parsed.value();
   const std::string mode = get(opts, "mode", "train"), layout = get(opts, "layout", "nchw"),
                     dtype = get(opts, "dtype", "f32");
   if (mode != "train" && mode != "eval")
     return Status::invalid_argument("--mode: expected train or eval, got '" + mode + "'");
   if (layout != "nchw" && layout != "nhwc")
     return Status::invalid_argument("--layout: expected nchw or nhwc, got '" + layout + "'");
-  if (layout == "nhwc" && (op == "layernorm" || op == "rmsnorm"))
-    return Status::invalid_argument("--layout: nhwc applies to batchnorm, instancenorm and groupnorm, not " + op);
+  if (layout == "nhwc" && !kind.channel_layouts)
+    return Status::invalid_argument("--layout: nhwc applies to " + channel_kind_names() + ", not " + op);
   if (dtype != "f32" && dtype != "f16") return Status::invalid_argument("--dtype: expected f32 or f16, got '" + dtype + "'");
   c.training = mode == "train";
   c.layout = layout == "nhwc" ? Layout::nhwc : Layout::nchw;
@@ -364,8 +316,9 @@ Status run(const Options& opts) {
     VKNORM_TRY(load(opts, name, *slot));
   if (c.rm.has_value() != c.rv.has_value())
     return Status::invalid_argument("--running-mean and --running-var: give both or neither");
-  if ((c.rm || c.rv) && op != "batchnorm" && op != "instancenorm")
+  if ((c.rm || c.rv) && !kind.running_stats)
     return Status::invalid_argument("--running-mean/--running-var: " + op + " keeps no running statistics");
+  if (c.bias && !kind.has_bias) return Status::invalid_argument("--bias: " + std::string(kind.module) + " has no bias");
   if (c.dy && c.dy->shape != c.x->shape)
     return Status::invalid_argument("--dy: expected the shape of x " + shape_text(c.x->shape) + ", got " +
                                     shape_text(c.dy->shape));
@@ -381,7 +334,7 @@ Status run(const Options& opts) {
   std::error_code ec;
   std::filesystem::create_directories(c.out, ec);
   if (ec) return Status::invalid_argument("--out: cannot create directory '" + c.out.string() + "': " + ec.message());
-  return ops.at(op)(c);
+  return visit_kind<Status>(kind, [&](auto k) { return run_kind<typename decltype(k)::type>(c); });
 }
 
 }  // namespace
@@ -390,15 +343,15 @@ int run_command(int argc, char** argv) {
   Options opts;
   if (auto failure = parse(argc, argv, opts)) {
     if (failure->code == 0) {
-      std::fputs(kRunUsage, stdout);
+      std::fputs(run_usage().c_str(), stdout);
       return 0;
     }
-    std::fprintf(stderr, "vknorm run: %s\n%s", failure->message.c_str(), kRunUsage);
+    std::fprintf(stderr, "vknorm run: %s\n%s", failure->message.c_str(), run_usage().c_str());
     return failure->code;
   }
   for (const char* required : {"op", "x", "out"}) {
     if (!opts.count(required)) {
-      std::fprintf(stderr, "vknorm run: --%s is required\n%s", required, kRunUsage);
+      std::fprintf(stderr, "vknorm run: --%s is required\n%s", required, run_usage().c_str());
       return 2;
     }
   }
