@@ -76,7 +76,7 @@ void submit(Context& ctx, Record record) {
 
 template <class Params>
 NormPlan planned(const Params& params) {
-  auto plan = plan_of(params);
+  auto plan = plan_norm(params);
   REQUIRE_MESSAGE(plan.ok(), plan.status().message());
   return plan.value();
 }

@@ -11,105 +11,13 @@ std::string shape_name(const std::vector<int64_t>& shape) {
 
 template <class Params>
 void add(std::vector<Case>& cases, const std::string& name, const Params& params) {
-  auto plan = plan_of(params);
+  auto plan = plan_norm(params);
   if (plan.ok()) cases.push_back({name, plan.value()});
 }
 
 const char* dtype_name(DType d) { return d == DType::f16 ? "f16" : "f32"; }
 
 }  // namespace
-
-Result<NormPlan> plan_of(const BatchNormParams& params) {
-  auto g = check_batch_norm(params);
-  if (!g) return g.status();
-  NormGeometry geometry;
-  geometry.elements = g->elements;
-  geometry.outer = g->batch;
-  geometry.channels = g->channels;
-  geometry.spatial = g->spatial;
-  geometry.stat_groups = g->channels;
-  geometry.group_size = g->count;
-  geometry.affine_size = g->channels;
-  geometry.uses_batch_stats = g->uses_batch_stats;
-  geometry.updates_running = g->updates_running;
-  NormPlan p = channel_plan(geometry, false, params.layout);
-  p.has_weight = p.has_bias = params.affine;
-  p.eps = params.eps;
-  p.momentum = params.momentum;
-  p.dtype = params.dtype;
-  p.epilogue = params.epilogue;
-  return p;
-}
-
-Result<NormPlan> plan_of(const InstanceNormParams& params) {
-  auto g = check_instance_norm(params);
-  if (!g) return g.status();
-  NormPlan p = channel_plan(g.value(), true, params.layout);
-  p.has_weight = p.has_bias = params.affine;
-  p.eps = params.eps;
-  p.momentum = params.momentum;
-  p.dtype = params.dtype;
-  p.epilogue = params.epilogue;
-  return p;
-}
-
-Result<NormPlan> plan_of(const GroupNormParams& params) {
-  auto checked = check_group_norm(params);
-  if (!checked) return checked.status();
-  const NormGeometry& g = checked.value();
-  const uint64_t N = g.outer, C = g.channels, S = g.spatial;
-  const uint64_t G = static_cast<uint64_t>(params.num_groups), cpg = C / G;
-  NormPlan p;
-  p.geometry = g;
-  p.nhwc = params.layout == Layout::nhwc;
-  p.B = N;
-  p.K = G;
-  p.cpg = cpg;
-  p.Kp = C;
-  if (p.nhwc) {
-    p.O = S;
-    p.I = cpg;
-    p.inner = 1;
-    p.Op = N * S;
-    p.Ip = 1;
-  } else {
-    p.O = 1;
-    p.I = cpg * S;
-    p.inner = S;
-    p.Op = N;
-    p.Ip = S;
-  }
-  p.gamma_varies = cpg > 1;
-  p.has_weight = p.has_bias = params.affine;
-  p.eps = params.eps;
-  p.dtype = params.dtype;
-  p.epilogue = params.epilogue;
-  return p;
-}
-
-Result<NormPlan> plan_of(const LayerNormParams& params) {
-  auto g = check_layer_norm(params);
-  if (!g) return g.status();
-  NormPlan p = row_plan(g.value());
-  p.has_weight = params.elementwise_affine;
-  p.has_bias = params.elementwise_affine && params.bias;
-  p.eps = params.eps;
-  p.dtype = params.dtype;
-  p.epilogue = params.epilogue;
-  return p;
-}
-
-Result<NormPlan> plan_of(const RMSNormParams& params) {
-  auto g = check_rms_norm(params);
-  if (!g) return g.status();
-  NormPlan p = row_plan(g.value());
-  p.rms = true;
-  p.has_weight = params.elementwise_affine;
-  p.eps = params.effective_eps();
-  p.dtype = params.dtype;
-  p.epilogue = params.epilogue;
-  return p;
-}
 
 std::vector<Case> plan_cases() {
   constexpr int64_t M = int64_t{1} << 20;

@@ -4,21 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "ops/norm_kinds.hpp"
 #include "ops/planner.hpp"
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
-#include "vknorm/rmsnorm.hpp"
 
 namespace vknorm::test {
-
-// The plan row of each kind.
-Result<NormPlan> plan_of(const BatchNormParams& p);
-Result<NormPlan> plan_of(const InstanceNormParams& p);
-Result<NormPlan> plan_of(const GroupNormParams& p);
-Result<NormPlan> plan_of(const LayerNormParams& p);
-Result<NormPlan> plan_of(const RMSNormParams& p);
 
 struct Case {
   std::string name;

@@ -8,12 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "ops/planner.hpp"
-#include "vknorm/batchnorm.hpp"
-#include "vknorm/groupnorm.hpp"
-#include "vknorm/instancenorm.hpp"
-#include "vknorm/layernorm.hpp"
-#include "vknorm/rmsnorm.hpp"
 #include "planner_support.hpp"
 
 namespace vknorm::test {
@@ -102,7 +96,7 @@ using K = KernelId;
 // The kind's plan row for params that pass its checks.
 template <class Params>
 NormPlan planned(const Params& params) {
-  auto plan = plan_of(params);
+  auto plan = plan_norm(params);
   REQUIRE_MESSAGE(plan.ok(), plan.status().message());
   return plan.value();
 }
