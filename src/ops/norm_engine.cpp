@@ -234,7 +234,7 @@ Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& pla
 }
 
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const NormForwardBuffers& b) {
-  CommandRecorder::Impl& rec = recorder.impl();
+  CommandRecorder::Impl& rec = impl_of(recorder);
   const Capabilities& caps = rec.state->caps;
   VKNORM_TRY(check_device_limits(caps, p));
   const NormGeometry& g = p.geometry;
@@ -302,7 +302,7 @@ Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const N
 }
 
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const NormBackwardBuffers& b) {
-  CommandRecorder::Impl& rec = recorder.impl();
+  CommandRecorder::Impl& rec = impl_of(recorder);
   const Capabilities& caps = rec.state->caps;
   VKNORM_TRY(check_device_limits(caps, p));
   const NormGeometry& g = p.geometry;

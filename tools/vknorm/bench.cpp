@@ -19,13 +19,14 @@
 #include "bench_cases.hpp"
 #include "bench_device.hpp"
 #include "commands.hpp"
-#include "ops/bench_references.hpp"
+#include "bench_references.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm::cli {
 namespace {
 
 using bench::BenchCase;
+using bench::ReferencePass;
 
 // How many times the regression guard measures a case again before it counts as slower.
 constexpr int kGuardRetries = 2;
@@ -249,6 +250,7 @@ int bench_command(int argc, char** argv) {
     return 1;
   }
   bench::BenchDevice& dev = *device.value();
+  bench::ReferencePasses references(ctx);
   if (!dev.timestamps()) std::fprintf(stderr, "vknorm bench: timing with %s\n", dev.timing_note().c_str());
 
   std::vector<BenchCase> cases;
@@ -281,7 +283,7 @@ int bench_command(int argc, char** argv) {
     }
     for (ReferencePass pass : {ReferencePass::copy, ReferencePass::scale_shift}) {
       auto t = dev.time([&](CommandRecorder& rec) {
-        return record_reference_pass(rec, pass, c.dtype, c.elements(), x.value().ref(), y.value().ref());
+        return references.record(rec, pass, c.dtype, c.elements(), x.value().ref(), y.value().ref());
       }, o.warmup, o.runs);
       if (!t) {
         std::fprintf(stderr, "\nvknorm bench: reference: %s\n", t.status().message().c_str());
