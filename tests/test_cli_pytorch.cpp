@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -23,17 +22,6 @@ namespace fs = std::filesystem;
 namespace vknorm::test {
 namespace {
 
-std::map<std::string, std::string> read_params(const fs::path& file) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return out;
-}
-
 // A scratch path of this process: test runs in parallel (ctest -j, two checkouts) must
 // not share files.
 fs::path scratch(const std::string& name) {
@@ -45,21 +33,8 @@ int run_tool(const std::string& args, std::string* errors = nullptr) {
   const fs::path err_file = scratch("stderr.txt");
   const std::string command = std::string(VKNORM_CLI_PATH) + " " + args + " 2> " + err_file.string();
   int status = std::system(command.c_str());
-  if (errors) {
-    std::ifstream in(err_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *errors = ss.str();
-  }
+  if (errors) *errors = read_file(err_file);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-int64_t last_int64(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  int64_t v = -1;
-  in.seekg(-8, std::ios::end);
-  in.read(reinterpret_cast<char*>(&v), 8);
-  return v;
 }
 
 // The tolerance of a case. Where |x| >> std (the large-mean cases, x = 1e4 + N(0, 1)),
@@ -142,7 +117,16 @@ std::pair<std::vector<float>, std::vector<float>> running_after_eval(const fs::p
   Buffer smb = float_buffer(context, groups), sib = float_buffer(context, groups);
   auto recorder = context.begin_commands();
   REQUIRE(recorder.ok());
-  auto record = [&](const auto& p, auto workspace_size, auto record_forward) {
+  // BatchNormParams or InstanceNormParams: an eval forward with tracked statistics.
+  auto record = [&](auto p, auto workspace_size, auto record_forward) {
+    p.shape = x.shape;
+    p.dims = static_cast<decltype(p.dims)>(params.count("dims") ? std::stoi(params["dims"]) : 0);  // 0: any
+    p.training = false;
+    p.affine = affine;
+    p.track_running_stats = true;
+    p.eps = std::stof(params["eps"]);
+    p.layout = layout;
+    p.dtype = dtype;
     auto bytes = workspace_size(context, p);
     REQUIRE_MESSAGE(bytes.ok(), bytes.status().message());
     Buffer wsb = float_buffer(context, bytes.value() / 4);
@@ -152,29 +136,11 @@ std::pair<std::vector<float>, std::vector<float>> running_after_eval(const fs::p
     const Status done = context.submit_and_wait(*recorder.value());
     REQUIRE_MESSAGE(done.ok(), done.message());
   };
-  const int dims = params.count("dims") ? std::stoi(params["dims"]) : 0;  // 0: any, else 1d/2d/3d
   if (params["op"] == "batchnorm") {
-    BatchNormParams p;
-    p.shape = x.shape;
-    p.dims = static_cast<BatchNormDims>(dims);
-    p.training = false;
-    p.affine = affine;
-    p.eps = std::stof(params["eps"]);
-    p.layout = layout;
-    p.dtype = dtype;
-    record(p, batch_norm_workspace_size, record_batch_norm_forward);
+    record(BatchNormParams{}, batch_norm_workspace_size, record_batch_norm_forward);
   } else {
     REQUIRE(params["op"] == "instancenorm");
-    InstanceNormParams p;
-    p.shape = x.shape;
-    p.dims = static_cast<InstanceNormDims>(dims);
-    p.training = false;
-    p.affine = affine;
-    p.track_running_stats = true;
-    p.eps = std::stof(params["eps"]);
-    p.layout = layout;
-    p.dtype = dtype;
-    record(p, instance_norm_workspace_size, record_instance_norm_forward);
+    record(InstanceNormParams{}, instance_norm_workspace_size, record_instance_norm_forward);
   }
   check_no_validation_messages();
   return {std::vector<float>(rmb.as<float>(), rmb.as<float>() + C), std::vector<float>(rvb.as<float>(), rvb.as<float>() + C)};
@@ -244,8 +210,8 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
             // The tool writes the count only when it changes it: no file stands for the
             // count it was given.
             const fs::path got_file = out / "num_batches_tracked.npy";
-            const int64_t got = fs::exists(got_file) ? last_int64(got_file) : std::stoll(params["num_batches_tracked_in"]);
-            CHECK(got == last_int64(dir / "num_batches_tracked.npy"));
+            const int64_t got = fs::exists(got_file) ? load_int64_scalar(got_file) : std::stoll(params["num_batches_tracked_in"]);
+            CHECK(got == load_int64_scalar(dir / "num_batches_tracked.npy"));
           }
           CHECK(compared >= 2);
           fs::remove_all(out);
@@ -341,10 +307,7 @@ TEST_CASE("vknorm devices lists the device with its reduction path, and --json p
   const fs::path out = scratch("devices.txt");
   const std::string tool = VKNORM_CLI_PATH;
   REQUIRE(std::system((tool + " devices > " + out.string()).c_str()) == 0);
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string listing = text.str();
+  const std::string listing = read_file(out);
   CHECK(listing.find("reduction path") != std::string::npos);
   CHECK(listing.find("storageBuffer16BitAccess") != std::string::npos);
   CHECK(listing.find("subgroup size") != std::string::npos);

@@ -94,12 +94,6 @@ std::string compare_backward(const NormBackwardResult& got, const NormBackwardRe
   return "";
 }
 
-size_t product(const std::vector<int64_t>& shape) {
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  return n;
-}
-
 // One norm end to end on `context` through the standalone convenience functions, forward
 // and backward, against the reference. Different seeds give different inputs.
 enum class Kind { batch, layer, group, instance };

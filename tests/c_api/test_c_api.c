@@ -311,6 +311,27 @@ static void test_recording(vknorm_context* ctx) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) vknorm_buffer_destroy(all[i]);
 }
 
+/* RMSNorm over the last dimension of a (rows, d) shape, without weight. */
+static vknorm_rms_norm_params rms_over_rows(const int64_t shape[2]) {
+  vknorm_rms_norm_params rms;
+  vknorm_rms_norm_params_init(&rms);
+  rms.shape = shape;
+  rms.rank = 2;
+  rms.normalized_shape = shape + 1;
+  rms.normalized_rank = 1;
+  rms.elementwise_affine = 0;
+  return rms;
+}
+
+/* The host arrays of an RMSNorm forward over `rows` rows of `d` values. */
+static vknorm_host_forward rms_host_io(const float* x, float* y, float* invstd, size_t rows, size_t d) {
+  vknorm_host_forward io = {0};
+  io.x = x, io.x_length = rows * d;
+  io.y = y, io.y_capacity = rows * d;
+  io.save_invstd = invstd, io.save_invstd_capacity = rows;
+  return io;
+}
+
 /* The host convenience calls: RMSNorm, InstanceNorm and GroupNorm forward on host arrays. */
 static void test_host_calls(vknorm_context* ctx) {
   enum { ROWS = 6, D = 10, N = 2, C = 4, S = 9, E = N * C * S, G = 2 };
@@ -318,18 +339,11 @@ static void test_host_calls(vknorm_context* ctx) {
   double ref[ROWS * D];
   fill(x, ROWS * D, -3.0f, 3.0f);
   fill(w, D, 0.5f, 1.5f);
-  const int64_t shape[] = {ROWS, D}, normalized[] = {D};
-  vknorm_rms_norm_params rms;
-  vknorm_rms_norm_params_init(&rms);
-  rms.shape = shape;
-  rms.rank = 2;
-  rms.normalized_shape = normalized;
-  rms.normalized_rank = 1;
-  vknorm_host_forward io = {0};
-  io.x = x, io.x_length = ROWS * D;
+  const int64_t shape[] = {ROWS, D};
+  vknorm_rms_norm_params rms = rms_over_rows(shape);
+  rms.elementwise_affine = 1;
+  vknorm_host_forward io = rms_host_io(x, y, invstd, ROWS, D);
   io.weight = w, io.weight_length = D;
-  io.y = y, io.y_capacity = ROWS * D;
-  io.save_invstd = invstd, io.save_invstd_capacity = ROWS;
   CHECK_OK(vknorm_rms_norm_forward_host(ctx, &rms, &io));
   group_reference(ROWS, D, x, w, NULL, 1, D, 1.1920928955078125e-07 /* FLT_EPSILON */, 0, 1, ref);
   check_close("rms norm (host) y", y, ref, ROWS * D);
@@ -444,19 +458,10 @@ static void check_float16_refused(vknorm_context* ctx) {
   enum { ROWS = 2, D = 8 };
   float x[ROWS * D], y[ROWS * D], invstd[ROWS];
   fill(x, ROWS * D, -1.0f, 1.0f);
-  const int64_t shape[] = {ROWS, D}, normalized[] = {D};
-  vknorm_rms_norm_params rms;
-  vknorm_rms_norm_params_init(&rms);
-  rms.shape = shape;
-  rms.rank = 2;
-  rms.normalized_shape = normalized;
-  rms.normalized_rank = 1;
-  rms.elementwise_affine = 0;
+  const int64_t shape[] = {ROWS, D};
+  vknorm_rms_norm_params rms = rms_over_rows(shape);
   rms.dtype = VKNORM_DTYPE_F16;
-  vknorm_host_forward io = {0};
-  io.x = x, io.x_length = ROWS * D;
-  io.y = y, io.y_capacity = ROWS * D;
-  io.save_invstd = invstd, io.save_invstd_capacity = ROWS;
+  vknorm_host_forward io = rms_host_io(x, y, invstd, ROWS, D);
   CHECK_ERROR(vknorm_rms_norm_forward_host(ctx, &rms, &io), VKNORM_STATUS_UNSUPPORTED, "storageBuffer16BitAccess");
 }
 
