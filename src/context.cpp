@@ -155,6 +155,8 @@ struct Buffer::Owner {
 
 Context::Context(std::unique_ptr<ContextState> state) : state_(std::move(state)) {}
 
+ContextState& state_of(Context& context) { return *context.state_; }
+
 Context::~Context() {
   ContextState& s = *state_;
   if (s.device) {
@@ -347,14 +349,14 @@ Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
     s.vk.DestroyCommandPool(s.device, pool, nullptr);
     return recorder;
   }
-  recorder.value()->impl().owns_command_buffer = true;
-  recorder.value()->impl().command_pool = pool;
+  impl_of(*recorder.value()).owns_command_buffer = true;
+  impl_of(*recorder.value()).command_pool = pool;
   return recorder;
 }
 
 Status Context::submit_and_wait(CommandRecorder& recorder) {
   ContextState& s = *state_;
-  CommandRecorder::Impl& rec = recorder.impl();
+  CommandRecorder::Impl& rec = impl_of(recorder);
   if (!s.standalone || !rec.owns_command_buffer)
     return Status::invalid_argument("recorder: submit_and_wait takes a recorder from begin_commands of this standalone context");
   // Make the shaders' writes visible to the host that maps the buffers.

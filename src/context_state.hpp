@@ -35,4 +35,7 @@ struct ContextState {
   uint32_t host_memory_type = UINT32_MAX;
 };
 
+// The state behind a Context, for vknorm's own code and its tools (a friend of Context).
+ContextState& state_of(Context& context);
+
 }  // namespace vknorm

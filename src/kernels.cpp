@@ -103,18 +103,26 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
 
   const bool subgroup = s.caps.reduction_path == ReductionPath::subgroup;
   const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup ? 1 : 0][dtype == DType::f16 ? 1 : 0];
-  VkShaderModuleCreateInfo module_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  module_info.codeSize = *code.bytes;
-  module_info.pCode = code.words;
-  VkShaderModule module = VK_NULL_HANDLE;
-  VkResult r = s.vk.CreateShaderModule(s.device, &module_info, nullptr, &module);
-  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + kernel_name(id) + ")");
-
   Kernel kernel;
   const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
   kernel.workgroup_size = team ? team_workgroup_size(s.caps) : workgroup_size_for(s.caps);
-  const uint32_t spec_values[2] = {kernel.workgroup_size,
-                                   std::min(kernel.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
+  auto pipeline = create_pipeline(s, code.words, *code.bytes, kernel.workgroup_size, kernel_name(id));
+  if (!pipeline) return pipeline.status();
+  kernel.pipeline = pipeline.value();
+  kernels_[{id, dtype}] = kernel;
+  return kernel;
+}
+
+Result<VkPipeline> KernelCache::create_pipeline(ContextState& s, const uint32_t* words, size_t bytes,
+                                                uint32_t workgroup_size, const char* name) {
+  VkShaderModuleCreateInfo module_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  module_info.codeSize = bytes;
+  module_info.pCode = words;
+  VkShaderModule module = VK_NULL_HANDLE;
+  VkResult r = s.vk.CreateShaderModule(s.device, &module_info, nullptr, &module);
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + name + ")");
+
+  const uint32_t spec_values[2] = {workgroup_size, std::min(workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
   const VkSpecializationMapEntry entries[2] = {{0, 0, 4}, {1, 4, 4}};
   VkSpecializationInfo spec{2, entries, sizeof(spec_values), spec_values};
 
@@ -125,11 +133,11 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
   info.stage.pName = "main";
   info.stage.pSpecializationInfo = &spec;
   info.layout = layout_;
-  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, nullptr, &kernel.pipeline);
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, nullptr, &pipeline);
   s.vk.DestroyShaderModule(s.device, module, nullptr);
-  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateComputePipelines(") + kernel_name(id) + ")");
-  kernels_[{id, dtype}] = kernel;
-  return kernel;
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateComputePipelines(") + name + ")");
+  return pipeline;
 }
 
 Status KernelCache::prepare(ContextState& s, DType dtype) {

@@ -15,8 +15,8 @@ namespace vknorm {
 struct ContextState;
 struct Capabilities;
 
-// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants. copy and
-// scale_shift are the references `vknorm bench` measures the norms against.
+// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants. (The
+// references `vknorm bench` measures the norms against live with the bench, in tools/.)
 #define VKNORM_KERNELS(X) \
   X(stats_partial)        \
   X(stats_finalize)       \
@@ -28,9 +28,7 @@ struct Capabilities;
   X(grad_finalize)        \
   X(grad_input)           \
   X(param_partial)        \
-  X(param_finalize)       \
-  X(copy)                 \
-  X(scale_shift)
+  X(param_finalize)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name) name,
@@ -122,6 +120,11 @@ class KernelCache {
   Result<Kernel> get(ContextState& state, KernelId id, DType dtype);
   Status prepare(ContextState& state, DType dtype);  // every kernel of one dtype
   Status prepare_all(ContextState& state);            // every dtype the device supports
+  // A pipeline of this cache's layout from SPIR-V built like shaders/*.comp (common.glsl's
+  // slots, push constants and specialization constants), which the caller keeps and
+  // destroys: how the bench makes its reference passes (tools/vknorm/bench_references.cpp).
+  Result<VkPipeline> create_pipeline(ContextState& state, const uint32_t* words, size_t bytes,
+                                     uint32_t workgroup_size, const char* name);
   VkPipelineLayout layout() const { return layout_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
 

@@ -13,12 +13,14 @@ Result<std::unique_ptr<CommandRecorder>> CommandRecorder::create(Context& contex
   if (command_buffer == VK_NULL_HANDLE)
     return Status::invalid_argument("command_buffer: expected a command buffer in the recording state, got VK_NULL_HANDLE");
   auto impl = std::make_unique<Impl>();
-  impl->state = &context.state();
+  impl->state = &state_of(context);
   impl->cmd = command_buffer;
   return std::unique_ptr<CommandRecorder>(new CommandRecorder(std::move(impl)));
 }
 
 CommandRecorder::CommandRecorder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+CommandRecorder::Impl& impl_of(CommandRecorder& recorder) { return *recorder.impl_; }
 
 CommandRecorder::~CommandRecorder() {
   impl_->destroy_pools();
@@ -68,7 +70,11 @@ Status CommandRecorder::Impl::dispatch(KernelId id, DType dtype, const SlotBindi
                                        PushConstants push, uint32_t groups_x, uint32_t groups_y) {
   auto kernel = state->kernels.get(*state, id, dtype);
   if (!kernel) return kernel.status();
+  return dispatch_pipeline(kernel->pipeline, slots, push, groups_x, groups_y);
+}
 
+Status CommandRecorder::Impl::dispatch_pipeline(VkPipeline pipeline, const SlotBinding (&slots)[kSlotCount],
+                                                PushConstants push, uint32_t groups_x, uint32_t groups_y) {
   if (pools.empty() || sets_in_current_pool == kSetsPerPool) {
     VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kSlotCount};
     VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
@@ -120,7 +126,7 @@ Status CommandRecorder::Impl::dispatch(KernelId id, DType dtype, const SlotBindi
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   needs_barrier = true;
   VkPipelineLayout pl = state->kernels.layout();
-  state->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, kernel->pipeline);
+  state->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   state->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, nullptr);
   state->vk.CmdPushConstants(cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants), &push);
   state->vk.CmdDispatch(cmd, groups_x, groups_y, 1);

@@ -33,9 +33,17 @@ struct CommandRecorder::Impl {
   // Records one dispatch of `groups_x` x `groups_y` workgroups.
   Status dispatch(KernelId id, DType dtype, const SlotBinding (&slots)[kSlotCount], PushConstants push,
                   uint32_t groups_x, uint32_t groups_y = 1);
+  // The same for a pipeline made outside the kernel cache with its pipeline layout (the
+  // bench's reference passes, tools/vknorm/bench_references.cpp).
+  Status dispatch_pipeline(VkPipeline pipeline, const SlotBinding (&slots)[kSlotCount], PushConstants push,
+                           uint32_t groups_x, uint32_t groups_y = 1);
   void barrier(VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
                VkAccessFlags dst_access);
   void destroy_pools();
 };
+
+// The recording state behind a CommandRecorder, for vknorm's own code and its tools (a
+// friend of CommandRecorder).
+CommandRecorder::Impl& impl_of(CommandRecorder& recorder);
 
 }  // namespace vknorm

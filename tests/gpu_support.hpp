@@ -7,10 +7,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm::test {
@@ -36,13 +36,6 @@ void release_contexts();
 // Fails the current test if the validation layer said anything.
 inline void check_no_validation_messages() {
   for (const std::string& m : take_validation_messages()) FAIL_CHECK("validation layer: " << m);
-}
-
-inline std::vector<float> random_vector(size_t n, std::mt19937& rng, float mean = 0.0f, float stddev = 1.0f) {
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
 }
 
 // |got - want| <= tol * max(1, max|want|) + rel * |want| + extra[i / block] elementwise:

@@ -1,5 +1,6 @@
-// Shared by the CPU reference tests (test_reference_*.cpp): random data, error reports,
-// finite differences, the PyTorch fixtures (tests/fixtures/<kind>/<case>/) and refusals.
+// Shared by the CPU reference tests (test_reference_*.cpp): error reports, finite
+// differences, the PyTorch fixtures (tests/fixtures/<kind>/<case>/) and refusals; random
+// data and params.txt come from test_support.hpp.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -9,26 +10,21 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "io/npy.hpp"
+#include "test_support.hpp"
 #include "vknorm/norm_common.hpp"
 #include "vknorm/status.hpp"
 
 namespace vknorm::reftest {
 
-inline std::vector<float> random_vector(size_t n, std::mt19937& rng, float mean, float stddev) {
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
+using test::load_int64_scalar;
+using test::random_vector;
+using test::read_params;
 
 inline std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
@@ -109,17 +105,6 @@ inline std::vector<std::string> fixture_cases(const std::string& kind) {
   return names;
 }
 
-inline std::map<std::string, std::string> read_params(const std::string& path) {
-  std::map<std::string, std::string> kv;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return kv;
-}
-
 inline bool has_array(const std::string& dir, const std::string& name) {
   return std::filesystem::exists(dir + name + ".npy");
 }
@@ -131,18 +116,6 @@ inline io::NpyArray load_array(const std::string& path) {
 }
 
 inline std::vector<float> load(const std::string& path) { return load_array(path).data; }
-
-// num_batches_tracked.npy is an int64 scalar, which read_npy refuses by design.
-inline int64_t load_int64_scalar(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(bytes.size() >= 18);
-  REQUIRE(bytes.find("'<i8'") != std::string::npos);
-  REQUIRE(bytes.find("'shape': ()") != std::string::npos);
-  int64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[bytes.size() - 8 + size_t(i)]);
-  return v;
-}
 
 // max |x| * invstd over the tensor, where the statistics groups are contiguous runs of
 // group_size elements (true of every kind but BatchNorm): how far the data sits from 0

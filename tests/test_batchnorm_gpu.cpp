@@ -78,12 +78,6 @@ void compare_with_reference(Context& ctx, const std::vector<int64_t>& shape, con
   check_no_validation_messages();
 }
 
-std::string shape_name(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("BatchNorm GPU matches the CPU reference over shapes, modes and every device configuration") {

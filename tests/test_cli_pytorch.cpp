@@ -8,28 +8,19 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include <unistd.h>
 
 #include "gpu_support.hpp"
 #include "io/npy.hpp"
+#include "vknorm/batchnorm.hpp"
+#include "vknorm/half.hpp"
+#include "vknorm/instancenorm.hpp"
 
 namespace fs = std::filesystem;
 
 namespace vknorm::test {
 namespace {
-
-std::map<std::string, std::string> read_params(const fs::path& file) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return out;
-}
 
 // A scratch path of this process: test runs in parallel (ctest -j, two checkouts) must
 // not share files.
@@ -42,21 +33,8 @@ int run_tool(const std::string& args, std::string* errors = nullptr) {
   const fs::path err_file = scratch("stderr.txt");
   const std::string command = std::string(VKNORM_CLI_PATH) + " " + args + " 2> " + err_file.string();
   int status = std::system(command.c_str());
-  if (errors) {
-    std::ifstream in(err_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *errors = ss.str();
-  }
+  if (errors) *errors = read_file(err_file);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-int64_t last_int64(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  int64_t v = -1;
-  in.seekg(-8, std::ios::end);
-  in.read(reinterpret_cast<char*>(&v), 8);
-  return v;
 }
 
 // The tolerance of a case. Where |x| >> std (the large-mean cases, x = 1e4 + N(0, 1)),
@@ -92,6 +70,82 @@ std::string fixture_args(const fs::path& dir, std::map<std::string, std::string>
   return args;
 }
 
+// x as the device holds it: in `layout` (from the logical batched (N, C, *) order) and
+// `dtype`, written to a host-visible buffer of `context`.
+Buffer device_tensor(Context& context, const io::NpyArray& x, Layout layout, DType dtype) {
+  const size_t n = x.shape[0], c = x.shape.size() > 1 ? x.shape[1] : 1, spatial = x.data.size() / (n * c);
+  auto buffer = context.create_buffer(std::max<size_t>(4, x.data.size() * (dtype == DType::f16 ? 2 : 4)));
+  REQUIRE_MESSAGE(buffer.ok(), buffer.status().message());
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    const size_t b = i / (c * spatial), ch = i / spatial % c, s = i % spatial;
+    const size_t at = layout == Layout::nhwc ? (b * spatial + s) * c + ch : i;
+    if (dtype == DType::f16) buffer->as<uint16_t>()[at] = float_to_half(x.data[i]);
+    else buffer->as<float>()[at] = x.data[i];
+  }
+  return std::move(buffer.value());
+}
+
+// A host-visible buffer holding `values`, or `count` zeros.
+Buffer float_buffer(Context& context, size_t count, const std::vector<float>& values = {}) {
+  auto buffer = context.create_buffer(std::max<size_t>(4, count * 4));
+  REQUIRE_MESSAGE(buffer.ok(), buffer.status().message());
+  for (size_t i = 0; i < count; ++i) buffer->as<float>()[i] = i < values.size() ? values[i] : 0.0f;
+  return std::move(buffer.value());
+}
+
+// The running statistics after vknorm's eval forward of a fixture case (BatchNorm or
+// InstanceNorm with tracked statistics), read back from the device buffers the recorded
+// forward was given. The tool writes running statistics only when training updates them,
+// so this is how an eval run's running_mean/running_var reach the comparison.
+std::pair<std::vector<float>, std::vector<float>> running_after_eval(const fs::path& dir,
+                                                                     std::map<std::string, std::string>& params,
+                                                                     Layout layout, DType dtype) {
+  Context& context = context_for(TestDevice::subgroup);
+  auto load = [&](const char* name) {
+    auto array = io::read_npy((dir / name).string());
+    REQUIRE_MESSAGE(array.ok(), array.status().message());
+    return std::move(array.value());
+  };
+  const io::NpyArray x = load("x.npy");
+  const std::vector<float> rm = load("running_mean_in.npy").data, rv = load("running_var_in.npy").data;
+  const bool affine = fs::exists(dir / "weight.npy");
+  const size_t C = rm.size(), groups = x.shape[0] * C;
+  Buffer xb = device_tensor(context, x, layout, dtype), yb = device_tensor(context, x, layout, dtype);
+  Buffer wb = float_buffer(context, C, affine ? load("weight.npy").data : std::vector<float>());
+  Buffer bb = float_buffer(context, C, affine ? load("bias.npy").data : std::vector<float>());
+  Buffer rmb = float_buffer(context, C, rm), rvb = float_buffer(context, C, rv);
+  Buffer smb = float_buffer(context, groups), sib = float_buffer(context, groups);
+  auto recorder = context.begin_commands();
+  REQUIRE(recorder.ok());
+  // BatchNormParams or InstanceNormParams: an eval forward with tracked statistics.
+  auto record = [&](auto p, auto workspace_size, auto record_forward) {
+    p.shape = x.shape;
+    p.dims = static_cast<decltype(p.dims)>(params.count("dims") ? std::stoi(params["dims"]) : 0);  // 0: any
+    p.training = false;
+    p.affine = affine;
+    p.track_running_stats = true;
+    p.eps = std::stof(params["eps"]);
+    p.layout = layout;
+    p.dtype = dtype;
+    auto bytes = workspace_size(context, p);
+    REQUIRE_MESSAGE(bytes.ok(), bytes.status().message());
+    Buffer wsb = float_buffer(context, bytes.value() / 4);
+    const NormForwardBuffers buffers{ref(xb), ref(yb), ref(wb), ref(bb), ref(rmb), ref(rvb), ref(smb), ref(sib), ref(wsb)};
+    const Status recorded = record_forward(*recorder.value(), p, buffers);
+    REQUIRE_MESSAGE(recorded.ok(), recorded.message());
+    const Status done = context.submit_and_wait(*recorder.value());
+    REQUIRE_MESSAGE(done.ok(), done.message());
+  };
+  if (params["op"] == "batchnorm") {
+    record(BatchNormParams{}, batch_norm_workspace_size, record_batch_norm_forward);
+  } else {
+    REQUIRE(params["op"] == "instancenorm");
+    record(InstanceNormParams{}, instance_norm_workspace_size, record_instance_norm_forward);
+  }
+  check_no_validation_messages();
+  return {std::vector<float>(rmb.as<float>(), rmb.as<float>() + C), std::vector<float>(rvb.as<float>(), rvb.as<float>() + C)};
+}
+
 }  // namespace
 
 // Every fixture case of every op, in each device layout the op has and in both device
@@ -108,6 +162,7 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
       auto params = read_params(dir / "params.txt");
       const bool channels = params["op"] == "batchnorm" || params["op"] == "instancenorm" || params["op"] == "groupnorm";
       const bool large_mean = name.find("large_mean") != std::string::npos;
+      const bool eval_with_running = params["training"] == "0" && fs::exists(dir / "running_mean_in.npy");
       ++cases;
       for (const char* layout : {"nchw", "nhwc"})
         for (const char* dtype : {"f32", "f16"}) {
@@ -121,6 +176,10 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
           const std::string args = fixture_args(dir, params) + " --layout " + layout + " --dtype " + dtype +
                                    " --out " + out.string();
           REQUIRE_MESSAGE(run_tool(args, &errors) == 0, errors);
+          std::pair<std::vector<float>, std::vector<float>> eval_running;
+          if (eval_with_running)
+            eval_running = running_after_eval(dir, params, layout == std::string("nhwc") ? Layout::nhwc : Layout::nchw,
+                                              f16 ? DType::f16 : DType::f32);
           int compared = 0;
           for (const char* file : {"y", "save_mean", "save_invstd", "running_mean", "running_var", "dx", "dweight",
                                    "dbias"}) {
@@ -128,25 +187,31 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
             const fs::path want_file = dir / (file_name + ".npy");
             if (!fs::exists(want_file)) continue;
             CAPTURE(file_name);
-            fs::path got_file = out / (file_name + ".npy");
-            // Eval leaves the running statistics alone and the tool writes them only when it
-            // updates them: PyTorch's must then equal the inputs.
-            if (params["training"] == "0" && file_name.rfind("running_", 0) == 0) {
-              CHECK_FALSE(fs::exists(got_file));
-              got_file = dir / (file_name + "_in.npy");
-            }
+            const fs::path got_file = out / (file_name + ".npy");
             auto want = io::read_npy(want_file.string());
-            auto got = io::read_npy(got_file.string());
             REQUIRE_MESSAGE(want.ok(), want.status().message());
+            const double tolerance = case_tolerance(dir, f16 ? 3e-3 : 3e-5);
+            // Eval: the tool writes no running statistics (it writes them only when it
+            // updates them); the device's buffers after the same forward must hold PyTorch's.
+            if (eval_with_running && file_name.rfind("running_", 0) == 0) {
+              CHECK_FALSE(fs::exists(got_file));
+              const std::vector<float>& got = file_name == "running_mean" ? eval_running.first : eval_running.second;
+              check_close(got, want->data, tolerance, run_name + "/" + file_name + " (device buffer after eval)");
+              ++compared;
+              continue;
+            }
+            auto got = io::read_npy(got_file.string());
             REQUIRE_MESSAGE(got.ok(), got.status().message());
             CHECK(got->shape == want->shape);
-            check_close(got->data, want->data, case_tolerance(dir, f16 ? 3e-3 : 3e-5), run_name + "/" + file_name);
+            check_close(got->data, want->data, tolerance, run_name + "/" + file_name);
             ++compared;
           }
           if (fs::exists(dir / "num_batches_tracked.npy")) {
-            const int64_t want = last_int64(dir / "num_batches_tracked.npy");
-            if (params["training"] == "1") CHECK(last_int64(out / "num_batches_tracked.npy") == want);
-            else CHECK(want == std::stoll(params["num_batches_tracked_in"]));  // eval: unchanged, nothing written
+            // The tool writes the count only when it changes it: no file stands for the
+            // count it was given.
+            const fs::path got_file = out / "num_batches_tracked.npy";
+            const int64_t got = fs::exists(got_file) ? load_int64_scalar(got_file) : std::stoll(params["num_batches_tracked_in"]);
+            CHECK(got == load_int64_scalar(dir / "num_batches_tracked.npy"));
           }
           CHECK(compared >= 2);
           fs::remove_all(out);
@@ -242,10 +307,7 @@ TEST_CASE("vknorm devices lists the device with its reduction path, and --json p
   const fs::path out = scratch("devices.txt");
   const std::string tool = VKNORM_CLI_PATH;
   REQUIRE(std::system((tool + " devices > " + out.string()).c_str()) == 0);
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string listing = text.str();
+  const std::string listing = read_file(out);
   CHECK(listing.find("reduction path") != std::string::npos);
   CHECK(listing.find("storageBuffer16BitAccess") != std::string::npos);
   CHECK(listing.find("subgroup size") != std::string::npos);

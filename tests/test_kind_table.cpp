@@ -119,4 +119,25 @@ TEST_CASE("vknorm run --op takes both spellings of every kind, with the same res
   fs::remove(scratch("stderr.txt"));
 }
 
+TEST_CASE("vknorm bench --kind takes both spellings") {
+  for (const char* spelling : {"rmsnorm", "rms_norm"}) {
+    CAPTURE(spelling);
+    const fs::path json = scratch(std::string(spelling) + ".json");
+    std::string errors;
+    CHECK_MESSAGE(run_tool(std::string("bench --kind ") + spelling + " --dtype f32 --runs 1 --warmup 0 --json " +
+                               json.string() + " > /dev/null",
+                           errors) == 0,
+                  errors);
+    const std::string report = file_bytes(json);
+    CHECK(report.find("\"id\": \"rms_norm ") != std::string::npos);
+    CHECK(report.find("\"id\": \"layer_norm ") == std::string::npos);
+    fs::remove(json);
+  }
+  std::string errors;
+  CHECK(run_tool("bench --kind rms-norm > /dev/null", errors) != 0);
+  CHECK_MESSAGE(errors.find("--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got "
+                            "'rms-norm'") != std::string::npos,
+                errors);
+}
+
 }  // namespace vknorm::test

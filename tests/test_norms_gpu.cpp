@@ -18,18 +18,6 @@ namespace {
 
 constexpr double kTol = 3e-5;
 
-size_t product(const std::vector<int64_t>& shape) {
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  return n;
-}
-
-std::string shape_name(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
-
 // Inputs of one case; float16 cases hold values already rounded to float16.
 struct Inputs {
   std::vector<float> x, dy, w, b;

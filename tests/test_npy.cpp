@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "io/npy.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
+using vknorm::test::read_file;
 using vknorm::io::float_to_half;
 using vknorm::io::half_to_float;
 using vknorm::io::read_npy;
@@ -34,11 +36,6 @@ struct TempDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -94,7 +91,7 @@ TEST_CASE("npy: float32 round trip keeps every bit and writes a 64-byte-aligned 
   const std::string path = dir.file("a.npy");
   REQUIRE(vknorm::io::write_npy(path, {2, 3, 4}, data.data(), data.size()).ok());
 
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   REQUIRE(bytes.size() > 10);
   CHECK(bytes.compare(0, 8, std::string("\x93NUMPY\x01\x00", 8)) == 0);
   const size_t header_len = size_t(uint8_t(bytes[8])) | size_t(uint8_t(bytes[9])) << 8;
@@ -116,7 +113,7 @@ TEST_CASE("npy: scalar, one-dimensional and empty shapes") {
   TempDir dir;
   const float one = 2.5f;
   REQUIRE(vknorm::io::write_npy(dir.file("s.npy"), {}, &one, 1).ok());
-  CHECK(read_bytes(dir.file("s.npy")).find("'shape': ()") != std::string::npos);
+  CHECK(read_file(dir.file("s.npy")).find("'shape': ()") != std::string::npos);
   auto s = read_npy(dir.file("s.npy"));
   REQUIRE(s.ok());
   CHECK(s->shape.empty());
@@ -124,7 +121,7 @@ TEST_CASE("npy: scalar, one-dimensional and empty shapes") {
 
   const std::vector<float> five = {1, 2, 3, 4, 5};
   REQUIRE(vknorm::io::write_npy(dir.file("v.npy"), {5}, five.data(), 5).ok());
-  CHECK(read_bytes(dir.file("v.npy")).find("'shape': (5,)") != std::string::npos);
+  CHECK(read_file(dir.file("v.npy")).find("'shape': (5,)") != std::string::npos);
   auto v = read_npy(dir.file("v.npy"));
   REQUIRE(v.ok());
   CHECK(v->shape == std::vector<int64_t>{5});
@@ -154,14 +151,14 @@ TEST_CASE("npy: int64 round trip through the raw bytes") {
   const std::vector<int64_t> data = {0, -1, 7, int64_t(1) << 40, std::numeric_limits<int64_t>::min(), 3};
   const std::string path = dir.file("i.npy");
   REQUIRE(vknorm::io::write_npy_int64(path, {3, 2}, data.data(), data.size()).ok());
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   CHECK(bytes.find("{'descr': '<i8', 'fortran_order': False, 'shape': (3, 2), }") == 10);
   REQUIRE(bytes.size() >= 48);
   for (size_t i = 0; i < data.size(); ++i)
     CHECK(bytes.substr(bytes.size() - 48 + 8 * i, 8) == le_bytes(uint64_t(data[i]), 8));
   const int64_t count = 5;
   REQUIRE(vknorm::io::write_npy_int64(dir.file("c.npy"), {}, &count, 1).ok());
-  CHECK(read_bytes(dir.file("c.npy")).find("'shape': ()") != std::string::npos);
+  CHECK(read_file(dir.file("c.npy")).find("'shape': ()") != std::string::npos);
   // read_npy is for float tensors; it says so rather than misreading.
   check_refusal(path, {"dtype '<i8' is not supported (expected '<f4' or '<f2')"});
 }

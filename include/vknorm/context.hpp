@@ -184,9 +184,9 @@ class Context {
   Result<std::unique_ptr<CommandRecorder>> begin_commands();
   Status submit_and_wait(CommandRecorder& recorder);
 
-  ContextState& state() { return *state_; }
-
  private:
+  // vknorm's own code (src/context_state.hpp) reaches the state behind the handle.
+  friend ContextState& state_of(Context& context);
   explicit Context(std::unique_ptr<ContextState> state);
   std::unique_ptr<ContextState> state_;
 };

@@ -53,9 +53,10 @@ class CommandRecorder {
   uint32_t dispatch_count() const;
 
   struct Impl;
-  Impl& impl() { return *impl_; }
 
  private:
+  // vknorm's own code (src/recorder_impl.hpp) reaches the recording state.
+  friend Impl& impl_of(CommandRecorder& recorder);
   explicit CommandRecorder(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -99,7 +99,7 @@ Status check_buffers(const Capabilities& caps, const ExecutionPlan& plan, uint32
 
 Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan& plan, uint32_t phases,
               const Buffers& buffers) {
-  CommandRecorder::Impl& rec = recorder.impl();
+  CommandRecorder::Impl& rec = impl_of(recorder);
   if (phases != kAllPhases)
     for (const Pass& pass : plan)
       if (pass.phase == Phase::fused)
@@ -129,14 +129,14 @@ Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& pla
 
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const NormForwardBuffers& b,
                            const PlanOptions& options, uint32_t phases) {
-  auto plan = plan_forward(recorder.impl().state->caps, p, options);
+  auto plan = plan_forward(impl_of(recorder).state->caps, p, options);
   if (!plan) return plan.status();
   return record(recorder, p, plan.value(), phases, forward_buffers(b));
 }
 
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const NormBackwardBuffers& b,
                             const PlanOptions& options, uint32_t phases) {
-  auto plan = plan_backward(recorder.impl().state->caps, p, options);
+  auto plan = plan_backward(impl_of(recorder).state->caps, p, options);
   if (!plan) return plan.status();
   return record(recorder, p, plan.value(), phases, backward_buffers(b));
 }

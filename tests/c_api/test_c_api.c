@@ -311,6 +311,27 @@ static void test_recording(vknorm_context* ctx) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) vknorm_buffer_destroy(all[i]);
 }
 
+/* RMSNorm over the last dimension of a (rows, d) shape, without weight. */
+static vknorm_rms_norm_params rms_over_rows(const int64_t shape[2]) {
+  vknorm_rms_norm_params rms;
+  vknorm_rms_norm_params_init(&rms);
+  rms.shape = shape;
+  rms.rank = 2;
+  rms.normalized_shape = shape + 1;
+  rms.normalized_rank = 1;
+  rms.elementwise_affine = 0;
+  return rms;
+}
+
+/* The host arrays of an RMSNorm forward over `rows` rows of `d` values. */
+static vknorm_host_forward rms_host_io(const float* x, float* y, float* invstd, size_t rows, size_t d) {
+  vknorm_host_forward io = {0};
+  io.x = x, io.x_length = rows * d;
+  io.y = y, io.y_capacity = rows * d;
+  io.save_invstd = invstd, io.save_invstd_capacity = rows;
+  return io;
+}
+
 /* The host convenience calls: RMSNorm, InstanceNorm and GroupNorm forward on host arrays. */
 static void test_host_calls(vknorm_context* ctx) {
   enum { ROWS = 6, D = 10, N = 2, C = 4, S = 9, E = N * C * S, G = 2 };
@@ -318,18 +339,11 @@ static void test_host_calls(vknorm_context* ctx) {
   double ref[ROWS * D];
   fill(x, ROWS * D, -3.0f, 3.0f);
   fill(w, D, 0.5f, 1.5f);
-  const int64_t shape[] = {ROWS, D}, normalized[] = {D};
-  vknorm_rms_norm_params rms;
-  vknorm_rms_norm_params_init(&rms);
-  rms.shape = shape;
-  rms.rank = 2;
-  rms.normalized_shape = normalized;
-  rms.normalized_rank = 1;
-  vknorm_host_forward io = {0};
-  io.x = x, io.x_length = ROWS * D;
+  const int64_t shape[] = {ROWS, D};
+  vknorm_rms_norm_params rms = rms_over_rows(shape);
+  rms.elementwise_affine = 1;
+  vknorm_host_forward io = rms_host_io(x, y, invstd, ROWS, D);
   io.weight = w, io.weight_length = D;
-  io.y = y, io.y_capacity = ROWS * D;
-  io.save_invstd = invstd, io.save_invstd_capacity = ROWS;
   CHECK_OK(vknorm_rms_norm_forward_host(ctx, &rms, &io));
   group_reference(ROWS, D, x, w, NULL, 1, D, 1.1920928955078125e-07 /* FLT_EPSILON */, 0, 1, ref);
   check_close("rms norm (host) y", y, ref, ROWS * D);
@@ -434,6 +448,40 @@ static void test_errors(vknorm_context* ctx) {
               "subgroup_arithmetic");
   CHECK(none_ctx == NULL, "a failed create returned a context");
   CHECK(vknorm_last_vk_result() == VK_SUCCESS, "an argument error has a VkResult");
+}
+
+/* A context without 16-bit storage refuses float16 tensors, naming what is missing: the
+ * pipelines up front and a call that would use them. */
+static void check_float16_refused(vknorm_context* ctx) {
+  CHECK_ERROR(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F16), VKNORM_STATUS_UNSUPPORTED,
+              "float16 storage needs storageBuffer16BitAccess");
+  enum { ROWS = 2, D = 8 };
+  float x[ROWS * D], y[ROWS * D], invstd[ROWS];
+  fill(x, ROWS * D, -1.0f, 1.0f);
+  const int64_t shape[] = {ROWS, D};
+  vknorm_rms_norm_params rms = rms_over_rows(shape);
+  rms.dtype = VKNORM_DTYPE_F16;
+  vknorm_host_forward io = rms_host_io(x, y, invstd, ROWS, D);
+  CHECK_ERROR(vknorm_rms_norm_forward_host(ctx, &rms, &io), VKNORM_STATUS_UNSUPPORTED, "storageBuffer16BitAccess");
+}
+
+/* Every device lavapipe included has 16-bit storage: the capability override takes it away,
+ * so that the refusal runs everywhere. float32 work still runs. */
+static void test_without_float16(void) {
+  vknorm_standalone_options options;
+  vknorm_standalone_options_init(&options);
+  options.enable_validation = 1;
+  options.debug_callback = count_validation_message;
+  options.capability_override.storage_buffer_16bit = 0;
+  vknorm_context* ctx = NULL;
+  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
+  if (!ctx) return;
+  vknorm_capabilities caps;
+  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  CHECK(caps.storage_buffer_16bit == 0, "the override left storage_buffer_16bit at %d", caps.storage_buffer_16bit);
+  CHECK_OK(vknorm_context_prepare_kernels(ctx)); /* every dtype the context supports: float32 */
+  check_float16_refused(ctx);
+  vknorm_context_destroy(ctx);
 }
 
 /* ---- Engine mode: the test's own Vulkan objects ---- */
@@ -699,13 +747,14 @@ int main(void) {
     CHECK(vknorm_context_is_standalone(ctx), "standalone context says it is not");
     CHECK_OK(vknorm_context_prepare_kernels(ctx));
     CHECK_OK(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F32));
-    if (!caps.storage_buffer_16bit)
-      CHECK_ERROR(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F16), VKNORM_STATUS_UNSUPPORTED, "");
+    if (caps.storage_buffer_16bit) CHECK_OK(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F16));
+    else check_float16_refused(ctx);
     test_recording(ctx);
     test_host_calls(ctx);
     test_errors(ctx);
     vknorm_context_destroy(ctx);
   }
+  test_without_float16();
   CHECK(atomic_load(&g_validation_messages) == 0, "%d validation messages in standalone mode",
         atomic_load(&g_validation_messages));
 

@@ -19,13 +19,14 @@
 #include "bench_cases.hpp"
 #include "bench_device.hpp"
 #include "commands.hpp"
-#include "ops/bench_references.hpp"
+#include "bench_references.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm::cli {
 namespace {
 
 using bench::BenchCase;
+using bench::ReferencePass;
 
 // How many times the regression guard measures a case again before it counts as slower.
 constexpr int kGuardRetries = 2;
@@ -50,7 +51,7 @@ void usage(FILE* to) {
       "  --quick              fewer runs (1 warm-up, 7 timed): for CI\n"
       "  --runs N             timed runs per case (default 21)\n"
       "  --warmup N           untimed runs first (default 3)\n"
-      "  --kind K[,K...]      batch_norm, layer_norm, rms_norm, group_norm, instance_norm\n"
+      "  --kind K[,K...]      batch_norm, layer_norm, rms_norm, group_norm, instance_norm (or batchnorm, ...)\n"
       "  --dtype f32|f16      one dtype only (default: both where the device has 16-bit storage)\n"
       "  --device N           device index (vknorm devices)\n"
       "  --fences             time with fences even where the device has timestamps\n"
@@ -202,10 +203,9 @@ int bench_command(int argc, char** argv) {
       const char* v = value();
       if (!v) return bad_usage("--kind: expected a kind");
       for (const std::string& k : split_commas(v)) {
-        if (k != "batch_norm" && k != "layer_norm" && k != "rms_norm" && k != "group_norm" && k != "instance_norm")
-          return bad_usage("--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got '" +
-                           k + "'");
-        o.kinds.push_back(k);
+        auto kind = bench::parse_kind(k);  // batch_norm or batchnorm
+        if (!kind) return bad_usage(kind.status().message());
+        o.kinds.push_back(kind.value());
       }
     } else if (a == "--dtype") {
       const char* v = value();
@@ -249,6 +249,7 @@ int bench_command(int argc, char** argv) {
     return 1;
   }
   bench::BenchDevice& dev = *device.value();
+  bench::ReferencePasses references(ctx);
   if (!dev.timestamps()) std::fprintf(stderr, "vknorm bench: timing with %s\n", dev.timing_note().c_str());
 
   std::vector<BenchCase> cases;
@@ -281,7 +282,7 @@ int bench_command(int argc, char** argv) {
     }
     for (ReferencePass pass : {ReferencePass::copy, ReferencePass::scale_shift}) {
       auto t = dev.time([&](CommandRecorder& rec) {
-        return record_reference_pass(rec, pass, c.dtype, c.elements(), x.value().ref(), y.value().ref());
+        return references.record(rec, pass, c.dtype, c.elements(), x.value().ref(), y.value().ref());
       }, o.warmup, o.runs);
       if (!t) {
         std::fprintf(stderr, "\nvknorm bench: reference: %s\n", t.status().message().c_str());

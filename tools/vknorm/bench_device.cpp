@@ -39,14 +39,14 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 }
 DeviceBuffer::~DeviceBuffer() {
   if (!context_) return;
-  ContextState& s = context_->state();
+  ContextState& s = state_of(*context_);
   if (buffer_) s.vk.DestroyBuffer(s.device, buffer_, nullptr);
   if (memory_) s.vk.FreeMemory(s.device, memory_, nullptr);
 }
 
 Result<std::unique_ptr<BenchDevice>> BenchDevice::create(Context& context, bool use_fences) {
   std::unique_ptr<BenchDevice> d(new BenchDevice(context));
-  ContextState& s = context.state();
+  ContextState& s = state_of(context);
   uint32_t count = 0;
   s.vk.GetPhysicalDeviceQueueFamilyProperties(s.physical_device, &count, nullptr);
   std::vector<VkQueueFamilyProperties> families(count);
@@ -72,12 +72,12 @@ Result<std::unique_ptr<BenchDevice>> BenchDevice::create(Context& context, bool 
 }
 
 BenchDevice::~BenchDevice() {
-  ContextState& s = context_.state();
+  ContextState& s = state_of(context_);
   if (query_pool_) s.vk.DestroyQueryPool(s.device, query_pool_, nullptr);
 }
 
 Result<DeviceBuffer> BenchDevice::buffer(VkDeviceSize bytes, const std::vector<uint8_t>& contents) {
-  ContextState& s = context_.state();
+  ContextState& s = state_of(context_);
   DeviceBuffer b;
   b.context_ = &context_;
   b.bytes_ = std::max<VkDeviceSize>(bytes, 4);
@@ -100,7 +100,7 @@ Status BenchDevice::run_once(const RecordFn& fn) {
   auto rec = context_.begin_commands();
   if (!rec) return rec.status();
   // Transfers before this work (the staging copies) must land before the shaders read.
-  ContextState& s = context_.state();
+  ContextState& s = state_of(context_);
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -123,7 +123,7 @@ Result<Timing> BenchDevice::time(const RecordFn& fn, int warmup, int runs) {
 // A BOTTOM_OF_PIPE timestamp is written once all earlier commands have finished, so the
 // interval holds exactly one run; vknorm's own barriers order the runs' memory accesses.
 Result<Timing> BenchDevice::time_with_timestamps(const RecordFn& fn, int warmup, int runs) {
-  ContextState& s = context_.state();
+  ContextState& s = state_of(context_);
   auto rec = context_.begin_commands();
   if (!rec) return rec.status();
   CommandRecorder& r = *rec.value();

@@ -1,0 +1,28 @@
+# The bench's reference kernels (tools/vknorm/shaders/*.comp): compiled as
+# cmake/shaders.cmake compiles the library's, against shaders/common.glsl, in the variants
+# the bench uses. They use no subgroup operations (the library's USE_SUBGROUP=0 and =1
+# builds of them were byte-identical), so USE_SUBGROUP=0 serves every device.
+# tools/vknorm/bench_references.cpp includes the words from VKNORM_TOOL_SHADER_DIR.
+set(VKNORM_TOOL_SHADER_DIR ${CMAKE_CURRENT_BINARY_DIR}/tool_shaders)
+file(MAKE_DIRECTORY ${VKNORM_TOOL_SHADER_DIR})
+set(VKNORM_TOOL_SHADER_WORDS)
+foreach(name copy scale_shift)
+  set(src ${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/shaders/${name}.comp)
+  foreach(f16 0 1)
+    if(f16)
+      set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_f16.inc)
+    else()
+      set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_f32.inc)
+    endif()
+    add_custom_command(
+      OUTPUT ${words}
+      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16}
+              -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -x -o ${words} ${src}
+      DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
+      COMMENT "glslang tools/vknorm/shaders/${name}.comp (DTYPE_F16=${f16})"
+      VERBATIM)
+    list(APPEND VKNORM_TOOL_SHADER_WORDS ${words})
+  endforeach()
+endforeach()
+set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/bench_references.cpp
+                            PROPERTIES OBJECT_DEPENDS "${VKNORM_TOOL_SHADER_WORDS}")
