@@ -10,7 +10,9 @@
 set(VKNORM_SHADER_DIR ${CMAKE_CURRENT_BINARY_DIR}/shaders)
 file(MAKE_DIRECTORY ${VKNORM_SHADER_DIR})
 file(GLOB VKNORM_SHADER_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/shaders/*.comp)
+# The kernels include shaders/*.glsl and the host-shader contract src/shader_contract.h.
 file(GLOB VKNORM_SHADER_INCLUDES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/shaders/*.glsl)
+list(APPEND VKNORM_SHADER_INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/src/shader_contract.h)
 set(VKNORM_SHADER_SOURCES_CPP)
 foreach(src ${VKNORM_SHADER_SOURCES})
   get_filename_component(name ${src} NAME_WE)
@@ -25,7 +27,7 @@ foreach(src ${VKNORM_SHADER_SOURCES})
       add_custom_command(
         OUTPUT ${words}
         COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=${sg}
-                -DDTYPE_F16=${f16} -x -o ${words} ${src}
+                -DDTYPE_F16=${f16} -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
         DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
         COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, DTYPE_F16=${f16})"
         VERBATIM)

@@ -8,6 +8,7 @@
 
 #include <vulkan/vulkan_core.h>
 
+#include "shader_contract.h"
 #include "vknorm/norm_common.hpp"
 #include "vknorm/status.hpp"
 
@@ -72,41 +73,59 @@ constexpr uint64_t kTeamMaxContiguousGroupSize = 65536;
 constexpr uint64_t kColumnMinColumns = 32;
 constexpr uint64_t kColumnMaxGroupColumns = 16;
 
-// Slot roles, as in shaders/common.glsl.
+// The host-shader contract (src/shader_contract.h), expanded into C++ here and into GLSL
+// by shaders/common.glsl.
+
+// Slot roles: kSlot<Name> is the binding of slot <Name>.
 enum Slot : uint32_t {
-  kSlotX, kSlotDy, kSlotOut, kSlotWeight, kSlotBias, kSlotMean, kSlotStat, kSlotAux0, kSlotAux1, kSlotWork,
-  kSlotSide, kSlotDside,
-  kSlotCount,
+#define VKNORM_SLOT_ENUM(binding, Name, name, element) kSlot##Name = binding,
+  VKNORM_SLOTS(VKNORM_SLOT_ENUM)
+#undef VKNORM_SLOT_ENUM
+  kSlotCount = VKNORM_SLOT_COUNT,
 };
 
-// Must match the push-constant block of shaders/common.glsl.
 struct PushConstants {
-  uint32_t base[kSlotCount] = {};
-  uint32_t B = 1, O = 1, K = 1, I = 1;
-  uint32_t cpg = 1, inner = 1;
-  uint32_t Op = 1, Kp = 1, Ip = 1;
-  uint32_t chunks = 1, chunk_size = 0;
-  uint32_t pchunks = 1, pchunk_size = 0;
-  uint32_t coef_base = 0, param_base = 0;
-  uint32_t flags = 0;
-  float eps = 0.0f;
-  float momentum = 0.0f;
+#define VKNORM_PUSH_BASES(name) uint32_t name[kSlotCount] = {};
+#define VKNORM_PUSH_U32(name, init) uint32_t name = init;
+#define VKNORM_PUSH_F32(name, init) float name = init;
+  VKNORM_PUSH_CONSTANTS(VKNORM_PUSH_BASES, VKNORM_PUSH_U32, VKNORM_PUSH_F32)
+#undef VKNORM_PUSH_BASES
+#undef VKNORM_PUSH_U32
+#undef VKNORM_PUSH_F32
 };
-static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees only 128 bytes of push constants");
 
 enum Flags : uint32_t {
-  kFlagWeight = 1,
-  kFlagBias = 2,
-  kFlagUpdateRunning = 4,
-  kFlagStatsAreVar = 8,
-  kFlagBatchStats = 16,
-  kFlagRms = 32,
-  kFlagGammaVaries = 64,
-  kFlagResidual = 128,
-  kFlagRelu = 256,
-  kFlagColumns = 512,
-  kFlagPlaneParams = 1024,
+#define VKNORM_FLAG_ENUM(Name, NAME, bit) kFlag##Name = 1u << bit,
+  VKNORM_FLAGS(VKNORM_FLAG_ENUM)
+#undef VKNORM_FLAG_ENUM
 };
+
+// Workspace records, in floats (their fields: src/shader_contract.h).
+constexpr uint32_t kStatsRecordFloats = VKNORM_STATS_RECORD_FLOATS;  // count, mean, M2
+constexpr uint32_t kSumsRecordFloats = VKNORM_SUMS_RECORD_FLOATS;    // sum of dy, sum of dy * xhat
+constexpr uint32_t kCoefRecordFloats = VKNORM_COEF_RECORD_FLOATS;    // invstd, b, c
+
+namespace contract_check {
+// The bindings are 0, 1, ... in list order, so kSlotCount slots cover them all.
+#define VKNORM_SLOT_BINDING(binding, Name, name, element) binding,
+constexpr uint32_t kBindings[] = {VKNORM_SLOTS(VKNORM_SLOT_BINDING)};
+#undef VKNORM_SLOT_BINDING
+constexpr bool bindings_in_order() {
+  for (uint32_t i = 0; i < sizeof(kBindings) / sizeof(kBindings[0]); ++i)
+    if (kBindings[i] != i) return false;
+  return sizeof(kBindings) / sizeof(kBindings[0]) == kSlotCount;
+}
+static_assert(bindings_in_order(), "VKNORM_SLOTS: bindings must be 0, 1, ..., VKNORM_SLOT_COUNT - 1");
+
+// Every member is 4 bytes with no padding: the offsets of GLSL's std430 block.
+#define VKNORM_COUNT_BASES(name) +kSlotCount
+#define VKNORM_COUNT_ONE(name, init) +1
+constexpr uint32_t kPushWords = 0 VKNORM_PUSH_CONSTANTS(VKNORM_COUNT_BASES, VKNORM_COUNT_ONE, VKNORM_COUNT_ONE);
+#undef VKNORM_COUNT_BASES
+#undef VKNORM_COUNT_ONE
+static_assert(sizeof(PushConstants) == 4 * kPushWords, "PushConstants must be packed 4-byte members");
+static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees only 128 bytes of push constants");
+}  // namespace contract_check
 
 struct Kernel {
   VkPipeline pipeline = VK_NULL_HANDLE;
