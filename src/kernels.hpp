@@ -1,6 +1,7 @@
 // The compute kernels vknorm embeds, and the pipelines prepared from them per context.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -16,30 +17,45 @@ namespace vknorm {
 struct ContextState;
 struct Capabilities;
 
-// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants. copy and
-// scale_shift are the references `vknorm bench` measures the norms against.
-#define VKNORM_KERNELS(X) \
-  X(stats_partial)        \
-  X(stats_finalize)       \
-  X(normalize)            \
-  X(fused_forward)        \
-  X(team_forward)         \
-  X(grad_partial)         \
-  X(team_backward)        \
-  X(grad_finalize)        \
-  X(grad_input)           \
-  X(param_partial)        \
-  X(param_finalize)       \
-  X(copy)                 \
-  X(scale_shift)
+// Every shaders/<name>.comp and how it is built (cmake/shaders.cmake reads this list):
+//  SUBGROUP  uses subgroup operations: built with and without them (USE_SUBGROUP=1/0),
+//            the context's reduction path picks the module;
+//  PLAIN     uses none: one module serves both paths. The build compiles it both ways and
+//            fails if the two differ.
+// copy and scale_shift are the references `vknorm bench` measures the norms against.
+#define VKNORM_KERNELS(X)    \
+  X(stats_partial, SUBGROUP) \
+  X(stats_finalize, PLAIN)   \
+  X(normalize, PLAIN)        \
+  X(fused_forward, SUBGROUP) \
+  X(team_forward, SUBGROUP)  \
+  X(grad_partial, SUBGROUP)  \
+  X(team_backward, SUBGROUP) \
+  X(grad_finalize, PLAIN)    \
+  X(grad_input, PLAIN)       \
+  X(param_partial, SUBGROUP) \
+  X(param_finalize, PLAIN)   \
+  X(copy, PLAIN)             \
+  X(scale_shift, PLAIN)
 
 enum class KernelId : uint32_t {
-#define VKNORM_ENUM(name) name,
+#define VKNORM_ENUM(name, variants) name,
   VKNORM_KERNELS(VKNORM_ENUM)
 #undef VKNORM_ENUM
   count_,
 };
 const char* kernel_name(KernelId id);
+
+// Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).
+bool has_subgroup_variant(KernelId id);
+
+// The SPIR-V `id` runs as on the subgroup or the shared-memory reduction path, in `dtype`
+// (a PLAIN kernel's one module on both paths).
+struct SpirvModule {
+  const uint32_t* words = nullptr;
+  size_t bytes = 0;
+};
+SpirvModule kernel_spirv(KernelId id, bool subgroup_path, DType dtype);
 
 // The workgroup size every kernel is specialized with on a device: the largest power of
 // two up to 256 that its limits allow, leaving room for the reduction scratch.
