@@ -6,8 +6,8 @@
 
 struct Coefficients { float mean, invstd, b, c; };
 
-// `sums` = (sum of g, sum of g * xhat), as the gradient sum records; with gamma constant inside the group, the caller
-// has multiplied them by that gamma.
+// `sums` = (sum of g, sum of g * xhat), the order of the gradient sum records; with gamma
+// constant inside the group, the caller has multiplied them by that gamma.
 Coefficients group_coefficients(uint g, vec2 sums) {
   bool batch = has_flag(FLAG_BATCH_STATS) && group_size() > 0u;
   float inv_m = batch ? 1.0 / float(group_size()) : 0.0;
