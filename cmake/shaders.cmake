@@ -1,42 +1,95 @@
-# Compiles every shaders/*.comp to SPIR-V at build time (glslangValidator -x writes the
-# words as text) and wraps each in a small generated .cpp that defines
-# vknorm_spirv_<name>_sg<S>_f<B>[] for src/kernels.cpp. Four variants per shader:
-#  - USE_SUBGROUP=1 uses subgroup arithmetic, USE_SUBGROUP=0 only a shared-memory tree
-#    (a module that merely mentions subgroup operations declares their SPIR-V capability,
-#    which devices without it refuse);
-#  - DTYPE_F16=0 stores tensors as float32, DTYPE_F16=1 as float16 (16-bit storage).
+# Compiles every kernel of VKNORM_KERNELS (src/kernels.hpp), shaders/<name>.comp, to SPIR-V at
+# build time (glslangValidator -x writes the words as text) and wraps each module in a small
+# generated .cpp that defines vknorm_spirv_<module>[] for src/kernels.cpp. Variants:
+#  - DTYPE_F16=0 stores tensors as float32, DTYPE_F16=1 as float16 (16-bit storage);
+#  - a SUBGROUP kernel is built with USE_SUBGROUP=1 (subgroup arithmetic) and
+#    USE_SUBGROUP=0 (only a shared-memory tree): a module that merely mentions subgroup
+#    operations declares their SPIR-V capability, which devices without it refuse.
+#    Modules <name>_sg<0|1>_f<32|16>.
+#  - a PLAIN kernel has one module per dtype, <name>_f<32|16>, for both reduction paths. It
+#    is compiled both ways too, and the build fails unless the two are the same.
 # SPIR-V 1.3 (Vulkan 1.1) is the target: it is Android's baseline, and the vulkan1.3 target
 # would turn local_size_x_id into LocalSizeId, which needs maintenance4.
 set(VKNORM_SHADER_DIR ${CMAKE_CURRENT_BINARY_DIR}/shaders)
 file(MAKE_DIRECTORY ${VKNORM_SHADER_DIR})
-file(GLOB VKNORM_SHADER_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/shaders/*.comp)
-file(GLOB VKNORM_SHADER_INCLUDES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/shaders/*.glsl)
-set(VKNORM_SHADER_SOURCES_CPP)
+set(VKNORM_SHADER_SOURCE_DIR ${CMAKE_CURRENT_SOURCE_DIR}/shaders)
+# The kernels include shaders/*.glsl and the host-shader contract src/shader_contract.h.
+file(GLOB VKNORM_SHADER_INCLUDES CONFIGURE_DEPENDS ${VKNORM_SHADER_SOURCE_DIR}/*.glsl)
+list(APPEND VKNORM_SHADER_INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/src/shader_contract.h)
+set(VKNORM_GLSLANG ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -I${CMAKE_CURRENT_SOURCE_DIR}/src -x)
+
+# The kernel list: lines "  X(<name>, SUBGROUP|PLAIN)" of VKNORM_KERNELS.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/kernels.hpp)
+file(READ ${CMAKE_CURRENT_SOURCE_DIR}/src/kernels.hpp VKNORM_KERNELS_HPP)
+string(REGEX MATCHALL "\n  X\\([a-z0-9_]+, (SUBGROUP|PLAIN)\\)" VKNORM_KERNEL_LINES "${VKNORM_KERNELS_HPP}")
+set(VKNORM_KERNEL_NAMES)
+foreach(line ${VKNORM_KERNEL_LINES})
+  string(REGEX REPLACE "^\n  X\\(([a-z0-9_]+), ([A-Z]+)\\)$" "\\1;\\2" entry "${line}")
+  list(GET entry 0 name)
+  list(GET entry 1 kind)
+  set(VKNORM_KERNEL_KIND_${name} ${kind})
+  list(APPEND VKNORM_KERNEL_NAMES ${name})
+endforeach()
+file(GLOB VKNORM_SHADER_SOURCES CONFIGURE_DEPENDS ${VKNORM_SHADER_SOURCE_DIR}/*.comp)
 foreach(src ${VKNORM_SHADER_SOURCES})
   get_filename_component(name ${src} NAME_WE)
-  foreach(sg 0 1)
-    foreach(f16 0 1)
-      if(f16)
-        set(variant ${name}_sg${sg}_f16)
-      else()
-        set(variant ${name}_sg${sg}_f32)
-      endif()
-      set(words ${VKNORM_SHADER_DIR}/${variant}.inc)
+  if(NOT name IN_LIST VKNORM_KERNEL_NAMES)
+    message(FATAL_ERROR "shaders/${name}.comp is not in VKNORM_KERNELS (src/kernels.hpp)")
+  endif()
+endforeach()
+
+# Adds the custom command that writes ${VKNORM_SHADER_DIR}/<module>.inc and its wrapper.
+function(vknorm_spirv_wrapper module)
+  set(wrapper ${VKNORM_SHADER_DIR}/${module}.cpp)
+  file(WRITE ${wrapper}.in
+    "#include <cstddef>\n#include <cstdint>\n"
+    "extern const uint32_t vknorm_spirv_${module}[] = {\n#include \"${module}.inc\"\n};\n"
+    "extern const size_t vknorm_spirv_${module}_bytes = sizeof(vknorm_spirv_${module});\n")
+  configure_file(${wrapper}.in ${wrapper} COPYONLY)
+  set_source_files_properties(${wrapper} PROPERTIES OBJECT_DEPENDS ${VKNORM_SHADER_DIR}/${module}.inc)
+  set(VKNORM_SHADER_SOURCES_CPP ${VKNORM_SHADER_SOURCES_CPP} ${wrapper} PARENT_SCOPE)
+endfunction()
+
+set(VKNORM_SHADER_SOURCES_CPP)
+set(VKNORM_SPIRV_MODULE_COUNT 0)
+foreach(name ${VKNORM_KERNEL_NAMES})
+  set(src ${VKNORM_SHADER_SOURCE_DIR}/${name}.comp)
+  if(NOT EXISTS ${src})
+    message(FATAL_ERROR "VKNORM_KERNELS (src/kernels.hpp) lists ${name}, but shaders/${name}.comp does not exist")
+  endif()
+  foreach(f16 0 1)
+    if(f16)
+      set(dtype f16)
+    else()
+      set(dtype f32)
+    endif()
+    if(VKNORM_KERNEL_KIND_${name} STREQUAL "SUBGROUP")
+      foreach(sg 0 1)
+        set(module ${name}_sg${sg}_${dtype})
+        add_custom_command(
+          OUTPUT ${VKNORM_SHADER_DIR}/${module}.inc
+          COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=${sg} -DDTYPE_F16=${f16} -o ${VKNORM_SHADER_DIR}/${module}.inc ${src}
+          DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
+          COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, DTYPE_F16=${f16})"
+          VERBATIM)
+        vknorm_spirv_wrapper(${module})
+        math(EXPR VKNORM_SPIRV_MODULE_COUNT "${VKNORM_SPIRV_MODULE_COUNT} + 1")
+      endforeach()
+    else()
+      set(module ${name}_${dtype})
+      set(words ${VKNORM_SHADER_DIR}/${module}.inc)
       add_custom_command(
         OUTPUT ${words}
-        COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=${sg}
-                -DDTYPE_F16=${f16} -x -o ${words} ${src}
-        DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
-        COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, DTYPE_F16=${f16})"
+        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16} -o ${words}.sg0 ${src}
+        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=1 -DDTYPE_F16=${f16} -o ${words}.sg1 ${src}
+        COMMAND ${CMAKE_COMMAND} -DNAME=${name} -DPLAIN=${words}.sg0 -DWITH_SUBGROUP=${words}.sg1 -DOUT=${words}
+                -P ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake
+        DEPENDS ${src} ${VKNORM_SHADER_INCLUDES} ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake
+        COMMENT "glslang ${name}.comp (PLAIN, DTYPE_F16=${f16})"
         VERBATIM)
-      set(wrapper ${VKNORM_SHADER_DIR}/${variant}.cpp)
-      file(WRITE ${wrapper}.in
-        "#include <cstddef>\n#include <cstdint>\n"
-        "extern const uint32_t vknorm_spirv_${variant}[] = {\n#include \"${variant}.inc\"\n};\n"
-        "extern const size_t vknorm_spirv_${variant}_bytes = sizeof(vknorm_spirv_${variant});\n")
-      configure_file(${wrapper}.in ${wrapper} COPYONLY)
-      set_source_files_properties(${wrapper} PROPERTIES OBJECT_DEPENDS ${words})
-      list(APPEND VKNORM_SHADER_SOURCES_CPP ${wrapper})
-    endforeach()
+      vknorm_spirv_wrapper(${module})
+      math(EXPR VKNORM_SPIRV_MODULE_COUNT "${VKNORM_SPIRV_MODULE_COUNT} + 1")
+    endif()
   endforeach()
 endforeach()
+message(STATUS "vknorm: ${VKNORM_SPIRV_MODULE_COUNT} SPIR-V modules from ${CMAKE_CURRENT_SOURCE_DIR}/shaders")

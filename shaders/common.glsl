@@ -1,5 +1,5 @@
-// Shared by every vknorm kernel: ten storage-buffer slots with fixed roles, one
-// push-constant block, and the views of a tensor:
+// Shared by every vknorm kernel: the host-shader contract of src/shader_contract.h (slots,
+// push constants, flags) expanded into GLSL, and the views of a tensor:
 //  - statistics view [B, O, K, I]: statistics per group (b, k), reduced over (o, i);
 //  - affine channel of an element: k * cpg + i / inner (BatchNorm/InstanceNorm: k;
 //    GroupNorm: the channel inside the group; LayerNorm/RMSNorm: i);
@@ -12,59 +12,45 @@
 #else
 #define TENSOR_T float
 #endif
+#include "shader_contract.h"
 
 layout(local_size_x_id = 0) in;
 // The smallest subgroup size the device may use: it bounds how many subgroups a workgroup
 // can hold, without trusting gl_NumSubgroups (lavapipe under-reports it).
 layout(constant_id = 1) const uint MIN_SUBGROUP_SIZE = 1;
 
-// Tensors (float16 storage when DTYPE_F16): x, dy, and the output y or dx.
-layout(std430, set = 0, binding = 0) buffer SlotX { TENSOR_T data[]; } slot_x;
-layout(std430, set = 0, binding = 1) buffer SlotDy { TENSOR_T data[]; } slot_dy;
-layout(std430, set = 0, binding = 2) buffer SlotOut { TENSOR_T data[]; } slot_out;
-// Parameters and statistics, always float32.
-layout(std430, set = 0, binding = 3) buffer SlotWeight { float data[]; } slot_weight;
-layout(std430, set = 0, binding = 4) buffer SlotBias { float data[]; } slot_bias;
-layout(std430, set = 0, binding = 5) buffer SlotMean { float data[]; } slot_mean;
-layout(std430, set = 0, binding = 6) buffer SlotStat { float data[]; } slot_stat;  // invstd or var
-layout(std430, set = 0, binding = 7) buffer SlotAux0 { float data[]; } slot_aux0;  // running_mean or dweight
-layout(std430, set = 0, binding = 8) buffer SlotAux1 { float data[]; } slot_aux1;  // running_var or dbias
-layout(std430, set = 0, binding = 9) buffer SlotWork { float data[]; } slot_work;  // workspace
-// Epilogue tensors: the residual (forward) or the forward's output y (backward, for the
-// ReLU mask); and the residual's gradient (backward).
-layout(std430, set = 0, binding = 10) buffer SlotSide { TENSOR_T data[]; } slot_side;
-layout(std430, set = 0, binding = 11) buffer SlotDside { TENSOR_T data[]; } slot_dside;
+// Slot <name> is buffer slot_<name> at its binding: TENSOR_T elements for the tensors,
+// float for parameters, statistics and the workspace.
+#define VKNORM_ELEMENT_TENSOR TENSOR_T
+#define VKNORM_ELEMENT_FLOAT float
+#define VKNORM_SLOT_BUFFER(binding_, Name, name, element) \
+  layout(std430, set = 0, binding = binding_) buffer Slot##Name { VKNORM_ELEMENT_##element data[]; } slot_##name;
+VKNORM_SLOTS(VKNORM_SLOT_BUFFER)
 
-// Must match src/kernels.hpp (PushConstants).
-layout(push_constant) uniform Push {
-  uint base[12];        // element offset of each slot inside its bound range
-  uint B, O, K, I;      // statistics view
-  uint cpg, inner;      // affine channel = k * cpg + i / inner
-  uint Op, Kp, Ip;      // parameter view
-  uint chunks;          // workgroups per statistics group in the split reduction
-  uint chunk_size;      // elements per chunk (the last may be shorter)
-  uint pchunks;         // workgroups per affine channel in the parameter reduction
-  uint pchunk_size;
-  uint coef_base;       // float offsets inside the workspace
-  uint param_base;
-  uint flags;           // FLAG_* below
-  float eps;
-  float momentum;
-} pc;
+#define VKNORM_PUSH_BASES(name) uint name[VKNORM_SLOT_COUNT];
+#define VKNORM_PUSH_U32(name, default_) uint name;
+#define VKNORM_PUSH_F32(name, default_) float name;
+layout(push_constant) uniform Push { VKNORM_PUSH_CONSTANTS(VKNORM_PUSH_BASES, VKNORM_PUSH_U32, VKNORM_PUSH_F32) } pc;
 
-const uint FLAG_WEIGHT = 1u;          // gamma is given
-const uint FLAG_BIAS = 2u;            // beta is given
-const uint FLAG_UPDATE_RUNNING = 4u;  // update running_mean / running_var (per channel k)
-const uint FLAG_STATS_ARE_VAR = 8u;   // the statistics slot holds a variance, not invstd
-const uint FLAG_BATCH_STATS = 16u;    // backward through batch statistics
-const uint FLAG_RMS = 32u;            // RMSNorm: no mean, invstd = 1/sqrt(mean(x^2) + eps)
-const uint FLAG_GAMMA_VARIES = 64u;   // gamma changes inside a statistics group
-const uint FLAG_RESIDUAL = 128u;      // epilogue: y += residual (before the ReLU)
-const uint FLAG_RELU = 256u;          // epilogue: y = max(y, 0)
-const uint FLAG_COLUMNS = 512u;       // split passes use the column view below
-const uint FLAG_PLANE_PARAMS = 1024u; // team_backward also sums dgamma / dbeta per plane
+#define VKNORM_FLAG_CONSTANT(Name, NAME, bit) const uint FLAG_##NAME = 1u << bit;
+VKNORM_FLAGS(VKNORM_FLAG_CONSTANT)
+
+// <name>_base(): the element offset of slot <name> inside its bound range. Float slots
+// also get load_<name>(i) and store_<name>(i, v); the tensors' accessors are below.
+#define VKNORM_SLOT_ACCESS_TENSOR(name)
+#define VKNORM_SLOT_ACCESS_FLOAT(name)                                      \
+  float load_##name(uint i) { return slot_##name.data[name##_base() + i]; } \
+  void store_##name(uint i, float v) { slot_##name.data[name##_base() + i] = v; }
+#define VKNORM_SLOT_ACCESSORS(binding_, Name, name, element) \
+  uint name##_base() { return pc.base[binding_]; }           \
+  VKNORM_SLOT_ACCESS_##element(name)
+VKNORM_SLOTS(VKNORM_SLOT_ACCESSORS)
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
+
+// Invocations in the grid along x: the stride of a loop that gives each item to one
+// invocation whatever the grid.
+uint invocation_count() { return gl_NumWorkGroups.x * gl_WorkGroupSize.x; }
 
 uint group_count() { return pc.B * pc.K; }
 uint group_size() { return pc.O * pc.I; }
@@ -157,32 +143,34 @@ uint element_channel(uint e) {
   return k * pc.cpg + i / pc.inner;
 }
 
-float load_x(uint e) { return float(slot_x.data[pc.base[0] + e]); }
+float load_x(uint e) { return float(slot_x.data[x_base() + e]); }
+float load_side(uint e) { return float(slot_side.data[side_base() + e]); }
 // The gradient reaching the norm's output: through the ReLU, dy where the forward's
 // output y was > 0 (PyTorch's threshold_backward), else 0.
 float load_dy(uint e) {
-  float dy = float(slot_dy.data[pc.base[1] + e]);
-  if (has_flag(FLAG_RELU) && !(float(slot_side.data[pc.base[10] + e]) > 0.0)) dy = 0.0;
+  float dy = float(slot_dy.data[dy_base() + e]);
+  if (has_flag(FLAG_RELU) && !(load_side(e) > 0.0)) dy = 0.0;
   return dy;
 }
-void store_out(uint e, float v) { slot_out.data[pc.base[2] + e] = TENSOR_T(v); }
+void store_out(uint e, float v) { slot_out.data[out_base() + e] = TENSOR_T(v); }
+void store_dside(uint e, float v) { slot_dside.data[dside_base() + e] = TENSOR_T(v); }
 
 // The forward epilogue: residual add, then ReLU.
 float epilogue(uint e, float y) {
-  if (has_flag(FLAG_RESIDUAL)) y += float(slot_side.data[pc.base[10] + e]);
+  if (has_flag(FLAG_RESIDUAL)) y += load_side(e);
   if (has_flag(FLAG_RELU)) y = max(y, 0.0);
   return y;
 }
 
-float gamma_of(uint channel) { return has_flag(FLAG_WEIGHT) ? slot_weight.data[pc.base[3] + channel] : 1.0; }
-float beta_of(uint channel) { return has_flag(FLAG_BIAS) ? slot_bias.data[pc.base[4] + channel] : 0.0; }
+float gamma_of(uint channel) { return has_flag(FLAG_WEIGHT) ? load_weight(channel) : 1.0; }
+float beta_of(uint channel) { return has_flag(FLAG_BIAS) ? load_bias(channel) : 0.0; }
 
 // Mean and invstd of group g from the statistics slots (RMSNorm has no mean). Running
 // statistics are kept per channel k, batch statistics per group (b, k).
 uint stat_index(uint g) { return has_flag(FLAG_STATS_ARE_VAR) ? g % pc.K : g; }
-float stat_mean(uint g) { return has_flag(FLAG_RMS) ? 0.0 : slot_mean.data[pc.base[5] + stat_index(g)]; }
+float stat_mean(uint g) { return has_flag(FLAG_RMS) ? 0.0 : load_mean(stat_index(g)); }
 float stat_invstd(uint g) {
-  float s = slot_stat.data[pc.base[6] + stat_index(g)];
+  float s = load_stat(stat_index(g));
   return has_flag(FLAG_STATS_ARE_VAR) ? 1.0 / sqrt(s + pc.eps) : s;
 }
 

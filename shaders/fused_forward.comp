@@ -20,20 +20,14 @@ void main() {
     [[unroll]] for (uint r = 0u; r < VALUES; ++r, walk_next(at)) {
       uint m = at.m;
       v[r] = m < size ? load_x(walk_element(at)) : 0.0;
-      if (m < size) {
-        float s = v[r] - pivot;
-        w.n += 1.0;
-        float delta = s - w.mean;
-        w.mean += delta / w.n;
-        w.m2 += delta * (s - w.mean);
-      }
+      if (m < size) welford_add(w, v[r] - pivot);
     }
     w = workgroup_welford(w);
     float mean = pivot + w.mean;
     float invstd = invstd_from(w.n, mean, w.m2);
     if (lid == 0u) {
-      if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
-      slot_stat.data[pc.base[6] + g] = invstd;
+      if (!has_flag(FLAG_RMS)) store_mean(g, mean);
+      store_stat(g, invstd);
       if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
     }
     at = group_walk(g, lid, gl_WorkGroupSize.x);

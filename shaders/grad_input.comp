@@ -6,11 +6,7 @@
 #include "rows.glsl"
 #include "grad.glsl"
 
-Coefficients coefficients(uint g) {
-  uint at = pc.base[9] + pc.coef_base + g * 3u;
-  return Coefficients(has_flag(FLAG_BATCH_STATS) ? stat_mean(g) : 0.0, slot_work.data[at], slot_work.data[at + 1u],
-                      slot_work.data[at + 2u]);
-}
+Coefficients coefficients(uint g) { return load_coefficients(g, has_flag(FLAG_BATCH_STATS) ? stat_mean(g) : 0.0); }
 
 void main() {
   RowView v = row_view();

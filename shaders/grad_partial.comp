@@ -20,7 +20,7 @@ void column_main() {
       float dy = load_dy(e) * gamma;
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
-    store_grad_partial(c.g, c.partial, sums);
+    store_sums(grad_sums_record(c.g, c.partial), sums);
   }
 }
 
@@ -45,6 +45,6 @@ void main() {
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
     sums = workgroup_sum2(sums);
-    if (lid == 0u) store_grad_partial(g, chunk, sums);
+    if (lid == 0u) store_sums(grad_sums_record(g, chunk), sums);
   }
 }

@@ -1,16 +1,15 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// dgamma / dbeta, pass 2: one invocation per affine channel adds its chunk sums in order.
+// dgamma / dbeta, pass 2: one invocation per affine channel adds its chunk sums in order;
+// invocations stride over the channels, so any grid covers them.
 #include "common.glsl"
+#include "workspace.glsl"
 
 void main() {
-  uint c = gl_GlobalInvocationID.x;
-  if (c >= pc.Kp) return;
-  vec2 s = vec2(0.0);
-  for (uint k = 0u; k < pc.pchunks; ++k) {
-    uint at = pc.base[9] + pc.param_base + (c * pc.pchunks + k) * 2u;
-    s += vec2(slot_work.data[at], slot_work.data[at + 1u]);
+  for (uint c = gl_GlobalInvocationID.x; c < pc.Kp; c += invocation_count()) {
+    vec2 s = vec2(0.0);
+    for (uint k = 0u; k < pc.pchunks; ++k) s += load_sums(param_sums_record(c, k));
+    if (has_flag(FLAG_WEIGHT)) store_aux0(c, s.y);
+    if (has_flag(FLAG_BIAS)) store_aux1(c, s.x);
   }
-  if (has_flag(FLAG_WEIGHT)) slot_aux0.data[pc.base[7] + c] = s.x;
-  if (has_flag(FLAG_BIAS)) slot_aux1.data[pc.base[8] + c] = s.y;
 }

@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // dgamma / dbeta when gamma varies inside a statistics group (GroupNorm, LayerNorm,
-// RMSNorm), pass 1: partial sums of dy * xhat and dy over the elements of each affine
+// RMSNorm), pass 1: partial sums of dy and dy * xhat over the elements of each affine
 // channel, each xhat with the statistics of its own group. Two shapes of work:
 //  - channels adjacent in memory (Ip == 1: LayerNorm rows, channels-last GroupNorm): one
 //    invocation per channel walks a chunk of rows, so a workgroup reads contiguous
@@ -10,13 +10,6 @@
 //    chunk of the channel's elements.
 #include "common.glsl"
 #include "reduce.glsl"
-
-void store_partial(uint c, uint chunk, vec2 sums) {
-  uint at = pc.base[9] + pc.param_base + (c * pc.pchunks + chunk) * 2u;
-  slot_work.data[at] = sums.x;
-  slot_work.data[at + 1u] = sums.y;
-}
-
 
 void main() {
   uint chunk = gl_WorkGroupID.x;
@@ -37,9 +30,9 @@ void main() {
         for (uint o = begin; o < end; ++o) {
           uint g = o / pc.O, e = o * pc.Kp + c;
           float dy = load_dy(e);
-          sums += vec2(dy * (load_x(e) - stat_mean(g)) * stat_invstd(g), dy);
+          sums += vec2(dy, dy * (load_x(e) - stat_mean(g)) * stat_invstd(g));
         }
-        store_partial(c, chunk, sums);
+        store_sums(param_sums_record(c, chunk), sums);
         continue;
       }
       for (uint o = begin; o < end;) {
@@ -48,10 +41,10 @@ void main() {
         for (; o < run_end; ++o) {
           uint e = o * pc.Kp + c;
           float dy = load_dy(e);
-          sums += vec2(dy * (load_x(e) - mean) * invstd, dy);
+          sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
         }
       }
-      store_partial(c, chunk, sums);
+      store_sums(param_sums_record(c, chunk), sums);
     }
     return;
   }
@@ -70,10 +63,10 @@ void main() {
       for (; m < run_end; m += gl_WorkGroupSize.x) {
         uint e = offset + m;
         float dy = load_dy(e);
-        sums += vec2(dy * (load_x(e) - mean) * invstd, dy);
+        sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
       }
     }
     sums = workgroup_sum2(sums);
-    if (lid == 0u) store_partial(c, chunk, sums);
+    if (lid == 0u) store_sums(param_sums_record(c, chunk), sums);
   }
 }

@@ -1,5 +1,6 @@
-// Workgroup reductions of partial statistics, in a fixed order so that results are
-// bitwise identical run to run. USE_SUBGROUP selects subgroupAdd inside each subgroup
+// Reductions: Welford's update and Chan's merge, the teams of team_forward and
+// team_backward, and workgroup reductions in a fixed order so that results are bitwise
+// identical run to run. USE_SUBGROUP selects subgroup arithmetic inside each subgroup
 // (then a tree across subgroups); otherwise a plain shared-memory tree.
 #if USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_basic : enable
@@ -8,9 +9,20 @@
 
 shared vec4 reduce_scratch[gl_WorkGroupSize.x];
 
+#include "workspace.glsl"
+
 // Welford state of a set of values: count, mean, sum of squared deviations (M2).
 struct Welford { float n; float mean; float m2; };
 
+// Adds value v (Welford's update).
+void welford_add(inout Welford w, float v) {
+  w.n += 1.0;
+  float delta = v - w.mean;
+  w.mean += delta / w.n;
+  w.m2 += delta * (v - w.mean);
+}
+
+// Chan's merge of two states.
 Welford welford_merge(Welford a, Welford b) {
   float n = a.n + b.n;
   if (n == 0.0) return a;
@@ -19,21 +31,21 @@ Welford welford_merge(Welford a, Welford b) {
   return Welford(n, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
 }
 
-// Stores the partial statistics of chunk `chunk` of group g for stats_finalize: the
-// count (as uint bits), the mean shifted by the group's pivot, and M2.
-void store_stats_partial(uint g, uint chunk, uint count, Welford w) {
-  uint at = pc.base[9] + (g * pc.chunks + chunk) * 3u;
-  slot_work.data[at] = uintBitsToFloat(count);
-  slot_work.data[at + 1u] = w.mean;
-  slot_work.data[at + 2u] = w.m2;
+#if USE_SUBGROUP
+// The merged state of the subgroup's invocations, in every invocation: the parallel form
+// of Chan's merge, the deviations taken from the merged mean.
+Welford subgroup_welford(Welford w) {
+  float n = subgroupAdd(w.n);
+  float mean = n > 0.0 ? subgroupAdd(w.n * w.mean) / n : 0.0;
+  float d = w.mean - mean;
+  return Welford(n, mean, subgroupAdd(w.m2 + w.n * d * d));
 }
+#endif
 
-// Stores the gradient sums (sum of g, sum of g * xhat) of partial `partial` of group g for
-// grad_finalize.
-void store_grad_partial(uint g, uint partial, vec2 sums) {
-  uint at = pc.base[9] + (g * pc.chunks + partial) * 2u;
-  slot_work.data[at] = sums.x;
-  slot_work.data[at + 1u] = sums.y;
+// Stores the statistics partial record of partial p of group g for stats_finalize; w holds
+// the statistics of x - pivot.
+void store_stats_partial(uint g, uint p, uint count, Welford w) {
+  store_stats_record(stats_record(g, p), count, w.mean, w.m2);
 }
 
 // The teams of team_forward / team_backward: each subgroup owns a group (without
@@ -49,6 +61,23 @@ Team invocation_team() {
               gl_NumWorkGroups.x * per_workgroup);
 #else
   return Team(1u, 0u, gl_GlobalInvocationID.x, gl_NumWorkGroups.x * gl_WorkGroupSize.x);
+#endif
+}
+
+// The team's merged state and sums, in every lane of the team.
+Welford team_welford(Welford w) {
+#if USE_SUBGROUP
+  return subgroup_welford(w);
+#else
+  return w;
+#endif
+}
+
+vec2 team_sum2(vec2 v) {
+#if USE_SUBGROUP
+  return subgroupAdd(v);
+#else
+  return v;
 #endif
 }
 
@@ -87,12 +116,8 @@ void clear_subgroup_slots() {
 Welford workgroup_welford(Welford w) {
 #if USE_SUBGROUP
   clear_subgroup_slots();
-  // Parallel form of Chan's merge: the deviations are taken from the merged mean.
-  float n = subgroupAdd(w.n);
-  float mean = n > 0.0 ? subgroupAdd(w.n * w.mean) / n : 0.0;
-  float d = w.mean - mean;
-  float m2 = subgroupAdd(w.m2 + w.n * d * d);
-  if (subgroupElect()) reduce_scratch[gl_SubgroupID] = vec4(n, mean, m2, 0.0);
+  Welford s = subgroup_welford(w);
+  if (subgroupElect()) reduce_scratch[gl_SubgroupID] = vec4(s.n, s.mean, s.m2, 0.0);
   barrier();
   tree_merge_welford(SUBGROUP_SLOTS);
 #else

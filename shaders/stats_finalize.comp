@@ -1,11 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Split reduction, pass 2: merges each group's chunk partials in chunk order (Chan's
-// formula) and writes save_mean / save_invstd. With FLAG_UPDATE_RUNNING one invocation
-// handles channel k for every b and updates running_mean / running_var with the mean
-// over b of the per-group mean and unbiased variance (BatchNorm has B = 1; InstanceNorm
-// averages over the batch, as PyTorch does); otherwise one invocation per group.
+// Split reduction, pass 2: merges each group's statistics partial records in chunk order
+// (Chan's formula) and writes save_mean / save_invstd. With FLAG_UPDATE_RUNNING one
+// invocation handles channel k for every b and updates running_mean / running_var with the
+// mean over b of the per-group mean and unbiased variance (BatchNorm has B = 1;
+// InstanceNorm averages over the batch, as PyTorch does); otherwise one invocation per
+// group. Invocations stride over the groups (channels), so any grid covers them.
 #include "common.glsl"
+#include "workspace.glsl"
 
 struct Stats { uint n; float mean; float m2; };
 
@@ -13,14 +15,14 @@ Stats merge_chunks(uint g) {
   // Counts are merged as integers: a group may hold more than 2^24 elements.
   Stats s = Stats(0u, 0.0, 0.0);
   for (uint c = 0u; c < pc.chunks; ++c) {
-    uint at = pc.base[9] + (g * pc.chunks + c) * 3u;
-    uint nb = floatBitsToUint(slot_work.data[at]);
+    uint at = stats_record(g, c);
+    uint nb = stats_record_count(at);
     if (nb == 0u) continue;
     uint total = s.n + nb;
-    float delta = slot_work.data[at + 1u] - s.mean;
+    float delta = stats_record_mean(at) - s.mean;
     float wb = float(nb) / float(total);
     s.mean += delta * wb;
-    s.m2 += slot_work.data[at + 2u] + delta * delta * float(s.n) * wb;
+    s.m2 += stats_record_m2(at) + delta * delta * float(s.n) * wb;
     s.n = total;
   }
   return s;
@@ -30,29 +32,31 @@ Stats merge_chunks(uint g) {
 vec2 finalize_group(uint g) {
   Stats s = merge_chunks(g);
   if (s.n == 0u) {  // empty input: nothing to normalize, running statistics untouched
-    if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = 0.0;
-    slot_stat.data[pc.base[6] + g] = 0.0;
+    if (!has_flag(FLAG_RMS)) store_mean(g, 0.0);
+    store_stat(g, 0.0);
     return vec2(0.0);
   }
   float mean = load_x(group_element(g, 0u)) + s.mean;
-  if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
-  slot_stat.data[pc.base[6] + g] = invstd_from(float(s.n), mean, s.m2);
+  if (!has_flag(FLAG_RMS)) store_mean(g, mean);
+  store_stat(g, invstd_from(float(s.n), mean, s.m2));
   return vec2(mean, s.n > 1u ? s.m2 / float(s.n - 1u) : 0.0);
 }
 
-void main() {
-  uint id = gl_GlobalInvocationID.x;
-  if (!has_flag(FLAG_UPDATE_RUNNING)) {
-    if (id < group_count()) finalize_group(id);
-    return;
-  }
-  uint k = id;
-  if (k >= pc.K) return;
+void update_running(uint k) {
   vec2 sum = vec2(0.0);
   for (uint b = 0u; b < pc.B; ++b) sum += finalize_group(b * pc.K + k);
   if (group_size() == 0u || pc.B == 0u) return;
   vec2 batch = sum / float(pc.B);
   float f = pc.momentum;
-  slot_aux0.data[pc.base[7] + k] = (1.0 - f) * slot_aux0.data[pc.base[7] + k] + f * batch.x;
-  slot_aux1.data[pc.base[8] + k] = (1.0 - f) * slot_aux1.data[pc.base[8] + k] + f * batch.y;
+  store_aux0(k, (1.0 - f) * load_aux0(k) + f * batch.x);
+  store_aux1(k, (1.0 - f) * load_aux1(k) + f * batch.y);
+}
+
+void main() {
+  uint stride = invocation_count();
+  if (!has_flag(FLAG_UPDATE_RUNNING)) {
+    for (uint g = gl_GlobalInvocationID.x; g < group_count(); g += stride) finalize_group(g);
+    return;
+  }
+  for (uint k = gl_GlobalInvocationID.x; k < pc.K; k += stride) update_running(k);
 }

@@ -3,7 +3,7 @@
 // Split reduction, pass 1: workgroup (chunk, group) computes Welford statistics of one
 // chunk of a statistics group. Values are shifted by the group's first element (the
 // pivot) so that means stay small and no precision is lost when |mean| >> std.
-// Writes per (group, chunk): count (uint bits), shifted mean, M2 into the workspace.
+// Writes a statistics partial record (src/shader_contract.h) per (group, chunk).
 // With FLAG_COLUMNS (channels-last) it works over common.glsl's column view instead: a
 // lane per column, one partial per (chunk, phase), no workgroup reduction.
 #include "common.glsl"
@@ -17,11 +17,7 @@ void column_main() {
     Welford w = Welford(0.0, 0.0, 0.0);
     uint count = 0u;
     for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
-      float v = load_x(e) - pivot;
-      w.n += 1.0;
-      float delta = v - w.mean;
-      w.mean += delta / w.n;
-      w.m2 += delta * (v - w.mean);
+      welford_add(w, load_x(e) - pivot);
       ++count;
     }
     store_stats_partial(c.g, c.partial, count, w);
@@ -40,13 +36,8 @@ void main() {
     uint begin = chunk * pc.chunk_size;
     uint end = min(group_size(), begin + pc.chunk_size);
     Welford w = Welford(0.0, 0.0, 0.0);
-    for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at)) {
-      float v = load_x(walk_element(at)) - pivot;
-      w.n += 1.0;
-      float delta = v - w.mean;
-      w.mean += delta / w.n;
-      w.m2 += delta * (v - w.mean);
-    }
+    for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at))
+      welford_add(w, load_x(walk_element(at)) - pivot);
     w = workgroup_welford(w);
     if (lid == 0u) store_stats_partial(g, chunk, end > begin ? end - begin : 0u, w);
   }

@@ -7,16 +7,8 @@
 // into dgamma / dbeta (gamma constant inside a group); param_partial computes those
 // otherwise, except over GroupNorm NCHW planes (FLAG_PLANE_PARAMS, plane_sums).
 #include "common.glsl"
-#include "reduce.glsl"  // teams, the subgroup extensions
+#include "reduce.glsl"  // teams
 #include "grad.glsl"
-
-vec2 team_sum2(vec2 v) {
-#if USE_SUBGROUP
-  return subgroupAdd(v);
-#else
-  return v;
-#endif
-}
 
 // GroupNorm NCHW (O == 1): group g is cpg planes of `inner` contiguous values, one
 // channel each. Sums per plane serve dx (weighted by the plane's gamma) and, as
@@ -33,11 +25,7 @@ vec2 plane_sums(uint g, uint lane, uint lanes, float mean, float invstd) {
     }
     sums = team_sum2(sums);
     uint c = k * pc.cpg + ci;
-    if (lane == 0u) {
-      uint at = pc.base[9] + pc.param_base + (c * pc.pchunks + b) * 2u;
-      slot_work.data[at] = sums.y;      // dy * xhat: dgamma
-      slot_work.data[at + 1u] = sums.x;  // dy: dbeta
-    }
+    if (lane == 0u) store_sums(param_sums_record(c, b), sums);
     total += gamma_of(c) * sums;
   }
   return total;
@@ -64,7 +52,7 @@ void main() {
     }
     // grad_finalize reads them only for dgamma / dbeta of a group-constant gamma.
     bool finalized = !weighted && (has_flag(FLAG_WEIGHT) || has_flag(FLAG_BIAS));
-    if (lane == 0u && finalized) store_grad_partial(g, 0u, sums);  // pc.chunks == 1
+    if (lane == 0u && finalized) store_sums(grad_sums_record(g, 0u), sums);  // pc.chunks == 1
     // As grad_finalize: a group-constant gamma multiplies the sums.
     Coefficients k = group_coefficients(g, weighted ? sums : sums * gamma_of(g % pc.K));
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))

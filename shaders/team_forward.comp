@@ -7,18 +7,7 @@
 // at most a few KiB). Writes save_mean / save_invstd; with FLAG_UPDATE_RUNNING also the
 // group's partial for stats_finalize, which updates the running statistics.
 #include "common.glsl"
-#include "reduce.glsl"  // Welford, teams, the subgroup extensions
-
-Welford team_welford(Welford w) {
-#if USE_SUBGROUP
-  float n = subgroupAdd(w.n);
-  float mean = n > 0.0 ? subgroupAdd(w.n * w.mean) / n : 0.0;
-  float d = w.mean - mean;
-  return Welford(n, mean, subgroupAdd(w.m2 + w.n * d * d));
-#else
-  return w;
-#endif
-}
+#include "reduce.glsl"  // Welford, teams
 
 void main() {
   Team t = invocation_team();
@@ -27,19 +16,14 @@ void main() {
   for (uint g = t.index; g < group_count(); g += t.count) {
     float pivot = load_x(group_element(g, 0u));
     Welford w = Welford(0.0, 0.0, 0.0);
-    for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
-      float s = load_x(walk_element(at)) - pivot;
-      w.n += 1.0;
-      float delta = s - w.mean;
-      w.mean += delta / w.n;
-      w.m2 += delta * (s - w.mean);
-    }
+    for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))
+      welford_add(w, load_x(walk_element(at)) - pivot);
     w = team_welford(w);
     float mean = pivot + w.mean;
     float invstd = invstd_from(w.n, mean, w.m2);
     if (lane == 0u) {
-      if (!has_flag(FLAG_RMS)) slot_mean.data[pc.base[5] + g] = mean;
-      slot_stat.data[pc.base[6] + g] = invstd;
+      if (!has_flag(FLAG_RMS)) store_mean(g, mean);
+      store_stat(g, invstd);
       if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
     }
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {

@@ -6,18 +6,25 @@
 
 #include "context_state.hpp"
 
-// SPIR-V built from shaders/*.comp (cmake/shaders.cmake).
-#define VKNORM_DECLARE_VARIANT(name, variant)                 \
-  extern const uint32_t vknorm_spirv_##name##_##variant[];     \
-  extern const size_t vknorm_spirv_##name##_##variant##_bytes;
-#define VKNORM_DECLARE(name)                   \
-  VKNORM_DECLARE_VARIANT(name, sg0_f32)        \
-  VKNORM_DECLARE_VARIANT(name, sg1_f32)        \
-  VKNORM_DECLARE_VARIANT(name, sg0_f16)        \
-  VKNORM_DECLARE_VARIANT(name, sg1_f16)
+// SPIR-V built from shaders/*.comp (cmake/shaders.cmake): vknorm_spirv_<name>_sg<0|1>_<dtype>
+// for a SUBGROUP kernel, vknorm_spirv_<name>_<dtype> for a PLAIN one.
+#define VKNORM_DECLARE_MODULE(module)            \
+  extern const uint32_t vknorm_spirv_##module[]; \
+  extern const size_t vknorm_spirv_##module##_bytes;
+#define VKNORM_DECLARE_SUBGROUP(name)   \
+  VKNORM_DECLARE_MODULE(name##_sg0_f32) \
+  VKNORM_DECLARE_MODULE(name##_sg1_f32) \
+  VKNORM_DECLARE_MODULE(name##_sg0_f16) \
+  VKNORM_DECLARE_MODULE(name##_sg1_f16)
+#define VKNORM_DECLARE_PLAIN(name)  \
+  VKNORM_DECLARE_MODULE(name##_f32) \
+  VKNORM_DECLARE_MODULE(name##_f16)
+#define VKNORM_DECLARE(name, variants) VKNORM_DECLARE_##variants(name)
 VKNORM_KERNELS(VKNORM_DECLARE)
 #undef VKNORM_DECLARE
-#undef VKNORM_DECLARE_VARIANT
+#undef VKNORM_DECLARE_PLAIN
+#undef VKNORM_DECLARE_SUBGROUP
+#undef VKNORM_DECLARE_MODULE
 
 namespace vknorm {
 namespace {
@@ -27,17 +34,38 @@ struct Spirv {
   const size_t* bytes;
 };
 
-// [kernel][subgroup][f16]
-#define VKNORM_ROW(name)                                                                        \
-  {{{vknorm_spirv_##name##_sg0_f32, &vknorm_spirv_##name##_sg0_f32_bytes},                       \
-    {vknorm_spirv_##name##_sg0_f16, &vknorm_spirv_##name##_sg0_f16_bytes}},                      \
-   {{vknorm_spirv_##name##_sg1_f32, &vknorm_spirv_##name##_sg1_f32_bytes},                       \
-    {vknorm_spirv_##name##_sg1_f16, &vknorm_spirv_##name##_sg1_f16_bytes}}},
+// [kernel][subgroup path][f16]
+#define VKNORM_MODULE(module) {vknorm_spirv_##module, &vknorm_spirv_##module##_bytes}
+#define VKNORM_ROW_SUBGROUP(name)                                  \
+  {{VKNORM_MODULE(name##_sg0_f32), VKNORM_MODULE(name##_sg0_f16)}, \
+   {VKNORM_MODULE(name##_sg1_f32), VKNORM_MODULE(name##_sg1_f16)}},
+#define VKNORM_ROW_PLAIN(name)                             \
+  {{VKNORM_MODULE(name##_f32), VKNORM_MODULE(name##_f16)}, \
+   {VKNORM_MODULE(name##_f32), VKNORM_MODULE(name##_f16)}},
+#define VKNORM_ROW(name, variants) VKNORM_ROW_##variants(name)
 const Spirv kSpirv[][2][2] = {VKNORM_KERNELS(VKNORM_ROW)};
 #undef VKNORM_ROW
+#undef VKNORM_ROW_PLAIN
+#undef VKNORM_ROW_SUBGROUP
+#undef VKNORM_MODULE
 static_assert(sizeof(kSpirv) / sizeof(kSpirv[0]) == static_cast<size_t>(KernelId::count_));
 
+#define VKNORM_SUBGROUP_VARIANT_SUBGROUP true
+#define VKNORM_SUBGROUP_VARIANT_PLAIN false
+#define VKNORM_HAS_VARIANT(name, variants) VKNORM_SUBGROUP_VARIANT_##variants,
+const bool kHasSubgroupVariant[] = {VKNORM_KERNELS(VKNORM_HAS_VARIANT)};
+#undef VKNORM_HAS_VARIANT
+#undef VKNORM_SUBGROUP_VARIANT_PLAIN
+#undef VKNORM_SUBGROUP_VARIANT_SUBGROUP
+
 }  // namespace
+
+bool has_subgroup_variant(KernelId id) { return kHasSubgroupVariant[static_cast<size_t>(id)]; }
+
+SpirvModule kernel_spirv(KernelId id, bool subgroup_path, DType dtype) {
+  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup_path ? 1 : 0][dtype == DType::f16 ? 1 : 0];
+  return {code.words, *code.bytes};
+}
 
 uint32_t workgroup_size_for(const Capabilities& caps) {
   uint32_t limit = std::min({256u, caps.max_workgroup_invocations, caps.max_workgroup_size_x,
@@ -55,7 +83,7 @@ uint32_t team_workgroup_size(const Capabilities& caps) {
 
 const char* kernel_name(KernelId id) {
   switch (id) {
-#define VKNORM_NAME(name) \
+#define VKNORM_NAME(name, variants) \
   case KernelId::name: return #name;
     VKNORM_KERNELS(VKNORM_NAME)
 #undef VKNORM_NAME
@@ -101,12 +129,11 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
     return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + s.caps.device_name +
                                " does not offer (or the context did not enable)");
 
-  const bool subgroup = s.caps.reduction_path == ReductionPath::subgroup;
-  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup ? 1 : 0][dtype == DType::f16 ? 1 : 0];
+  const SpirvModule code = kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, dtype);
   Kernel kernel;
   const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
   kernel.workgroup_size = team ? team_workgroup_size(s.caps) : workgroup_size_for(s.caps);
-  auto pipeline = create_pipeline(s, code.words, *code.bytes, kernel.workgroup_size, kernel_name(id));
+  auto pipeline = create_pipeline(s, code.words, code.bytes, kernel.workgroup_size, kernel_name(id));
   if (!pipeline) return pipeline.status();
   kernel.pipeline = pipeline.value();
   kernels_[{id, dtype}] = kernel;

@@ -1,6 +1,7 @@
 // The compute kernels vknorm embeds, and the pipelines prepared from them per context.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -8,6 +9,7 @@
 
 #include <vulkan/vulkan_core.h>
 
+#include "shader_contract.h"
 #include "vknorm/norm_common.hpp"
 #include "vknorm/status.hpp"
 
@@ -15,28 +17,43 @@ namespace vknorm {
 struct ContextState;
 struct Capabilities;
 
-// Every shaders/<name>.comp; cmake/shaders.cmake builds each in four variants. (The
-// references `vknorm bench` measures the norms against live with the bench, in tools/.)
-#define VKNORM_KERNELS(X) \
-  X(stats_partial)        \
-  X(stats_finalize)       \
-  X(normalize)            \
-  X(fused_forward)        \
-  X(team_forward)         \
-  X(grad_partial)         \
-  X(team_backward)        \
-  X(grad_finalize)        \
-  X(grad_input)           \
-  X(param_partial)        \
-  X(param_finalize)
+// Every shaders/<name>.comp and how it is built (cmake/shaders.cmake reads this list):
+//  SUBGROUP  uses subgroup operations: built with and without them (USE_SUBGROUP=1/0),
+//            the context's reduction path picks the module;
+//  PLAIN     uses none: one module serves both paths. The build compiles it both ways and
+//            fails if the two differ.
+// (The references `vknorm bench` measures the norms against live with the bench, in tools/.)
+#define VKNORM_KERNELS(X)    \
+  X(stats_partial, SUBGROUP) \
+  X(stats_finalize, PLAIN)   \
+  X(normalize, PLAIN)        \
+  X(fused_forward, SUBGROUP) \
+  X(team_forward, SUBGROUP)  \
+  X(grad_partial, SUBGROUP)  \
+  X(team_backward, SUBGROUP) \
+  X(grad_finalize, PLAIN)    \
+  X(grad_input, PLAIN)       \
+  X(param_partial, SUBGROUP) \
+  X(param_finalize, PLAIN)
 
 enum class KernelId : uint32_t {
-#define VKNORM_ENUM(name) name,
+#define VKNORM_ENUM(name, variants) name,
   VKNORM_KERNELS(VKNORM_ENUM)
 #undef VKNORM_ENUM
   count_,
 };
 const char* kernel_name(KernelId id);
+
+// Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).
+bool has_subgroup_variant(KernelId id);
+
+// The SPIR-V `id` runs as on the subgroup or the shared-memory reduction path, in `dtype`
+// (a PLAIN kernel's one module on both paths).
+struct SpirvModule {
+  const uint32_t* words = nullptr;
+  size_t bytes = 0;
+};
+SpirvModule kernel_spirv(KernelId id, bool subgroup_path, DType dtype);
 
 // The workgroup size every kernel is specialized with on a device: the largest power of
 // two up to 256 that its limits allow, leaving room for the reduction scratch.
@@ -70,41 +87,59 @@ constexpr uint64_t kTeamMaxContiguousGroupSize = 65536;
 constexpr uint64_t kColumnMinColumns = 32;
 constexpr uint64_t kColumnMaxGroupColumns = 16;
 
-// Slot roles, as in shaders/common.glsl.
+// The host-shader contract (src/shader_contract.h), expanded into C++ here and into GLSL
+// by shaders/common.glsl.
+
+// Slot roles: kSlot<Name> is the binding of slot <Name>.
 enum Slot : uint32_t {
-  kSlotX, kSlotDy, kSlotOut, kSlotWeight, kSlotBias, kSlotMean, kSlotStat, kSlotAux0, kSlotAux1, kSlotWork,
-  kSlotSide, kSlotDside,
-  kSlotCount,
+#define VKNORM_SLOT_ENUM(binding, Name, name, element) kSlot##Name = binding,
+  VKNORM_SLOTS(VKNORM_SLOT_ENUM)
+#undef VKNORM_SLOT_ENUM
+  kSlotCount = VKNORM_SLOT_COUNT,
 };
 
-// Must match the push-constant block of shaders/common.glsl.
 struct PushConstants {
-  uint32_t base[kSlotCount] = {};
-  uint32_t B = 1, O = 1, K = 1, I = 1;
-  uint32_t cpg = 1, inner = 1;
-  uint32_t Op = 1, Kp = 1, Ip = 1;
-  uint32_t chunks = 1, chunk_size = 0;
-  uint32_t pchunks = 1, pchunk_size = 0;
-  uint32_t coef_base = 0, param_base = 0;
-  uint32_t flags = 0;
-  float eps = 0.0f;
-  float momentum = 0.0f;
+#define VKNORM_PUSH_BASES(name) uint32_t name[kSlotCount] = {};
+#define VKNORM_PUSH_U32(name, init) uint32_t name = init;
+#define VKNORM_PUSH_F32(name, init) float name = init;
+  VKNORM_PUSH_CONSTANTS(VKNORM_PUSH_BASES, VKNORM_PUSH_U32, VKNORM_PUSH_F32)
+#undef VKNORM_PUSH_BASES
+#undef VKNORM_PUSH_U32
+#undef VKNORM_PUSH_F32
 };
-static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees only 128 bytes of push constants");
 
 enum Flags : uint32_t {
-  kFlagWeight = 1,
-  kFlagBias = 2,
-  kFlagUpdateRunning = 4,
-  kFlagStatsAreVar = 8,
-  kFlagBatchStats = 16,
-  kFlagRms = 32,
-  kFlagGammaVaries = 64,
-  kFlagResidual = 128,
-  kFlagRelu = 256,
-  kFlagColumns = 512,
-  kFlagPlaneParams = 1024,
+#define VKNORM_FLAG_ENUM(Name, NAME, bit) kFlag##Name = 1u << bit,
+  VKNORM_FLAGS(VKNORM_FLAG_ENUM)
+#undef VKNORM_FLAG_ENUM
 };
+
+// Workspace records, in floats (their fields: src/shader_contract.h).
+constexpr uint32_t kStatsRecordFloats = VKNORM_STATS_RECORD_FLOATS;  // count, mean, M2
+constexpr uint32_t kSumsRecordFloats = VKNORM_SUMS_RECORD_FLOATS;    // sum of dy, sum of dy * xhat
+constexpr uint32_t kCoefRecordFloats = VKNORM_COEF_RECORD_FLOATS;    // invstd, b, c
+
+namespace contract_check {
+// The bindings are 0, 1, ... in list order, so kSlotCount slots cover them all.
+#define VKNORM_SLOT_BINDING(binding, Name, name, element) binding,
+constexpr uint32_t kBindings[] = {VKNORM_SLOTS(VKNORM_SLOT_BINDING)};
+#undef VKNORM_SLOT_BINDING
+constexpr bool bindings_in_order() {
+  for (uint32_t i = 0; i < sizeof(kBindings) / sizeof(kBindings[0]); ++i)
+    if (kBindings[i] != i) return false;
+  return sizeof(kBindings) / sizeof(kBindings[0]) == kSlotCount;
+}
+static_assert(bindings_in_order(), "VKNORM_SLOTS: bindings must be 0, 1, ..., VKNORM_SLOT_COUNT - 1");
+
+// Every member is 4 bytes with no padding: the offsets of GLSL's std430 block.
+#define VKNORM_COUNT_BASES(name) +kSlotCount
+#define VKNORM_COUNT_ONE(name, init) +1
+constexpr uint32_t kPushWords = 0 VKNORM_PUSH_CONSTANTS(VKNORM_COUNT_BASES, VKNORM_COUNT_ONE, VKNORM_COUNT_ONE);
+#undef VKNORM_COUNT_BASES
+#undef VKNORM_COUNT_ONE
+static_assert(sizeof(PushConstants) == 4 * kPushWords, "PushConstants must be packed 4-byte members");
+static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees only 128 bytes of push constants");
+}  // namespace contract_check
 
 struct Kernel {
   VkPipeline pipeline = VK_NULL_HANDLE;

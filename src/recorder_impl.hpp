@@ -1,5 +1,6 @@
-// How vknorm's ops record a dispatch: bind a kernel, its eight buffer slots and push
-// constants, with a barrier after the previous vknorm dispatch.
+// How vknorm's ops record a dispatch: bind a kernel, its kSlotCount buffer slots
+// (src/shader_contract.h) and push constants, with a barrier after the previous vknorm
+// dispatch.
 #pragma once
 
 #include <vector>

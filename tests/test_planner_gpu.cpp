@@ -101,7 +101,7 @@ std::map<Role, std::vector<float>> run_phases(Context& ctx, const NormPlan& p, c
         uint64_t count = 0;
         for (uint64_t c = 0; c < chunks; ++c) {
           uint32_t bits;
-          std::memcpy(&bits, &work[(g * chunks + c) * 3], 4);
+          std::memcpy(&bits, &work[(g * chunks + c) * kStatsRecordFloats + VKNORM_STATS_RECORD_COUNT], 4);
           count += bits;
         }
         CHECK(count == p.O * p.I);

@@ -304,9 +304,9 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   // team/fused, and only when stats_finalize must update running statistics.
   WorkspaceLayout& w = plan.workspace;
   if (g.uses_batch_stats && !(s.fused || s.team))
-    w.stats_floats = G * s.chunks * 3;
+    w.stats_floats = G * s.chunks * kStatsRecordFloats;
   else if (g.uses_batch_stats && g.updates_running)
-    w.stats_floats = G * 3;
+    w.stats_floats = G * kStatsRecordFloats;
   w.floats = w.stats_floats;
   VKNORM_TRY(check_workspace_limit(caps, w, "forward"));
 
@@ -365,11 +365,11 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   // after grad_partial; after team_backward only for a group-constant gamma), the
   // coefficients grad_input reads, and the parameter partials when gamma varies.
   WorkspaceLayout& w = plan.workspace;
-  w.grad_floats = !team ? G * s.chunks * 2 : (!p.gamma_varies && params) ? G * 2 : 0;
+  w.grad_floats = !team ? G * s.chunks * kSumsRecordFloats : (!p.gamma_varies && params) ? G * kSumsRecordFloats : 0;
   w.coef = w.grad_floats;
-  w.coef_floats = team ? 0 : G * 3;
+  w.coef_floats = team ? 0 : G * kCoefRecordFloats;
   w.param = w.coef + w.coef_floats;
-  w.param_floats = p.gamma_varies && params ? p.Kp * s.pchunks * 2 : 0;
+  w.param_floats = p.gamma_varies && params ? p.Kp * s.pchunks * kSumsRecordFloats : 0;
   w.floats = w.param + w.param_floats;
   VKNORM_TRY(check_workspace_limit(caps, w, "backward"));
 

@@ -53,14 +53,13 @@ struct Pass {
 };
 
 // Where each kind of record sits in the workspace, in floats from its start (0 floats:
-// not used by this plan). Records, all float32:
-//  - statistics partial, per (group g, chunk c) at stats + (g * chunks + c) * 3:
-//    { count as uint bits, mean - pivot, M2 }, the pivot being x's first element of g
-//    (stats_finalize adds it back);
-//  - gradient partial, per (g, c) at grad + (g * chunks + c) * 2: { sum g, sum g * xhat };
-//  - coefficients, per g at coef + g * 3: { invstd, b, c } of shaders/grad.glsl;
-//  - parameter partial, per (affine channel a, chunk c) at param + (a * pchunks + c) * 2:
-//    { sum dy * xhat, sum dy }.
+// not used by this plan). The records themselves (float32, one per group and chunk, or
+// per affine channel and chunk) are laid out in src/shader_contract.h:
+//  - stats: statistics partials { count as uint bits, mean - pivot, M2 }, the pivot being
+//    x's first element of the group (stats_finalize adds it back);
+//  - grad: gradient sums per group { sum dy, sum dy * xhat } (gamma applied when it varies);
+//  - coef: the coefficients { invstd, b, c } of shaders/grad.glsl, per group;
+//  - param: dgamma / dbeta's partial sums per affine channel, { sum dy, sum dy * xhat }.
 struct WorkspaceLayout {
   uint64_t stats = 0, stats_floats = 0;
   uint64_t grad = 0, grad_floats = 0;

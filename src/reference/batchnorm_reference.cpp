@@ -1,4 +1,4 @@
-// CPU reference for BatchNorm: the plain formulas of SEMANTICS.md, accumulated in double,
+// CPU reference for BatchNorm: the plain formulas of docs/semantics.md, accumulated in double,
 // so that device results can be judged against something simpler than themselves.
 #include <cmath>
 #include <string>

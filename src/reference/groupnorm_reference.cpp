@@ -1,4 +1,4 @@
-// CPU reference for GroupNorm: the plain formulas of SEMANTICS.md over a contiguous
+// CPU reference for GroupNorm: the plain formulas of docs/semantics.md over a contiguous
 // (N, C, spatial) tensor, accumulated in double (two passes), independent of the
 // device's indexing. Statistics per (n, group); weight and bias per channel.
 #include <cmath>

@@ -1,4 +1,4 @@
-// CPU reference for InstanceNorm: the plain formulas of SEMANTICS.md over a contiguous
+// CPU reference for InstanceNorm: the plain formulas of docs/semantics.md over a contiguous
 // (N, C, spatial) tensor (unbatched (C, *) is N = 1), accumulated in double (two passes),
 // independent of the device's indexing. Statistics per (n, c); running statistics per c.
 #include <cmath>

@@ -1,4 +1,4 @@
-// CPU reference for LayerNorm: the plain formulas of SEMANTICS.md over row-major rows of
+// CPU reference for LayerNorm: the plain formulas of docs/semantics.md over row-major rows of
 // D elements, accumulated in double (two passes), independent of the device's indexing.
 #include <cmath>
 

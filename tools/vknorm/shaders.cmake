@@ -17,7 +17,7 @@ foreach(name copy scale_shift)
     add_custom_command(
       OUTPUT ${words}
       COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16}
-              -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -x -o ${words} ${src}
+              -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
       DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
       COMMENT "glslang tools/vknorm/shaders/${name}.comp (DTYPE_F16=${f16})"
       VERBATIM)

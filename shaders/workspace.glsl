@@ -1,0 +1,32 @@
+// The workspace records of src/shader_contract.h: where each sits in slot Work, and its
+// loads and stores. Needs common.glsl.
+#ifndef VKNORM_WORKSPACE_GLSL
+#define VKNORM_WORKSPACE_GLSL
+
+// Statistics partial record of partial p of group g: count, and mean and M2 of x - pivot.
+uint stats_record(uint g, uint p) { return (g * pc.chunks + p) * VKNORM_STATS_RECORD_FLOATS; }
+void store_stats_record(uint at, uint count, float mean, float m2) {
+  store_work(at + VKNORM_STATS_RECORD_COUNT, uintBitsToFloat(count));
+  store_work(at + VKNORM_STATS_RECORD_MEAN, mean);
+  store_work(at + VKNORM_STATS_RECORD_M2, m2);
+}
+uint stats_record_count(uint at) { return floatBitsToUint(load_work(at + VKNORM_STATS_RECORD_COUNT)); }
+float stats_record_mean(uint at) { return load_work(at + VKNORM_STATS_RECORD_MEAN); }
+float stats_record_m2(uint at) { return load_work(at + VKNORM_STATS_RECORD_M2); }
+
+// Gradient sum records, as vec2(sum of dy, sum of dy * xhat): of partial p of group g,
+// and of partial p of affine channel c.
+uint grad_sums_record(uint g, uint p) { return (g * pc.chunks + p) * VKNORM_SUMS_RECORD_FLOATS; }
+uint param_sums_record(uint c, uint p) { return pc.param_base + (c * pc.pchunks + p) * VKNORM_SUMS_RECORD_FLOATS; }
+void store_sums(uint at, vec2 sums) {
+  store_work(at + VKNORM_SUMS_RECORD_DY, sums.x);
+  store_work(at + VKNORM_SUMS_RECORD_DY_XHAT, sums.y);
+}
+vec2 load_sums(uint at) {
+  return vec2(load_work(at + VKNORM_SUMS_RECORD_DY), load_work(at + VKNORM_SUMS_RECORD_DY_XHAT));
+}
+
+// Coefficient record of group g: invstd, b, c.
+uint coef_record(uint g) { return pc.coef_base + g * VKNORM_COEF_RECORD_FLOATS; }
+
+#endif  // VKNORM_WORKSPACE_GLSL

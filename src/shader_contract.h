@@ -1,0 +1,99 @@
+// The contract between the host and the kernels: buffer slots, push constants, flags and
+// the records the kernels leave in the workspace. src/kernels.hpp (C++) and
+// shaders/common.glsl (GLSL) both include this file and expand its lists, so the two sides
+// cannot disagree. It holds preprocessor definitions only, which both languages read.
+#ifndef VKNORM_SHADER_CONTRACT_H
+#define VKNORM_SHADER_CONTRACT_H
+
+// ---- Storage-buffer slots ----
+// SLOT(binding, Name, name, element): C++ kSlot<Name>; GLSL buffer slot_<name>, its offset
+// <name>_base(). element TENSOR: x's dtype (float16 storage with DTYPE_F16), FLOAT: float32.
+#define VKNORM_SLOTS(SLOT)                                                                     \
+  SLOT(0, X, x, TENSOR)          /* x */                                                       \
+  SLOT(1, Dy, dy, TENSOR)        /* dy */                                                      \
+  SLOT(2, Out, out, TENSOR)      /* the output: y or dx */                                     \
+  SLOT(3, Weight, weight, FLOAT) /* gamma */                                                   \
+  SLOT(4, Bias, bias, FLOAT)     /* beta */                                                    \
+  SLOT(5, Mean, mean, FLOAT)     /* save_mean, or running_mean (FLAG_STATS_ARE_VAR) */         \
+  SLOT(6, Stat, stat, FLOAT)     /* save_invstd, or running_var (FLAG_STATS_ARE_VAR) */        \
+  SLOT(7, Aux0, aux0, FLOAT)     /* forward: running_mean to update; backward: dweight */      \
+  SLOT(8, Aux1, aux1, FLOAT)     /* forward: running_var to update; backward: dbias */         \
+  SLOT(9, Work, work, FLOAT)     /* the workspace: the records below */                        \
+  SLOT(10, Side, side, TENSOR)   /* forward: the residual; backward: the forward's y (ReLU) */ \
+  SLOT(11, Dside, dside, TENSOR) /* backward: the residual's gradient */
+#define VKNORM_SLOT_COUNT 12
+
+// ---- Push constants ----
+// In this order, every member 4 bytes (std430 in GLSL, no padding in C++).
+// BASES(name): one uint per slot; U32(name, default) / F32(name, default): one value. The
+// defaults are the C++ struct's.
+#define VKNORM_PUSH_CONSTANTS(BASES, U32, F32)                                               \
+  BASES(base)         /* element offset of each slot inside its bound range */               \
+  U32(B, 1)           /* statistics view [B, O, K, I]: groups (b, k), reduced over (o, i) */ \
+  U32(O, 1)                                                                                  \
+  U32(K, 1)                                                                                  \
+  U32(I, 1)                                                                                  \
+  U32(cpg, 1)         /* affine channel of an element: k * cpg + i / inner */                \
+  U32(inner, 1)                                                                              \
+  U32(Op, 1)          /* parameter view [Op, Kp, Ip]: the elements of affine channel kp */   \
+  U32(Kp, 1)                                                                                 \
+  U32(Ip, 1)                                                                                 \
+  U32(chunks, 1)      /* partials per statistics group in the split reduction */             \
+  U32(chunk_size, 0)  /* elements per chunk (the last may be shorter) */                     \
+  U32(pchunks, 1)     /* partials per affine channel in the parameter reduction */           \
+  U32(pchunk_size, 0)                                                                        \
+  U32(coef_base, 0)   /* float offset of the coefficient records in the workspace */         \
+  U32(param_base, 0)  /* float offset of the parameter sum records in the workspace */       \
+  U32(flags, 0)       /* VKNORM_FLAGS */                                                     \
+  F32(eps, 0.0f)      /* added to the variance (mean square) */                              \
+  F32(momentum, 0.0f) /* running statistics: (1 - momentum) * running + momentum * batch */
+
+// ---- Flags ----
+// FLAG(Name, NAME, bit): C++ kFlag<Name>, GLSL FLAG_<NAME>, both 1 << bit.
+#define VKNORM_FLAGS(FLAG)                                                                        \
+  FLAG(Weight, WEIGHT, 0)                /* gamma is given */                                     \
+  FLAG(Bias, BIAS, 1)                    /* beta is given */                                      \
+  FLAG(UpdateRunning, UPDATE_RUNNING, 2) /* update running_mean / running_var (per channel k) */  \
+  FLAG(StatsAreVar, STATS_ARE_VAR, 3)    /* the statistics slots hold running mean and var */     \
+  FLAG(BatchStats, BATCH_STATS, 4)       /* backward through batch statistics */                  \
+  FLAG(Rms, RMS, 5)                      /* RMSNorm: no mean, invstd = 1/sqrt(mean(x^2) + eps) */ \
+  FLAG(GammaVaries, GAMMA_VARIES, 6)     /* gamma changes inside a statistics group */            \
+  FLAG(Residual, RESIDUAL, 7)            /* epilogue: y += residual (before the ReLU) */          \
+  FLAG(Relu, RELU, 8)                    /* epilogue: y = max(y, 0) */                            \
+  FLAG(Columns, COLUMNS, 9)              /* split passes use the column view */                   \
+  FLAG(PlaneParams, PLANE_PARAMS, 10)    /* team_backward also sums dgamma / dbeta per plane */
+
+// ---- Workspace records ----
+// Offsets in floats inside slot Work. The forward and the backward lay out the workspace
+// differently; the planner lays it out and sizes it (src/ops/planner.cpp).
+//
+// Forward: statistics partial records, one per (group g, partial p) of the split
+// reduction at (g * chunks + p) * VKNORM_STATS_RECORD_FLOATS (stats_partial; fused_forward
+// and team_forward with FLAG_UPDATE_RUNNING, one partial per group). stats_finalize merges
+// a group's partials in order (Chan's formula). The mean and M2 are of x - pivot, the pivot
+// being the group's first element (group_element(g, 0)), so that they stay small when
+// |mean| >> std.
+#define VKNORM_STATS_RECORD_FLOATS 3
+#define VKNORM_STATS_RECORD_COUNT 0 /* element count, as uint bits (a count may pass 2^24) */
+#define VKNORM_STATS_RECORD_MEAN 1  /* mean of x - pivot */
+#define VKNORM_STATS_RECORD_M2 2    /* sum of squared deviations from that mean */
+
+// Backward: gradient sum records. Each holds the pair (sum of dy, sum of dy * xhat), in
+// this order everywhere:
+//  - group partials at (g * chunks + p) * VKNORM_SUMS_RECORD_FLOATS (grad_partial,
+//    team_backward; grad_finalize reads them). With FLAG_GAMMA_VARIES, dy is gamma * dy;
+//  - parameter partials at param_base + (c * pchunks + p) * VKNORM_SUMS_RECORD_FLOATS, per
+//    affine channel c (param_partial, team_backward with FLAG_PLANE_PARAMS; param_finalize
+//    reads them).
+#define VKNORM_SUMS_RECORD_FLOATS 2
+#define VKNORM_SUMS_RECORD_DY 0       /* sum of dy: dbeta, and b of the dx formula */
+#define VKNORM_SUMS_RECORD_DY_XHAT 1  /* sum of dy * xhat: dgamma, and c of the dx formula */
+
+// Backward: coefficient records, one per group at coef_base + g * VKNORM_COEF_RECORD_FLOATS
+// (grad_finalize writes, grad_input reads): dx = invstd * (gamma * dy - b - xhat * c).
+#define VKNORM_COEF_RECORD_FLOATS 3
+#define VKNORM_COEF_RECORD_INVSTD 0
+#define VKNORM_COEF_RECORD_B 1
+#define VKNORM_COEF_RECORD_C 2
+
+#endif  // VKNORM_SHADER_CONTRACT_H
