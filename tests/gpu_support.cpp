@@ -48,6 +48,9 @@ Context& context_for(TestDevice device) {
     if (device == TestDevice::mobile) {
       options.capability_override.max_shared_memory = 16384;
       options.capability_override.max_workgroup_invocations = 128;
+      // No real device has grids this small (the minimum is 65535): every pass folds its
+      // grid and loops (grid-stride) over what the grid leaves.
+      options.capability_override.max_workgroup_count = kMobileGridLimit;
     }
     const ReductionPath path = device == TestDevice::subgroup ? ReductionPath::subgroup : ReductionPath::shared_memory;
     auto context = Context::create_standalone(options);
@@ -61,7 +64,10 @@ Context& context_for(TestDevice device) {
     if (want && caps.device_name.find("llvmpipe") != std::string::npos)
       REQUIRE_MESSAGE(caps.subgroup_size == static_cast<uint32_t>(std::atoi(want)),
                       "subgroup size " << caps.subgroup_size << ", expected " << want);
-    if (device == TestDevice::mobile) REQUIRE(caps.max_workgroup_invocations == 128);
+    if (device == TestDevice::mobile) {
+      REQUIRE(caps.max_workgroup_invocations == 128);
+      REQUIRE(caps.max_workgroup_count_x == kMobileGridLimit);
+    }
     MESSAGE("context: " << caps.device_name << ", " << name(device) << " configuration, subgroup size "
                         << caps.subgroup_size);
   }

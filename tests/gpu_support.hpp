@@ -22,10 +22,12 @@ std::vector<std::string> take_validation_messages();
 //  subgroup       the device as it is (needs subgroup arithmetic, as lavapipe has)
 //  shared_memory  subgroup operations masked: the shared-memory tree path
 //  mobile         a bare mobile GPU: no subgroup arithmetic, 16 KiB shared memory,
-//                 128 invocations per workgroup
+//                 128 invocations per workgroup; and grids of at most kMobileGridLimit
+//                 workgroups a dimension, so that every grid folds
 enum class TestDevice { subgroup, shared_memory, mobile };
 inline const TestDevice kDevices[] = {TestDevice::subgroup, TestDevice::shared_memory, TestDevice::mobile};
 std::string name(TestDevice device);
+constexpr uint32_t kMobileGridLimit = 5;
 
 // The context for `device`, created on first use, with validation on.
 Context& context_for(TestDevice device);

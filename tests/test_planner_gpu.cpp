@@ -7,6 +7,7 @@
 
 #include "gpu_support.hpp"
 #include "ops/norm_engine.hpp"
+#include "ops/norm_kinds.hpp"
 #include "planner/planner_support.hpp"
 
 namespace vknorm::test {
@@ -278,6 +279,73 @@ TEST_CASE("Bindings beyond maxStorageBufferRange are refused before anything is 
   CHECK_MESSAGE(s.message().find("x: 3840 elements (15360 bytes) exceed the device's maxStorageBufferRange of 12288") == 0,
                 s.message());
   CHECK(rec.value()->dispatch_count() == before);
+}
+
+}  // namespace vknorm::test
+
+namespace vknorm::test {
+namespace {
+
+// Shapes with more groups (or channels) than the mobile configuration's grid of
+// kMobileGridLimit workgroups of 128 invocations covers at once: the finalize, team,
+// fused and elementwise passes must loop over the rest.
+void set_fold_job(BatchNormParams& p) { p.shape = {3, 1500}; }  // 1500 channels, running statistics
+void set_fold_job(LayerNormParams& p) {
+  p.shape = {1500, 3};
+  p.normalized_shape = {3};
+}
+void set_fold_job(RMSNormParams& p) {
+  p.shape = {1500, 5};
+  p.normalized_shape = {5};
+}
+void set_fold_job(GroupNormParams& p) {
+  p.shape = {2, 1400, 2};
+  p.num_groups = 700;
+}
+void set_fold_job(InstanceNormParams& p) {
+  p.shape = {2, 700, 3};
+  p.affine = p.track_running_stats = true;
+}
+
+}  // namespace
+
+TEST_CASE("Grids folded to a few workgroups (mobile configuration) give the reference's results") {
+  Context& ctx = context_for(TestDevice::mobile);
+  REQUIRE(ctx.capabilities().max_workgroup_count_x == kMobileGridLimit);
+  for_each_kind([&](auto kind) {
+    using Params = typename decltype(kind)::type;
+    using Row = NormKind<Params>;
+    Params p;
+    set_fold_job(p);
+    CAPTURE(std::string(Row::info.name));
+    auto g = Row::check(p);
+    REQUIRE(g.ok());
+    REQUIRE(g->stat_groups > kMobileGridLimit * ctx.capabilities().workgroup_size);
+    std::mt19937 rng(11);
+    const auto x = random_vector(g->elements, rng, 0.5f, 2.0f), dy = random_vector(g->elements, rng);
+    const auto w = random_vector(g->affine_size, rng, 1.0f, 0.5f), b = random_vector(g->affine_size, rng, 0.0f, 0.5f);
+    const bool running = tracks_running(p);
+    const auto rm0 = running ? random_vector(g->channels, rng) : std::vector<float>();
+    const auto rv0 = running ? random_vector(g->channels, rng, 2.0f, 0.1f) : std::vector<float>();
+    auto rm = rm0, rv = rv0, ref_rm = rm0, ref_rv = rv0;
+    auto got = kind_forward(ctx, p, {x, w, b, rm, rv, {}});
+    auto want = Row::reference_forward(p, {x, w, b, ref_rm, ref_rv, {}});
+    REQUIRE_MESSAGE(got.ok(), got.status().message());
+    REQUIRE(want.ok());
+    check_close(got->y, want->y, 3e-5, "y");
+    check_close(got->save_mean, want->save_mean, 3e-5, "save_mean");
+    check_close(got->save_invstd, want->save_invstd, 3e-5, "save_invstd");
+    check_close(rm, ref_rm, 3e-5, "running_mean");
+    check_close(rv, ref_rv, 3e-5, "running_var");
+    auto gb = kind_backward(ctx, p, {x, dy, w, got->save_mean, got->save_invstd, rm0, rv0, {}});
+    auto wb = Row::reference_backward(p, {x, dy, w, {}, {}, rm0, rv0, {}});
+    REQUIRE_MESSAGE(gb.ok(), gb.status().message());
+    REQUIRE(wb.ok());
+    check_close(gb->dx, wb->dx, 3e-5, "dx");
+    check_close(gb->dweight, wb->dweight, 3e-5, "dweight");
+    check_close(gb->dbias, wb->dbias, 3e-5, "dbias");
+  });
+  check_no_validation_messages();
 }
 
 }  // namespace vknorm::test
