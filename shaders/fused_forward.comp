@@ -28,7 +28,10 @@ void main() {
     if (lid == 0u) {
       if (!has_flag(FLAG_RMS)) store_mean(g, mean);
       store_stat(g, invstd);
-      if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
+      if (has_flag(FLAG_UPDATE_RUNNING)) {
+        store_stats_partial(g, 0u, size, w);
+        store_pivot(g, pivot);
+      }
     }
     at = group_walk(g, lid, gl_WorkGroupSize.x);
     [[unroll]] for (uint r = 0u; r < VALUES; ++r, walk_next(at)) {

@@ -36,7 +36,7 @@ vec2 finalize_group(uint g) {
     store_stat(g, 0.0);
     return vec2(0.0);
   }
-  float mean = load_x(group_element(g, 0u)) + s.mean;
+  float mean = load_pivot(g) + s.mean;
   if (!has_flag(FLAG_RMS)) store_mean(g, mean);
   store_stat(g, invstd_from(float(s.n), mean, s.m2));
   return vec2(mean, s.n > 1u ? s.m2 / float(s.n - 1u) : 0.0);

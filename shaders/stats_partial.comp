@@ -21,6 +21,7 @@ void column_main() {
       ++count;
     }
     store_stats_partial(c.g, c.partial, count, w);
+    if (c.partial == 0u) store_pivot(c.g, pivot);
   }
 }
 
@@ -40,5 +41,6 @@ void main() {
       welford_add(w, load_x(walk_element(at)) - pivot);
     w = workgroup_welford(w);
     if (lid == 0u) store_stats_partial(g, chunk, end > begin ? end - begin : 0u, w);
+    if (lid == 0u && chunk == 0u) store_pivot(g, pivot);
   }
 }

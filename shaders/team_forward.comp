@@ -24,7 +24,10 @@ void main() {
     if (lane == 0u) {
       if (!has_flag(FLAG_RMS)) store_mean(g, mean);
       store_stat(g, invstd);
-      if (has_flag(FLAG_UPDATE_RUNNING)) store_stats_partial(g, 0u, size, w);
+      if (has_flag(FLAG_UPDATE_RUNNING)) {
+        store_stats_partial(g, 0u, size, w);
+        store_pivot(g, pivot);
+      }
     }
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
       uint e = walk_element(at);

@@ -10,6 +10,10 @@ void store_stats_record(uint at, uint count, float mean, float m2) {
   store_work(at + VKNORM_STATS_RECORD_MEAN, mean);
   store_work(at + VKNORM_STATS_RECORD_M2, m2);
 }
+// The pivot of group g's statistics records (after every group's records).
+uint pivot_record(uint g) { return group_count() * pc.chunks * VKNORM_STATS_RECORD_FLOATS + g; }
+void store_pivot(uint g, float pivot) { store_work(pivot_record(g), pivot); }
+float load_pivot(uint g) { return load_work(pivot_record(g)); }
 uint stats_record_count(uint at) { return floatBitsToUint(load_work(at + VKNORM_STATS_RECORD_COUNT)); }
 float stats_record_mean(uint at) { return load_work(at + VKNORM_STATS_RECORD_MEAN); }
 float stats_record_m2(uint at) { return load_work(at + VKNORM_STATS_RECORD_M2); }

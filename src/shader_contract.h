@@ -77,6 +77,10 @@
 #define VKNORM_STATS_RECORD_COUNT 0 /* element count, as uint bits (a count may pass 2^24) */
 #define VKNORM_STATS_RECORD_MEAN 1  /* mean of x - pivot */
 #define VKNORM_STATS_RECORD_M2 2    /* sum of squared deviations from that mean */
+// After them, one pivot per group g at group_count * chunks * VKNORM_STATS_RECORD_FLOATS + g:
+// the value its records' means are relative to (written with the records). stats_finalize
+// adds it back, so records from another device, rebased to this pivot (mean + their pivot
+// - this pivot), merge and finalize exactly like this device's own.
 
 // Backward: gradient sum records. Each holds the pair (sum of dy, sum of dy * xhat), in
 // this order everywhere:

@@ -349,3 +349,125 @@ TEST_CASE("Grids folded to a few workgroups (mobile configuration) give the refe
 }
 
 }  // namespace vknorm::test
+
+namespace vknorm::test {
+
+// What cross-device BatchNorm needs of the seams: each device records its partial
+// statistics, the engine merges them (Chan's formula, in rank order, rebased to one pivot)
+// and writes the merged record back, and each device finalizes and applies. Two contexts
+// with different reduction paths stand for the two devices; the ranks hold different batch
+// sizes.
+TEST_CASE("Statistics partials of two devices merge into the statistics of the whole batch") {
+  const uint32_t stats = static_cast<uint32_t>(Phase::statistics);
+  const uint32_t finalize_apply = static_cast<uint32_t>(Phase::finalize) | static_cast<uint32_t>(Phase::apply);
+  // (N, C, L) with a group walk over each channel's rows, and (N, C) with 40 channels,
+  // which the partial pass reads through the column view (a partial per lane).
+  for (const std::vector<int64_t>& tail : {std::vector<int64_t>{3, 40}, std::vector<int64_t>{40}}) {
+    const int64_t ranks_n[2] = {2, 5};
+    std::vector<int64_t> full_shape = {ranks_n[0] + ranks_n[1]};
+    full_shape.insert(full_shape.end(), tail.begin(), tail.end());
+    CAPTURE(shape_name(full_shape));
+    BatchNormParams full;
+    full.shape = full_shape;
+    const uint64_t C = static_cast<uint64_t>(tail[0]);
+    const uint64_t per_sample = product(tail);
+    std::mt19937 rng(5);
+    const auto x = random_vector(product(full_shape), rng, 1000.0f, 3.0f);  // |mean| >> std: the pivot matters
+    const auto w = random_vector(C, rng, 1.0f, 0.5f), b = random_vector(C, rng, 0.0f, 0.5f);
+    const std::vector<float> rm0(C, 0.25f), rv0(C, 2.0f);
+    auto ref_rm = rm0, ref_rv = rv0;
+    auto want = reference::batch_norm_forward(full, x, w, b, ref_rm, ref_rv);
+    REQUIRE(want.ok());
+
+    const PlanOptions split{.split = true};
+    Context* devices[2] = {&context_for(TestDevice::subgroup), &context_for(TestDevice::shared_memory)};
+    std::vector<std::unique_ptr<RoleBuffers>> buffers;
+    std::vector<ExecutionPlan> plans;
+    std::vector<NormPlan> norm_plans;
+    uint64_t first = 0;
+    for (int r = 0; r < 2; ++r) {
+      BatchNormParams local = full;
+      local.shape[0] = ranks_n[r];
+      norm_plans.push_back(planned(local));
+      auto fplan = plan_forward(devices[r]->capabilities(), norm_plans[r], split);
+      auto bplan = plan_backward(devices[r]->capabilities(), norm_plans[r], split);
+      REQUIRE(fplan.ok());
+      REQUIRE(bplan.ok());
+      plans.push_back(fplan.value());
+      buffers.push_back(std::make_unique<RoleBuffers>(*devices[r], fplan.value(), bplan.value(), 9));
+      auto put = [&](Role role, const float* v, size_t n) { std::memcpy(buffers[r]->buffers.at(role).data(), v, n * 4); };
+      const uint64_t count = static_cast<uint64_t>(ranks_n[r]) * per_sample;
+      put(Role::x, x.data() + first, count);
+      first += count;
+      put(Role::weight, w.data(), C);
+      put(Role::bias, b.data(), C);
+      put(Role::running_mean, rm0.data(), C);
+      put(Role::running_var, rv0.data(), C);
+      submit(*devices[r], [&](CommandRecorder& rec) {
+        return record_norm_forward(rec, norm_plans[r], buffers[r]->forward(), split, stats);
+      });
+    }
+
+    // The engine's exchange: every rank's records of group g, in rank order, rebased to
+    // rank 0's pivot and merged into one record.
+    std::vector<float> merged(C * 3), pivots(C);
+    for (uint64_t g = 0; g < C; ++g) {
+      double n = 0, mean = 0, m2 = 0;
+      std::vector<float> work0 = buffers[0]->floats(Role::workspace);
+      const uint32_t chunks0 = plans[0].chunks;
+      const float pivot0 = work0[C * chunks0 * kStatsRecordFloats + g];
+      for (int r = 0; r < 2; ++r) {
+        const std::vector<float> work = buffers[r]->floats(Role::workspace);
+        const uint32_t chunks = plans[r].chunks;
+        const float pivot = work[C * chunks * kStatsRecordFloats + g];
+        CHECK(pivot == x[(r == 0 ? 0 : ranks_n[0] * per_sample) + g * (per_sample / C)]);  // x's first of the group
+        for (uint32_t c = 0; c < chunks; ++c) {
+          const float* rec = &work[(g * chunks + c) * kStatsRecordFloats];
+          uint32_t nb;
+          std::memcpy(&nb, &rec[VKNORM_STATS_RECORD_COUNT], 4);
+          if (nb == 0) continue;
+          const double mb = static_cast<double>(rec[VKNORM_STATS_RECORD_MEAN]) + (pivot - pivot0);
+          const double total = n + nb, delta = mb - mean;
+          mean += delta * nb / total;
+          m2 += rec[VKNORM_STATS_RECORD_M2] + delta * delta * n * nb / total;
+          n = total;
+        }
+      }
+      const uint32_t count = static_cast<uint32_t>(n);
+      std::memcpy(&merged[g * 3 + VKNORM_STATS_RECORD_COUNT], &count, 4);
+      merged[g * 3 + VKNORM_STATS_RECORD_MEAN] = static_cast<float>(mean);
+      merged[g * 3 + VKNORM_STATS_RECORD_M2] = static_cast<float>(m2);
+      pivots[g] = pivot0;
+    }
+    std::map<Role, std::vector<float>> out[2];
+    for (int r = 0; r < 2; ++r) {
+      // The merged record as each group's first chunk, the other chunks empty.
+      float* work = buffers[r]->buffers.at(Role::workspace).as<float>();
+      const uint32_t chunks = plans[r].chunks;
+      std::memset(work, 0, C * chunks * kStatsRecordFloats * 4);
+      for (uint64_t g = 0; g < C; ++g) std::memcpy(&work[g * chunks * kStatsRecordFloats], &merged[g * 3], 12);
+      std::memcpy(&work[C * chunks * kStatsRecordFloats], pivots.data(), C * 4);
+      submit(*devices[r], [&](CommandRecorder& rec) {
+        return record_norm_forward(rec, norm_plans[r], buffers[r]->forward(), split, finalize_apply);
+      });
+      for (Role role : {Role::y, Role::save_mean, Role::save_invstd, Role::running_mean, Role::running_var})
+        out[r][role] = buffers[r]->floats(role);
+    }
+    // Every rank holds the same bits of the statistics, and they are the whole batch's.
+    for (Role role : {Role::save_mean, Role::save_invstd, Role::running_mean, Role::running_var}) {
+      CAPTURE(to_string(role));
+      CHECK(out[0][role] == out[1][role]);
+    }
+    auto head = [](std::vector<float> v, size_t n) { v.resize(n); return v; };
+    check_close(head(out[0][Role::save_mean], C), want->save_mean, 3e-5, "save_mean");
+    check_close(head(out[0][Role::save_invstd], C), want->save_invstd, 3e-5, "save_invstd");
+    check_close(head(out[0][Role::running_mean], C), ref_rm, 3e-5, "running_mean (unbiased over the whole batch)");
+    check_close(head(out[0][Role::running_var], C), ref_rv, 3e-5, "running_var (unbiased over the whole batch)");
+    std::vector<float> y = head(out[0][Role::y], ranks_n[0] * per_sample), y1 = head(out[1][Role::y], ranks_n[1] * per_sample);
+    y.insert(y.end(), y1.begin(), y1.end());
+    check_close(y, want->y, 3e-5, "y of both ranks");
+  }
+  check_no_validation_messages();
+}
+
+}  // namespace vknorm::test

@@ -300,13 +300,14 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   ExecutionPlan plan;
   plan.chunks = s.chunks;
   plan.pchunks = s.pchunks;
-  // Partials (count, shifted mean, M2) per group and chunk; one chunk per group after
-  // team/fused, and only when stats_finalize must update running statistics.
+  // Partials (count, shifted mean, M2) per group and chunk, and a pivot per group; one
+  // chunk per group after team/fused, and only when stats_finalize must update running
+  // statistics.
   WorkspaceLayout& w = plan.workspace;
   if (g.uses_batch_stats && !(s.fused || s.team))
-    w.stats_floats = G * s.chunks * kStatsRecordFloats;
+    w.stats_floats = G * s.chunks * kStatsRecordFloats + G;
   else if (g.uses_batch_stats && g.updates_running)
-    w.stats_floats = G * kStatsRecordFloats;
+    w.stats_floats = G * kStatsRecordFloats + G;
   w.floats = w.stats_floats;
   VKNORM_TRY(check_workspace_limit(caps, w, "forward"));
 

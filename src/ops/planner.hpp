@@ -55,13 +55,15 @@ struct Pass {
 // Where each kind of record sits in the workspace, in floats from its start (0 floats:
 // not used by this plan). The records themselves (float32, one per group and chunk, or
 // per affine channel and chunk) are laid out in src/shader_contract.h:
-//  - stats: statistics partials { count as uint bits, mean - pivot, M2 }, the pivot being
-//    x's first element of the group (stats_finalize adds it back);
+//  - stats: statistics partials { count as uint bits, mean - pivot, M2 } per group and
+//    chunk, then the pivot of each group (x's first element of the group, as the partial
+//    pass saw it; stats_finalize adds it back). Partials of the same group from several
+//    devices merge exactly once rebased to one pivot (mean + their pivot - this pivot).
 //  - grad: gradient sums per group { sum dy, sum dy * xhat } (gamma applied when it varies);
 //  - coef: the coefficients { invstd, b, c } of shaders/grad.glsl, per group;
 //  - param: dgamma / dbeta's partial sums per affine channel, { sum dy, sum dy * xhat }.
 struct WorkspaceLayout {
-  uint64_t stats = 0, stats_floats = 0;
+  uint64_t stats = 0, stats_floats = 0;  // the records and the pivots after them
   uint64_t grad = 0, grad_floats = 0;
   uint64_t coef = 0, coef_floats = 0;
   uint64_t param = 0, param_floats = 0;
