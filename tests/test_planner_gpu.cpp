@@ -7,7 +7,7 @@
 
 #include "gpu_support.hpp"
 #include "ops/norm_engine.hpp"
-#include "ops/norm_kinds.hpp"
+#include "kind_end_to_end.hpp"
 #include "planner/planner_support.hpp"
 
 namespace vknorm::test {
@@ -314,36 +314,14 @@ TEST_CASE("Grids folded to a few workgroups (mobile configuration) give the refe
   REQUIRE(ctx.capabilities().max_workgroup_count_x == kMobileGridLimit);
   for_each_kind([&](auto kind) {
     using Params = typename decltype(kind)::type;
-    using Row = NormKind<Params>;
     Params p;
     set_fold_job(p);
-    CAPTURE(std::string(Row::info.name));
-    auto g = Row::check(p);
+    CAPTURE(std::string(NormKind<Params>::info.name));
+    auto g = NormKind<Params>::check(p);
     REQUIRE(g.ok());
     REQUIRE(g->stat_groups > kMobileGridLimit * ctx.capabilities().workgroup_size);
-    std::mt19937 rng(11);
-    const auto x = random_vector(g->elements, rng, 0.5f, 2.0f), dy = random_vector(g->elements, rng);
-    const auto w = random_vector(g->affine_size, rng, 1.0f, 0.5f), b = random_vector(g->affine_size, rng, 0.0f, 0.5f);
-    const bool running = tracks_running(p);
-    const auto rm0 = running ? random_vector(g->channels, rng) : std::vector<float>();
-    const auto rv0 = running ? random_vector(g->channels, rng, 2.0f, 0.1f) : std::vector<float>();
-    auto rm = rm0, rv = rv0, ref_rm = rm0, ref_rv = rv0;
-    auto got = kind_forward(ctx, p, {x, w, b, rm, rv, {}});
-    auto want = Row::reference_forward(p, {x, w, b, ref_rm, ref_rv, {}});
-    REQUIRE_MESSAGE(got.ok(), got.status().message());
-    REQUIRE(want.ok());
-    check_close(got->y, want->y, 3e-5, "y");
-    check_close(got->save_mean, want->save_mean, 3e-5, "save_mean");
-    check_close(got->save_invstd, want->save_invstd, 3e-5, "save_invstd");
-    check_close(rm, ref_rm, 3e-5, "running_mean");
-    check_close(rv, ref_rv, 3e-5, "running_var");
-    auto gb = kind_backward(ctx, p, {x, dy, w, got->save_mean, got->save_invstd, rm0, rv0, {}});
-    auto wb = Row::reference_backward(p, {x, dy, w, {}, {}, rm0, rv0, {}});
-    REQUIRE_MESSAGE(gb.ok(), gb.status().message());
-    REQUIRE(wb.ok());
-    check_close(gb->dx, wb->dx, 3e-5, "dx");
-    check_close(gb->dweight, wb->dweight, 3e-5, "dweight");
-    check_close(gb->dbias, wb->dbias, 3e-5, "dbias");
+    const std::string failure = run_kind_end_to_end(ctx, p, 11);
+    CHECK_MESSAGE(failure.empty(), failure);
   });
   check_no_validation_messages();
 }

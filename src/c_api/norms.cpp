@@ -149,10 +149,12 @@ void write_back(const std::vector<float>& values, float* dst, size_t length) {
 
 // ---- The kinds: each converts its C params; everything else is the kind table's ----
 
-Result<BatchNormParams> convert(const vknorm_batch_norm_params& c) {
-  BatchNormParams p;
+// BatchNorm and InstanceNorm have the same fields in C and in C++.
+template <class Params, class CParams>
+Result<Params> convert_channel_kind(const CParams& c) {
+  Params p;
   VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-  auto dims = to_dims<BatchNormDims>(c.dims);
+  auto dims = to_dims<decltype(p.dims)>(c.dims);
   if (!dims) return dims.status();
   auto layout = to_layout(c.layout);
   if (!layout) return layout.status();
@@ -166,21 +168,9 @@ Result<BatchNormParams> convert(const vknorm_batch_norm_params& c) {
   return p;
 }
 
+Result<BatchNormParams> convert(const vknorm_batch_norm_params& c) { return convert_channel_kind<BatchNormParams>(c); }
 Result<InstanceNormParams> convert(const vknorm_instance_norm_params& c) {
-  InstanceNormParams p;
-  VKNORM_TRY(convert_common(c.shape, c.rank, c.dtype, c.epilogue, p));
-  auto dims = to_dims<InstanceNormDims>(c.dims);
-  if (!dims) return dims.status();
-  auto layout = to_layout(c.layout);
-  if (!layout) return layout.status();
-  p.dims = dims.value();
-  p.layout = layout.value();
-  p.training = c.training != 0;
-  p.affine = c.affine != 0;
-  p.track_running_stats = c.track_running_stats != 0;
-  p.eps = c.eps;
-  p.momentum = c.momentum;
-  return p;
+  return convert_channel_kind<InstanceNormParams>(c);
 }
 
 Result<GroupNormParams> convert(const vknorm_group_norm_params& c) {

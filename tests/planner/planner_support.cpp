@@ -44,23 +44,18 @@ std::vector<Case> plan_cases() {
         const Epilogue e{epilogue, epilogue};
         for (const auto& shape : channel_shapes) {
           for (int mode = 0; mode < 3; ++mode) {  // training with running stats, without, eval
-            BatchNormParams bn;
-            bn.shape = shape;
-            bn.training = mode != 2;
-            bn.track_running_stats = mode != 1;
-            bn.layout = layout;
-            bn.dtype = dtype;
-            bn.epilogue = e;
-            add(cases, "BatchNorm " + shape_name(shape) + " mode " + std::to_string(mode) + suffix, bn);
-            InstanceNormParams in;
-            in.shape = shape;
-            in.training = mode != 2;
-            in.track_running_stats = mode != 1;
-            in.affine = true;
-            in.layout = layout;
-            in.dtype = dtype;
-            in.epilogue = e;
-            add(cases, "InstanceNorm " + shape_name(shape) + " mode " + std::to_string(mode) + suffix, in);
+            auto add_mode = [&](auto params, const char* kind) {
+              params.shape = shape;
+              params.training = mode != 2;
+              params.track_running_stats = mode != 1;
+              params.affine = true;
+              params.layout = layout;
+              params.dtype = dtype;
+              params.epilogue = e;
+              add(cases, kind + (" " + shape_name(shape)) + " mode " + std::to_string(mode) + suffix, params);
+            };
+            add_mode(BatchNormParams{}, "BatchNorm");
+            add_mode(InstanceNormParams{}, "InstanceNorm");
           }
         }
         for (const auto& [shape, groups] : group_shapes) {
