@@ -1,6 +1,7 @@
-// The planner's plans on the device: the recorder records exactly the planned passes,
-// phases recorded one at a time give the bits of the whole plan, the forced split plan
-// matches the reference, and grids folded to a few workgroups give the same results.
+// The planner's plans on the device: phases recorded one at a time give the bits of the
+// whole plan, the forced split plan matches the reference, grids folded to a few
+// workgroups give the same results, partials of two devices merge into the whole batch's
+// statistics, and bindings past maxStorageBufferRange are refused.
 #include <cstring>
 #include <map>
 #include <random>
@@ -119,39 +120,6 @@ std::map<Role, std::vector<float>> run_phases(Context& ctx, const NormPlan& p, c
 }
 
 }  // namespace
-
-TEST_CASE("The recorder records exactly the planned passes") {
-  Context& ctx = context_for(TestDevice::subgroup);
-  auto big = ctx.create_buffer(32u * 64 * 56 * 56 * 4 + 1024);
-  REQUIRE(big.ok());
-  const BufferRef any = ref(*big);
-  const NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
-  const NormBackwardBuffers b{any, any, any, any, any, any, any, any, any, any, any};
-  LayerNormParams ln;
-  ln.shape = {512, 768};
-  ln.normalized_shape = {768};
-  GroupNormParams gn;
-  gn.shape = {1, 64, 56, 56};
-  gn.num_groups = 32;
-  BatchNormParams bn;
-  bn.shape = {32, 64, 56, 56};
-  InstanceNormParams in;
-  in.shape = {8, 256, 14, 14};
-  in.affine = in.track_running_stats = true;
-  for (const NormPlan& p : {planned(ln), planned(gn), planned(bn), planned(in)}) {
-    auto forward = plan_forward(ctx.capabilities(), p);
-    auto backward = plan_backward(ctx.capabilities(), p);
-    REQUIRE(forward.ok());
-    REQUIRE(backward.ok());
-    auto rec = ctx.begin_commands();
-    REQUIRE(rec.ok());
-    REQUIRE(record_norm_forward(*rec.value(), p, f).ok());
-    CHECK(rec.value()->dispatch_count() == forward->pass_count);
-    REQUIRE(record_norm_backward(*rec.value(), p, b).ok());
-    CHECK(rec.value()->dispatch_count() == forward->pass_count + backward->pass_count);
-  }
-  check_no_validation_messages();
-}
 
 TEST_CASE("Split phases recorded one at a time give the bits of the whole split plan") {
   const uint32_t stats = static_cast<uint32_t>(Phase::statistics), finalize = static_cast<uint32_t>(Phase::finalize),
@@ -446,6 +414,39 @@ TEST_CASE("Statistics partials of two devices merge into the statistics of the w
     check_close(y, want->y, 3e-5, "y of both ranks");
   }
   check_no_validation_messages();
+}
+
+}  // namespace vknorm::test
+
+namespace vknorm::test {
+
+TEST_CASE("Recording checks buffers in the call's order, and the backward always names its workspace") {
+  Context& ctx = context_for(TestDevice::subgroup);
+  auto buffer = ctx.create_buffer(1 << 16);
+  REQUIRE(buffer.ok());
+  const BufferRef any = ref(*buffer);
+  LayerNormParams ln;
+  ln.shape = {130, 33};
+  ln.normalized_shape = {33};
+  ln.elementwise_affine = ln.bias = false;  // a team backward with no records at all (on subgroup devices)
+  auto rec = ctx.begin_commands();
+  REQUIRE(rec.ok());
+  auto refusal = [&](const NormBackwardBuffers& b) { return record_layer_norm_backward(*rec.value(), ln, b).message(); };
+  NormBackwardBuffers b;
+  b.x = b.dy = b.dx = b.save_mean = b.save_invstd = b.workspace = any;
+  CHECK(record_layer_norm_backward(*rec.value(), ln, b).ok());
+  NormBackwardBuffers no_workspace = b;
+  no_workspace.workspace = {};
+  CHECK(refusal(no_workspace).find("buffers.workspace: expected a VkBuffer") == 0);
+  NormBackwardBuffers several = no_workspace;  // dx is checked before the statistics and the workspace
+  several.dx = {};
+  several.save_mean = {};
+  CHECK(refusal(several).find("buffers.dx: expected a VkBuffer") == 0);
+  NormForwardBuffers f{any, any, any, any, any, any, any, any, any};
+  f.residual = {};
+  f.save_mean = {};
+  ln.epilogue.residual = true;  // the residual is checked right after x, y, weight and bias
+  CHECK(record_layer_norm_forward(*rec.value(), ln, f).message().find("buffers.residual: expected a VkBuffer") == 0);
 }
 
 }  // namespace vknorm::test

@@ -10,44 +10,49 @@
 namespace vknorm {
 namespace {
 
-// The caller's buffers, by role.
+// The caller's buffers, by role, and the order their checks run in (when several are
+// wrong, the first of this order is reported).
 struct Buffers {
   std::array<const BufferRef*, 16> by_role{};
+  std::array<Role, 16> order{};
+  size_t count = 0;
   const BufferRef* operator[](Role role) const { return by_role[static_cast<size_t>(role)]; }
+  void set(Role role, const BufferRef& ref) {
+    by_role[static_cast<size_t>(role)] = &ref;
+    order[count++] = role;
+  }
 };
 
 Buffers forward_buffers(const NormForwardBuffers& b) {
   Buffers r;
-  auto set = [&](Role role, const BufferRef& ref) { r.by_role[static_cast<size_t>(role)] = &ref; };
-  set(Role::x, b.x);
-  set(Role::y, b.y);
-  set(Role::weight, b.weight);
-  set(Role::bias, b.bias);
-  set(Role::running_mean, b.running_mean);
-  set(Role::running_var, b.running_var);
-  set(Role::save_mean, b.save_mean);
-  set(Role::save_invstd, b.save_invstd);
-  set(Role::workspace, b.workspace);
-  set(Role::residual, b.residual);
+  r.set(Role::x, b.x);
+  r.set(Role::y, b.y);
+  r.set(Role::weight, b.weight);
+  r.set(Role::bias, b.bias);
+  r.set(Role::residual, b.residual);
+  r.set(Role::running_mean, b.running_mean);
+  r.set(Role::running_var, b.running_var);
+  r.set(Role::save_mean, b.save_mean);
+  r.set(Role::save_invstd, b.save_invstd);
+  r.set(Role::workspace, b.workspace);
   return r;
 }
 
 Buffers backward_buffers(const NormBackwardBuffers& b) {
   Buffers r;
-  auto set = [&](Role role, const BufferRef& ref) { r.by_role[static_cast<size_t>(role)] = &ref; };
-  set(Role::x, b.x);
-  set(Role::dy, b.dy);
-  set(Role::dx, b.dx);
-  set(Role::weight, b.weight);
-  set(Role::save_mean, b.save_mean);
-  set(Role::save_invstd, b.save_invstd);
-  set(Role::running_mean, b.running_mean);
-  set(Role::running_var, b.running_var);
-  set(Role::dweight, b.dweight);
-  set(Role::dbias, b.dbias);
-  set(Role::workspace, b.workspace);
-  set(Role::y, b.y);
-  set(Role::dresidual, b.dresidual);
+  r.set(Role::x, b.x);
+  r.set(Role::dy, b.dy);
+  r.set(Role::dx, b.dx);
+  r.set(Role::weight, b.weight);
+  r.set(Role::dweight, b.dweight);
+  r.set(Role::dbias, b.dbias);
+  r.set(Role::y, b.y);
+  r.set(Role::dresidual, b.dresidual);
+  r.set(Role::save_mean, b.save_mean);
+  r.set(Role::running_mean, b.running_mean);
+  r.set(Role::save_invstd, b.save_invstd);
+  r.set(Role::running_var, b.running_var);
+  r.set(Role::workspace, b.workspace);
   return r;
 }
 
@@ -90,10 +95,16 @@ std::array<SlotUse, 16> bound_buffers(const ExecutionPlan& plan, uint32_t phases
   return bound;
 }
 
-// Checks those buffers in the order of the roles, each with the most any pass binds.
+// Checks those buffers in the call's order, each with the most any pass binds.
 Status check_buffers(const Capabilities& caps, const ExecutionPlan& plan, uint32_t phases, const Buffers& buffers) {
-  for (const SlotUse& use : bound_buffers(plan, phases))
+  const std::array<SlotUse, 16> bound = bound_buffers(plan, phases);
+  for (const SlotUse& use : bound)
+    if (use.role != Role::none && !buffers[use.role])
+      return Status::internal(std::string("a pass binds ") + to_string(use.role) + ", which this direction has no buffer for");
+  for (size_t i = 0; i < buffers.count; ++i) {
+    const SlotUse& use = bound[static_cast<size_t>(buffers.order[i])];
     if (use.role != Role::none) VKNORM_TRY(check_ref(caps, use.role, buffers[use.role], use));
+  }
   return {};
 }
 

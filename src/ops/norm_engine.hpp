@@ -10,8 +10,10 @@
 namespace vknorm {
 
 // Records the passes of `phases` (a mask of Phase values) of the plan `options` give.
-// Buffers are checked against what those passes bind. A plan with a fused pass (team or
-// fused kernels) can only be recorded whole: split phases need PlanOptions::split.
+// Buffers are checked against what those passes bind; size the workspace for these options
+// with plan_workspace_bytes (norm_workspace_size is the default plan's). A plan with a fused
+// pass (team or fused kernels) can only be recorded whole: split phases need
+// PlanOptions::split.
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers,
                            const PlanOptions& options, uint32_t phases);
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& plan, const NormBackwardBuffers& buffers,

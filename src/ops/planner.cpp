@@ -43,7 +43,7 @@ struct Strategy {
 void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks, uint32_t& chunk_size) {
   chunks = chunk_size = 0;
   if (size == 0) return;
-  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, std::min(1024u, max_chunks));
+  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, std::clamp(max_chunks, 1u, 1024u));
   chunk_size = static_cast<uint32_t>((size + n - 1) / n);
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
 }
@@ -145,8 +145,11 @@ uint32_t kernel_shared_bytes(KernelId kernel, uint32_t workgroup_size) {
   }
 }
 
-// A grid dimension: at least 1, at most the device's limit.
-uint32_t fold(uint64_t n, uint32_t limit) { return static_cast<uint32_t>(std::clamp<uint64_t>(n, 1, limit)); }
+// A grid dimension: at least 1, at most the device's limit and 65535 (Vulkan's minimum
+// limit: more workgroups than that buy nothing, the kernels loop over the rest).
+uint32_t fold(uint64_t n, uint32_t limit) {
+  return static_cast<uint32_t>(std::clamp<uint64_t>(n, 1, std::clamp<uint32_t>(limit, 1, 65535)));
+}
 
 // One invocation per item (the finalize passes), folded into the device's grid.
 uint32_t per_item_grid(const DeviceCaps& caps, uint64_t items) {
@@ -211,6 +214,8 @@ class Builder {
 
   PushConstants& push() { return base_; }
   void bind(Slot slot, Role role, uint64_t count) { use(slot, {role, count, 4}); }
+  // A buffer the call names even where no pass binds it (an empty tensor, no records).
+  void require(Role role, uint64_t count) { need({role, count, 4}); }
   void bind_tensor(Slot slot, Role role) { use(slot, {role, tensor_.count, tensor_.element_bytes}); }
   void unbind(Slot slot) { slots_[slot] = {}; }
   uint64_t stat_count() const { return stat_count_; }
@@ -236,6 +241,9 @@ class Builder {
  private:
   void use(Slot slot, SlotUse u) {
     slots_[slot] = u;
+    need(u);
+  }
+  void need(SlotUse u) {
     SlotUse& all = plan_.buffers[static_cast<size_t>(u.role)];
     if (u.count >= all.count) all = u;
   }
@@ -326,6 +334,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   }
   if (!p.rms) b.bind(kSlotMean, Role::save_mean, G);
   b.bind(kSlotStat, Role::save_invstd, G);
+  if (!(s.fused || s.team) || g.updates_running) b.require(Role::workspace, w.floats);
   if (w.floats > 0) b.bind(kSlotWork, Role::workspace, w.floats);
   if (g.updates_running) {
     b.bind(kSlotAux0, Role::running_mean, C);
@@ -368,7 +377,9 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   WorkspaceLayout& w = plan.workspace;
   w.grad_floats = !team ? G * s.chunks * kSumsRecordFloats : (!p.gamma_varies && params) ? G * kSumsRecordFloats : 0;
   w.coef = w.grad_floats;
-  w.coef_floats = team ? 0 : G * kCoefRecordFloats;
+  // grad_finalize writes the coefficients, also after team_backward (which needs none).
+  const bool finalized = !team || (!p.gamma_varies && params);
+  w.coef_floats = finalized ? G * kCoefRecordFloats : 0;
   w.param = w.coef + w.coef_floats;
   w.param_floats = p.gamma_varies && params ? p.Kp * s.pchunks * kSumsRecordFloats : 0;
   w.floats = w.param + w.param_floats;
@@ -385,6 +396,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   if (p.has_weight) b.bind(kSlotWeight, Role::weight, A);
   if (!p.rms) b.bind(kSlotMean, batch ? Role::save_mean : Role::running_mean, b.stat_count());
   b.bind(kSlotStat, batch ? Role::save_invstd : Role::running_var, b.stat_count());
+  b.require(Role::workspace, w.floats);
   if (w.floats > 0) b.bind(kSlotWork, Role::workspace, w.floats);
   if (p.epilogue.relu) b.bind_tensor(kSlotSide, Role::y);
   if (p.epilogue.residual) b.bind_tensor(kSlotDside, Role::dresidual);

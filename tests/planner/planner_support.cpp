@@ -86,14 +86,69 @@ std::vector<Case> plan_cases() {
   return cases;
 }
 
+// The workspace ranges a pass reads or writes, of each kind of record, as the kernels
+// address them (shaders/workspace.glsl, src/shader_contract.h): from the push constants
+// alone, not from the planner's layout.
+struct Extent {
+  const char* kind;
+  uint64_t begin, end;
+};
+std::vector<Extent> workspace_extents(const Pass& pass) {
+  const PushConstants& pc = pass.push;
+  const uint64_t G = uint64_t{pc.B} * pc.K, stats = G * pc.chunks * kStatsRecordFloats;
+  const uint64_t sums = G * pc.chunks * kSumsRecordFloats, coef = G * kCoefRecordFloats;
+  const uint64_t params = uint64_t{pc.Kp} * pc.pchunks * kSumsRecordFloats;
+  auto flag = [&](uint32_t f) { return (pc.flags & f) != 0; };
+  const Extent stats_records{"statistics records", 0, stats}, pivots{"pivots", stats, stats + G};
+  switch (pass.kernel) {
+    case KernelId::stats_partial:
+    case KernelId::stats_finalize: return {stats_records, pivots};
+    case KernelId::team_forward:
+    case KernelId::fused_forward:
+      if (flag(kFlagUpdateRunning)) return {stats_records, pivots};
+      return {};
+    case KernelId::grad_partial: return {{"gradient sums", 0, sums}};
+    case KernelId::team_backward: {
+      std::vector<Extent> e;
+      if (!flag(kFlagGammaVaries) && (flag(kFlagWeight) || flag(kFlagBias))) e.push_back({"gradient sums", 0, sums});
+      if (flag(kFlagPlaneParams)) e.push_back({"parameter sums", pc.param_base, pc.param_base + params});
+      return e;
+    }
+    case KernelId::grad_finalize:
+      return {{"gradient sums", 0, sums}, {"coefficients", pc.coef_base, pc.coef_base + coef}};
+    case KernelId::grad_input: return {{"coefficients", pc.coef_base, pc.coef_base + coef}};
+    case KernelId::param_partial:
+    case KernelId::param_finalize: return {{"parameter sums", pc.param_base, pc.param_base + params}};
+    default: return {};
+  }
+}
+
+// Every record a pass touches lies inside the workspace it binds, and records of different
+// kinds never share a float.
+std::string workspace_problem(const ExecutionPlan& plan) {
+  std::vector<Extent> all;
+  for (const Pass& pass : plan) {
+    const SlotUse& work = pass.slots[kSlotWork];
+    for (const Extent& e : workspace_extents(pass)) {
+      if (e.begin == e.end) continue;
+      if (work.role != Role::workspace || e.end > work.count)
+        return std::string(kernel_name(pass.kernel)) + ": its " + e.kind + " [" + std::to_string(e.begin) + ", " +
+               std::to_string(e.end) + ") lie outside the " + std::to_string(work.count) + " floats of workspace it binds";
+      all.push_back(e);
+    }
+  }
+  for (const Extent& a : all)
+    for (const Extent& b : all)
+      if (std::string(a.kind) != b.kind && a.begin < b.end && b.begin < a.end)
+        return std::string(a.kind) + " and " + b.kind + " overlap in the workspace";
+  return "";
+}
+
 std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p) {
   auto fail = [](const Pass& pass, const std::string& what) { return std::string(kernel_name(pass.kernel)) + ": " + what; };
   const WorkspaceLayout& w = plan.workspace;
   if (w.floats * 4 > caps.max_storage_buffer_range) return "workspace over maxStorageBufferRange";
-  // The records lie inside the workspace, one after the other.
-  if (w.stats + w.stats_floats > w.floats || w.grad + w.grad_floats > w.coef || w.coef + w.coef_floats > w.param ||
-      w.param + w.param_floats > w.floats)
-    return "workspace records overlap or run past its end";
+  if (std::string problem = workspace_problem(plan); !problem.empty()) return problem;
   if (plan.pass_count == 0 && p.geometry.elements > 0) return "no pass for a non-empty tensor";
   for (const Pass& pass : plan) {
     if (pass.grid_x < 1 || pass.grid_x > caps.max_workgroup_count_x)
@@ -131,8 +186,8 @@ std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const Norm
       const uint64_t per_channel = pc.Ip == 1 ? p.Op : p.Op * p.Ip;
       if (uint64_t{pc.pchunks} * pc.pchunk_size < per_channel) return fail(pass, "chunks do not cover a channel");
     }
-    if (pass.slots[kSlotWork].role == Role::workspace && pass.slots[kSlotWork].count < w.floats)
-      return fail(pass, "binds less workspace than its records span");
+    if (pc.coef_base != w.coef || pc.param_base != w.param || pc.pchunks != plan.pchunks)
+      return fail(pass, "workspace offsets or parameter chunks do not fit the push constants");
   }
   return "";
 }
