@@ -75,6 +75,11 @@ uint32_t workgroup_size_for(const Capabilities& caps) {
   return size;
 }
 
+uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId id) {
+  const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
+  return team ? team_workgroup_size(caps) : workgroup_size_for(caps);
+}
+
 uint32_t team_workgroup_size(const Capabilities& caps) {
   const uint32_t wg = workgroup_size_for(caps);
   if (caps.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU) return wg;
@@ -131,8 +136,7 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
 
   const SpirvModule code = kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, dtype);
   Kernel kernel;
-  const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
-  kernel.workgroup_size = team ? team_workgroup_size(s.caps) : workgroup_size_for(s.caps);
+  kernel.workgroup_size = kernel_workgroup_size(s.caps, id);
   auto pipeline = create_pipeline(s, code.words, code.bytes, kernel.workgroup_size, kernel_name(id));
   if (!pipeline) return pipeline.status();
   kernel.pipeline = pipeline.value();

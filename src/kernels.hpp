@@ -65,6 +65,9 @@ uint32_t workgroup_size_for(const Capabilities& caps);
 // elsewhere workgroup_size_for.
 uint32_t team_workgroup_size(const Capabilities& caps);
 
+// The workgroup size kernel `id` is specialized with on a device (one of the two above).
+uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId id);
+
 // Values per invocation that fused_forward keeps in registers (VALUES in the shader).
 constexpr uint32_t kFusedValuesPerInvocation = 16;
 

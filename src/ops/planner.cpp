@@ -226,8 +226,7 @@ class Builder {
     pass.phase = phase;
     pass.grid_x = grid_x;
     pass.grid_y = grid_y;
-    const bool team = kernel == KernelId::team_forward || kernel == KernelId::team_backward;
-    pass.workgroup_size = team ? team_workgroup_size(caps_) : workgroup_size_for(caps_);
+    pass.workgroup_size = kernel_workgroup_size(caps_, kernel);
     pass.shared_bytes = kernel_shared_bytes(kernel, pass.workgroup_size);
     pass.push = push ? *push : base_;
     pass.slots = slots_;
