@@ -245,9 +245,10 @@ vknorm_status workspace_entry(const char* function, const vknorm_context* contex
   });
 }
 
-template <class CParams>
-vknorm_status forward_entry(const char* function, vknorm_recorder* recorder, const CParams* params,
-                            const vknorm_forward_buffers* buffers) {
+// Records the forward (vknorm_forward_buffers) or the backward (vknorm_backward_buffers).
+template <class CParams, class CBuffers>
+vknorm_status record_entry(const char* function, vknorm_recorder* recorder, const CParams* params,
+                           const CBuffers* buffers) {
   return guard(context_of(recorder), function, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, recorder);
     VKNORM_CAPI_REQUIRE(fn, params);
@@ -255,21 +256,10 @@ vknorm_status forward_entry(const char* function, vknorm_recorder* recorder, con
     VKNORM_TRY(recordable(recorder));
     auto p = convert(*params);
     if (!p) return p.status();
-    return record_kind_forward(*recorder->cxx, p.value(), to_cxx(*buffers));
-  });
-}
-
-template <class CParams>
-vknorm_status backward_entry(const char* function, vknorm_recorder* recorder, const CParams* params,
-                             const vknorm_backward_buffers* buffers) {
-  return guard(context_of(recorder), function, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    VKNORM_TRY(recordable(recorder));
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return record_kind_backward(*recorder->cxx, p.value(), to_cxx(*buffers));
+    if constexpr (std::is_same_v<CBuffers, vknorm_forward_buffers>)
+      return record_kind_forward(*recorder->cxx, p.value(), to_cxx(*buffers));
+    else
+      return record_kind_backward(*recorder->cxx, p.value(), to_cxx(*buffers));
   });
 }
 
@@ -428,11 +418,11 @@ vknorm_status vknorm_batch_norm_state_next_training_factor(vknorm_batch_norm_sta
   }                                                                                                               \
   vknorm_status vknorm_##kind##_record_forward(vknorm_recorder* recorder, const vknorm_##kind##_params* params,  \
                                                const vknorm_forward_buffers* buffers) {                          \
-    return forward_entry(__func__, recorder, params, buffers);                                                    \
+    return record_entry(__func__, recorder, params, buffers);                                                     \
   }                                                                                                               \
   vknorm_status vknorm_##kind##_record_backward(vknorm_recorder* recorder, const vknorm_##kind##_params* params, \
                                                 const vknorm_backward_buffers* buffers) {                        \
-    return backward_entry(__func__, recorder, params, buffers);                                                   \
+    return record_entry(__func__, recorder, params, buffers);                                                     \
   }                                                                                                               \
   vknorm_status vknorm_##kind##_forward_host(vknorm_context* context, const vknorm_##kind##_params* params,       \
                                              const vknorm_host_forward* io) {                                     \
