@@ -484,6 +484,36 @@ static void test_without_float16(void) {
   vknorm_context_destroy(ctx);
 }
 
+/* The grid and binding limits of the override reach the capabilities; a tensor past the
+ * binding limit is refused, and one within it (grids folded to 3 workgroups) still runs. */
+static void test_limits_override(void) {
+  vknorm_standalone_options options;
+  vknorm_standalone_options_init(&options);
+  options.enable_validation = 1;
+  options.debug_callback = count_validation_message;
+  options.capability_override.max_workgroup_count = 3;
+  options.capability_override.max_storage_buffer_range = 4096;
+  vknorm_context* ctx = NULL;
+  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
+  if (!ctx) return;
+  vknorm_capabilities caps;
+  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  CHECK(caps.max_workgroup_count_x == 3 && caps.max_workgroup_count_y == 3, "grid limits %u x %u",
+        caps.max_workgroup_count_x, caps.max_workgroup_count_y);
+  CHECK(caps.max_storage_buffer_range == 4096, "binding limit %llu", (unsigned long long)caps.max_storage_buffer_range);
+  CHECK(caps.host_threads >= 1, "host_threads %u", caps.host_threads);
+  enum { ROWS = 4, D = 256, BIG = 257 };
+  static float x[ROWS * BIG], y[ROWS * BIG], invstd[ROWS];
+  fill(x, ROWS * BIG, -1.0f, 1.0f);
+  const int64_t shape[] = {ROWS, D}, big_shape[] = {ROWS, BIG};
+  vknorm_rms_norm_params rms = rms_over_rows(shape), big = rms_over_rows(big_shape);
+  vknorm_host_forward io = rms_host_io(x, y, invstd, ROWS, D), big_io = rms_host_io(x, y, invstd, ROWS, BIG);
+  CHECK_OK(vknorm_rms_norm_forward_host(ctx, &rms, &io)); /* 4096 bytes: exactly the limit */
+  CHECK_ERROR(vknorm_rms_norm_forward_host(ctx, &big, &big_io), VKNORM_STATUS_UNSUPPORTED,
+              "x: 1028 elements (4112 bytes) exceed the device's maxStorageBufferRange of 4096 bytes");
+  vknorm_context_destroy(ctx);
+}
+
 /* ---- Engine mode: the test's own Vulkan objects ---- */
 
 static int g_engine_messages;
@@ -755,6 +785,7 @@ int main(void) {
     vknorm_context_destroy(ctx);
   }
   test_without_float16();
+  test_limits_override();
   CHECK(atomic_load(&g_validation_messages) == 0, "%d validation messages in standalone mode",
         atomic_load(&g_validation_messages));
 
