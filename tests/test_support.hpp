@@ -33,7 +33,10 @@ inline size_t product(const std::vector<int64_t>& shape) {
 // "2x3x5" for {2, 3, 5}: a shape in captures and messages.
 inline std::string shape_name(const std::vector<int64_t>& shape) {
   std::string s;
-  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += 'x';  // appended, not "x" + ...: GCC 12 warns (-Wrestrict) falsely about that
+    s += std::to_string(shape[i]);
+  }
   return s;
 }
 

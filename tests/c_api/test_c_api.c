@@ -465,19 +465,29 @@ static void check_float16_refused(vknorm_context* ctx) {
   CHECK_ERROR(vknorm_rms_norm_forward_host(ctx, &rms, &io), VKNORM_STATUS_UNSUPPORTED, "storageBuffer16BitAccess");
 }
 
-/* Every device lavapipe included has 16-bit storage: the capability override takes it away,
- * so that the refusal runs everywhere. float32 work still runs. */
-static void test_without_float16(void) {
+/* A standalone context (validation on) with `over` applied, and its capabilities; NULL
+ * when it cannot be created (the failure is counted). */
+static vknorm_context* context_with_override(const vknorm_capability_override* over, vknorm_capabilities* caps) {
   vknorm_standalone_options options;
   vknorm_standalone_options_init(&options);
   options.enable_validation = 1;
   options.debug_callback = count_validation_message;
-  options.capability_override.storage_buffer_16bit = 0;
+  options.capability_override = *over;
   vknorm_context* ctx = NULL;
   CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
-  if (!ctx) return;
+  if (ctx) CHECK_OK(vknorm_context_get_capabilities(ctx, caps));
+  return ctx;
+}
+
+/* Every device lavapipe included has 16-bit storage: the capability override takes it away,
+ * so that the refusal runs everywhere. float32 work still runs. */
+static void test_without_float16(void) {
+  vknorm_capability_override over;
+  vknorm_capability_override_init(&over);
+  over.storage_buffer_16bit = 0;
   vknorm_capabilities caps;
-  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  vknorm_context* ctx = context_with_override(&over, &caps);
+  if (!ctx) return;
   CHECK(caps.storage_buffer_16bit == 0, "the override left storage_buffer_16bit at %d", caps.storage_buffer_16bit);
   CHECK_OK(vknorm_context_prepare_kernels(ctx)); /* every dtype the context supports: float32 */
   check_float16_refused(ctx);
@@ -487,17 +497,13 @@ static void test_without_float16(void) {
 /* The grid and binding limits of the override reach the capabilities; a tensor past the
  * binding limit is refused, and one within it (grids folded to 3 workgroups) still runs. */
 static void test_limits_override(void) {
-  vknorm_standalone_options options;
-  vknorm_standalone_options_init(&options);
-  options.enable_validation = 1;
-  options.debug_callback = count_validation_message;
-  options.capability_override.max_workgroup_count = 3;
-  options.capability_override.max_storage_buffer_range = 4096;
-  vknorm_context* ctx = NULL;
-  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
-  if (!ctx) return;
+  vknorm_capability_override over;
+  vknorm_capability_override_init(&over);
+  over.max_workgroup_count = 3;
+  over.max_storage_buffer_range = 4096;
   vknorm_capabilities caps;
-  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  vknorm_context* ctx = context_with_override(&over, &caps);
+  if (!ctx) return;
   CHECK(caps.max_workgroup_count_x == 3 && caps.max_workgroup_count_y == 3, "grid limits %u x %u",
         caps.max_workgroup_count_x, caps.max_workgroup_count_y);
   CHECK(caps.max_storage_buffer_range == 4096, "binding limit %llu", (unsigned long long)caps.max_storage_buffer_range);

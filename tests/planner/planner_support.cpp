@@ -1,18 +1,24 @@
 #include "planner_support.hpp"
 
+#include "test_support.hpp"
+
 namespace vknorm::test {
 namespace {
-
-std::string shape_name(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
 
 template <class Params>
 void add(std::vector<Case>& cases, const std::string& name, const Params& params) {
   auto plan = plan_norm(params);
   if (plan.ok()) cases.push_back({name, plan.value()});
+}
+
+// "<kind> <shape><details>", built by appending (GCC 12 warns falsely, -Wrestrict, about
+// some chains of string + string).
+std::string case_name(const std::string& kind, const std::vector<int64_t>& shape, const std::string& details) {
+  std::string name = kind;
+  name += ' ';
+  name += shape_name(shape);
+  name += details;
+  return name;
 }
 
 const char* dtype_name(DType d) { return d == DType::f16 ? "f16" : "f32"; }
@@ -52,7 +58,7 @@ std::vector<Case> plan_cases() {
               params.layout = layout;
               params.dtype = dtype;
               params.epilogue = e;
-              add(cases, kind + (" " + shape_name(shape)) + " mode " + std::to_string(mode) + suffix, params);
+              add(cases, case_name(kind, shape, " mode " + std::to_string(mode) + suffix), params);
             };
             add_mode(BatchNormParams{}, "BatchNorm");
             add_mode(InstanceNormParams{}, "InstanceNorm");
@@ -65,22 +71,19 @@ std::vector<Case> plan_cases() {
           gn.layout = layout;
           gn.dtype = dtype;
           gn.epilogue = e;
-          add(cases, "GroupNorm(" + std::to_string(groups) + ") " + shape_name(shape) + suffix, gn);
+          add(cases, case_name("GroupNorm(" + std::to_string(groups) + ")", shape, suffix), gn);
         }
         if (layout == Layout::nhwc) continue;  // rows have one layout
         for (const auto& shape : rows) {
-          LayerNormParams ln;
-          ln.shape = shape;
-          ln.normalized_shape = {shape.back()};
-          ln.dtype = dtype;
-          ln.epilogue = e;
-          add(cases, "LayerNorm " + shape_name(shape) + suffix, ln);
-          RMSNormParams rms;
-          rms.shape = shape;
-          rms.normalized_shape = {shape.back()};
-          rms.dtype = dtype;
-          rms.epilogue = e;
-          add(cases, "RMSNorm " + shape_name(shape) + suffix, rms);
+          auto add_rows = [&](auto params, const char* kind) {
+            params.shape = shape;
+            params.normalized_shape = {shape.back()};
+            params.dtype = dtype;
+            params.epilogue = e;
+            add(cases, case_name(kind, shape, suffix), params);
+          };
+          add_rows(LayerNormParams{}, "LayerNorm");
+          add_rows(RMSNormParams{}, "RMSNorm");
         }
       }
   return cases;
