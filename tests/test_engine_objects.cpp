@@ -329,7 +329,8 @@ TEST_CASE("Engine mode: the engine's allocation callbacks reach every object, an
   REQUIRE_MESSAGE(st.ok(), st.message());
   f = c.footprint();
   check_matches_seen(f);
-  CHECK(f.descriptor_pools == 2 * pools_one - (pools_one > 1 ? pools_one - 1 : 0));
+  CHECK(pools_one <= 1);  // a few dispatches fit one pool (none with push descriptors)
+  CHECK(f.descriptor_pools == 2 * pools_one);
   ENGINE_CHECK(vkEndCommandBuffer(cmd));
   first.value().reset();
   second.value().reset();

@@ -224,9 +224,10 @@ VKNORM_API vknorm_status vknorm_context_get_capabilities(const vknorm_context* c
 VKNORM_API int vknorm_context_is_standalone(const vknorm_context* context);
 VKNORM_API VkDevice vknorm_context_device(const vknorm_context* context);
 
-/* Creates every pipeline now instead of on first use (for example at load time rather than
- * in the first frame): for all dtypes the device supports, or for one dtype (f16 gives
- * VKNORM_STATUS_UNSUPPORTED without 16-bit storage). Thread-safe. */
+/* Creates every pipeline of every kind now instead of on first use: for all dtypes the
+ * device supports, or for one dtype (f16 gives VKNORM_STATUS_UNSUPPORTED without 16-bit
+ * storage). Thread-safe. Engines should prefer vknorm_context_prepare (below), which
+ * creates only what the kinds and directions they use can record. */
 VKNORM_API vknorm_status vknorm_context_prepare_kernels(vknorm_context* context);
 VKNORM_API vknorm_status vknorm_context_prepare_kernels_for(vknorm_context* context, vknorm_dtype dtype);
 
