@@ -134,6 +134,7 @@ void to_c(const Capabilities& c, vknorm_capabilities* out) noexcept {
   out->subgroup_stages = c.subgroup_stages;
   out->workgroup_size = c.workgroup_size;
   out->host_threads = c.host_threads;
+  out->device_storage_buffer_16bit = c.device_storage_buffer_16bit;
 }
 
 Result<std::optional<bool>> to_cxx_flag(int32_t value, const char* name) {
@@ -269,6 +270,7 @@ vknorm_status vknorm_context_create_standalone(const vknorm_standalone_options* 
     auto over = to_cxx(c.capability_override, "options.capability_override");
     if (!over) return over.status();
     o.capability_override = over.value();
+    o.allocation_callbacks = c.allocation_callbacks;
     return wrap(vknorm::Context::create_standalone(o), out_context);
   });
 }
@@ -290,6 +292,7 @@ vknorm_status vknorm_context_create_from_engine(const vknorm_engine_handles* han
     auto over = to_cxx(handles->capability_override, "handles.capability_override");
     if (!over) return over.status();
     h.capability_override = over.value();
+    h.allocation_callbacks = handles->allocation_callbacks;
     return wrap(vknorm::Context::create_from_engine(h), out_context);
   });
 }

@@ -45,7 +45,7 @@ bool has_layer(const char* name) {
 }
 
 // Creates an instance of the highest version up to 1.3 the loader offers (1.1 at least).
-Status create_instance(bool validation, VkInstance* instance) {
+Status create_instance(bool validation, const VkAllocationCallbacks* allocator, VkInstance* instance) {
   uint32_t loader_version = VK_API_VERSION_1_0;
   if (vkEnumerateInstanceVersion(&loader_version) != VK_SUCCESS || loader_version < VK_API_VERSION_1_1)
     return Status::unsupported("the Vulkan loader offers only Vulkan 1.0; vknorm needs 1.1");
@@ -74,7 +74,7 @@ Status create_instance(bool validation, VkInstance* instance) {
   info.ppEnabledLayerNames = layers.data();
   info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
   info.ppEnabledExtensionNames = extensions.data();
-  VkResult r = vkCreateInstance(&info, nullptr, instance);
+  VkResult r = vkCreateInstance(&info, allocator, instance);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateInstance");
   return {};
 }
@@ -142,15 +142,21 @@ const Candidate* pick_default(const vk::Dispatch& vk, const std::vector<Candidat
 
 Status finish_state(ContextState& s) {
   VKNORM_TRY(s.kernels.init(s));
-  return vk::create_host_buffer(s.vk, s.physical_device, s.device, 16, &s.dummy_buffer, &s.dummy_memory);
+  VkDeviceSize bytes = 0;
+  VKNORM_TRY(vk::create_host_buffer(s.vk, s.physical_device, s.device, 16, &s.dummy_buffer, &s.dummy_memory,
+                                    s.allocator, &bytes));
+  ++s.live_buffers;
+  ++s.live_memory_allocations;
+  s.live_memory_bytes += bytes;
+  return {};
 }
 
 }  // namespace
 
 // Buffers keep what they need to free themselves; they must not outlive their context.
 struct Buffer::Owner {
-  const vk::Dispatch* vk;
-  VkDevice device;
+  ContextState* state;
+  VkDeviceSize memory_bytes;  // its allocationSize, for the footprint
 };
 
 Context::Context(std::unique_ptr<ContextState> state) : state_(std::move(state)) {}
@@ -161,18 +167,18 @@ Context::~Context() {
   ContextState& s = *state_;
   if (s.device) {
     s.kernels.destroy(s);
-    if (s.dummy_buffer) s.vk.DestroyBuffer(s.device, s.dummy_buffer, nullptr);
-    if (s.dummy_memory) s.vk.FreeMemory(s.device, s.dummy_memory, nullptr);
+    if (s.dummy_buffer) s.vk.DestroyBuffer(s.device, s.dummy_buffer, s.allocator);
+    if (s.dummy_memory) s.vk.FreeMemory(s.device, s.dummy_memory, s.allocator);
   }
   if (!s.standalone) return;  // never destroy what the engine created
-  if (s.pipeline_cache) s.vk.DestroyPipelineCache(s.device, s.pipeline_cache, nullptr);
-  if (s.device) s.vk.DestroyDevice(s.device, nullptr);
+  if (s.pipeline_cache) s.vk.DestroyPipelineCache(s.device, s.pipeline_cache, s.allocator);
+  if (s.device) s.vk.DestroyDevice(s.device, s.allocator);
   if (s.messenger) {
     auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
         s.vk.GetInstanceProcAddr(s.instance, "vkDestroyDebugUtilsMessengerEXT"));
-    if (destroy) destroy(s.instance, s.messenger, nullptr);
+    if (destroy) destroy(s.instance, s.messenger, s.allocator);
   }
-  if (s.instance) s.vk.DestroyInstance(s.instance, nullptr);
+  if (s.instance) s.vk.DestroyInstance(s.instance, s.allocator);
 }
 
 const Capabilities& Context::capabilities() const { return state_->caps; }
@@ -185,7 +191,7 @@ Status Context::prepare_kernels(DType dtype) { return state_->kernels.prepare(*s
 
 Result<std::vector<DeviceInfo>> Context::list_devices() {
   VkInstance instance = VK_NULL_HANDLE;
-  VKNORM_TRY(create_instance(false, &instance));
+  VKNORM_TRY(create_instance(false, nullptr, &instance));
   vk::Dispatch vk;
   Status st = vk.load_instance(instance, nullptr);
   std::vector<DeviceInfo> out;
@@ -207,10 +213,11 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   auto state = std::make_unique<ContextState>();
   ContextState& s = *state;
   s.standalone = true;
+  s.allocator = options.allocation_callbacks;
   // From here on the Context's destructor cleans up whatever was created.
   std::unique_ptr<Context> context(new Context(std::move(state)));
 
-  VKNORM_TRY(create_instance(options.enable_validation, &s.instance));
+  VKNORM_TRY(create_instance(options.enable_validation, s.allocator, &s.instance));
   VKNORM_TRY(s.vk.load_instance(s.instance, nullptr));
   if (options.enable_validation) {
     s.debug_callback = std::make_unique<DebugCallback>(options.debug_callback);
@@ -223,7 +230,7 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
         s.vk.GetInstanceProcAddr(s.instance, "vkCreateDebugUtilsMessengerEXT"));
     if (!create) return Status::unsupported("enable_validation: vkCreateDebugUtilsMessengerEXT is missing");
-    VkResult r = create(s.instance, &info, nullptr, &s.messenger);
+    VkResult r = create(s.instance, &info, s.allocator, &s.messenger);
     if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDebugUtilsMessengerEXT");
   }
 
@@ -258,13 +265,13 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   info.pNext = &storage16;
   info.queueCreateInfoCount = 1;
   info.pQueueCreateInfos = &queue;
-  VkResult r = s.vk.CreateDevice(s.physical_device, &info, nullptr, &s.device);
+  VkResult r = s.vk.CreateDevice(s.physical_device, &info, s.allocator, &s.device);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDevice");
   VKNORM_TRY(s.vk.load_device(s.device, nullptr));
   s.vk.GetDeviceQueue(s.device, s.queue_family, 0, &s.queue);
 
   VkPipelineCacheCreateInfo cache{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-  r = s.vk.CreatePipelineCache(s.device, &cache, nullptr, &s.pipeline_cache);
+  r = s.vk.CreatePipelineCache(s.device, &cache, s.allocator, &s.pipeline_cache);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineCache");
   VKNORM_TRY(finish_state(s));
   return context;
@@ -282,6 +289,7 @@ Result<std::unique_ptr<Context>> Context::create_from_engine(const EngineHandles
   s.physical_device = h.physical_device;
   s.queue_family = h.queue_family_index;
   s.pipeline_cache = h.pipeline_cache;
+  s.allocator = h.allocation_callbacks;
   VKNORM_TRY(s.vk.load_instance(h.instance, h.get_instance_proc_addr));
   s.caps = vk::query_capabilities(s.vk, h.physical_device, h.capability_override);
   s.caps.storage_buffer_16bit = s.caps.storage_buffer_16bit && h.storage_buffer_16bit_enabled;
@@ -306,8 +314,13 @@ Result<Buffer> Context::create_buffer(VkDeviceSize bytes) {
     return Status::invalid_argument("create_buffer: only a standalone context allocates buffers; in engine mode pass your own");
   Buffer b;
   VkDeviceSize size = std::max<VkDeviceSize>(bytes, 4);
-  VKNORM_TRY(vk::create_host_buffer(state_->vk, state_->physical_device, state_->device, size, &b.buffer_, &b.memory_));
-  b.owner_ = std::make_shared<Buffer::Owner>(Buffer::Owner{&state_->vk, state_->device});
+  VkDeviceSize memory_bytes = 0;
+  VKNORM_TRY(vk::create_host_buffer(state_->vk, state_->physical_device, state_->device, size, &b.buffer_, &b.memory_,
+                                    state_->allocator, &memory_bytes));
+  b.owner_ = std::make_shared<Buffer::Owner>(Buffer::Owner{state_.get(), memory_bytes});
+  ++state_->live_buffers;
+  ++state_->live_memory_allocations;
+  state_->live_memory_bytes += memory_bytes;
   b.size_ = size;
   VkResult r = state_->vk.MapMemory(state_->device, b.memory_, 0, VK_WHOLE_SIZE, 0, &b.mapped_);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkMapMemory");
@@ -325,7 +338,7 @@ Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
   pool_info.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
   pool_info.queueFamilyIndex = s.queue_family;
   VkCommandPool pool = VK_NULL_HANDLE;
-  VkResult r = s.vk.CreateCommandPool(s.device, &pool_info, nullptr, &pool);
+  VkResult r = s.vk.CreateCommandPool(s.device, &pool_info, s.allocator, &pool);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateCommandPool");
   VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   alloc.commandPool = pool;
@@ -341,16 +354,17 @@ Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
     failed = "vkBeginCommandBuffer";
   }
   if (r != VK_SUCCESS) {
-    s.vk.DestroyCommandPool(s.device, pool, nullptr);  // frees cmd as well
+    s.vk.DestroyCommandPool(s.device, pool, s.allocator);  // frees cmd as well
     return Status::vulkan(r, failed);
   }
   auto recorder = CommandRecorder::create(*this, cmd);
   if (!recorder) {
-    s.vk.DestroyCommandPool(s.device, pool, nullptr);
+    s.vk.DestroyCommandPool(s.device, pool, s.allocator);
     return recorder;
   }
   impl_of(*recorder.value()).owns_command_buffer = true;
   impl_of(*recorder.value()).command_pool = pool;
+  ++s.live_command_pools;  // the recorder's destructor destroys it
   return recorder;
 }
 
@@ -366,7 +380,7 @@ Status Context::submit_and_wait(CommandRecorder& recorder) {
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkEndCommandBuffer");
   VkFenceCreateInfo fence_info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VkFence fence = VK_NULL_HANDLE;
-  r = s.vk.CreateFence(s.device, &fence_info, nullptr, &fence);
+  r = s.vk.CreateFence(s.device, &fence_info, s.allocator, &fence);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateFence");
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = 1;
@@ -377,7 +391,7 @@ Status Context::submit_and_wait(CommandRecorder& recorder) {
     r = s.vk.QueueSubmit(s.queue, 1, &submit, fence);
   }
   if (r == VK_SUCCESS) r = s.vk.WaitForFences(s.device, 1, &fence, VK_TRUE, UINT64_MAX);
-  s.vk.DestroyFence(s.device, fence, nullptr);
+  s.vk.DestroyFence(s.device, fence, s.allocator);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkQueueSubmit/vkWaitForFences");
   return {};
 }
@@ -402,9 +416,13 @@ Buffer::~Buffer() { release(); }
 
 void Buffer::release() {
   if (!owner_) return;
-  if (mapped_) owner_->vk->UnmapMemory(owner_->device, memory_);
-  if (buffer_) owner_->vk->DestroyBuffer(owner_->device, buffer_, nullptr);
-  if (memory_) owner_->vk->FreeMemory(owner_->device, memory_, nullptr);
+  ContextState& s = *owner_->state;
+  if (mapped_) s.vk.UnmapMemory(s.device, memory_);
+  if (buffer_) s.vk.DestroyBuffer(s.device, buffer_, s.allocator);
+  if (memory_) s.vk.FreeMemory(s.device, memory_, s.allocator);
+  --s.live_buffers;
+  --s.live_memory_allocations;
+  s.live_memory_bytes -= owner_->memory_bytes;
   owner_.reset();
   buffer_ = VK_NULL_HANDLE;
   memory_ = VK_NULL_HANDLE;

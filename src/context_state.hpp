@@ -1,6 +1,7 @@
 // What a Context holds. Internal: the public header keeps it opaque.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -19,6 +20,9 @@ struct ContextState {
   VkDevice device = VK_NULL_HANDLE;
   uint32_t queue_family = 0;
   VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
+  // The caller's VkAllocationCallbacks (or null), passed to every vkCreate*/vkDestroy*,
+  // vkAllocateMemory/vkFreeMemory vknorm calls.
+  const VkAllocationCallbacks* allocator = nullptr;
   KernelCache kernels;
   // A 16-byte buffer bound to the slots a kernel does not use (every slot must be valid).
   VkBuffer dummy_buffer = VK_NULL_HANDLE;
@@ -33,6 +37,12 @@ struct ContextState {
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   std::unique_ptr<DebugCallback> debug_callback;
   uint32_t host_memory_type = UINT32_MAX;
+
+  // What Context::footprint() reports besides the kernel cache: kept where the objects
+  // are created and destroyed (recorders and buffers may be in any thread).
+  std::atomic<uint32_t> live_descriptor_pools{0}, live_command_pools{0};
+  std::atomic<uint32_t> live_buffers{0}, live_memory_allocations{0};
+  std::atomic<uint64_t> live_memory_bytes{0};
 };
 
 // The state behind a Context, for vknorm's own code and its tools (a friend of Context).

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "context_state.hpp"
+#include "vk/capabilities.hpp"
 
 // SPIR-V built from shaders/*.comp (cmake/shaders.cmake): vknorm_spirv_<name>_sg<0|1>_<dtype>
 // for a SUBGROUP kernel, vknorm_spirv_<name>_<dtype> for a PLAIN one.
@@ -104,7 +105,7 @@ Status KernelCache::init(ContextState& s) {
   VkDescriptorSetLayoutCreateInfo set_info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   set_info.bindingCount = kSlotCount;
   set_info.pBindings = bindings.data();
-  VkResult r = s.vk.CreateDescriptorSetLayout(s.device, &set_info, nullptr, &set_layout_);
+  VkResult r = s.vk.CreateDescriptorSetLayout(s.device, &set_info, s.allocator, &set_layout_);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDescriptorSetLayout");
 
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants)};
@@ -113,26 +114,46 @@ Status KernelCache::init(ContextState& s) {
   layout_info.pSetLayouts = &set_layout_;
   layout_info.pushConstantRangeCount = 1;
   layout_info.pPushConstantRanges = &range;
-  r = s.vk.CreatePipelineLayout(s.device, &layout_info, nullptr, &layout_);
+  r = s.vk.CreatePipelineLayout(s.device, &layout_info, s.allocator, &layout_);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineLayout");
   return {};
 }
 
 void KernelCache::destroy(ContextState& s) {
-  for (auto& [key, kernel] : kernels_) s.vk.DestroyPipeline(s.device, kernel.pipeline, nullptr);
+  for (auto& [key, kernel] : kernels_) s.vk.DestroyPipeline(s.device, kernel.pipeline, s.allocator);
   kernels_.clear();
-  if (layout_) s.vk.DestroyPipelineLayout(s.device, layout_, nullptr);
-  if (set_layout_) s.vk.DestroyDescriptorSetLayout(s.device, set_layout_, nullptr);
+  if (layout_) s.vk.DestroyPipelineLayout(s.device, layout_, s.allocator);
+  if (set_layout_) s.vk.DestroyDescriptorSetLayout(s.device, set_layout_, s.allocator);
   layout_ = VK_NULL_HANDLE;
   set_layout_ = VK_NULL_HANDLE;
 }
 
 Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
   std::lock_guard<std::mutex> lock(mutex_);
+  bool created = false;
+  return find_or_create(s, id, dtype, &created);
+}
+
+Result<bool> KernelCache::ensure(ContextState& s, KernelId id, DType dtype) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  bool created = false;
+  auto kernel = find_or_create(s, id, dtype, &created);
+  if (!kernel) return kernel.status();
+  return created;
+}
+
+ObjectCounts KernelCache::counts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ObjectCounts c;
+  c.pipelines = static_cast<uint32_t>(kernels_.size());
+  c.pipeline_layouts = layout_ ? 1 : 0;
+  c.set_layouts = set_layout_ ? 1 : 0;
+  return c;
+}
+
+Result<Kernel> KernelCache::find_or_create(ContextState& s, KernelId id, DType dtype, bool* created) {
   if (auto it = kernels_.find({id, dtype}); it != kernels_.end()) return it->second;
-  if (dtype == DType::f16 && !s.caps.storage_buffer_16bit)
-    return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + s.caps.device_name +
-                               " does not offer (or the context did not enable)");
+  if (dtype == DType::f16) VKNORM_TRY(vk::require_float16_storage(s.caps));
 
   const SpirvModule code = kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, dtype);
   Kernel kernel;
@@ -141,6 +162,7 @@ Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
   if (!pipeline) return pipeline.status();
   kernel.pipeline = pipeline.value();
   kernels_[{id, dtype}] = kernel;
+  *created = true;
   return kernel;
 }
 
@@ -150,7 +172,7 @@ Result<VkPipeline> KernelCache::create_pipeline(ContextState& s, const uint32_t*
   module_info.codeSize = bytes;
   module_info.pCode = words;
   VkShaderModule module = VK_NULL_HANDLE;
-  VkResult r = s.vk.CreateShaderModule(s.device, &module_info, nullptr, &module);
+  VkResult r = s.vk.CreateShaderModule(s.device, &module_info, s.allocator, &module);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + name + ")");
 
   const uint32_t spec_values[2] = {workgroup_size, std::min(workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
@@ -165,16 +187,16 @@ Result<VkPipeline> KernelCache::create_pipeline(ContextState& s, const uint32_t*
   info.stage.pSpecializationInfo = &spec;
   info.layout = layout_;
   VkPipeline pipeline = VK_NULL_HANDLE;
-  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, nullptr, &pipeline);
-  s.vk.DestroyShaderModule(s.device, module, nullptr);
+  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, s.allocator, &pipeline);
+  s.vk.DestroyShaderModule(s.device, module, s.allocator);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateComputePipelines(") + name + ")");
   return pipeline;
 }
 
 Status KernelCache::prepare(ContextState& s, DType dtype) {
   for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
-    auto kernel = get(s, static_cast<KernelId>(i), dtype);
-    if (!kernel) return kernel.status();
+    auto made = ensure(s, static_cast<KernelId>(i), dtype);
+    if (!made) return made.status();
   }
   return {};
 }

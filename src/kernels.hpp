@@ -149,13 +149,21 @@ struct Kernel {
   uint32_t workgroup_size = 0;
 };
 
-// Creates pipelines on first use (or up front through prepare_all) and keeps them; safe
-// to call from several threads.
+// The Vulkan objects a KernelCache holds (Context::footprint()).
+struct ObjectCounts {
+  uint32_t pipelines = 0, pipeline_layouts = 0, set_layouts = 0, update_templates = 0;
+};
+
+// Creates pipelines on first use (or up front through ensure / prepare_all) and keeps
+// them; safe to call from several threads.
 class KernelCache {
  public:
   Status init(ContextState& state);
   void destroy(ContextState& state);
   Result<Kernel> get(ContextState& state, KernelId id, DType dtype);
+  // Creates the pipeline of `id` in `dtype` unless it exists: true when this call created it.
+  Result<bool> ensure(ContextState& state, KernelId id, DType dtype);
+  ObjectCounts counts() const;
   Status prepare(ContextState& state, DType dtype);  // every kernel of one dtype
   Status prepare_all(ContextState& state);            // every dtype the device supports
   // A pipeline of this cache's layout from SPIR-V built like shaders/*.comp (common.glsl's
@@ -167,7 +175,10 @@ class KernelCache {
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
 
  private:
-  std::mutex mutex_;
+  // With mutex_ held: the kernel, created now (*created = true) unless it exists.
+  Result<Kernel> find_or_create(ContextState& state, KernelId id, DType dtype, bool* created);
+
+  mutable std::mutex mutex_;
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
   std::map<std::pair<KernelId, DType>, Kernel> kernels_;

@@ -25,7 +25,8 @@ CommandRecorder::Impl& impl_of(CommandRecorder& recorder) { return *recorder.imp
 CommandRecorder::~CommandRecorder() {
   impl_->destroy_pools();
   if (impl_->command_pool) {  // frees the command buffer allocated from it too
-    impl_->state->vk.DestroyCommandPool(impl_->state->device, impl_->command_pool, nullptr);
+    impl_->state->vk.DestroyCommandPool(impl_->state->device, impl_->command_pool, impl_->state->allocator);
+    --impl_->state->live_command_pools;
   }
 }
 
@@ -43,7 +44,8 @@ Status CommandRecorder::reset() {
   impl_->sets_in_current_pool = 0;
   // Keep the first pool for reuse; the others were only needed for a long recording.
   while (impl_->pools.size() > 1) {
-    impl_->state->vk.DestroyDescriptorPool(impl_->state->device, impl_->pools.back(), nullptr);
+    impl_->state->vk.DestroyDescriptorPool(impl_->state->device, impl_->pools.back(), impl_->state->allocator);
+    --impl_->state->live_descriptor_pools;
     impl_->pools.pop_back();
   }
   impl_->needs_barrier = false;
@@ -54,7 +56,8 @@ Status CommandRecorder::reset() {
 uint32_t CommandRecorder::dispatch_count() const { return impl_->dispatches; }
 
 void CommandRecorder::Impl::destroy_pools() {
-  for (VkDescriptorPool pool : pools) state->vk.DestroyDescriptorPool(state->device, pool, nullptr);
+  for (VkDescriptorPool pool : pools) state->vk.DestroyDescriptorPool(state->device, pool, state->allocator);
+  state->live_descriptor_pools -= static_cast<uint32_t>(pools.size());
   pools.clear();
 }
 
@@ -82,8 +85,9 @@ Status CommandRecorder::Impl::dispatch_pipeline(VkPipeline pipeline, const SlotB
     info.poolSizeCount = 1;
     info.pPoolSizes = &size;
     VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkResult r = state->vk.CreateDescriptorPool(state->device, &info, nullptr, &pool);
+    VkResult r = state->vk.CreateDescriptorPool(state->device, &info, state->allocator, &pool);
     if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDescriptorPool");
+    ++state->live_descriptor_pools;
     pools.push_back(pool);
     sets_in_current_pool = 0;
   }

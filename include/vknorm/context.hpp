@@ -56,7 +56,13 @@ struct Capabilities {
   uint32_t host_threads = 1;  // CPU implementations: the threads its workgroups run on; else 1
   uint64_t max_storage_buffer_range = 1u << 27;
   uint64_t min_storage_buffer_offset_alignment = 256;
+  // Whether this context may bind float16 tensors: the device offers
+  // storageBuffer16BitAccess and, in engine mode, the engine enabled it
+  // (EngineHandles::storage_buffer_16bit_enabled).
   bool storage_buffer_16bit = false;
+  // Whether the device offers storageBuffer16BitAccess at all (after the override), so
+  // that a float16 refusal can tell a missing feature from a flag the engine did not set.
+  bool device_storage_buffer_16bit = false;
   bool timestamps = false;
   float timestamp_period_ns = 1.0f;
   ReductionPath reduction_path = ReductionPath::shared_memory;
@@ -99,6 +105,11 @@ struct StandaloneOptions {
   bool enable_validation = false;         // Khronos validation + synchronization validation
   DebugCallback debug_callback;           // gets validation messages (stderr when unset)
   CapabilityOverride capability_override;
+  // Host memory of every Vulkan object vknorm creates (instance, debug messenger,
+  // device, pipeline cache, pipelines, layouts, pools, buffers and their memory): passed
+  // to each vkCreate*, vkAllocateMemory and the matching vkDestroy* / vkFreeMemory. Must
+  // outlive the context. Null: the driver's allocator.
+  const VkAllocationCallbacks* allocation_callbacks = nullptr;
 };
 
 // The engine's objects; vknorm never destroys them. The queue family must support
@@ -111,9 +122,49 @@ struct EngineHandles {
   PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
   PFN_vkGetDeviceProcAddr get_device_proc_addr = nullptr;
   VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
-  // The device was created with storageBuffer16BitAccess enabled (for half precision).
+  // Set it when the device was created with VkPhysicalDevice16BitStorageFeatures::
+  // storageBuffer16BitAccess (or VkPhysicalDeviceVulkan11Features's) enabled. vknorm
+  // cannot read which features a VkDevice was created with, so float16 tensors
+  // (DType::f16) are refused without this flag, even on a device that offers the
+  // feature; the refusal then names this flag.
   bool storage_buffer_16bit_enabled = false;
   CapabilityOverride capability_override;
+  // Host memory of every Vulkan object vknorm creates on the engine's device (pipelines,
+  // layouts, pools; see the README's list): passed to each vkCreate* and the matching
+  // vkDestroy*. Must outlive the context. Null: the driver's allocator.
+  const VkAllocationCallbacks* allocation_callbacks = nullptr;
+};
+
+// The Vulkan objects a context holds now, all its recorders and buffers included (what
+// an engine budgets for; the README lists when each is created).
+struct Footprint {
+  uint32_t pipelines = 0;                   // one per kernel and dtype prepared or used
+  uint32_t pipeline_layouts = 0;
+  uint32_t descriptor_set_layouts = 0;
+  uint32_t descriptor_update_templates = 0;
+  uint32_t descriptor_pools = 0;            // the recorders' pools
+  uint32_t command_pools = 0;               // standalone: one per recorder from begin_commands()
+  uint32_t buffers = 0;                     // VkBuffers vknorm created (standalone buffers)
+  uint32_t device_memory_allocations = 0;   // VkDeviceMemory objects vknorm allocated
+  uint64_t device_memory_bytes = 0;         // their allocationSize, summed
+  // Standalone only (0 in engine mode): vknorm's own instance, device, pipeline cache
+  // and debug messenger.
+  uint32_t instances = 0, devices = 0, pipeline_caches = 0, debug_messengers = 0;
+};
+
+// The pipelines to create ahead of recording (Context::prepare_kernels): those the given
+// kinds can use in the given directions and dtype, on this device, for any shape.
+struct PrepareRequest {
+  std::vector<Norm> kinds;  // empty: every kind
+  bool forward = true;
+  bool backward = true;
+  DType dtype = DType::f32;
+};
+
+struct PrepareReport {
+  uint32_t created = 0;           // pipelines this call created
+  uint32_t already_prepared = 0;  // pipelines the request names that existed already
+  double milliseconds = 0;        // wall time of the call
 };
 
 struct DeviceInfo {
@@ -173,11 +224,19 @@ class Context {
   bool is_standalone() const;
   VkDevice device() const;
 
-  // Creates every pipeline up front (otherwise each is created on first use): all dtypes
-  // the device supports, or one dtype (float16 fails with `unsupported` without 16-bit
-  // storage). Safe to call from several threads at once; each pipeline is created once.
+  // Creates the pipelines a request names up front, so that recording the kinds and
+  // directions it names (any shape) creates none: what an engine calls at load time.
+  // Otherwise each pipeline is created on first use, inside a record call. float16 fails
+  // with `unsupported` without 16-bit storage. Safe to call from several threads at once;
+  // each pipeline is created once.
+  Result<PrepareReport> prepare_kernels(const PrepareRequest& request);
+  // Every pipeline of every kind and direction, including ones a model may never use:
+  // all dtypes the device supports, or one dtype.
   Status prepare_kernels();
   Status prepare_kernels(DType dtype);
+
+  // The Vulkan objects and device memory vknorm holds for this context now.
+  Footprint footprint() const;
 
   // Standalone mode only: host-visible storage buffers and one-shot submission.
   Result<Buffer> create_buffer(VkDeviceSize bytes);

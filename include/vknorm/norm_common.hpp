@@ -14,6 +14,15 @@ enum class Layout {
   nhwc,  // channels last: (N, *, C)
 };
 
+// The norms vknorm runs, for what is asked by kind (Context::prepare_kernels).
+enum class Norm {
+  batch_norm,
+  instance_norm,
+  group_norm,
+  layer_norm,
+  rms_norm,
+};
+
 enum class DType {
   f32,
   f16,  // 16-bit storage; statistics, parameters and running statistics stay float32

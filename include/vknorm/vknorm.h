@@ -131,6 +131,10 @@ typedef struct vknorm_capabilities {
   VkShaderStageFlags subgroup_stages;
   uint32_t workgroup_size; /* every kernel's workgroup size on this device */
   uint32_t host_threads;   /* CPU implementations: the host threads its workgroups run on; else 1 */
+  /* The device offers storageBuffer16BitAccess (storage_buffer_16bit above: and this
+   * context may use it, which in engine mode also needs
+   * vknorm_engine_handles.storage_buffer_16bit_enabled). */
+  int device_storage_buffer_16bit;
 } vknorm_capabilities;
 
 VKNORM_API const char* vknorm_reduction_path_string(vknorm_reduction_path path);
@@ -174,6 +178,10 @@ typedef struct vknorm_standalone_options {
   vknorm_debug_callback debug_callback; /* NULL: messages go to stderr */
   void* debug_user_data;
   vknorm_capability_override capability_override;
+  /* NULL, or the host allocator of every Vulkan object vknorm creates (instance, debug
+   * messenger, device, pipeline cache, pipelines, layouts, pools, buffers, memory); it
+   * must outlive the context. */
+  const VkAllocationCallbacks* allocation_callbacks;
 } vknorm_standalone_options;
 
 VKNORM_API void vknorm_standalone_options_init(vknorm_standalone_options* options);
@@ -188,8 +196,15 @@ typedef struct vknorm_engine_handles {
   PFN_vkGetInstanceProcAddr get_instance_proc_addr;
   PFN_vkGetDeviceProcAddr get_device_proc_addr;
   VkPipelineCache pipeline_cache;
-  int storage_buffer_16bit_enabled; /* the device was created with storageBuffer16BitAccess */
+  /* Set to 1 when the device was created with storageBuffer16BitAccess enabled
+   * (VkPhysicalDevice16BitStorageFeatures or VkPhysicalDeviceVulkan11Features). vknorm
+   * cannot read a VkDevice's enabled features, so without this flag float16 tensors are
+   * refused even on a device that offers the feature, and the refusal names this flag. */
+  int storage_buffer_16bit_enabled;
   vknorm_capability_override capability_override;
+  /* NULL, or the host allocator of every Vulkan object vknorm creates on the engine's
+   * device (pipelines, layouts, pools); it must outlive the context. */
+  const VkAllocationCallbacks* allocation_callbacks;
 } vknorm_engine_handles;
 
 VKNORM_API void vknorm_engine_handles_init(vknorm_engine_handles* handles);
@@ -209,11 +224,66 @@ VKNORM_API vknorm_status vknorm_context_get_capabilities(const vknorm_context* c
 VKNORM_API int vknorm_context_is_standalone(const vknorm_context* context);
 VKNORM_API VkDevice vknorm_context_device(const vknorm_context* context);
 
-/* Creates every pipeline now instead of on first use (for example at load time rather than
- * in the first frame): for all dtypes the device supports, or for one dtype (f16 gives
- * VKNORM_STATUS_UNSUPPORTED without 16-bit storage). Thread-safe. */
+/* Creates every pipeline of every kind now instead of on first use: for all dtypes the
+ * device supports, or for one dtype (f16 gives VKNORM_STATUS_UNSUPPORTED without 16-bit
+ * storage). Thread-safe. Engines should prefer vknorm_context_prepare (below), which
+ * creates only what the kinds and directions they use can record. */
 VKNORM_API vknorm_status vknorm_context_prepare_kernels(vknorm_context* context);
 VKNORM_API vknorm_status vknorm_context_prepare_kernels_for(vknorm_context* context, vknorm_dtype dtype);
+
+/* Preparation by need: the pipelines the given kinds can use in the given directions,
+ * for any shape, so that recording them later creates none (an engine calls this at
+ * load time; vknorm_context_prepare_kernels creates every pipeline of every kind). */
+typedef enum vknorm_kind_bits {
+  VKNORM_KIND_BATCH_NORM_BIT = 0x1,
+  VKNORM_KIND_INSTANCE_NORM_BIT = 0x2,
+  VKNORM_KIND_GROUP_NORM_BIT = 0x4,
+  VKNORM_KIND_LAYER_NORM_BIT = 0x8,
+  VKNORM_KIND_RMS_NORM_BIT = 0x10,
+  VKNORM_KIND_ALL_BITS = 0x1F,
+  VKNORM_KIND_BITS_MAX_ENUM = 0x7FFFFFFF
+} vknorm_kind_bits;
+
+typedef struct vknorm_prepare_request {
+  uint32_t kinds;    /* VKNORM_KIND_*_BIT ORed; 0: every kind */
+  int forward;       /* the forward's pipelines (init: 1) */
+  int backward;      /* the backward's pipelines (init: 1) */
+  vknorm_dtype dtype; /* init: VKNORM_DTYPE_F32 */
+} vknorm_prepare_request;
+
+VKNORM_API void vknorm_prepare_request_init(vknorm_prepare_request* request);
+
+typedef struct vknorm_prepare_report {
+  uint32_t created;          /* pipelines this call created */
+  uint32_t already_prepared; /* pipelines the request names that existed already */
+  double milliseconds;       /* wall time of the call */
+} vknorm_prepare_report;
+
+/* out_report may be NULL. Thread-safe; each pipeline is created once. */
+VKNORM_API vknorm_status vknorm_context_prepare(vknorm_context* context, const vknorm_prepare_request* request,
+                                                vknorm_prepare_report* out_report);
+
+/* The Vulkan objects and device memory vknorm holds for a context now (mirrors
+ * vknorm::Footprint; the README lists when each is created). */
+typedef struct vknorm_footprint {
+  uint32_t pipelines;
+  uint32_t pipeline_layouts;
+  uint32_t descriptor_set_layouts;
+  uint32_t descriptor_update_templates;
+  uint32_t descriptor_pools;
+  uint32_t command_pools;             /* standalone recorders' */
+  uint32_t buffers;
+  uint32_t device_memory_allocations;
+  uint64_t device_memory_bytes;
+  /* Standalone only (0 in engine mode): vknorm's own instance, device, pipeline cache
+   * and debug messenger. */
+  uint32_t instances;
+  uint32_t devices;
+  uint32_t pipeline_caches;
+  uint32_t debug_messengers;
+} vknorm_footprint;
+
+VKNORM_API vknorm_status vknorm_context_get_footprint(const vknorm_context* context, vknorm_footprint* out_footprint);
 
 /* The last failure of a call on this context from any thread ("" if none): a copy, valid
  * until the calling thread calls this function again. */

@@ -9,6 +9,12 @@ const KindInfo* find_kind(std::string_view name) {
   return nullptr;
 }
 
+const KindInfo* find_kind(Norm id) {
+  for (const KindInfo& k : kNormKinds)
+    if (k.id == id) return &k;
+  return nullptr;
+}
+
 std::string kind_names(bool cli, std::string_view last) {
   std::string s;
   for (size_t i = 0; i < kNormKinds.size(); ++i) {

@@ -40,6 +40,10 @@ struct KindInfo {
   bool running_stats;         // keeps running statistics (params.track_running_stats)
   bool saves_mean;            // the forward saves a mean, not only invstd
   BackwardStats backward_stats;
+  Norm id;                    // the public name of the kind (PrepareRequest::kinds)
+  // gamma can change inside a statistics group (GroupNorm's channels of a group, the
+  // elements of a LayerNorm row): dgamma / dbeta then take passes of their own.
+  bool gamma_may_vary;
 };
 
 // The host arrays of the standalone functions and the references, for any kind; those a
@@ -73,7 +77,7 @@ struct NormKind;
 template <>
 struct NormKind<BatchNormParams> {
   static constexpr KindInfo info{"batch_norm", "batchnorm", "BatchNorm", true, true, true, true,
-                                 BackwardStats::saved_or_running};
+                                 BackwardStats::saved_or_running, Norm::batch_norm, false};
   static constexpr auto check = check_batch_norm;
   static NormPlan plan(const BatchNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const BatchNormParams& p, const HostForwardArrays& a) {
@@ -87,7 +91,7 @@ struct NormKind<BatchNormParams> {
 template <>
 struct NormKind<LayerNormParams> {
   static constexpr KindInfo info{"layer_norm", "layernorm", "LayerNorm", false, true, false, true,
-                                 BackwardStats::saved};
+                                 BackwardStats::saved, Norm::layer_norm, true};
   static constexpr auto check = check_layer_norm;
   static NormPlan plan(const LayerNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const LayerNormParams& p, const HostForwardArrays& a) {
@@ -100,7 +104,8 @@ struct NormKind<LayerNormParams> {
 
 template <>
 struct NormKind<RMSNormParams> {
-  static constexpr KindInfo info{"rms_norm", "rmsnorm", "RMSNorm", false, false, false, false, BackwardStats::saved};
+  static constexpr KindInfo info{"rms_norm", "rmsnorm", "RMSNorm", false, false, false, false, BackwardStats::saved,
+                                 Norm::rms_norm, true};
   static constexpr auto check = check_rms_norm;
   static NormPlan plan(const RMSNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const RMSNormParams& p, const HostForwardArrays& a) {
@@ -114,7 +119,7 @@ struct NormKind<RMSNormParams> {
 template <>
 struct NormKind<GroupNormParams> {
   static constexpr KindInfo info{"group_norm", "groupnorm", "GroupNorm", true, true, false, true,
-                                 BackwardStats::saved};
+                                 BackwardStats::saved, Norm::group_norm, true};
   static constexpr auto check = check_group_norm;
   static NormPlan plan(const GroupNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const GroupNormParams& p, const HostForwardArrays& a) {
@@ -128,7 +133,7 @@ struct NormKind<GroupNormParams> {
 template <>
 struct NormKind<InstanceNormParams> {
   static constexpr KindInfo info{"instance_norm", "instancenorm", "InstanceNorm", true, true, true, true,
-                                 BackwardStats::saved_or_running};
+                                 BackwardStats::saved_or_running, Norm::instance_norm, false};
   static constexpr auto check = check_instance_norm;
   static NormPlan plan(const InstanceNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const InstanceNormParams& p, const HostForwardArrays& a) {
@@ -164,6 +169,8 @@ inline constexpr auto kNormKinds = kind_infos(NormKindList{});
 
 // The kind called `name` in either spelling ("batch_norm" or "batchnorm"); null if none.
 const KindInfo* find_kind(std::string_view name);
+// The row of `id`; null for a value outside the enum.
+const KindInfo* find_kind(Norm id);
 
 // Every kind's name, for messages: "batch_norm, layer_norm, ... or instance_norm", in the
 // CLI spelling ("batchnorm, ...") when `cli`; `last` joins the last two.

@@ -19,6 +19,9 @@
 #include <algorithm>
 #include <string>
 
+#include "ops/norm_kinds.hpp"
+#include "vk/capabilities.hpp"
+
 namespace vknorm {
 namespace {
 
@@ -115,9 +118,7 @@ Status check_tensor_limits(const DeviceCaps& caps, const NormPlan& p) {
     return Status::unsupported("x: " + std::to_string(p.geometry.elements) + " elements (" + std::to_string(bytes) +
                                " bytes) exceed the device's maxStorageBufferRange of " +
                                std::to_string(caps.max_storage_buffer_range) + " bytes");
-  if (p.dtype == DType::f16 && !caps.storage_buffer_16bit)
-    return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + caps.device_name +
-                               " does not offer (or the context did not enable)");
+  if (p.dtype == DType::f16) return vk::require_float16_storage(caps);
   return {};
 }
 
@@ -436,6 +437,25 @@ Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& p, co
 Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
   VKNORM_TRY(check_tensor_limits(caps, p));
   return backward_passes(caps, p, options);
+}
+
+// What forward_passes and backward_passes can add, branch by branch: keep in step with them
+// (tests/planner proves that every plan's kernels are among these, and each of these is
+// in some plan).
+std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
+  const KindInfo* row = find_kind(kind);
+  if (!row) return {};
+  if (direction == Direction::forward)
+    // On-chip (team, fused) with stats_finalize for running statistics; split
+    // statistics -> finalize -> apply; normalize alone with running statistics.
+    return {KernelId::team_forward, KernelId::fused_forward, KernelId::stats_partial, KernelId::stats_finalize,
+            KernelId::normalize};
+  // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
+  // dgamma / dbeta's own passes where gamma varies inside a group.
+  std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
+                             KernelId::grad_input};
+  if (row->gamma_may_vary) k.insert(k.end(), {KernelId::param_partial, KernelId::param_finalize});
+  return k;
 }
 
 // Without the tensor checks: a workspace query for float16 on a device without 16-bit

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "kernels.hpp"
 #include "ops/norm_plan.hpp"
@@ -96,6 +97,13 @@ using DeviceCaps = Capabilities;
 // tensor or workspace larger than maxStorageBufferRange, more than 2^32 elements.
 Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
 Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
+
+enum class Direction { forward, backward };
+
+// Every kernel plan_forward (forward) or plan_backward (backward) can put in a plan of
+// `kind`, on any device, for any shape, dtype, epilogue and options: what preparing a
+// kind creates (Context::prepare_kernels). Empty for a value outside the enum.
+std::vector<KernelId> candidate_kernels(Norm kind, Direction direction);
 
 // Bytes of workspace the forward and the backward need (at least 4). Refuses only a
 // workspace beyond maxStorageBufferRange: float16 without 16-bit storage is the record

@@ -112,6 +112,9 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   if (over.max_storage_buffer_range)
     c.max_storage_buffer_range = std::min(c.max_storage_buffer_range, *over.max_storage_buffer_range);
   if (over.storage_buffer_16bit) c.storage_buffer_16bit = c.storage_buffer_16bit && *over.storage_buffer_16bit;
+  // The device's feature as the override leaves it; create_from_engine then clears
+  // storage_buffer_16bit alone unless the engine says it enabled the feature.
+  c.device_storage_buffer_16bit = c.storage_buffer_16bit;
 
   c.workgroup_size = workgroup_size_for(c);
 
@@ -126,6 +129,18 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
                              : "the device reports no subgroup arithmetic in compute shaders";
   }
   return c;
+}
+
+Status require_float16_storage(const Capabilities& caps) {
+  if (caps.storage_buffer_16bit) return {};
+  if (caps.device_storage_buffer_16bit)
+    return Status::unsupported(
+        "dtype: float16 storage needs storageBuffer16BitAccess: " + caps.device_name +
+        " offers it, but the engine did not say its VkDevice enables it: create the device with "
+        "storageBuffer16BitAccess and set EngineHandles::storage_buffer_16bit_enabled "
+        "(vknorm_engine_handles.storage_buffer_16bit_enabled in C)");
+  return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + caps.device_name +
+                             " does not offer");
 }
 
 }  // namespace vknorm::vk

@@ -465,6 +465,121 @@ static void check_float16_refused(vknorm_context* ctx) {
   CHECK_ERROR(vknorm_rms_norm_forward_host(ctx, &rms, &io), VKNORM_STATUS_UNSUPPORTED, "storageBuffer16BitAccess");
 }
 
+/* Callbacks that count what the driver and the layers allocate through them. A header
+ * before each block keeps its size (for reallocation). */
+static atomic_long g_live_allocations, g_total_allocations;
+typedef struct {
+  size_t size, offset;
+} block_header;
+static void* VKAPI_PTR counting_allocate(void* user, size_t size, size_t alignment, VkSystemAllocationScope scope) {
+  (void)user;
+  (void)scope;
+  size_t offset = alignment < sizeof(block_header) ? sizeof(block_header) : alignment;
+  offset = (offset + alignment - 1) / alignment * alignment;
+  size_t total = (offset + size + alignment - 1) / alignment * alignment;
+  char* base = aligned_alloc(alignment, total);
+  if (!base) return NULL;
+  block_header* h = (block_header*)(base + offset - sizeof(block_header));
+  h->size = size;
+  h->offset = offset;
+  atomic_fetch_add(&g_live_allocations, 1);
+  atomic_fetch_add(&g_total_allocations, 1);
+  return base + offset;
+}
+static void VKAPI_PTR counting_free(void* user, void* memory) {
+  (void)user;
+  if (!memory) return;
+  block_header* h = (block_header*)((char*)memory - sizeof(block_header));
+  atomic_fetch_sub(&g_live_allocations, 1);
+  free((char*)memory - h->offset);
+}
+static void* VKAPI_PTR counting_reallocate(void* user, void* original, size_t size, size_t alignment,
+                                          VkSystemAllocationScope scope) {
+  if (!original) return counting_allocate(user, size, alignment, scope);
+  if (size == 0) {
+    counting_free(user, original);
+    return NULL;
+  }
+  void* p = counting_allocate(user, size, alignment, scope);
+  if (!p) return NULL;
+  size_t old = ((block_header*)((char*)original - sizeof(block_header)))->size;
+  memcpy(p, original, old < size ? old : size);
+  counting_free(user, original);
+  return p;
+}
+
+/* Preparation by need and the footprint on a standalone context of its own, whose Vulkan
+ * objects all go through counting allocation callbacks. */
+static void test_prepare_and_footprint(void) {
+  const VkAllocationCallbacks callbacks = {.pfnAllocation = counting_allocate,
+                                           .pfnReallocation = counting_reallocate,
+                                           .pfnFree = counting_free};
+  vknorm_standalone_options options;
+  vknorm_standalone_options_init(&options);
+  CHECK(options.allocation_callbacks == NULL, "init left allocation_callbacks set");
+  options.enable_validation = 1;
+  options.debug_callback = count_validation_message;
+  options.allocation_callbacks = &callbacks;
+  vknorm_context* ctx = NULL;
+  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
+  if (!ctx) return;
+  CHECK(atomic_load(&g_live_allocations) > 0, "nothing went through the allocation callbacks");
+  vknorm_footprint f;
+  CHECK_OK(vknorm_context_get_footprint(ctx, &f));
+  CHECK(f.instances == 1 && f.devices == 1 && f.pipeline_caches == 1 && f.debug_messengers == 1,
+        "standalone footprint: %u instances, %u devices, %u caches, %u messengers", f.instances, f.devices,
+        f.pipeline_caches, f.debug_messengers);
+  CHECK(f.pipelines == 0 && f.command_pools == 0, "a new context holds %u pipelines, %u command pools", f.pipelines,
+        f.command_pools);
+
+  vknorm_prepare_request request;
+  vknorm_prepare_request_init(&request);
+  CHECK(request.kinds == 0 && request.forward == 1 && request.backward == 1 && request.dtype == VKNORM_DTYPE_F32,
+        "vknorm_prepare_request_init");
+  request.kinds = VKNORM_KIND_LAYER_NORM_BIT;
+  request.backward = 0;
+  vknorm_prepare_report first = {0}, again = {0};
+  CHECK_OK(vknorm_context_prepare(ctx, &request, &first));
+  CHECK(first.created > 0 && first.created < 11 && first.already_prepared == 0,
+        "LayerNorm forward created %u of the 11 kernels' pipelines (%u already prepared)", first.created,
+        first.already_prepared);
+  CHECK_OK(vknorm_context_prepare(ctx, &request, &again));
+  CHECK(again.created == 0 && again.already_prepared == first.created, "a second prepare created %u, found %u",
+        again.created, again.already_prepared);
+  CHECK_OK(vknorm_context_get_footprint(ctx, &f));
+  CHECK(f.pipelines == first.created, "footprint: %u pipelines, prepared %u", f.pipelines, first.created);
+  CHECK_OK(vknorm_context_prepare(ctx, &request, NULL));
+
+  request.kinds = 0x40;
+  CHECK_ERROR(vknorm_context_prepare(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request.kinds");
+  request.kinds = VKNORM_KIND_ALL_BITS;
+  request.forward = 0;
+  CHECK_ERROR(vknorm_context_prepare(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request.forward");
+  CHECK_ERROR(vknorm_context_prepare(ctx, NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request");
+  CHECK_ERROR(vknorm_context_get_footprint(ctx, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "out_footprint");
+  vknorm_context_destroy(ctx);
+  CHECK(atomic_load(&g_live_allocations) == 0, "%ld allocations left after the context",
+        atomic_load(&g_live_allocations));
+  CHECK(atomic_load(&g_total_allocations) > 0, "no allocation went through the callbacks");
+}
+
+/* Engine mode: vknorm owns no instance or device; a device created without 16-bit storage
+ * refuses float16 naming the flag when the device has the feature, else the device. */
+static void check_engine_objects(vknorm_context* ctx, const vknorm_capabilities* caps) {
+  vknorm_footprint f;
+  CHECK_OK(vknorm_context_get_footprint(ctx, &f));
+  CHECK(f.instances == 0 && f.devices == 0 && f.pipeline_caches == 0 && f.command_pools == 0,
+        "engine footprint: %u instances, %u devices, %u caches, %u command pools", f.instances, f.devices,
+        f.pipeline_caches, f.command_pools);
+  CHECK(!caps->storage_buffer_16bit, "float16 without the engine's flag");
+  vknorm_prepare_request request;
+  vknorm_prepare_request_init(&request);
+  request.dtype = VKNORM_DTYPE_F16;
+  CHECK_ERROR(vknorm_context_prepare(ctx, &request, NULL), VKNORM_STATUS_UNSUPPORTED,
+              caps->device_storage_buffer_16bit ? "vknorm_engine_handles.storage_buffer_16bit_enabled"
+                                                : "does not offer");
+}
+
 /* A standalone context (validation on) with `over` applied, and its capabilities; NULL
  * when it cannot be created (the failure is counted). */
 static vknorm_context* context_with_override(const vknorm_capability_override* over, vknorm_capabilities* caps) {
@@ -643,6 +758,7 @@ static void test_engine_mode(uint32_t device_index) {
   vknorm_buffer* refused = NULL;
   CHECK_ERROR(vknorm_buffer_create(ctx, 64, &refused), VKNORM_STATUS_INVALID_ARGUMENT, "standalone");
   CHECK_ERROR(vknorm_recorder_begin_standalone(ctx, &rec), VKNORM_STATUS_INVALID_ARGUMENT, "standalone");
+  check_engine_objects(ctx, &caps);
 
   const int64_t shape[] = {N, C, H, W};
   vknorm_group_norm_params gn;
@@ -792,6 +908,7 @@ int main(void) {
   }
   test_without_float16();
   test_limits_override();
+  test_prepare_and_footprint();
   CHECK(atomic_load(&g_validation_messages) == 0, "%d validation messages in standalone mode",
         atomic_load(&g_validation_messages));
 

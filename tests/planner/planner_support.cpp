@@ -8,7 +8,7 @@ namespace {
 template <class Params>
 void add(std::vector<Case>& cases, const std::string& name, const Params& params) {
   auto plan = plan_norm(params);
-  if (plan.ok()) cases.push_back({name, plan.value()});
+  if (plan.ok()) cases.push_back({name, plan.value(), NormKind<Params>::info.id});
 }
 
 // "<kind> <shape><details>", built by appending (GCC 12 warns falsely, -Wrestrict, about

@@ -12,6 +12,7 @@ namespace vknorm::test {
 struct Case {
   std::string name;
   NormPlan plan;
+  Norm kind = Norm::batch_norm;
 };
 
 // Every kind over shapes from tiny to past the grid and binding limits, in every mode,

@@ -5,6 +5,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -211,6 +214,61 @@ TEST_CASE("planner: every planned dispatch fits every limit of its device") {
   }
   MESSAGE(planned << " plans checked against their device's limits, " << refused << " refused");
   CHECK(planned > 1000);
+}
+
+TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
+  // What Context::prepare_kernels(request) creates must cover every plan the record call
+  // can make (or recording would create a pipeline after preparation), and should hold
+  // nothing no plan uses (or preparation would create pipelines for nothing).
+  std::vector<Capabilities> devices = real_devices();
+  devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
+  std::map<std::pair<Norm, bool>, std::set<KernelId>> used;
+  size_t plans = 0;
+  for (const Capabilities& caps : devices)
+    for (const Case& c : plan_cases()) {
+      if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
+      for (bool forward : {true, false})
+        for (bool split : {false, true}) {
+          auto plan = forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
+          if (!plan.ok()) continue;  // refused for a binding limit: the previous test checks why
+          ++plans;
+          const std::vector<KernelId> candidates =
+              candidate_kernels(c.kind, forward ? Direction::forward : Direction::backward);
+          for (const Pass& pass : plan.value()) {
+            used[std::make_pair(c.kind, forward)].insert(pass.kernel);
+            CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), pass.kernel) != candidates.end(),
+                          caps.device_name << ", " << c.name << (forward ? " forward" : " backward")
+                                           << (split ? " split" : "") << ": " << kernel_name(pass.kernel)
+                                           << " is not among the candidates " << names(candidates));
+          }
+        }
+    }
+  CHECK(plans > 1000);
+  for (const KindInfo& kind : kNormKinds)
+    for (bool forward : {true, false}) {
+      CAPTURE(kind.name);
+      CAPTURE(forward);
+      const std::vector<KernelId> candidates =
+          candidate_kernels(kind.id, forward ? Direction::forward : Direction::backward);
+      const std::set<KernelId> distinct(candidates.begin(), candidates.end());
+      const std::set<KernelId>& in_plans = used[std::make_pair(kind.id, forward)];
+      CHECK(distinct.size() == candidates.size());
+      CHECK_MESSAGE(distinct == in_plans, "candidates " << names(candidates) << "; used by some plan: "
+                                                        << names(std::vector<KernelId>(in_plans.begin(), in_plans.end())));
+      // Only the norms' own kernels: the bench's reference passes (copy, scale_shift) are
+      // pipelines of the bench, outside KernelId, and no candidate names one.
+      for (KernelId id : candidates) {
+        CHECK(id < KernelId::count_);
+        CHECK(std::string(kernel_name(id)) != "copy");
+        CHECK(std::string(kernel_name(id)) != "scale_shift");
+      }
+    }
+  // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
+  // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 5);
+  CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 4);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 6);
+  CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 
 }  // namespace vknorm::test

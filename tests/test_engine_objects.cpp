@@ -1,0 +1,424 @@
+// Engine mode, as an engine budgets it: every Vulkan object vknorm creates on the
+// engine's device goes through the engine's VkAllocationCallbacks, footprint() matches
+// the objects vknorm really created (seen through the engine's vkGetDeviceProcAddr), and
+// the float16 refusal says what to fix: the engine's flag, or the device.
+#include <vulkan/vulkan.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "allocation_support.hpp"
+#include "gpu_support.hpp"
+#include "vknorm/layernorm.hpp"
+#include "vknorm/recorder.hpp"
+
+namespace vknorm::test {
+namespace {
+
+std::vector<std::string> g_messages;
+
+VKAPI_ATTR VkBool32 VKAPI_CALL collect(VkDebugUtilsMessageSeverityFlagBitsEXT, VkDebugUtilsMessageTypeFlagsEXT,
+                                       const VkDebugUtilsMessengerCallbackDataEXT* data, void*) {
+  g_messages.push_back(data->pMessage ? data->pMessage : "");
+  return VK_FALSE;
+}
+
+#define ENGINE_CHECK(call) REQUIRE((call) == VK_SUCCESS)
+
+constexpr VkDeviceSize kBufferBytes = 4 << 20;
+
+// The engine: its instance (validation on), device (16-bit storage enabled or not),
+// command pool and one host-visible buffer, all its own.
+struct TestEngine {
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  uint32_t family = 0;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  bool device_has_16bit = false;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+
+  explicit TestEngine(bool enable_16bit) {
+    g_messages.clear();
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.apiVersion = VK_API_VERSION_1_1;
+    const char* layer = "VK_LAYER_KHRONOS_validation";
+    const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    info.pApplicationInfo = &app;
+    info.enabledLayerCount = 1;
+    info.ppEnabledLayerNames = &layer;
+    info.enabledExtensionCount = 1;
+    info.ppEnabledExtensionNames = &ext;
+    ENGINE_CHECK(vkCreateInstance(&info, nullptr, &instance));
+    VkDebugUtilsMessengerCreateInfoEXT m{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    m.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    m.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
+    m.pfnUserCallback = collect;
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
+    REQUIRE(static_cast<bool>(create));
+    ENGINE_CHECK(create(instance, &m, nullptr, &messenger));
+    uint32_t count = 1;
+    VkResult r = vkEnumeratePhysicalDevices(instance, &count, &physical);
+    REQUIRE((r == VK_SUCCESS || r == VK_INCOMPLETE));
+    REQUIRE(count >= 1);
+    uint32_t families = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, nullptr);
+    std::vector<VkQueueFamilyProperties> props(families);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, props.data());
+    while (family < families && !(props[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) ++family;
+    REQUIRE(family < families);
+    VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    features.pNext = &storage16;
+    vkGetPhysicalDeviceFeatures2(physical, &features);
+    device_has_16bit = storage16.storageBuffer16BitAccess == VK_TRUE;
+    VkPhysicalDevice16BitStorageFeatures enable{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    enable.storageBuffer16BitAccess = enable_16bit && device_has_16bit ? VK_TRUE : VK_FALSE;
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo q{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    q.queueFamilyIndex = family;
+    q.queueCount = 1;
+    q.pQueuePriorities = &priority;
+    VkDeviceCreateInfo d{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    d.pNext = &enable;
+    d.queueCreateInfoCount = 1;
+    d.pQueueCreateInfos = &q;
+    ENGINE_CHECK(vkCreateDevice(physical, &d, nullptr, &device));
+    VkCommandPoolCreateInfo p{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    p.queueFamilyIndex = family;
+    ENGINE_CHECK(vkCreateCommandPool(device, &p, nullptr, &pool));
+
+    VkBufferCreateInfo b{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    b.size = kBufferBytes;
+    b.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    ENGINE_CHECK(vkCreateBuffer(device, &b, nullptr, &buffer));
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(device, buffer, &req);
+    VkPhysicalDeviceMemoryProperties mem;
+    vkGetPhysicalDeviceMemoryProperties(physical, &mem);
+    uint32_t type = 0;
+    while (type < mem.memoryTypeCount && !(req.memoryTypeBits & (1u << type))) ++type;
+    REQUIRE(type < mem.memoryTypeCount);
+    VkMemoryAllocateInfo a{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    a.allocationSize = req.size;
+    a.memoryTypeIndex = type;
+    ENGINE_CHECK(vkAllocateMemory(device, &a, nullptr, &memory));
+    ENGINE_CHECK(vkBindBufferMemory(device, buffer, memory, 0));
+  }
+
+  ~TestEngine() {
+    vkDestroyBuffer(device, buffer, nullptr);
+    vkFreeMemory(device, memory, nullptr);
+    vkDestroyCommandPool(device, pool, nullptr);
+    vkDestroyDevice(device, nullptr);
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
+    destroy(instance, messenger, nullptr);
+    vkDestroyInstance(instance, nullptr);
+  }
+
+  EngineHandles handles() const {
+    EngineHandles h;
+    h.instance = instance;
+    h.physical_device = physical;
+    h.device = device;
+    h.queue_family_index = family;
+    return h;
+  }
+
+  VkCommandBuffer begin() {
+    VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    alloc.commandPool = pool;
+    alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    alloc.commandBufferCount = 1;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    ENGINE_CHECK(vkAllocateCommandBuffers(device, &alloc, &cmd));
+    VkCommandBufferBeginInfo info{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    ENGINE_CHECK(vkBeginCommandBuffer(cmd, &info));
+    return cmd;
+  }
+
+  // A LayerNorm forward of `rows` x `d` on regions of the engine's buffer (recorded only).
+  Status record_layer_norm(Context& ctx, CommandRecorder& recorder, int64_t rows, int64_t d) {
+    LayerNormParams p;
+    p.shape = {rows, d};
+    p.normalized_shape = {d};
+    auto ws = layer_norm_workspace_size(ctx, p);
+    if (!ws) return ws.status();
+    const VkDeviceSize e = static_cast<VkDeviceSize>(rows * d) * 4, a = static_cast<VkDeviceSize>(d) * 4,
+                       g = static_cast<VkDeviceSize>(rows) * 4;
+    VkDeviceSize at = 0;
+    auto region = [&](VkDeviceSize bytes) {
+      BufferRef r{buffer, at, bytes};
+      at += (bytes + 255) / 256 * 256;
+      return r;
+    };
+    NormForwardBuffers io;
+    io.x = region(e);
+    io.y = region(e);
+    io.weight = region(a);
+    io.bias = region(a);
+    io.save_mean = region(g);
+    io.save_invstd = region(g);
+    io.workspace = region(ws.value());
+    REQUIRE(at <= kBufferBytes);
+    return record_layer_norm_forward(recorder, p, io);
+  }
+};
+
+// What vknorm creates on the engine's device, seen through the engine's
+// vkGetDeviceProcAddr: live objects of each kind, and whether each create and destroy
+// passed the engine's allocation callbacks.
+struct Seen {
+  const VkAllocationCallbacks* expected = nullptr;
+  int wrong_allocator = 0;
+  std::map<std::string, int64_t> live;
+  int64_t pipelines_created = 0;
+  std::map<VkDeviceMemory, VkDeviceSize> memory;
+};
+Seen g_seen;
+
+void note(const VkAllocationCallbacks* allocator) {
+  if (allocator != g_seen.expected) ++g_seen.wrong_allocator;
+}
+
+#define SEEN_CREATE(Name, Handle, Info, key)                                                              \
+  PFN_vk##Name real_##Name = nullptr;                                                                     \
+  VKAPI_ATTR VkResult VKAPI_CALL seen_##Name(VkDevice d, const Info* i, const VkAllocationCallbacks* a, \
+                                             Handle* h) {                                                \
+    note(a);                                                                                              \
+    VkResult r = real_##Name(d, i, a, h);                                                                 \
+    if (r == VK_SUCCESS) ++g_seen.live[key];                                                              \
+    return r;                                                                                             \
+  }
+#define SEEN_DESTROY(Name, Handle, key)                                                              \
+  PFN_vk##Name real_##Name = nullptr;                                                                \
+  VKAPI_ATTR void VKAPI_CALL seen_##Name(VkDevice d, Handle h, const VkAllocationCallbacks* a) {   \
+    note(a);                                                                                         \
+    if (h) --g_seen.live[key];                                                                       \
+    real_##Name(d, h, a);                                                                            \
+  }
+SEEN_CREATE(CreateBuffer, VkBuffer, VkBufferCreateInfo, "buffers")
+SEEN_DESTROY(DestroyBuffer, VkBuffer, "buffers")
+SEEN_CREATE(CreateShaderModule, VkShaderModule, VkShaderModuleCreateInfo, "shader modules")
+SEEN_DESTROY(DestroyShaderModule, VkShaderModule, "shader modules")
+SEEN_CREATE(CreateDescriptorSetLayout, VkDescriptorSetLayout, VkDescriptorSetLayoutCreateInfo, "set layouts")
+SEEN_DESTROY(DestroyDescriptorSetLayout, VkDescriptorSetLayout, "set layouts")
+SEEN_CREATE(CreatePipelineLayout, VkPipelineLayout, VkPipelineLayoutCreateInfo, "pipeline layouts")
+SEEN_DESTROY(DestroyPipelineLayout, VkPipelineLayout, "pipeline layouts")
+SEEN_CREATE(CreateDescriptorPool, VkDescriptorPool, VkDescriptorPoolCreateInfo, "descriptor pools")
+SEEN_DESTROY(DestroyDescriptorPool, VkDescriptorPool, "descriptor pools")
+SEEN_DESTROY(DestroyPipeline, VkPipeline, "pipelines")
+#undef SEEN_CREATE
+#undef SEEN_DESTROY
+
+PFN_vkCreateComputePipelines real_CreateComputePipelines = nullptr;
+VKAPI_ATTR VkResult VKAPI_CALL seen_CreateComputePipelines(VkDevice d, VkPipelineCache c, uint32_t n,
+                                                           const VkComputePipelineCreateInfo* i,
+                                                           const VkAllocationCallbacks* a, VkPipeline* p) {
+  note(a);
+  VkResult r = real_CreateComputePipelines(d, c, n, i, a, p);
+  if (r == VK_SUCCESS) {
+    g_seen.live["pipelines"] += n;
+    g_seen.pipelines_created += n;
+  }
+  return r;
+}
+PFN_vkAllocateMemory real_AllocateMemory = nullptr;
+VKAPI_ATTR VkResult VKAPI_CALL seen_AllocateMemory(VkDevice d, const VkMemoryAllocateInfo* i,
+                                                   const VkAllocationCallbacks* a, VkDeviceMemory* m) {
+  note(a);
+  VkResult r = real_AllocateMemory(d, i, a, m);
+  if (r == VK_SUCCESS) g_seen.memory[*m] = i->allocationSize;
+  return r;
+}
+PFN_vkFreeMemory real_FreeMemory = nullptr;
+VKAPI_ATTR void VKAPI_CALL seen_FreeMemory(VkDevice d, VkDeviceMemory m, const VkAllocationCallbacks* a) {
+  note(a);
+  g_seen.memory.erase(m);
+  real_FreeMemory(d, m, a);
+}
+
+VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL seeing_get_device_proc_addr(VkDevice device, const char* name) {
+#define SEEN(Name)                                                                          \
+  if (std::strcmp(name, "vk" #Name) == 0) {                                                 \
+    real_##Name = reinterpret_cast<PFN_vk##Name>(vkGetDeviceProcAddr(device, name));        \
+    return reinterpret_cast<PFN_vkVoidFunction>(&seen_##Name);                              \
+  }
+  SEEN(CreateBuffer) SEEN(DestroyBuffer) SEEN(AllocateMemory) SEEN(FreeMemory)
+  SEEN(CreateShaderModule) SEEN(DestroyShaderModule) SEEN(CreateDescriptorSetLayout)
+  SEEN(DestroyDescriptorSetLayout) SEEN(CreatePipelineLayout) SEEN(DestroyPipelineLayout)
+  SEEN(CreateComputePipelines) SEEN(DestroyPipeline) SEEN(CreateDescriptorPool) SEEN(DestroyDescriptorPool)
+#undef SEEN
+  return vkGetDeviceProcAddr(device, name);
+}
+
+// footprint() against what the engine's device saw.
+void check_matches_seen(const Footprint& f) {
+  CHECK(f.pipelines == g_seen.live["pipelines"]);
+  CHECK(f.pipeline_layouts == g_seen.live["pipeline layouts"]);
+  CHECK(f.descriptor_set_layouts == g_seen.live["set layouts"]);
+  CHECK(f.descriptor_pools == g_seen.live["descriptor pools"]);
+  CHECK(f.buffers == g_seen.live["buffers"]);
+  CHECK(f.device_memory_allocations == g_seen.memory.size());
+  VkDeviceSize bytes = 0;
+  for (const auto& [memory, size] : g_seen.memory) bytes += size;
+  CHECK(f.device_memory_bytes == bytes);
+  CHECK(g_seen.live["shader modules"] == 0);  // destroyed as soon as its pipeline exists
+  CHECK(f.command_pools == 0);  // the engine's own
+  CHECK(f.instances + f.devices + f.pipeline_caches + f.debug_messengers == 0);
+}
+
+// The device memory an engine-mode context holds: the dummy buffer bound to the slots a
+// kernel does not use (1 allocation). It goes with per-kernel descriptor set layouts
+// (issue 11, item 1), and this becomes 0.
+constexpr uint32_t kEngineModeAllocations = 1;
+
+}  // namespace
+
+TEST_CASE("Engine mode: the engine's allocation callbacks reach every object, and footprint() matches the device") {
+  TestEngine engine(false);
+  CountingAllocator allocator;
+  g_seen = Seen{};
+  g_seen.expected = allocator.callbacks();
+  EngineHandles h = engine.handles();
+  h.get_device_proc_addr = seeing_get_device_proc_addr;
+  h.allocation_callbacks = allocator.callbacks();
+  auto ctx = Context::create_from_engine(h);
+  REQUIRE_MESSAGE(ctx.ok(), ctx.status().message());
+  Context& c = *ctx.value();
+  Footprint f = c.footprint();
+  check_matches_seen(f);
+  CHECK(f.pipelines == 0);
+  CHECK(f.device_memory_allocations == kEngineModeAllocations);
+  const size_t created = allocator.live();
+  CHECK(created > 0);
+
+  PrepareRequest request;
+  request.kinds = {Norm::layer_norm};
+  request.backward = false;
+  auto report = c.prepare_kernels(request);
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(report->created > 0);
+  CHECK(g_seen.pipelines_created == report->created);
+  f = c.footprint();
+  check_matches_seen(f);
+  CHECK(f.pipelines == report->created);
+
+  // Recording LayerNorm forward in several shapes creates no pipeline; each live recorder
+  // holds the same descriptor pools, and gives them back.
+  VkCommandBuffer cmd = engine.begin();
+  auto first = CommandRecorder::create(c, cmd);
+  REQUIRE(first.ok());
+  for (auto [rows, d] : {std::pair<int64_t, int64_t>{512, 96}, {3, 1000}, {2, 40000}, {7, 1}}) {
+    Status st = engine.record_layer_norm(c, *first.value(), rows, d);
+    REQUIRE_MESSAGE(st.ok(), st.message());
+  }
+  CHECK(g_seen.pipelines_created == report->created);
+  f = c.footprint();
+  check_matches_seen(f);
+  const uint32_t pools_one = f.descriptor_pools;
+  auto second = CommandRecorder::create(c, cmd);
+  REQUIRE(second.ok());
+  Status st = engine.record_layer_norm(c, *second.value(), 512, 96);
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  f = c.footprint();
+  check_matches_seen(f);
+  CHECK(pools_one <= 1);  // a few dispatches fit one pool (none with push descriptors)
+  CHECK(f.descriptor_pools == 2 * pools_one);
+  ENGINE_CHECK(vkEndCommandBuffer(cmd));
+  first.value().reset();
+  second.value().reset();
+  check_matches_seen(c.footprint());
+  CHECK(c.footprint().descriptor_pools == 0);
+
+  ctx.value().reset();
+  CHECK(g_seen.wrong_allocator == 0);
+  for (const auto& [kind, live] : g_seen.live) CHECK_MESSAGE(live == 0, kind << ": " << live << " left");
+  CHECK(g_seen.memory.empty());
+  CHECK(allocator.live() == 0);
+  CHECK(allocator.foreign_frees() == 0);
+  vkFreeCommandBuffers(engine.device, engine.pool, 1, &cmd);
+  for (const auto& m : g_messages) FAIL_CHECK("validation layer: " << m);
+}
+
+TEST_CASE("Engine mode: the float16 refusal names storage_buffer_16bit_enabled, or the device when it lacks 16-bit storage") {
+  LayerNormParams p;
+  p.shape = {4, 8};
+  p.normalized_shape = {8};
+  p.dtype = DType::f16;
+  PrepareRequest f16;
+  f16.dtype = DType::f16;
+  auto refusals = [&](Context& c) {
+    std::vector<std::string> messages;
+    auto prepared = c.prepare_kernels(f16);
+    CHECK(prepared.status().code() == StatusCode::unsupported);
+    messages.push_back(prepared.status().message());
+    Status all = c.prepare_kernels(DType::f16);
+    CHECK(all.code() == StatusCode::unsupported);
+    messages.push_back(all.message());
+    return messages;
+  };
+  {
+    TestEngine engine(false);
+    if (!engine.device_has_16bit) {
+      MESSAGE("the device has no storageBuffer16BitAccess: only the device's refusal can be tested");
+    } else {
+      // The device offers the feature; the engine did not say it enabled it.
+      auto ctx = Context::create_from_engine(engine.handles());
+      REQUIRE(ctx.ok());
+      CHECK(ctx.value()->capabilities().device_storage_buffer_16bit);
+      CHECK_FALSE(ctx.value()->capabilities().storage_buffer_16bit);
+      auto messages = refusals(*ctx.value());
+      VkCommandBuffer cmd = engine.begin();
+      auto recorder = CommandRecorder::create(*ctx.value(), cmd);
+      REQUIRE(recorder.ok());
+      Status recorded = record_layer_norm_forward(*recorder.value(), p, {});  // the planner's refusal
+      CHECK(recorded.code() == StatusCode::unsupported);
+      messages.push_back(recorded.message());
+      for (const std::string& m : messages) {
+        CHECK_MESSAGE(m.find("float16 storage needs storageBuffer16BitAccess") != std::string::npos, m);
+        CHECK_MESSAGE(m.find("offers it") != std::string::npos, m);
+        CHECK_MESSAGE(m.find("EngineHandles::storage_buffer_16bit_enabled") != std::string::npos, m);
+        CHECK_MESSAGE(m.find("vknorm_engine_handles.storage_buffer_16bit_enabled") != std::string::npos, m);
+      }
+      ENGINE_CHECK(vkEndCommandBuffer(cmd));
+      recorder.value().reset();
+      ctx.value().reset();
+      vkFreeCommandBuffers(engine.device, engine.pool, 1, &cmd);
+    }
+    for (const auto& m : g_messages) FAIL_CHECK("validation layer: " << m);
+  }
+  TestEngine engine(true);
+  if (engine.device_has_16bit) {  // enabled and said so: float16 works
+    EngineHandles h = engine.handles();
+    h.storage_buffer_16bit_enabled = true;
+    auto ctx = Context::create_from_engine(h);
+    REQUIRE(ctx.ok());
+    CHECK(ctx.value()->capabilities().storage_buffer_16bit);
+    auto prepared = ctx.value()->prepare_kernels(f16);
+    CHECK_MESSAGE(prepared.ok(), prepared.status().message());
+  }
+  // A device without the feature (the override takes it away): the device is to blame,
+  // whatever the engine's flag says.
+  EngineHandles h = engine.handles();
+  h.storage_buffer_16bit_enabled = true;
+  h.capability_override.storage_buffer_16bit = false;
+  auto ctx = Context::create_from_engine(h);
+  REQUIRE(ctx.ok());
+  CHECK_FALSE(ctx.value()->capabilities().device_storage_buffer_16bit);
+  for (const std::string& m : refusals(*ctx.value())) {
+    CHECK_MESSAGE(m.find("float16 storage needs storageBuffer16BitAccess, which") != std::string::npos, m);
+    CHECK_MESSAGE(m.find("does not offer") != std::string::npos, m);
+    CHECK_MESSAGE(m.find("storage_buffer_16bit_enabled") == std::string::npos, m);
+  }
+  ctx.value().reset();
+  for (const auto& m : g_messages) FAIL_CHECK("validation layer: " << m);
+}
+
+}  // namespace vknorm::test
