@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/norm_lengths.hpp"
+#include "reference/epilogue.hpp"
 #include "vknorm/instancenorm.hpp"
 
 namespace vknorm::reference {
@@ -52,9 +53,12 @@ Stats normalizing_stats(const NormGeometry& g, const float* plane, uint64_t c, c
 
 Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params, const std::vector<float>& x,
                                                 const std::vector<float>& weight, const std::vector<float>& bias,
-                                                std::vector<float>& running_mean, std::vector<float>& running_var) {
+                                                std::vector<float>& running_mean, std::vector<float>& running_var,
+    const std::vector<float>& residual) {
   Result<NormGeometry> geometry = check_call(params, x, nullptr, weight, &bias, running_mean, running_var);
   if (!geometry) return geometry.status();
+  VKNORM_TRY(detail::check_residual(*geometry, params.epilogue, residual));
+  const detail::ForwardEpilogue epilogue{params.epilogue, residual};
   const NormGeometry& g = *geometry;
   const double eps = params.eps;
 
@@ -73,7 +77,7 @@ Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params
       const double invstd = 1.0 / std::sqrt(st.var + eps);
       const double w = params.affine ? weight[c] : 1.0, b = params.affine ? bias[c] : 0.0;
       for (uint64_t s = 0; s < g.spatial; ++s)
-        out.y[base + s] = static_cast<float>((x[base + s] - st.mean) * invstd * w + b);
+        out.y[base + s] = epilogue((x[base + s] - st.mean) * invstd * w + b, base + s);
       if (!g.uses_batch_stats || g.spatial == 0) continue;
       out.save_mean[n * g.channels + c] = static_cast<float>(st.mean);
       out.save_invstd[n * g.channels + c] = static_cast<float>(invstd);
@@ -92,11 +96,15 @@ Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params
 }
 
 Result<NormBackwardResult> instance_norm_backward(const InstanceNormParams& params, const std::vector<float>& x,
-                                                  const std::vector<float>& dy, const std::vector<float>& weight,
+                                                  const std::vector<float>& output_grad, const std::vector<float>& weight,
                                                   const std::vector<float>& running_mean,
-                                                  const std::vector<float>& running_var) {
-  Result<NormGeometry> geometry = check_call(params, x, &dy, weight, nullptr, running_mean, running_var);
+                                                  const std::vector<float>& running_var,
+    const std::vector<float>& y) {
+  Result<NormGeometry> geometry = check_call(params, x, &output_grad, weight, nullptr, running_mean, running_var);
   if (!geometry) return geometry.status();
+  auto masked = detail::gradient_at_norm(*geometry, params.epilogue, output_grad, y);
+  if (!masked) return masked.status();
+  const std::vector<float>& dy = masked.value();  // the gradient reaching the norm
   const NormGeometry& g = *geometry;
   const double eps = params.eps, m = static_cast<double>(g.spatial);
 
@@ -129,6 +137,7 @@ Result<NormBackwardResult> instance_norm_backward(const InstanceNormParams& para
     out.dweight.assign(dweight.begin(), dweight.end());
     out.dbias.assign(dbias.begin(), dbias.end());
   }
+  if (params.epilogue.residual) out.dresidual = dy;
   return out;
 }
 
