@@ -75,8 +75,9 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
 
 using BatchNormBackwardResult = NormBackwardResult;
 
-// Gradients of the forward described by `params` (with its running statistics as they
-// were before the forward). Batch statistics are recomputed from x in double.
+// Gradients of the forward described by `params`. Batch statistics are recomputed from x
+// in double; running_mean / running_var (as they were before the forward) are read only
+// when the forward normalized with them, and may be empty otherwise.
 Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& params,
                                                     const std::vector<float>& x,
                                                     const std::vector<float>& dy,

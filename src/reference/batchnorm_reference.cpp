@@ -18,13 +18,16 @@ Result<NormGeometry> check_call(const BatchNormParams& p, const std::vector<floa
                                      const std::vector<float>& running_var) {
   Result<NormGeometry> geometry = check_batch_norm(p);
   if (!geometry) return geometry.status();
+  // The forward reads tracked running statistics (to use or to update them); the backward
+  // only when the forward normalized with them.
+  const bool reads_running = p.track_running_stats && (!dy || !geometry->uses_batch_stats);
   VKNORM_TRY(check_norm_lengths(*geometry, {.kind = "batch_norm",
                                             .x = x.size(),
                                             .dy = dy ? std::optional(dy->size()) : std::nullopt,
                                             .weight = if_given(p.affine, weight.size()),
                                             .bias = if_given(p.affine && bias, bias ? bias->size() : 0),
-                                            .running_mean = if_given(p.track_running_stats, running_mean.size()),
-                                            .running_var = if_given(p.track_running_stats, running_var.size())}));
+                                            .running_mean = if_given(reads_running, running_mean.size()),
+                                            .running_var = if_given(reads_running, running_var.size())}));
   return geometry;
 }
 

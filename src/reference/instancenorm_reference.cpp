@@ -16,13 +16,16 @@ Result<NormGeometry> check_call(const InstanceNormParams& p, const std::vector<f
                                 const std::vector<float>& running_var) {
   Result<NormGeometry> g = check_instance_norm(p);
   if (!g) return g.status();
+  // The forward reads tracked running statistics (to use or to update them); the backward
+  // only when the forward normalized with them.
+  const bool reads_running = p.track_running_stats && (!dy || !g->uses_batch_stats);
   VKNORM_TRY(check_norm_lengths(*g, {.kind = "instance_norm",
                                      .x = x.size(),
                                      .dy = dy ? std::optional(dy->size()) : std::nullopt,
                                      .weight = if_given(p.affine, weight.size()),
                                      .bias = if_given(bias && p.affine, bias ? bias->size() : 0),
-                                     .running_mean = if_given(p.track_running_stats, running_mean.size()),
-                                     .running_var = if_given(p.track_running_stats, running_var.size())}));
+                                     .running_mean = if_given(reads_running, running_mean.size()),
+                                     .running_var = if_given(reads_running, running_var.size())}));
   return g;
 }
 
