@@ -58,7 +58,10 @@ namespace reference {
 
 // CPU reference with double accumulation, for tests and for users who want to check
 // a device. Arguments follow F.batch_norm; spans that the params say are absent are
-// ignored (weight/bias when !affine, running_* when !track_running_stats).
+// ignored (weight/bias when !affine, running_* when !track_running_stats). Every kind's
+// reference applies params.epilogue as the device does: the forward takes the residual
+// (with epilogue.residual), the backward the forward's output y (with epilogue.relu; dy
+// passes where y > 0) and returns dresidual (with epilogue.residual).
 using BatchNormForwardResult = NormForwardResult;
 
 // Updates running_mean/running_var in place when geometry.updates_running.
@@ -67,18 +70,21 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
                                                   const std::vector<float>& weight,
                                                   const std::vector<float>& bias,
                                                   std::vector<float>& running_mean,
-                                                  std::vector<float>& running_var);
+                                                  std::vector<float>& running_var,
+                                                  const std::vector<float>& residual = {});
 
 using BatchNormBackwardResult = NormBackwardResult;
 
-// Gradients of the forward described by `params` (with its running statistics as they
-// were before the forward). Batch statistics are recomputed from x in double.
+// Gradients of the forward described by `params`. Batch statistics are recomputed from x
+// in double; running_mean / running_var (as they were before the forward) are read only
+// when the forward normalized with them, and may be empty otherwise.
 Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& params,
                                                     const std::vector<float>& x,
                                                     const std::vector<float>& dy,
                                                     const std::vector<float>& weight,
                                                     const std::vector<float>& running_mean,
-                                                    const std::vector<float>& running_var);
+                                                    const std::vector<float>& running_var,
+                                                    const std::vector<float>& y = {});
 
 }  // namespace reference
 

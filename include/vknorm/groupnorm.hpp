@@ -32,9 +32,11 @@ Result<NormGeometry> check_group_norm(const GroupNormParams& params);
 namespace reference {
 // save_mean / save_invstd hold N*G values, index n*G + g.
 Result<NormForwardResult> group_norm_forward(const GroupNormParams& params, const std::vector<float>& x,
-                                             const std::vector<float>& weight, const std::vector<float>& bias);
+                                             const std::vector<float>& weight, const std::vector<float>& bias,
+                                             const std::vector<float>& residual = {});
 Result<NormBackwardResult> group_norm_backward(const GroupNormParams& params, const std::vector<float>& x,
-                                               const std::vector<float>& dy, const std::vector<float>& weight);
+                                               const std::vector<float>& dy, const std::vector<float>& weight,
+                                               const std::vector<float>& y = {});
 }  // namespace reference
 
 // ---- On the device ----

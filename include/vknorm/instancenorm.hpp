@@ -43,12 +43,14 @@ namespace reference {
 // mean over n of the per-(n, c) mean and unbiased variance.
 Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params, const std::vector<float>& x,
                                                 const std::vector<float>& weight, const std::vector<float>& bias,
-                                                std::vector<float>& running_mean, std::vector<float>& running_var);
+                                                std::vector<float>& running_mean, std::vector<float>& running_var,
+                                                const std::vector<float>& residual = {});
 // running_mean / running_var as they were before the forward (used when the forward used them).
 Result<NormBackwardResult> instance_norm_backward(const InstanceNormParams& params, const std::vector<float>& x,
                                                   const std::vector<float>& dy, const std::vector<float>& weight,
                                                   const std::vector<float>& running_mean,
-                                                  const std::vector<float>& running_var);
+                                                  const std::vector<float>& running_var,
+                                                  const std::vector<float>& y = {});
 }  // namespace reference
 
 // ---- On the device ----

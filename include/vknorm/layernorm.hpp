@@ -30,9 +30,11 @@ namespace reference {
 // save_mean / save_invstd hold one value per row. weight and bias are ignored when the
 // params say they are absent.
 Result<NormForwardResult> layer_norm_forward(const LayerNormParams& params, const std::vector<float>& x,
-                                             const std::vector<float>& weight, const std::vector<float>& bias);
+                                             const std::vector<float>& weight, const std::vector<float>& bias,
+                                             const std::vector<float>& residual = {});
 Result<NormBackwardResult> layer_norm_backward(const LayerNormParams& params, const std::vector<float>& x,
-                                               const std::vector<float>& dy, const std::vector<float>& weight);
+                                               const std::vector<float>& dy, const std::vector<float>& weight,
+                                               const std::vector<float>& y = {});
 }  // namespace reference
 
 // ---- On the device ----

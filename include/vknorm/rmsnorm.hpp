@@ -29,9 +29,10 @@ Result<NormGeometry> check_rms_norm(const RMSNormParams& params);
 namespace reference {
 // save_mean is empty; save_invstd holds 1/sqrt(mean(x^2) + eps) per row.
 Result<NormForwardResult> rms_norm_forward(const RMSNormParams& params, const std::vector<float>& x,
-                                           const std::vector<float>& weight);
+                                           const std::vector<float>& weight, const std::vector<float>& residual = {});
 Result<NormBackwardResult> rms_norm_backward(const RMSNormParams& params, const std::vector<float>& x,
-                                             const std::vector<float>& dy, const std::vector<float>& weight);
+                                             const std::vector<float>& dy, const std::vector<float>& weight,
+                                             const std::vector<float>& y = {});
 }  // namespace reference
 
 // ---- On the device ----

@@ -623,6 +623,38 @@ VKNORM_API vknorm_status vknorm_rms_norm_forward_host(vknorm_context* context, c
 VKNORM_API vknorm_status vknorm_rms_norm_backward_host(vknorm_context* context, const vknorm_rms_norm_params* params,
                                                        const vknorm_host_backward* io);
 
+/* ---- CPU reference (no context, no device) ------------------------------------------
+ * vknorm::reference for every kind: the plain formulas, accumulated in double, for
+ * checking a device's results. Same params and host arrays as the *_host functions, with
+ * the same checks and messages (NULL required pointers, array lengths, output capacities),
+ * the epilogue included (io.residual with epilogue.residual; io.y with epilogue.relu, where
+ * dy passes only where y > 0; io.dresidual). Running statistics are updated in place when
+ * the forward updates them. Differences from the *_host functions:
+ *  - dtype is ignored: the float32 arrays are used as given, nothing is rounded to
+ *    float16 (round x, dy and the residual first to model f16 storage);
+ *  - the backward recomputes the statistics from x: io.save_mean and io.save_invstd are
+ *    not read (io.running_mean / io.running_var are, when the forward used them). */
+VKNORM_API vknorm_status vknorm_batch_norm_forward_reference(const vknorm_batch_norm_params* params,
+                                                             const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_batch_norm_backward_reference(const vknorm_batch_norm_params* params,
+                                                              const vknorm_host_backward* io);
+VKNORM_API vknorm_status vknorm_instance_norm_forward_reference(const vknorm_instance_norm_params* params,
+                                                                const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_instance_norm_backward_reference(const vknorm_instance_norm_params* params,
+                                                                 const vknorm_host_backward* io);
+VKNORM_API vknorm_status vknorm_group_norm_forward_reference(const vknorm_group_norm_params* params,
+                                                             const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_group_norm_backward_reference(const vknorm_group_norm_params* params,
+                                                              const vknorm_host_backward* io);
+VKNORM_API vknorm_status vknorm_layer_norm_forward_reference(const vknorm_layer_norm_params* params,
+                                                             const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_layer_norm_backward_reference(const vknorm_layer_norm_params* params,
+                                                              const vknorm_host_backward* io);
+VKNORM_API vknorm_status vknorm_rms_norm_forward_reference(const vknorm_rms_norm_params* params,
+                                                           const vknorm_host_forward* io);
+VKNORM_API vknorm_status vknorm_rms_norm_backward_reference(const vknorm_rms_norm_params* params,
+                                                            const vknorm_host_backward* io);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -1,5 +1,7 @@
 // The C API, part 2: the five norms. Each kind converts its C params (convert); the entry
 // points are the same few templates for every kind, over the kind table (ops/norm_kinds.hpp).
+// The conversions and the host-array plumbing are shared with the CPU reference's entry
+// points (src/c_api/reference.cpp) through c_api/host_io.hpp.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "c_api/c_api_internal.hpp"
+#include "c_api/host_io.hpp"
 #include "ops/norm_kinds.hpp"
 
 namespace vknorm::capi {
@@ -147,7 +150,44 @@ void write_back(const std::vector<float>& values, float* dst, size_t length) {
   if (dst && !values.empty()) std::memcpy(dst, values.data(), std::min(length, values.size()) * sizeof(float));
 }
 
+}  // namespace
+
+// ---- Host arrays in, results out: shared by the *_host and the *_reference functions ----
+
+Status run_host_forward(const vknorm_host_forward& io, const HostForwardCall& call) {
+  HostForwardInputs in;
+  VKNORM_TRY(read_inputs(io, in));
+  auto result = call({in.x, in.weight, in.bias, in.running_mean, in.running_var, in.residual});
+  if (!result) return result.status();
+  const Output outputs[] = {
+      {result->y, io.y, io.y_capacity, "io.y"},
+      {result->save_mean, io.save_mean, io.save_mean_capacity, "io.save_mean"},
+      {result->save_invstd, io.save_invstd, io.save_invstd_capacity, "io.save_invstd"},
+  };
+  VKNORM_TRY(write_outputs(outputs));
+  write_back(in.running_mean, io.running_mean, io.running_mean_length);
+  write_back(in.running_var, io.running_var, io.running_var_length);
+  return {};
+}
+
+Status run_host_backward(const vknorm_host_backward& io, const HostBackwardCall& call) {
+  HostBackwardInputs in;
+  VKNORM_TRY(read_inputs(io, in));
+  auto result =
+      call({in.x, in.dy, in.weight, in.save_mean, in.save_invstd, in.running_mean, in.running_var, in.y});
+  if (!result) return result.status();
+  const Output outputs[] = {
+      {result->dx, io.dx, io.dx_capacity, "io.dx"},
+      {result->dweight, io.dweight, io.dweight_capacity, "io.dweight"},
+      {result->dbias, io.dbias, io.dbias_capacity, "io.dbias"},
+      {result->dresidual, io.dresidual, io.dresidual_capacity, "io.dresidual"},
+  };
+  return write_outputs(outputs);
+}
+
 // ---- The kinds: each converts its C params; everything else is the kind table's ----
+
+namespace {
 
 // BatchNorm and InstanceNorm have the same fields in C and in C++.
 template <class Params, class CParams>
@@ -167,6 +207,8 @@ Result<Params> convert_channel_kind(const CParams& c) {
   p.momentum = c.momentum;
   return p;
 }
+
+}  // namespace
 
 Result<BatchNormParams> convert(const vknorm_batch_norm_params& c) { return convert_channel_kind<BatchNormParams>(c); }
 Result<InstanceNormParams> convert(const vknorm_instance_norm_params& c) {
@@ -207,6 +249,8 @@ Result<RMSNormParams> convert(const vknorm_rms_norm_params& c) {
   if (c.has_eps) p.eps = c.eps;
   return p;
 }
+
+namespace {
 
 // ---- The entry points, once for every kind ----
 
@@ -272,20 +316,7 @@ vknorm_status host_forward_entry(const char* function, vknorm_context* context, 
     VKNORM_CAPI_REQUIRE(fn, io);
     auto p = convert(*params);
     if (!p) return p.status();
-    HostForwardInputs in;
-    VKNORM_TRY(read_inputs(*io, in));
-    auto result = kind_forward(*context->cxx, p.value(),
-                               {in.x, in.weight, in.bias, in.running_mean, in.running_var, in.residual});
-    if (!result) return result.status();
-    const Output outputs[] = {
-        {result->y, io->y, io->y_capacity, "io.y"},
-        {result->save_mean, io->save_mean, io->save_mean_capacity, "io.save_mean"},
-        {result->save_invstd, io->save_invstd, io->save_invstd_capacity, "io.save_invstd"},
-    };
-    VKNORM_TRY(write_outputs(outputs));
-    write_back(in.running_mean, io->running_mean, io->running_mean_length);
-    write_back(in.running_var, io->running_var, io->running_var_length);
-    return {};
+    return run_host_forward(*io, [&](const HostForwardArrays& a) { return kind_forward(*context->cxx, p.value(), a); });
   });
 }
 
@@ -298,19 +329,8 @@ vknorm_status host_backward_entry(const char* function, vknorm_context* context,
     VKNORM_CAPI_REQUIRE(fn, io);
     auto p = convert(*params);
     if (!p) return p.status();
-    HostBackwardInputs in;
-    VKNORM_TRY(read_inputs(*io, in));
-    auto result = kind_backward(*context->cxx, p.value(),
-                                {in.x, in.dy, in.weight, in.save_mean, in.save_invstd, in.running_mean,
-                                 in.running_var, in.y});
-    if (!result) return result.status();
-    const Output outputs[] = {
-        {result->dx, io->dx, io->dx_capacity, "io.dx"},
-        {result->dweight, io->dweight, io->dweight_capacity, "io.dweight"},
-        {result->dbias, io->dbias, io->dbias_capacity, "io.dbias"},
-        {result->dresidual, io->dresidual, io->dresidual_capacity, "io.dresidual"},
-    };
-    return write_outputs(outputs);
+    return run_host_backward(*io,
+                             [&](const HostBackwardArrays& a) { return kind_backward(*context->cxx, p.value(), a); });
   });
 }
 

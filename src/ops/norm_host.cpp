@@ -74,9 +74,6 @@ Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p,
                                             std::vector<float>& running_mean, std::vector<float>& running_var,
                                             const std::vector<float>& residual) {
   const NormGeometry& g = p.geometry;
-  if (p.epilogue.residual && residual.size() != g.elements)
-    return Status::invalid_argument("residual: expected " + std::to_string(g.elements) +
-                                    " elements (the shape of x), got " + std::to_string(residual.size()));
   auto workspace_bytes = norm_workspace_size(context, p);
   if (!workspace_bytes) return workspace_bytes.status();
   const size_t A = g.affine_size, C = g.channels, G = g.stat_groups;
@@ -117,9 +114,6 @@ Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& 
                                               const std::vector<float>& mean, const std::vector<float>& stat,
                                               const std::vector<float>& y) {
   const NormGeometry& g = p.geometry;
-  if (p.epilogue.relu && y.size() != g.elements)
-    return Status::invalid_argument("y: the ReLU epilogue's backward needs the forward's output, expected " +
-                                    std::to_string(g.elements) + " elements, got " + std::to_string(y.size()));
   auto workspace_bytes = norm_workspace_size(context, p);
   if (!workspace_bytes) return workspace_bytes.status();
   const size_t A = g.affine_size;

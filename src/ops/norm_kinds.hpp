@@ -81,10 +81,10 @@ struct NormKind<BatchNormParams> {
   static constexpr auto check = check_batch_norm;
   static NormPlan plan(const BatchNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const BatchNormParams& p, const HostForwardArrays& a) {
-    return reference::batch_norm_forward(p, a.x, a.weight, a.bias, a.running_mean, a.running_var);
+    return reference::batch_norm_forward(p, a.x, a.weight, a.bias, a.running_mean, a.running_var, a.residual);
   }
   static Result<NormBackwardResult> reference_backward(const BatchNormParams& p, const HostBackwardArrays& a) {
-    return reference::batch_norm_backward(p, a.x, a.dy, a.weight, a.running_mean, a.running_var);
+    return reference::batch_norm_backward(p, a.x, a.dy, a.weight, a.running_mean, a.running_var, a.y);
   }
 };
 
@@ -95,10 +95,10 @@ struct NormKind<LayerNormParams> {
   static constexpr auto check = check_layer_norm;
   static NormPlan plan(const LayerNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const LayerNormParams& p, const HostForwardArrays& a) {
-    return reference::layer_norm_forward(p, a.x, a.weight, a.bias);
+    return reference::layer_norm_forward(p, a.x, a.weight, a.bias, a.residual);
   }
   static Result<NormBackwardResult> reference_backward(const LayerNormParams& p, const HostBackwardArrays& a) {
-    return reference::layer_norm_backward(p, a.x, a.dy, a.weight);
+    return reference::layer_norm_backward(p, a.x, a.dy, a.weight, a.y);
   }
 };
 
@@ -109,10 +109,10 @@ struct NormKind<RMSNormParams> {
   static constexpr auto check = check_rms_norm;
   static NormPlan plan(const RMSNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const RMSNormParams& p, const HostForwardArrays& a) {
-    return reference::rms_norm_forward(p, a.x, a.weight);
+    return reference::rms_norm_forward(p, a.x, a.weight, a.residual);
   }
   static Result<NormBackwardResult> reference_backward(const RMSNormParams& p, const HostBackwardArrays& a) {
-    return reference::rms_norm_backward(p, a.x, a.dy, a.weight);
+    return reference::rms_norm_backward(p, a.x, a.dy, a.weight, a.y);
   }
 };
 
@@ -123,10 +123,10 @@ struct NormKind<GroupNormParams> {
   static constexpr auto check = check_group_norm;
   static NormPlan plan(const GroupNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const GroupNormParams& p, const HostForwardArrays& a) {
-    return reference::group_norm_forward(p, a.x, a.weight, a.bias);
+    return reference::group_norm_forward(p, a.x, a.weight, a.bias, a.residual);
   }
   static Result<NormBackwardResult> reference_backward(const GroupNormParams& p, const HostBackwardArrays& a) {
-    return reference::group_norm_backward(p, a.x, a.dy, a.weight);
+    return reference::group_norm_backward(p, a.x, a.dy, a.weight, a.y);
   }
 };
 
@@ -137,10 +137,10 @@ struct NormKind<InstanceNormParams> {
   static constexpr auto check = check_instance_norm;
   static NormPlan plan(const InstanceNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const InstanceNormParams& p, const HostForwardArrays& a) {
-    return reference::instance_norm_forward(p, a.x, a.weight, a.bias, a.running_mean, a.running_var);
+    return reference::instance_norm_forward(p, a.x, a.weight, a.bias, a.running_mean, a.running_var, a.residual);
   }
   static Result<NormBackwardResult> reference_backward(const InstanceNormParams& p, const HostBackwardArrays& a) {
-    return reference::instance_norm_backward(p, a.x, a.dy, a.weight, a.running_mean, a.running_var);
+    return reference::instance_norm_backward(p, a.x, a.dy, a.weight, a.running_mean, a.running_var, a.y);
   }
 };
 
@@ -236,7 +236,8 @@ Result<NormForwardResult> kind_forward(Context& context, const Params& params, c
                                              .weight = if_given(p.has_weight, a.weight.size()),
                                              .bias = if_given(p.has_bias, a.bias.size()),
                                              .running_mean = if_given(running, a.running_mean.size()),
-                                             .running_var = if_given(running, a.running_var.size())}));
+                                             .running_var = if_given(running, a.running_var.size()),
+                                             .residual = if_given(p.epilogue.residual, a.residual.size())}));
   return host_norm_forward(context, p, a.x, a.weight, a.bias, a.running_mean, a.running_var, a.residual);
 }
 
@@ -249,7 +250,8 @@ Result<NormBackwardResult> kind_backward(Context& context, const Params& params,
   VKNORM_TRY(check_norm_lengths(p.geometry, {.kind = NormKind<Params>::info.name,
                                              .x = a.x.size(),
                                              .dy = a.dy.size(),
-                                             .weight = if_given(p.has_weight, a.weight.size())}));
+                                             .weight = if_given(p.has_weight, a.weight.size()),
+                                             .y = if_given(p.epilogue.relu, a.y.size())}));
   const bool running = NormKind<Params>::info.backward_stats == BackwardStats::saved_or_running &&
                        !p.geometry.uses_batch_stats;
   return host_norm_backward(context, p, a.x, a.dy, a.weight, running ? a.running_mean : a.save_mean,

@@ -45,6 +45,12 @@ Status check_norm_lengths(const NormGeometry& g, const NormLengths& n) {
   if (n.bias) VKNORM_TRY(weight_length(n.kind, "bias", g, *n.bias));
   if (n.running_mean) VKNORM_TRY(running_length("running_mean", g, *n.running_mean));
   if (n.running_var) VKNORM_TRY(running_length("running_var", g, *n.running_var));
+  if (n.residual && *n.residual != g.elements)
+    return Status::invalid_argument("residual: expected " + count(g.elements) + " elements (the shape of x), got " +
+                                    count(*n.residual));
+  if (n.y && *n.y != g.elements)
+    return Status::invalid_argument("y: the ReLU epilogue's backward needs the forward's output, expected " +
+                                    count(g.elements) + " elements, got " + count(*n.y));
   return {};
 }
 

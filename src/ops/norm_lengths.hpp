@@ -26,6 +26,9 @@ struct NormLengths {
   std::optional<size_t> dy;
   std::optional<size_t> weight, bias;
   std::optional<size_t> running_mean, running_var;
+  // The epilogue's arrays: the forward's residual (Epilogue::residual) and the forward's
+  // output y that the backward's ReLU mask reads (Epilogue::relu).
+  std::optional<size_t> residual, y;
 };
 
 // `length` when the call has that array, else absent: `.bias = if_given(p.affine, bias.size())`.

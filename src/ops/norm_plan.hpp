@@ -55,7 +55,8 @@ inline Status record_norm_backward(CommandRecorder& recorder, const Result<NormP
 
 // Standalone convenience: host vectors in PyTorch's logical order and float32; converts
 // to the plan's layout and dtype, records, submits, waits, converts back.
-// `residual` is used with Epilogue::residual.
+// `residual` is used with Epilogue::residual. The caller has checked the host arrays'
+// lengths, the epilogue's included (check_norm_lengths).
 Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& plan, const std::vector<float>& x,
                                             const std::vector<float>& weight, const std::vector<float>& bias,
                                             std::vector<float>& running_mean, std::vector<float>& running_var,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "ops/norm_lengths.hpp"
+#include "reference/epilogue.hpp"
 #include "vknorm/batchnorm.hpp"
 
 namespace vknorm::reference {
@@ -17,13 +18,16 @@ Result<NormGeometry> check_call(const BatchNormParams& p, const std::vector<floa
                                      const std::vector<float>& running_var) {
   Result<NormGeometry> geometry = check_batch_norm(p);
   if (!geometry) return geometry.status();
+  // The forward reads tracked running statistics (to use or to update them); the backward
+  // only when the forward normalized with them.
+  const bool reads_running = p.track_running_stats && (!dy || !geometry->uses_batch_stats);
   VKNORM_TRY(check_norm_lengths(*geometry, {.kind = "batch_norm",
                                             .x = x.size(),
                                             .dy = dy ? std::optional(dy->size()) : std::nullopt,
                                             .weight = if_given(p.affine, weight.size()),
                                             .bias = if_given(p.affine && bias, bias ? bias->size() : 0),
-                                            .running_mean = if_given(p.track_running_stats, running_mean.size()),
-                                            .running_var = if_given(p.track_running_stats, running_var.size())}));
+                                            .running_mean = if_given(reads_running, running_mean.size()),
+                                            .running_var = if_given(reads_running, running_var.size())}));
   return geometry;
 }
 
@@ -71,10 +75,13 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
                                                   const std::vector<float>& weight,
                                                   const std::vector<float>& bias,
                                                   std::vector<float>& running_mean,
-                                                  std::vector<float>& running_var) {
+                                                  std::vector<float>& running_var,
+    const std::vector<float>& residual) {
   Result<NormGeometry> geometry =
       check_call(params, x, nullptr, weight, &bias, running_mean, running_var);
   if (!geometry) return geometry.status();
+  VKNORM_TRY(detail::check_residual(*geometry, params.epilogue, residual));
+  const detail::ForwardEpilogue epilogue{params.epilogue, residual};
   const NormGeometry& g = *geometry;
 
   BatchNormForwardResult out;
@@ -91,7 +98,7 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
     for (uint64_t n = 0; n < g.outer; ++n)
       for (uint64_t s = 0; s < g.spatial; ++s) {
         const size_t i = at(g, n, c, s);
-        out.y[i] = static_cast<float>((x[i] - st.mean) * invstd * w + b);
+        out.y[i] = epilogue((x[i] - st.mean) * invstd * w + b, i);
       }
     // An empty batch has no statistics: PyTorch leaves the running buffers alone (its
     // saved statistics are then uninitialized memory; the reference keeps zeros).
@@ -112,13 +119,17 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
 
 Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& params,
                                                     const std::vector<float>& x,
-                                                    const std::vector<float>& dy,
+                                                    const std::vector<float>& output_grad,
                                                     const std::vector<float>& weight,
                                                     const std::vector<float>& running_mean,
-                                                    const std::vector<float>& running_var) {
+                                                    const std::vector<float>& running_var,
+    const std::vector<float>& y) {
   Result<NormGeometry> geometry =
-      check_call(params, x, &dy, weight, nullptr, running_mean, running_var);
+      check_call(params, x, &output_grad, weight, nullptr, running_mean, running_var);
   if (!geometry) return geometry.status();
+  auto masked = detail::gradient_at_norm(*geometry, params.epilogue, output_grad, y);
+  if (!masked) return masked.status();
+  const std::vector<float>& dy = masked.value();  // the gradient reaching the norm
   const NormGeometry& g = *geometry;
 
   BatchNormBackwardResult out;
@@ -158,6 +169,7 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
         }
       }
   }
+  if (params.epilogue.residual) out.dresidual = dy;
   return out;
 }
 

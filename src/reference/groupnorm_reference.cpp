@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/norm_lengths.hpp"
+#include "reference/epilogue.hpp"
 #include "vknorm/groupnorm.hpp"
 
 namespace vknorm::reference {
@@ -50,9 +51,12 @@ Stats group_stats(const Group& grp, const std::vector<float>& x, double eps) {
 }  // namespace
 
 Result<NormForwardResult> group_norm_forward(const GroupNormParams& params, const std::vector<float>& x,
-                                             const std::vector<float>& weight, const std::vector<float>& bias) {
+                                             const std::vector<float>& weight, const std::vector<float>& bias,
+    const std::vector<float>& residual) {
   Result<NormGeometry> geometry = check_call(params, x, nullptr, weight, &bias);
   if (!geometry) return geometry.status();
+  VKNORM_TRY(detail::check_residual(*geometry, params.epilogue, residual));
+  const detail::ForwardEpilogue epilogue{params.epilogue, residual};
   const NormGeometry& g = *geometry;
   const uint64_t groups = static_cast<uint64_t>(params.num_groups), cg = g.channels / groups;
 
@@ -68,7 +72,7 @@ Result<NormForwardResult> group_norm_forward(const GroupNormParams& params, cons
         const double w = params.affine ? weight[c] : 1.0, b = params.affine ? bias[c] : 0.0;
         for (uint64_t s = 0; s < g.spatial; ++s) {
           const size_t i = grp.at(c, s);
-          out.y[i] = static_cast<float>((x[i] - st.mean) * st.invstd * w + b);
+          out.y[i] = epilogue((x[i] - st.mean) * st.invstd * w + b, i);
         }
       }
       out.save_mean[n * groups + k] = static_cast<float>(st.mean);
@@ -78,9 +82,13 @@ Result<NormForwardResult> group_norm_forward(const GroupNormParams& params, cons
 }
 
 Result<NormBackwardResult> group_norm_backward(const GroupNormParams& params, const std::vector<float>& x,
-                                               const std::vector<float>& dy, const std::vector<float>& weight) {
-  Result<NormGeometry> geometry = check_call(params, x, &dy, weight, nullptr);
+                                               const std::vector<float>& output_grad, const std::vector<float>& weight,
+    const std::vector<float>& y) {
+  Result<NormGeometry> geometry = check_call(params, x, &output_grad, weight, nullptr);
   if (!geometry) return geometry.status();
+  auto masked = detail::gradient_at_norm(*geometry, params.epilogue, output_grad, y);
+  if (!masked) return masked.status();
+  const std::vector<float>& dy = masked.value();  // the gradient reaching the norm
   const NormGeometry& g = *geometry;
   const uint64_t groups = static_cast<uint64_t>(params.num_groups), cg = g.channels / groups;
   const double m = static_cast<double>(g.group_size);
@@ -119,6 +127,7 @@ Result<NormBackwardResult> group_norm_backward(const GroupNormParams& params, co
     out.dweight.assign(dweight.begin(), dweight.end());
     out.dbias.assign(dbias.begin(), dbias.end());
   }
+  if (params.epilogue.residual) out.dresidual = dy;
   return out;
 }
 

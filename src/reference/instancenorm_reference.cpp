@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/norm_lengths.hpp"
+#include "reference/epilogue.hpp"
 #include "vknorm/instancenorm.hpp"
 
 namespace vknorm::reference {
@@ -15,13 +16,16 @@ Result<NormGeometry> check_call(const InstanceNormParams& p, const std::vector<f
                                 const std::vector<float>& running_var) {
   Result<NormGeometry> g = check_instance_norm(p);
   if (!g) return g.status();
+  // The forward reads tracked running statistics (to use or to update them); the backward
+  // only when the forward normalized with them.
+  const bool reads_running = p.track_running_stats && (!dy || !g->uses_batch_stats);
   VKNORM_TRY(check_norm_lengths(*g, {.kind = "instance_norm",
                                      .x = x.size(),
                                      .dy = dy ? std::optional(dy->size()) : std::nullopt,
                                      .weight = if_given(p.affine, weight.size()),
                                      .bias = if_given(bias && p.affine, bias ? bias->size() : 0),
-                                     .running_mean = if_given(p.track_running_stats, running_mean.size()),
-                                     .running_var = if_given(p.track_running_stats, running_var.size())}));
+                                     .running_mean = if_given(reads_running, running_mean.size()),
+                                     .running_var = if_given(reads_running, running_var.size())}));
   return g;
 }
 
@@ -52,9 +56,12 @@ Stats normalizing_stats(const NormGeometry& g, const float* plane, uint64_t c, c
 
 Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params, const std::vector<float>& x,
                                                 const std::vector<float>& weight, const std::vector<float>& bias,
-                                                std::vector<float>& running_mean, std::vector<float>& running_var) {
+                                                std::vector<float>& running_mean, std::vector<float>& running_var,
+    const std::vector<float>& residual) {
   Result<NormGeometry> geometry = check_call(params, x, nullptr, weight, &bias, running_mean, running_var);
   if (!geometry) return geometry.status();
+  VKNORM_TRY(detail::check_residual(*geometry, params.epilogue, residual));
+  const detail::ForwardEpilogue epilogue{params.epilogue, residual};
   const NormGeometry& g = *geometry;
   const double eps = params.eps;
 
@@ -73,7 +80,7 @@ Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params
       const double invstd = 1.0 / std::sqrt(st.var + eps);
       const double w = params.affine ? weight[c] : 1.0, b = params.affine ? bias[c] : 0.0;
       for (uint64_t s = 0; s < g.spatial; ++s)
-        out.y[base + s] = static_cast<float>((x[base + s] - st.mean) * invstd * w + b);
+        out.y[base + s] = epilogue((x[base + s] - st.mean) * invstd * w + b, base + s);
       if (!g.uses_batch_stats || g.spatial == 0) continue;
       out.save_mean[n * g.channels + c] = static_cast<float>(st.mean);
       out.save_invstd[n * g.channels + c] = static_cast<float>(invstd);
@@ -92,11 +99,15 @@ Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params
 }
 
 Result<NormBackwardResult> instance_norm_backward(const InstanceNormParams& params, const std::vector<float>& x,
-                                                  const std::vector<float>& dy, const std::vector<float>& weight,
+                                                  const std::vector<float>& output_grad, const std::vector<float>& weight,
                                                   const std::vector<float>& running_mean,
-                                                  const std::vector<float>& running_var) {
-  Result<NormGeometry> geometry = check_call(params, x, &dy, weight, nullptr, running_mean, running_var);
+                                                  const std::vector<float>& running_var,
+    const std::vector<float>& y) {
+  Result<NormGeometry> geometry = check_call(params, x, &output_grad, weight, nullptr, running_mean, running_var);
   if (!geometry) return geometry.status();
+  auto masked = detail::gradient_at_norm(*geometry, params.epilogue, output_grad, y);
+  if (!masked) return masked.status();
+  const std::vector<float>& dy = masked.value();  // the gradient reaching the norm
   const NormGeometry& g = *geometry;
   const double eps = params.eps, m = static_cast<double>(g.spatial);
 
@@ -129,6 +140,7 @@ Result<NormBackwardResult> instance_norm_backward(const InstanceNormParams& para
     out.dweight.assign(dweight.begin(), dweight.end());
     out.dbias.assign(dbias.begin(), dbias.end());
   }
+  if (params.epilogue.residual) out.dresidual = dy;
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ops/norm_lengths.hpp"
+#include "reference/epilogue.hpp"
 #include "vknorm/layernorm.hpp"
 
 namespace vknorm::reference {
@@ -38,9 +39,12 @@ RowStats row_stats(const float* row, uint64_t d, double eps) {
 }  // namespace
 
 Result<NormForwardResult> layer_norm_forward(const LayerNormParams& params, const std::vector<float>& x,
-                                             const std::vector<float>& weight, const std::vector<float>& bias) {
+                                             const std::vector<float>& weight, const std::vector<float>& bias,
+    const std::vector<float>& residual) {
   Result<NormGeometry> geometry = check_call(params, x, nullptr, weight, &bias);
   if (!geometry) return geometry.status();
+  VKNORM_TRY(detail::check_residual(*geometry, params.epilogue, residual));
+  const detail::ForwardEpilogue epilogue{params.epilogue, residual};
   const uint64_t rows = geometry->outer, d = geometry->channels;
 
   NormForwardResult out;
@@ -53,7 +57,7 @@ Result<NormForwardResult> layer_norm_forward(const LayerNormParams& params, cons
     for (uint64_t j = 0; j < d; ++j) {
       const double w = params.elementwise_affine ? weight[j] : 1.0;
       const double b = params.bias ? bias[j] : 0.0;
-      out.y[r * d + j] = static_cast<float>((row[j] - st.mean) * st.invstd * w + b);
+      out.y[r * d + j] = epilogue((row[j] - st.mean) * st.invstd * w + b, r * d + j);
     }
     out.save_mean[r] = static_cast<float>(st.mean);
     out.save_invstd[r] = static_cast<float>(st.invstd);
@@ -62,9 +66,13 @@ Result<NormForwardResult> layer_norm_forward(const LayerNormParams& params, cons
 }
 
 Result<NormBackwardResult> layer_norm_backward(const LayerNormParams& params, const std::vector<float>& x,
-                                               const std::vector<float>& dy, const std::vector<float>& weight) {
-  Result<NormGeometry> geometry = check_call(params, x, &dy, weight, nullptr);
+                                               const std::vector<float>& output_grad, const std::vector<float>& weight,
+    const std::vector<float>& y) {
+  Result<NormGeometry> geometry = check_call(params, x, &output_grad, weight, nullptr);
   if (!geometry) return geometry.status();
+  auto masked = detail::gradient_at_norm(*geometry, params.epilogue, output_grad, y);
+  if (!masked) return masked.status();
+  const std::vector<float>& dy = masked.value();  // the gradient reaching the norm
   const uint64_t rows = geometry->outer, d = geometry->channels;
 
   NormBackwardResult out;
@@ -92,6 +100,7 @@ Result<NormBackwardResult> layer_norm_backward(const LayerNormParams& params, co
   }
   if (params.elementwise_affine) out.dweight.assign(dweight.begin(), dweight.end());
   if (params.bias) out.dbias.assign(dbias.begin(), dbias.end());
+  if (params.epilogue.residual) out.dresidual = dy;
   return out;
 }
 

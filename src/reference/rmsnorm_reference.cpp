@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ops/norm_lengths.hpp"
+#include "reference/epilogue.hpp"
 #include "vknorm/rmsnorm.hpp"
 
 namespace vknorm::reference {
@@ -28,9 +29,12 @@ double inv_rms(const float* row, uint64_t d, double eps) {
 }  // namespace
 
 Result<NormForwardResult> rms_norm_forward(const RMSNormParams& params, const std::vector<float>& x,
-                                           const std::vector<float>& weight) {
+                                           const std::vector<float>& weight,
+    const std::vector<float>& residual) {
   Result<NormGeometry> geometry = check_call(params, x, nullptr, weight);
   if (!geometry) return geometry.status();
+  VKNORM_TRY(detail::check_residual(*geometry, params.epilogue, residual));
+  const detail::ForwardEpilogue epilogue{params.epilogue, residual};
   const uint64_t rows = geometry->outer, d = geometry->channels;
 
   NormForwardResult out;
@@ -40,16 +44,20 @@ Result<NormForwardResult> rms_norm_forward(const RMSNormParams& params, const st
     const float* row = x.data() + r * d;
     const double invrms = inv_rms(row, d, params.effective_eps());
     for (uint64_t j = 0; j < d; ++j)
-      out.y[r * d + j] = static_cast<float>(row[j] * invrms * (params.elementwise_affine ? weight[j] : 1.0));
+      out.y[r * d + j] = epilogue(row[j] * invrms * (params.elementwise_affine ? weight[j] : 1.0), r * d + j);
     out.save_invstd[r] = static_cast<float>(invrms);
   }
   return out;
 }
 
 Result<NormBackwardResult> rms_norm_backward(const RMSNormParams& params, const std::vector<float>& x,
-                                             const std::vector<float>& dy, const std::vector<float>& weight) {
-  Result<NormGeometry> geometry = check_call(params, x, &dy, weight);
+                                             const std::vector<float>& output_grad, const std::vector<float>& weight,
+    const std::vector<float>& y) {
+  Result<NormGeometry> geometry = check_call(params, x, &output_grad, weight);
   if (!geometry) return geometry.status();
+  auto masked = detail::gradient_at_norm(*geometry, params.epilogue, output_grad, y);
+  if (!masked) return masked.status();
+  const std::vector<float>& dy = masked.value();  // the gradient reaching the norm
   const uint64_t rows = geometry->outer, d = geometry->channels;
 
   NormBackwardResult out;
@@ -73,6 +81,7 @@ Result<NormBackwardResult> rms_norm_backward(const RMSNormParams& params, const 
     }
   }
   if (params.elementwise_affine) out.dweight.assign(dweight.begin(), dweight.end());
+  if (params.epilogue.residual) out.dresidual = dy;
   return out;
 }
 

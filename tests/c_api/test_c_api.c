@@ -1,7 +1,8 @@
 /* The C API end to end, from C: a standalone context with the validation layer (any message
  * fails), capabilities, buffers, BatchNorm training forward + backward and LayerNorm with a
  * ReLU epilogue through one recorder, the host convenience calls, an engine-mode context on
- * a VkDevice this test creates with plain Vulkan, and the error paths. Results are checked
+ * a VkDevice this test creates with plain Vulkan, the CPU reference of every kind against the
+ * device, and the error paths. Results are checked
  * against double-precision loops written here. The last line is "N passed, M failed". */
 #include <math.h>
 #include <stdatomic.h>
@@ -387,6 +388,224 @@ static void test_host_calls(vknorm_context* ctx) {
   CHECK_OK(vknorm_group_norm_forward_host(ctx, &gn, &gio));
   group_reference(N * G, C / G * S, ix, gw, gb, S, C, gn.eps, 0, 0, gref);
   check_close("group norm (host) y", gy, gref, E);
+}
+
+/* ---- The CPU reference (vknorm_<kind>_*_reference) against the device (*_host) ---- */
+
+enum { REF_MAX_E = 96, REF_MAX_A = 16 };
+
+/* One call of one kind, on both sides: [0] the device (vknorm_<kind>_*_host), [1] the CPU
+ * reference. Both get the same inputs; both backwards get the device's forward output y
+ * (the ReLU mask), so that a value rounded to opposite sides of 0 cannot flip the mask. */
+typedef struct {
+  size_t n;        /* elements of x */
+  size_t affine;   /* weight length */
+  int has_bias;
+  int has_mean;    /* the forward saves a mean (all kinds but RMSNorm) */
+  size_t groups;   /* statistics groups: save_mean / save_invstd length */
+  size_t running;  /* running statistics length, 0 without */
+  float x[REF_MAX_E], residual[REF_MAX_E], dy[REF_MAX_E], w[REF_MAX_A], b[REF_MAX_A];
+  float y[2][REF_MAX_E], mean[2][REF_MAX_A], invstd[2][REF_MAX_A], rm[2][REF_MAX_A], rv[2][REF_MAX_A];
+  float dx[2][REF_MAX_E], dw[2][REF_MAX_A], db[2][REF_MAX_A], dres[2][REF_MAX_E];
+} kind_case;
+
+static void init_case(kind_case* c, size_t n, size_t affine, int has_bias, int has_mean, size_t groups,
+                      size_t running) {
+  memset(c, 0, sizeof *c);
+  c->n = n, c->affine = affine, c->has_bias = has_bias, c->has_mean = has_mean;
+  c->groups = groups, c->running = running;
+  fill(c->x, n, -2.0f, 3.0f);
+  fill(c->residual, n, -1.0f, 1.0f);
+  fill(c->dy, n, -1.0f, 1.0f);
+  fill(c->w, affine, 0.5f, 1.5f);
+  fill(c->b, affine, -0.5f, 0.5f);
+  for (size_t i = 0; i < running; ++i)
+    c->rm[0][i] = c->rm[1][i] = 0.1f * (float)i, c->rv[0][i] = c->rv[1][i] = 1.0f + 0.05f * (float)i;
+}
+
+static vknorm_host_forward case_forward_io(kind_case* c, int side) {
+  vknorm_host_forward io = {0};
+  io.x = c->x, io.x_length = c->n;
+  io.weight = c->w, io.weight_length = c->affine;
+  io.bias = c->has_bias ? c->b : NULL, io.bias_length = c->has_bias ? c->affine : 0;
+  io.residual = c->residual, io.residual_length = c->n;
+  io.running_mean = c->running ? c->rm[side] : NULL, io.running_mean_length = c->running;
+  io.running_var = c->running ? c->rv[side] : NULL, io.running_var_length = c->running;
+  io.y = c->y[side], io.y_capacity = c->n;
+  io.save_mean = c->mean[side], io.save_mean_capacity = REF_MAX_A;
+  io.save_invstd = c->invstd[side], io.save_invstd_capacity = REF_MAX_A;
+  return io;
+}
+
+static vknorm_host_backward case_backward_io(kind_case* c, int side) {
+  vknorm_host_backward io = {0};
+  io.x = c->x, io.x_length = c->n;
+  io.dy = c->dy, io.dy_length = c->n;
+  io.weight = c->w, io.weight_length = c->affine;
+  io.save_mean = c->mean[side], io.save_mean_length = c->has_mean ? c->groups : 0;
+  io.save_invstd = c->invstd[side], io.save_invstd_length = c->groups;
+  io.y = c->y[0], io.y_length = c->n;
+  io.dx = c->dx[side], io.dx_capacity = c->n;
+  io.dweight = c->dw[side], io.dweight_capacity = REF_MAX_A;
+  io.dbias = c->db[side], io.dbias_capacity = REF_MAX_A;
+  io.dresidual = c->dres[side], io.dresidual_capacity = c->n;
+  return io;
+}
+
+/* |device - reference| <= 3e-5 * max(1, max|reference|). The reference rounds a double
+ * result to float (5.96e-8 relative); the device computes in float32 (sums over at most
+ * 48 values: relative error below 48 * 5.96e-8 = 2.9e-6 of their magnitudes, which the
+ * normalization keeps O(1)). 3e-5 bounds both ten times over, and is the bound this test
+ * already holds the device to against its double loops; a missing epilogue step, mask or
+ * backward term is off by O(0.1) or more. */
+static void check_agree(const char* kind, const char* what, const float* device, const float* reference, size_t n) {
+  double want[REF_MAX_E];
+  for (size_t i = 0; i < n; ++i) want[i] = reference[i];
+  char label[96];
+  snprintf(label, sizeof label, "%s reference vs device: %s", kind, what);
+  check_close(label, device, want, n);
+}
+
+static void compare_case(const char* kind, const kind_case* c) {
+  check_agree(kind, "y", c->y[0], c->y[1], c->n);
+  check_agree(kind, "save_invstd", c->invstd[0], c->invstd[1], c->groups);
+  if (c->has_mean) check_agree(kind, "save_mean", c->mean[0], c->mean[1], c->groups);
+  check_agree(kind, "dx", c->dx[0], c->dx[1], c->n);
+  check_agree(kind, "dweight", c->dw[0], c->dw[1], c->affine);
+  if (c->has_bias) check_agree(kind, "dbias", c->db[0], c->db[1], c->affine);
+  check_agree(kind, "dresidual", c->dres[0], c->dres[1], c->n);
+  int clipped = 0;
+  for (size_t i = 0; i < c->n; ++i) clipped += c->y[1][i] == 0.0f;
+  CHECK(clipped > 0 && clipped < (int)c->n, "%s: the ReLU clipped %d of %zu values", kind, clipped, c->n);
+  if (c->running) {
+    check_agree(kind, "running_mean", c->rm[0], c->rm[1], c->running);
+    check_agree(kind, "running_var", c->rv[0], c->rv[1], c->running);
+  }
+}
+
+/* Forward then backward on both sides; `params` is a pointer to the kind's params. */
+#define RUN_BOTH_SIDES(kind, ctx, params, c)                                      \
+  do {                                                                            \
+    vknorm_host_forward f0_ = case_forward_io((c), 0), f1_ = case_forward_io((c), 1); \
+    CHECK_OK(vknorm_##kind##_forward_host((ctx), (params), &f0_));                 \
+    CHECK_OK(vknorm_##kind##_forward_reference((params), &f1_));                  \
+    vknorm_host_backward b0_ = case_backward_io((c), 0), b1_ = case_backward_io((c), 1); \
+    CHECK_OK(vknorm_##kind##_backward_host((ctx), (params), &b0_));                \
+    CHECK_OK(vknorm_##kind##_backward_reference((params), &b1_));                 \
+    compare_case(#kind, (c));                                                     \
+  } while (0)
+
+/* Every kind with the full epilogue (residual + ReLU), training BatchNorm with running
+ * statistics updated in place. */
+static void test_reference_calls(vknorm_context* ctx) {
+  const vknorm_epilogue full = {1, 1};
+  kind_case c;
+
+  const int64_t bshape[] = {4, 3, 2, 2}; /* 48 elements, statistics over 16 per channel */
+  vknorm_batch_norm_params bn;
+  vknorm_batch_norm_params_init(&bn);
+  bn.shape = bshape, bn.rank = 4, bn.epilogue = full;
+  init_case(&c, 48, 3, 1, 1, 3, 3);
+  RUN_BOTH_SIDES(batch_norm, ctx, &bn, &c);
+  /* momentum 0.1 moves running_mean[0] from 0 by a tenth of the batch mean (|mean| > 0.01 here). */
+  CHECK(c.rm[1][0] != 0.0f && c.rv[1][0] != 1.0f, "batch norm reference left the running statistics (%g, %g)",
+        c.rm[1][0], c.rv[1][0]);
+
+  const int64_t ishape[] = {2, 3, 8}; /* InstanceNorm1d, affine */
+  vknorm_instance_norm_params in;
+  vknorm_instance_norm_params_init(&in);
+  in.shape = ishape, in.rank = 3, in.affine = 1, in.epilogue = full;
+  init_case(&c, 48, 3, 1, 1, 6, 0);
+  RUN_BOTH_SIDES(instance_norm, ctx, &in, &c);
+
+  const int64_t gshape[] = {2, 4, 6};
+  vknorm_group_norm_params gn;
+  vknorm_group_norm_params_init(&gn);
+  gn.shape = gshape, gn.rank = 3, gn.num_groups = 2, gn.epilogue = full;
+  init_case(&c, 48, 4, 1, 1, 4, 0);
+  RUN_BOTH_SIDES(group_norm, ctx, &gn, &c);
+
+  const int64_t lshape[] = {4, 12};
+  vknorm_layer_norm_params ln;
+  vknorm_layer_norm_params_init(&ln);
+  ln.shape = lshape, ln.rank = 2, ln.normalized_shape = lshape + 1, ln.normalized_rank = 1, ln.epilogue = full;
+  init_case(&c, 48, 12, 1, 1, 4, 0);
+  RUN_BOTH_SIDES(layer_norm, ctx, &ln, &c);
+
+  vknorm_rms_norm_params rms = rms_over_rows(lshape);
+  rms.elementwise_affine = 1, rms.epilogue = full;
+  init_case(&c, 48, 12, 0, 0, 4, 0);
+  RUN_BOTH_SIDES(rms_norm, ctx, &rms, &c);
+
+  /* dtype f16 changes nothing on the host: the reference computes from the floats given. */
+  float y16[48], invstd16[4];
+  vknorm_host_forward io = case_forward_io(&c, 1);
+  io.y = y16, io.save_invstd = invstd16, io.save_invstd_capacity = 4;
+  rms.dtype = VKNORM_DTYPE_F16;
+  CHECK_OK(vknorm_rms_norm_forward_reference(&rms, &io));
+  CHECK(memcmp(y16, c.y[1], sizeof y16) == 0, "rms norm reference: f16 params changed the result");
+}
+
+/* Refusals without a context: the same checks and messages as the *_host functions. */
+static void test_reference_errors(void) {
+  const int64_t shape[] = {2, 4};
+  vknorm_layer_norm_params ln;
+  vknorm_layer_norm_params_init(&ln);
+  ln.shape = shape, ln.rank = 2, ln.normalized_shape = shape + 1, ln.normalized_rank = 1;
+  float x[8] = {1, 2, 3, 4, 5, 6, 7, 9}, w[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, y[8], mean[2], invstd[2];
+  vknorm_host_forward io = {0};
+  io.x = x, io.x_length = 8, io.weight = w, io.weight_length = 4, io.bias = b, io.bias_length = 4;
+  io.y = y, io.y_capacity = 8, io.save_mean = mean, io.save_mean_capacity = 2;
+  io.save_invstd = invstd, io.save_invstd_capacity = 2;
+  CHECK_OK(vknorm_layer_norm_forward_reference(&ln, &io));
+
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(NULL, &io), VKNORM_STATUS_INVALID_ARGUMENT,
+              "params: expected a pointer, got NULL (in vknorm_layer_norm_forward_reference)");
+  CHECK_ERROR(vknorm_batch_norm_backward_reference(NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "params");
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, NULL), VKNORM_STATUS_INVALID_ARGUMENT,
+              "io: expected a pointer, got NULL (in vknorm_layer_norm_forward_reference)");
+  vknorm_host_forward bad = io;
+  bad.x = NULL;
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, &bad), VKNORM_STATUS_INVALID_ARGUMENT,
+              "io.x: expected 8 floats, got NULL");
+  bad = io;
+  bad.x_length = 7;
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, &bad), VKNORM_STATUS_INVALID_ARGUMENT,
+              "x: expected 8 elements (the product of its shape), got 7");
+  bad = io;
+  bad.weight_length = 3;
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, &bad), VKNORM_STATUS_INVALID_ARGUMENT, "weight: Expected weight");
+  bad = io;
+  bad.y_capacity = 7;
+  float y_before = y[0];
+  y[0] = -123.0f;
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, &bad), VKNORM_STATUS_INVALID_ARGUMENT,
+              "io.y: capacity of 7 floats, the result has 8");
+  CHECK(y[0] == -123.0f, "a refused reference call wrote its output");
+  y[0] = y_before;
+  ln.epilogue.residual = 1;
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, &io), VKNORM_STATUS_INVALID_ARGUMENT,
+              "residual: expected 8 elements (the shape of x), got 0");
+  ln.epilogue.residual = 0;
+  ln.epilogue.relu = 1;
+  float dx[8];
+  vknorm_host_backward bio = {0};
+  bio.x = x, bio.x_length = 8, bio.dy = x, bio.dy_length = 8, bio.weight = w, bio.weight_length = 4;
+  bio.dx = dx, bio.dx_capacity = 8;
+  CHECK_ERROR(vknorm_layer_norm_backward_reference(&ln, &bio), VKNORM_STATUS_INVALID_ARGUMENT,
+              "y: the ReLU epilogue's backward needs the forward's output, expected 8 elements, got 0");
+  bio.dy_length = 4;
+  CHECK_ERROR(vknorm_layer_norm_backward_reference(&ln, &bio), VKNORM_STATUS_INVALID_ARGUMENT,
+              "dy: expected 8 elements (the shape of x), got 4");
+  ln.dtype = (vknorm_dtype)9;
+  CHECK_ERROR(vknorm_layer_norm_forward_reference(&ln, &io), VKNORM_STATUS_INVALID_ARGUMENT, "params.dtype");
+  /* PyTorch's refusal, as from the *_host functions. */
+  vknorm_group_norm_params gn;
+  vknorm_group_norm_params_init(&gn);
+  const int64_t gshape[] = {2, 6, 4};
+  gn.shape = gshape, gn.rank = 3, gn.num_groups = 4;
+  CHECK_ERROR(vknorm_group_norm_forward_reference(&gn, &io), VKNORM_STATUS_INVALID_ARGUMENT,
+              "divisible by num_groups");
 }
 
 /* Refusals: NULL arguments, PyTorch's shape errors, bad enums, engine-only misuse. */
@@ -903,9 +1122,11 @@ int main(void) {
     else check_float16_refused(ctx);
     test_recording(ctx);
     test_host_calls(ctx);
+    test_reference_calls(ctx);
     test_errors(ctx);
     vknorm_context_destroy(ctx);
   }
+  test_reference_errors();
   test_without_float16();
   test_limits_override();
   test_prepare_and_footprint();

@@ -1,7 +1,8 @@
 # One step of the package tests (tests/package/CMakeLists.txt), run with cmake -P:
 #   STEP=install       cmake --install BUILD_DIR into PREFIX (emptied first), check its files
 #   STEP=cpp           consumer_cpp: find_package(vknorm CONFIG) from PREFIX; build and run
-#   STEP=c             consumer_c: pkg-config from PREFIX/LIBDIR/pkgconfig; build and run
+#   STEP=c             consumer_c, a C-only project: one program through find_package(vknorm
+#                      CONFIG) from PREFIX, one through pkg-config from PREFIX/LIBDIR/pkgconfig
 #   STEP=subdirectory  subdirectory: add_subdirectory(VKNORM_SOURCE_DIR); build and run
 # Consumers build in WORK_DIR/<name>-build, emptied first, with GENERATOR, MAKE_PROGRAM,
 # C_COMPILER, CXX_COMPILER and CONFIG (the build type) of the outer build.
@@ -16,8 +17,8 @@ function(run)
 endfunction()
 
 # Configures SOURCE_DIR/<name> in a fresh WORK_DIR/<name>-build with extra arguments,
-# builds <target> and runs it; the program must exit 0 and print OK.
-function(build_and_run name target)
+# builds the programs in the list `targets` and runs each; each must exit 0 and print OK.
+function(build_and_run name targets)
   set(build ${WORK_DIR}/${name}-build)
   file(REMOVE_RECURSE ${build})
   set(args -S ${SOURCE_DIR}/${name} -B ${build} -G ${GENERATOR} -DCMAKE_C_COMPILER=${C_COMPILER}
@@ -31,23 +32,35 @@ function(build_and_run name target)
   if(CONFIG)
     set(config_args --config ${CONFIG})
   endif()
-  run(${CMAKE_COMMAND} --build ${build} --target ${target} --parallel ${jobs} ${config_args})
+  run(${CMAKE_COMMAND} --build ${build} --target ${targets} --parallel ${jobs} ${config_args})
 
-  set(exe)
-  foreach(candidate ${build}/${target} ${build}/${CONFIG}/${target} ${build}/Debug/${target})
-    if(EXISTS ${candidate} AND NOT IS_DIRECTORY ${candidate})
-      set(exe ${candidate})
-      break()
+  foreach(target IN LISTS targets)
+    set(exe)
+    foreach(candidate ${build}/${target} ${build}/${CONFIG}/${target} ${build}/Debug/${target})
+      if(EXISTS ${candidate} AND NOT IS_DIRECTORY ${candidate})
+        set(exe ${candidate})
+        break()
+      endif()
+    endforeach()
+    if(NOT exe)
+      message(FATAL_ERROR "${target} was not built under ${build}")
+    endif()
+    execute_process(COMMAND ${exe} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+    message("${exe}:\n${out}${err}")
+    if(NOT rc EQUAL 0 OR NOT out MATCHES "(^|\n)OK\n")
+      message(FATAL_ERROR "${target} failed (exit ${rc})")
     endif()
   endforeach()
-  if(NOT exe)
-    message(FATAL_ERROR "${target} was not built under ${build}")
+endfunction()
+
+# The package was found in PREFIX, not anywhere else: vknorm_DIR in the consumer's cache.
+function(check_found_in_prefix name)
+  file(STRINGS ${WORK_DIR}/${name}-build/CMakeCache.txt found REGEX "^vknorm_DIR:")
+  string(FIND "${found}" "${PREFIX}/" at)
+  if(NOT at GREATER 0)
+    message(FATAL_ERROR "vknorm was not found in ${PREFIX}: ${found}")
   endif()
-  execute_process(COMMAND ${exe} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-  message("${exe}:\n${out}${err}")
-  if(NOT rc EQUAL 0 OR NOT out MATCHES "(^|\n)OK\n")
-    message(FATAL_ERROR "${target} failed (exit ${rc})")
-  endif()
+  message("${found}")
 endfunction()
 
 if(STEP STREQUAL "install")
@@ -79,13 +92,7 @@ if(STEP STREQUAL "install")
 
 elseif(STEP STREQUAL "cpp")
   build_and_run(consumer_cpp consumer_cpp -DCMAKE_PREFIX_PATH=${PREFIX} -DCMAKE_BUILD_TYPE=${CONFIG})
-  # The package came from the prefix, not from anywhere else.
-  file(STRINGS ${WORK_DIR}/consumer_cpp-build/CMakeCache.txt found REGEX "^vknorm_DIR:")
-  string(FIND "${found}" "${PREFIX}/" at)
-  if(NOT at GREATER 0)
-    message(FATAL_ERROR "vknorm was not found in ${PREFIX}: ${found}")
-  endif()
-  message("${found}")
+  check_found_in_prefix(consumer_cpp)
 
 elseif(STEP STREQUAL "c")
   find_program(pkg_config NAMES pkg-config pkgconf)
@@ -100,7 +107,14 @@ elseif(STEP STREQUAL "c")
   endif()
   run(${pkg_config} --modversion vknorm)
   run(${pkg_config} --cflags --libs vknorm)
-  build_and_run(consumer_c consumer_c -DPKG_CONFIG_EXECUTABLE=${pkg_config} -DCMAKE_BUILD_TYPE=${CONFIG})
+  build_and_run(consumer_c "consumer_c_find_package;consumer_c_pkg_config" -DCMAKE_PREFIX_PATH=${PREFIX}
+                -DPKG_CONFIG_EXECUTABLE=${pkg_config} -DCMAKE_BUILD_TYPE=${CONFIG})
+  check_found_in_prefix(consumer_c)
+  # C only: the project never enabled C++, so both programs were linked by the C compiler.
+  file(GLOB_RECURSE cxx_compiler ${WORK_DIR}/consumer_c-build/CMakeFiles/CMakeCXXCompiler.cmake)
+  if(cxx_compiler)
+    message(FATAL_ERROR "consumer_c enabled C++: ${cxx_compiler}")
+  endif()
 
 elseif(STEP STREQUAL "subdirectory")
   # No build type: vknorm must leave it empty, and -O0 is the quickest build of it.
