@@ -242,10 +242,14 @@ static int load(app* p) {
   handles.pipeline_cache = p->cache;
   handles.storage_buffer_16bit_enabled = 1; /* the engine enabled storageBuffer16BitAccess */
   if (!vknorm_ok(vknorm_context_create_from_engine(&handles, &p->ctx), "vknorm_context_create_from_engine")) return 0;
-  /* LATER(i11-objects): prepare by need: vknorm_context_prepare with the instance, group and
-   * layer norm kind bits, forward only, f16 (today: every f16 pipeline, backward too). */
-  if (!vknorm_ok(vknorm_context_prepare_kernels_for(p->ctx, VKNORM_DTYPE_F16), "vknorm_context_prepare_kernels_for"))
-    return 0;
+  /* Only the pipelines this block can use: three kinds, forward, f16. */
+  vknorm_prepare_request request;
+  vknorm_prepare_request_init(&request);
+  request.kinds = VKNORM_KIND_INSTANCE_NORM_BIT | VKNORM_KIND_GROUP_NORM_BIT | VKNORM_KIND_LAYER_NORM_BIT;
+  request.backward = 0;
+  request.dtype = VKNORM_DTYPE_F16;
+  vknorm_prepare_report report;
+  if (!vknorm_ok(vknorm_context_prepare(p->ctx, &request, &report), "vknorm_context_prepare")) return 0;
   if (!vknorm_ok(vknorm_instance_norm_workspace_size(p->ctx, &p->b.instance_norm, &p->workspace[0]),
                  "vknorm_instance_norm_workspace_size") ||
       !vknorm_ok(vknorm_group_norm_workspace_size(p->ctx, &p->b.group_norm, &p->workspace[1]),
@@ -256,9 +260,9 @@ static int load(app* p) {
   const double load_ms = now_ms() - start;
   size_t cache_bytes = 0;
   if (!vk_ok(vkGetPipelineCacheData(p->e.device, p->cache, &cache_bytes, NULL), "vkGetPipelineCacheData")) return 0;
-  printf("load: %.1f ms (vknorm context, f16 pipelines into the engine's pipeline cache: %zu bytes); "
-         "workspaces %llu, %llu, %llu bytes\n",
-         load_ms, cache_bytes, (unsigned long long)p->workspace[0], (unsigned long long)p->workspace[1],
+  printf("load: %.1f ms (vknorm context, %u f16 forward pipelines in %.1f ms, into the engine's pipeline cache: "
+         "%zu bytes); workspaces %llu, %llu, %llu bytes\n",
+         load_ms, report.created, report.milliseconds, cache_bytes, (unsigned long long)p->workspace[0], (unsigned long long)p->workspace[1],
          (unsigned long long)p->workspace[2]);
   return 1;
 }
