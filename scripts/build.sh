@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
-# Installs missing Debian packages and builds vknorm in build/ (Release).
+# Installs missing Debian packages, configures build/ (Release) and builds it:
+#   scripts/build.sh          everything: the library, the vknorm tool, the samples and the tests
+#   scripts/build.sh sample   the library and samples/cnn_block only (what scripts/sample.sh runs)
+# Each form configures every option it relies on, since both share build/ and CMake would
+# otherwise keep whatever an earlier configure left in the cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)"
+case "${1:-all}" in
+  all)
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVKNORM_BUILD_TESTS=ON -DVKNORM_BUILD_SAMPLES=ON >/dev/null
+    cmake --build build -j"$(nproc)"
+    ;;
+  sample)
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVKNORM_BUILD_TESTS=OFF -DVKNORM_BUILD_SAMPLES=ON >/dev/null
+    cmake --build build -j"$(nproc)" --target cnn_block
+    ;;
+  *)
+    echo "usage: scripts/build.sh [all|sample]" >&2
+    exit 2
+    ;;
+esac

@@ -4,7 +4,7 @@
 # configuration (subgroup, shared-memory, mobile) with the validation layer on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh
+scripts/build.sh all
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/vknorm-runtime-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR"
 ctest --test-dir build --output-on-failure

@@ -48,6 +48,7 @@ void usage(FILE* to) {
       "Times every norm (kind x shape x layout x dtype x pass) on the device with timestamp\n"
       "queries (the median of the timed runs) and compares it with a copy and an elementwise\n"
       "pass over the same tensor, measured in the same run.\n"
+      "  --host               the host cost of recording instead (vknorm bench --host --help)\n"
       "  --quick              fewer runs (1 warm-up, 7 timed): for CI\n"
       "  --runs N             timed runs per case (default 21)\n"
       "  --warmup N           untimed runs first (default 3)\n"
@@ -178,6 +179,8 @@ void write_json(std::ostream& out, const Capabilities& caps, const std::string& 
 }  // namespace
 
 int bench_command(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i)
+    if (std::string(argv[i]) == "--host") return bench_host_command(argc, argv);
   Options o;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];

@@ -7,4 +7,6 @@ int run_command(int argc, char** argv);
 int devices_command(int argc, char** argv);
 // `vknorm bench`: every norm on a fixed set of shapes against a copy and an elementwise pass.
 int bench_command(int argc, char** argv);
+// `vknorm bench --host`: the host cost of recording, and the Vulkan calls a record call makes.
+int bench_host_command(int argc, char** argv);
 }  // namespace vknorm::cli
