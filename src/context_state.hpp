@@ -1,6 +1,7 @@
 // What a Context holds. Internal: the public header keeps it opaque.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -20,9 +21,13 @@ struct ContextState {
   uint32_t queue_family = 0;
   VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
   KernelCache kernels;
-  // A 16-byte buffer bound to the slots a kernel does not use (every slot must be valid).
-  VkBuffer dummy_buffer = VK_NULL_HANDLE;
-  VkDeviceMemory dummy_memory = VK_NULL_HANDLE;
+  // Passed to every vkCreate* and vkDestroy* vknorm calls (null: the driver's allocator).
+  const VkAllocationCallbacks* allocator = nullptr;
+  // A record call fails instead of creating a missing pipeline.
+  bool require_prepared_kernels = false;
+  // The pools recorders hold now (a descriptor pool each on the pool path, a command pool
+  // each from begin_commands), for Context::footprint.
+  std::atomic<uint32_t> live_descriptor_pools{0}, live_command_pools{0};
 
   // Standalone mode only: the objects vknorm created and destroys. Vulkan requires the
   // queue to be externally synchronized: every vkQueue* call holds queue_mutex. There is

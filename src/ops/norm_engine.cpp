@@ -2,6 +2,7 @@
 // passes run; this file checks the caller's buffers against what those passes bind and
 // records them, in order.
 #include <algorithm>
+#include <tuple>
 #include <string>
 
 #include "ops/norm_engine.hpp"
@@ -118,6 +119,19 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
                                                     "pass (") + kernel_name(pass.kernel) +
                                         "); plan with PlanOptions::split to record phases on their own");
   VKNORM_TRY(check_buffers(rec.state->caps, plan, phases, buffers));
+  // Everything that can fail comes before the first dispatch, so that a refused call
+  // records nothing: the pipelines (which require_prepared_kernels may refuse to create)
+  // and the descriptor sets (which a recorder's pool may not have left).
+  const KernelEntry* kernels[std::tuple_size_v<decltype(plan.passes)>] = {};
+  uint32_t recorded = 0;
+  for (const Pass& pass : plan) {
+    if (!records(phases, pass)) continue;
+    auto kernel = rec.state->kernels.get(*rec.state, pass.kernel, p.dtype);
+    if (!kernel) return kernel.status();
+    kernels[recorded++] = kernel.value();
+  }
+  VKNORM_TRY(rec.reserve(recorded));
+  uint32_t next = 0;
   for (const Pass& pass : plan) {
     if (!records(phases, pass)) continue;
     SlotBinding slots[kSlotCount] = {};
@@ -127,7 +141,7 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
       const BufferRef& r = *buffers[use.role];
       slots[i] = {r.buffer, r.offset, use.bytes(), use.element_bytes};
     }
-    VKNORM_TRY(rec.dispatch(pass.kernel, p.dtype, slots, pass.push, pass.grid_x, pass.grid_y));
+    VKNORM_TRY(rec.dispatch(*kernels[next++], slots, pass.push, pass.grid_x, pass.grid_y));
   }
   return {};
 }

@@ -10,4 +10,10 @@ namespace vknorm::vk {
 Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
                                 const CapabilityOverride& override_caps);
 
+// Whether the device offers the extension `name`.
+bool has_device_extension(const Dispatch& vk, VkPhysicalDevice device, const char* name);
+
+// Whether the device supports the synchronization2 feature (Vulkan 1.3 core).
+bool supports_synchronization2(const Dispatch& vk, VkPhysicalDevice device);
+
 }  // namespace vknorm::vk
