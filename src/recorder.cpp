@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <string>
 
 #include "recorder_impl.hpp"
@@ -72,6 +73,10 @@ Status CommandRecorder::Impl::init(const RecorderOptions& options) {
   if (options.descriptor_capacity == 0)
     return Status::invalid_argument("options.descriptor_capacity: expected at least 1 (descriptor sets, one per "
                                     "dispatch between resets), got 0");
+  if (options.descriptor_capacity > UINT32_MAX / kSlotCount)
+    return Status::invalid_argument("options.descriptor_capacity: expected at most " +
+                                    std::to_string(UINT32_MAX / kSlotCount) + ", got " +
+                                    std::to_string(options.descriptor_capacity));
   if (state->caps.push_descriptors) return {};  // dispatches push theirs: no pool at all
   VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, options.descriptor_capacity * kSlotCount};
   VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};

@@ -97,6 +97,8 @@ TEST_CASE("Pool path: a call past descriptor_capacity fails before recording any
   call.check("y");
 
   CHECK(ctx.begin_commands({.descriptor_capacity = 0}).status().message().find("options.descriptor_capacity") == 0);
+  CHECK(ctx.begin_commands({.descriptor_capacity = UINT32_MAX}).status().message().find(
+            "options.descriptor_capacity: expected at most 357913941") == 0);
 }
 
 TEST_CASE("Push path: descriptor_capacity does not limit a recorder") {
