@@ -135,6 +135,22 @@ void to_c(const Capabilities& c, vknorm_capabilities* out) noexcept {
   out->workgroup_size = c.workgroup_size;
   out->host_threads = c.host_threads;
   out->device_storage_buffer_16bit = c.device_storage_buffer_16bit;
+  out->push_descriptors = c.push_descriptors;
+  out->synchronization2 = c.synchronization2;
+}
+
+Result<DescriptorPath> to_cxx(vknorm_descriptor_path path, const char* name) {
+  if (path == VKNORM_DESCRIPTOR_PATH_AUTOMATIC) return DescriptorPath::automatic;
+  if (path == VKNORM_DESCRIPTOR_PATH_POOL) return DescriptorPath::pool;
+  return Status::invalid_argument(std::string(name) +
+                                  ": expected VKNORM_DESCRIPTOR_PATH_AUTOMATIC (0) or VKNORM_DESCRIPTOR_PATH_POOL (1), got " +
+                                  std::to_string(static_cast<int>(path)));
+}
+
+RecorderOptions to_cxx(const vknorm_recorder_options* options) {
+  RecorderOptions o;
+  if (options) o.descriptor_capacity = options->descriptor_capacity;
+  return o;
 }
 
 Result<std::optional<bool>> to_cxx_flag(int32_t value, const char* name) {
@@ -271,6 +287,10 @@ vknorm_status vknorm_context_create_standalone(const vknorm_standalone_options* 
     if (!over) return over.status();
     o.capability_override = over.value();
     o.allocation_callbacks = c.allocation_callbacks;
+    auto path = to_cxx(c.descriptor_path, "options.descriptor_path");
+    if (!path) return path.status();
+    o.descriptor_path = path.value();
+    o.require_prepared_kernels = c.require_prepared_kernels != 0;
     return wrap(vknorm::Context::create_standalone(o), out_context);
   });
 }
@@ -293,6 +313,12 @@ vknorm_status vknorm_context_create_from_engine(const vknorm_engine_handles* han
     if (!over) return over.status();
     h.capability_override = over.value();
     h.allocation_callbacks = handles->allocation_callbacks;
+    h.push_descriptor_enabled = handles->push_descriptor_enabled != 0;
+    h.synchronization2_enabled = handles->synchronization2_enabled != 0;
+    auto path = to_cxx(handles->descriptor_path, "handles.descriptor_path");
+    if (!path) return path.status();
+    h.descriptor_path = path.value();
+    h.require_prepared_kernels = handles->require_prepared_kernels != 0;
     return wrap(vknorm::Context::create_from_engine(h), out_context);
   });
 }
@@ -407,13 +433,25 @@ vknorm_buffer_ref vknorm_buffer_ref_at(const vknorm_buffer* buffer, VkDeviceSize
 
 // ---- Recorders ----
 
+void vknorm_recorder_options_init(vknorm_recorder_options* options) {
+  if (!options) return;
+  *options = vknorm_recorder_options{};
+  options->descriptor_capacity = vknorm::RecorderOptions{}.descriptor_capacity;
+}
+
 vknorm_status vknorm_recorder_create(vknorm_context* context, VkCommandBuffer command_buffer,
                                      vknorm_recorder** out_recorder) {
+  return vknorm_recorder_create_with_options(context, command_buffer, nullptr, out_recorder);
+}
+
+vknorm_status vknorm_recorder_create_with_options(vknorm_context* context, VkCommandBuffer command_buffer,
+                                                  const vknorm_recorder_options* options,
+                                                  vknorm_recorder** out_recorder) {
   return guard(context, __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, context);
     VKNORM_CAPI_REQUIRE(fn, out_recorder);
     *out_recorder = nullptr;
-    auto created = vknorm::CommandRecorder::create(*context->cxx, command_buffer);
+    auto created = vknorm::CommandRecorder::create(*context->cxx, command_buffer, to_cxx(options));
     if (!created) return created.status();
     auto handle = std::make_unique<vknorm_recorder>();
     handle->context = context;
@@ -424,12 +462,18 @@ vknorm_status vknorm_recorder_create(vknorm_context* context, VkCommandBuffer co
 }
 
 vknorm_status vknorm_recorder_begin_standalone(vknorm_context* context, vknorm_recorder** out_recorder) {
+  return vknorm_recorder_begin_standalone_with_options(context, nullptr, out_recorder);
+}
+
+vknorm_status vknorm_recorder_begin_standalone_with_options(vknorm_context* context,
+                                                            const vknorm_recorder_options* options,
+                                                            vknorm_recorder** out_recorder) {
   return guard(context, __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, context);
     VKNORM_CAPI_REQUIRE(fn, out_recorder);
     *out_recorder = nullptr;
     VKNORM_TRY(require_standalone(context, fn));
-    auto created = context->cxx->begin_commands();
+    auto created = context->cxx->begin_commands(to_cxx(options));
     if (!created) return created.status();
     auto handle = std::make_unique<vknorm_recorder>();
     handle->context = context;
@@ -466,10 +510,32 @@ vknorm_status vknorm_recorder_close_with_barrier(vknorm_recorder* recorder, VkPi
   });
 }
 
-vknorm_status vknorm_recorder_reset(vknorm_recorder* recorder) {
+vknorm_status vknorm_recorder_close_with_barrier2(vknorm_recorder* recorder, VkPipelineStageFlags2 dst_stages,
+                                                  VkAccessFlags2 dst_access) {
   return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, recorder);
-    return recorder->cxx->reset();
+    if (recorder->submitted)
+      return Status::invalid_argument("recorder: already submitted; nothing more can be recorded into it");
+    return recorder->cxx->close_with_barrier2(dst_stages, dst_access);
+  });
+}
+
+vknorm_status vknorm_recorder_note_external_barrier(vknorm_recorder* recorder) {
+  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
+    VKNORM_CAPI_REQUIRE(fn, recorder);
+    recorder->cxx->note_external_barrier();
+    return {};
+  });
+}
+
+vknorm_status vknorm_recorder_reset(vknorm_recorder* recorder) {
+  return vknorm_recorder_reset_to(recorder, VK_NULL_HANDLE);
+}
+
+vknorm_status vknorm_recorder_reset_to(vknorm_recorder* recorder, VkCommandBuffer next) {
+  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
+    VKNORM_CAPI_REQUIRE(fn, recorder);
+    return recorder->cxx->reset(next);
   });
 }
 

@@ -44,8 +44,10 @@ bool has_layer(const char* name) {
   return false;
 }
 
-// Creates an instance of the highest version up to 1.3 the loader offers (1.1 at least).
-Status create_instance(bool validation, const VkAllocationCallbacks* allocator, VkInstance* instance) {
+// Creates an instance of the highest version up to 1.3 the loader offers (1.1 at least);
+// `api_version` (when given) gets that version.
+Status create_instance(bool validation, const VkAllocationCallbacks* allocator, VkInstance* instance,
+                       uint32_t* api_version = nullptr) {
   uint32_t loader_version = VK_API_VERSION_1_0;
   if (vkEnumerateInstanceVersion(&loader_version) != VK_SUCCESS || loader_version < VK_API_VERSION_1_1)
     return Status::unsupported("the Vulkan loader offers only Vulkan 1.0; vknorm needs 1.1");
@@ -53,6 +55,7 @@ Status create_instance(bool validation, const VkAllocationCallbacks* allocator, 
   app.pApplicationName = "vknorm";
   app.pEngineName = "vknorm";
   app.apiVersion = std::min<uint32_t>(loader_version, VK_API_VERSION_1_3);
+  if (api_version) *api_version = app.apiVersion;
 
   std::vector<const char*> layers, extensions;
   VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
@@ -140,17 +143,6 @@ const Candidate* pick_default(const vk::Dispatch& vk, const std::vector<Candidat
   return chosen;
 }
 
-Status finish_state(ContextState& s) {
-  VKNORM_TRY(s.kernels.init(s));
-  VkDeviceSize bytes = 0;
-  VKNORM_TRY(vk::create_host_buffer(s.vk, s.physical_device, s.device, 16, &s.dummy_buffer, &s.dummy_memory,
-                                    s.allocator, &bytes));
-  ++s.live_buffers;
-  ++s.live_memory_allocations;
-  s.live_memory_bytes += bytes;
-  return {};
-}
-
 }  // namespace
 
 // Buffers keep what they need to free themselves; they must not outlive their context.
@@ -165,11 +157,7 @@ ContextState& state_of(Context& context) { return *context.state_; }
 
 Context::~Context() {
   ContextState& s = *state_;
-  if (s.device) {
-    s.kernels.destroy(s);
-    if (s.dummy_buffer) s.vk.DestroyBuffer(s.device, s.dummy_buffer, s.allocator);
-    if (s.dummy_memory) s.vk.FreeMemory(s.device, s.dummy_memory, s.allocator);
-  }
+  if (s.device) s.kernels.destroy(s);
   if (!s.standalone) return;  // never destroy what the engine created
   if (s.pipeline_cache) s.vk.DestroyPipelineCache(s.device, s.pipeline_cache, s.allocator);
   if (s.device) s.vk.DestroyDevice(s.device, s.allocator);
@@ -217,7 +205,8 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   // From here on the Context's destructor cleans up whatever was created.
   std::unique_ptr<Context> context(new Context(std::move(state)));
 
-  VKNORM_TRY(create_instance(options.enable_validation, s.allocator, &s.instance));
+  uint32_t instance_version = 0;
+  VKNORM_TRY(create_instance(options.enable_validation, s.allocator, &s.instance, &instance_version));
   VKNORM_TRY(s.vk.load_instance(s.instance, nullptr));
   if (options.enable_validation) {
     s.debug_callback = std::make_unique<DebugCallback>(options.debug_callback);
@@ -261,19 +250,33 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   queue.pQueuePriorities = &priority;
   VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
   storage16.storageBuffer16BitAccess = s.caps.storage_buffer_16bit ? VK_TRUE : VK_FALSE;
+  // synchronization2 (close_with_barrier2) where the device and the instance are 1.3.
+  VkPhysicalDeviceVulkan13Features v13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+  v13.synchronization2 = VK_TRUE;
+  const bool sync2 = instance_version >= VK_API_VERSION_1_3 && vk::supports_synchronization2(s.vk, s.physical_device);
+  if (sync2) storage16.pNext = &v13;
+  // Push descriptors where the device has them, unless the pool path is asked for.
+  std::vector<const char*> extensions;
+  const bool push = options.descriptor_path == DescriptorPath::automatic &&
+                    vk::has_device_extension(s.vk, s.physical_device, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  if (push) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   info.pNext = &storage16;
   info.queueCreateInfoCount = 1;
   info.pQueueCreateInfos = &queue;
+  info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  info.ppEnabledExtensionNames = extensions.data();
   VkResult r = s.vk.CreateDevice(s.physical_device, &info, s.allocator, &s.device);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDevice");
   VKNORM_TRY(s.vk.load_device(s.device, nullptr));
+  s.caps.push_descriptors = push && s.vk.CmdPushDescriptorSetWithTemplateKHR;
+  s.caps.synchronization2 = sync2 && s.vk.CmdPipelineBarrier2;
+  s.require_prepared_kernels = options.require_prepared_kernels;
   s.vk.GetDeviceQueue(s.device, s.queue_family, 0, &s.queue);
 
   VkPipelineCacheCreateInfo cache{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
   r = s.vk.CreatePipelineCache(s.device, &cache, s.allocator, &s.pipeline_cache);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineCache");
-  VKNORM_TRY(finish_state(s));
   return context;
 }
 
@@ -305,7 +308,12 @@ Result<std::unique_ptr<Context>> Context::create_from_engine(const EngineHandles
                                     " families)");
   s.device = h.device;  // set before loading so the destructor cleans up what follows
   VKNORM_TRY(s.vk.load_device(h.device, h.get_device_proc_addr));
-  VKNORM_TRY(finish_state(s));
+  // The engine says what it enabled; vknorm checks the device has it and the functions load.
+  s.caps.push_descriptors = h.push_descriptor_enabled && h.descriptor_path == DescriptorPath::automatic &&
+                            s.vk.CmdPushDescriptorSetWithTemplateKHR &&
+                            vk::has_device_extension(s.vk, h.physical_device, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  s.caps.synchronization2 = h.synchronization2_enabled && s.vk.CmdPipelineBarrier2;
+  s.require_prepared_kernels = h.require_prepared_kernels;
   return context;
 }
 
@@ -327,7 +335,7 @@ Result<Buffer> Context::create_buffer(VkDeviceSize bytes) {
   return b;
 }
 
-Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
+Result<std::unique_ptr<CommandRecorder>> Context::begin_commands(const RecorderOptions& options) {
   ContextState& s = *state_;
   if (!s.standalone)
     return Status::invalid_argument("begin_commands: in engine mode, record into your own command buffer with CommandRecorder::create");
@@ -357,14 +365,15 @@ Result<std::unique_ptr<CommandRecorder>> Context::begin_commands() {
     s.vk.DestroyCommandPool(s.device, pool, s.allocator);  // frees cmd as well
     return Status::vulkan(r, failed);
   }
-  auto recorder = CommandRecorder::create(*this, cmd);
+  auto recorder = CommandRecorder::create(*this, cmd, options);
   if (!recorder) {
     s.vk.DestroyCommandPool(s.device, pool, s.allocator);
     return recorder;
   }
+  // The recorder destroys the pool with itself from here on.
   impl_of(*recorder.value()).owns_command_buffer = true;
   impl_of(*recorder.value()).command_pool = pool;
-  ++s.live_command_pools;  // the recorder's destructor destroys it
+  s.live_command_pools.fetch_add(1, std::memory_order_relaxed);
   return recorder;
 }
 

@@ -24,9 +24,8 @@ struct ContextState {
   // vkAllocateMemory/vkFreeMemory vknorm calls.
   const VkAllocationCallbacks* allocator = nullptr;
   KernelCache kernels;
-  // A 16-byte buffer bound to the slots a kernel does not use (every slot must be valid).
-  VkBuffer dummy_buffer = VK_NULL_HANDLE;
-  VkDeviceMemory dummy_memory = VK_NULL_HANDLE;
+  // A record call fails instead of creating a missing pipeline.
+  bool require_prepared_kernels = false;
 
   // Standalone mode only: the objects vknorm created and destroys. Vulkan requires the
   // queue to be externally synchronized: every vkQueue* call holds queue_mutex. There is
@@ -39,7 +38,8 @@ struct ContextState {
   uint32_t host_memory_type = UINT32_MAX;
 
   // What Context::footprint() reports besides the kernel cache: kept where the objects
-  // are created and destroyed (recorders and buffers may be in any thread).
+  // are created and destroyed (recorders and buffers may be in any thread): a descriptor
+  // pool per recorder on the pool path, a command pool per recorder from begin_commands().
   std::atomic<uint32_t> live_descriptor_pools{0}, live_command_pools{0};
   std::atomic<uint32_t> live_buffers{0}, live_memory_allocations{0};
   std::atomic<uint64_t> live_memory_bytes{0};

@@ -1,11 +1,13 @@
 #include "kernels.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <string>
 #include <vector>
 
 #include "context_state.hpp"
 #include "vk/capabilities.hpp"
+#include "vk/spirv_bindings.hpp"
 
 // SPIR-V built from shaders/*.comp (cmake/shaders.cmake): vknorm_spirv_<name>_sg<0|1>_<dtype>
 // for a SUBGROUP kernel, vknorm_spirv_<name>_<dtype> for a PLAIN one.
@@ -98,76 +100,75 @@ const char* kernel_name(KernelId id) {
   return "unknown";
 }
 
-Status KernelCache::init(ContextState& s) {
-  std::vector<VkDescriptorSetLayoutBinding> bindings(kSlotCount);
-  for (uint32_t i = 0; i < kSlotCount; ++i)
-    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+Result<SlotMasks> kernel_slot_masks(KernelId id, bool subgroup_path, DType dtype) {
+  const SpirvModule code = kernel_spirv(id, subgroup_path, dtype);
+  auto reflected = vk::reflect_storage_buffers(code.words, code.bytes);
+  if (!reflected) return reflected.status();
+  return SlotMasks{reflected->used, reflected->written};
+}
+
+int stand_in_slot(uint32_t slot, uint32_t used, uint32_t written, uint32_t bound) {
+  const uint32_t bit = 1u << slot;
+  if (!(used & bit) || (bound & bit)) return -1;
+  const uint32_t sources = bound & used & ((written & bit) ? written : ~written);
+  return sources ? std::countr_zero(sources) : -1;
+}
+
+namespace {
+
+// Undoes a partly made entry (every handle may be null).
+void destroy_objects(ContextState& s, KernelEntry& e) {
+  if (e.pipeline) s.vk.DestroyPipeline(s.device, e.pipeline, s.allocator);
+  if (e.update_template) s.vk.DestroyDescriptorUpdateTemplate(s.device, e.update_template, s.allocator);
+  if (e.layout) s.vk.DestroyPipelineLayout(s.device, e.layout, s.allocator);
+  if (e.set_layout) s.vk.DestroyDescriptorSetLayout(s.device, e.set_layout, s.allocator);
+  e = {};
+}
+
+Status create_layouts(ContextState& s, KernelEntry& e, const char* name) {
+  const bool push = s.caps.push_descriptors;
+  VkDescriptorSetLayoutBinding bindings[kSlotCount];
+  VkDescriptorUpdateTemplateEntry entries[kSlotCount];
+  uint32_t count = 0;
+  for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
+    if (!(e.slots & (1u << slot))) continue;
+    bindings[count] = {slot, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    entries[count] = {slot, 0, 1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, slot * sizeof(VkDescriptorBufferInfo),
+                      sizeof(VkDescriptorBufferInfo)};
+    ++count;
+  }
   VkDescriptorSetLayoutCreateInfo set_info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-  set_info.bindingCount = kSlotCount;
-  set_info.pBindings = bindings.data();
-  VkResult r = s.vk.CreateDescriptorSetLayout(s.device, &set_info, s.allocator, &set_layout_);
-  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDescriptorSetLayout");
+  set_info.flags = push ? VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR : 0;
+  set_info.bindingCount = count;
+  set_info.pBindings = bindings;
+  VkResult r = s.vk.CreateDescriptorSetLayout(s.device, &set_info, s.allocator, &e.set_layout);
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateDescriptorSetLayout(") + name + ")");
 
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants)};
   VkPipelineLayoutCreateInfo layout_info{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
   layout_info.setLayoutCount = 1;
-  layout_info.pSetLayouts = &set_layout_;
+  layout_info.pSetLayouts = &e.set_layout;
   layout_info.pushConstantRangeCount = 1;
   layout_info.pPushConstantRanges = &range;
-  r = s.vk.CreatePipelineLayout(s.device, &layout_info, s.allocator, &layout_);
-  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreatePipelineLayout");
+  r = s.vk.CreatePipelineLayout(s.device, &layout_info, s.allocator, &e.layout);
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreatePipelineLayout(") + name + ")");
+
+  if (count == 0) return {};  // nothing to write: the recorder binds no descriptors
+  VkDescriptorUpdateTemplateCreateInfo template_info{VK_STRUCTURE_TYPE_DESCRIPTOR_UPDATE_TEMPLATE_CREATE_INFO};
+  template_info.descriptorUpdateEntryCount = count;
+  template_info.pDescriptorUpdateEntries = entries;
+  template_info.templateType =
+      push ? VK_DESCRIPTOR_UPDATE_TEMPLATE_TYPE_PUSH_DESCRIPTORS_KHR : VK_DESCRIPTOR_UPDATE_TEMPLATE_TYPE_DESCRIPTOR_SET;
+  template_info.descriptorSetLayout = e.set_layout;
+  template_info.pipelineBindPoint = VK_PIPELINE_BIND_POINT_COMPUTE;
+  template_info.pipelineLayout = e.layout;
+  template_info.set = 0;
+  r = s.vk.CreateDescriptorUpdateTemplate(s.device, &template_info, s.allocator, &e.update_template);
+  if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateDescriptorUpdateTemplate(") + name + ")");
   return {};
 }
 
-void KernelCache::destroy(ContextState& s) {
-  for (auto& [key, kernel] : kernels_) s.vk.DestroyPipeline(s.device, kernel.pipeline, s.allocator);
-  kernels_.clear();
-  if (layout_) s.vk.DestroyPipelineLayout(s.device, layout_, s.allocator);
-  if (set_layout_) s.vk.DestroyDescriptorSetLayout(s.device, set_layout_, s.allocator);
-  layout_ = VK_NULL_HANDLE;
-  set_layout_ = VK_NULL_HANDLE;
-}
-
-Result<Kernel> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  bool created = false;
-  return find_or_create(s, id, dtype, &created);
-}
-
-Result<bool> KernelCache::ensure(ContextState& s, KernelId id, DType dtype) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  bool created = false;
-  auto kernel = find_or_create(s, id, dtype, &created);
-  if (!kernel) return kernel.status();
-  return created;
-}
-
-ObjectCounts KernelCache::counts() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ObjectCounts c;
-  c.pipelines = static_cast<uint32_t>(kernels_.size());
-  c.pipeline_layouts = layout_ ? 1 : 0;
-  c.set_layouts = set_layout_ ? 1 : 0;
-  return c;
-}
-
-Result<Kernel> KernelCache::find_or_create(ContextState& s, KernelId id, DType dtype, bool* created) {
-  if (auto it = kernels_.find({id, dtype}); it != kernels_.end()) return it->second;
-  if (dtype == DType::f16) VKNORM_TRY(vk::require_float16_storage(s.caps));
-
-  const SpirvModule code = kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, dtype);
-  Kernel kernel;
-  kernel.workgroup_size = kernel_workgroup_size(s.caps, id);
-  auto pipeline = create_pipeline(s, code.words, code.bytes, kernel.workgroup_size, kernel_name(id));
-  if (!pipeline) return pipeline.status();
-  kernel.pipeline = pipeline.value();
-  kernels_[{id, dtype}] = kernel;
-  *created = true;
-  return kernel;
-}
-
-Result<VkPipeline> KernelCache::create_pipeline(ContextState& s, const uint32_t* words, size_t bytes,
-                                                uint32_t workgroup_size, const char* name) {
+Status create_pipeline(ContextState& s, KernelEntry& e, const uint32_t* words, size_t bytes, const char* name) {
   VkShaderModuleCreateInfo module_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   module_info.codeSize = bytes;
   module_info.pCode = words;
@@ -175,9 +176,10 @@ Result<VkPipeline> KernelCache::create_pipeline(ContextState& s, const uint32_t*
   VkResult r = s.vk.CreateShaderModule(s.device, &module_info, s.allocator, &module);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + name + ")");
 
-  const uint32_t spec_values[2] = {workgroup_size, std::min(workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
-  const VkSpecializationMapEntry entries[2] = {{0, 0, 4}, {1, 4, 4}};
-  VkSpecializationInfo spec{2, entries, sizeof(spec_values), spec_values};
+  const uint32_t spec_values[2] = {e.workgroup_size,
+                                   std::min(e.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
+  const VkSpecializationMapEntry map[2] = {{0, 0, 4}, {1, 4, 4}};
+  VkSpecializationInfo spec{2, map, sizeof(spec_values), spec_values};
 
   VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   info.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
@@ -185,12 +187,84 @@ Result<VkPipeline> KernelCache::create_pipeline(ContextState& s, const uint32_t*
   info.stage.module = module;
   info.stage.pName = "main";
   info.stage.pSpecializationInfo = &spec;
-  info.layout = layout_;
-  VkPipeline pipeline = VK_NULL_HANDLE;
-  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, s.allocator, &pipeline);
+  info.layout = e.layout;
+  r = s.vk.CreateComputePipelines(s.device, s.pipeline_cache, 1, &info, s.allocator, &e.pipeline);
   s.vk.DestroyShaderModule(s.device, module, s.allocator);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateComputePipelines(") + name + ")");
-  return pipeline;
+  return {};
+}
+
+}  // namespace
+
+Result<KernelEntry> create_kernel_entry(ContextState& s, const uint32_t* words, size_t bytes,
+                                        uint32_t workgroup_size, const char* name) {
+  auto reflected = vk::reflect_storage_buffers(words, bytes);
+  if (!reflected) return Status::internal(std::string(name) + ": " + reflected.status().message());
+  if (reflected->used >> kSlotCount)
+    return Status::internal(std::string(name) + ": uses a binding past the " + std::to_string(kSlotCount) +
+                            " slots of src/shader_contract.h");
+  KernelEntry e;
+  e.name = name;
+  e.workgroup_size = workgroup_size;
+  e.slots = reflected->used;
+  e.written_slots = reflected->written;
+  Status st = create_layouts(s, e, name);
+  if (st.ok()) st = create_pipeline(s, e, words, bytes, name);
+  if (!st.ok()) {
+    destroy_objects(s, e);
+    return st;
+  }
+  return e;
+}
+
+void destroy_kernel_entry(ContextState& s, KernelEntry& e) { destroy_objects(s, e); }
+
+void KernelCache::destroy(ContextState& s) {
+  for (size_t k = 0; k < kKernels; ++k)
+    for (size_t d = 0; d < 2; ++d)
+      if (published_[k][d].exchange(nullptr)) destroy_objects(s, entries_[k][d]);
+}
+
+Result<const KernelEntry*> KernelCache::get(ContextState& s, KernelId id, DType dtype) {
+  const KernelEntry* entry = published_[static_cast<size_t>(id)][index(dtype)].load(std::memory_order_acquire);
+  if (entry) return entry;
+  if (s.require_prepared_kernels)
+    return Status::invalid_argument(std::string("kernel ") + kernel_name(id) + " (" + (dtype == DType::f16 ? "float16" : "float32") +
+                                    ") is not prepared, and require_prepared_kernels forbids creating its "
+                                    "pipeline while recording: call prepare_kernels for it first");
+  auto made = ensure(s, id, dtype);
+  if (!made) return made.status();
+  return published_[static_cast<size_t>(id)][index(dtype)].load(std::memory_order_acquire);
+}
+
+Result<bool> KernelCache::ensure(ContextState& s, KernelId id, DType dtype) {
+  if (static_cast<size_t>(id) >= kKernels) return Status::invalid_argument("kernel: not one of vknorm's kernels");
+  auto& slot = published_[static_cast<size_t>(id)][index(dtype)];
+  if (slot.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> lock(create_mutex_);
+  if (slot.load(std::memory_order_relaxed)) return false;  // another thread made it meanwhile
+  if (dtype == DType::f16) VKNORM_TRY(vk::require_float16_storage(s.caps));
+
+  const SpirvModule code = kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, dtype);
+  auto made = create_kernel_entry(s, code.words, code.bytes, kernel_workgroup_size(s.caps, id), kernel_name(id));
+  if (!made) return made.status();
+  KernelEntry& entry = entries_[static_cast<size_t>(id)][index(dtype)];
+  entry = made.value();
+  slot.store(&entry, std::memory_order_release);
+  return true;
+}
+
+ObjectCounts KernelCache::counts() const {
+  ObjectCounts c;
+  for (size_t k = 0; k < kKernels; ++k)
+    for (size_t d = 0; d < 2; ++d)
+      if (const KernelEntry* e = published_[k][d].load(std::memory_order_acquire)) {
+        ++c.pipelines;
+        ++c.pipeline_layouts;
+        ++c.set_layouts;
+        c.update_templates += e->update_template ? 1 : 0;
+      }
+  return c;
 }
 
 Status KernelCache::prepare(ContextState& s, DType dtype) {

@@ -3,9 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <atomic>
 #include <mutex>
-#include <utility>
 
 #include <vulkan/vulkan_core.h>
 
@@ -144,44 +143,68 @@ static_assert(sizeof(PushConstants) == 4 * kPushWords, "PushConstants must be pa
 static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees only 128 bytes of push constants");
 }  // namespace contract_check
 
-struct Kernel {
+// The slots kernel `id`'s SPIR-V statically uses, and those it may write, as bit masks
+// (src/vk/spirv_bindings.hpp): what its set layout holds. A pure function of the module.
+struct SlotMasks {
+  uint32_t used = 0, written = 0;
+};
+Result<SlotMasks> kernel_slot_masks(KernelId id, bool subgroup_path, DType dtype);
+
+// The slot whose descriptor a dispatch also gives slot `slot`, which the kernel uses
+// (`used`) but the pass leaves unbound (not in `bound`): the lowest bound slot the kernel
+// accesses the same way (written, or only read), so that the dispatch's descriptors show
+// no access it does not make. -1 when there is none.
+int stand_in_slot(uint32_t slot, uint32_t used, uint32_t written, uint32_t bound);
+
+// One pipeline with layouts of its own: its set layout holds only the storage buffers its
+// SPIR-V statically uses (src/vk/spirv_bindings.hpp), and its update template writes them
+// from a VkDescriptorBufferInfo[kSlotCount] indexed by slot. Immutable once made.
+struct KernelEntry {
+  const char* name = "";  // a string literal: the kernel's name, for messages
   VkPipeline pipeline = VK_NULL_HANDLE;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+  VkDescriptorUpdateTemplate update_template = VK_NULL_HANDLE;
   uint32_t workgroup_size = 0;
+  uint32_t slots = 0;          // bit s: slot s is in the set layout (the kernel may touch it)
+  uint32_t written_slots = 0;  // of those, the slots the kernel may write
 };
 
-// The Vulkan objects a KernelCache holds (Context::footprint()).
+// Makes a KernelEntry from SPIR-V built like shaders/*.comp (common.glsl's slots, push
+// constants and specialization constants), for the context's descriptor path (push
+// descriptors or sets from a pool). The caller destroys it with destroy_kernel_entry:
+// how the bench makes its reference passes (tools/vknorm/bench_references.cpp).
+Result<KernelEntry> create_kernel_entry(ContextState& state, const uint32_t* words, size_t bytes,
+                                        uint32_t workgroup_size, const char* name);  // `name`: a literal
+void destroy_kernel_entry(ContextState& state, KernelEntry& entry);
+
+// The Vulkan objects a KernelCache holds (Context::footprint reads them).
 struct ObjectCounts {
   uint32_t pipelines = 0, pipeline_layouts = 0, set_layouts = 0, update_templates = 0;
 };
 
-// Creates pipelines on first use (or up front through ensure / prepare_all) and keeps
-// them; safe to call from several threads.
+// Creates pipelines on first use (or up front through ensure / prepare) and keeps them;
+// safe to call from several threads. Once a pipeline exists, get() takes no lock: it
+// reads an entry published atomically; creation holds a mutex and checks again.
 class KernelCache {
  public:
-  Status init(ContextState& state);
   void destroy(ContextState& state);
-  Result<Kernel> get(ContextState& state, KernelId id, DType dtype);
-  // Creates the pipeline of `id` in `dtype` unless it exists: true when this call created it.
+  // The entry of (id, dtype), created now if missing, unless the context requires
+  // prepared kernels (ContextState::require_prepared_kernels): then a missing one fails.
+  Result<const KernelEntry*> get(ContextState& state, KernelId id, DType dtype);
+  // Creates (id, dtype) if missing: true when this call created it.
   Result<bool> ensure(ContextState& state, KernelId id, DType dtype);
-  ObjectCounts counts() const;
   Status prepare(ContextState& state, DType dtype);  // every kernel of one dtype
   Status prepare_all(ContextState& state);            // every dtype the device supports
-  // A pipeline of this cache's layout from SPIR-V built like shaders/*.comp (common.glsl's
-  // slots, push constants and specialization constants), which the caller keeps and
-  // destroys: how the bench makes its reference passes (tools/vknorm/bench_references.cpp).
-  Result<VkPipeline> create_pipeline(ContextState& state, const uint32_t* words, size_t bytes,
-                                     uint32_t workgroup_size, const char* name);
-  VkPipelineLayout layout() const { return layout_; }
-  VkDescriptorSetLayout set_layout() const { return set_layout_; }
+  ObjectCounts counts() const;
 
  private:
-  // With mutex_ held: the kernel, created now (*created = true) unless it exists.
-  Result<Kernel> find_or_create(ContextState& state, KernelId id, DType dtype, bool* created);
-
-  mutable std::mutex mutex_;
-  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
-  VkPipelineLayout layout_ = VK_NULL_HANDLE;
-  std::map<std::pair<KernelId, DType>, Kernel> kernels_;
+  static constexpr size_t kKernels = static_cast<size_t>(KernelId::count_);
+  static size_t index(DType dtype) { return dtype == DType::f16 ? 1 : 0; }
+  std::mutex create_mutex_;
+  // entries_[kernel][dtype] is written once, under the mutex, before published_ points at it.
+  KernelEntry entries_[kKernels][2];
+  std::atomic<const KernelEntry*> published_[kKernels][2] = {};
 };
 
 }  // namespace vknorm

@@ -1,20 +1,20 @@
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <string>
 
 #include "recorder_impl.hpp"
 
 namespace vknorm {
-namespace {
-constexpr uint32_t kSetsPerPool = 64;
-}
 
-Result<std::unique_ptr<CommandRecorder>> CommandRecorder::create(Context& context,
-                                                                 VkCommandBuffer command_buffer) {
+Result<std::unique_ptr<CommandRecorder>> CommandRecorder::create(Context& context, VkCommandBuffer command_buffer,
+                                                                 const RecorderOptions& options) {
   if (command_buffer == VK_NULL_HANDLE)
     return Status::invalid_argument("command_buffer: expected a command buffer in the recording state, got VK_NULL_HANDLE");
   auto impl = std::make_unique<Impl>();
   impl->state = &state_of(context);
   impl->cmd = command_buffer;
+  VKNORM_TRY(impl->init(options));
   return std::unique_ptr<CommandRecorder>(new CommandRecorder(std::move(impl)));
 }
 
@@ -22,13 +22,7 @@ CommandRecorder::CommandRecorder(std::unique_ptr<Impl> impl) : impl_(std::move(i
 
 CommandRecorder::Impl& impl_of(CommandRecorder& recorder) { return *recorder.impl_; }
 
-CommandRecorder::~CommandRecorder() {
-  impl_->destroy_pools();
-  if (impl_->command_pool) {  // frees the command buffer allocated from it too
-    impl_->state->vk.DestroyCommandPool(impl_->state->device, impl_->command_pool, impl_->state->allocator);
-    --impl_->state->live_command_pools;
-  }
-}
+CommandRecorder::~CommandRecorder() { impl_->destroy(); }
 
 VkCommandBuffer CommandRecorder::command_buffer() const { return impl_->cmd; }
 
@@ -36,29 +30,87 @@ void CommandRecorder::close_with_barrier(VkPipelineStageFlags dst_stages, VkAcce
   impl_->barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, dst_stages, dst_access);
 }
 
-Status CommandRecorder::reset() {
-  for (VkDescriptorPool pool : impl_->pools) {
-    VkResult r = impl_->state->vk.ResetDescriptorPool(impl_->state->device, pool, 0);
-    if (r != VK_SUCCESS) return Status::vulkan(r, "vkResetDescriptorPool");
+Status CommandRecorder::close_with_barrier2(VkPipelineStageFlags2 dst_stages, VkAccessFlags2 dst_access) {
+  const ContextState& s = *impl_->state;
+  if (!s.caps.synchronization2 || !s.vk.CmdPipelineBarrier2)
+    return Status::unsupported(
+        "close_with_barrier2: needs synchronization2, which this context does not use (set "
+        "EngineHandles::synchronization2_enabled when the device was created with it; standalone contexts enable "
+        "it on Vulkan 1.3 devices); close_with_barrier records the same barrier without it");
+  VkMemoryBarrier2 b{VK_STRUCTURE_TYPE_MEMORY_BARRIER_2};
+  b.srcStageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT;
+  b.srcAccessMask = VK_ACCESS_2_SHADER_WRITE_BIT;
+  b.dstStageMask = dst_stages;
+  b.dstAccessMask = dst_access;
+  VkDependencyInfo dependency{VK_STRUCTURE_TYPE_DEPENDENCY_INFO};
+  dependency.memoryBarrierCount = 1;
+  dependency.pMemoryBarriers = &b;
+  s.vk.CmdPipelineBarrier2(impl_->cmd, &dependency);
+  return {};
+}
+
+void CommandRecorder::note_external_barrier() { impl_->needs_barrier = false; }
+
+Status CommandRecorder::reset(VkCommandBuffer next) {
+  Impl& r = *impl_;
+  if (next != VK_NULL_HANDLE && r.owns_command_buffer)
+    return Status::invalid_argument(
+        "next: a recorder from begin_commands() records into its own command buffer; pass VK_NULL_HANDLE");
+  if (r.descriptor_pool) {
+    VkResult result = r.state->vk.ResetDescriptorPool(r.state->device, r.descriptor_pool, 0);
+    if (result != VK_SUCCESS) return Status::vulkan(result, "vkResetDescriptorPool");
   }
-  impl_->sets_in_current_pool = 0;
-  // Keep the first pool for reuse; the others were only needed for a long recording.
-  while (impl_->pools.size() > 1) {
-    impl_->state->vk.DestroyDescriptorPool(impl_->state->device, impl_->pools.back(), impl_->state->allocator);
-    --impl_->state->live_descriptor_pools;
-    impl_->pools.pop_back();
-  }
-  impl_->needs_barrier = false;
-  impl_->dispatches = 0;
+  if (next != VK_NULL_HANDLE) r.cmd = next;
+  r.sets_used = 0;
+  r.needs_barrier = false;
+  r.dispatches = 0;
   return {};
 }
 
 uint32_t CommandRecorder::dispatch_count() const { return impl_->dispatches; }
 
-void CommandRecorder::Impl::destroy_pools() {
-  for (VkDescriptorPool pool : pools) state->vk.DestroyDescriptorPool(state->device, pool, state->allocator);
-  state->live_descriptor_pools -= static_cast<uint32_t>(pools.size());
-  pools.clear();
+Status CommandRecorder::Impl::init(const RecorderOptions& options) {
+  if (options.descriptor_capacity == 0)
+    return Status::invalid_argument("options.descriptor_capacity: expected at least 1 (descriptor sets, one per "
+                                    "dispatch between resets), got 0");
+  if (options.descriptor_capacity > UINT32_MAX / kSlotCount)
+    return Status::invalid_argument("options.descriptor_capacity: expected at most " +
+                                    std::to_string(UINT32_MAX / kSlotCount) + ", got " +
+                                    std::to_string(options.descriptor_capacity));
+  if (state->caps.push_descriptors) return {};  // dispatches push theirs: no pool at all
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, options.descriptor_capacity * kSlotCount};
+  VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  info.maxSets = options.descriptor_capacity;
+  info.poolSizeCount = 1;
+  info.pPoolSizes = &size;
+  VkResult r = state->vk.CreateDescriptorPool(state->device, &info, state->allocator, &descriptor_pool);
+  if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDescriptorPool");
+  state->live_descriptor_pools.fetch_add(1, std::memory_order_relaxed);
+  descriptor_capacity = options.descriptor_capacity;
+  return {};
+}
+
+void CommandRecorder::Impl::destroy() {
+  if (descriptor_pool) {
+    state->vk.DestroyDescriptorPool(state->device, descriptor_pool, state->allocator);
+    state->live_descriptor_pools.fetch_sub(1, std::memory_order_relaxed);
+    descriptor_pool = VK_NULL_HANDLE;
+  }
+  if (command_pool) {  // frees the command buffer allocated from it too
+    state->vk.DestroyCommandPool(state->device, command_pool, state->allocator);
+    state->live_command_pools.fetch_sub(1, std::memory_order_relaxed);
+    command_pool = VK_NULL_HANDLE;
+  }
+}
+
+Status CommandRecorder::Impl::reserve(uint32_t count) {
+  if (!descriptor_pool || count <= descriptor_capacity - sets_used) return {};
+  return Status::invalid_argument(
+      "RecorderOptions::descriptor_capacity: this call records " + std::to_string(count) +
+      " dispatches, each needing a descriptor set, and the recorder's pool has " +
+      std::to_string(descriptor_capacity - sets_used) + " of its " + std::to_string(descriptor_capacity) +
+      " left since the last reset(); create the recorder with a larger descriptor_capacity, or reset() it "
+      "once the GPU has finished the work recorded so far");
 }
 
 void CommandRecorder::Impl::barrier(VkPipelineStageFlags src, VkAccessFlags src_access,
@@ -69,70 +121,62 @@ void CommandRecorder::Impl::barrier(VkPipelineStageFlags src, VkAccessFlags src_
   state->vk.CmdPipelineBarrier(cmd, src, dst, 0, 1, &b, 0, nullptr, 0, nullptr);
 }
 
-Status CommandRecorder::Impl::dispatch(KernelId id, DType dtype, const SlotBinding (&slots)[kSlotCount],
+Status CommandRecorder::Impl::dispatch(const KernelEntry& kernel, const SlotBinding (&slots)[kSlotCount],
                                        PushConstants push, uint32_t groups_x, uint32_t groups_y) {
-  auto kernel = state->kernels.get(*state, id, dtype);
-  if (!kernel) return kernel.status();
-  return dispatch_pipeline(kernel->pipeline, slots, push, groups_x, groups_y);
-}
-
-Status CommandRecorder::Impl::dispatch_pipeline(VkPipeline pipeline, const SlotBinding (&slots)[kSlotCount],
-                                                PushConstants push, uint32_t groups_x, uint32_t groups_y) {
-  if (pools.empty() || sets_in_current_pool == kSetsPerPool) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kSlotCount};
-    VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    info.maxSets = kSetsPerPool;
-    info.poolSizeCount = 1;
-    info.pPoolSizes = &size;
-    VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkResult r = state->vk.CreateDescriptorPool(state->device, &info, state->allocator, &pool);
-    if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateDescriptorPool");
-    ++state->live_descriptor_pools;
-    pools.push_back(pool);
-    sets_in_current_pool = 0;
-  }
-  VkDescriptorSetLayout layout = state->kernels.set_layout();
-  VkDescriptorSetAllocateInfo alloc{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-  alloc.descriptorPool = pools.back();
-  alloc.descriptorSetCount = 1;
-  alloc.pSetLayouts = &layout;
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  VkResult r = state->vk.AllocateDescriptorSets(state->device, &alloc, &set);
-  if (r != VK_SUCCESS) return Status::vulkan(r, "vkAllocateDescriptorSets");
-  ++sets_in_current_pool;
-
+  VKNORM_TRY(reserve(1));
   // Storage-buffer offsets must be multiples of minStorageBufferOffsetAlignment: bind at
-  // the aligned offset below and tell the kernel how many elements to skip.
+  // the aligned offset below and tell the kernel how many elements to skip. Only the
+  // slots of the kernel's set layout are written (the update template reads those).
   const VkDeviceSize align = state->caps.min_storage_buffer_offset_alignment;
   VkDescriptorBufferInfo infos[kSlotCount];
-  VkWriteDescriptorSet writes[kSlotCount];
-  for (uint32_t i = 0; i < kSlotCount; ++i) {
+  uint32_t bound = 0;
+  for (uint32_t mask = kernel.slots; mask != 0; mask &= mask - 1) {
+    const uint32_t i = static_cast<uint32_t>(std::countr_zero(mask));
     const SlotBinding& s = slots[i];
-    if (s.buffer == VK_NULL_HANDLE) {
-      infos[i] = {state->dummy_buffer, 0, VK_WHOLE_SIZE};
-      push.base[i] = 0;
-    } else {
-      VkDeviceSize aligned = s.offset / align * align;
-      infos[i] = {s.buffer, aligned, std::max<VkDeviceSize>(4, s.offset - aligned + s.bytes)};
-      push.base[i] = static_cast<uint32_t>((s.offset - aligned) / s.element_bytes);
-    }
-    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-    writes[i].dstSet = set;
-    writes[i].dstBinding = i;
-    writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &infos[i];
+    if (s.buffer == VK_NULL_HANDLE) continue;
+    const VkDeviceSize aligned = s.offset / align * align;
+    infos[i] = {s.buffer, aligned, std::max<VkDeviceSize>(4, s.offset - aligned + s.bytes)};
+    push.base[i] = static_cast<uint32_t>((s.offset - aligned) / s.element_bytes);
+    bound |= 1u << i;
   }
-  state->vk.UpdateDescriptorSets(state->device, kSlotCount, writes, 0, nullptr);
+  // Every slot of the layout needs a valid descriptor, but a pass leaves unbound the slots
+  // its flags keep the kernel away from (no weight, no residual, ...): the kernel
+  // references them, in code this configuration never runs. They get a buffer this
+  // dispatch already binds, with the access the kernel declares for the slot (a written
+  // slot one the dispatch writes, a read-only slot one it only reads), so that the
+  // validation layer's synchronization checks see no access the dispatch does not make.
+  for (uint32_t missing = kernel.slots & ~bound; missing != 0; missing &= missing - 1) {
+    const uint32_t i = static_cast<uint32_t>(std::countr_zero(missing));
+    const int source = stand_in_slot(i, kernel.slots, kernel.written_slots, bound);
+    if (source < 0)
+      return Status::internal(std::string(kernel.name) + ": slot " + std::to_string(i) +
+                              " is unbound, and the dispatch binds no other slot the kernel accesses the same way");
+    infos[i] = infos[source];
+    push.base[i] = 0;
+  }
+
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  if (descriptor_pool && kernel.update_template) {
+    VkDescriptorSetAllocateInfo alloc{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    alloc.descriptorPool = descriptor_pool;
+    alloc.descriptorSetCount = 1;
+    alloc.pSetLayouts = &kernel.set_layout;
+    VkResult r = state->vk.AllocateDescriptorSets(state->device, &alloc, &set);
+    if (r != VK_SUCCESS) return Status::vulkan(r, "vkAllocateDescriptorSets");
+    ++sets_used;
+    state->vk.UpdateDescriptorSetWithTemplate(state->device, set, kernel.update_template, infos);
+  }
 
   if (needs_barrier)
     barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   needs_barrier = true;
-  VkPipelineLayout pl = state->kernels.layout();
-  state->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-  state->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl, 0, 1, &set, 0, nullptr);
-  state->vk.CmdPushConstants(cmd, pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants), &push);
+  state->vk.CmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.pipeline);
+  if (set)
+    state->vk.CmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout, 0, 1, &set, 0, nullptr);
+  else if (kernel.update_template)
+    state->vk.CmdPushDescriptorSetWithTemplateKHR(cmd, kernel.update_template, kernel.layout, 0, infos);
+  state->vk.CmdPushConstants(cmd, kernel.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PushConstants), &push);
   state->vk.CmdDispatch(cmd, groups_x, groups_y, 1);
   ++dispatches;
   return {};

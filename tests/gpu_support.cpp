@@ -35,11 +35,17 @@ std::string name(TestDevice device) {
   return "?";
 }
 
+DescriptorPath test_descriptor_path() {
+  const char* path = std::getenv("VKNORM_TEST_DESCRIPTOR_PATH");
+  return path && std::string(path) == "pool" ? DescriptorPath::pool : DescriptorPath::automatic;
+}
+
 Context& context_for(TestDevice device) {
   auto& slot = g_contexts[device];
   if (!slot) {
     StandaloneOptions options;
     options.enable_validation = true;
+    options.descriptor_path = test_descriptor_path();
     options.debug_callback = [](const std::string& message) {
       std::lock_guard<std::mutex> lock(g_mutex);
       g_messages.push_back(message);
@@ -69,7 +75,8 @@ Context& context_for(TestDevice device) {
       REQUIRE(caps.max_workgroup_count_x == kMobileGridLimit);
     }
     MESSAGE("context: " << caps.device_name << ", " << name(device) << " configuration, subgroup size "
-                        << caps.subgroup_size);
+                        << caps.subgroup_size << ", "
+                        << std::string(caps.push_descriptors ? "push descriptors" : "descriptor pool"));
   }
   return *slot;
 }

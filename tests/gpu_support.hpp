@@ -29,6 +29,11 @@ inline const TestDevice kDevices[] = {TestDevice::subgroup, TestDevice::shared_m
 std::string name(TestDevice device);
 constexpr uint32_t kMobileGridLimit = 5;
 
+// The descriptor path every test context uses: the pool with
+// VKNORM_TEST_DESCRIPTOR_PATH=pool (CTest runs the suite both ways), else automatic (push
+// descriptors where the device has them, as lavapipe does).
+DescriptorPath test_descriptor_path();
+
 // The context for `device`, created on first use, with validation on.
 Context& context_for(TestDevice device);
 

@@ -134,6 +134,7 @@ TEST_CASE("BatchNorm GPU in channels-last layout and float16 storage matches the
 
 TEST_CASE("float16 storage on a device without 16-bit storage is refused with a clear error") {
   StandaloneOptions options;
+  options.descriptor_path = test_descriptor_path();
   options.capability_override.storage_buffer_16bit = false;
   auto ctx = Context::create_standalone(options);
   REQUIRE(ctx.ok());

@@ -34,10 +34,14 @@ struct Engine {
   VkQueue queue = VK_NULL_HANDLE;
   VkCommandPool pool = VK_NULL_HANDLE;
   VkPipelineCache cache = VK_NULL_HANDLE;
+  bool push_descriptor = false;  // VK_KHR_push_descriptor enabled
+  bool synchronization2 = false;
 
-  Engine() {
+  // A Vulkan 1.1 engine with no extension, or (modern) a 1.3 one with synchronization2
+  // and, where the device has it and the tests run the push path, VK_KHR_push_descriptor.
+  explicit Engine(bool modern = false) {
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
-    app.apiVersion = VK_API_VERSION_1_1;
+    app.apiVersion = modern ? VK_API_VERSION_1_3 : VK_API_VERSION_1_1;
     const char* layer = "VK_LAYER_KHRONOS_validation";
     const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
@@ -79,6 +83,27 @@ struct Engine {
     VkDeviceCreateInfo d{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     d.queueCreateInfoCount = 1;
     d.pQueueCreateInfos = &q;
+    VkPhysicalDeviceVulkan13Features v13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+    VkPhysicalDeviceProperties props_base;
+    vkGetPhysicalDeviceProperties(physical, &props_base);
+    const char* push_ext = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
+    if (modern && props_base.apiVersion >= VK_API_VERSION_1_3) {
+      VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+      f.pNext = &v13;
+      vkGetPhysicalDeviceFeatures2(physical, &f);
+      synchronization2 = v13.synchronization2 == VK_TRUE;
+      v13 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+      v13.synchronization2 = synchronization2 ? VK_TRUE : VK_FALSE;
+      d.pNext = &v13;
+      uint32_t n = 0;
+      vkEnumerateDeviceExtensionProperties(physical, nullptr, &n, nullptr);
+      std::vector<VkExtensionProperties> exts(n);
+      vkEnumerateDeviceExtensionProperties(physical, nullptr, &n, exts.data());
+      for (const auto& e : exts)
+        if (std::strcmp(e.extensionName, push_ext) == 0) push_descriptor = test_descriptor_path() == DescriptorPath::automatic;
+      d.enabledExtensionCount = push_descriptor ? 1 : 0;
+      d.ppEnabledExtensionNames = &push_ext;
+    }
     ENGINE_CHECK(vkCreateDevice(physical, &d, nullptr, &device));
     vkGetDeviceQueue(device, family, 0, &queue);
     VkCommandPoolCreateInfo p{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -235,6 +260,168 @@ TEST_CASE("Engine mode: BatchNorm recorded into the engine's command buffer next
     vkFreeMemory(engine.device, memory, nullptr);
   }
   for (const auto& m : g_engine_messages) FAIL_CHECK("validation layer: " << m);
+}
+
+namespace {
+
+// Counts what vknorm allocates through the engine's vkGetDeviceProcAddr.
+struct Counted {
+  static inline uint32_t memory_allocations = 0, descriptor_pools = 0;
+  static inline PFN_vkAllocateMemory allocate_memory = nullptr;
+  static inline PFN_vkCreateDescriptorPool create_descriptor_pool = nullptr;
+  static VKAPI_ATTR VkResult VKAPI_CALL AllocateMemory(VkDevice d, const VkMemoryAllocateInfo* i,
+                                                       const VkAllocationCallbacks* a, VkDeviceMemory* m) {
+    ++memory_allocations;
+    return allocate_memory(d, i, a, m);
+  }
+  static VKAPI_ATTR VkResult VKAPI_CALL CreateDescriptorPool(VkDevice d, const VkDescriptorPoolCreateInfo* i,
+                                                             const VkAllocationCallbacks* a, VkDescriptorPool* p) {
+    ++descriptor_pools;
+    return create_descriptor_pool(d, i, a, p);
+  }
+  static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL get_device_proc_addr(VkDevice device, const char* name) {
+    if (std::strcmp(name, "vkAllocateMemory") == 0) {
+      allocate_memory = reinterpret_cast<PFN_vkAllocateMemory>(vkGetDeviceProcAddr(device, name));
+      return reinterpret_cast<PFN_vkVoidFunction>(&AllocateMemory);
+    }
+    if (std::strcmp(name, "vkCreateDescriptorPool") == 0) {
+      create_descriptor_pool = reinterpret_cast<PFN_vkCreateDescriptorPool>(vkGetDeviceProcAddr(device, name));
+      return reinterpret_cast<PFN_vkVoidFunction>(&CreateDescriptorPool);
+    }
+    return vkGetDeviceProcAddr(device, name);
+  }
+};
+
+}  // namespace
+
+// An engine-grade device (Vulkan 1.3, synchronization2, push descriptors where the tests
+// run that path): vknorm allocates no device memory at all, creates no descriptor pool
+// inside a record call (and none at all on the push path), and closes with a sync2 barrier.
+TEST_CASE("Engine mode allocates no device memory, and descriptor pools only with a pool-path recorder") {
+  g_engine_messages.clear();
+  {
+    Engine engine(true);
+    EngineHandles handles;
+    handles.instance = engine.instance;
+    handles.physical_device = engine.physical;
+    handles.device = engine.device;
+    handles.queue_family_index = engine.family;
+    handles.get_device_proc_addr = &Counted::get_device_proc_addr;
+    handles.push_descriptor_enabled = engine.push_descriptor;
+    handles.synchronization2_enabled = engine.synchronization2;
+    handles.descriptor_path = test_descriptor_path();
+    Counted::memory_allocations = Counted::descriptor_pools = 0;
+    auto ctx = Context::create_from_engine(handles);
+    REQUIRE_MESSAGE(ctx.ok(), ctx.status().message());
+    const Capabilities& caps = ctx.value()->capabilities();
+    CHECK(caps.push_descriptors == engine.push_descriptor);
+    if (caps.device_name.find("llvmpipe") != std::string::npos) {  // lavapipe has both
+      CHECK(engine.push_descriptor == (test_descriptor_path() == DescriptorPath::automatic));
+      CHECK(engine.synchronization2);
+    }
+    CHECK(caps.synchronization2 == engine.synchronization2);
+    REQUIRE(ctx.value()->prepare_kernels(DType::f32).ok());
+
+    BatchNormParams p;
+    p.shape = {4, 3, 5, 5};
+    const size_t E = 4 * 3 * 5 * 5, C = 3;
+    auto ws = batch_norm_workspace_size(*ctx.value(), p);
+    REQUIRE(ws.ok());
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    void* mapped;
+    const VkDeviceSize region = 4096;  // x, y, w, b, rm, rv, sm, si, ws: one region each
+    REQUIRE(E * 4 < region);
+    REQUIRE(ws.value() < region);
+    engine.make_buffer(9 * region, &buffer, &memory, &mapped);
+    std::mt19937 rng(9);
+    std::vector<float> x = random_vector(E, rng), w(C, 1.0f), b(C, 0.0f), rm(C, 0.0f), rv(C, 1.0f);
+    auto at = [&](int i) { return reinterpret_cast<float*>(static_cast<char*>(mapped) + i * region); };
+    std::memcpy(at(0), x.data(), E * 4);
+    std::memcpy(at(2), w.data(), C * 4);
+    std::memcpy(at(3), b.data(), C * 4);
+    std::memcpy(at(4), rm.data(), C * 4);
+    std::memcpy(at(5), rv.data(), C * 4);
+    auto bref = [&](int i) { return BufferRef{buffer, i * region, region}; };
+
+    VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    alloc.commandPool = engine.pool;
+    alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    alloc.commandBufferCount = 1;
+    VkCommandBuffer cmd;
+    ENGINE_CHECK(vkAllocateCommandBuffers(engine.device, &alloc, &cmd));
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    ENGINE_CHECK(vkBeginCommandBuffer(cmd, &begin));
+    auto recorder = CommandRecorder::create(*ctx.value(), cmd);
+    REQUIRE(recorder.ok());
+    const uint32_t pools_at_creation = Counted::descriptor_pools;
+    CHECK(pools_at_creation == (caps.push_descriptors ? 0u : 1u));
+    BatchNormForwardBuffers buffers{bref(0), bref(1), bref(2), bref(3), bref(4), bref(5), bref(6), bref(7), bref(8)};
+    Status st = record_batch_norm_forward(*recorder.value(), p, buffers);
+    REQUIRE_MESSAGE(st.ok(), st.message());
+    CHECK(Counted::descriptor_pools == pools_at_creation);  // none inside a record call
+    if (caps.synchronization2) {
+      st = recorder.value()->close_with_barrier2(VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_READ_BIT);
+      REQUIRE_MESSAGE(st.ok(), st.message());
+    } else {
+      recorder.value()->close_with_barrier(VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+    }
+    ENGINE_CHECK(vkEndCommandBuffer(cmd));
+    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &cmd;
+    ENGINE_CHECK(vkQueueSubmit(engine.queue, 1, &submit, VK_NULL_HANDLE));
+    ENGINE_CHECK(vkQueueWaitIdle(engine.queue));
+    // vknorm loaded vkAllocateMemory through the engine's loader, and never called it (the
+    // engine's own allocation above called the loader directly).
+    CHECK(static_cast<bool>(Counted::allocate_memory));
+    CHECK(Counted::memory_allocations == 0);
+    std::vector<float> rm_ref = rm, rv_ref = rv;
+    auto want = reference::batch_norm_forward(p, x, w, b, rm_ref, rv_ref);
+    REQUIRE(want.ok());
+    check_close(std::vector<float>(at(1), at(1) + E), want->y, 3e-5, "y");
+
+    recorder.value().reset();
+    ctx.value().reset();
+    vkFreeCommandBuffers(engine.device, engine.pool, 1, &cmd);
+    vkUnmapMemory(engine.device, memory);
+    vkDestroyBuffer(engine.device, buffer, nullptr);
+    vkFreeMemory(engine.device, memory, nullptr);
+  }
+  for (const auto& m : g_engine_messages) FAIL_CHECK("validation layer: " << m);
+}
+
+TEST_CASE("close_with_barrier2 is refused, naming synchronization2_enabled, where the engine did not enable it") {
+  Engine engine;  // Vulkan 1.1, no synchronization2
+  EngineHandles handles;
+  handles.instance = engine.instance;
+  handles.physical_device = engine.physical;
+  handles.device = engine.device;
+  handles.queue_family_index = engine.family;
+  handles.synchronization2_enabled = false;
+  handles.push_descriptor_enabled = false;
+  auto ctx = Context::create_from_engine(handles);
+  REQUIRE(ctx.ok());
+  CHECK_FALSE(ctx.value()->capabilities().synchronization2);
+  CHECK_FALSE(ctx.value()->capabilities().push_descriptors);
+  VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  alloc.commandPool = engine.pool;
+  alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  alloc.commandBufferCount = 1;
+  VkCommandBuffer cmd;
+  ENGINE_CHECK(vkAllocateCommandBuffers(engine.device, &alloc, &cmd));
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  ENGINE_CHECK(vkBeginCommandBuffer(cmd, &begin));
+  auto recorder = CommandRecorder::create(*ctx.value(), cmd);
+  REQUIRE(recorder.ok());
+  Status s = recorder.value()->close_with_barrier2(VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_READ_BIT);
+  CHECK(s.code() == StatusCode::unsupported);
+  CHECK_MESSAGE(s.message().find("close_with_barrier2: needs synchronization2") == 0, s.message());
+  CHECK(s.message().find("EngineHandles::synchronization2_enabled") != std::string::npos);
+  ENGINE_CHECK(vkEndCommandBuffer(cmd));
+  recorder.value().reset();
+  ctx.value().reset();
+  vkFreeCommandBuffers(engine.device, engine.pool, 1, &cmd);
 }
 
 TEST_CASE("Engine mode refuses null handles and a queue family without compute") {

@@ -213,6 +213,7 @@ namespace vknorm::test {
 
 TEST_CASE("Bindings beyond maxStorageBufferRange are refused before anything is recorded") {
   StandaloneOptions options;
+  options.descriptor_path = test_descriptor_path();
   options.capability_override.max_storage_buffer_range = 4 * 768 * 4;  // exactly x of 4 rows of 768
   auto ctx = Context::create_standalone(options);
   REQUIRE_MESSAGE(ctx.ok(), ctx.status().message());

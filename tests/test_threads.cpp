@@ -32,6 +32,7 @@ struct Messages {
 
 Result<std::unique_ptr<Context>> make_context(Messages& messages, ReductionPath path) {
   StandaloneOptions options;
+  options.descriptor_path = test_descriptor_path();
   options.enable_validation = true;
   options.debug_callback = [&messages](const std::string& message) {
     std::lock_guard<std::mutex> lock(messages.mutex);
@@ -160,6 +161,7 @@ TEST_CASE("Threads: two contexts live and work independently in two threads") {
 TEST_CASE("Threads: prepare_kernels prepares the dtypes the device supports and refuses float16 without 16-bit storage") {
   Messages messages;
   StandaloneOptions options;
+  options.descriptor_path = test_descriptor_path();
   options.enable_validation = true;
   options.debug_callback = [&messages](const std::string& message) {
     std::lock_guard<std::mutex> lock(messages.mutex);

@@ -5,8 +5,10 @@
 //  - A Context may be used from several threads at once: prepare_kernels(), create_buffer(),
 //    begin_commands(), submit_and_wait() (each on its own recorder), the host convenience
 //    functions (batch_norm_forward, ...), workspace queries, and recording into different
-//    CommandRecorders. Pipelines are created once, under a lock; the standalone queue is
-//    guarded by a lock; every recorder from begin_commands() has its own command pool.
+//    CommandRecorders. Pipelines are created once, under a lock; once a pipeline exists,
+//    recording reads it without any lock. The standalone queue is guarded by a lock; every
+//    recorder from begin_commands() has its own command pool (and, on the descriptor pool
+//    path, its own descriptor pool).
 //  - A CommandRecorder (and the command buffer it records into) is used by one thread at a
 //    time. In engine mode the engine externally synchronizes its command pools and queues as
 //    Vulkan requires: vknorm records into the command buffer it is given and never submits.
@@ -83,6 +85,20 @@ struct Capabilities {
   VkShaderStageFlags subgroup_stages = 0;
   // The workgroup size every kernel is specialized with on this device (after the override).
   uint32_t workgroup_size = 1;
+
+  // How this context records (false in list_devices(), which opens no device):
+  // push_descriptors: dispatches push their descriptors (VK_KHR_push_descriptor, with
+  // update templates) and recorders hold no descriptor pool; false: each recorder writes
+  // sets from the one pool it creates with itself (RecorderOptions::descriptor_capacity).
+  bool push_descriptors = false;
+  // synchronization2: vkCmdPipelineBarrier2 is usable (CommandRecorder::close_with_barrier2).
+  bool synchronization2 = false;
+};
+
+// How dispatches get their descriptors (see Capabilities::push_descriptors).
+enum class DescriptorPath {
+  automatic,  // push descriptors where VK_KHR_push_descriptor is enabled, else the pool
+  pool,       // always sets from the recorder's pool (to test that path on any device)
 };
 
 // Forces a more limited device than the real one, so tests can run every path (for
@@ -110,6 +126,12 @@ struct StandaloneOptions {
   // to each vkCreate*, vkAllocateMemory and the matching vkDestroy* / vkFreeMemory. Must
   // outlive the context. Null: the driver's allocator.
   const VkAllocationCallbacks* allocation_callbacks = nullptr;
+  // The context enables VK_KHR_push_descriptor itself where the device has it, and
+  // synchronization2 on Vulkan 1.3 devices.
+  DescriptorPath descriptor_path = DescriptorPath::automatic;
+  // A record call that would have to create a pipeline fails (invalid_argument, naming
+  // the kernel and prepare_kernels) instead of compiling it mid-frame.
+  bool require_prepared_kernels = false;
 };
 
 // The engine's objects; vknorm never destroys them. The queue family must support
@@ -128,7 +150,17 @@ struct EngineHandles {
   // (DType::f16) are refused without this flag, even on a device that offers the
   // feature; the refusal then names this flag.
   bool storage_buffer_16bit_enabled = false;
+  // The device was created with VK_KHR_push_descriptor enabled: dispatches push their
+  // descriptors and recorders need no descriptor pool.
+  bool push_descriptor_enabled = false;
+  // The device was created with the synchronization2 feature (Vulkan 1.3, or
+  // VK_KHR_synchronization2): CommandRecorder::close_with_barrier2 works.
+  bool synchronization2_enabled = false;
   CapabilityOverride capability_override;
+  DescriptorPath descriptor_path = DescriptorPath::automatic;
+  // As StandaloneOptions::require_prepared_kernels: no pipeline is ever created inside a
+  // record call, so recording cannot hitch.
+  bool require_prepared_kernels = false;
   // Host memory of every Vulkan object vknorm creates on the engine's device (pipelines,
   // layouts, pools; see the README's list): passed to each vkCreate* and the matching
   // vkDestroy*. Must outlive the context. Null: the driver's allocator.
@@ -204,6 +236,15 @@ class Buffer {
 class CommandRecorder;
 struct ContextState;
 
+// What a recorder is created with (CommandRecorder::create, Context::begin_commands).
+struct RecorderOptions {
+  // On the descriptor pool path (Capabilities::push_descriptors false): the descriptor
+  // sets, one per dispatch, that the recorder's one pool holds between two reset()s. The
+  // pool is created with the recorder and never grows: a record call that would pass it
+  // fails before recording anything. Unused where descriptors are pushed.
+  uint32_t descriptor_capacity = 64;
+};
+
 class Context {
  public:
   // Lists the Vulkan devices with their capabilities, in enumeration order, marking those
@@ -240,7 +281,7 @@ class Context {
 
   // Standalone mode only: host-visible storage buffers and one-shot submission.
   Result<Buffer> create_buffer(VkDeviceSize bytes);
-  Result<std::unique_ptr<CommandRecorder>> begin_commands();
+  Result<std::unique_ptr<CommandRecorder>> begin_commands(const RecorderOptions& options = {});
   Status submit_and_wait(CommandRecorder& recorder);
 
  private:

@@ -135,6 +135,12 @@ typedef struct vknorm_capabilities {
    * context may use it, which in engine mode also needs
    * vknorm_engine_handles.storage_buffer_16bit_enabled). */
   int device_storage_buffer_16bit;
+  /* How this context records (0 in vknorm_list_devices): push_descriptors 1, dispatches
+   * push their descriptors and recorders hold no descriptor pool; 0, each recorder writes
+   * sets from the one pool it creates (vknorm_recorder_options.descriptor_capacity).
+   * synchronization2: vknorm_recorder_close_with_barrier2 works. */
+  int push_descriptors;
+  int synchronization2;
 } vknorm_capabilities;
 
 VKNORM_API const char* vknorm_reduction_path_string(vknorm_reduction_path path);
@@ -172,6 +178,12 @@ VKNORM_API void vknorm_capability_override_init(vknorm_capability_override* over
  * context, concurrently. */
 typedef void (*vknorm_debug_callback)(const char* message, void* user_data);
 
+/* How dispatches get their descriptors (vknorm_capabilities.push_descriptors). */
+typedef enum vknorm_descriptor_path {
+  VKNORM_DESCRIPTOR_PATH_AUTOMATIC = 0, /* push descriptors where VK_KHR_push_descriptor is enabled */
+  VKNORM_DESCRIPTOR_PATH_POOL = 1,      /* always sets from the recorder's pool */
+} vknorm_descriptor_path;
+
 typedef struct vknorm_standalone_options {
   int64_t device_index;  /* -1: vknorm picks (a GPU before lavapipe); else vknorm_device_info.index */
   int enable_validation; /* Khronos validation + synchronization validation */
@@ -182,6 +194,12 @@ typedef struct vknorm_standalone_options {
    * messenger, device, pipeline cache, pipelines, layouts, pools, buffers, memory); it
    * must outlive the context. */
   const VkAllocationCallbacks* allocation_callbacks;
+  /* The context enables VK_KHR_push_descriptor itself where the device has it, and
+   * synchronization2 on Vulkan 1.3 devices. */
+  vknorm_descriptor_path descriptor_path;
+  /* 1: a record call that would have to create a pipeline fails (naming the kernel and
+   * prepare_kernels) instead of compiling it mid-frame. */
+  int require_prepared_kernels;
 } vknorm_standalone_options;
 
 VKNORM_API void vknorm_standalone_options_init(vknorm_standalone_options* options);
@@ -205,6 +223,10 @@ typedef struct vknorm_engine_handles {
   /* NULL, or the host allocator of every Vulkan object vknorm creates on the engine's
    * device (pipelines, layouts, pools); it must outlive the context. */
   const VkAllocationCallbacks* allocation_callbacks;
+  int push_descriptor_enabled;  /* the device was created with VK_KHR_push_descriptor */
+  int synchronization2_enabled; /* ... with the synchronization2 feature */
+  vknorm_descriptor_path descriptor_path;
+  int require_prepared_kernels; /* as in vknorm_standalone_options */
 } vknorm_engine_handles;
 
 VKNORM_API void vknorm_engine_handles_init(vknorm_engine_handles* handles);
@@ -318,15 +340,36 @@ VKNORM_API vknorm_buffer_ref vknorm_buffer_ref_at(const vknorm_buffer* buffer, V
  * order earlier uses of its outputs before compute-shader writes. vknorm puts barriers
  * between its own dispatches, also between calls through one recorder. Afterwards the
  * outputs are compute-shader writes: add the barrier your next use needs or call
- * vknorm_recorder_close_with_barrier(). The recorder owns the descriptor sets of what it
- * recorded: keep it until the command buffer has finished executing. */
+ * vknorm_recorder_close_with_barrier() (or _barrier2). After a barrier of your own that
+ * covers compute-shader reads and writes, vknorm_recorder_note_external_barrier() skips
+ * vknorm's before its next dispatch. Several calls through one recorder may share one
+ * workspace. The command buffer may be primary or secondary (vknorm records compute work
+ * only, outside render passes).
+ * Descriptors: pushed where the context uses push descriptors; otherwise from the one
+ * pool the recorder creates with itself, of descriptor_capacity sets (one per dispatch),
+ * never grown: a call that would pass it fails before recording anything. The recorder
+ * owns those sets: keep it until the command buffer has finished executing. */
+
+/* What a recorder is created with. */
+typedef struct vknorm_recorder_options {
+  uint32_t descriptor_capacity; /* pool path: dispatches between resets (64 after _init) */
+} vknorm_recorder_options;
+
+VKNORM_API void vknorm_recorder_options_init(vknorm_recorder_options* options);
 
 /* Records into command_buffer, which the caller has begun and will end and submit. */
 VKNORM_API vknorm_status vknorm_recorder_create(vknorm_context* context, VkCommandBuffer command_buffer,
                                                 vknorm_recorder** out_recorder);
+/* The same with options (NULL: the defaults). */
+VKNORM_API vknorm_status vknorm_recorder_create_with_options(vknorm_context* context, VkCommandBuffer command_buffer,
+                                                             const vknorm_recorder_options* options,
+                                                             vknorm_recorder** out_recorder);
 /* Standalone: a recorder on a command buffer vknorm allocates and begins (each recorder
  * has its own pool, so recorders can be used in different threads). */
 VKNORM_API vknorm_status vknorm_recorder_begin_standalone(vknorm_context* context, vknorm_recorder** out_recorder);
+VKNORM_API vknorm_status vknorm_recorder_begin_standalone_with_options(vknorm_context* context,
+                                                                       const vknorm_recorder_options* options,
+                                                                       vknorm_recorder** out_recorder);
 /* Standalone, for recorders from vknorm_recorder_begin_standalone: ends the command buffer,
  * submits it, waits, and makes the results visible to the mapped buffers. Once only: then
  * read the results and destroy the recorder (record more with a new one). */
@@ -334,9 +377,20 @@ VKNORM_API vknorm_status vknorm_recorder_submit_and_wait(vknorm_recorder* record
 /* A barrier from vknorm's compute-shader writes to dst_stages / dst_access. */
 VKNORM_API vknorm_status vknorm_recorder_close_with_barrier(vknorm_recorder* recorder, VkPipelineStageFlags dst_stages,
                                                             VkAccessFlags dst_access);
-/* Once the recorded work has finished on the GPU: frees its descriptor sets so the
- * recorder can record into a re-begun (engine) command buffer again. */
+/* The same as a vkCmdPipelineBarrier2 memory barrier; VKNORM_STATUS_UNSUPPORTED where the
+ * context does not use synchronization2 (engine: synchronization2_enabled). */
+VKNORM_API vknorm_status vknorm_recorder_close_with_barrier2(vknorm_recorder* recorder,
+                                                             VkPipelineStageFlags2 dst_stages,
+                                                             VkAccessFlags2 dst_access);
+/* The caller recorded its own barrier after vknorm's last dispatch: the next one records none. */
+VKNORM_API vknorm_status vknorm_recorder_note_external_barrier(vknorm_recorder* recorder);
+/* Once the recorded work has finished on the GPU: frees its descriptor sets (resets the
+ * pool, allocating nothing) so the recorder can record into a re-begun (engine) command
+ * buffer again. */
 VKNORM_API vknorm_status vknorm_recorder_reset(vknorm_recorder* recorder);
+/* The same, recording into `next` from now on (begun by the caller, primary or secondary):
+ * one recorder per frame in flight. Not for recorders from vknorm_recorder_begin_standalone. */
+VKNORM_API vknorm_status vknorm_recorder_reset_to(vknorm_recorder* recorder, VkCommandBuffer next);
 /* Dispatches recorded since creation or the last reset (0 for NULL). */
 VKNORM_API uint32_t vknorm_recorder_dispatch_count(const vknorm_recorder* recorder);
 VKNORM_API VkCommandBuffer vknorm_recorder_command_buffer(const vknorm_recorder* recorder);

@@ -310,7 +310,11 @@ std::pair<double, double> GpuModel::time_block(const Params& p, const Batch& one
   const vknorm::BatchNormParams bn1 = m.bn_params(0, 1, false, 0.0f), bn2 = m.bn_params(1, 1, false, 0.0f);
   auto timed = [&](bool folded) {
     VkCommandBuffer cmd = m.app.begin();
-    auto rec = vknorm::CommandRecorder::create(*m.context, cmd);
+    // Where descriptors come from a pool (this sample's device does not enable
+    // VK_KHR_push_descriptor), it holds a set per dispatch: two eval-mode BatchNorms of one
+    // dispatch each per repeat.
+    auto rec = vknorm::CommandRecorder::create(*m.context, cmd,
+                                               {.descriptor_capacity = 2 * static_cast<uint32_t>(repeats)});
     if (!rec) sample::fail(rec.status().message());
     for (int r = 0; r < repeats; ++r) {
       if (folded) {

@@ -2,6 +2,7 @@
 // passes run; this file checks the caller's buffers against what those passes bind and
 // records them, in order.
 #include <algorithm>
+#include <tuple>
 #include <string>
 
 #include "ops/norm_engine.hpp"
@@ -61,19 +62,20 @@ bool records(uint32_t phases, const Pass& pass) { return (phases & static_cast<u
 // A buffer the recorded passes bind: present, aligned to its element, large enough (when
 // its size is known), and within one binding's range where it is bound.
 Status check_ref(const Capabilities& caps, Role role, const BufferRef* r, const SlotUse& use) {
-  const std::string arg = std::string("buffers.") + to_string(role);
-  if (!r || r->empty()) return Status::invalid_argument(arg + ": expected a VkBuffer, got VK_NULL_HANDLE");
+  // Named only when something is wrong: a record call allocates nothing when all is well.
+  auto name = [role] { return std::string("buffers.") + to_string(role); };
+  if (!r || r->empty()) return Status::invalid_argument(name() + ": expected a VkBuffer, got VK_NULL_HANDLE");
   const uint64_t bytes = use.bytes();
   if (r->offset % use.element_bytes != 0)
-    return Status::invalid_argument(arg + ": offset " + std::to_string(r->offset) + " is not a multiple of " +
+    return Status::invalid_argument(name() + ": offset " + std::to_string(r->offset) + " is not a multiple of " +
                                     std::to_string(use.element_bytes));
   if (r->size != VK_WHOLE_SIZE && r->size < bytes)
-    return Status::invalid_argument(arg + ": range of " + std::to_string(r->size) + " bytes, expected at least " +
+    return Status::invalid_argument(name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " +
                                     std::to_string(bytes) + " (" + std::to_string(use.count) + " elements)");
   // The binding starts at the offset rounded down to minStorageBufferOffsetAlignment.
   const uint64_t bound = r->offset % caps.min_storage_buffer_offset_alignment + bytes;
   if (bound > caps.max_storage_buffer_range)
-    return Status::unsupported(arg + ": binding " + std::to_string(bound) + " bytes (" + std::to_string(bytes) +
+    return Status::unsupported(name() + ": binding " + std::to_string(bound) + " bytes (" + std::to_string(bytes) +
                                " from an offset of " + std::to_string(r->offset) +
                                ") exceeds the device's maxStorageBufferRange of " +
                                std::to_string(caps.max_storage_buffer_range) + " bytes");
@@ -118,6 +120,19 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
                                                     "pass (") + kernel_name(pass.kernel) +
                                         "); plan with PlanOptions::split to record phases on their own");
   VKNORM_TRY(check_buffers(rec.state->caps, plan, phases, buffers));
+  // Everything that can fail comes before the first dispatch, so that a refused call
+  // records nothing: the pipelines (which require_prepared_kernels may refuse to create)
+  // and the descriptor sets (which a recorder's pool may not have left).
+  const KernelEntry* kernels[std::tuple_size_v<decltype(plan.passes)>] = {};
+  uint32_t recorded = 0;
+  for (const Pass& pass : plan) {
+    if (!records(phases, pass)) continue;
+    auto kernel = rec.state->kernels.get(*rec.state, pass.kernel, p.dtype);
+    if (!kernel) return kernel.status();
+    kernels[recorded++] = kernel.value();
+  }
+  VKNORM_TRY(rec.reserve(recorded));
+  uint32_t next = 0;
   for (const Pass& pass : plan) {
     if (!records(phases, pass)) continue;
     SlotBinding slots[kSlotCount] = {};
@@ -127,7 +142,7 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
       const BufferRef& r = *buffers[use.role];
       slots[i] = {r.buffer, r.offset, use.bytes(), use.element_bytes};
     }
-    VKNORM_TRY(rec.dispatch(pass.kernel, p.dtype, slots, pass.push, pass.grid_x, pass.grid_y));
+    VKNORM_TRY(rec.dispatch(*kernels[next++], slots, pass.push, pass.grid_x, pass.grid_y));
   }
   return {};
 }

@@ -341,6 +341,9 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     b.bind(kSlotAux1, Role::running_var, C);
     b.push().flags |= kFlagUpdateRunning;
   }
+  // No group (an empty batch): no statistics to compute or save, and the running ones
+  // stay as they are. The call still names its buffers (checked, bound by no pass).
+  if (G == 0) return plan;
   if (s.team || s.fused) {
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     b.push().chunks = 1;
@@ -396,8 +399,10 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   if (p.has_weight) b.bind(kSlotWeight, Role::weight, A);
   if (!p.rms) b.bind(kSlotMean, batch ? Role::save_mean : Role::running_mean, b.stat_count());
   b.bind(kSlotStat, batch ? Role::save_invstd : Role::running_var, b.stat_count());
-  b.require(Role::workspace, w.floats);
-  if (w.floats > 0) b.bind(kSlotWork, Role::workspace, w.floats);
+  // Bound even when an empty batch leaves no record (the call names a workspace anyway,
+  // of norm_workspace_size's 4 bytes at least): param_finalize then reads none of it, but
+  // its layout holds the slot, and every binding of a layout needs a buffer.
+  b.bind(kSlotWork, Role::workspace, std::max<uint64_t>(w.floats, 1));
   if (p.epilogue.relu) b.bind_tensor(kSlotSide, Role::y);
   if (p.epilogue.residual) b.bind_tensor(kSlotDside, Role::dresidual);
   if (!p.gamma_varies) {
@@ -412,9 +417,13 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     if (!p.gamma_varies && params)
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
   } else {
-    if (s.chunks > 0)
+    // No group (an empty batch): no sums to write, and no workspace to write them to;
+    // grad_finalize still zeroes dweight and dbias where it computes them (a gamma
+    // constant per group), and has nothing else to do.
+    if (s.chunks > 0 && G > 0)
       b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G));
-    b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K));
+    if (G > 0 || (params && !p.gamma_varies))
+      b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K));
     if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise);
   }
   if (!p.gamma_varies || !params) return plan;

@@ -10,6 +10,14 @@
 namespace vknorm::vk {
 namespace {
 
+// A fixed-size char array that the driver null-terminates (but trust only its size).
+template <size_t N>
+std::string from_array(const char (&chars)[N]) {
+  return std::string(chars, std::find(chars, chars + N, '\0'));
+}
+
+}  // namespace
+
 bool has_device_extension(const Dispatch& vk, VkPhysicalDevice device, const char* name) {
   uint32_t count = 0;
   if (vk.EnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr) != VK_SUCCESS) return false;
@@ -20,13 +28,16 @@ bool has_device_extension(const Dispatch& vk, VkPhysicalDevice device, const cha
   return false;
 }
 
-// A fixed-size char array that the driver null-terminates (but trust only its size).
-template <size_t N>
-std::string from_array(const char (&chars)[N]) {
-  return std::string(chars, std::find(chars, chars + N, '\0'));
+bool supports_synchronization2(const Dispatch& vk, VkPhysicalDevice device) {
+  VkPhysicalDeviceProperties props{};
+  vk.GetPhysicalDeviceProperties(device, &props);
+  if (props.apiVersion < VK_API_VERSION_1_3) return false;
+  VkPhysicalDeviceVulkan13Features v13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+  VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  features.pNext = &v13;
+  vk.GetPhysicalDeviceFeatures2(device, &features);
+  return v13.synchronization2 == VK_TRUE;
 }
-
-}  // namespace
 
 Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
                                 const CapabilityOverride& over) {

@@ -14,5 +14,10 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
 // missing: the device's storageBuffer16BitAccess, or (the device has it) the engine's
 // EngineHandles::storage_buffer_16bit_enabled.
 Status require_float16_storage(const Capabilities& caps);
+// Whether the device offers the extension `name`.
+bool has_device_extension(const Dispatch& vk, VkPhysicalDevice device, const char* name);
+
+// Whether the device supports the synchronization2 feature (Vulkan 1.3 core).
+bool supports_synchronization2(const Dispatch& vk, VkPhysicalDevice device);
 
 }  // namespace vknorm::vk

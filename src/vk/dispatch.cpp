@@ -23,6 +23,14 @@ Status Dispatch::load_device(VkDevice device, PFN_vkGetDeviceProcAddr gdpa) {
   if (!name) return Status::unsupported("device: vk" #name " could not be loaded");
   VKNORM_DEVICE_FUNCTIONS(VKNORM_LOAD)
 #undef VKNORM_LOAD
+  auto load_optional = [&](const char* name, const char* fallback) {
+    PFN_vkVoidFunction f = GetDeviceProcAddr(device, name);
+    return f || !fallback ? f : GetDeviceProcAddr(device, fallback);
+  };
+#define VKNORM_LOAD_OPTIONAL(member, name, fallback) \
+  member = reinterpret_cast<PFN_vk##member>(load_optional(name, fallback));
+  VKNORM_OPTIONAL_DEVICE_FUNCTIONS(VKNORM_LOAD_OPTIONAL)
+#undef VKNORM_LOAD_OPTIONAL
   return {};
 }
 

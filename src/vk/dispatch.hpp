@@ -48,6 +48,10 @@ namespace vknorm::vk {
   X(ResetDescriptorPool)           \
   X(AllocateDescriptorSets)        \
   X(UpdateDescriptorSets)          \
+  X(CreateDescriptorUpdateTemplate) \
+  X(DestroyDescriptorUpdateTemplate) \
+  X(UpdateDescriptorSetWithTemplate) \
+  X(ResetCommandPool)              \
   X(CreateCommandPool)             \
   X(DestroyCommandPool)            \
   X(AllocateCommandBuffers)        \
@@ -69,12 +73,21 @@ namespace vknorm::vk {
   X(CmdWriteTimestamp)             \
   X(GetQueryPoolResults)
 
+// Device functions that may be missing (an extension or a newer core version): null
+// then. X(member, name, fallback name).
+#define VKNORM_OPTIONAL_DEVICE_FUNCTIONS(X)                                                            \
+  X(CmdPushDescriptorSetWithTemplateKHR, "vkCmdPushDescriptorSetWithTemplateKHR", nullptr)           \
+  X(CmdPipelineBarrier2, "vkCmdPipelineBarrier2", "vkCmdPipelineBarrier2KHR")
+
 struct Dispatch {
   PFN_vkGetInstanceProcAddr GetInstanceProcAddr = nullptr;
 #define VKNORM_DECLARE(name) PFN_vk##name name = nullptr;
   VKNORM_INSTANCE_FUNCTIONS(VKNORM_DECLARE)
   VKNORM_DEVICE_FUNCTIONS(VKNORM_DECLARE)
 #undef VKNORM_DECLARE
+#define VKNORM_DECLARE_OPTIONAL(member, name, fallback) PFN_vk##member member = nullptr;
+  VKNORM_OPTIONAL_DEVICE_FUNCTIONS(VKNORM_DECLARE_OPTIONAL)
+#undef VKNORM_DECLARE_OPTIONAL
 
   // Loads the instance-level functions; `gipa` null means the loader's.
   Status load_instance(VkInstance instance, PFN_vkGetInstanceProcAddr gipa);

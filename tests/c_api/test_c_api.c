@@ -856,6 +856,115 @@ static void test_limits_override(void) {
 
 /* ---- Engine mode: the test's own Vulkan objects ---- */
 
+/* The descriptor paths and the recorder options: the pool path forced, a pool of one set,
+ * require_prepared_kernels, and (on lavapipe) the push path and synchronization2 that a
+ * default context uses. */
+static void test_descriptor_paths(void) {
+  enum { ROWS = 4, D = 8 };
+  const int64_t shape[] = {ROWS, D}, normalized[] = {D};
+  vknorm_layer_norm_params ln;
+  vknorm_layer_norm_params_init(&ln);
+  ln.shape = shape;
+  ln.rank = 2;
+  ln.normalized_shape = normalized;
+  ln.normalized_rank = 1;
+
+  vknorm_standalone_options options;
+  vknorm_standalone_options_init(&options);
+  CHECK(options.descriptor_path == VKNORM_DESCRIPTOR_PATH_AUTOMATIC && !options.require_prepared_kernels,
+        "standalone options' defaults");
+  options.enable_validation = 1;
+  options.debug_callback = count_validation_message;
+  options.descriptor_path = (vknorm_descriptor_path)5;
+  vknorm_context* ctx = NULL;
+  CHECK_ERROR(vknorm_context_create_standalone(&options, &ctx), VKNORM_STATUS_INVALID_ARGUMENT,
+              "options.descriptor_path");
+
+  /* A default context: lavapipe has VK_KHR_push_descriptor and is Vulkan 1.3. */
+  options.descriptor_path = VKNORM_DESCRIPTOR_PATH_AUTOMATIC;
+  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
+  if (!ctx) return;
+  vknorm_capabilities caps;
+  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  if (strstr(caps.device_name, "llvmpipe"))
+    CHECK(caps.push_descriptors && caps.synchronization2, "lavapipe: push descriptors %d, synchronization2 %d",
+          caps.push_descriptors, caps.synchronization2);
+  vknorm_recorder* rec = NULL;
+  CHECK_OK(vknorm_recorder_begin_standalone(ctx, &rec));
+  if (caps.synchronization2)
+    CHECK_OK(vknorm_recorder_close_with_barrier2(rec, VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_READ_BIT));
+  CHECK_OK(vknorm_recorder_note_external_barrier(rec));
+  /* A standalone recorder keeps its own command buffer. */
+  CHECK_ERROR(vknorm_recorder_reset_to(rec, vknorm_recorder_command_buffer(rec)), VKNORM_STATUS_INVALID_ARGUMENT, "next");
+  vknorm_recorder_destroy(rec);
+  vknorm_context_destroy(ctx);
+
+  /* The pool path, with every pipeline required up front. */
+  options.descriptor_path = VKNORM_DESCRIPTOR_PATH_POOL;
+  options.require_prepared_kernels = 1;
+  ctx = NULL;
+  CHECK_OK(vknorm_context_create_standalone(&options, &ctx));
+  if (!ctx) return;
+  CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
+  CHECK(!caps.push_descriptors, "the pool path was forced, yet descriptors are pushed");
+  uint64_t ws = 0;
+  CHECK_OK(vknorm_layer_norm_workspace_size(ctx, &ln, &ws));
+  vknorm_buffer *x_b, *y_b, *w_b, *b_b, *m_b, *s_b, *ws_b;
+  float* x = new_floats(ctx, ROWS * D, &x_b);
+  float* y = new_floats(ctx, ROWS * D, &y_b);
+  float* w = new_floats(ctx, D, &w_b);
+  float* b = new_floats(ctx, D, &b_b);
+  new_floats(ctx, ROWS, &m_b);
+  new_floats(ctx, ROWS, &s_b);
+  new_floats(ctx, ws / 4 + 1, &ws_b);
+  if (x && y && w && b && m_b && s_b && ws_b) {
+    fill(x, ROWS * D, -1.0f, 3.0f);
+    fill(w, D, 0.5f, 1.5f);
+    fill(b, D, -0.5f, 0.5f);
+    vknorm_forward_buffers f = {0};
+    f.x = vknorm_buffer_ref_at(x_b, 0), f.y = vknorm_buffer_ref_at(y_b, 0);
+    f.weight = vknorm_buffer_ref_at(w_b, 0), f.bias = vknorm_buffer_ref_at(b_b, 0);
+    f.save_mean = vknorm_buffer_ref_at(m_b, 0), f.save_invstd = vknorm_buffer_ref_at(s_b, 0);
+    f.workspace = vknorm_buffer_ref_at(ws_b, 0);
+    vknorm_recorder_options ro;
+    vknorm_recorder_options_init(&ro);
+    CHECK(ro.descriptor_capacity == 64, "default descriptor_capacity %u", ro.descriptor_capacity);
+    ro.descriptor_capacity = 1;
+    CHECK_OK(vknorm_recorder_begin_standalone_with_options(ctx, &ro, &rec));
+    if (rec) {
+      CHECK_ERROR(vknorm_layer_norm_record_forward(rec, &ln, &f), VKNORM_STATUS_INVALID_ARGUMENT, "prepare_kernels");
+      CHECK(vknorm_recorder_dispatch_count(rec) == 0, "a refused call recorded %u dispatches",
+            vknorm_recorder_dispatch_count(rec));
+      CHECK_OK(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F32));
+      CHECK_OK(vknorm_layer_norm_record_forward(rec, &ln, &f)); /* one pass: the pool's one set */
+      CHECK(vknorm_recorder_dispatch_count(rec) == 1, "%u dispatches", vknorm_recorder_dispatch_count(rec));
+      CHECK_ERROR(vknorm_layer_norm_record_forward(rec, &ln, &f), VKNORM_STATUS_INVALID_ARGUMENT,
+                  "descriptor_capacity");
+      CHECK(vknorm_recorder_dispatch_count(rec) == 1, "a refused call recorded");
+      CHECK_OK(vknorm_recorder_submit_and_wait(rec));
+      double ref[ROWS * D];
+      for (int r = 0; r < ROWS; ++r) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < D; ++i) mean += x[r * D + i];
+        mean /= D;
+        for (int i = 0; i < D; ++i) var += (x[r * D + i] - mean) * (x[r * D + i] - mean);
+        var /= D;
+        for (int i = 0; i < D; ++i) ref[r * D + i] = (x[r * D + i] - mean) / sqrt(var + ln.eps) * w[i] + b[i];
+      }
+      check_close("layer norm y (pool path, capacity 1)", y, ref, ROWS * D);
+      vknorm_recorder_destroy(rec);
+    }
+  }
+  vknorm_buffer_destroy(x_b);
+  vknorm_buffer_destroy(y_b);
+  vknorm_buffer_destroy(w_b);
+  vknorm_buffer_destroy(b_b);
+  vknorm_buffer_destroy(m_b);
+  vknorm_buffer_destroy(s_b);
+  vknorm_buffer_destroy(ws_b);
+  vknorm_context_destroy(ctx);
+}
+
 static int g_engine_messages;
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL engine_messenger(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
@@ -1034,11 +1143,19 @@ static void test_engine_mode(uint32_t device_index) {
                                      .commandPool = pool,
                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                      .commandBufferCount = 1};
-  VkCommandBuffer cmd;
-  VK_CHECK(vkAllocateCommandBuffers(device, &cai, &cmd));
-  CHECK_OK(vknorm_recorder_create(ctx, cmd, &rec));
+  /* Two frames' command buffers; one recorder, re-targeted at the second with reset_to. */
+  VkCommandBuffer cmds[2];
+  cai.commandBufferCount = 2;
+  VK_CHECK(vkAllocateCommandBuffers(device, &cai, cmds));
+  vknorm_recorder_options ro;
+  vknorm_recorder_options_init(&ro);
+  ro.descriptor_capacity = 3; /* GroupNorm's forward records at most 3 dispatches */
+  CHECK_OK(vknorm_recorder_create_with_options(ctx, cmds[0], &ro, &rec));
   if (!rec) goto done;
+  CHECK(!caps.push_descriptors && !caps.synchronization2, "this engine enabled neither push descriptors nor sync2");
   for (int round = 0; round < 2; ++round) {
+    VkCommandBuffer cmd = cmds[round];
+    CHECK(vknorm_recorder_command_buffer(rec) == cmd, "round %d: the recorder's command buffer", round);
     memset(REGION(1), 0, E * 4);
     memset(REGION(2), 0, E * 4);
     VkCommandBufferBeginInfo begin = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
@@ -1054,6 +1171,8 @@ static void test_engine_mode(uint32_t device_index) {
                          0, NULL, 0, NULL);
     CHECK_OK(vknorm_group_norm_record_forward(rec, &gn, &f));
     CHECK(vknorm_recorder_dispatch_count(rec) > 0, "round %d: no dispatches recorded", round);
+    CHECK_ERROR(vknorm_recorder_close_with_barrier2(rec, VK_PIPELINE_STAGE_2_HOST_BIT, VK_ACCESS_2_HOST_READ_BIT),
+                VKNORM_STATUS_UNSUPPORTED, "synchronization2_enabled");
     CHECK_OK(vknorm_recorder_close_with_barrier(rec, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT));
     VK_CHECK(vkEndCommandBuffer(cmd));
     VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
@@ -1061,10 +1180,9 @@ static void test_engine_mode(uint32_t device_index) {
     VK_CHECK(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX));
     VK_CHECK(vkResetFences(device, 1, &fence));
     check_close(round ? "engine group norm y (after reset)" : "engine group norm y", REGION(2), ref, E);
-    /* The GPU is done: free the descriptor sets and record again into the same buffer. */
-    CHECK_OK(vknorm_recorder_reset(rec));
+    /* The GPU is done: free the descriptor sets and record into the next frame's buffer. */
+    CHECK_OK(vknorm_recorder_reset_to(rec, cmds[1]));
     CHECK(vknorm_recorder_dispatch_count(rec) == 0, "dispatch count after reset");
-    VK_CHECK(vkResetCommandPool(device, pool, 0));
   }
 #undef REGION
 #undef REF
@@ -1133,6 +1251,9 @@ int main(void) {
   CHECK(atomic_load(&g_validation_messages) == 0, "%d validation messages in standalone mode",
         atomic_load(&g_validation_messages));
 
+  test_descriptor_paths();
+  CHECK(atomic_load(&g_validation_messages) == 0, "%d validation messages with the descriptor options",
+        atomic_load(&g_validation_messages));
   test_engine_mode(default_index);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -271,4 +271,72 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 
+// Each kernel's descriptor set layout holds the slots its SPIR-V uses (reflected when
+// its pipeline is made), and the recorder writes those only (a pass's other slots name
+// buffers of the call that this kernel does not touch). Every one of them the pass leaves
+// unbound (its flags keep the kernel away from it) must have a stand-in, a bound slot the
+// kernel accesses the same way, since each binding of a layout needs a valid descriptor.
+TEST_CASE("planner: each slot a pass's kernel uses is bound or has a stand-in") {
+  size_t passes = 0, stand_ins = 0;
+  std::vector<Capabilities> devices = real_devices();
+  devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
+  for (const Capabilities& caps : devices) {
+    for (const Case& c : plan_cases()) {
+      if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
+      for (bool forward : {true, false}) {
+        for (bool split : {false, true}) {
+          auto plan = forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
+          if (!plan.ok()) continue;  // beyond a binding: the limits test checks the refusal
+          for (const Pass& pass : plan.value()) {
+            auto masks = kernel_slot_masks(pass.kernel, caps.reduction_path == ReductionPath::subgroup, c.plan.dtype);
+            REQUIRE_MESSAGE(masks.ok(), masks.status().message());
+            uint32_t bound = 0;
+            for (uint32_t slot = 0; slot < kSlotCount; ++slot)
+              if (pass.slots[slot].role != Role::none) bound |= 1u << slot;
+            for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
+              if (!(masks->used & (1u << slot)) || (bound & (1u << slot))) continue;
+              ++stand_ins;
+              const std::string where = caps.device_name + ", " + c.name + (forward ? " forward" : " backward") +
+                                        (split ? " split" : "") + ", " + kernel_name(pass.kernel);
+              CHECK_MESSAGE(stand_in_slot(slot, masks->used, masks->written, bound) >= 0,
+                            where << ": slot " << slot << " is used, unbound, and has no stand-in");
+            }
+            ++passes;
+          }
+        }
+      }
+    }
+  }
+  MESSAGE(passes << " passes checked, " << stand_ins << " unbound slots given a stand-in");
+  CHECK(passes > 1000);
+  CHECK(stand_ins > 0);  // plans do leave used slots unbound: the stand-in is needed
+}
+
+// The reflection itself, against slots read off the shaders by hand: normalize reads x,
+// weight, bias, mean, stat and the residual (side) and writes y (out); stats_finalize
+// reads the workspace's records and writes the statistics and the running statistics
+// (aux0, aux1, which it also reads).
+TEST_CASE("kernel slot reflection: normalize and stats_finalize use exactly the slots their shaders name") {
+  const uint32_t normalize_used = 1u << kSlotX | 1u << kSlotOut | 1u << kSlotWeight | 1u << kSlotBias |
+                                  1u << kSlotMean | 1u << kSlotStat | 1u << kSlotSide;
+  for (DType dtype : {DType::f32, DType::f16}) {
+    for (bool subgroup : {false, true}) {
+      auto n = kernel_slot_masks(KernelId::normalize, subgroup, dtype);
+      REQUIRE(n.ok());
+      CHECK(n->used == normalize_used);
+      CHECK(n->written == (1u << kSlotOut));
+    }
+  }
+  const uint32_t finalize_written = 1u << kSlotMean | 1u << kSlotStat | 1u << kSlotAux0 | 1u << kSlotAux1;
+  for (DType dtype : {DType::f32, DType::f16}) {
+    auto f = kernel_slot_masks(KernelId::stats_finalize, false, dtype);
+    REQUIRE(f.ok());
+    CHECK(f->used == (finalize_written | 1u << kSlotWork));
+    CHECK(f->written == finalize_written);
+  }
+  CHECK(stand_in_slot(kSlotWeight, normalize_used, 1u << kSlotOut, 1u << kSlotX | 1u << kSlotOut) == kSlotX);
+  CHECK(stand_in_slot(kSlotWeight, normalize_used, 1u << kSlotOut, 1u << kSlotOut) == -1);
+  CHECK(stand_in_slot(kSlotDy, normalize_used, 1u << kSlotOut, 1u << kSlotX) == -1);  // not used: no stand-in
+}
+
 }  // namespace vknorm::test

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <tuple>
 
 #include "context_state.hpp"
+#include "ops/planner.hpp"
 #include "recorder_impl.hpp"
 #include "vk/buffer.hpp"
 
@@ -124,7 +126,10 @@ Result<Timing> BenchDevice::time(const RecordFn& fn, int warmup, int runs) {
 // interval holds exactly one run; vknorm's own barriers order the runs' memory accesses.
 Result<Timing> BenchDevice::time_with_timestamps(const RecordFn& fn, int warmup, int runs) {
   ContextState& s = state_of(context_);
-  auto rec = context_.begin_commands();
+  // On the descriptor pool path the recorder's pool needs a set per dispatch: every run
+  // here, of at most an ExecutionPlan's 6 passes.
+  const uint32_t dispatches = static_cast<uint32_t>(warmup + runs) * std::tuple_size_v<decltype(ExecutionPlan::passes)>;
+  auto rec = context_.begin_commands({.descriptor_capacity = dispatches});
   if (!rec) return rec.status();
   CommandRecorder& r = *rec.value();
   VkCommandBuffer cmd = r.command_buffer();

@@ -38,6 +38,7 @@ struct HostOptions {
   int samples = 1001;  // timed calls per mode
   int frame = 16;      // calls per frame in the warm mode
   bool check = false;
+  DescriptorPath descriptor_path = DescriptorPath::automatic;
   std::string json_path;
   std::vector<std::string> kinds;  // empty: all
 };
@@ -58,6 +59,7 @@ void usage(FILE* to) {
       "  --frame F            calls per frame in the warm mode (default 16, at least 2)\n"
       "  --kind K[,K...]      batch_norm, instance_norm, group_norm, layer_norm, rms_norm\n"
       "  --device N           device index (vknorm devices)\n"
+      "  --descriptors P      push (default: push descriptors where the device has them) or pool\n"
       "  --json FILE          also write the results as JSON ('-': stdout, instead of the table)\n"
       "  --check              exit 1 when any record call after preparation allocated a\n"
       "                       descriptor set or created any Vulkan object (a count, not a time)\n");
@@ -241,8 +243,9 @@ std::string counts_differing(const CallCounts& c, const CallCounts& base) {
 double per_dispatch(double us, uint32_t dispatches) { return dispatches ? us / dispatches : 0; }
 
 void print_table(FILE* out, const Capabilities& caps, const HostOptions& o, const std::vector<HostRow>& rows) {
-  std::fprintf(out, "device: %s (%s %s), %s path; %s\n", caps.device_name.c_str(), caps.driver_name.c_str(),
-               caps.driver_info.c_str(), to_string(caps.reduction_path), today().c_str());
+  std::fprintf(out, "device: %s (%s %s), %s path, %s; %s\n", caps.device_name.c_str(), caps.driver_name.c_str(),
+               caps.driver_info.c_str(), to_string(caps.reduction_path),
+               caps.push_descriptors ? "push descriptors" : "descriptor sets from the recorder's pool", today().c_str());
   std::fprintf(out,
                "host cost of one record call, f32, after Context::prepare_kernels(); median of %d timed calls\n"
                "  first: recorder reset before each call (each call the first in its frame)\n"
@@ -309,6 +312,7 @@ void write_json(std::ostream& out, const Capabilities& caps, const HostOptions& 
   out << "  \"device\": \"" << caps.device_name << "\",\n";
   out << "  \"driver\": \"" << caps.driver_name << " " << caps.driver_info << "\",\n";
   out << "  \"reduction_path\": \"" << to_string(caps.reduction_path) << "\",\n";
+  out << "  \"push_descriptors\": " << (caps.push_descriptors ? "true" : "false") << ",\n";
   out << "  \"samples\": " << o.samples << ",\n  \"frame\": " << o.frame << ",\n";
   out << "  \"date\": \"" << today() << "\",\n";
   out << "  \"note\": \"counts are the most one record call made; first: recorder reset before each call; "
@@ -388,6 +392,11 @@ int bench_host_command(int argc, char** argv) {
         if (!kind) return bad_usage(kind.status().message());
         o.kinds.push_back(kind.value());
       }
+    } else if (a == "--descriptors") {
+      const char* v = value();
+      const std::string p = v ? v : "";
+      if (p != "push" && p != "pool") return bad_usage("--descriptors: expected push or pool, got '" + p + "'");
+      o.descriptor_path = p == "pool" ? DescriptorPath::pool : DescriptorPath::automatic;
     } else if (a == "--json") {
       const char* v = value();
       if (!v) return bad_usage("--json: expected a file name");
@@ -399,6 +408,7 @@ int bench_host_command(int argc, char** argv) {
 
   StandaloneOptions so;
   so.device_index = o.device;
+  so.descriptor_path = o.descriptor_path;
   auto context = Context::create_standalone(so);
   if (!context) {
     std::fprintf(stderr, "vknorm bench --host: %s\n", context.status().message().c_str());

@@ -26,10 +26,10 @@ const uint32_t kScaleShiftF16[] = {
 
 ReferencePasses::~ReferencePasses() {
   ContextState& s = state_of(context_);
-  for (auto& [key, pipeline] : pipelines_) s.vk.DestroyPipeline(s.device, pipeline, nullptr);
+  for (auto& [key, kernel] : pipelines_) destroy_kernel_entry(s, kernel);
 }
 
-Result<VkPipeline> ReferencePasses::pipeline(ReferencePass pass, DType dtype) {
+Result<KernelEntry> ReferencePasses::pipeline(ReferencePass pass, DType dtype) {
   if (auto it = pipelines_.find({pass, dtype}); it != pipelines_.end()) return it->second;
   ContextState& s = state_of(context_);
   if (dtype == DType::f16 && !s.caps.storage_buffer_16bit)
@@ -39,7 +39,8 @@ Result<VkPipeline> ReferencePasses::pipeline(ReferencePass pass, DType dtype) {
   const uint32_t* words = copy ? (f16 ? kCopyF16 : kCopyF32) : (f16 ? kScaleShiftF16 : kScaleShiftF32);
   const size_t bytes = copy ? (f16 ? sizeof(kCopyF16) : sizeof(kCopyF32))
                             : (f16 ? sizeof(kScaleShiftF16) : sizeof(kScaleShiftF32));
-  auto made = s.kernels.create_pipeline(s, words, bytes, workgroup_size_for(s.caps), copy ? "copy" : "scale_shift");
+  // Layouts of its own, like every kernel's: only the slots its SPIR-V uses.
+  auto made = create_kernel_entry(s, words, bytes, workgroup_size_for(s.caps), copy ? "copy" : "scale_shift");
   if (made) pipelines_[{pass, dtype}] = made.value();
   return made;
 }
@@ -65,7 +66,7 @@ Status ReferencePasses::record(CommandRecorder& recorder, ReferencePass pass, DT
   const uint64_t wg = workgroup_size_for(caps);
   const uint32_t grid = static_cast<uint32_t>(
       std::clamp<uint64_t>((elements + wg - 1) / wg, 1, std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups)));
-  return rec.dispatch_pipeline(kernel.value(), slots, pc, grid);
+  return rec.dispatch(kernel.value(), slots, pc, grid);
 }
 
 }  // namespace vknorm::bench

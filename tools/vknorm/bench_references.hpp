@@ -9,6 +9,7 @@
 
 #include <vulkan/vulkan_core.h>
 
+#include "kernels.hpp"
 #include "vknorm/context.hpp"
 #include "vknorm/norm_common.hpp"
 #include "vknorm/recorder.hpp"
@@ -34,9 +35,9 @@ class ReferencePasses {
                 const BufferRef& y);
 
  private:
-  Result<VkPipeline> pipeline(ReferencePass pass, DType dtype);
+  Result<KernelEntry> pipeline(ReferencePass pass, DType dtype);
   Context& context_;
-  std::map<std::pair<ReferencePass, DType>, VkPipeline> pipelines_;
+  std::map<std::pair<ReferencePass, DType>, KernelEntry> pipelines_;
 };
 
 }  // namespace vknorm::bench

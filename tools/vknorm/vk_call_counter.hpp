@@ -28,6 +28,10 @@ const char* to_string(CallClass c);
 #define VKNORM_COUNTED_CALLS(X)            \
   X(AllocateDescriptorSets, alloc)         \
   X(UpdateDescriptorSets, update)          \
+  X(UpdateDescriptorSetWithTemplate, update) \
+  X(CmdPushDescriptorSetWithTemplateKHR, push) \
+  X(CmdPipelineBarrier2, barrier)          \
+  X(CreateDescriptorUpdateTemplate, create) \
   X(CmdPushConstants, push)                \
   X(CmdPipelineBarrier, barrier)           \
   X(CmdDispatch, dispatch)                 \
