@@ -206,7 +206,7 @@ static int create_device(engine* e) {
   VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                           .pNext = &f12,
                                           .storageBuffer16BitAccess = VK_TRUE};
-  e->push_descriptor = has_device_extension(e->physical, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  e->push_descriptor = e->want_push_descriptor && has_device_extension(e->physical, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   const char* extension = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -229,9 +229,10 @@ static int create_device(engine* e) {
   return 0;
 }
 
-int engine_create(engine* e, int64_t device_index, int validation) {
+int engine_create(engine* e, int64_t device_index, int validation, int push_descriptors) {
   memset(e, 0, sizeof *e);
   e->validation = validation;
+  e->want_push_descriptor = push_descriptors;
   if (create_instance(e) != 0 || pick_device(e, device_index) != 0 || create_device(e) != 0) return -1;
   return 0;
 }

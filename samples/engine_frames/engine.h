@@ -18,12 +18,15 @@ typedef struct engine {
   VkQueue queue;
   int validation;      /* the validation layer is on */
   int push_descriptor; /* VK_KHR_push_descriptor is enabled (the device offers it) */
+  int want_push_descriptor; /* engine_create's push_descriptors */
   char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
 } engine;
 
 /* device_index -1: the first device with everything the engine needs. Returns 0, or
  * prints why and returns -1 (after which engine_destroy is still safe). */
-int engine_create(engine* e, int64_t device_index, int validation);
+/* push_descriptors 0: the device is made without VK_KHR_push_descriptor even where it is
+ * offered (vknorm then writes descriptor sets from one pool per recorder). */
+int engine_create(engine* e, int64_t device_index, int validation, int push_descriptors);
 void engine_destroy(engine* e);
 /* Validation messages (warnings and errors) so far, from any thread. */
 uint32_t engine_validation_messages(void);

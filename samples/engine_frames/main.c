@@ -186,11 +186,11 @@ static int record_frame(const block* b, const arena* a, const range weight[BLOCK
                  "vknorm_layer_norm_record_forward"))
     return 0;
 
-  /* The contract's "after": the host reads every stage's output once the frame is done.
-   * LATER(i11-desc): vknorm_recorder_close_with_barrier2(HOST, HOST_READ), the engine has
-   * synchronization2. */
-  if (!vknorm_ok(vknorm_recorder_close_with_barrier(slot->recorder, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT),
-                 "vknorm_recorder_close_with_barrier"))
+  /* The contract's "after": the host reads every stage's output once the frame is done
+   * (a synchronization2 barrier: the engine enabled the feature and told vknorm). */
+  if (!vknorm_ok(vknorm_recorder_close_with_barrier2(slot->recorder, VK_PIPELINE_STAGE_2_HOST_BIT,
+                                                     VK_ACCESS_2_HOST_READ_BIT),
+                 "vknorm_recorder_close_with_barrier2"))
     return 0;
   return vk_ok(vkEndCommandBuffer(slot->cmd), "vkEndCommandBuffer");
 }
@@ -205,7 +205,7 @@ static int wait_timeline(const engine* e, VkSemaphore timeline, uint64_t value) 
 
 static void usage(FILE* out) {
   fprintf(out,
-          "usage: engine_frames [--frames N] [--device N] [--no-validation]\n"
+          "usage: engine_frames [--frames N] [--device N] [--no-validation] [--no-push-descriptors]\n"
           "\n"
           "Plays a game engine with 3 frames in flight that records vknorm's NHWC f16\n"
           "InstanceNorm2d+ReLU -> GroupNorm(8) -> LayerNorm block into its own command buffers,\n"
@@ -214,7 +214,8 @@ static void usage(FILE* out) {
           "\n"
           "  --frames N       frames to run (default %d)\n"
           "  --device N       Vulkan device index (default: the first with what the engine needs)\n"
-          "  --no-validation  without the Khronos validation layer\n",
+          "  --no-validation  without the Khronos validation layer\n"
+          "  --no-push-descriptors  the device without VK_KHR_push_descriptor: vknorm's pool path\n",
           DEFAULT_FRAMES);
 }
 
@@ -241,6 +242,10 @@ static int load(app* p) {
   handles.get_device_proc_addr = vkGetDeviceProcAddr;
   handles.pipeline_cache = p->cache;
   handles.storage_buffer_16bit_enabled = 1; /* the engine enabled storageBuffer16BitAccess */
+  handles.synchronization2_enabled = 1;     /* ... and synchronization2 */
+  handles.push_descriptor_enabled = p->e.push_descriptor;
+  /* No pipeline may be compiled while a frame records: preparation below must cover it. */
+  handles.require_prepared_kernels = 1;
   if (!vknorm_ok(vknorm_context_create_from_engine(&handles, &p->ctx), "vknorm_context_create_from_engine")) return 0;
   /* Only the pipelines this block can use: three kinds, forward, f16. */
   vknorm_prepare_request request;
@@ -264,6 +269,17 @@ static int load(app* p) {
          "%zu bytes); workspaces %llu, %llu, %llu bytes\n",
          load_ms, report.created, report.milliseconds, cache_bytes, (unsigned long long)p->workspace[0], (unsigned long long)p->workspace[1],
          (unsigned long long)p->workspace[2]);
+  /* What vknorm holds on the engine's device: what an engine budgets for. */
+  vknorm_capabilities caps;
+  vknorm_footprint held;
+  if (!vknorm_ok(vknorm_context_get_capabilities(p->ctx, &caps), "vknorm_context_get_capabilities") ||
+      !vknorm_ok(vknorm_context_get_footprint(p->ctx, &held), "vknorm_context_get_footprint"))
+    return 0;
+  printf("vknorm holds: %u pipelines, %u pipeline layouts, %u set layouts, %u update templates, "
+         "%u device memory allocations; descriptors: %s\n",
+         held.pipelines, held.pipeline_layouts, held.descriptor_set_layouts, held.descriptor_update_templates,
+         held.device_memory_allocations,
+         caps.push_descriptors ? "pushed (VK_KHR_push_descriptor)" : "one pool per recorder");
   return 1;
 }
 
@@ -313,9 +329,15 @@ static int create_frames(app* p) {
                                             .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                             .commandBufferCount = 1};
     if (!vk_ok(vkAllocateCommandBuffers(p->e.device, &cmd_info, &slot->cmd), "vkAllocateCommandBuffers")) return 0;
-    /* LATER(i11-desc): vknorm_recorder_create with options (the descriptor capacity of one
-     * frame: 3 calls), so that no record call ever creates a pool. */
-    if (!vknorm_ok(vknorm_recorder_create(p->ctx, slot->cmd, &slot->recorder), "vknorm_recorder_create")) return 0;
+    /* Without push descriptors each recorder creates its one descriptor pool here, sized
+     * for a frame: the three calls record a few dispatches each (a call past the capacity
+     * would fail with a message naming descriptor_capacity, never grow the pool). */
+    vknorm_recorder_options options;
+    vknorm_recorder_options_init(&options);
+    options.descriptor_capacity = 16;
+    if (!vknorm_ok(vknorm_recorder_create_with_options(p->ctx, slot->cmd, &options, &slot->recorder),
+                   "vknorm_recorder_create_with_options"))
+      return 0;
   }
   return 1;
 }
@@ -351,8 +373,9 @@ static int64_t run_frames(app* p, int64_t frames) {
        * buffer and descriptor sets are free. */
       if (!wait_timeline(&p->e, p->timeline, (uint64_t)slot->frame + 1)) break;
       ok = check_frame(&p->b, &p->a, slot, &p->st);
-      /* LATER(i11-desc): a recorder may move to another command buffer on reset
-       * (vknorm_recorder_reset to the next frame's); here each slot keeps its own. */
+      /* The recorder is reused as it is: reset frees its descriptor sets (nothing to free
+       * with push descriptors); vknorm_recorder_reset_to would also move it to another
+       * command buffer. */
       if (!vknorm_ok(vknorm_recorder_reset(slot->recorder), "vknorm_recorder_reset") ||
           !vk_ok(vkResetCommandPool(p->e.device, slot->pool, 0), "vkResetCommandPool"))
         break;
@@ -391,7 +414,7 @@ static void teardown(app* p) {
 
 int main(int argc, char** argv) {
   long long frames = DEFAULT_FRAMES, device_index = -1;
-  int validation = 1;
+  int validation = 1, push_descriptors = 1;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
@@ -402,6 +425,8 @@ int main(int argc, char** argv) {
       ++i;
     } else if (!strcmp(argv[i], "--no-validation")) {
       validation = 0;
+    } else if (!strcmp(argv[i], "--no-push-descriptors")) {
+      push_descriptors = 0;
     } else {
       fprintf(stderr, "engine_frames: bad argument '%s' (--frames and --device take a number; see --help)\n", argv[i]);
       return 2;
@@ -409,11 +434,11 @@ int main(int argc, char** argv) {
   }
 
   static app p; /* zeroed: teardown destroys only what was created */
-  int ok = engine_create(&p.e, device_index, validation) == 0 && block_init(&p.b) == 0;
+  int ok = engine_create(&p.e, device_index, validation, push_descriptors) == 0 && block_init(&p.b) == 0;
   if (ok)
     printf("engine_frames: %s, Vulkan 1.3, validation %s, push descriptors %s\n", p.e.device_name,
            validation ? "on (synchronization validation)" : "off",
-           p.e.push_descriptor ? "offered" : "not offered");
+           p.e.push_descriptor ? "enabled" : "not enabled");
   ok = ok && load(&p) && create_memory(&p) && create_frames(&p);
   if (ok) {
     const double start = now_ms();
