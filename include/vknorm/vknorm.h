@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 /* Bumped when this header changes incompatibly; compare with vknorm_c_api_version(). */
-#define VKNORM_C_API_VERSION 1
+#define VKNORM_C_API_VERSION 2 /* 2: fields added to vknorm_capabilities, the options and the handles */
 VKNORM_API uint32_t vknorm_c_api_version(void);
 
 /* ---- Status and errors ---------------------------------------------------------- */
