@@ -492,7 +492,7 @@ vknorm_status vknorm_recorder_submit_and_wait(vknorm_recorder* recorder) {
           "recorder: submit_and_wait takes a recorder from vknorm_recorder_begin_standalone; "
           "submit your own command buffer in engine mode");
     if (recorder->submitted)
-      return Status::invalid_argument("recorder: already submitted; begin a new recorder for more work");
+      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it to record more work");
     // Whatever happens next, the command buffer has left the recording state.
     recorder->submitted = true;
     return recorder->context->cxx->submit_and_wait(*recorder->cxx);
@@ -504,7 +504,7 @@ vknorm_status vknorm_recorder_close_with_barrier(vknorm_recorder* recorder, VkPi
   return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, recorder);
     if (recorder->submitted)
-      return Status::invalid_argument("recorder: already submitted; nothing more can be recorded into it");
+      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
     recorder->cxx->close_with_barrier(dst_stages, dst_access);
     return {};
   });
@@ -515,7 +515,7 @@ vknorm_status vknorm_recorder_close_with_barrier2(vknorm_recorder* recorder, VkP
   return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, recorder);
     if (recorder->submitted)
-      return Status::invalid_argument("recorder: already submitted; nothing more can be recorded into it");
+      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
     return recorder->cxx->close_with_barrier2(dst_stages, dst_access);
   });
 }
@@ -523,6 +523,8 @@ vknorm_status vknorm_recorder_close_with_barrier2(vknorm_recorder* recorder, VkP
 vknorm_status vknorm_recorder_note_external_barrier(vknorm_recorder* recorder) {
   return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, recorder);
+    if (recorder->submitted)
+      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
     recorder->cxx->note_external_barrier();
     return {};
   });
@@ -535,7 +537,9 @@ vknorm_status vknorm_recorder_reset(vknorm_recorder* recorder) {
 vknorm_status vknorm_recorder_reset_to(vknorm_recorder* recorder, VkCommandBuffer next) {
   return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, recorder);
-    return recorder->cxx->reset(next);
+    VKNORM_TRY(recorder->cxx->reset(next));
+    recorder->submitted = false;  // a standalone recorder's command buffer is begun again
+    return {};
   });
 }
 

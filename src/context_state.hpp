@@ -35,7 +35,6 @@ struct ContextState {
   std::mutex queue_mutex;
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   std::unique_ptr<DebugCallback> debug_callback;
-  uint32_t host_memory_type = UINT32_MAX;
 
   // What Context::footprint() reports besides the kernel cache: kept where the objects
   // are created and destroyed (recorders and buffers may be in any thread): a descriptor

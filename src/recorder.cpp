@@ -60,6 +60,15 @@ Status CommandRecorder::reset(VkCommandBuffer next) {
     VkResult result = r.state->vk.ResetDescriptorPool(r.state->device, r.descriptor_pool, 0);
     if (result != VK_SUCCESS) return Status::vulkan(result, "vkResetDescriptorPool");
   }
+  if (r.owns_command_buffer) {
+    // begin_commands(): its command buffer, submitted (or still recording), starts over.
+    VkResult result = r.state->vk.ResetCommandPool(r.state->device, r.command_pool, 0);
+    if (result != VK_SUCCESS) return Status::vulkan(result, "vkResetCommandPool");
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    result = r.state->vk.BeginCommandBuffer(r.cmd, &begin);
+    if (result != VK_SUCCESS) return Status::vulkan(result, "vkBeginCommandBuffer");
+  }
   if (next != VK_NULL_HANDLE) r.cmd = next;
   r.sets_used = 0;
   r.needs_barrier = false;
@@ -106,7 +115,7 @@ void CommandRecorder::Impl::destroy() {
 Status CommandRecorder::Impl::reserve(uint32_t count) {
   if (!descriptor_pool || count <= descriptor_capacity - sets_used) return {};
   return Status::invalid_argument(
-      "RecorderOptions::descriptor_capacity: this call records " + std::to_string(count) +
+      "RecorderOptions::descriptor_capacity (C: vknorm_recorder_options.descriptor_capacity): this call records " + std::to_string(count) +
       " dispatches, each needing a descriptor set, and the recorder's pool has " +
       std::to_string(descriptor_capacity - sets_used) + " of its " + std::to_string(descriptor_capacity) +
       " left since the last reset(); create the recorder with a larger descriptor_capacity, or reset() it "

@@ -241,7 +241,8 @@ struct RecorderOptions {
   // On the descriptor pool path (Capabilities::push_descriptors false): the descriptor
   // sets, one per dispatch, that the recorder's one pool holds between two reset()s. The
   // pool is created with the recorder and never grows: a record call that would pass it
-  // fails before recording anything. Unused where descriptors are pushed.
+  // fails before recording anything. Where descriptors are pushed it limits nothing, but
+  // must still be 1 or more (the same options work on every device).
   uint32_t descriptor_capacity = 64;
 };
 

@@ -78,7 +78,8 @@ class CommandRecorder {
   // Call once the recorded work has finished on the GPU: resets the descriptor pool (its
   // sets are free again) and the dispatch count, and with `next` records into that command
   // buffer from now on (begun by the caller, primary or secondary). A recorder from
-  // begin_commands() keeps its own command buffer: `next` must be VK_NULL_HANDLE there.
+  // begin_commands() keeps its own command buffer (`next` must be VK_NULL_HANDLE), which
+  // reset() begins again, so it records new work after submit_and_wait().
   Status reset(VkCommandBuffer next = VK_NULL_HANDLE);
   // Dispatches recorded since creation or the last reset() (to see what a call costs).
   uint32_t dispatch_count() const;

@@ -182,6 +182,7 @@ typedef void (*vknorm_debug_callback)(const char* message, void* user_data);
 typedef enum vknorm_descriptor_path {
   VKNORM_DESCRIPTOR_PATH_AUTOMATIC = 0, /* push descriptors where VK_KHR_push_descriptor is enabled */
   VKNORM_DESCRIPTOR_PATH_POOL = 1,      /* always sets from the recorder's pool */
+  VKNORM_DESCRIPTOR_PATH_MAX_ENUM = 0x7FFFFFFF
 } vknorm_descriptor_path;
 
 typedef struct vknorm_standalone_options {
@@ -371,8 +372,8 @@ VKNORM_API vknorm_status vknorm_recorder_begin_standalone_with_options(vknorm_co
                                                                        const vknorm_recorder_options* options,
                                                                        vknorm_recorder** out_recorder);
 /* Standalone, for recorders from vknorm_recorder_begin_standalone: ends the command buffer,
- * submits it, waits, and makes the results visible to the mapped buffers. Once only: then
- * read the results and destroy the recorder (record more with a new one). */
+ * submits it, waits, and makes the results visible to the mapped buffers. Then read the
+ * results; vknorm_recorder_reset begins its command buffer again for more work. */
 VKNORM_API vknorm_status vknorm_recorder_submit_and_wait(vknorm_recorder* recorder);
 /* A barrier from vknorm's compute-shader writes to dst_stages / dst_access. */
 VKNORM_API vknorm_status vknorm_recorder_close_with_barrier(vknorm_recorder* recorder, VkPipelineStageFlags dst_stages,
@@ -386,7 +387,7 @@ VKNORM_API vknorm_status vknorm_recorder_close_with_barrier2(vknorm_recorder* re
 VKNORM_API vknorm_status vknorm_recorder_note_external_barrier(vknorm_recorder* recorder);
 /* Once the recorded work has finished on the GPU: frees its descriptor sets (resets the
  * pool, allocating nothing) so the recorder can record into a re-begun (engine) command
- * buffer again. */
+ * buffer again; a standalone recorder's own command buffer is begun again. */
 VKNORM_API vknorm_status vknorm_recorder_reset(vknorm_recorder* recorder);
 /* The same, recording into `next` from now on (begun by the caller, primary or secondary):
  * one recorder per frame in flight. Not for recorders from vknorm_recorder_begin_standalone. */

@@ -256,7 +256,7 @@ namespace {
 
 Status recordable(const vknorm_recorder* recorder) {
   if (recorder->submitted)
-    return Status::invalid_argument("recorder: already submitted; begin a new recorder for more work");
+    return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
   return {};
 }
 

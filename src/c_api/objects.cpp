@@ -1,4 +1,6 @@
 // The C API (include/vknorm/vknorm.h): preparation by need and the footprint.
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "c_api/c_api_internal.hpp"
@@ -7,6 +9,12 @@ using vknorm::Status;
 using vknorm::capi::guard;
 
 namespace {
+
+std::string hex(uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%X", value);
+  return text;
+}
 
 // The C bit of each kind, in vknorm::Norm's order.
 struct KindBit {
@@ -39,8 +47,8 @@ vknorm_status vknorm_context_prepare(vknorm_context* context, const vknorm_prepa
     VKNORM_CAPI_REQUIRE(fn, context);
     VKNORM_CAPI_REQUIRE(fn, request);
     if (request->kinds & ~static_cast<uint32_t>(VKNORM_KIND_ALL_BITS))
-      return Status::invalid_argument("request.kinds: expected VKNORM_KIND_*_BIT values (at most 0x1F), got " +
-                                      std::to_string(request->kinds));
+      return Status::invalid_argument("request.kinds: expected an OR of VKNORM_KIND_*_BIT values (at most 0x1F), got " +
+                                      hex(request->kinds));
     if (request->dtype != VKNORM_DTYPE_F32 && request->dtype != VKNORM_DTYPE_F16)
       return Status::invalid_argument("request.dtype: expected VKNORM_DTYPE_F32 or VKNORM_DTYPE_F16, got " +
                                       std::to_string(static_cast<int>(request->dtype)));

@@ -47,7 +47,6 @@ namespace vknorm::vk {
   X(DestroyDescriptorPool)         \
   X(ResetDescriptorPool)           \
   X(AllocateDescriptorSets)        \
-  X(UpdateDescriptorSets)          \
   X(CreateDescriptorUpdateTemplate) \
   X(DestroyDescriptorUpdateTemplate) \
   X(UpdateDescriptorSetWithTemplate) \

@@ -294,6 +294,13 @@ static void test_recording(vknorm_context* ctx) {
     /* Once submitted, the recorder takes nothing more. */
     CHECK_ERROR(vknorm_recorder_submit_and_wait(rec), VKNORM_STATUS_INVALID_ARGUMENT, "already submitted");
     CHECK_ERROR(vknorm_layer_norm_record_forward(rec, &ln, &lf), VKNORM_STATUS_INVALID_ARGUMENT, "already submitted");
+    /* Until it is reset: then its command buffer is begun again and takes new work (the
+     * layer norm once more, into a cleared y that the checks below read). */
+    CHECK_OK(vknorm_recorder_reset(rec));
+    CHECK(vknorm_recorder_dispatch_count(rec) == 0, "dispatch count after reset %u", vknorm_recorder_dispatch_count(rec));
+    for (int i = 0; i < ROWS * D; ++i) ly[i] = 0.0f;
+    CHECK_OK(vknorm_layer_norm_record_forward(rec, &ln, &lf));
+    CHECK_OK(vknorm_recorder_submit_and_wait(rec));
     vknorm_recorder_destroy(rec);
 
     check_close("batch norm y", t + yo, ref.y, E);

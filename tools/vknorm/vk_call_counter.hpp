@@ -27,7 +27,6 @@ const char* to_string(CallClass c);
 // device did not load (null) is left alone and counts nothing.
 #define VKNORM_COUNTED_CALLS(X)            \
   X(AllocateDescriptorSets, alloc)         \
-  X(UpdateDescriptorSets, update)          \
   X(UpdateDescriptorSetWithTemplate, update) \
   X(CmdPushDescriptorSetWithTemplateKHR, push) \
   X(CmdPipelineBarrier2, barrier)          \
