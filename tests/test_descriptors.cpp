@@ -2,34 +2,10 @@
 // device has VK_KHR_push_descriptor (lavapipe does), else one pool per recorder, sized at
 // creation and never grown; and the kernel cache's record path (require_prepared_kernels,
 // ensure, counts).
-#include <mutex>
-
 #include "recorder_support.hpp"
 
 namespace vknorm::test {
 namespace {
-
-// A standalone context of the test's own, with validation on; its messages land in `messages`.
-struct OwnContext {
-  std::mutex mutex;
-  std::vector<std::string> messages;
-  std::unique_ptr<Context> ctx;
-
-  explicit OwnContext(StandaloneOptions options) {
-    options.enable_validation = true;
-    options.debug_callback = [this](const std::string& m) {
-      std::lock_guard<std::mutex> lock(mutex);
-      messages.push_back(m);
-    };
-    auto made = Context::create_standalone(options);
-    REQUIRE_MESSAGE(made.ok(), made.status().message());
-    ctx = std::move(made.value());
-  }
-  ~OwnContext() {
-    ctx.reset();
-    for (const std::string& m : messages) FAIL_CHECK("validation layer: " << m);
-  }
-};
 
 bool is_lavapipe(const Context& ctx) { return ctx.capabilities().device_name.find("llvmpipe") != std::string::npos; }
 
