@@ -40,6 +40,22 @@ DescriptorPath test_descriptor_path() {
   return path && std::string(path) == "pool" ? DescriptorPath::pool : DescriptorPath::automatic;
 }
 
+OwnContext::OwnContext(StandaloneOptions options) {
+  options.enable_validation = true;
+  options.debug_callback = [this](const std::string& m) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    messages_.push_back(m);
+  };
+  auto made = Context::create_standalone(options);
+  REQUIRE_MESSAGE(made.ok(), made.status().message());
+  ctx = std::move(made.value());
+}
+
+OwnContext::~OwnContext() {
+  ctx.reset();
+  for (const std::string& m : messages_) FAIL_CHECK("validation layer: " << m);
+}
+
 Context& context_for(TestDevice device) {
   auto& slot = g_contexts[device];
   if (!slot) {

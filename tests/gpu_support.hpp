@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,24 @@ Context& context_for(TestDevice device);
 
 // Destroys the contexts context_for created; called once, at the end of main.
 void release_contexts();
+
+// A standalone context of the test's own (context_for's are shared), with validation on
+// whatever `options` says; the destructor destroys it, then fails the test on any
+// validation message seen in its lifetime.
+struct OwnContext {
+  explicit OwnContext(StandaloneOptions options);
+  ~OwnContext();
+  OwnContext(const OwnContext&) = delete;
+  OwnContext& operator=(const OwnContext&) = delete;
+  Context& operator*() const { return *ctx; }
+  Context* operator->() const { return ctx.get(); }
+
+  std::unique_ptr<Context> ctx;
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> messages_;
+};
 
 // Fails the current test if the validation layer said anything.
 inline void check_no_validation_messages() {

@@ -2,36 +2,40 @@
 // device has VK_KHR_push_descriptor (lavapipe does), else one pool per recorder, sized at
 // creation and never grown; and the kernel cache's record path (require_prepared_kernels,
 // ensure, counts).
-#include <mutex>
-
+#include "recorded_calls.hpp"
 #include "recorder_support.hpp"
 
 namespace vknorm::test {
 namespace {
 
-// A standalone context of the test's own, with validation on; its messages land in `messages`.
-struct OwnContext {
-  std::mutex mutex;
-  std::vector<std::string> messages;
-  std::unique_ptr<Context> ctx;
-
-  explicit OwnContext(StandaloneOptions options) {
-    options.enable_validation = true;
-    options.debug_callback = [this](const std::string& m) {
-      std::lock_guard<std::mutex> lock(mutex);
-      messages.push_back(m);
-    };
-    auto made = Context::create_standalone(options);
-    REQUIRE_MESSAGE(made.ok(), made.status().message());
-    ctx = std::move(made.value());
-  }
-  ~OwnContext() {
-    ctx.reset();
-    for (const std::string& m : messages) FAIL_CHECK("validation layer: " << m);
-  }
-};
-
 bool is_lavapipe(const Context& ctx) { return ctx.capabilities().device_name.find("llvmpipe") != std::string::npos; }
+
+// Runs `record`, which must be refused, with the context's function table counted: the
+// refusal must come before anything reaches the command buffer (no vkCmd* at all) or the
+// recorder's pool (no set allocated or written).
+template <class Record>
+Status refused_without_recording(Context& ctx, Record record) {
+  RecordedCalls calls(ctx);
+  Status s = record();
+  CHECK_FALSE(s.ok());
+  CHECK_MESSAGE(calls.total() == 0, "the refused call still made: " << calls.describe());
+  return s;
+}
+
+// The counts of a call that recorded `dispatches` dispatches, the first of them after
+// `barriers_before` (1 when the recorder already holds a dispatch), on `ctx`'s path.
+void check_recorded(const Context& ctx, const RecordedCalls& calls, uint64_t dispatches, uint64_t barriers_before) {
+  INFO("recorded: " << calls.describe());
+  const bool push = ctx.capabilities().push_descriptors;
+  CHECK(calls.of(recorded_CmdDispatch) == dispatches);
+  CHECK(calls.of(recorded_CmdBindPipeline) == dispatches);
+  CHECK(calls.of(recorded_CmdPushConstants) == dispatches);
+  CHECK(calls.of(recorded_CmdPipelineBarrier) == dispatches - 1 + barriers_before);
+  CHECK(calls.of(recorded_CmdPushDescriptorSetWithTemplateKHR) == (push ? dispatches : 0));
+  CHECK(calls.of(recorded_AllocateDescriptorSets) == (push ? 0 : dispatches));
+  CHECK(calls.of(recorded_UpdateDescriptorSetWithTemplate) == (push ? 0 : dispatches));
+  CHECK(calls.of(recorded_CmdBindDescriptorSets) == (push ? 0 : dispatches));
+}
 
 }  // namespace
 
@@ -76,7 +80,7 @@ TEST_CASE("Pool path: a call past descriptor_capacity fails before recording any
   REQUIRE(rec.ok());
   CommandRecorder& r = *rec.value();
 
-  Status s = call.record(r, nullptr, true);  // 3 passes, 3 sets
+  Status s = refused_without_recording(ctx, [&] { return call.record(r, nullptr, true); });  // 3 passes, 3 sets
   CHECK(s.code() == StatusCode::invalid_argument);
   CHECK_MESSAGE(s.message().find("RecorderOptions::descriptor_capacity: this call records 3 dispatches") == 0,
                 s.message());
@@ -84,14 +88,23 @@ TEST_CASE("Pool path: a call past descriptor_capacity fails before recording any
   CHECK(s.message().find("larger descriptor_capacity, or reset() it once the GPU has finished") != std::string::npos);
   CHECK(r.dispatch_count() == 0);
 
-  REQUIRE(call.record(r).ok());  // one fused pass: one set
+  {  // The same counters see what a call that fits records: one set, one dispatch.
+    RecordedCalls calls(ctx);
+    REQUIRE(call.record(r).ok());  // one fused pass: one set
+    check_recorded(ctx, calls, 1, 0);
+  }
   CHECK(r.dispatch_count() == 1);
-  s = call.record(r, nullptr, true);
+  s = refused_without_recording(ctx, [&] { return call.record(r, nullptr, true); });
   CHECK(s.message().find("the recorder's pool has 1 of its 2 left") != std::string::npos);
   CHECK(r.dispatch_count() == 1);
-  REQUIRE(call.record(r).ok());
+  {
+    RecordedCalls calls(ctx);
+    REQUIRE(call.record(r).ok());
+    check_recorded(ctx, calls, 1, 1);  // after a barrier on the first dispatch's writes
+  }
   CHECK(r.dispatch_count() == 2);
-  CHECK(call.record(r).code() == StatusCode::invalid_argument);  // full
+  s = refused_without_recording(ctx, [&] { return call.record(r); });  // full
+  CHECK(s.code() == StatusCode::invalid_argument);
   CHECK(r.dispatch_count() == 2);
   REQUIRE(ctx.submit_and_wait(r).ok());
   call.check("y");
@@ -121,7 +134,7 @@ TEST_CASE("require_prepared_kernels: a record call that would create a pipeline 
   LayerNormCall call(ctx, {5, 64}, 3);
   auto rec = ctx.begin_commands();
   REQUIRE(rec.ok());
-  Status s = call.record(*rec.value(), nullptr, true);
+  Status s = refused_without_recording(ctx, [&] { return call.record(*rec.value(), nullptr, true); });
   CHECK(s.code() == StatusCode::invalid_argument);
   CHECK_MESSAGE(s.message() ==
                     "kernel stats_partial (float32) is not prepared, and require_prepared_kernels forbids creating "
@@ -143,14 +156,20 @@ TEST_CASE("require_prepared_kernels: a record call that would create a pipeline 
   CHECK(one.pipeline_layouts == 1);
   CHECK(one.set_layouts == 1);
   CHECK(one.update_templates == 1);
-  s = call.record(*rec.value(), nullptr, true);  // the finalize pass is still missing
+  // The finalize pass is still missing: the statistics pass, whose pipeline exists, must
+  // not be recorded either.
+  s = refused_without_recording(ctx, [&] { return call.record(*rec.value(), nullptr, true); });
   CHECK(s.message().find("kernel stats_finalize (float32)") == 0);
   CHECK(rec.value()->dispatch_count() == 0);
 
   REQUIRE(ctx.prepare_kernels(DType::f32).ok());
   CHECK(cache.counts().pipelines == static_cast<uint32_t>(KernelId::count_));
-  s = call.record(*rec.value(), nullptr, true);
-  REQUIRE_MESSAGE(s.ok(), s.message());
+  {  // The same counters see what the call records once it can: 3 passes, barriers between.
+    RecordedCalls calls(ctx);
+    s = call.record(*rec.value(), nullptr, true);
+    REQUIRE_MESSAGE(s.ok(), s.message());
+    check_recorded(ctx, calls, 3, 0);
+  }
   REQUIRE(ctx.submit_and_wait(*rec.value()).ok());
   call.check("y");
 }
