@@ -26,7 +26,6 @@ namespace vknorm::test {
   X(CmdResetQueryPool)                  \
   X(CmdWriteTimestamp)                  \
   X(AllocateDescriptorSets)             \
-  X(UpdateDescriptorSets)               \
   X(UpdateDescriptorSetWithTemplate)
 
 enum RecordedCall : int {
