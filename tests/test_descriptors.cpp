@@ -82,7 +82,8 @@ TEST_CASE("Pool path: a call past descriptor_capacity fails before recording any
 
   Status s = refused_without_recording(ctx, [&] { return call.record(r, nullptr, true); });  // 3 passes, 3 sets
   CHECK(s.code() == StatusCode::invalid_argument);
-  CHECK_MESSAGE(s.message().find("RecorderOptions::descriptor_capacity: this call records 3 dispatches") == 0,
+  CHECK_MESSAGE(s.message().find("RecorderOptions::descriptor_capacity (C: vknorm_recorder_options.descriptor_capacity): "
+                                 "this call records 3 dispatches") == 0,
                 s.message());
   CHECK(s.message().find("the recorder's pool has 2 of its 2 left since the last reset()") != std::string::npos);
   CHECK(s.message().find("larger descriptor_capacity, or reset() it once the GPU has finished") != std::string::npos);
