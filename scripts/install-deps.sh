@@ -9,6 +9,7 @@ packages=(
   vulkan-validationlayers       # the tests run with the Khronos validation layer
   doctest-dev                   # test framework (header only)
   pkgconf                       # pkg-config: the package test builds a C program with vknorm.pc
+  libopenmpi-dev openmpi-bin    # vknorm::mpi (optional, built when found) and its tests under mpirun
 )
 missing=()
 for p in "${packages[@]}"; do

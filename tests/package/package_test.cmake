@@ -3,6 +3,8 @@
 #   STEP=cpp           consumer_cpp: find_package(vknorm CONFIG) from PREFIX; build and run
 #   STEP=c             consumer_c, a C-only project: one program through find_package(vknorm
 #                      CONFIG) from PREFIX, one through pkg-config from PREFIX/LIBDIR/pkgconfig
+#   STEP=mpi           consumer_mpi: find_package(vknorm CONFIG COMPONENTS mpi) from PREFIX;
+#                      build and run (a singleton MPI process, no mpirun)
 #   STEP=subdirectory  subdirectory: add_subdirectory(VKNORM_SOURCE_DIR); build and run
 # Consumers build in WORK_DIR/<name>-build, emptied first, with GENERATOR, MAKE_PROGRAM,
 # C_COMPILER, CXX_COMPILER and CONFIG (the build type) of the outer build.
@@ -115,6 +117,10 @@ elseif(STEP STREQUAL "c")
   if(cxx_compiler)
     message(FATAL_ERROR "consumer_c enabled C++: ${cxx_compiler}")
   endif()
+
+elseif(STEP STREQUAL "mpi")
+  build_and_run(consumer_mpi consumer_mpi -DCMAKE_PREFIX_PATH=${PREFIX} -DCMAKE_BUILD_TYPE=${CONFIG})
+  check_found_in_prefix(consumer_mpi)
 
 elseif(STEP STREQUAL "subdirectory")
   # No build type: vknorm must leave it empty, and -O0 is the quickest build of it.
