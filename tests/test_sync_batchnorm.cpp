@@ -1,0 +1,141 @@
+// SyncBatchNorm: a batch split into shards over several ranks (a standalone context and a
+// thread each, the in-process communicator) gives the single-context BatchNorm of the
+// whole batch, and every rank the same bits of the statistics and running statistics.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "gpu_support.hpp"
+#include "vknorm/sync_batchnorm.hpp"
+
+namespace vknorm::test {
+namespace {
+
+struct RankResult {
+  std::string error;
+  NormForwardResult out;
+  std::vector<float> running_mean, running_var;
+};
+
+struct World {
+  std::vector<std::unique_ptr<OwnContext>> contexts;
+  explicit World(int size) {
+    for (int r = 0; r < size; ++r) contexts.push_back(std::make_unique<OwnContext>(StandaloneOptions{}));
+  }
+};
+
+// Runs one forward per rank, rank r on shards[r] samples of the batch `x` of `full`.
+std::vector<RankResult> run_forward(World& world, const BatchNormParams& full, const std::vector<int64_t>& shards,
+                                    const std::vector<float>& x, const std::vector<float>& w,
+                                    const std::vector<float>& b, const std::vector<float>& rm,
+                                    const std::vector<float>& rv) {
+  const int size = static_cast<int>(shards.size());
+  auto comms = make_thread_communicators(size);
+  const size_t per_sample = product(full.shape) / static_cast<size_t>(full.shape[0]);
+  std::vector<RankResult> results(size);
+  std::vector<std::thread> threads;
+  size_t first = 0;
+  for (int r = 0; r < size; ++r) {
+    BatchNormParams local = full;
+    local.shape[0] = shards[r];
+    const size_t count = static_cast<size_t>(shards[r]) * per_sample;
+    std::vector<float> shard(x.begin() + first, x.begin() + first + count);
+    first += count;
+    threads.emplace_back([&, r, local, shard] {
+      RankResult& out = results[r];
+      out.running_mean = rm;
+      out.running_var = rv;
+      auto y = sync_batch_norm_forward(**world.contexts[r], *comms[r], local, shard, w, b, out.running_mean,
+                                       out.running_var);
+      if (y) out.out = std::move(y.value());
+      else out.error = y.status().message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+}  // namespace
+
+// Tolerance 1e-6 (of max(1, max|want|)): the shards merge the same values as the single
+// context, in double on the host where the single context merges chunks in float, so the
+// statistics differ by a few float roundings (~1e-7 relative); y = (x - mean) * invstd
+// with |x - mean| * invstd <= 4 here adds a few more.
+TEST_CASE("SyncBatchNorm forward: shards over 2 and 3 ranks give the whole batch's BatchNorm, the same bits on every rank") {
+  World world(3);
+  Context& single = **world.contexts[0];
+  for (const std::vector<int64_t>& shards : {std::vector<int64_t>{3, 5}, std::vector<int64_t>{2, 0, 4}}) {
+    for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+      int64_t n = 0;
+      for (int64_t s : shards) n += s;
+      BatchNormParams full;
+      full.shape = {n, 6, 3, 5};
+      full.layout = layout;
+      full.momentum = 0.3f;
+      CAPTURE(shards.size());
+      CAPTURE(shards[1]);
+      CAPTURE(layout == Layout::nhwc);
+      std::mt19937 rng(7);
+      const auto x = random_vector(product(full.shape), rng, 2.0f, 1.5f);
+      const auto w = random_vector(6, rng, 1.0f, 0.5f), b = random_vector(6, rng, 0.0f, 0.5f);
+      const std::vector<float> rm0(6, 0.25f), rv0(6, 2.0f);
+      auto want_rm = rm0, want_rv = rv0;
+      auto want = batch_norm_forward(single, full, x, w, b, want_rm, want_rv);
+      REQUIRE(want.ok());
+
+      World& used = world;
+      auto got = run_forward(used, full, shards, x, w, b, rm0, rv0);
+      std::vector<float> y;
+      for (size_t r = 0; r < got.size(); ++r) {
+        CAPTURE(r);
+        REQUIRE_MESSAGE(got[r].error.empty(), got[r].error);
+        y.insert(y.end(), got[r].out.y.begin(), got[r].out.y.end());
+        // Bitwise: every rank finalized the same merged record.
+        CHECK(got[r].out.save_mean == got[0].out.save_mean);
+        CHECK(got[r].out.save_invstd == got[0].out.save_invstd);
+        CHECK(got[r].running_mean == got[0].running_mean);
+        CHECK(got[r].running_var == got[0].running_var);
+      }
+      check_close(y, want->y, 1e-6, "y of the shards, concatenated");
+      check_close(got[0].out.save_mean, want->save_mean, 1e-6, "save_mean");
+      check_close(got[0].out.save_invstd, want->save_invstd, 1e-6, "save_invstd");
+      check_close(got[0].running_mean, want_rm, 1e-6, "running_mean");
+      check_close(got[0].running_var, want_rv, 1e-6, "running_var (unbiased over the whole batch)");
+    }
+  }
+}
+
+TEST_CASE("SyncBatchNorm forward refuses on every rank what one rank cannot run, without a hang") {
+  World world(2);
+  auto comms = make_thread_communicators(2);
+  BatchNormParams p;
+  p.shape = {2, 3, 4};
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      BatchNormParams local = p;
+      if (r == 1) local.training = false;  // eval: no exchange on this rank
+      std::vector<float> x(24, 1.0f), w(3, 1.0f), b(3, 0.0f), rm(3, 0.0f), rv(3, 1.0f);
+      auto y = sync_batch_norm_forward(**world.contexts[r], *comms[r], local, x, w, b, rm, rv);
+      errors[r] = y.ok() ? "" : y.status().message();
+    });
+  for (auto& t : threads) t.join();
+  CHECK(errors[1].find("params.training") == 0);
+  CHECK(!errors[0].empty());
+
+  // One value per channel over all ranks: PyTorch's message, from the merged batch.
+  BatchNormParams one;
+  one.shape = {1, 2};
+  std::vector<float> gathered(8, 0.0f);
+  const uint32_t n = 1;
+  std::memcpy(&gathered[0], &n, 4);
+  std::memcpy(&gathered[4], &n, 4);
+  auto merged = merge_sync_batch_norm_statistics(one, gathered.data(), 1);
+  REQUIRE(!merged.ok());
+  CHECK(merged.status().message().find("Expected more than 1 value per channel") != std::string::npos);
+}
+
+}  // namespace vknorm::test
