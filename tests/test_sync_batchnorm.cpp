@@ -57,6 +57,46 @@ std::vector<RankResult> run_forward(World& world, const BatchNormParams& full, c
   return results;
 }
 
+struct RankGrads {
+  std::string error;
+  NormBackwardResult out;
+};
+
+// Runs one backward per rank with the statistics of rank r's forward.
+std::vector<RankGrads> run_backward(World& world, const BatchNormParams& full, const std::vector<int64_t>& shards,
+                                    const std::vector<float>& x, const std::vector<float>& dy,
+                                    const std::vector<float>& w, const std::vector<RankResult>& forward) {
+  const int size = static_cast<int>(shards.size());
+  auto comms = make_thread_communicators(size);
+  const size_t per_sample = product(full.shape) / static_cast<size_t>(full.shape[0]);
+  const uint64_t merged_count = product(full.shape) / static_cast<uint64_t>(full.shape[1]);
+  std::vector<RankGrads> results(size);
+  std::vector<std::thread> threads;
+  size_t first = 0;
+  for (int r = 0; r < size; ++r) {
+    BatchNormParams local = full;
+    local.shape[0] = shards[r];
+    const size_t count = static_cast<size_t>(shards[r]) * per_sample;
+    std::vector<float> xs(x.begin() + first, x.begin() + first + count), dys(dy.begin() + first, dy.begin() + first + count);
+    first += count;
+    threads.emplace_back([&, r, local, xs, dys] {
+      auto g = sync_batch_norm_backward(**world.contexts[r], *comms[r], local, xs, dys, w, forward[r].out.save_mean,
+                                        forward[r].out.save_invstd, merged_count, forward[r].out.y);
+      if (g) results[r].out = std::move(g.value());
+      else results[r].error = g.status().message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+std::vector<float> sum_over_ranks(const std::vector<RankGrads>& grads, std::vector<float> NormBackwardResult::*member) {
+  std::vector<float> sum((grads[0].out.*member).size(), 0.0f);
+  for (const RankGrads& g : grads)
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += (g.out.*member)[i];
+  return sum;
+}
+
 }  // namespace
 
 // Tolerance 1e-6 (of max(1, max|want|)): the shards merge the same values as the single
@@ -103,6 +143,23 @@ TEST_CASE("SyncBatchNorm forward: shards over 2 and 3 ranks give the whole batch
       check_close(got[0].out.save_invstd, want->save_invstd, 1e-6, "save_invstd");
       check_close(got[0].running_mean, want_rm, 1e-6, "running_mean");
       check_close(got[0].running_var, want_rv, 1e-6, "running_var (unbiased over the whole batch)");
+
+      // Backward: dx of each shard, and dweight / dbias whose sum over the ranks is the
+      // whole batch's (each rank's own contribution).
+      const auto dy = random_vector(x.size(), rng, 0.0f, 1.0f);
+      auto want_grads = batch_norm_backward(single, full, x, dy, w, want->save_mean, want->save_invstd, rm0, rv0);
+      REQUIRE(want_grads.ok());
+      auto grads = run_backward(used, full, shards, x, dy, w, got);
+      std::vector<float> dx;
+      for (size_t r = 0; r < grads.size(); ++r) {
+        CAPTURE(r);
+        REQUIRE_MESSAGE(grads[r].error.empty(), grads[r].error);
+        dx.insert(dx.end(), grads[r].out.dx.begin(), grads[r].out.dx.end());
+      }
+      check_close(dx, want_grads->dx, 1e-6, "dx of the shards, concatenated");
+      check_close(sum_over_ranks(grads, &NormBackwardResult::dweight), want_grads->dweight, 1e-6, "sum of dweight");
+      check_close(sum_over_ranks(grads, &NormBackwardResult::dbias), want_grads->dbias, 1e-6, "sum of dbias");
+      if (shards.size() == 3) CHECK(grads[1].out.dweight == std::vector<float>(6, 0.0f));  // the empty shard's part
     }
   }
 }

@@ -91,4 +91,49 @@ Result<reference::BatchNormForwardResult> sync_batch_norm_forward(
     const std::vector<float>& weight, const std::vector<float>& bias, std::vector<float>& running_mean,
     std::vector<float>& running_var, const std::vector<float>& residual = {});
 
+// ---- Backward ----
+// Through the forward's batch statistics (save_mean / save_invstd: the whole batch's),
+// on each rank, in the same order:
+//  1. record_sync_batch_norm_grad_sums: this shard's per-channel sums of dy and dy * xhat
+//     into the workspace (grad_partial).
+//  2. Barrier: compute shader write -> transfer (or host) read. Download download_bytes
+//     at download_offset (SyncBatchNormGradExchange).
+//  3. compact_sync_batch_norm_grad_sums: -> `local`, 2 * C floats (per channel sum dy,
+//     sum dy * xhat; this shard's dbias and dweight). Copy them to `global` and
+//     all-reduce-sum `global` over the ranks (all_reduce_sum: rank order, the same bits
+//     everywhere).
+//  4. sync_batch_norm_grad_upload(local, global): upload_bytes bytes; upload them at
+//     upload_offset, then barrier: transfer (or host) write -> compute shader read.
+//  5. record_sync_batch_norm_grad_input with the merged count (the forward's
+//     SyncBatchNormMerged::count): the coefficients from the whole batch's sums and count,
+//     dx (and dresidual) of this shard, and dweight / dbias = this shard's contribution
+//     (PyTorch's SyncBatchNorm: their sum over the ranks is the whole batch's gradient).
+// 2 * C floats per rank on the wire.
+struct SyncBatchNormGradExchange {
+  uint64_t download_offset = 0, download_bytes = 0;
+  uint64_t upload_offset = 0, upload_bytes = 0;
+  uint32_t chunks = 0;  // sum records per channel in the downloaded range
+};
+
+Result<SyncBatchNormGradExchange> sync_batch_norm_grad_exchange_layout(const Context& context,
+                                                                       const BatchNormParams& params);
+Status record_sync_batch_norm_grad_sums(CommandRecorder& recorder, const BatchNormParams& params,
+                                        const BatchNormBackwardBuffers& buffers);
+// `downloaded`: layout.download_bytes bytes; `local` receives 2 * C floats, chunks added in
+// order in double, rounded once.
+Status compact_sync_batch_norm_grad_sums(const BatchNormParams& params, const SyncBatchNormGradExchange& layout,
+                                         const void* downloaded, float* local);
+// The bytes to upload (upload_bytes / 4 floats) from this rank's sums and the all-reduced ones.
+std::vector<float> sync_batch_norm_grad_upload(const std::vector<float>& local, const std::vector<float>& global);
+Status record_sync_batch_norm_grad_input(CommandRecorder& recorder, const BatchNormParams& params,
+                                         const BatchNormBackwardBuffers& buffers, uint64_t merged_count);
+
+// One rank's whole backward, standalone, as batch_norm_backward's (save_mean /
+// save_invstd: sync_batch_norm_forward's); merged_count: the whole batch's values per
+// channel (the sum over ranks of N_r * spatial). dweight / dbias: this rank's part.
+Result<reference::BatchNormBackwardResult> sync_batch_norm_backward(
+    Context& context, Communicator& comm, const BatchNormParams& params, const std::vector<float>& x,
+    const std::vector<float>& dy, const std::vector<float>& weight, const std::vector<float>& save_mean,
+    const std::vector<float>& save_invstd, uint64_t merged_count, const std::vector<float>& y = {});
+
 }  // namespace vknorm

@@ -390,7 +390,12 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   // after grad_partial; after team_backward only for a group-constant gamma), the
   // coefficients grad_input reads, and the parameter partials when gamma varies.
   WorkspaceLayout& w = plan.workspace;
-  w.grad_floats = !team ? G * s.chunks * kSumsRecordFloats : (!p.gamma_varies && params) ? G * kSumsRecordFloats : 0;
+  // Merged (SyncBatchNorm): two records per group, the whole batch's and this device's.
+  const uint32_t merged_records = 2;
+  w.grad_floats = options.merged ? G * merged_records * kSumsRecordFloats
+                  : !team        ? G * s.chunks * kSumsRecordFloats
+                  : (!p.gamma_varies && params) ? G * kSumsRecordFloats
+                                                : 0;
   w.coef = w.grad_floats;
   // grad_finalize writes the coefficients, also after team_backward (which needs none).
   const bool finalized = !team || (!p.gamma_varies && params);
@@ -432,10 +437,16 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     // No group (an empty batch): no sums to write, and no workspace to write them to;
     // grad_finalize still zeroes dweight and dbias where it computes them (a gamma
     // constant per group), and has nothing else to do.
-    if (s.chunks > 0 && G > 0)
+    if (s.chunks > 0 && G > 0 && !options.merged)
       b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G));
+    PushConstants finalize = b.push();
+    if (options.merged) {
+      finalize = merged_push(finalize, options);
+      finalize.chunks = merged_records;
+      finalize.flags |= kFlagMergedSums;
+    }
     if (G > 0 || (params && !p.gamma_varies))
-      b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K));
+      b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K), 1, &finalize);
     if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise);
   }
   if (!p.gamma_varies || !params) return plan;
