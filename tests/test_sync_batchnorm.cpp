@@ -30,7 +30,7 @@ struct World {
 std::vector<RankResult> run_forward(World& world, const BatchNormParams& full, const std::vector<int64_t>& shards,
                                     const std::vector<float>& x, const std::vector<float>& w,
                                     const std::vector<float>& b, const std::vector<float>& rm,
-                                    const std::vector<float>& rv) {
+                                    const std::vector<float>& rv, const std::vector<float>& residual) {
   const int size = static_cast<int>(shards.size());
   auto comms = make_thread_communicators(size);
   const size_t per_sample = product(full.shape) / static_cast<size_t>(full.shape[0]);
@@ -41,14 +41,15 @@ std::vector<RankResult> run_forward(World& world, const BatchNormParams& full, c
     BatchNormParams local = full;
     local.shape[0] = shards[r];
     const size_t count = static_cast<size_t>(shards[r]) * per_sample;
-    std::vector<float> shard(x.begin() + first, x.begin() + first + count);
+    std::vector<float> shard(x.begin() + first, x.begin() + first + count), res;
+    if (!residual.empty()) res.assign(residual.begin() + first, residual.begin() + first + count);
     first += count;
-    threads.emplace_back([&, r, local, shard] {
+    threads.emplace_back([&, r, local, shard, res] {
       RankResult& out = results[r];
       out.running_mean = rm;
       out.running_var = rv;
       auto y = sync_batch_norm_forward(**world.contexts[r], *comms[r], local, shard, w, b, out.running_mean,
-                                       out.running_var);
+                                       out.running_var, res);
       if (y) out.out = std::move(y.value());
       else out.error = y.status().message();
     });
@@ -97,71 +98,109 @@ std::vector<float> sum_over_ranks(const std::vector<RankGrads>& grads, std::vect
   return sum;
 }
 
+
+// Runs `full` split into `shards` over the world's first shards.size() contexts, forward
+// and backward, against the single context (the world's first) on the whole batch.
+// Tolerance for float32 tensors 1e-6 (of max(1, max|want|)): the shards merge the same
+// values as the single context, in double on the host where the single context merges
+// chunks in float, so the statistics differ by a few float roundings (~1e-7 relative);
+// y = (x - mean) * invstd with |x - mean| * invstd <= 4 here adds a few more. Float16
+// tensors add one float16 rounding of each stored value, which the two may round to
+// neighbours (kHalfRounding relative).
+void check_world(World& world, BatchNormParams full, const std::vector<int64_t>& shards) {
+  Context& single = **world.contexts[0];
+  int64_t n = 0;
+  for (int64_t s : shards) n += s;
+  full.shape[0] = n;
+  const uint64_t C = static_cast<uint64_t>(full.shape[1]);
+  CAPTURE(shape_name(full.shape));
+  CAPTURE(shards.size());
+  CAPTURE(shards[1]);
+  CAPTURE(full.layout == Layout::nhwc);
+  CAPTURE(full.dtype == DType::f16);
+  CAPTURE(full.epilogue.relu);
+  const bool half = full.dtype == DType::f16;
+  const double rel = half ? kHalfRounding : 0.0;
+  std::mt19937 rng(7);
+  auto as_stored = [&](std::vector<float> v) { return half ? round_to_half(v) : v; };
+  const auto x = as_stored(random_vector(product(full.shape), rng, 2.0f, 1.5f));
+  const auto w = random_vector(C, rng, 1.0f, 0.5f), b = random_vector(C, rng, 0.0f, 0.5f);
+  const auto residual = full.epilogue.residual ? as_stored(random_vector(x.size(), rng, 0.0f, 1.0f)) : std::vector<float>{};
+  const std::vector<float> rm0(C, 0.25f), rv0(C, 2.0f);
+  auto want_rm = rm0, want_rv = rv0;
+  auto want = batch_norm_forward(single, full, x, w, b, want_rm, want_rv, residual);
+  REQUIRE_MESSAGE(want.ok(), want.status().message());
+
+  auto got = run_forward(world, full, shards, x, w, b, rm0, rv0, residual);
+  std::vector<float> y;
+  for (size_t r = 0; r < got.size(); ++r) {
+    CAPTURE(r);
+    REQUIRE_MESSAGE(got[r].error.empty(), got[r].error);
+    y.insert(y.end(), got[r].out.y.begin(), got[r].out.y.end());
+    // Bitwise: every rank finalized the same merged record.
+    CHECK(got[r].out.save_mean == got[0].out.save_mean);
+    CHECK(got[r].out.save_invstd == got[0].out.save_invstd);
+    CHECK(got[r].running_mean == got[0].running_mean);
+    CHECK(got[r].running_var == got[0].running_var);
+  }
+  check_close(y, want->y, 1e-6, "y of the shards, concatenated", {}, 1, rel);
+  check_close(got[0].out.save_mean, want->save_mean, 1e-6, "save_mean");
+  check_close(got[0].out.save_invstd, want->save_invstd, 1e-6, "save_invstd");
+  check_close(got[0].running_mean, want_rm, 1e-6, "running_mean");
+  check_close(got[0].running_var, want_rv, 1e-6, "running_var (unbiased over the whole batch)");
+
+  // Backward: dx of each shard, and dweight / dbias whose sum over the ranks is the
+  // whole batch's (each rank's own contribution).
+  const auto dy = as_stored(random_vector(x.size(), rng, 0.0f, 1.0f));
+  auto want_grads = batch_norm_backward(single, full, x, dy, w, want->save_mean, want->save_invstd, rm0, rv0, want->y);
+  REQUIRE(want_grads.ok());
+  auto grads = run_backward(world, full, shards, x, dy, w, got);
+  std::vector<float> dx, dresidual;
+  for (size_t r = 0; r < grads.size(); ++r) {
+    CAPTURE(r);
+    REQUIRE_MESSAGE(grads[r].error.empty(), grads[r].error);
+    dx.insert(dx.end(), grads[r].out.dx.begin(), grads[r].out.dx.end());
+    dresidual.insert(dresidual.end(), grads[r].out.dresidual.begin(), grads[r].out.dresidual.end());
+  }
+  check_close(dx, want_grads->dx, 1e-6, "dx of the shards, concatenated", {}, 1, rel);
+  if (full.epilogue.residual) check_close(dresidual, want_grads->dresidual, 0.0, "dresidual of the shards");
+  check_close(sum_over_ranks(grads, &NormBackwardResult::dweight), want_grads->dweight, 1e-6, "sum of dweight");
+  check_close(sum_over_ranks(grads, &NormBackwardResult::dbias), want_grads->dbias, 1e-6, "sum of dbias");
+  for (size_t r = 0; r < shards.size(); ++r)
+    if (shards[r] == 0) CHECK(grads[r].out.dweight == std::vector<float>(C, 0.0f));  // an empty shard's part
+}
+
 }  // namespace
 
-// Tolerance 1e-6 (of max(1, max|want|)): the shards merge the same values as the single
-// context, in double on the host where the single context merges chunks in float, so the
-// statistics differ by a few float roundings (~1e-7 relative); y = (x - mean) * invstd
-// with |x - mean| * invstd <= 4 here adds a few more.
-TEST_CASE("SyncBatchNorm forward: shards over 2 and 3 ranks give the whole batch's BatchNorm, the same bits on every rank") {
+TEST_CASE("SyncBatchNorm: shards over 2 and 3 ranks give the whole batch's BatchNorm, the same bits on every rank") {
   World world(3);
-  Context& single = **world.contexts[0];
-  for (const std::vector<int64_t>& shards : {std::vector<int64_t>{3, 5}, std::vector<int64_t>{2, 0, 4}}) {
+  for (const std::vector<int64_t>& shards : {std::vector<int64_t>{3, 5}, std::vector<int64_t>{2, 0, 4}})
     for (Layout layout : {Layout::nchw, Layout::nhwc}) {
-      int64_t n = 0;
-      for (int64_t s : shards) n += s;
       BatchNormParams full;
-      full.shape = {n, 6, 3, 5};
+      full.shape = {0, 6, 3, 5};
       full.layout = layout;
       full.momentum = 0.3f;
-      CAPTURE(shards.size());
-      CAPTURE(shards[1]);
-      CAPTURE(layout == Layout::nhwc);
-      std::mt19937 rng(7);
-      const auto x = random_vector(product(full.shape), rng, 2.0f, 1.5f);
-      const auto w = random_vector(6, rng, 1.0f, 0.5f), b = random_vector(6, rng, 0.0f, 0.5f);
-      const std::vector<float> rm0(6, 0.25f), rv0(6, 2.0f);
-      auto want_rm = rm0, want_rv = rv0;
-      auto want = batch_norm_forward(single, full, x, w, b, want_rm, want_rv);
-      REQUIRE(want.ok());
-
-      World& used = world;
-      auto got = run_forward(used, full, shards, x, w, b, rm0, rv0);
-      std::vector<float> y;
-      for (size_t r = 0; r < got.size(); ++r) {
-        CAPTURE(r);
-        REQUIRE_MESSAGE(got[r].error.empty(), got[r].error);
-        y.insert(y.end(), got[r].out.y.begin(), got[r].out.y.end());
-        // Bitwise: every rank finalized the same merged record.
-        CHECK(got[r].out.save_mean == got[0].out.save_mean);
-        CHECK(got[r].out.save_invstd == got[0].out.save_invstd);
-        CHECK(got[r].running_mean == got[0].running_mean);
-        CHECK(got[r].running_var == got[0].running_var);
-      }
-      check_close(y, want->y, 1e-6, "y of the shards, concatenated");
-      check_close(got[0].out.save_mean, want->save_mean, 1e-6, "save_mean");
-      check_close(got[0].out.save_invstd, want->save_invstd, 1e-6, "save_invstd");
-      check_close(got[0].running_mean, want_rm, 1e-6, "running_mean");
-      check_close(got[0].running_var, want_rv, 1e-6, "running_var (unbiased over the whole batch)");
-
-      // Backward: dx of each shard, and dweight / dbias whose sum over the ranks is the
-      // whole batch's (each rank's own contribution).
-      const auto dy = random_vector(x.size(), rng, 0.0f, 1.0f);
-      auto want_grads = batch_norm_backward(single, full, x, dy, w, want->save_mean, want->save_invstd, rm0, rv0);
-      REQUIRE(want_grads.ok());
-      auto grads = run_backward(used, full, shards, x, dy, w, got);
-      std::vector<float> dx;
-      for (size_t r = 0; r < grads.size(); ++r) {
-        CAPTURE(r);
-        REQUIRE_MESSAGE(grads[r].error.empty(), grads[r].error);
-        dx.insert(dx.end(), grads[r].out.dx.begin(), grads[r].out.dx.end());
-      }
-      check_close(dx, want_grads->dx, 1e-6, "dx of the shards, concatenated");
-      check_close(sum_over_ranks(grads, &NormBackwardResult::dweight), want_grads->dweight, 1e-6, "sum of dweight");
-      check_close(sum_over_ranks(grads, &NormBackwardResult::dbias), want_grads->dbias, 1e-6, "sum of dbias");
-      if (shards.size() == 3) CHECK(grads[1].out.dweight == std::vector<float>(6, 0.0f));  // the empty shard's part
+      check_world(world, full, shards);
     }
-  }
+}
+
+TEST_CASE("SyncBatchNorm: float16 storage, the residual and ReLU epilogue, and one-value shards") {
+  World world(3);
+  BatchNormParams full;
+  full.shape = {0, 6, 3, 5};
+  full.dtype = DType::f16;
+  full.layout = Layout::nhwc;
+  check_world(world, full, {3, 0, 2});
+  full.dtype = DType::f32;
+  full.layout = Layout::nchw;
+  full.epilogue.residual = full.epilogue.relu = true;
+  check_world(world, full, {2, 3});
+  // BatchNorm1d (N, C): a shard of one sample holds one value per channel, which the
+  // whole batch does not; an empty shard between.
+  BatchNormParams rows;
+  rows.shape = {0, 40};
+  rows.dims = BatchNormDims::d1;
+  check_world(world, rows, {1, 0, 1});
 }
 
 TEST_CASE("SyncBatchNorm forward refuses on every rank what one rank cannot run, without a hang") {
