@@ -105,8 +105,9 @@ std::vector<float> sum_over_ranks(const std::vector<RankGrads>& grads, std::vect
 // values as the single context, in double on the host where the single context merges
 // chunks in float, so the statistics differ by a few float roundings (~1e-7 relative);
 // y = (x - mean) * invstd with |x - mean| * invstd <= 4 here adds a few more. Float16
-// tensors add one float16 rounding of each stored value, which the two may round to
-// neighbours (kHalfRounding relative).
+// tensors add the float16 rounding of each stored value: two float results a few float
+// ulps apart that straddle a rounding boundary round to neighbours, one float16 ulp apart
+// (2 * kHalfRounding relative; seen under the 4-lane subgroup configuration).
 void check_world(World& world, BatchNormParams full, const std::vector<int64_t>& shards) {
   Context& single = **world.contexts[0];
   int64_t n = 0;
@@ -120,7 +121,7 @@ void check_world(World& world, BatchNormParams full, const std::vector<int64_t>&
   CAPTURE(full.dtype == DType::f16);
   CAPTURE(full.epilogue.relu);
   const bool half = full.dtype == DType::f16;
-  const double rel = half ? kHalfRounding : 0.0;
+  const double rel = half ? 2 * kHalfRounding : 0.0;
   std::mt19937 rng(7);
   auto as_stored = [&](std::vector<float> v) { return half ? round_to_half(v) : v; };
   const auto x = as_stored(random_vector(product(full.shape), rng, 2.0f, 1.5f));
