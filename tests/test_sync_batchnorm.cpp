@@ -236,3 +236,148 @@ TEST_CASE("SyncBatchNorm forward refuses on every rank what one rank cannot run,
 }
 
 }  // namespace vknorm::test
+
+#include "test_engine.hpp"
+
+namespace vknorm::test {
+
+// The flow the header documents, as an engine records it: two engines (two VkDevices),
+// each with its workspace in its own buffer; the partial records leave through a
+// transfer copy to a staging region and the merged ones come back through one, with the
+// documented barriers (synchronization validation on), and the exchange on the host.
+TEST_CASE("SyncBatchNorm in engine mode: statistics, copy out, exchange, copy in, apply, with the documented barriers") {
+  const std::vector<int64_t> shards = {2, 3};
+  BatchNormParams full;
+  full.shape = {5, 4, 3, 3};
+  const size_t C = 4, per_sample = 4 * 3 * 3;
+  std::mt19937 rng(3);
+  // (With |mean| >> std, y would differ from the single context's by the float rounding
+  // of the mean, ulp(mean) * invstd, more than 1e-6 of y's scale: tests/test_planner_gpu.cpp
+  // covers that case against the double reference.)
+  const auto x = random_vector(5 * per_sample, rng, 2.0f, 1.5f);
+  const auto w = random_vector(C, rng, 1.0f, 0.5f), b = random_vector(C, rng, 0.0f, 0.5f);
+  const std::vector<float> rm0(C, 0.25f), rv0(C, 2.0f);
+  auto want_rm = rm0, want_rv = rv0;
+  auto want = batch_norm_forward(context_for(TestDevice::subgroup), full, x, w, b, want_rm, want_rv);
+  REQUIRE(want.ok());
+
+  struct Rank {
+    std::unique_ptr<TestEngine> engine;
+    std::unique_ptr<Context> ctx;
+    EngineBuffer memory;
+    std::vector<VkDeviceSize> offsets, sizes;
+    BatchNormParams params;
+    SyncBatchNormExchange layout;
+    float* region(int i) const { return reinterpret_cast<float*>(static_cast<char*>(memory.mapped) + offsets[i]); }
+    BufferRef ref(int i) const { return BufferRef{memory.buffer, offsets[i], sizes[i] * 4}; }
+  };
+  enum { kX, kY, kW, kB, kRm, kRv, kSm, kSi, kWs, kStaging };
+  std::vector<Rank> ranks(2);
+  size_t first = 0;
+  for (int r = 0; r < 2; ++r) {
+    Rank& k = ranks[r];
+    k.engine = std::make_unique<TestEngine>();
+    EngineHandles handles = k.engine->handles();
+    handles.get_instance_proc_addr = vkGetInstanceProcAddr;
+    handles.get_device_proc_addr = vkGetDeviceProcAddr;
+    auto ctx = Context::create_from_engine(handles);
+    REQUIRE_MESSAGE(ctx.ok(), ctx.status().message());
+    k.ctx = std::move(ctx.value());
+    k.params = full;
+    k.params.shape[0] = shards[r];
+    auto layout = sync_batch_norm_exchange_layout(*k.ctx, k.params);
+    auto ws = sync_batch_norm_workspace_size(*k.ctx, k.params);
+    REQUIRE(layout.ok());
+    REQUIRE(ws.ok());
+    k.layout = layout.value();
+    const size_t E = static_cast<size_t>(shards[r]) * per_sample;
+    k.sizes = {E, E, C, C, C, C, C, C, ws.value() / 4, std::max(k.layout.download_bytes, k.layout.upload_bytes) / 4};
+    VkDeviceSize at = 0;
+    for (VkDeviceSize floats : k.sizes) {
+      at = (at + 255) / 256 * 256 + 4;  // not storage-buffer aligned
+      k.offsets.push_back(at);
+      at += floats * 4;
+    }
+    k.engine->make_buffer(at, true, k.memory);
+    std::memcpy(k.region(kX), x.data() + first, E * 4);
+    first += E;
+    std::memcpy(k.region(kW), w.data(), C * 4);
+    std::memcpy(k.region(kB), b.data(), C * 4);
+    std::memcpy(k.region(kRm), rm0.data(), C * 4);
+    std::memcpy(k.region(kRv), rv0.data(), C * 4);
+  }
+  auto buffers = [](const Rank& k) {
+    return BatchNormForwardBuffers{k.ref(kX),  k.ref(kY),  k.ref(kW),  k.ref(kB), k.ref(kRm),
+                                   k.ref(kRv), k.ref(kSm), k.ref(kSi), k.ref(kWs)};
+  };
+  auto memory_barrier = [](VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access,
+                           VkPipelineStageFlags dst, VkAccessFlags dst_access) {
+    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = src_access;
+    barrier.dstAccessMask = dst_access;
+    vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+  };
+
+  // Steps 1 and 2 on each device: statistics, then compute write -> transfer read, the
+  // copy of the records out, transfer write -> host read.
+  std::vector<float> gathered;
+  for (Rank& k : ranks) {
+    VkCommandBuffer cmd = k.engine->begin();
+    {
+      auto recorder = CommandRecorder::create(*k.ctx, cmd);
+      REQUIRE(recorder.ok());
+      Status st = record_sync_batch_norm_statistics(*recorder.value(), k.params, buffers(k));
+      REQUIRE_MESSAGE(st.ok(), st.message());
+      recorder.value()->close_with_barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+      VkBufferCopy out{k.offsets[kWs] + k.layout.download_offset, k.offsets[kStaging], k.layout.download_bytes};
+      vkCmdCopyBuffer(cmd, k.memory.buffer, k.memory.buffer, 1, &out);
+      memory_barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                     VK_ACCESS_HOST_READ_BIT);
+      ENGINE_CHECK(vkEndCommandBuffer(cmd));
+      k.engine->submit_and_wait(cmd);
+    }
+    k.engine->free(cmd);
+    // Step 3: the compact record, "all-gathered" in rank order.
+    std::vector<float> send(k.layout.send_bytes / 4);
+    REQUIRE(compact_sync_batch_norm_statistics(k.params, k.layout, k.region(kStaging), send.data()).ok());
+    gathered.insert(gathered.end(), send.begin(), send.end());
+  }
+  // Steps 4 to 6: merge, copy in (transfer write -> compute read/write), finalize and apply.
+  for (Rank& k : ranks) {
+    auto merged = merge_sync_batch_norm_statistics(k.params, gathered.data(), 2);
+    REQUIRE_MESSAGE(merged.ok(), merged.status().message());
+    CHECK(merged->count == 5 * 9);
+    REQUIRE(merged->upload.size() * 4 == k.layout.upload_bytes);
+    std::memcpy(k.region(kStaging), merged->upload.data(), k.layout.upload_bytes);
+    VkCommandBuffer cmd = k.engine->begin();
+    {
+      VkBufferCopy in{k.offsets[kStaging], k.offsets[kWs] + k.layout.upload_offset, k.layout.upload_bytes};
+      vkCmdCopyBuffer(cmd, k.memory.buffer, k.memory.buffer, 1, &in);
+      memory_barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+      auto recorder = CommandRecorder::create(*k.ctx, cmd);
+      REQUIRE(recorder.ok());
+      Status st = record_sync_batch_norm_apply(*recorder.value(), k.params, buffers(k), merged->count);
+      REQUIRE_MESSAGE(st.ok(), st.message());
+      recorder.value()->close_with_barrier(VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+      ENGINE_CHECK(vkEndCommandBuffer(cmd));
+      k.engine->submit_and_wait(cmd);
+    }
+    k.engine->free(cmd);
+  }
+  std::vector<float> y;
+  for (const Rank& k : ranks) {
+    y.insert(y.end(), k.region(kY), k.region(kY) + k.sizes[kY]);
+    for (int i : {kSm, kSi, kRm, kRv})
+      CHECK(std::vector<float>(k.region(i), k.region(i) + C) == std::vector<float>(ranks[0].region(i), ranks[0].region(i) + C));
+  }
+  check_close(y, want->y, 1e-6, "y of both engines");
+  check_close(std::vector<float>(ranks[0].region(kSm), ranks[0].region(kSm) + C), want->save_mean, 1e-6, "save_mean");
+  check_close(std::vector<float>(ranks[0].region(kSi), ranks[0].region(kSi) + C), want->save_invstd, 1e-6, "save_invstd");
+  check_close(std::vector<float>(ranks[0].region(kRm), ranks[0].region(kRm) + C), want_rm, 1e-6, "running_mean");
+  check_close(std::vector<float>(ranks[0].region(kRv), ranks[0].region(kRv) + C), want_rv, 1e-6, "running_var");
+  check_no_validation_messages();
+  for (Rank& k : ranks) k.ctx.reset();  // vknorm first, then the engine's objects
+}
+
+}  // namespace vknorm::test
