@@ -33,7 +33,7 @@ std::vector<RankResult> run_forward(World& world, const BatchNormParams& full, c
                                     const std::vector<float>& rv, const std::vector<float>& residual) {
   const int size = static_cast<int>(shards.size());
   auto comms = make_thread_communicators(size);
-  const size_t per_sample = product(full.shape) / static_cast<size_t>(full.shape[0]);
+  const size_t per_sample = product(std::vector<int64_t>(full.shape.begin() + 1, full.shape.end()));
   std::vector<RankResult> results(size);
   std::vector<std::thread> threads;
   size_t first = 0;
@@ -69,8 +69,8 @@ std::vector<RankGrads> run_backward(World& world, const BatchNormParams& full, c
                                     const std::vector<float>& w, const std::vector<RankResult>& forward) {
   const int size = static_cast<int>(shards.size());
   auto comms = make_thread_communicators(size);
-  const size_t per_sample = product(full.shape) / static_cast<size_t>(full.shape[0]);
-  const uint64_t merged_count = product(full.shape) / static_cast<uint64_t>(full.shape[1]);
+  const size_t per_sample = product(std::vector<int64_t>(full.shape.begin() + 1, full.shape.end()));
+  const uint64_t merged_count = per_sample / static_cast<uint64_t>(full.shape[1]) * static_cast<uint64_t>(full.shape[0]);
   std::vector<RankGrads> results(size);
   std::vector<std::thread> threads;
   size_t first = 0;
@@ -185,7 +185,7 @@ TEST_CASE("SyncBatchNorm: shards over 2 and 3 ranks give the whole batch's Batch
     }
 }
 
-TEST_CASE("SyncBatchNorm: float16 storage, the residual and ReLU epilogue, and one-value shards") {
+TEST_CASE("SyncBatchNorm: float16 storage, the residual and ReLU epilogue, one-value shards, empty shards") {
   World world(3);
   BatchNormParams full;
   full.shape = {0, 6, 3, 5};
@@ -202,6 +202,11 @@ TEST_CASE("SyncBatchNorm: float16 storage, the residual and ReLU epilogue, and o
   rows.shape = {0, 40};
   rows.dims = BatchNormDims::d1;
   check_world(world, rows, {1, 0, 1});
+  // Rank 0 empty (the merge rebases to rank 1's pivot), and a batch empty on every rank
+  // (nothing to normalize; the running statistics stay as they were, as for BatchNorm).
+  full.epilogue = {};
+  check_world(world, full, {0, 5, 3});
+  check_world(world, full, {0, 0});
 }
 
 TEST_CASE("SyncBatchNorm forward refuses on every rank what one rank cannot run, without a hang") {
