@@ -209,6 +209,34 @@ TEST_CASE("SyncBatchNorm: float16 storage, the residual and ReLU epilogue, one-v
   check_world(world, full, {0, 0});
 }
 
+TEST_CASE("SyncBatchNorm with momentum None: BatchNormState on every rank gives the cumulative average of the whole batches") {
+  World world(2);
+  const std::vector<int64_t> shards = {1, 3};
+  BatchNormParams full;
+  full.shape = {4, 3, 2, 2};
+  std::mt19937 rng(11);
+  std::vector<float> rm(3, 0.0f), rv(3, 1.0f), want_rm = rm, want_rv = rv;
+  BatchNormState single_state{.momentum = std::nullopt};
+  std::vector<BatchNormState> states(2, single_state);
+  std::vector<RankResult> got;
+  for (int step = 0; step < 3; ++step) {
+    const auto x = random_vector(product(full.shape), rng, 0.5f, 2.0f);
+    const std::vector<float> w(3, 1.0f), b(3, 0.0f);
+    full.momentum = single_state.next_training_factor();
+    REQUIRE(batch_norm_forward(**world.contexts[0], full, x, w, b, want_rm, want_rv).ok());
+    for (BatchNormState& s : states) CHECK(s.next_training_factor() == full.momentum);  // every rank's factor
+    got = run_forward(world, full, shards, x, w, b, rm, rv, {});
+    for (const RankResult& r : got) REQUIRE_MESSAGE(r.error.empty(), r.error);
+    CHECK(got[1].running_mean == got[0].running_mean);
+    CHECK(got[1].running_var == got[0].running_var);
+    rm = got[0].running_mean;
+    rv = got[0].running_var;
+  }
+  CHECK(states[0].num_batches_tracked == 3);
+  check_close(rm, want_rm, 1e-6, "running_mean after 3 steps");
+  check_close(rv, want_rv, 1e-6, "running_var after 3 steps");
+}
+
 TEST_CASE("SyncBatchNorm forward refuses on every rank what one rank cannot run, without a hang") {
   World world(2);
   auto comms = make_thread_communicators(2);
