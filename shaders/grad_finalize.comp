@@ -5,7 +5,7 @@
 // When gamma is constant inside a group (BatchNorm, InstanceNorm), one invocation handles
 // channel k for every b, applies gamma, and writes dgamma = sum(dy * xhat) and
 // dbeta = sum(dy) summed over b, in order. Invocations stride over the groups (channels),
-// so any grid covers them.
+// so any grid covers them. FLAG_MERGED_SUMS: SyncBatchNorm's records (src/shader_contract.h).
 #include "common.glsl"
 #include "grad.glsl"
 
@@ -21,9 +21,15 @@ void finalize_channel(uint k) {
   float gamma = gamma_of(k);
   vec2 param = vec2(0.0);
   for (uint b = 0u; b < pc.B; ++b) {
-    vec2 s = group_sums(b * pc.K + k);
+    uint g = b * pc.K + k;
+    if (has_flag(FLAG_MERGED_SUMS)) {  // partial 0: the whole batch's; partial 1: this device's
+      param += load_sums(grad_sums_record(g, 1u));
+      write_coefficients(g, load_sums(grad_sums_record(g, 0u)) * gamma);
+      continue;
+    }
+    vec2 s = group_sums(g);
     param += s;
-    write_coefficients(b * pc.K + k, s * gamma);
+    write_coefficients(g, s * gamma);
   }
   if (has_flag(FLAG_WEIGHT)) store_aux0(k, param.y);
   if (has_flag(FLAG_BIAS)) store_aux1(k, param.x);

@@ -61,7 +61,8 @@
   FLAG(Residual, RESIDUAL, 7)            /* epilogue: y += residual (before the ReLU) */          \
   FLAG(Relu, RELU, 8)                    /* epilogue: y = max(y, 0) */                            \
   FLAG(Columns, COLUMNS, 9)              /* split passes use the column view */                   \
-  FLAG(PlaneParams, PLANE_PARAMS, 10)    /* team_backward also sums dgamma / dbeta per plane */
+  FLAG(PlaneParams, PLANE_PARAMS, 10)    /* team_backward also sums dgamma / dbeta per plane */   \
+  FLAG(MergedSums, MERGED_SUMS, 11)      /* grad_finalize: see "merged sums" below */
 
 // ---- Workspace records ----
 // Offsets in floats inside slot Work. The forward and the backward lay out the workspace
@@ -89,6 +90,9 @@
 //  - parameter partials at param_base + (c * pchunks + p) * VKNORM_SUMS_RECORD_FLOATS, per
 //    affine channel c (param_partial, team_backward with FLAG_PLANE_PARAMS; param_finalize
 //    reads them).
+// With FLAG_MERGED_SUMS (SyncBatchNorm, chunks = 2), a group's partial 0 holds the sums
+// of the whole batch over every device (the coefficients) and partial 1 this device's
+// own (dgamma, dbeta: each device's contribution, as PyTorch's SyncBatchNorm gives them).
 #define VKNORM_SUMS_RECORD_FLOATS 2
 #define VKNORM_SUMS_RECORD_DY 0       /* sum of dy: dbeta, and b of the dx formula */
 #define VKNORM_SUMS_RECORD_DY_XHAT 1  /* sum of dy * xhat: dgamma, and c of the dx formula */

@@ -2,11 +2,11 @@
 // float32 in and out; the device tensors are in the plan's layout and dtype.
 #include <cstring>
 
-#include "ops/norm_plan.hpp"
+#include "ops/norm_host.hpp"
 #include "vknorm/half.hpp"
 
 namespace vknorm {
-namespace {
+namespace host_io {
 
 // (N, C, S) -> (N, S, C) when to_device, the inverse otherwise; NCHW plans keep the order.
 std::vector<float> reorder(const NormPlan& p, const std::vector<float>& v, bool to_device) {
@@ -63,7 +63,9 @@ std::vector<float> download_tensor(const NormPlan& p, const Buffer& b) {
   return reorder(p, v, false);
 }
 
-}  // namespace
+}  // namespace host_io
+
+using namespace host_io;
 
 #define VKNORM_TRY_BUFFER(name, expr) \
   auto name = (expr);                 \

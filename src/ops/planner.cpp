@@ -257,6 +257,15 @@ class Builder {
   std::array<SlotUse, kSlotCount> slots_{};
 };
 
+// The finalize passes of a merged plan (PlanOptions::merged): one record per group, and
+// the whole batch's count per group as the group size (O * I).
+PushConstants merged_push(PushConstants push, const PlanOptions& options) {
+  push.chunks = 1;
+  push.I = std::max<uint32_t>(push.I, 1);
+  push.O = static_cast<uint32_t>(options.merged_count / push.I);
+  return push;
+}
+
 uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
   return fold((groups + s.teams_per_workgroup - 1) / s.teams_per_workgroup, caps.max_workgroup_count_x);
 }
@@ -312,7 +321,9 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   // chunk per group after team/fused, and only when stats_finalize must update running
   // statistics.
   WorkspaceLayout& w = plan.workspace;
-  if (g.uses_batch_stats && !(s.fused || s.team))
+  if (g.uses_batch_stats && options.merged)
+    w.stats_floats = G * kStatsRecordFloats + G;
+  else if (g.uses_batch_stats && !(s.fused || s.team))
     w.stats_floats = G * s.chunks * kStatsRecordFloats + G;
   else if (g.uses_batch_stats && g.updates_running)
     w.stats_floats = G * kStatsRecordFloats + G;
@@ -354,9 +365,10 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     if (g.updates_running) b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, p.K));
     return plan;
   }
-  if (s.chunks > 0)
+  if (s.chunks > 0 && !options.merged)
     b.add(KernelId::stats_partial, Phase::statistics, partial_grid_x(s), partial_grid_y(caps, s, G));
-  b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, g.updates_running ? p.K : G));
+  const PushConstants finalize = options.merged ? merged_push(b.push(), options) : b.push();
+  b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, g.updates_running ? p.K : G), 1, &finalize);
   b.push().flags &= ~kFlagUpdateRunning;
   b.unbind(kSlotAux0);
   b.unbind(kSlotAux1);
@@ -378,7 +390,12 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   // after grad_partial; after team_backward only for a group-constant gamma), the
   // coefficients grad_input reads, and the parameter partials when gamma varies.
   WorkspaceLayout& w = plan.workspace;
-  w.grad_floats = !team ? G * s.chunks * kSumsRecordFloats : (!p.gamma_varies && params) ? G * kSumsRecordFloats : 0;
+  // Merged (SyncBatchNorm): two records per group, the whole batch's and this device's.
+  const uint32_t merged_records = 2;
+  w.grad_floats = options.merged ? G * merged_records * kSumsRecordFloats
+                  : !team        ? G * s.chunks * kSumsRecordFloats
+                  : (!p.gamma_varies && params) ? G * kSumsRecordFloats
+                                                : 0;
   w.coef = w.grad_floats;
   // grad_finalize writes the coefficients, also after team_backward (which needs none).
   const bool finalized = !team || (!p.gamma_varies && params);
@@ -420,10 +437,16 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     // No group (an empty batch): no sums to write, and no workspace to write them to;
     // grad_finalize still zeroes dweight and dbias where it computes them (a gamma
     // constant per group), and has nothing else to do.
-    if (s.chunks > 0 && G > 0)
+    if (s.chunks > 0 && G > 0 && !options.merged)
       b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G));
+    PushConstants finalize = b.push();
+    if (options.merged) {
+      finalize = merged_push(finalize, options);
+      finalize.chunks = merged_records;
+      finalize.flags |= kFlagMergedSums;
+    }
     if (G > 0 || (params && !p.gamma_varies))
-      b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K));
+      b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K), 1, &finalize);
     if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise);
   }
   if (!p.gamma_varies || !params) return plan;

@@ -88,6 +88,13 @@ struct PlanOptions {
   // Forces the split passes (no team or fused pass), so that every phase can be recorded
   // on its own (cross-device statistics), and so tests can compare the two strategies.
   bool split = false;
+  // SyncBatchNorm's finalize (forward) and elementwise (backward) phases: the workspace
+  // holds one record per group merged over every device's part of the batch (pivots
+  // after the statistics records), and merged_count elements per group in that whole
+  // batch. The finalize passes read one record per group and count merged_count elements,
+  // so a device whose own part is empty still finalizes. Needs split.
+  bool merged = false;
+  uint64_t merged_count = 0;
 };
 
 // The device facts the planner reads: Capabilities (a real device's, or a made-up one).

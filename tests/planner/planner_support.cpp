@@ -147,7 +147,7 @@ std::string workspace_problem(const ExecutionPlan& plan) {
   return "";
 }
 
-std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p) {
+std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p, uint64_t merged_count) {
   auto fail = [](const Pass& pass, const std::string& what) { return std::string(kernel_name(pass.kernel)) + ": " + what; };
   const WorkspaceLayout& w = plan.workspace;
   if (w.floats * 4 > caps.max_storage_buffer_range) return "workspace over maxStorageBufferRange";
@@ -174,7 +174,10 @@ std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const Norm
         return fail(pass, std::string(to_string(use.role)) + " binds " + std::to_string(use.bytes()) + " bytes");
     // The shape reaches the kernel untruncated.
     const PushConstants& pc = pass.push;
-    if (pc.B != p.B || pc.O != p.O || pc.K != p.K || pc.I != p.I || pc.Op != p.Op || pc.Kp != p.Kp || pc.Ip != p.Ip ||
+    const bool merged_finalize =
+        merged_count > 0 && (pass.kernel == KernelId::stats_finalize || pass.kernel == KernelId::grad_finalize);
+    const bool group_fits = merged_finalize ? uint64_t{pc.O} * pc.I == merged_count : pc.O == p.O && pc.I == p.I;
+    if (pc.B != p.B || !group_fits || pc.K != p.K || pc.Op != p.Op || pc.Kp != p.Kp || pc.Ip != p.Ip ||
         pc.cpg != p.cpg)
       return fail(pass, "the view does not fit the push constants");
     // The partial passes do not loop over chunks: one workgroup column per chunk, and the

@@ -20,6 +20,8 @@ struct Case {
 std::vector<Case> plan_cases();
 
 // "" when every pass of `plan` fits `caps`' limits and covers its work; else what does not.
-std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p);
+// merged_count: a merged plan's (PlanOptions::merged): its finalize passes count that many
+// elements per group (O * I) instead of the view's.
+std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p, uint64_t merged_count = 0);
 
 }  // namespace vknorm::test

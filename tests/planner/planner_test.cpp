@@ -340,3 +340,54 @@ TEST_CASE("kernel slot reflection: normalize and stats_finalize use exactly the 
 }
 
 }  // namespace vknorm::test
+
+namespace vknorm::test {
+
+TEST_CASE("planner: SyncBatchNorm's merged plans read one merged record per channel and count the whole batch") {
+  // Shards of an (N, 6, 3, 5) batch of 8 samples, the empty one included, on every device.
+  for (const Capabilities& caps : real_devices()) {
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{5}}) {
+      for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+        CAPTURE(caps.device_name);
+        CAPTURE(n);
+        BatchNormParams bn;
+        bn.shape = {n == 1 ? 2 : n, 6, 3, 5};  // the shard of 1 sample: planned as 2, then set back
+        bn.layout = layout;
+        NormPlan p = planned(bn);
+        if (n == 1) {
+          p.geometry.outer = 1;
+          p.geometry.group_size = 15;
+          p.geometry.elements = 90;
+          if (layout == Layout::nhwc) p.O = 15;
+          else p.O = 1;
+        }
+        const uint64_t whole = 8 * 15;  // values per channel over all shards
+        const PlanOptions merged{.split = true, .merged = true, .merged_count = whole};
+        auto forward = plan_forward(caps, p, merged);
+        REQUIRE_MESSAGE(forward.ok(), forward.status().message());
+        if (n == 0) CHECK_PASSES(forward, K::stats_finalize);
+        else CHECK_PASSES(forward, K::stats_finalize, K::normalize);
+        CHECK(forward->workspace.stats_floats == 6 * 3 + 6);
+        const PushConstants& fin = forward->passes[0].push;
+        CHECK(fin.chunks == 1);
+        CHECK(uint64_t{fin.O} * fin.I == whole);
+        if (n > 0) CHECK(uint64_t{forward->passes[1].push.O} * forward->passes[1].push.I == p.geometry.group_size);
+        CHECK(fits(caps, forward.value(), p, whole) == "");
+
+        auto backward = plan_backward(caps, p, merged);
+        REQUIRE_MESSAGE(backward.ok(), backward.status().message());
+        if (n == 0) CHECK_PASSES(backward, K::grad_finalize);
+        else CHECK_PASSES(backward, K::grad_finalize, K::grad_input);
+        const PushConstants& gf = backward->passes[0].push;
+        CHECK(gf.chunks == 2);
+        CHECK((gf.flags & kFlagMergedSums) != 0);
+        CHECK(uint64_t{gf.O} * gf.I == whole);
+        CHECK(backward->workspace.grad_floats == 6 * 2 * 2);
+        if (n > 0) CHECK((backward->passes[1].push.flags & kFlagMergedSums) == 0);
+        CHECK(fits(caps, backward.value(), p, whole) == "");
+      }
+    }
+  }
+}
+
+}  // namespace vknorm::test
