@@ -34,8 +34,9 @@ class MpiCommunicator final : public Communicator {
 
   int rank() const override;
   int size() const override;
-  // MPI_Allgather of `bytes` MPI_BYTEs. Every rank must pass the same count (MPI does not
-  // check it); counts above INT_MAX (MPI's count type) are refused on every rank alike.
+  // MPI_Allgather of `bytes` MPI_BYTEs, after one MPI_Allgather of every rank's count: a
+  // rank whose count differs, or which refused its arguments (null buffers, a count above
+  // INT_MAX, MPI's count type), makes the call fail on every rank, naming that rank.
   Status all_gather(const void* send, size_t bytes, void* out) override;
 
  private:

@@ -3,7 +3,9 @@
 #include <mpi.h>
 
 #include <climits>
+#include <cstdint>
 #include <string>
+#include <vector>
 #include <type_traits>
 
 namespace vknorm {
@@ -64,10 +66,28 @@ int MpiCommunicator::rank() const { return state_->rank; }
 int MpiCommunicator::size() const { return state_->size; }
 
 Status MpiCommunicator::all_gather(const void* send, size_t bytes, void* out) {
+  Status local;
   if (bytes > static_cast<size_t>(INT_MAX))
-    return Status::invalid_argument("bytes: expected at most " + std::to_string(INT_MAX) +
-                                    " (MPI_Allgather's int count) per rank, got " + std::to_string(bytes));
-  if (bytes && (!send || !out)) return Status::invalid_argument("send, out: expected buffers, got null");
+    local = Status::invalid_argument("bytes: expected at most " + std::to_string(INT_MAX) +
+                                     " (MPI_Allgather's int count) per rank, got " + std::to_string(bytes));
+  else if (bytes && (!send || !out))
+    local = Status::invalid_argument("send, out: expected buffers, got null");
+  // Every rank first shares its count: MPI_Allgather with counts that differ between ranks
+  // is erroneous (it may hang or overrun), so a mismatch, or a rank that refused its own
+  // arguments (it sends UINT64_MAX), fails on every rank instead.
+  const int ranks = size();
+  const uint64_t mine = local.ok() ? static_cast<uint64_t>(bytes) : UINT64_MAX;
+  std::vector<uint64_t> counts(static_cast<size_t>(ranks));
+  if (int rc = MPI_Allgather(&mine, 1, MPI_UINT64_T, counts.data(), 1, MPI_UINT64_T, state_->comm); rc != MPI_SUCCESS)
+    return mpi_error("MPI_Allgather (counts)", rc);
+  if (!local.ok()) return local;
+  for (int r = 0; r < ranks; ++r)
+    if (counts[static_cast<size_t>(r)] != bytes)
+      return Status::invalid_argument(
+          "bytes: every rank must send the same count in one all_gather; rank " + std::to_string(rank()) + " sends " +
+          std::to_string(bytes) + ", rank " + std::to_string(r) +
+          (counts[static_cast<size_t>(r)] == UINT64_MAX ? " refused its arguments"
+                                                         : " sends " + std::to_string(counts[static_cast<size_t>(r)])));
   // A zero-byte gather is still a collective every rank takes part in: the ranks stay in
   // step. MPI wants buffers even then.
   unsigned char unused = 0;

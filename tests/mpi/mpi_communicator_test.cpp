@@ -75,7 +75,7 @@ void reduce_gives_the_same_bits_everywhere(Communicator& comm) {
 
 void zero_bytes_and_refusals(Communicator& comm) {
   check_ok(comm.all_gather(nullptr, 0, nullptr), "zero-byte all_gather");
-  // Refused before any MPI call, on every rank alike, so the ranks stay in step.
+  // Refused on every rank alike (the counts are exchanged first), so the ranks stay in step.
   unsigned char byte = 0;
   Status big = comm.all_gather(&byte, static_cast<size_t>(INT_MAX) + 1, &byte);
   check(!big.ok() && big.message().find("2147483647") != std::string::npos && big.message().find("bytes") == 0,
@@ -83,6 +83,16 @@ void zero_bytes_and_refusals(Communicator& comm) {
   Status null = comm.all_gather(nullptr, 4, &byte);
   check(!null.ok(), "a null send buffer refused");
   check_ok(comm.all_gather(&byte, 1, std::vector<unsigned char>(comm.size()).data()), "the ranks still in step");
+  if (comm.size() > 1) {
+    // Counts that differ between ranks (the last rank sends one byte more) fail on every
+    // rank, naming the rank whose count differs; nothing is gathered.
+    std::vector<unsigned char> send(5, 1), out(5 * comm.size());
+    const size_t mine = comm.rank() == comm.size() - 1 ? 5 : 4;
+    Status mismatch = comm.all_gather(send.data(), mine, out.data());
+    check(!mismatch.ok() && mismatch.message().find("bytes: every rank must send the same count") == 0,
+          "different counts refused on every rank, got: " + mismatch.message());
+    check_ok(comm.all_gather(&byte, 1, std::vector<unsigned char>(comm.size()).data()), "in step after a mismatch");
+  }
 }
 
 }  // namespace
