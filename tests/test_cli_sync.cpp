@@ -110,7 +110,12 @@ TEST_CASE("vknorm run --sync-shards refuses bad shards, an unknown or unbuilt --
                            Refusal{" --sync-shards 2,x,3", "--sync-shards: expected comma-separated shard sizes"},
                            Refusal{" --sync-shards 2,,3", "--sync-shards: expected comma-separated shard sizes"},
                            Refusal{" --sync-shards 2,3 --comm nccl", "--comm: expected threads or mpi, got 'nccl'"},
+#ifdef VKNORM_CLI_MPI  // one process: a world of 1 for 2 shards
+                           Refusal{" --sync-shards 2,3 --comm mpi",
+                                   "--comm mpi: the world size is 1, expected one rank per --sync-shards shard: 2"},
+#else
                            Refusal{" --sync-shards 2,3 --comm mpi", "--comm mpi: MPI is not built into this vknorm"},
+#endif
                            Refusal{" --comm threads", "--comm: applies with --sync-shards only"}}) {
     CAPTURE(r.extra);
     std::string errors;
@@ -123,5 +128,43 @@ TEST_CASE("vknorm run --sync-shards refuses bad shards, an unknown or unbuilt --
   CHECK_MESSAGE(errors.find("--sync-shards: applies to batchnorm (SyncBatchNorm), not layernorm") != std::string::npos, errors);
   fs::remove_all(dir);
 }
+
+#ifdef VKNORM_CLI_MPI
+// Under mpiexec (as CI: root, 2 cores), shared memory and self transports only.
+std::string mpiexec(int ranks) {
+  return "OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none " + std::string(VKNORM_MPIEXEC) +
+         " --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " ";
+}
+
+TEST_CASE("vknorm run --sync-shards --comm mpi: rank r runs shard r, rank 0 writes the plain run's outputs") {
+  struct Case {
+    int ranks;
+    std::string shards, extra;
+  };
+  for (const Case& k : {Case{2, "2,3", ""}, Case{3, "1,0,4", " --momentum none"}}) {
+    CAPTURE(k.shards);
+    const fs::path dir = sync_scratch("mpi_" + k.shards);
+    const std::string args = "run" + write_inputs(dir, {5, 3, 4, 2}, false) + k.extra;
+    std::string errors;
+    REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
+    const std::string command = mpiexec(k.ranks) + VKNORM_CLI_PATH + " " + args + " --out " + (dir / "mpi").string() +
+                                " --sync-shards " + k.shards + " --comm mpi 2> " + (dir / "mpi_err.txt").string();
+    CHECK_MESSAGE(std::system(command.c_str()) == 0, read_file(dir / "mpi_err.txt"));
+    compare_outputs(dir / "plain", dir / "mpi", false);
+    fs::remove_all(dir);
+  }
+  // A world of 2 for 3 shards: every rank refuses, the job fails.
+  const fs::path dir = sync_scratch("mpi_world");
+  const std::string command = mpiexec(2) + VKNORM_CLI_PATH + " run" + write_inputs(dir, {5, 3, 4, 2}, false) +
+                              " --out " + (dir / "out").string() + " --sync-shards 1,2,2 --comm mpi 2> " +
+                              (dir / "err.txt").string();
+  CHECK(std::system(command.c_str()) != 0);
+  const std::string errors = read_file(dir / "err.txt");
+  CHECK_MESSAGE(errors.find("--comm mpi: the world size is 2, expected one rank per --sync-shards shard: 3") !=
+                    std::string::npos, errors);
+  CHECK_FALSE(fs::exists(dir / "out" / "y.npy"));
+  fs::remove_all(dir);
+}
+#endif
 
 }  // namespace vknorm::test

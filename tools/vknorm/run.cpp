@@ -40,8 +40,9 @@ std::string run_usage() {
     "--sync-shards (batchnorm): SyncBatchNorm over the batch split along N into shards of\n"
     "these sizes (summing to N; 0 allowed), one rank each; the files are those of the plain run\n"
     "on the whole batch (y/dx concatenated, dweight/dbias summed over shards). --comm threads\n"
-    "(the default): one context (on --device) and one thread per shard. An eval run with\n"
-    "running statistics uses no batch statistics and runs plain.\n";
+    "(the default): one context (on --device) and one thread per shard. --comm mpi (when\n"
+    "built with Open MPI), under mpirun -np K with K shards: rank r runs shard r, rank 0 writes.\n"
+    "An eval run with running statistics uses no batch statistics and runs plain.\n";
 }
 
 const std::vector<std::string> kOptions = {"op",  "x",      "out",    "mode",   "weight", "bias", "running-mean",
@@ -283,8 +284,9 @@ Status run_sync(Call& c, BatchNormParams p, const NormGeometry& g, const std::ve
   const SyncRunInputs in{.params = p, .shards = c.sync_shards, .x = &c.x->data, .weight = &w, .bias = &b,
                          .running_mean = &rm, .running_var = &rv, .dy = c.dy ? &c.dy->data : nullptr,
                          .context_options = c.context_options};
-  auto r = run_sync_batch_norm_threads(in);
+  auto r = get(c.opts, "comm", "threads") == "mpi" ? run_sync_batch_norm_mpi(in) : run_sync_batch_norm_threads(in);
   if (!r) return r.status();
+  if (!r->writer) return {};  // an MPI rank other than 0
   if (g.updates_running) VKNORM_TRY(write_running(c, static_cast<int64_t>(g.channels), r->running_mean, r->running_var));
   if (!r->backward) return write_results(c, r->forward, Saved::mean_and_invstd, nullptr, shape);
   const Result<NormBackwardResult> back = std::move(*r->backward);

@@ -38,22 +38,18 @@ Result<std::vector<int64_t>> parse_sync_shards(const std::string& text, int64_t 
 
 Status check_sync_comm(const std::string& comm) {
   if (comm == "threads") return {};
-  if (comm == "mpi")
-    return Status::invalid_argument("--comm mpi: MPI is not built into this vknorm (no Open MPI when it was built); "
-                                    "use --comm threads");
+  if (comm == "mpi") {
+#ifdef VKNORM_CLI_MPI
+    return {};
+#else
+    return run_sync_batch_norm_mpi({}).status();
+#endif
+  }
   return Status::invalid_argument("--comm: expected threads or mpi, got '" + comm + "'");
 }
 
+namespace detail {
 namespace {
-
-struct Rank {
-  std::unique_ptr<Context> context;
-  BatchNormParams params;  // shape[0]: this shard's
-  std::vector<float> x, dy, running_mean, running_var;
-  NormForwardResult forward;
-  NormBackwardResult backward;
-  std::string error;
-};
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -70,7 +66,10 @@ std::vector<float> sum_over(const std::vector<Rank>& ranks, std::vector<float> N
   return std::vector<float>(sum.begin(), sum.end());
 }
 
-void run_rank(Rank& rank, Communicator& comm, const SyncRunInputs& in, uint64_t merged_count) {
+}  // namespace
+
+void run_rank(Rank& rank, Communicator& comm, const SyncRunInputs& in) {
+  const uint64_t merged_count = in.x->size() / static_cast<uint64_t>(in.params.shape[1]);
   auto f = sync_batch_norm_forward(*rank.context, comm, rank.params, rank.x, *in.weight, *in.bias, rank.running_mean,
                                    rank.running_var);
   if (!f) {
@@ -85,43 +84,32 @@ void run_rank(Rank& rank, Communicator& comm, const SyncRunInputs& in, uint64_t 
   else rank.error = b.status().message();
 }
 
-}  // namespace
-
-Result<SyncRunResult> run_sync_batch_norm_threads(const SyncRunInputs& in) {
-  const int size = static_cast<int>(in.shards.size());
-  const int64_t N = in.params.shape[0], C = in.params.shape.size() > 1 ? in.params.shape[1] : 1;
+Status prepare_rank(const SyncRunInputs& in, int r, Rank& rank) {
+  const int64_t N = in.params.shape[0];
   const size_t per_sample = N ? in.x->size() / static_cast<size_t>(N) : 0;
-  const uint64_t merged_count = in.x->size() / static_cast<uint64_t>(C);
-  std::vector<Rank> ranks(size);
   size_t first = 0;
-  for (int r = 0; r < size; ++r) {
-    Rank& rank = ranks[r];
-    auto context = Context::create_standalone(in.context_options);
-    if (!context) return Status::invalid_argument("--sync-shards: shard " + std::to_string(r) + "'s context: " +
-                                                  context.status().message());
-    rank.context = std::move(context.value());
-    rank.params = in.params;
-    rank.params.shape[0] = in.shards[r];
-    // Checked before any rank starts: a rank refusing its arguments would leave the others
-    // waiting in the exchange.
-    auto layout = sync_batch_norm_exchange_layout(*rank.context, rank.params);
-    if (!layout) return Status::invalid_argument("--sync-shards: shard " + std::to_string(r) + ": " + layout.status().message());
-    const size_t count = static_cast<size_t>(in.shards[r]) * per_sample;
-    rank.x.assign(in.x->begin() + first, in.x->begin() + first + count);
-    if (in.dy) rank.dy.assign(in.dy->begin() + first, in.dy->begin() + first + count);
-    first += count;
-    rank.running_mean = *in.running_mean;
-    rank.running_var = *in.running_var;
-  }
-  auto comms = make_thread_communicators(size);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < size; ++r) threads.emplace_back(run_rank, std::ref(ranks[r]), std::ref(*comms[r]), std::cref(in), merged_count);
-  for (auto& t : threads) t.join();
-  for (int r = 0; r < size; ++r)
-    if (!ranks[r].error.empty()) return Status::invalid_argument("shard " + std::to_string(r) + ": " + ranks[r].error);
+  for (int i = 0; i < r; ++i) first += static_cast<size_t>(in.shards[i]) * per_sample;
+  const size_t count = static_cast<size_t>(in.shards[r]) * per_sample;
+  auto context = Context::create_standalone(in.context_options);
+  if (!context)
+    return Status::invalid_argument("--sync-shards: shard " + std::to_string(r) + "'s context: " + context.status().message());
+  rank.context = std::move(context.value());
+  rank.params = in.params;
+  rank.params.shape[0] = in.shards[r];
+  auto layout = sync_batch_norm_exchange_layout(*rank.context, rank.params);
+  if (!layout) return Status::invalid_argument("--sync-shards: shard " + std::to_string(r) + ": " + layout.status().message());
+  rank.x.assign(in.x->begin() + first, in.x->begin() + first + count);
+  if (in.dy) rank.dy.assign(in.dy->begin() + first, in.dy->begin() + first + count);
+  rank.running_mean = *in.running_mean;
+  rank.running_var = *in.running_var;
+  return {};
+}
 
+Result<SyncRunResult> assemble(const std::vector<Rank>& ranks, bool backward) {
+  for (size_t r = 0; r < ranks.size(); ++r)
+    if (!ranks[r].error.empty()) return Status::invalid_argument("shard " + std::to_string(r) + ": " + ranks[r].error);
   const Rank& lead = ranks[0];
-  for (int r = 1; r < size; ++r) {
+  for (size_t r = 1; r < ranks.size(); ++r) {
     const Rank& rank = ranks[r];
     for (auto [name, mine, theirs] : {std::tuple{"save_mean", &rank.forward.save_mean, &lead.forward.save_mean},
                                       {"save_invstd", &rank.forward.save_invstd, &lead.forward.save_invstd},
@@ -137,12 +125,33 @@ Result<SyncRunResult> run_sync_batch_norm_threads(const SyncRunInputs& in) {
   out.running_mean = lead.running_mean;
   out.running_var = lead.running_var;
   for (const Rank& rank : ranks) out.forward.y.insert(out.forward.y.end(), rank.forward.y.begin(), rank.forward.y.end());
-  if (!in.dy) return out;
+  if (!backward) return out;
   NormBackwardResult& back = out.backward.emplace();
   for (const Rank& rank : ranks) back.dx.insert(back.dx.end(), rank.backward.dx.begin(), rank.backward.dx.end());
   back.dweight = sum_over(ranks, &NormBackwardResult::dweight);
   back.dbias = sum_over(ranks, &NormBackwardResult::dbias);
   return out;
 }
+
+}  // namespace detail
+
+Result<SyncRunResult> run_sync_batch_norm_threads(const SyncRunInputs& in) {
+  const int size = static_cast<int>(in.shards.size());
+  std::vector<detail::Rank> ranks(size);
+  for (int r = 0; r < size; ++r) VKNORM_TRY(detail::prepare_rank(in, r, ranks[r]));
+  auto comms = make_thread_communicators(size);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < size; ++r)
+    threads.emplace_back(detail::run_rank, std::ref(ranks[r]), std::ref(*comms[r]), std::cref(in));
+  for (auto& t : threads) t.join();
+  return detail::assemble(ranks, in.dy != nullptr);
+}
+
+#ifndef VKNORM_CLI_MPI
+Result<SyncRunResult> run_sync_batch_norm_mpi(const SyncRunInputs&) {
+  return Status::invalid_argument("--comm mpi: MPI is not built into this vknorm (no Open MPI when it was built); "
+                                  "use --comm threads");
+}
+#endif
 
 }  // namespace vknorm::cli
