@@ -1,7 +1,8 @@
 // `vknorm run --op batchnorm --sync-shards`: SyncBatchNorm over shards of the batch (a
-// context and a thread per shard) writes what the plain `vknorm run` writes on the whole
-// batch, within 1e-6 of max(1, max|want|) (float16 y / dx: plus one float16 rounding of
-// each value), num_batches_tracked identical; and the tool's refusals.
+// context and a thread per shard, or an MPI rank per shard) writes what the plain `vknorm run`
+// writes on the whole batch, within 1e-6 of max(1, max|want|) (float16 y / dx: plus one
+// float16 rounding of each value), num_batches_tracked identical; eval with running
+// statistics runs plain; and the tool's refusals.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -98,6 +99,21 @@ TEST_CASE("vknorm run --sync-shards writes the plain run's outputs on the whole 
       CHECK(read_file(dir / "threads" / name) == read_file(dir / "sync" / name));
     fs::remove_all(dir);
   }
+}
+
+TEST_CASE("vknorm run --sync-shards in eval with running statistics runs plain: the same bits") {
+  const fs::path dir = sync_scratch("eval");
+  const std::string args = "run" + write_inputs(dir, {5, 3, 4, 2}, false) + " --mode eval";
+  std::string errors;
+  REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
+  REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "sync").string() + " --sync-shards 2,0,3", &errors) == 0, errors);
+  for (const char* name : {"y.npy", "dx.npy", "dweight.npy", "dbias.npy"}) {
+    CAPTURE(name);
+    CHECK(!read_file(dir / "plain" / name).empty());
+    CHECK(read_file(dir / "sync" / name) == read_file(dir / "plain" / name));
+  }
+  CHECK_FALSE(fs::exists(dir / "sync" / "running_mean.npy"));  // eval updates nothing
+  fs::remove_all(dir);
 }
 
 TEST_CASE("vknorm run --sync-shards refuses bad shards, an unknown or unbuilt --comm, and other ops") {
