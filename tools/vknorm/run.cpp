@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "io/npy.hpp"
 #include "ops/norm_kinds.hpp"
+#include "run_sync.hpp"
 
 namespace vknorm::cli {
 namespace {
@@ -22,6 +23,7 @@ std::string run_usage() {
     "                  [--num-batches-tracked K] [--eps 1e-5|none] [--dy dy.npy]\n"
     "                  [--groups G] [--normalized-dims K] [--dims 1|2|3]\n"
     "                  [--layout nchw|nhwc] [--dtype f32|f16] [--device N]\n"
+    "                  [--sync-shards N0,N1,... [--comm threads|mpi]]\n"
          "KIND: " + kind_names(true) + ",\n"
          "or PyTorch's names " + kind_names(false, " and ") + ".\n"
     "Tensors are in PyTorch's logical order, float32 or float16 files. --layout and --dtype\n"
@@ -34,12 +36,19 @@ std::string run_usage() {
     "Writes y.npy; save_mean.npy and save_invstd.npy when input statistics are used (one per\n"
     "statistics group; RMSNorm: save_invstd only); running_mean.npy, running_var.npy and\n"
     "(batchnorm) num_batches_tracked.npy when training updates them; with --dy: dx.npy, and\n"
-    "dweight.npy / dbias.npy for the parameters given.\n";
+    "dweight.npy / dbias.npy for the parameters given.\n"
+    "--sync-shards (batchnorm): SyncBatchNorm over the batch split along N into shards of\n"
+    "these sizes (summing to N; 0 allowed), one rank each; the files are those of the plain run\n"
+    "on the whole batch (y/dx concatenated, dweight/dbias summed over shards). --comm threads\n"
+    "(the default): one context (on --device) and one thread per shard. --comm mpi (when\n"
+    "built with Open MPI), under mpirun -np K with K shards: rank r runs shard r, rank 0 writes.\n"
+    "An eval run with running statistics uses no batch statistics and runs plain.\n";
 }
 
 const std::vector<std::string> kOptions = {"op",  "x",      "out",    "mode",   "weight", "bias", "running-mean",
                                            "running-var", "momentum", "num-batches-tracked", "eps", "dy",
-                                           "layout", "dtype", "device", "groups", "normalized-dims", "dims"};
+                                           "layout", "dtype", "device", "groups", "normalized-dims", "dims",
+                                           "sync-shards", "comm"};
 
 using Options = std::map<std::string, std::string>;
 
@@ -122,7 +131,9 @@ struct Call {
   Layout layout = Layout::nchw;
   DType dtype = DType::f32;
   std::filesystem::path out;
-  std::unique_ptr<Context> context;
+  std::unique_ptr<Context> context;  // null with --sync-shards until a plain run needs it
+  StandaloneOptions context_options;  // --device
+  std::vector<int64_t> sync_shards;   // --sync-shards: empty for a plain run
   std::optional<BatchNormState> batch_norm_state;  // BatchNorm's module state (--momentum, --num-batches-tracked)
 
   // Parameters as the op needs them: a missing one of weight/bias is the identity.
@@ -249,6 +260,39 @@ std::vector<int64_t> param_shape(const Params& p, const NormGeometry& g) {
   else return {static_cast<int64_t>(g.channels)};
 }
 
+Status write_running(const Call& c, int64_t C, const std::vector<float>& rm, const std::vector<float>& rv) {
+  VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
+  VKNORM_TRY(c.write("running_var.npy", {C}, rv));
+  if (const auto& state = c.batch_norm_state)
+    VKNORM_TRY(io::write_npy_int64((c.out / "num_batches_tracked.npy").string(), {}, &state->num_batches_tracked, 1));
+  return {};
+}
+
+Status ensure_context(Call& c) {
+  if (c.context) return {};
+  auto context = Context::create_standalone(c.context_options);
+  if (!context) return context.status();
+  c.context = std::move(context.value());
+  return {};
+}
+
+// --sync-shards with batch statistics: the shards' SyncBatchNorm, written as the plain run's.
+Status run_sync(Call& c, BatchNormParams p, const NormGeometry& g, const std::vector<int64_t>& shape,
+                const std::vector<float>& w, const std::vector<float>& b, const std::vector<float>& rm,
+                const std::vector<float>& rv) {
+  p.training = true;  // eval without running statistics normalizes with the batch's, as training does
+  const SyncRunInputs in{.params = p, .shards = c.sync_shards, .x = &c.x->data, .weight = &w, .bias = &b,
+                         .running_mean = &rm, .running_var = &rv, .dy = c.dy ? &c.dy->data : nullptr,
+                         .context_options = c.context_options};
+  auto r = get(c.opts, "comm", "threads") == "mpi" ? run_sync_batch_norm_mpi(in) : run_sync_batch_norm_threads(in);
+  if (!r) return r.status();
+  if (!r->writer) return {};  // an MPI rank other than 0
+  if (g.updates_running) VKNORM_TRY(write_running(c, static_cast<int64_t>(g.channels), r->running_mean, r->running_var));
+  if (!r->backward) return write_results(c, r->forward, Saved::mean_and_invstd, nullptr, shape);
+  const Result<NormBackwardResult> back = std::move(*r->backward);
+  return write_results(c, r->forward, Saved::mean_and_invstd, &back, shape);
+}
+
 template <class Params>
 Status run_kind(Call& c) {
   const KindInfo& kind = NormKind<Params>::info;
@@ -267,15 +311,13 @@ Status run_kind(Call& c) {
   const std::vector<float> w = plan->has_weight ? c.weight_or(A) : std::vector<float>();
   const std::vector<float> b = plan->has_bias ? c.bias_or(A) : std::vector<float>();
   std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
+  if constexpr (std::is_same_v<Params, BatchNormParams>)
+    if (!c.sync_shards.empty() && g.uses_batch_stats) return run_sync(c, p, g, shape, w, b, rm, rv);
+  VKNORM_TRY(ensure_context(c));
   const std::vector<float> rm_before = rm, rv_before = rv;
   auto f = kind_forward(*c.context, p, {c.x->data, w, b, rm, rv, {}});
   if (!f) return f.status();
-  if (g.updates_running) {
-    VKNORM_TRY(c.write("running_mean.npy", {C}, rm));
-    VKNORM_TRY(c.write("running_var.npy", {C}, rv));
-    if (const auto& state = c.batch_norm_state)
-      VKNORM_TRY(io::write_npy_int64((c.out / "num_batches_tracked.npy").string(), {}, &state->num_batches_tracked, 1));
-  }
+  if (g.updates_running) VKNORM_TRY(write_running(c, C, rm, rv));
   const Saved saved = !g.uses_batch_stats ? Saved::none : kind.saves_mean ? Saved::mean_and_invstd : Saved::invstd;
   if (!c.dy) return write_results(c, f.value(), saved, nullptr, shape);
   auto back = kind_backward(*c.context, p, {c.x->data, c.dy->data, w, f->save_mean, f->save_invstd, rm_before, rv_before, {}});
@@ -323,13 +365,23 @@ Status run(const Options& opts) {
     return Status::invalid_argument("--dy: expected the shape of x " + shape_text(c.x->shape) + ", got " +
                                     shape_text(c.dy->shape));
 
-  StandaloneOptions options;
+  if (opts.count("comm") && !opts.count("sync-shards"))
+    return Status::invalid_argument("--comm: applies with --sync-shards only");
+  if (opts.count("sync-shards")) {
+    if (kind.name != NormKind<BatchNormParams>::info.name)
+      return Status::invalid_argument("--sync-shards: applies to batchnorm (SyncBatchNorm), not " + op);
+    VKNORM_TRY(check_sync_comm(get(opts, "comm", "threads")));
+    if (c.x->shape.size() < 2)
+      return Status::invalid_argument("--sync-shards: expected x of shape (N, C, *), got " + shape_text(c.x->shape));
+    auto shards = parse_sync_shards(opts.at("sync-shards"), c.x->shape[0]);
+    if (!shards) return shards.status();
+    c.sync_shards = std::move(shards.value());
+  }
+
   auto device = integer(opts, "device", 0, UINT32_MAX, -1);
   if (!device) return device.status();
-  if (device.value() >= 0) options.device_index = static_cast<uint32_t>(device.value());
-  auto context = Context::create_standalone(options);
-  if (!context) return context.status();
-  c.context = std::move(context.value());
+  if (device.value() >= 0) c.context_options.device_index = static_cast<uint32_t>(device.value());
+  if (c.sync_shards.empty()) VKNORM_TRY(ensure_context(c));
   c.out = get(opts, "out");
   std::error_code ec;
   std::filesystem::create_directories(c.out, ec);
