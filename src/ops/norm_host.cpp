@@ -63,52 +63,124 @@ std::vector<float> download_tensor(const NormPlan& p, const Buffer& b) {
   return reorder(p, v, false);
 }
 
+#define VKNORM_TRY_BUFFER(member, expr) \
+  if (auto made = (expr)) {             \
+    out.member = std::move(made.value()); \
+  } else {                              \
+    return made.status();               \
+  }
+
+Result<ForwardDeviceBuffers> upload_forward(Context& context, const NormPlan& p, const std::vector<float>& x,
+                                            const std::vector<float>& weight, const std::vector<float>& bias,
+                                            const std::vector<float>& running_mean,
+                                            const std::vector<float>& running_var,
+                                            const std::vector<float>& residual, uint64_t workspace_bytes) {
+  const NormGeometry& g = p.geometry;
+  const size_t A = g.affine_size, C = g.channels, G = g.stat_groups;
+  const bool running = !g.uses_batch_stats || g.updates_running;
+  const std::vector<float> none;
+  ForwardDeviceBuffers out;
+  VKNORM_TRY_BUFFER(x, upload_tensor(context, p, x))
+  VKNORM_TRY_BUFFER(y, make_buffer(context, g.elements, p.dtype == DType::f16))
+  VKNORM_TRY_BUFFER(weight, upload_floats(context, p.has_weight ? weight : none, A))
+  VKNORM_TRY_BUFFER(bias, upload_floats(context, p.has_bias ? bias : none, A))
+  VKNORM_TRY_BUFFER(running_mean, upload_floats(context, running ? running_mean : none, C))
+  VKNORM_TRY_BUFFER(running_var, upload_floats(context, running ? running_var : none, C))
+  VKNORM_TRY_BUFFER(save_mean, make_buffer(context, G, false))
+  VKNORM_TRY_BUFFER(save_invstd, make_buffer(context, G, false))
+  VKNORM_TRY_BUFFER(workspace, make_buffer(context, workspace_bytes / 4, false))
+  VKNORM_TRY_BUFFER(residual,
+                    p.epilogue.residual ? upload_tensor(context, p, residual) : make_buffer(context, 1, false))
+  return out;
+}
+
+NormForwardBuffers ForwardDeviceBuffers::refs() const {
+  return {ref(x),           ref(y),           ref(weight),      ref(bias),      ref(running_mean),
+          ref(running_var), ref(save_mean),   ref(save_invstd), ref(workspace), ref(residual)};
+}
+
+NormForwardResult download_forward(const NormPlan& p, const ForwardDeviceBuffers& b, std::vector<float>& running_mean,
+                                   std::vector<float>& running_var) {
+  const NormGeometry& g = p.geometry;
+  NormForwardResult out;
+  out.y = download_tensor(p, b.y);
+  if (g.uses_batch_stats) {
+    if (!p.rms) out.save_mean = download_floats(b.save_mean, g.stat_groups);
+    out.save_invstd = download_floats(b.save_invstd, g.stat_groups);
+  }
+  if (g.updates_running) {
+    running_mean = download_floats(b.running_mean, g.channels);
+    running_var = download_floats(b.running_var, g.channels);
+  }
+  return out;
+}
+
+Result<BackwardDeviceBuffers> upload_backward(Context& context, const NormPlan& p, const std::vector<float>& x,
+                                              const std::vector<float>& dy, const std::vector<float>& weight,
+                                              const std::vector<float>& mean, const std::vector<float>& stat,
+                                              const std::vector<float>& y, uint64_t workspace_bytes) {
+  const NormGeometry& g = p.geometry;
+  const size_t A = g.affine_size;
+  const size_t stat_count = g.uses_batch_stats ? g.stat_groups : g.channels;
+  const bool half = p.dtype == DType::f16;
+  const std::vector<float> none;
+  BackwardDeviceBuffers out;
+  VKNORM_TRY_BUFFER(x, upload_tensor(context, p, x))
+  VKNORM_TRY_BUFFER(dy, upload_tensor(context, p, dy))
+  VKNORM_TRY_BUFFER(dx, make_buffer(context, g.elements, half))
+  VKNORM_TRY_BUFFER(weight, upload_floats(context, p.has_weight ? weight : none, A))
+  VKNORM_TRY_BUFFER(mean, upload_floats(context, p.rms ? none : mean, stat_count))
+  VKNORM_TRY_BUFFER(stat, upload_floats(context, stat, stat_count))
+  VKNORM_TRY_BUFFER(dweight, make_buffer(context, A, false))
+  VKNORM_TRY_BUFFER(dbias, make_buffer(context, A, false))
+  VKNORM_TRY_BUFFER(workspace, make_buffer(context, workspace_bytes / 4, false))
+  VKNORM_TRY_BUFFER(y, p.epilogue.relu ? upload_tensor(context, p, y) : make_buffer(context, 1, false))
+  VKNORM_TRY_BUFFER(dresidual, make_buffer(context, g.elements, half))
+  return out;
+}
+
+#undef VKNORM_TRY_BUFFER
+
+NormBackwardBuffers BackwardDeviceBuffers::refs(const NormPlan& p) const {
+  NormBackwardBuffers b{ref(x),       ref(dy),    ref(dx),        ref(weight), {},          {}, {}, {},
+                        ref(dweight), ref(dbias), ref(workspace), ref(y),      ref(dresidual)};
+  if (p.geometry.uses_batch_stats) {
+    b.save_mean = ref(mean);
+    b.save_invstd = ref(stat);
+  } else {
+    b.running_mean = ref(mean);
+    b.running_var = ref(stat);
+  }
+  return b;
+}
+
+NormBackwardResult download_backward(const NormPlan& p, const BackwardDeviceBuffers& b) {
+  const size_t A = p.geometry.affine_size;
+  NormBackwardResult out;
+  out.dx = download_tensor(p, b.dx);
+  if (p.has_weight) out.dweight = download_floats(b.dweight, A);
+  if (p.has_bias) out.dbias = download_floats(b.dbias, A);
+  if (p.epilogue.residual) out.dresidual = download_tensor(p, b.dresidual);
+  return out;
+}
+
 }  // namespace host_io
 
 using namespace host_io;
-
-#define VKNORM_TRY_BUFFER(name, expr) \
-  auto name = (expr);                 \
-  if (!name) return name.status();
 
 Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p, const std::vector<float>& x,
                                             const std::vector<float>& weight, const std::vector<float>& bias,
                                             std::vector<float>& running_mean, std::vector<float>& running_var,
                                             const std::vector<float>& residual) {
-  const NormGeometry& g = p.geometry;
   auto workspace_bytes = norm_workspace_size(context, p);
   if (!workspace_bytes) return workspace_bytes.status();
-  const size_t A = g.affine_size, C = g.channels, G = g.stat_groups;
-  const bool running = !g.uses_batch_stats || g.updates_running;
-  const std::vector<float> none;
-  VKNORM_TRY_BUFFER(xb, upload_tensor(context, p, x))
-  VKNORM_TRY_BUFFER(yb, make_buffer(context, g.elements, p.dtype == DType::f16))
-  VKNORM_TRY_BUFFER(wb, upload_floats(context, p.has_weight ? weight : none, A))
-  VKNORM_TRY_BUFFER(bb, upload_floats(context, p.has_bias ? bias : none, A))
-  VKNORM_TRY_BUFFER(rmb, upload_floats(context, running ? running_mean : none, C))
-  VKNORM_TRY_BUFFER(rvb, upload_floats(context, running ? running_var : none, C))
-  VKNORM_TRY_BUFFER(smb, make_buffer(context, G, false))
-  VKNORM_TRY_BUFFER(sib, make_buffer(context, G, false))
-  VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
-  VKNORM_TRY_BUFFER(resb, p.epilogue.residual ? upload_tensor(context, p, residual) : make_buffer(context, 1, false))
-  NormForwardBuffers buffers{ref(*xb),  ref(*yb),  ref(*wb),  ref(*bb),  ref(*rmb),
-                             ref(*rvb), ref(*smb), ref(*sib), ref(*wsb), ref(*resb)};
+  auto buffers = upload_forward(context, p, x, weight, bias, running_mean, running_var, residual, workspace_bytes.value());
+  if (!buffers) return buffers.status();
   auto recorder = context.begin_commands();
   if (!recorder) return recorder.status();
-  VKNORM_TRY(record_norm_forward(*recorder.value(), p, buffers));
+  VKNORM_TRY(record_norm_forward(*recorder.value(), p, buffers->refs()));
   VKNORM_TRY(context.submit_and_wait(*recorder.value()));
-
-  NormForwardResult out;
-  out.y = download_tensor(p, *yb);
-  if (g.uses_batch_stats) {
-    if (!p.rms) out.save_mean = download_floats(*smb, G);
-    out.save_invstd = download_floats(*sib, G);
-  }
-  if (g.updates_running) {
-    running_mean = download_floats(*rmb, C);
-    running_var = download_floats(*rvb, C);
-  }
-  return out;
+  return download_forward(p, buffers.value(), running_mean, running_var);
 }
 
 Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& p, const std::vector<float>& x,
@@ -118,46 +190,18 @@ Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& 
   const NormGeometry& g = p.geometry;
   auto workspace_bytes = norm_workspace_size(context, p);
   if (!workspace_bytes) return workspace_bytes.status();
-  const size_t A = g.affine_size;
   const size_t stat_count = g.uses_batch_stats ? g.stat_groups : g.channels;
   const std::string names = g.uses_batch_stats ? "save_mean/save_invstd" : "running_mean/running_var";
   if ((!p.rms && mean.size() != stat_count) || stat.size() != stat_count)
     return Status::invalid_argument(names + ": expected " + std::to_string(stat_count) + " elements each, got " +
                                     std::to_string(mean.size()) + " and " + std::to_string(stat.size()));
-  const std::vector<float> none;
-  VKNORM_TRY_BUFFER(xb, upload_tensor(context, p, x))
-  VKNORM_TRY_BUFFER(dyb, upload_tensor(context, p, dy))
-  VKNORM_TRY_BUFFER(dxb, make_buffer(context, g.elements, p.dtype == DType::f16))
-  VKNORM_TRY_BUFFER(wb, upload_floats(context, p.has_weight ? weight : none, A))
-  VKNORM_TRY_BUFFER(meanb, upload_floats(context, p.rms ? none : mean, stat_count))
-  VKNORM_TRY_BUFFER(statb, upload_floats(context, stat, stat_count))
-  VKNORM_TRY_BUFFER(dwb, make_buffer(context, A, false))
-  VKNORM_TRY_BUFFER(dbb, make_buffer(context, A, false))
-  VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
-  VKNORM_TRY_BUFFER(yb, p.epilogue.relu ? upload_tensor(context, p, y) : make_buffer(context, 1, false))
-  VKNORM_TRY_BUFFER(drb, make_buffer(context, g.elements, p.dtype == DType::f16))
-  NormBackwardBuffers buffers{ref(*xb),  ref(*dyb), ref(*dxb),  ref(*wb), {}, {}, {}, {}, ref(*dwb),
-                              ref(*dbb), ref(*wsb), ref(*yb), ref(*drb)};
-  if (g.uses_batch_stats) {
-    buffers.save_mean = ref(*meanb);
-    buffers.save_invstd = ref(*statb);
-  } else {
-    buffers.running_mean = ref(*meanb);
-    buffers.running_var = ref(*statb);
-  }
+  auto buffers = upload_backward(context, p, x, dy, weight, mean, stat, y, workspace_bytes.value());
+  if (!buffers) return buffers.status();
   auto recorder = context.begin_commands();
   if (!recorder) return recorder.status();
-  VKNORM_TRY(record_norm_backward(*recorder.value(), p, buffers));
+  VKNORM_TRY(record_norm_backward(*recorder.value(), p, buffers->refs(p)));
   VKNORM_TRY(context.submit_and_wait(*recorder.value()));
-
-  NormBackwardResult out;
-  out.dx = download_tensor(p, *dxb);
-  if (p.has_weight) out.dweight = download_floats(*dwb, A);
-  if (p.has_bias) out.dbias = download_floats(*dbb, A);
-  if (p.epilogue.residual) out.dresidual = download_tensor(p, *drb);
-  return out;
+  return download_backward(p, buffers.value());
 }
-
-#undef VKNORM_TRY_BUFFER
 
 }  // namespace vknorm

@@ -10,10 +10,6 @@ namespace vknorm {
 
 using namespace sync_detail;
 
-#define VKNORM_TRY_BUFFER(name, expr) \
-  auto name = (expr);                 \
-  if (!name) return name.status();
-
 namespace {
 
 // The exchange, always entered once by every rank: a rank that failed before it sends
@@ -46,20 +42,11 @@ Result<NormForwardResult> sync_forward(Context& context, Communicator& comm, con
   if (!layout) return layout.status();
   auto workspace_bytes = sync_batch_norm_workspace_size(context, params);
   if (!workspace_bytes) return workspace_bytes.status();
-  const size_t C = g.channels;
-  const std::vector<float> none;
-  VKNORM_TRY_BUFFER(xb, upload_tensor(context, p, x))
-  VKNORM_TRY_BUFFER(yb, make_buffer(context, g.elements, p.dtype == DType::f16))
-  VKNORM_TRY_BUFFER(wb, upload_floats(context, p.has_weight ? weight : none, C))
-  VKNORM_TRY_BUFFER(bb, upload_floats(context, p.has_bias ? bias : none, C))
-  VKNORM_TRY_BUFFER(rmb, upload_floats(context, running ? running_mean : none, C))
-  VKNORM_TRY_BUFFER(rvb, upload_floats(context, running ? running_var : none, C))
-  VKNORM_TRY_BUFFER(smb, make_buffer(context, C, false))
-  VKNORM_TRY_BUFFER(sib, make_buffer(context, C, false))
-  VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
-  VKNORM_TRY_BUFFER(resb, p.epilogue.residual ? upload_tensor(context, p, residual) : make_buffer(context, 1, false))
-  const NormForwardBuffers buffers{ref(*xb),  ref(*yb),  ref(*wb),  ref(*bb),  ref(*rmb),
-                                   ref(*rvb), ref(*smb), ref(*sib), ref(*wsb), ref(*resb)};
+  auto device = upload_forward(context, p, x, weight, bias, running_mean, running_var, residual,
+                               workspace_bytes.value());
+  if (!device) return device.status();
+  const NormForwardBuffers buffers = device->refs();
+  void* workspace = device->workspace.data();
   {
     auto recorder = context.begin_commands();
     if (!recorder) return recorder.status();
@@ -69,28 +56,19 @@ Result<NormForwardResult> sync_forward(Context& context, Communicator& comm, con
   // The workspace is host-visible and the submit waited: the host reads it directly.
   std::vector<float> send(layout->send_bytes / 4), gathered;
   VKNORM_TRY(compact_sync_batch_norm_statistics(
-      params, layout.value(), static_cast<const uint8_t*>(wsb->data()) + layout->download_offset, send.data()));
+      params, layout.value(), static_cast<const uint8_t*>(workspace) + layout->download_offset, send.data()));
   exchanged = true;
   VKNORM_TRY(gather(comm, send, gathered));
   auto merged = merge_sync_batch_norm_statistics(params, gathered.data(), comm.size());
   if (!merged) return merged.status();
-  std::memcpy(static_cast<uint8_t*>(wsb->data()) + layout->upload_offset, merged->upload.data(),
-              layout->upload_bytes);
+  std::memcpy(static_cast<uint8_t*>(workspace) + layout->upload_offset, merged->upload.data(), layout->upload_bytes);
   {
     auto recorder = context.begin_commands();
     if (!recorder) return recorder.status();
     VKNORM_TRY(record_sync_batch_norm_apply(*recorder.value(), params, buffers, merged->count));
     VKNORM_TRY(context.submit_and_wait(*recorder.value()));
   }
-  NormForwardResult out;
-  out.y = download_tensor(p, *yb);
-  out.save_mean = download_floats(*smb, C);
-  out.save_invstd = download_floats(*sib, C);
-  if (running) {
-    running_mean = download_floats(*rmb, C);
-    running_var = download_floats(*rvb, C);
-  }
-  return out;
+  return download_forward(p, device.value(), running_mean, running_var);
 }
 
 Result<NormBackwardResult> sync_backward(Context& context, Communicator& comm, const BatchNormParams& params,
@@ -116,21 +94,10 @@ Result<NormBackwardResult> sync_backward(Context& context, Communicator& comm, c
   if (!layout) return layout.status();
   auto workspace_bytes = sync_batch_norm_workspace_size(context, params);
   if (!workspace_bytes) return workspace_bytes.status();
-  const std::vector<float> none;
-  const bool half = p.dtype == DType::f16;
-  VKNORM_TRY_BUFFER(xb, upload_tensor(context, p, x))
-  VKNORM_TRY_BUFFER(dyb, upload_tensor(context, p, dy))
-  VKNORM_TRY_BUFFER(dxb, make_buffer(context, g.elements, half))
-  VKNORM_TRY_BUFFER(wb, upload_floats(context, p.has_weight ? weight : none, C))
-  VKNORM_TRY_BUFFER(meanb, upload_floats(context, save_mean, C))
-  VKNORM_TRY_BUFFER(statb, upload_floats(context, save_invstd, C))
-  VKNORM_TRY_BUFFER(dwb, make_buffer(context, C, false))
-  VKNORM_TRY_BUFFER(dbb, make_buffer(context, C, false))
-  VKNORM_TRY_BUFFER(wsb, make_buffer(context, workspace_bytes.value() / 4, false))
-  VKNORM_TRY_BUFFER(yb, p.epilogue.relu ? upload_tensor(context, p, y) : make_buffer(context, 1, false))
-  VKNORM_TRY_BUFFER(drb, make_buffer(context, g.elements, half))
-  const NormBackwardBuffers buffers{ref(*xb), ref(*dyb), ref(*dxb), ref(*wb),  ref(*meanb), ref(*statb), {},
-                                    {},        ref(*dwb), ref(*dbb), ref(*wsb), ref(*yb),    ref(*drb)};
+  auto device = upload_backward(context, p, x, dy, weight, save_mean, save_invstd, y, workspace_bytes.value());
+  if (!device) return device.status();
+  const NormBackwardBuffers buffers = device->refs(p);
+  void* workspace = device->workspace.data();
   {
     auto recorder = context.begin_commands();
     if (!recorder) return recorder.status();
@@ -139,29 +106,22 @@ Result<NormBackwardResult> sync_backward(Context& context, Communicator& comm, c
   }
   std::vector<float> local(C * 2);
   VKNORM_TRY(compact_sync_batch_norm_grad_sums(
-      params, layout.value(), static_cast<const uint8_t*>(wsb->data()) + layout->download_offset, local.data()));
+      params, layout.value(), static_cast<const uint8_t*>(workspace) + layout->download_offset, local.data()));
   std::vector<float> global = local;
   exchanged = true;
   VKNORM_TRY(all_reduce_sum(comm, global.data(), global.size()));
   const std::vector<float> upload = sync_batch_norm_grad_upload(local, global);
-  std::memcpy(static_cast<uint8_t*>(wsb->data()) + layout->upload_offset, upload.data(), layout->upload_bytes);
+  std::memcpy(static_cast<uint8_t*>(workspace) + layout->upload_offset, upload.data(), layout->upload_bytes);
   {
     auto recorder = context.begin_commands();
     if (!recorder) return recorder.status();
     VKNORM_TRY(record_sync_batch_norm_grad_input(*recorder.value(), params, buffers, merged_count));
     VKNORM_TRY(context.submit_and_wait(*recorder.value()));
   }
-  NormBackwardResult out;
-  out.dx = download_tensor(p, *dxb);
-  if (p.has_weight) out.dweight = download_floats(*dwb, C);
-  if (p.has_bias) out.dbias = download_floats(*dbb, C);
-  if (p.epilogue.residual) out.dresidual = download_tensor(p, *drb);
-  return out;
+  return download_backward(p, device.value());
 }
 
 }  // namespace
-
-#undef VKNORM_TRY_BUFFER
 
 Result<NormBackwardResult> sync_batch_norm_backward(Context& context, Communicator& comm,
                                                     const BatchNormParams& params, const std::vector<float>& x,
