@@ -184,34 +184,46 @@ TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within 
   CHECK(refused.status().message().find("maxStorageBufferRange of 134217728") != std::string::npos);
 }
 
-TEST_CASE("planner: every planned dispatch fits every limit of its device") {
-  size_t planned = 0, refused = 0;
-  // And grids of at most 3 workgroups a dimension, which no real device has, so that
-  // every pass folds.
+// Every plan the tests below check: on each modeled device, and on one whose grids are at
+// most 3 workgroups a dimension (no real device has that, so every pass folds), for every
+// case (float16 ones only where the device stores 16-bit), both directions, with and
+// without forced split passes. `visit(caps, c, forward, split, plan)` sees refusals too.
+template <class Visit>
+void for_each_plan(Visit&& visit) {
   std::vector<Capabilities> devices = real_devices();
   devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
-  for (const Capabilities& caps : devices) {
+  for (const Capabilities& caps : devices)
     for (const Case& c : plan_cases()) {
       if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
-      for (bool forward : {true, false}) {
+      for (bool forward : {true, false})
         for (bool split : {false, true}) {
-          auto plan = forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
-          if (!plan.ok()) {
-            // The only refusal: a tensor or workspace beyond one binding.
-            CHECK_MESSAGE(plan.status().code() == StatusCode::unsupported, c.name << ": " << plan.status().message());
-            CHECK_MESSAGE(plan.status().message().find("maxStorageBufferRange") != std::string::npos,
-                          c.name << ": " << plan.status().message());
-            ++refused;
-            continue;
-          }
-          ++planned;
-          const std::string problem = fits(caps, plan.value(), c.plan);
-          CHECK_MESSAGE(problem == "", caps.device_name << ", " << c.name << (forward ? " forward" : " backward")
-                                                       << (split ? " split" : "") << ": " << problem);
+          const auto plan =
+              forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
+          visit(caps, c, forward, split, plan);
         }
-      }
     }
-  }
+}
+
+// "<device>, <case> forward|backward[ split]": where a plan came from, for messages.
+std::string plan_name(const Capabilities& caps, const Case& c, bool forward, bool split) {
+  return caps.device_name + ", " + c.name + (forward ? " forward" : " backward") + (split ? " split" : "");
+}
+
+TEST_CASE("planner: every planned dispatch fits every limit of its device") {
+  size_t planned = 0, refused = 0;
+  for_each_plan([&](const Capabilities& caps, const Case& c, bool forward, bool split, const auto& plan) {
+    if (!plan.ok()) {
+      // The only refusal: a tensor or workspace beyond one binding.
+      CHECK_MESSAGE(plan.status().code() == StatusCode::unsupported, c.name << ": " << plan.status().message());
+      CHECK_MESSAGE(plan.status().message().find("maxStorageBufferRange") != std::string::npos,
+                    c.name << ": " << plan.status().message());
+      ++refused;
+      return;
+    }
+    ++planned;
+    const std::string problem = fits(caps, plan.value(), c.plan);
+    CHECK_MESSAGE(problem == "", plan_name(caps, c, forward, split) << ": " << problem);
+  });
   MESSAGE(planned << " plans checked against their device's limits, " << refused << " refused");
   CHECK(planned > 1000);
 }
@@ -220,29 +232,19 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
   // What Context::prepare_kernels(request) creates must cover every plan the record call
   // can make (or recording would create a pipeline after preparation), and should hold
   // nothing no plan uses (or preparation would create pipelines for nothing).
-  std::vector<Capabilities> devices = real_devices();
-  devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
   std::map<std::pair<Norm, bool>, std::set<KernelId>> used;
   size_t plans = 0;
-  for (const Capabilities& caps : devices)
-    for (const Case& c : plan_cases()) {
-      if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
-      for (bool forward : {true, false})
-        for (bool split : {false, true}) {
-          auto plan = forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
-          if (!plan.ok()) continue;  // refused for a binding limit: the previous test checks why
-          ++plans;
-          const std::vector<KernelId> candidates =
-              candidate_kernels(c.kind, forward ? Direction::forward : Direction::backward);
-          for (const Pass& pass : plan.value()) {
-            used[std::make_pair(c.kind, forward)].insert(pass.kernel);
-            CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), pass.kernel) != candidates.end(),
-                          caps.device_name << ", " << c.name << (forward ? " forward" : " backward")
-                                           << (split ? " split" : "") << ": " << kernel_name(pass.kernel)
-                                           << " is not among the candidates " << names(candidates));
-          }
-        }
+  for_each_plan([&](const Capabilities& caps, const Case& c, bool forward, bool split, const auto& plan) {
+    if (!plan.ok()) return;  // refused for a binding limit: the previous test checks why
+    ++plans;
+    const std::vector<KernelId> candidates = candidate_kernels(c.kind, forward ? Direction::forward : Direction::backward);
+    for (const Pass& pass : plan.value()) {
+      used[std::make_pair(c.kind, forward)].insert(pass.kernel);
+      CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), pass.kernel) != candidates.end(),
+                    plan_name(caps, c, forward, split) << ": " << kernel_name(pass.kernel)
+                                                       << " is not among the candidates " << names(candidates));
     }
+  });
   CHECK(plans > 1000);
   for (const KindInfo& kind : kNormKinds)
     for (bool forward : {true, false}) {
@@ -278,35 +280,24 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
 // kernel accesses the same way, since each binding of a layout needs a valid descriptor.
 TEST_CASE("planner: each slot a pass's kernel uses is bound or has a stand-in") {
   size_t passes = 0, stand_ins = 0;
-  std::vector<Capabilities> devices = real_devices();
-  devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
-  for (const Capabilities& caps : devices) {
-    for (const Case& c : plan_cases()) {
-      if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
-      for (bool forward : {true, false}) {
-        for (bool split : {false, true}) {
-          auto plan = forward ? plan_forward(caps, c.plan, {.split = split}) : plan_backward(caps, c.plan, {.split = split});
-          if (!plan.ok()) continue;  // beyond a binding: the limits test checks the refusal
-          for (const Pass& pass : plan.value()) {
-            auto masks = kernel_slot_masks(pass.kernel, caps.reduction_path == ReductionPath::subgroup, c.plan.dtype);
-            REQUIRE_MESSAGE(masks.ok(), masks.status().message());
-            uint32_t bound = 0;
-            for (uint32_t slot = 0; slot < kSlotCount; ++slot)
-              if (pass.slots[slot].role != Role::none) bound |= 1u << slot;
-            for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
-              if (!(masks->used & (1u << slot)) || (bound & (1u << slot))) continue;
-              ++stand_ins;
-              const std::string where = caps.device_name + ", " + c.name + (forward ? " forward" : " backward") +
-                                        (split ? " split" : "") + ", " + kernel_name(pass.kernel);
-              CHECK_MESSAGE(stand_in_slot(slot, masks->used, masks->written, bound) >= 0,
-                            where << ": slot " << slot << " is used, unbound, and has no stand-in");
-            }
-            ++passes;
-          }
-        }
+  for_each_plan([&](const Capabilities& caps, const Case& c, bool forward, bool split, const auto& plan) {
+    if (!plan.ok()) return;  // beyond a binding: the limits test checks the refusal
+    for (const Pass& pass : plan.value()) {
+      auto masks = kernel_slot_masks(pass.kernel, caps.reduction_path == ReductionPath::subgroup, c.plan.dtype);
+      REQUIRE_MESSAGE(masks.ok(), masks.status().message());
+      uint32_t bound = 0;
+      for (uint32_t slot = 0; slot < kSlotCount; ++slot)
+        if (pass.slots[slot].role != Role::none) bound |= 1u << slot;
+      for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
+        if (!(masks->used & (1u << slot)) || (bound & (1u << slot))) continue;
+        ++stand_ins;
+        CHECK_MESSAGE(stand_in_slot(slot, masks->used, masks->written, bound) >= 0,
+                      plan_name(caps, c, forward, split) << ", " << kernel_name(pass.kernel) << ": slot " << slot
+                                                         << " is used, unbound, and has no stand-in");
       }
+      ++passes;
     }
-  }
+  });
   MESSAGE(passes << " passes checked, " << stand_ins << " unbound slots given a stand-in");
   CHECK(passes > 1000);
   CHECK(stand_ins > 0);  // plans do leave used slots unbound: the stand-in is needed
