@@ -20,6 +20,19 @@ Status gather(Communicator& comm, const std::vector<float>& send, std::vector<fl
   return comm.all_gather(send.data(), send.size() * 4, gathered.data());
 }
 
+// Runs one rank's phases, `run(exchanged)`; if it failed before reaching the exchange,
+// enters it with nothing so that the other ranks fail too rather than wait.
+template <class Run>
+auto entering_the_exchange(Communicator& comm, Run run) {
+  bool exchanged = false;
+  auto result = run(exchanged);
+  if (!exchanged) {
+    std::vector<float> gathered;
+    (void)gather(comm, {}, gathered);
+  }
+  return result;
+}
+
 Result<NormForwardResult> sync_forward(Context& context, Communicator& comm, const BatchNormParams& params,
                                        const std::vector<float>& x, const std::vector<float>& weight,
                                        const std::vector<float>& bias, std::vector<float>& running_mean,
@@ -129,26 +142,18 @@ Result<NormBackwardResult> sync_batch_norm_backward(Context& context, Communicat
                                                     const std::vector<float>& save_mean,
                                                     const std::vector<float>& save_invstd, uint64_t merged_count,
                                                     const std::vector<float>& y) {
-  bool exchanged = false;
-  auto result = sync_backward(context, comm, params, x, dy, weight, save_mean, save_invstd, merged_count, y, exchanged);
-  if (!exchanged) {
-    std::vector<float> gathered;
-    (void)gather(comm, {}, gathered);  // let the other ranks fail too
-  }
-  return result;
+  return entering_the_exchange(comm, [&](bool& exchanged) {
+    return sync_backward(context, comm, params, x, dy, weight, save_mean, save_invstd, merged_count, y, exchanged);
+  });
 }
 
 Result<NormForwardResult> sync_batch_norm_forward(Context& context, Communicator& comm, const BatchNormParams& params,
                                                   const std::vector<float>& x, const std::vector<float>& weight,
                                                   const std::vector<float>& bias, std::vector<float>& running_mean,
                                                   std::vector<float>& running_var, const std::vector<float>& residual) {
-  bool exchanged = false;
-  auto result = sync_forward(context, comm, params, x, weight, bias, running_mean, running_var, residual, exchanged);
-  if (!exchanged) {
-    std::vector<float> gathered;
-    (void)gather(comm, {}, gathered);  // let the other ranks fail too
-  }
-  return result;
+  return entering_the_exchange(comm, [&](bool& exchanged) {
+    return sync_forward(context, comm, params, x, weight, bias, running_mean, running_var, residual, exchanged);
+  });
 }
 
 }  // namespace vknorm
