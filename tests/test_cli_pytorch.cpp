@@ -294,6 +294,12 @@ TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit")
       {"bench --baseline /nonexistent.json", "--baseline /nonexistent.json: cannot read it"},
       {"bench --device 99", "device_index"},
       {"bench --bogus", "unknown option '--bogus'"},
+      {"bench --host --descriptors sets", "--descriptors: expected push or pool, got 'sets'"},
+      {"bench --host --frame 1", "--frame: expected a number >= 2"},
+      {"bench --host --samples 0", "--samples: expected a number"},
+      {"bench --host --kind softmax", "--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got 'softmax'"},
+      {"bench --host --json", "--json: expected a file name"},
+      {"bench --host --bogus", "unknown option '--bogus'"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);
