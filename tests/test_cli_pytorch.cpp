@@ -146,6 +146,48 @@ std::pair<std::vector<float>, std::vector<float>> running_after_eval(const fs::p
   return {std::vector<float>(rmb.as<float>(), rmb.as<float>() + C), std::vector<float>(rvb.as<float>(), rvb.as<float>() + C)};
 }
 
+// Compares what the tool wrote in `out` for a fixture case with PyTorch's files; returns
+// how many tensors it compared. eval_running: the device's running statistics after an eval
+// forward (the eval_with_running cases).
+int compare_with_fixture(const fs::path& dir, std::map<std::string, std::string>& params, const fs::path& out, bool f16,
+                         bool eval_with_running, const std::pair<std::vector<float>, std::vector<float>>& eval_running,
+                         const std::string& run_name) {
+  int compared = 0;
+  for (const char* file : {"y", "save_mean", "save_invstd", "running_mean", "running_var", "dx", "dweight",
+                           "dbias"}) {
+    const std::string file_name = file;
+    const fs::path want_file = dir / (file_name + ".npy");
+    if (!fs::exists(want_file)) continue;
+    CAPTURE(file_name);
+    const fs::path got_file = out / (file_name + ".npy");
+    auto want = io::read_npy(want_file.string());
+    REQUIRE_MESSAGE(want.ok(), want.status().message());
+    const double tolerance = case_tolerance(dir, f16 ? 3e-3 : 3e-5);
+    // Eval: the tool writes no running statistics (it writes them only when it
+    // updates them); the device's buffers after the same forward must hold PyTorch's.
+    if (eval_with_running && file_name.rfind("running_", 0) == 0) {
+      CHECK_FALSE(fs::exists(got_file));
+      const std::vector<float>& got = file_name == "running_mean" ? eval_running.first : eval_running.second;
+      check_close(got, want->data, tolerance, run_name + "/" + file_name + " (device buffer after eval)");
+      ++compared;
+      continue;
+    }
+    auto got = io::read_npy(got_file.string());
+    REQUIRE_MESSAGE(got.ok(), got.status().message());
+    CHECK(got->shape == want->shape);
+    check_close(got->data, want->data, tolerance, run_name + "/" + file_name);
+    ++compared;
+  }
+  if (fs::exists(dir / "num_batches_tracked.npy")) {
+    // The tool writes the count only when it changes it: no file stands for the
+    // count it was given.
+    const fs::path got_file = out / "num_batches_tracked.npy";
+    const int64_t got = fs::exists(got_file) ? load_int64_scalar(got_file) : std::stoll(params["num_batches_tracked_in"]);
+    CHECK(got == load_int64_scalar(dir / "num_batches_tracked.npy"));
+  }
+  return compared;
+}
+
 }  // namespace
 
 // Every fixture case of every op, in each device layout the op has and in both device
@@ -180,39 +222,7 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
           if (eval_with_running)
             eval_running = running_after_eval(dir, params, layout == std::string("nhwc") ? Layout::nhwc : Layout::nchw,
                                               f16 ? DType::f16 : DType::f32);
-          int compared = 0;
-          for (const char* file : {"y", "save_mean", "save_invstd", "running_mean", "running_var", "dx", "dweight",
-                                   "dbias"}) {
-            const std::string file_name = file;
-            const fs::path want_file = dir / (file_name + ".npy");
-            if (!fs::exists(want_file)) continue;
-            CAPTURE(file_name);
-            const fs::path got_file = out / (file_name + ".npy");
-            auto want = io::read_npy(want_file.string());
-            REQUIRE_MESSAGE(want.ok(), want.status().message());
-            const double tolerance = case_tolerance(dir, f16 ? 3e-3 : 3e-5);
-            // Eval: the tool writes no running statistics (it writes them only when it
-            // updates them); the device's buffers after the same forward must hold PyTorch's.
-            if (eval_with_running && file_name.rfind("running_", 0) == 0) {
-              CHECK_FALSE(fs::exists(got_file));
-              const std::vector<float>& got = file_name == "running_mean" ? eval_running.first : eval_running.second;
-              check_close(got, want->data, tolerance, run_name + "/" + file_name + " (device buffer after eval)");
-              ++compared;
-              continue;
-            }
-            auto got = io::read_npy(got_file.string());
-            REQUIRE_MESSAGE(got.ok(), got.status().message());
-            CHECK(got->shape == want->shape);
-            check_close(got->data, want->data, tolerance, run_name + "/" + file_name);
-            ++compared;
-          }
-          if (fs::exists(dir / "num_batches_tracked.npy")) {
-            // The tool writes the count only when it changes it: no file stands for the
-            // count it was given.
-            const fs::path got_file = out / "num_batches_tracked.npy";
-            const int64_t got = fs::exists(got_file) ? load_int64_scalar(got_file) : std::stoll(params["num_batches_tracked_in"]);
-            CHECK(got == load_int64_scalar(dir / "num_batches_tracked.npy"));
-          }
+          const int compared = compare_with_fixture(dir, params, out, f16, eval_with_running, eval_running, run_name);
           CHECK(compared >= 2);
           fs::remove_all(out);
           ++runs;
@@ -221,6 +231,45 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
   }
   MESSAGE(cases << " fixture cases, " << runs << " runs of the tool");
   CHECK(cases >= 40);
+}
+
+// SyncBatchNorm (`--sync-shards`, one context and thread per shard) against PyTorch's
+// BatchNorm on the whole batch: every training fixture, split once with an empty shard and
+// once in two halves, with the plain run's tolerances (the shards' statistics are merged in
+// double: no worse than one context's).
+TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole batch") {
+  int runs = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / "batchnorm")) {
+    const fs::path dir = entry.path();
+    const std::string name = dir.filename().string();
+    auto params = read_params(dir / "params.txt");
+    if (params["training"] != "1") continue;  // eval runs plain (test_cli_sync.cpp)
+    auto x = io::read_npy((dir / "x.npy").string());
+    REQUIRE_MESSAGE(x.ok(), x.status().message());
+    const int64_t n = x->shape[0];
+    std::vector<std::string> splits = {"0," + std::to_string(n)};  // an empty shard first
+    if (n >= 2)
+      splits = {"1,0," + std::to_string(n - 1), std::to_string(n / 2) + "," + std::to_string(n - n / 2)};
+    const bool large_mean = name.find("large_mean") != std::string::npos;
+    for (const std::string& shards : splits)
+      for (const char* variant : {"nchw/f32", "nhwc/f16"}) {
+        const bool f16 = std::string(variant) == "nhwc/f16";
+        if (f16 && large_mean) continue;  // see the test above
+        const std::string run_name = name + "/" + variant + "/shards " + shards;
+        CAPTURE(run_name);
+        const fs::path out = scratch(name + "_sync");
+        fs::remove_all(out);
+        std::string errors;
+        const std::string args = fixture_args(dir, params) + (f16 ? " --layout nhwc --dtype f16" : "") +
+                                 " --sync-shards " + shards + " --out " + out.string();
+        REQUIRE_MESSAGE(run_tool(args, &errors) == 0, errors);
+        CHECK(compare_with_fixture(dir, params, out, f16, false, {}, run_name) >= 2);
+        fs::remove_all(out);
+        ++runs;
+      }
+  }
+  MESSAGE(runs << " SyncBatchNorm runs of the tool");
+  CHECK(runs >= 30);
 }
 
 TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
