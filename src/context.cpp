@@ -34,22 +34,31 @@ VKAPI_ATTR VkBool32 VKAPI_CALL debug_messenger(VkDebugUtilsMessageSeverityFlagBi
   return VK_FALSE;
 }
 
-bool has_layer(const char* name) {
+bool has_layer(PFN_vkEnumerateInstanceLayerProperties enumerate_layers, const char* name) {
   uint32_t count = 0;
-  vkEnumerateInstanceLayerProperties(&count, nullptr);
+  if (enumerate_layers(&count, nullptr) != VK_SUCCESS) return false;
   std::vector<VkLayerProperties> layers(count);
-  vkEnumerateInstanceLayerProperties(&count, layers.data());
+  if (enumerate_layers(&count, layers.data()) != VK_SUCCESS) return false;
   for (const auto& l : layers)
     if (std::strcmp(l.layerName, name) == 0) return true;
   return false;
 }
 
 // Creates an instance of the highest version up to 1.3 the loader offers (1.1 at least);
-// `api_version` (when given) gets that version.
-Status create_instance(bool validation, const VkAllocationCallbacks* allocator, VkInstance* instance,
-                       uint32_t* api_version = nullptr) {
+// `api_version` (when given) gets that version. `gipa`: where the global functions come
+// from (null: the loader's).
+Status create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, const VkAllocationCallbacks* allocator,
+                       VkInstance* instance, uint32_t* api_version = nullptr) {
+  if (!gipa) gipa = vkGetInstanceProcAddr;
+  auto enumerate_version = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(gipa(nullptr, "vkEnumerateInstanceVersion"));
+  auto enumerate_layers =
+      reinterpret_cast<PFN_vkEnumerateInstanceLayerProperties>(gipa(nullptr, "vkEnumerateInstanceLayerProperties"));
+  auto create = reinterpret_cast<PFN_vkCreateInstance>(gipa(nullptr, "vkCreateInstance"));
+  if (!create || !enumerate_layers)
+    return Status::unsupported("get_instance_proc_addr: vkCreateInstance or vkEnumerateInstanceLayerProperties "
+                               "could not be loaded");
   uint32_t loader_version = VK_API_VERSION_1_0;
-  if (vkEnumerateInstanceVersion(&loader_version) != VK_SUCCESS || loader_version < VK_API_VERSION_1_1)
+  if (!enumerate_version || enumerate_version(&loader_version) != VK_SUCCESS || loader_version < VK_API_VERSION_1_1)
     return Status::unsupported("the Vulkan loader offers only Vulkan 1.0; vknorm needs 1.1");
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "vknorm";
@@ -65,7 +74,7 @@ Status create_instance(bool validation, const VkAllocationCallbacks* allocator, 
   VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   info.pApplicationInfo = &app;
   if (validation) {
-    if (!has_layer(kValidationLayer))
+    if (!has_layer(enumerate_layers, kValidationLayer))
       return Status::unsupported(
           "enable_validation: the layer VK_LAYER_KHRONOS_validation is not installed "
           "(Debian package vulkan-validationlayers)");
@@ -77,7 +86,7 @@ Status create_instance(bool validation, const VkAllocationCallbacks* allocator, 
   info.ppEnabledLayerNames = layers.data();
   info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
   info.ppEnabledExtensionNames = extensions.data();
-  VkResult r = vkCreateInstance(&info, allocator, instance);
+  VkResult r = create(&info, allocator, instance);
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateInstance");
   return {};
 }
@@ -171,6 +180,15 @@ Context::~Context() {
 
 const Capabilities& Context::capabilities() const { return state_->caps; }
 bool Context::is_standalone() const { return state_->standalone; }
+bool Context::is_lost() const { return state_->lost.load(); }
+
+namespace {
+// What every submitting call of a lost context says.
+Status lost_status(const char* call) {
+  return Status::vulkan(VK_ERROR_DEVICE_LOST, std::string(call) + ": the device was lost in an earlier submit; "
+                                              "destroy this context and create a new one");
+}
+}  // namespace
 VkDevice Context::device() const { return state_->device; }
 
 Status Context::prepare_kernels() { return state_->kernels.prepare_all(*state_); }
@@ -179,7 +197,7 @@ Status Context::prepare_kernels(DType dtype) { return state_->kernels.prepare(*s
 
 Result<std::vector<DeviceInfo>> Context::list_devices() {
   VkInstance instance = VK_NULL_HANDLE;
-  VKNORM_TRY(create_instance(false, nullptr, &instance));
+  VKNORM_TRY(create_instance(nullptr, false, nullptr, &instance));
   vk::Dispatch vk;
   Status st = vk.load_instance(instance, nullptr);
   std::vector<DeviceInfo> out;
@@ -206,8 +224,9 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   std::unique_ptr<Context> context(new Context(std::move(state)));
 
   uint32_t instance_version = 0;
-  VKNORM_TRY(create_instance(options.enable_validation, s.allocator, &s.instance, &instance_version));
-  VKNORM_TRY(s.vk.load_instance(s.instance, nullptr));
+  VKNORM_TRY(create_instance(options.get_instance_proc_addr, options.enable_validation, s.allocator, &s.instance,
+                             &instance_version));
+  VKNORM_TRY(s.vk.load_instance(s.instance, options.get_instance_proc_addr));
   if (options.enable_validation) {
     s.debug_callback = std::make_unique<DebugCallback>(options.debug_callback);
     VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
@@ -320,6 +339,7 @@ Result<std::unique_ptr<Context>> Context::create_from_engine(const EngineHandles
 Result<Buffer> Context::create_buffer(VkDeviceSize bytes) {
   if (!state_->standalone)
     return Status::invalid_argument("create_buffer: only a standalone context allocates buffers; in engine mode pass your own");
+  if (state_->lost) return lost_status("create_buffer");
   Buffer b;
   VkDeviceSize size = std::max<VkDeviceSize>(bytes, 4);
   VkDeviceSize memory_bytes = 0;
@@ -339,6 +359,7 @@ Result<std::unique_ptr<CommandRecorder>> Context::begin_commands(const RecorderO
   ContextState& s = *state_;
   if (!s.standalone)
     return Status::invalid_argument("begin_commands: in engine mode, record into your own command buffer with CommandRecorder::create");
+  if (s.lost) return lost_status("begin_commands");
   // Each recorder gets its own transient pool: a command pool must be externally
   // synchronized, also while its command buffers are recorded, so one pool shared by
   // recorders in different threads would need a lock around every vkCmd*.
@@ -382,6 +403,7 @@ Status Context::submit_and_wait(CommandRecorder& recorder) {
   CommandRecorder::Impl& rec = impl_of(recorder);
   if (!s.standalone || !rec.owns_command_buffer)
     return Status::invalid_argument("recorder: submit_and_wait takes a recorder from begin_commands of this standalone context");
+  if (s.lost) return lost_status("submit_and_wait");
   // Make the shaders' writes visible to the host that maps the buffers.
   rec.barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
               VK_ACCESS_HOST_READ_BIT);
@@ -401,6 +423,7 @@ Status Context::submit_and_wait(CommandRecorder& recorder) {
   }
   if (r == VK_SUCCESS) r = s.vk.WaitForFences(s.device, 1, &fence, VK_TRUE, UINT64_MAX);
   s.vk.DestroyFence(s.device, fence, s.allocator);
+  if (r == VK_ERROR_DEVICE_LOST) s.lost = true;
   if (r != VK_SUCCESS) return Status::vulkan(r, "vkQueueSubmit/vkWaitForFences");
   return {};
 }

@@ -35,6 +35,8 @@ struct ContextState {
   std::mutex queue_mutex;
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   std::unique_ptr<DebugCallback> debug_callback;
+  // A submit or wait returned VK_ERROR_DEVICE_LOST: nothing more is submitted.
+  std::atomic<bool> lost{false};
 
   // What Context::footprint() reports besides the kernel cache: kept where the objects
   // are created and destroyed (recorders and buffers may be in any thread): a descriptor

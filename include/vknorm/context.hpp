@@ -132,6 +132,10 @@ struct StandaloneOptions {
   // A record call that would have to create a pipeline fails (invalid_argument, naming
   // the kernel and prepare_kernels) instead of compiling it mid-frame.
   bool require_prepared_kernels = false;
+  // Where the context gets every Vulkan function, vkCreateInstance included: null means
+  // the Vulkan loader's vkGetInstanceProcAddr. A layer of your own (a tracer, a fault
+  // injector) or a loader you opened yourself goes here.
+  PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
 };
 
 // The engine's objects; vknorm never destroys them. The queue family must support
@@ -283,7 +287,12 @@ class Context {
   // Standalone mode only: host-visible storage buffers and one-shot submission.
   Result<Buffer> create_buffer(VkDeviceSize bytes);
   Result<std::unique_ptr<CommandRecorder>> begin_commands(const RecorderOptions& options = {});
+  // Submits, then waits on a fence. VK_ERROR_DEVICE_LOST from either marks the context
+  // lost: from then on create_buffer, begin_commands and submit_and_wait (and the host
+  // functions that use them) fail with VK_ERROR_DEVICE_LOST at once; destroy the context
+  // (its buffers first) and create a new one.
   Status submit_and_wait(CommandRecorder& recorder);
+  bool is_lost() const;
 
  private:
   // vknorm's own code (src/context_state.hpp) reaches the state behind the handle.
