@@ -10,6 +10,7 @@ packages=(
   doctest-dev                   # test framework (header only)
   pkgconf                       # pkg-config: the package test builds a C program with vknorm.pc
   libopenmpi-dev openmpi-bin    # vknorm::mpi (optional, built when found) and its tests under mpirun
+  clang libclang-rt-14-dev      # scripts/fuzz.sh: libFuzzer targets with ASan and UBSan
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <span>
 
 namespace vknorm::io {
 namespace {
@@ -181,7 +182,11 @@ Result<NpyArray> read_npy(const std::string& path) {
   const bool read_error = std::ferror(f) != 0;
   std::fclose(f);
   if (read_error) return Status::invalid_argument(path + ": reading failed");
+  return parse_npy(bytes.data(), bytes.size(), path);
+}
 
+Result<NpyArray> parse_npy(const unsigned char* data, size_t size, const std::string& path) {
+  const std::span<const unsigned char> bytes(data, size);
   if (bytes.size() < kMagicSize + 2 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
     return Status::invalid_argument(path + ": not a .npy file (expected the magic string \\x93NUMPY at the start)");
   const int major = bytes[6], minor = bytes[7];

@@ -23,6 +23,8 @@ struct NpyArray {
 // Anything else is refused with a message that names the path, the problem and what
 // was expected.
 Result<NpyArray> read_npy(const std::string& path);
+// The same, from the file's bytes in memory; `path` only names it in messages.
+Result<NpyArray> parse_npy(const unsigned char* data, size_t size, const std::string& path);
 
 // Writes a version 1.0 .npy file. `count` must equal the product of `shape` (1 for ()).
 Status write_npy(const std::string& path, const std::vector<int64_t>& shape, const float* data,

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan in build-fuzz/, and
+# runs each for SECONDS seconds (default 60) from its committed seed corpus:
+#   scripts/fuzz.sh [SECONDS]
+# New inputs go to a scratch copy of the corpus, so the tree stays as committed. A crash,
+# a sanitizer report or a failed check stops the run with the input saved in build-fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+scripts/install-deps.sh
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DVKNORM_BUILD_FUZZERS=ON -DVKNORM_BUILD_TESTS=OFF -DVKNORM_BUILD_SAMPLES=OFF -DVKNORM_BUILD_MPI=OFF >/dev/null
+targets=(fuzz_npy)
+cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
+for target in "${targets[@]}"; do
+  corpus="tests/fuzz/corpus/${target#fuzz_}"
+  scratch="build-fuzz/corpus-$target"
+  rm -rf "$scratch" && mkdir -p "$scratch" && cp "$corpus"/* "$scratch"/
+  echo "== $target: $seconds s from $(ls "$corpus" | wc -l) seeds"
+  log="build-fuzz/$target.log"
+  status=0
+  (cd build-fuzz && "./tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 -max_len=4096 \
+     -timeout=10 -rss_limit_mb=2048 "../$scratch") >"$log" 2>&1 || status=$?
+  grep -E "^#[0-9]+.*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
+  echo "corpus: $(ls "$scratch" | wc -l) inputs after the run"
+  [ "$status" -eq 0 ] || { tail -40 "$log" >&2; echo "$target failed (exit $status); see $log" >&2; exit 1; }
+done
