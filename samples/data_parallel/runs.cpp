@@ -242,15 +242,20 @@ bool run_rank(vknorm::Communicator& comm, const RunOptions& opt) {
     const cnn::Batch local = shard(cnn::make_batch(data, opt.batch), rank, world);
     const cnn::Forward once = must(model.step(p, local, {.momentum = state.next_training_factor(), .comm = &comm}, nullptr));
     const std::vector<float> after_one = running(p);
+    // What the recompute must not do: a second training forward counts the batch again.
+    cnn::Params twice = p;
+    must(model.step(twice, local, {.momentum = state.next_training_factor(), .comm = &comm}, nullptr));
     const cnn::Forward again =
         must(model.step(p, local, {.bn = cnn::BatchNormMode::recompute, .momentum = 0.1f, .comm = &comm}, nullptr));
     if (rank == 0) out.line("\n6. checkpoint recompute: a training forward, then the same forward as a recompute");
-    out.rank_line("bn1 running_mean[0:4] after the forward %s, after the recompute %s",
+    out.rank_line("bn1 running_mean[0:4] after the forward %s, after the recompute %s (a second training forward "
+                  "instead: %s)",
                   first4(std::vector<float>(after_one.begin(), after_one.begin() + 8)).c_str(),
-                  first4(p.bn1.running_mean).c_str());
+                  first4(p.bn1.running_mean).c_str(), first4(twice.bn1.running_mean).c_str());
     check(same_bits(again.h2, once.h2) && same_bits(again.logits, once.logits),
           "the recompute's block output and logits equal the forward's bit for bit");
-    check(same_bits(running(p), after_one), "running statistics are those after one update");
+    check(same_bits(running(p), after_one) && !same_bits(running(twice), after_one),
+          "running statistics are those after one update (and not those after two)");
     out.flush();
   }
 
