@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "vknorm/half.hpp"
+#include "vknorm/sync_batchnorm.hpp"
 
 // The sample's shaders (samples/CMakeLists.txt: vknorm_sample_shaders).
 #define CNN_SHADER(name)                                  \
@@ -94,6 +95,9 @@ struct GpuModel::Impl {
         auto bytes = vknorm::batch_norm_workspace_size(*context, bn_params(l, n, false, 0.0f));
         if (!bytes) sample::fail(bytes.status().message());
         ws = std::max(ws, bytes.value());
+        // SyncBatchNorm's phases (a shard of up to max_batch) share the same workspace.
+        auto sync_bytes = vknorm::sync_batch_norm_workspace_size(*context, bn_params(l, n, true, 0.1f));
+        if (sync_bytes) ws = std::max(ws, sync_bytes.value());
       }
     workspace = app.create_buffer(ws);
   }
@@ -161,23 +165,130 @@ struct GpuModel::Impl {
   static void put(sample::Buffer& b, const std::vector<float>& v) { std::memcpy(b.mapped, v.data(), v.size() * 4); }
   static std::vector<float> get(const sample::Buffer& b, size_t n) { return {b.as<float>(), b.as<float>() + n}; }
 
-  vknorm::Status record_bn_forward(vknorm::CommandRecorder& rec, int l, const vknorm::BatchNormParams& p,
-                                   const sample::Buffer& in, const sample::Buffer& out) {
-    vknorm::NormForwardBuffers b{whole(in),      whole(out),       whole(gamma[l]),  whole(beta[l]),
-                                 whole(rmean[l]), whole(rvar[l]),   whole(smean[l]),  whole(sinvstd[l]),
-                                 whole(workspace), l == 1 ? whole(h1) : vknorm::BufferRef{}};
-    return vknorm::record_batch_norm_forward(rec, p, b);
+  vknorm::NormForwardBuffers forward_buffers(int l, const vknorm::BatchNormParams& p, const sample::Buffer& in,
+                                             const sample::Buffer& out) const {
+    const bool running = p.track_running_stats;
+    return {whole(in),
+            whole(out),
+            whole(gamma[l]),
+            whole(beta[l]),
+            running ? whole(rmean[l]) : vknorm::BufferRef{},
+            running ? whole(rvar[l]) : vknorm::BufferRef{},
+            whole(smean[l]),
+            whole(sinvstd[l]),
+            whole(workspace),
+            l == 1 ? whole(h1) : vknorm::BufferRef{}};
   }
 
-  vknorm::Status record_bn_backward(vknorm::CommandRecorder& rec, int l, const vknorm::BatchNormParams& p,
-                                    const sample::Buffer& in, const sample::Buffer& dy, const sample::Buffer& dx,
-                                    const sample::Buffer& y) {
-    vknorm::NormBackwardBuffers b{whole(in),        whole(dy),        whole(dx),        whole(gamma[l]),
-                                  whole(smean[l]),  whole(sinvstd[l]), whole(rmean[l]), whole(rvar[l]),
-                                  whole(dgamma[l]), whole(dbeta[l]),  whole(workspace)};
+  vknorm::NormBackwardBuffers backward_buffers(int l, const vknorm::BatchNormParams& p, const sample::Buffer& in,
+                                               const sample::Buffer& dy, const sample::Buffer& dx,
+                                               const sample::Buffer& y) const {
+    const bool running = p.track_running_stats;
+    vknorm::NormBackwardBuffers b{whole(in),
+                                  whole(dy),
+                                  whole(dx),
+                                  whole(gamma[l]),
+                                  whole(smean[l]),
+                                  whole(sinvstd[l]),
+                                  running ? whole(rmean[l]) : vknorm::BufferRef{},
+                                  running ? whole(rvar[l]) : vknorm::BufferRef{},
+                                  whole(dgamma[l]),
+                                  whole(dbeta[l]),
+                                  whole(workspace)};
     if (p.epilogue.relu) b.y = whole(y);
     if (p.epilogue.residual) b.dresidual = whole(dres);
-    return vknorm::record_batch_norm_backward(rec, p, b);
+    return b;
+  }
+
+  vknorm::Status record_bn_forward(vknorm::CommandRecorder& rec, int l, const vknorm::BatchNormParams& p,
+                                   const sample::Buffer& in, const sample::Buffer& out) {
+    return vknorm::record_batch_norm_forward(rec, p, forward_buffers(l, p, in, out));
+  }
+
+  // The work of one step is recorded in segments: a one-shot command buffer with its
+  // vknorm recorder, submitted and waited for where SyncBatchNorm exchanges with the other
+  // ranks (without a communicator, the forward and the backward are one segment each).
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  std::unique_ptr<vknorm::CommandRecorder> rec;
+  vknorm::Status begin_segment() {
+    cmd = app.begin();
+    auto r = vknorm::CommandRecorder::create(*context, cmd);
+    if (!r) {
+      app.submit_and_wait(cmd);  // nothing recorded: frees the command buffer
+      return r.status();
+    }
+    rec = std::move(r).value();
+    return {};
+  }
+  void end_segment() {
+    app.submit_and_wait(cmd);
+    rec.reset();
+    app.reset_descriptors();
+  }
+
+  // Elements per channel of each layer's whole batch (all ranks), from the forward's merge:
+  // the backward's coefficients divide by it.
+  uint64_t merged_count[3] = {0, 0, 0};
+
+  // BatchNorm layer l's forward; with a communicator and batch statistics, SyncBatchNorm's
+  // phases: partial statistics, submit, all_gather of the compacted records, merge, upload,
+  // then the apply in a new segment. The buffers are host-visible and mapped, and the
+  // submit waited: the download and upload are memcpys (HOST_COHERENT memory; a submit
+  // makes earlier host writes visible to the device).
+  vknorm::Status bn_forward(int l, const vknorm::BatchNormParams& p, const sample::Buffer& in,
+                            const sample::Buffer& out, vknorm::Communicator* comm) {
+    const vknorm::NormForwardBuffers b = forward_buffers(l, p, in, out);
+    if (!comm || !p.training) return vknorm::record_batch_norm_forward(*rec, p, b);
+    auto layout = vknorm::sync_batch_norm_exchange_layout(*context, p);
+    std::vector<uint8_t> send, gathered;
+    vknorm::Status local = layout ? vknorm::record_sync_batch_norm_statistics(*rec, p, b) : layout.status();
+    end_segment();
+    if (local) {
+      send.resize(layout->send_bytes);
+      local = vknorm::compact_sync_batch_norm_statistics(
+          p, layout.value(), workspace.as<uint8_t>() + layout->download_offset, send.data());
+    }
+    // Every rank enters the exchange; one that failed sends nothing, which makes the gather
+    // fail on every rank instead of leaving the others waiting.
+    if (!local) send.clear();
+    gathered.resize(send.size() * static_cast<size_t>(comm->size()));
+    const vknorm::Status exchanged = comm->all_gather(send.data(), send.size(), gathered.data());
+    VKNORM_TRY(local);
+    VKNORM_TRY(exchanged);
+    auto merged = vknorm::merge_sync_batch_norm_statistics(p, gathered.data(), comm->size());
+    if (!merged) return merged.status();
+    std::memcpy(workspace.as<uint8_t>() + layout->upload_offset, merged->upload.data(), layout->upload_bytes);
+    merged_count[l] = merged->count;
+    VKNORM_TRY(begin_segment());
+    return vknorm::record_sync_batch_norm_apply(*rec, p, b, merged->count);
+  }
+
+  // BatchNorm layer l's backward; with a communicator and batch statistics, SyncBatchNorm's:
+  // per-channel sums of dy and dy * xhat, submit, all_reduce_sum, upload, then dx (and
+  // dresidual, dweight, dbias) in a new segment.
+  vknorm::Status bn_backward(int l, const vknorm::BatchNormParams& p, const sample::Buffer& in,
+                             const sample::Buffer& dy, const sample::Buffer& dx, const sample::Buffer& y,
+                             vknorm::Communicator* comm) {
+    const vknorm::NormBackwardBuffers b = backward_buffers(l, p, in, dy, dx, y);
+    if (!comm || !p.training) return vknorm::record_batch_norm_backward(*rec, p, b);
+    auto layout = vknorm::sync_batch_norm_grad_exchange_layout(*context, p);
+    vknorm::Status local = layout ? vknorm::record_sync_batch_norm_grad_sums(*rec, p, b) : layout.status();
+    end_segment();
+    std::vector<float> sums(2 * kChannels, 0.0f);
+    if (local)
+      local = vknorm::compact_sync_batch_norm_grad_sums(
+          p, layout.value(), workspace.as<uint8_t>() + layout->download_offset, sums.data());
+    std::vector<float> global = sums;
+    if (!local) {  // enter the exchange with nothing, as in bn_forward
+      std::vector<uint8_t> gathered;
+      (void)comm->all_gather(nullptr, 0, gathered.data());
+      return local;
+    }
+    VKNORM_TRY(vknorm::all_reduce_sum(*comm, global.data(), global.size()));
+    const std::vector<float> upload = vknorm::sync_batch_norm_grad_upload(sums, global);
+    std::memcpy(workspace.as<uint8_t>() + layout->upload_offset, upload.data(), layout->upload_bytes);
+    VKNORM_TRY(begin_segment());
+    return vknorm::record_sync_batch_norm_grad_input(*rec, p, b, merged_count[l]);
   }
 
   void dispatch(VkCommandBuffer cmd, const sample::Pipeline& pipe, const std::vector<VkBuffer>& buffers,
@@ -198,12 +309,20 @@ std::string GpuModel::device_description() const {
 }
 
 vknorm::Result<Forward> GpuModel::step(Params& p, const Batch& b, bool training, float momentum, Grads* g) {
+  return step(p, b, StepOptions{.bn = training ? BatchNormMode::train : BatchNormMode::eval, .momentum = momentum}, g);
+}
+
+vknorm::Result<Forward> GpuModel::step(Params& p, const Batch& b, const StepOptions& o, Grads* g) {
   Impl& m = *impl_;
   const int n = b.n;
+  const bool batch_stats = o.bn != BatchNormMode::eval;
   vknorm::BatchNormParams bn[3];
   for (int l = 0; l < 3; ++l) {
-    bn[l] = m.bn_params(l, n, training, momentum);
-    // Refuse before anything is recorded (BatchNorm1d of a batch of one, in training).
+    bn[l] = m.bn_params(l, n, batch_stats, o.momentum);
+    bn[l].track_running_stats = o.bn != BatchNormMode::recompute;
+    // Refuse before anything is recorded (BatchNorm1d of a batch of one, in training; under
+    // SyncBatchNorm the merge checks the whole batch instead of this shard).
+    if (o.comm && batch_stats) continue;
     if (auto geometry = vknorm::check_batch_norm(bn[l]); !geometry) return geometry.status();
   }
   m.upload(m.x, b.x, n, 1);
@@ -217,20 +336,17 @@ vknorm::Result<Forward> GpuModel::step(Params& p, const Batch& b, bool training,
     Impl::put(m.rvar[l], layers[l]->running_var);
   }
 
-  VkCommandBuffer cmd = m.app.begin();
-  auto rec = vknorm::CommandRecorder::create(*m.context, cmd);
-  if (!rec) return rec.status();
+  VKNORM_TRY(m.begin_segment());
   const size_t act = size_t(n) * kChannels * kPlane;
-  m.dispatch(cmd, m.conv, {m.x.buffer, m.w1.buffer, m.none.buffer, m.none.buffer, m.a1.buffer}, m.shape(n, 1, kChannels), act);
-  VKNORM_TRY(m.record_bn_forward(*rec.value(), 0, bn[0], m.a1, m.h1));
-  m.dispatch(cmd, m.conv, {m.h1.buffer, m.w2.buffer, m.none.buffer, m.none.buffer, m.a2.buffer},
+  m.dispatch(m.cmd, m.conv, {m.x.buffer, m.w1.buffer, m.none.buffer, m.none.buffer, m.a1.buffer},
+             m.shape(n, 1, kChannels), act);
+  VKNORM_TRY(m.bn_forward(0, bn[0], m.a1, m.h1, o.comm));
+  m.dispatch(m.cmd, m.conv, {m.h1.buffer, m.w2.buffer, m.none.buffer, m.none.buffer, m.a2.buffer},
              m.shape(n, kChannels, kChannels), act);
-  VKNORM_TRY(m.record_bn_forward(*rec.value(), 1, bn[1], m.a2, m.h2));
-  m.dispatch(cmd, m.pool, {m.h2.buffer, m.pooled.buffer}, m.shape(n, kChannels, kChannels), size_t(n) * kChannels);
-  VKNORM_TRY(m.record_bn_forward(*rec.value(), 2, bn[2], m.pooled, m.features));
-  m.app.submit_and_wait(cmd);
-  rec.value().reset();
-  m.app.reset_descriptors();
+  VKNORM_TRY(m.bn_forward(1, bn[1], m.a2, m.h2, o.comm));
+  m.dispatch(m.cmd, m.pool, {m.h2.buffer, m.pooled.buffer}, m.shape(n, kChannels, kChannels), size_t(n) * kChannels);
+  VKNORM_TRY(m.bn_forward(2, bn[2], m.pooled, m.features, o.comm));
+  m.end_segment();
 
   Forward f;
   f.h2 = m.download(m.h2, n, kChannels);
@@ -239,32 +355,30 @@ vknorm::Result<Forward> GpuModel::step(Params& p, const Batch& b, bool training,
   for (int l = 0; l < 3; ++l) {
     mutable_layers[l]->running_mean = Impl::get(m.rmean[l], kChannels);
     mutable_layers[l]->running_var = Impl::get(m.rvar[l], kChannels);
+    if (batch_stats) f.batch_mean[l] = Impl::get(m.smean[l], kChannels);
   }
   if (!g) return f;
 
-  // Backward, one command buffer: vknorm's backward passes take the forward's saved
-  // statistics, mask dy with the ReLU and give the skip connection its gradient.
+  // Backward: vknorm's backward passes take the forward's saved statistics, mask dy with
+  // the ReLU and give the skip connection its gradient.
   Impl::put(m.dfeatures, dfeatures);
-  cmd = m.app.begin();
-  rec = vknorm::CommandRecorder::create(*m.context, cmd);
-  if (!rec) return rec.status();
-  VKNORM_TRY(m.record_bn_backward(*rec.value(), 2, bn[2], m.pooled, m.dfeatures, m.dpooled, m.none));
-  m.dispatch(cmd, m.unpool, {m.dpooled.buffer, m.dh2.buffer}, m.shape(n, kChannels, kChannels), act);
-  VKNORM_TRY(m.record_bn_backward(*rec.value(), 1, bn[1], m.a2, m.dh2, m.da2, m.h2));
-  m.dispatch(cmd, m.conv_weight, {m.h1.buffer, m.da2.buffer, m.dw2.buffer}, m.shape(n, kChannels, kChannels),
+  VKNORM_TRY(m.begin_segment());
+  VKNORM_TRY(m.bn_backward(2, bn[2], m.pooled, m.dfeatures, m.dpooled, m.none, o.comm));
+  m.dispatch(m.cmd, m.unpool, {m.dpooled.buffer, m.dh2.buffer}, m.shape(n, kChannels, kChannels), act);
+  VKNORM_TRY(m.bn_backward(1, bn[1], m.a2, m.dh2, m.da2, m.h2, o.comm));
+  m.dispatch(m.cmd, m.conv_weight, {m.h1.buffer, m.da2.buffer, m.dw2.buffer}, m.shape(n, kChannels, kChannels),
              kChannels * kChannels * 9);
-  m.dispatch(cmd, m.conv_data, {m.da2.buffer, m.w2.buffer, m.dres.buffer, m.dh1.buffer},
+  m.dispatch(m.cmd, m.conv_data, {m.da2.buffer, m.w2.buffer, m.dres.buffer, m.dh1.buffer},
              m.shape(n, kChannels, kChannels, 1u), act);
-  VKNORM_TRY(m.record_bn_backward(*rec.value(), 0, bn[0], m.a1, m.dh1, m.da1, m.h1));
-  m.dispatch(cmd, m.conv_weight, {m.x.buffer, m.da1.buffer, m.dw1.buffer}, m.shape(n, 1, kChannels), kChannels * 9);
-  m.app.submit_and_wait(cmd);
-  rec.value().reset();
-  m.app.reset_descriptors();
+  VKNORM_TRY(m.bn_backward(0, bn[0], m.a1, m.dh1, m.da1, m.h1, o.comm));
+  m.dispatch(m.cmd, m.conv_weight, {m.x.buffer, m.da1.buffer, m.dw1.buffer}, m.shape(n, 1, kChannels), kChannels * 9);
+  m.end_segment();
   g->w1 = Impl::get(m.dw1, kChannels * 9);
   g->w2 = Impl::get(m.dw2, kChannels * kChannels * 9);
   for (int l = 0; l < 3; ++l) {
-    g->gamma[l] = Impl::get(m.dgamma[l], kChannels);
-    g->beta[l] = Impl::get(m.dbeta[l], kChannels);
+    // A frozen BatchNorm (eval while the rest trains) has no weight or bias gradient.
+    g->gamma[l] = batch_stats ? Impl::get(m.dgamma[l], kChannels) : std::vector<float>{};
+    g->beta[l] = batch_stats ? Impl::get(m.dbeta[l], kChannels) : std::vector<float>{};
   }
   return f;
 }

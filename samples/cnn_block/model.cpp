@@ -81,6 +81,7 @@ std::vector<float> head(const Params& p, const std::vector<float>& features, con
 
 void sgd(Params& p, const Grads& g, float lr) {
   auto step = [lr](std::vector<float>& w, const std::vector<float>& d) {
+    if (d.empty()) return;
     for (size_t i = 0; i < w.size(); ++i) w[i] -= lr * d[i];
   };
   step(p.w1, g.w1);

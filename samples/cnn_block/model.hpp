@@ -48,6 +48,7 @@ struct Forward {
   std::vector<float> logits;  // (n, 2)
   double loss = 0.0;
   int correct = 0;
+  std::vector<float> batch_mean[3];  // each BatchNorm's save_mean (GPU model, batch statistics only)
 };
 
 // The linear head and softmax cross-entropy on the host (8 features x 2 classes: too small
@@ -55,6 +56,7 @@ struct Forward {
 std::vector<float> head(const Params& p, const std::vector<float>& features, const Batch& b, Forward& f,
                         Grads* g);
 
+// An empty gradient leaves its parameter as it is (requires_grad=False: frozen BatchNorm).
 void sgd(Params& p, const Grads& g, float lr);
 
 }  // namespace cnn
