@@ -6,6 +6,7 @@
 // workspace, compact -> all_gather -> merge -> write it back -> record the apply -> submit
 // and wait. Once per shape the sync results are checked against the plain ones.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -41,9 +42,12 @@ constexpr double kTolerance = 1e-5;
 struct SyncOptions {
   std::optional<uint32_t> device;
   int warmup = 3, runs = 15;
-  bool quick = false;
+  bool quick = false, validate = false;
   std::string json_path;
 };
+
+// Validation messages from any of the contexts (the ranks' threads report concurrently).
+std::atomic<int> validation_messages{0};
 
 void usage(FILE* to) {
   std::fprintf(to,
@@ -61,6 +65,8 @@ void usage(FILE* to) {
       "  --runs N             timed runs per pass (default 15)\n"
       "  --warmup N           untimed runs first (default 3)\n"
       "  --device N           device index (vknorm devices); both ranks and the plain run use it\n"
+      "  --validate           Khronos validation with synchronization validation on every context;\n"
+      "                       any message fails the run (the times then mean nothing): for CI\n"
       "  --json FILE          also write the results as JSON ('-': stdout, instead of the table)\n");
 }
 
@@ -422,6 +428,13 @@ Status measure_shape(const SyncOptions& o, const std::vector<int64_t>& shape, st
   const std::vector<float> x = uniform(elements, -1.5f, 2.5f, 1), dy = uniform(elements, -1.0f, 1.0f, 2);
   StandaloneOptions so;
   so.device_index = o.device;
+  if (o.validate) {
+    so.enable_validation = true;
+    so.debug_callback = [](const std::string& message) {
+      ++validation_messages;
+      std::fprintf(stderr, "validation: %s\n", message.c_str());
+    };
+  }
   const int iterations = o.warmup + o.runs;
 
   Rank plain;
@@ -540,6 +553,8 @@ int bench_sync_command(int argc, char** argv) {
       return 0;
     } else if (a == "--host") {
       return bad_usage("--host: --sync and --host are separate modes; run them one at a time");
+    } else if (a == "--validate") {
+      o.validate = true;
     } else if (a == "--quick") {
       o.quick = true;
       o.warmup = 1;
@@ -558,7 +573,7 @@ int bench_sync_command(int argc, char** argv) {
       if (!v) return bad_usage("--json: expected a file name");
       o.json_path = v;
     } else {
-      return bad_usage("unknown option '" + a + "' (--sync takes --quick, --runs, --warmup, --device, --json)");
+      return bad_usage("unknown option '" + a + "' (--sync takes --quick, --runs, --warmup, --device, --json, --validate)");
     }
   }
   // Quick: the same channel counts on a quarter of the batch, for CI on a CPU device.
@@ -574,6 +589,10 @@ int bench_sync_command(int argc, char** argv) {
       std::fprintf(stderr, "vknorm bench --sync: %s: %s\n", shape_label(shape).c_str(), s.message().c_str());
       return 1;
     }
+  }
+  if (validation_messages > 0) {
+    std::fprintf(stderr, "vknorm bench --sync: %d validation messages\n", validation_messages.load());
+    return 1;
   }
   if (o.json_path != "-") print_table(stdout, o, device_note, rows);
   if (o.json_path.empty()) return 0;
