@@ -349,6 +349,14 @@ TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit")
       {"bench --host --kind softmax", "--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got 'softmax'"},
       {"bench --host --json", "--json: expected a file name"},
       {"bench --host --bogus", "unknown option '--bogus'"},
+      {"bench --sync --runs 0", "--runs: expected a number from 1 to 1000"},
+      {"bench --sync --warmup x", "--warmup: expected a number from 0 to 1000"},
+      {"bench --sync --device 99", "device_index"},
+      {"bench --sync --json", "--json: expected a file name"},
+      {"bench --sync --kind layer_norm", "unknown option '--kind'"},
+      {"bench --sync --host", "--sync and --host are separate modes"},
+      {"bench --host --sync", "--sync and --host are separate modes"},
+      {"bench --sync --bogus", "unknown option '--bogus'"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);

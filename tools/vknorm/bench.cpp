@@ -49,6 +49,8 @@ void usage(FILE* to) {
       "queries (the median of the timed runs) and compares it with a copy and an elementwise\n"
       "pass over the same tensor, measured in the same run.\n"
       "  --host               the host cost of recording instead (vknorm bench --host --help)\n"
+      "  --sync               SyncBatchNorm's exchange at world size 2 against plain BatchNorm\n"
+      "                       instead (vknorm bench --sync --help)\n"
       "  --quick              fewer runs (1 warm-up, 7 timed): for CI\n"
       "  --runs N             timed runs per case (default 21)\n"
       "  --warmup N           untimed runs first (default 3)\n"
@@ -179,6 +181,9 @@ void write_json(std::ostream& out, const Capabilities& caps, const std::string& 
 }  // namespace
 
 int bench_command(int argc, char** argv) {
+  // --sync first: it refuses --host with it, where --host's parser would call it unknown.
+  for (int i = 0; i < argc; ++i)
+    if (std::string(argv[i]) == "--sync") return bench_sync_command(argc, argv);
   for (int i = 0; i < argc; ++i)
     if (std::string(argv[i]) == "--host") return bench_host_command(argc, argv);
   Options o;

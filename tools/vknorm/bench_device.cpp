@@ -101,17 +101,64 @@ Result<DeviceBuffer> BenchDevice::buffer(VkDeviceSize bytes, const std::vector<u
 Status BenchDevice::run_once(const RecordFn& fn) {
   auto rec = context_.begin_commands();
   if (!rec) return rec.status();
-  // Transfers before this work (the staging copies) must land before the shaders read.
+  record_leading_barrier(*rec.value());
+  VKNORM_TRY(fn(*rec.value()));
+  return context_.submit_and_wait(*rec.value());
+}
+
+// Transfers and shaders of earlier submissions (the staging copies, the previous phase)
+// must land before this work's shaders and transfers touch the same buffers.
+void BenchDevice::record_leading_barrier(CommandRecorder& recorder) {
   ContextState& s = state_of(context_);
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  s.vk.CmdPipelineBarrier(rec.value()->command_buffer(),
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                     VK_ACCESS_TRANSFER_WRITE_BIT;
+  s.vk.CmdPipelineBarrier(recorder.command_buffer(),
                           VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0,
                           nullptr, 0, nullptr);
-  VKNORM_TRY(fn(*rec.value()));
-  return context_.submit_and_wait(*rec.value());
+}
+
+Result<double> BenchDevice::submit_timed(const RecordFn& fn) {
+  ContextState& s = state_of(context_);
+  auto rec = context_.begin_commands();
+  if (!rec) return rec.status();
+  CommandRecorder& r = *rec.value();
+  VkCommandBuffer cmd = r.command_buffer();
+  if (timestamps()) s.vk.CmdResetQueryPool(cmd, query_pool_, 0, 2);
+  record_leading_barrier(r);
+  if (timestamps()) s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 0);
+  VKNORM_TRY(fn(r));
+  if (timestamps()) s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 1);
+  const auto start = std::chrono::steady_clock::now();
+  VKNORM_TRY(context_.submit_and_wait(r));
+  const double fence_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!timestamps()) return fence_ms;
+  uint64_t ticks[2] = {};
+  VkResult res = s.vk.GetQueryPoolResults(s.device, query_pool_, 0, 2, sizeof ticks, ticks, sizeof(uint64_t),
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  if (res != VK_SUCCESS) return Status::vulkan(res, "vkGetQueryPoolResults");
+  return static_cast<double>((ticks[1] - ticks[0]) & timestamp_mask_) * s.caps.timestamp_period_ns * 1e-6;
+}
+
+Result<std::vector<uint8_t>> BenchDevice::read(const DeviceBuffer& buffer) {
+  ContextState& s = state_of(context_);
+  auto staging = context_.create_buffer(buffer.bytes());
+  if (!staging) return staging.status();
+  VKNORM_TRY(run_once([&](CommandRecorder& rec) -> Status {
+    VkBufferCopy region{0, 0, buffer.bytes()};
+    s.vk.CmdCopyBuffer(rec.command_buffer(), buffer.buffer_, staging.value().handle(), 1, &region);
+    // submit_and_wait's own barrier covers shader writes only: the copy's, for the host.
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    s.vk.CmdPipelineBarrier(rec.command_buffer(), VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                            &mb, 0, nullptr, 0, nullptr);
+    return {};
+  }));
+  const auto* bytes = static_cast<const uint8_t*>(staging.value().data());
+  return std::vector<uint8_t>(bytes, bytes + buffer.bytes());
 }
 
 Result<Timing> BenchDevice::time(const RecordFn& fn, int warmup, int runs) {

@@ -50,11 +50,19 @@ class BenchDevice {
   Result<DeviceBuffer> buffer(VkDeviceSize bytes, const std::vector<uint8_t>& contents = {});
   // Records `fn` once, submits and waits (setup work, such as the forward a backward needs).
   Status run_once(const RecordFn& fn);
+  // Records `fn` once, submits and waits, and returns the device time of the work in ms:
+  // between two timestamps around it, or with fences the time from the submit to the
+  // fence (SyncBatchNorm's phases, each its own submission as an engine runs them).
+  Result<double> submit_timed(const RecordFn& fn);
+  // The buffer's bytes, copied to the host (after the work submitted before finished).
+  Result<std::vector<uint8_t>> read(const DeviceBuffer& buffer);
   // Runs `fn` `warmup` times, then `runs` timed times, each after the previous finished.
   Result<Timing> time(const RecordFn& fn, int warmup, int runs);
 
  private:
   explicit BenchDevice(Context& context) : context_(context) {}
+  // The barrier that orders earlier submissions' writes before this one's reads and writes.
+  void record_leading_barrier(CommandRecorder& recorder);
   Result<Timing> time_with_timestamps(const RecordFn& fn, int warmup, int runs);
   Result<Timing> time_with_fences(const RecordFn& fn, int warmup, int runs);
   Context& context_;

@@ -9,4 +9,6 @@ int devices_command(int argc, char** argv);
 int bench_command(int argc, char** argv);
 // `vknorm bench --host`: the host cost of recording, and the Vulkan calls a record call makes.
 int bench_host_command(int argc, char** argv);
+// `vknorm bench --sync`: SyncBatchNorm at world size 2 against plain BatchNorm, and the exchange's cost.
+int bench_sync_command(int argc, char** argv);
 }  // namespace vknorm::cli
