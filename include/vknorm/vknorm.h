@@ -538,6 +538,170 @@ VKNORM_API vknorm_status vknorm_batch_norm_backward_host(vknorm_context* context
                                                          const vknorm_batch_norm_params* params,
                                                          const vknorm_host_backward* io);
 
+/* ---- SyncBatchNorm (torch.nn.SyncBatchNorm) ------------------------------------------
+ * BatchNorm in training mode over a batch split across devices or processes (ranks).
+ * Each rank holds its shard, an (N_r, C, *) tensor with the same C and * everywhere (N_r
+ * may differ, also be 0), and passes vknorm_batch_norm_params with shape[0] = N_r and
+ * training = 1. The statistics are those of the whole batch, and every rank ends with
+ * bitwise-identical save_mean, save_invstd and running statistics (given the same driver
+ * on every rank). dweight / dbias are each rank's contribution (PyTorch's SyncBatchNorm):
+ * their sum over the ranks is the whole batch's gradient. Every rank makes the same calls
+ * in the same order. vknorm only ever all-gathers, then combines in rank order itself, so
+ * the transport never decides a reduction order.
+ *
+ * The transport is the caller's: a vknorm_communicator (MPI_Allgather, NCCL, sockets...),
+ * or a thread world (below) for several contexts driven from threads of one process. */
+
+/* all_gather: every rank sends `bytes` bytes (the same count on every rank); `out`
+ * receives size * bytes bytes, rank 0's first, then rank 1's, ...; it blocks until every
+ * rank has sent, and returns VKNORM_STATUS_OK or an error (vknorm then fails the call
+ * with a message naming comm.all_gather and the status). vknorm calls it from the thread
+ * that called vknorm, with bytes possibly 0 (a rank whose call failed before the exchange
+ * still enters it with nothing, so that the other ranks fail too instead of waiting; a
+ * transport should then report a count mismatch). Checked on every call: 0 <= rank < size,
+ * size >= 1, all_gather not NULL. */
+typedef struct vknorm_communicator {
+  void* user; /* passed to all_gather as is */
+  int rank;   /* 0 .. size - 1 */
+  int size;   /* the world size, at least 1 */
+  vknorm_status (*all_gather)(void* user, const void* send, size_t bytes, void* out);
+} vknorm_communicator;
+
+/* The sum over the ranks of `count` floats, in place: one all_gather, then added in rank
+ * order in double and rounded once, so every rank gets the same bits. */
+VKNORM_API vknorm_status vknorm_all_reduce_sum(const vknorm_communicator* comm, float* data, size_t count);
+
+/* In-process ranks: one world of `size` ranks, for several contexts (one per rank, each
+ * its own VkDevice) driven from threads of one process. vknorm_thread_world_communicator
+ * fills `out_comm` for one rank (its all_gather is vknorm's; a copy of the struct works
+ * the same). Rules: each rank's communicator is used by one thread at a time, every rank
+ * of the world takes part in every collective, and the world is destroyed only after all
+ * its ranks' calls have returned (destroying it invalidates their communicators). */
+typedef struct vknorm_thread_world vknorm_thread_world;
+
+VKNORM_API vknorm_status vknorm_thread_world_create(int size, vknorm_thread_world** out_world);
+VKNORM_API vknorm_status vknorm_thread_world_communicator(vknorm_thread_world* world, int rank,
+                                                          vknorm_communicator* out_comm);
+VKNORM_API void vknorm_thread_world_destroy(vknorm_thread_world* world);
+
+/* Per rank, standalone contexts: the whole forward or backward with vknorm's own submits,
+ * exchanging through comm (like vknorm_batch_norm_forward_host / _backward_host, on this
+ * rank's shard). The forward's save_mean / save_invstd are the whole batch's; the running
+ * statistics are updated in place with the whole batch's statistics (the unbiased
+ * variance divides by the whole count - 1). out_merged_count (may be NULL) receives the
+ * whole batch's values per channel (the sum over the ranks of N_r * spatial): pass it to
+ * the backward, whose save_mean / save_invstd are the forward's. */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_forward_host(vknorm_context* context, const vknorm_communicator* comm,
+                                                             const vknorm_batch_norm_params* params,
+                                                             const vknorm_host_forward* io,
+                                                             uint64_t* out_merged_count);
+VKNORM_API vknorm_status vknorm_sync_batch_norm_backward_host(vknorm_context* context, const vknorm_communicator* comm,
+                                                              const vknorm_batch_norm_params* params,
+                                                              const vknorm_host_backward* io, uint64_t merged_count);
+
+/* ---- SyncBatchNorm's phases, for an engine that records them itself ----------------
+ * The forward, on every rank (one workspace of vknorm_sync_batch_norm_workspace_size
+ * bytes serves the forward and the backward; the byte ranges are in the exchange layout):
+ *  1. vknorm_sync_batch_norm_record_statistics: this shard's partial statistics into the
+ *     workspace (x and workspace are bound; the other buffers are checked in step 6).
+ *  2. Barrier compute-shader write -> transfer read (vkCmdCopyBuffer to a staging buffer),
+ *     or -> host read for a host-visible workspace; submit and wait for the fence. Download
+ *     download_bytes bytes at download_offset of the workspace.
+ *  3. vknorm_sync_batch_norm_compact_statistics: those bytes -> send_bytes bytes (one
+ *     record of 4 floats per channel). all_gather them: world_size * send_bytes bytes,
+ *     rank order.
+ *  4. vknorm_sync_batch_norm_merge_statistics: the gathered records -> upload_bytes bytes
+ *     and the merged count, the same bits on every rank (Chan's merge in rank order).
+ *  5. Upload those bytes at upload_offset (the range may overlap step 2's), then barrier
+ *     transfer write (or host write, made visible by the submit) -> compute-shader read.
+ *  6. vknorm_sync_batch_norm_record_apply with the merged count: save_mean, save_invstd,
+ *     the running statistics (with the whole batch's count) and y (with the epilogue).
+ *  A rank with N_r = 0 records nothing in step 1 and sends an empty record; in step 6 it
+ *  still writes the statistics and updates its running statistics like every rank.
+ *  params.momentum is this call's factor, as for BatchNorm (vknorm_batch_norm_state on
+ *  every rank gives the same factor everywhere).
+ * The backward, through the forward's save_mean / save_invstd (the whole batch's):
+ *  1. vknorm_sync_batch_norm_record_grad_sums: this shard's per-channel sums of dy and
+ *     dy * xhat into the workspace.
+ *  2. Barrier and download as in the forward's step 2 (the grad exchange layout's range).
+ *  3. vknorm_sync_batch_norm_compact_grad_sums -> `local`, 2 * C floats (per channel
+ *     sum dy, sum dy * xhat). Copy them to `global` and vknorm_all_reduce_sum it (or
+ *     all_gather and add in rank order in double yourself, for the same bits everywhere).
+ *  4. vknorm_sync_batch_norm_grad_upload(local, global) -> upload_bytes bytes; upload them
+ *     at upload_offset, then barrier transfer (or host) write -> compute-shader read.
+ *  5. vknorm_sync_batch_norm_record_grad_input with the forward's merged count: dx (and
+ *     dresidual) of this shard, dweight / dbias this shard's contribution.
+ * Between the phases the work must have finished on the GPU (the download needs it), so
+ * each rank submits at least twice per direction. */
+
+/* Byte ranges inside one rank's workspace (they depend on the device and the shard). */
+typedef struct vknorm_sync_batch_norm_exchange {
+  uint64_t download_offset, download_bytes; /* after step 1: the shard's partials */
+  uint64_t send_bytes;                      /* per rank, through all_gather: 16 * C */
+  uint64_t upload_offset, upload_bytes;     /* before step 6: the merged records */
+  uint32_t chunks;                          /* partial records per channel downloaded (0: empty shard) */
+} vknorm_sync_batch_norm_exchange;
+
+typedef struct vknorm_sync_batch_norm_grad_exchange {
+  uint64_t download_offset, download_bytes; /* after step 1: the shard's sums */
+  uint64_t upload_offset, upload_bytes;     /* before step 5: 4 * C floats */
+  uint32_t chunks;                          /* sum records per channel downloaded */
+} vknorm_sync_batch_norm_grad_exchange;
+
+/* params: this rank's shard, training; the one-value-per-channel check applies to the
+ * merged batch (step 4), not to the shard. */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_exchange_layout(const vknorm_context* context,
+                                                                const vknorm_batch_norm_params* params,
+                                                                vknorm_sync_batch_norm_exchange* out_layout);
+VKNORM_API vknorm_status vknorm_sync_batch_norm_workspace_size(const vknorm_context* context,
+                                                               const vknorm_batch_norm_params* params,
+                                                               uint64_t* out_bytes);
+/* Forward step 1. */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_record_statistics(vknorm_recorder* recorder,
+                                                                  const vknorm_batch_norm_params* params,
+                                                                  const vknorm_forward_buffers* buffers);
+/* Forward step 3, on the host: `downloaded` holds layout->download_bytes bytes, `send`
+ * receives layout->send_bytes bytes (the layout must be this shard's). */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_compact_statistics(const vknorm_batch_norm_params* params,
+                                                                   const vknorm_sync_batch_norm_exchange* layout,
+                                                                   const void* downloaded, void* send);
+/* Forward step 4: `gathered` holds world_size records of send_bytes bytes, rank 0's
+ * first. `upload` receives upload_bytes / 4 floats (upload_capacity, in floats, must hold
+ * them), out_merged_count the whole batch's values per channel. Refuses a merged batch of
+ * one value per channel (PyTorch's "Expected more than 1 value per channel when
+ * training"). */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_merge_statistics(const vknorm_batch_norm_params* params,
+                                                                 const void* gathered, int world_size, float* upload,
+                                                                 size_t upload_capacity, uint64_t* out_merged_count);
+/* Forward step 6. */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_record_apply(vknorm_recorder* recorder,
+                                                             const vknorm_batch_norm_params* params,
+                                                             const vknorm_forward_buffers* buffers,
+                                                             uint64_t merged_count);
+
+VKNORM_API vknorm_status vknorm_sync_batch_norm_grad_exchange_layout(const vknorm_context* context,
+                                                                     const vknorm_batch_norm_params* params,
+                                                                     vknorm_sync_batch_norm_grad_exchange* out_layout);
+/* Backward step 1. */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_record_grad_sums(vknorm_recorder* recorder,
+                                                                 const vknorm_batch_norm_params* params,
+                                                                 const vknorm_backward_buffers* buffers);
+/* Backward step 3: `downloaded` holds layout->download_bytes bytes; `local` receives
+ * 2 * C floats (local_capacity, in floats, must hold them). */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_compact_grad_sums(const vknorm_batch_norm_params* params,
+                                                                  const vknorm_sync_batch_norm_grad_exchange* layout,
+                                                                  const void* downloaded, float* local,
+                                                                  size_t local_capacity);
+/* Backward step 4: local and global hold 2 * channels floats each; `upload` receives
+ * 4 * channels floats (upload_capacity, in floats, must hold them). */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_grad_upload(const float* local, const float* global, size_t channels,
+                                                            float* upload, size_t upload_capacity);
+/* Backward step 5. merged_count: the forward's (vknorm_sync_batch_norm_merge_statistics). */
+VKNORM_API vknorm_status vknorm_sync_batch_norm_record_grad_input(vknorm_recorder* recorder,
+                                                                  const vknorm_batch_norm_params* params,
+                                                                  const vknorm_backward_buffers* buffers,
+                                                                  uint64_t merged_count);
+
 /* ---- InstanceNorm (torch.nn.InstanceNorm1d/2d/3d, F.instance_norm) ------------------- */
 
 typedef enum vknorm_instance_norm_dims {
