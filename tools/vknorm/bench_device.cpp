@@ -14,6 +14,7 @@ namespace vknorm::bench {
 namespace {
 
 constexpr uint32_t kMaxRuns = 1000;
+constexpr size_t kMaxInterleaved = 4;  // pieces of work timed together (time_interleaved)
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -26,6 +27,10 @@ Timing summarize(const std::vector<double>& ms) {
   t.runs = static_cast<int>(ms.size());
   t.median_ms = median(ms);
   t.min_ms = *std::min_element(ms.begin(), ms.end());
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double q1 = sorted[sorted.size() / 4], q3 = sorted[(3 * sorted.size()) / 4];
+  t.spread = t.median_ms > 0 ? (q3 - q1) / t.median_ms : 0.0;
   return t;
 }
 
@@ -63,7 +68,7 @@ Result<std::unique_ptr<BenchDevice>> BenchDevice::create(Context& context, bool 
   } else {
     VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     info.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    info.queryCount = 2 * kMaxRuns;
+    info.queryCount = 2 * kMaxRuns * kMaxInterleaved;
     VkResult r = s.vk.CreateQueryPool(s.device, &info, nullptr, &d->query_pool_);
     if (r != VK_SUCCESS) return Status::vulkan(r, "vkCreateQueryPool");
     d->query_capacity_ = info.queryCount;
@@ -162,59 +167,83 @@ Result<std::vector<uint8_t>> BenchDevice::read(const DeviceBuffer& buffer) {
 }
 
 Result<Timing> BenchDevice::time(const RecordFn& fn, int warmup, int runs) {
+  auto timings = time_interleaved({fn}, warmup, runs);
+  if (!timings) return timings.status();
+  return timings.value()[0];
+}
+
+Result<std::vector<Timing>> BenchDevice::time_interleaved(const std::vector<RecordFn>& fns, int warmup, int runs) {
   if (runs < 1 || runs > static_cast<int>(kMaxRuns))
     return Status::invalid_argument("runs: expected 1 to " + std::to_string(kMaxRuns) + ", got " +
                                     std::to_string(runs));
-  return timestamps() ? time_with_timestamps(fn, warmup, runs) : time_with_fences(fn, warmup, runs);
+  if (fns.empty() || fns.size() > kMaxInterleaved)
+    return Status::internal("time_interleaved: 1 to " + std::to_string(kMaxInterleaved) + " pieces of work, got " +
+                            std::to_string(fns.size()));
+  return timestamps() ? time_with_timestamps(fns, warmup, runs) : time_with_fences(fns, warmup, runs);
 }
 
 // One command buffer: the warm-up runs, then each timed run between two timestamps.
 // A BOTTOM_OF_PIPE timestamp is written once all earlier commands have finished, so the
 // interval holds exactly one run; vknorm's own barriers order the runs' memory accesses.
-Result<Timing> BenchDevice::time_with_timestamps(const RecordFn& fn, int warmup, int runs) {
+Result<std::vector<Timing>> BenchDevice::time_with_timestamps(const std::vector<RecordFn>& fns, int warmup, int runs) {
   ContextState& s = state_of(context_);
+  const uint32_t n = static_cast<uint32_t>(fns.size());
   // On the descriptor pool path the recorder's pool needs a set per dispatch: every run
   // here, of at most an ExecutionPlan's 6 passes.
-  const uint32_t dispatches = static_cast<uint32_t>(warmup + runs) * std::tuple_size_v<decltype(ExecutionPlan::passes)>;
+  const uint32_t dispatches =
+      static_cast<uint32_t>(warmup + runs) * n * std::tuple_size_v<decltype(ExecutionPlan::passes)>;
   auto rec = context_.begin_commands({.descriptor_capacity = dispatches});
   if (!rec) return rec.status();
   CommandRecorder& r = *rec.value();
   VkCommandBuffer cmd = r.command_buffer();
-  s.vk.CmdResetQueryPool(cmd, query_pool_, 0, 2 * runs);
-  for (int i = 0; i < warmup; ++i) VKNORM_TRY(fn(r));
-  for (int i = 0; i < runs; ++i) {
-    s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * i);
-    VKNORM_TRY(fn(r));
-    s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * i + 1);
-  }
+  const uint32_t queries = 2 * static_cast<uint32_t>(runs) * n;
+  s.vk.CmdResetQueryPool(cmd, query_pool_, 0, queries);
+  for (int i = 0; i < warmup; ++i)
+    for (const RecordFn& fn : fns) VKNORM_TRY(fn(r));
+  for (uint32_t i = 0; i < static_cast<uint32_t>(runs); ++i)
+    for (uint32_t j = 0; j < n; ++j) {
+      const uint32_t q = 2 * (i * n + j);
+      s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, q);
+      VKNORM_TRY(fns[j](r));
+      s.vk.CmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, q + 1);
+    }
   VKNORM_TRY(context_.submit_and_wait(r));
-  std::vector<uint64_t> ticks(2 * runs);
-  VkResult res = s.vk.GetQueryPoolResults(s.device, query_pool_, 0, 2 * runs, ticks.size() * sizeof(uint64_t),
+  std::vector<uint64_t> ticks(queries);
+  VkResult res = s.vk.GetQueryPoolResults(s.device, query_pool_, 0, queries, ticks.size() * sizeof(uint64_t),
                                           ticks.data(), sizeof(uint64_t),
                                           VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
   if (res != VK_SUCCESS) return Status::vulkan(res, "vkGetQueryPoolResults");
-  std::vector<double> ms(runs);
-  for (int i = 0; i < runs; ++i) {
-    const uint64_t dt = (ticks[2 * i + 1] - ticks[2 * i]) & timestamp_mask_;
-    ms[i] = static_cast<double>(dt) * s.caps.timestamp_period_ns * 1e-6;
+  std::vector<Timing> out;
+  for (uint32_t j = 0; j < n; ++j) {
+    std::vector<double> ms(runs);
+    for (uint32_t i = 0; i < static_cast<uint32_t>(runs); ++i) {
+      const uint32_t q = 2 * (i * n + j);
+      const uint64_t dt = (ticks[q + 1] - ticks[q]) & timestamp_mask_;
+      ms[i] = static_cast<double>(dt) * s.caps.timestamp_period_ns * 1e-6;
+    }
+    out.push_back(summarize(ms));
   }
-  return summarize(ms);
+  return out;
 }
 
 // One submission per run, recorded beforehand; the time from vkQueueSubmit to the fence
 // also holds the submission and wake-up latency.
-Result<Timing> BenchDevice::time_with_fences(const RecordFn& fn, int warmup, int runs) {
-  for (int i = 0; i < warmup; ++i) VKNORM_TRY(run_once(fn));
-  std::vector<double> ms(runs);
-  for (int i = 0; i < runs; ++i) {
-    auto rec = context_.begin_commands();
-    if (!rec) return rec.status();
-    VKNORM_TRY(fn(*rec.value()));
-    const auto start = std::chrono::steady_clock::now();
-    VKNORM_TRY(context_.submit_and_wait(*rec.value()));
-    ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  }
-  return summarize(ms);
+Result<std::vector<Timing>> BenchDevice::time_with_fences(const std::vector<RecordFn>& fns, int warmup, int runs) {
+  for (int i = 0; i < warmup; ++i)
+    for (const RecordFn& fn : fns) VKNORM_TRY(run_once(fn));
+  std::vector<std::vector<double>> ms(fns.size(), std::vector<double>(runs));
+  for (int i = 0; i < runs; ++i)
+    for (size_t j = 0; j < fns.size(); ++j) {
+      auto rec = context_.begin_commands();
+      if (!rec) return rec.status();
+      VKNORM_TRY(fns[j](*rec.value()));
+      const auto start = std::chrono::steady_clock::now();
+      VKNORM_TRY(context_.submit_and_wait(*rec.value()));
+      ms[j][i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
+  std::vector<Timing> out;
+  for (const auto& m : ms) out.push_back(summarize(m));
+  return out;
 }
 
 }  // namespace vknorm::bench

@@ -33,6 +33,7 @@ using RecordFn = std::function<Status(CommandRecorder&)>;
 
 struct Timing {
   double median_ms = 0, min_ms = 0;
+  double spread = 0;  // (75th - 25th percentile) / median: how steady the runs were
   int runs = 0;
 };
 
@@ -58,13 +59,17 @@ class BenchDevice {
   Result<std::vector<uint8_t>> read(const DeviceBuffer& buffer);
   // Runs `fn` `warmup` times, then `runs` timed times, each after the previous finished.
   Result<Timing> time(const RecordFn& fn, int warmup, int runs);
+  // The same for several pieces of work, interleaved: run i of each, in order, then run i + 1
+  // of each. Ratios of their medians then compare work that shared the same moments of a
+  // shared machine, instead of one window against another.
+  Result<std::vector<Timing>> time_interleaved(const std::vector<RecordFn>& fns, int warmup, int runs);
 
  private:
   explicit BenchDevice(Context& context) : context_(context) {}
   // The barrier that orders earlier submissions' writes before this one's reads and writes.
   void record_leading_barrier(CommandRecorder& recorder);
-  Result<Timing> time_with_timestamps(const RecordFn& fn, int warmup, int runs);
-  Result<Timing> time_with_fences(const RecordFn& fn, int warmup, int runs);
+  Result<std::vector<Timing>> time_with_timestamps(const std::vector<RecordFn>& fns, int warmup, int runs);
+  Result<std::vector<Timing>> time_with_fences(const std::vector<RecordFn>& fns, int warmup, int runs);
   Context& context_;
   VkQueryPool query_pool_ = VK_NULL_HANDLE;
   uint32_t query_capacity_ = 0;
