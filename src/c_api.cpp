@@ -344,6 +344,8 @@ int vknorm_context_is_standalone(const vknorm_context* context) {
   return context && context->cxx->is_standalone() ? 1 : 0;
 }
 
+int vknorm_context_is_lost(const vknorm_context* context) { return context && context->cxx->is_lost() ? 1 : 0; }
+
 VkDevice vknorm_context_device(const vknorm_context* context) {
   return context ? context->cxx->device() : VK_NULL_HANDLE;
 }

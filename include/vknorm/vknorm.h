@@ -245,6 +245,10 @@ VKNORM_API vknorm_status vknorm_context_get_capabilities(const vknorm_context* c
                                                          vknorm_capabilities* out_capabilities);
 /* 1 for a standalone context, 0 for engine mode (and for NULL). */
 VKNORM_API int vknorm_context_is_standalone(const vknorm_context* context);
+/* 1 once a standalone context's submit or wait returned VK_ERROR_DEVICE_LOST (from then on
+ * every call that would submit fails with it at once: destroy the context and create a new
+ * one), else 0 (also for NULL). */
+VKNORM_API int vknorm_context_is_lost(const vknorm_context* context);
 VKNORM_API VkDevice vknorm_context_device(const vknorm_context* context);
 
 /* Creates every pipeline of every kind now instead of on first use: for all dtypes the

@@ -1241,6 +1241,7 @@ int main(void) {
     CHECK_OK(vknorm_context_get_capabilities(ctx, &caps));
     print_capabilities(&caps);
     CHECK(vknorm_context_is_standalone(ctx), "standalone context says it is not");
+    CHECK(!vknorm_context_is_lost(ctx) && !vknorm_context_is_lost(NULL), "a working context says it is lost");
     CHECK_OK(vknorm_context_prepare_kernels(ctx));
     CHECK_OK(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F32));
     if (caps.storage_buffer_16bit) CHECK_OK(vknorm_context_prepare_kernels_for(ctx, VKNORM_DTYPE_F16));
