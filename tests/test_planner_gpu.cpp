@@ -10,6 +10,7 @@
 #include "ops/norm_engine.hpp"
 #include "kind_end_to_end.hpp"
 #include "planner/planner_support.hpp"
+#include "vknorm/sync_batchnorm.hpp"
 
 namespace vknorm::test {
 namespace {
@@ -448,6 +449,51 @@ TEST_CASE("Recording checks buffers in the call's order, and the backward always
   f.save_mean = {};
   ln.epilogue.residual = true;  // the residual is checked right after x, y, weight and bias
   CHECK(record_layer_norm_forward(*rec.value(), ln, f).message().find("buffers.residual: expected a VkBuffer") == 0);
+}
+
+}  // namespace vknorm::test
+
+namespace vknorm::test {
+
+// Sizes past one binding: every kind's workspace query refuses them (before, LayerNorm
+// (2^61, 2) got a workspace of 2^61 * 5 floats, which wrapped in bytes), and so does
+// SyncBatchNorm's; a shape just inside the limit still answers with a sane size.
+TEST_CASE("Workspace queries refuse tensors past one binding instead of wrapping") {
+  Context& ctx = context_for(TestDevice::subgroup);
+  const int64_t big = int64_t{1} << 61;
+  auto refused = [](const auto& result, const std::string& what) {
+    CAPTURE(what);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == StatusCode::unsupported);
+    CHECK_MESSAGE(result.status().message().find("elements, more than the 2^32 - 1 a binding indexes") !=
+                      std::string::npos, result.status().message());
+  };
+  LayerNormParams ln;
+  ln.shape = {big, 2};
+  ln.normalized_shape = {2};
+  refused(layer_norm_workspace_size(ctx, ln), "LayerNorm (2^61, 2)");
+  ln.shape = {int64_t{1} << 31, 2};
+  refused(layer_norm_workspace_size(ctx, ln), "LayerNorm (2^31, 2)");
+  RMSNormParams rms;
+  rms.shape = {big, 2};
+  rms.normalized_shape = {2};
+  refused(rms_norm_workspace_size(ctx, rms), "RMSNorm (2^61, 2)");
+  BatchNormParams bn;
+  bn.shape = {2, big / 4, 2};
+  refused(batch_norm_workspace_size(ctx, bn), "BatchNorm (2, 2^59, 2)");
+  refused(sync_batch_norm_workspace_size(ctx, bn), "SyncBatchNorm (2, 2^59, 2)");
+  InstanceNormParams in;
+  in.shape = {int64_t{1} << 20, int64_t{1} << 20, 4};
+  refused(instance_norm_workspace_size(ctx, in), "InstanceNorm (2^20, 2^20, 4)");
+  GroupNormParams gn;
+  gn.shape = {int64_t{1} << 30, 4, 1024};
+  gn.num_groups = 2;
+  refused(group_norm_workspace_size(ctx, gn), "GroupNorm (2^30, 4, 1024)");
+  // Inside the limits: rows of 2 need at least a statistics record per row.
+  ln.shape = {1 << 20, 2};
+  auto fits = layer_norm_workspace_size(ctx, ln);
+  REQUIRE_MESSAGE(fits.ok(), fits.status().message());
+  CHECK(fits.value() >= 4);
 }
 
 }  // namespace vknorm::test

@@ -112,12 +112,25 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
 
 uint32_t element_bytes(DType d) { return d == DType::f16 ? 2 : 4; }
 
-Status check_tensor_limits(const DeviceCaps& caps, const NormPlan& p) {
-  const uint64_t bytes = p.geometry.elements * element_bytes(p.dtype);
-  if (p.geometry.elements >= (uint64_t{1} << 32) || bytes > caps.max_storage_buffer_range)
-    return Status::unsupported("x: " + std::to_string(p.geometry.elements) + " elements (" + std::to_string(bytes) +
+// The tensor must fit one binding. Checked first, also by workspace queries: it bounds
+// every size the planner computes (fewer than 2^32 elements, so groups, chunks and
+// workspace floats stay far from 2^64).
+Status check_tensor_size(const DeviceCaps& caps, const NormPlan& p) {
+  const uint64_t elements = p.geometry.elements;
+  if (elements >= (uint64_t{1} << 32))
+    return Status::unsupported("x: " + std::to_string(elements) + " elements, more than the 2^32 - 1 a binding "
+                               "indexes (the device's maxStorageBufferRange is " +
+                               std::to_string(caps.max_storage_buffer_range) + " bytes)");
+  const uint64_t bytes = elements * element_bytes(p.dtype);
+  if (bytes > caps.max_storage_buffer_range)
+    return Status::unsupported("x: " + std::to_string(elements) + " elements (" + std::to_string(bytes) +
                                " bytes) exceed the device's maxStorageBufferRange of " +
                                std::to_string(caps.max_storage_buffer_range) + " bytes");
+  return {};
+}
+
+Status check_tensor_limits(const DeviceCaps& caps, const NormPlan& p) {
+  VKNORM_TRY(check_tensor_size(caps, p));
   if (p.dtype == DType::f16) return vk::require_float16_storage(caps);
   return {};
 }
@@ -490,9 +503,10 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   return k;
 }
 
-// Without the tensor checks: a workspace query for float16 on a device without 16-bit
+// Without the float16 check: a workspace query for float16 on a device without 16-bit
 // storage answers (the record call refuses).
 Result<uint64_t> plan_workspace_bytes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  VKNORM_TRY(check_tensor_size(caps, p));
   auto forward = forward_passes(caps, p, options);
   if (!forward) return forward.status();
   auto backward = backward_passes(caps, p, options);
