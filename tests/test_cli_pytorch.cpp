@@ -265,6 +265,16 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op groupnorm --x " + one_value + " --out " + out + " --groups 2", "Expected more than 1 value per channel"},
       {"run --op batchnorm --x " + x + " --out " + out + " --device 99", "device_index"},
       {"run --op batchnorm --x " + x + " --out " + out + " --bogus 1", "unknown option '--bogus'"},
+      // Integer options given NaN, Inf or 2^63: refused before any conversion to int64_t
+      // (which is undefined for them; UBSan's float-cast-overflow in the sanitize build).
+      {"run --op batchnorm --x " + x + " --out " + out + " --num-batches-tracked nan",
+       "--num-batches-tracked: expected an integer in [0, 4611686018427387903], got 'nan'"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --num-batches-tracked -inf", "got '-inf'"},
+      {"run --op groupnorm --x " + x + " --out " + out + " --groups nan", "--groups: expected an integer in [1,"},
+      {"run --op layernorm --x " + x + " --out " + out + " --normalized-dims inf", "--normalized-dims: expected an integer"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --device nan", "--device: expected an integer in [0, 4294967295]"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --device 9223372036854775808", "--device: expected an integer"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --dims 1e300", "--dims: expected an integer in [1, 3]"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);

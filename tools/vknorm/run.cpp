@@ -1,5 +1,6 @@
 // `vknorm run`: applies a norm to tensors from .npy files on a Vulkan device and writes
 // the results as float32 .npy files, so a layer can be cross-checked against PyTorch.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -93,7 +94,13 @@ std::optional<double> parse_number(const std::string& s) {
 Result<int64_t> integer(const Options& o, const std::string& name, int64_t lo, int64_t hi, int64_t fallback) {
   if (!o.count(name)) return fallback;
   auto v = parse_number(o.at(name));
-  if (!v || *v < static_cast<double>(lo) || *v > static_cast<double>(hi) || *v != static_cast<double>(static_cast<int64_t>(*v)))
+  // Range-check in double before converting: the cast of NaN, Inf or anything outside
+  // int64_t is undefined. The negated comparisons refuse NaN; 2^63 (INT64_MAX rounded to
+  // double) is itself out of range, hence the strict bound.
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  const bool in_range = v && !(*v < static_cast<double>(lo)) && !(*v > static_cast<double>(hi)) &&
+                        *v >= -kTwoTo63 && *v < kTwoTo63 && *v == std::trunc(*v);
+  if (!in_range || static_cast<int64_t>(*v) < lo || static_cast<int64_t>(*v) > hi)
     return Status::invalid_argument("--" + name + ": expected an integer in [" + std::to_string(lo) + ", " +
                                     std::to_string(hi) + "], got '" + o.at(name) + "'");
   return static_cast<int64_t>(*v);
