@@ -289,6 +289,33 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
 
 namespace vknorm::test {
 
+// test_main.cpp sets VKNORM_VALIDATION=1 for every tool the tests start. Prove that the
+// tool then runs with the validation layer and fails on what it reports: the layer's
+// best-practices checks (switched on through its VK_LAYER_ENABLES setting) warn about
+// vknorm's small allocations, which are deliberate, so they make a message to catch.
+TEST_CASE("vknorm run with VKNORM_VALIDATION=1 fails on a validation-layer message, printing it") {
+  const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
+  const std::string out = scratch("validation").string();
+  const std::string args = "run --op batchnorm --x " + (dir / "x.npy").string() + " --out " + out;
+  const std::string best_practices = "VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT ";
+  std::string errors;
+  CHECK(run_tool(args, &errors) == 0);  // inherits VKNORM_VALIDATION=1: nothing to report
+  CHECK_MESSAGE(errors.empty(), errors);
+  const fs::path err_file = scratch("validation_stderr.txt");
+  auto run_with = [&](const std::string& env) {
+    const int status = std::system((env + best_practices + VKNORM_CLI_PATH + " " + args + " 2> " + err_file.string()).c_str());
+    errors = read_file(err_file);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  CHECK(run_with("VKNORM_VALIDATION=1 ") == 1);
+  CHECK_MESSAGE(errors.find("vknorm run: validation layer: ") != std::string::npos, errors);
+  CHECK_MESSAGE(errors.find("validation-layer message(s) with VKNORM_VALIDATION=1") != std::string::npos, errors);
+  CHECK(run_with("VKNORM_VALIDATION=0 ") == 0);  // no layer: the same setting reports nothing
+  CHECK_MESSAGE(errors.empty(), errors);
+  fs::remove(err_file);
+  fs::remove_all(out);
+}
+
 TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit") {
   struct Case {
     std::string args, text;

@@ -149,7 +149,7 @@ TEST_CASE("vknorm run --sync-shards refuses bad shards, an unknown or unbuilt --
 // Under mpiexec (as CI: root, 2 cores), shared memory and self transports only.
 std::string mpiexec(int ranks) {
   return "OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none " + std::string(VKNORM_MPIEXEC) +
-         " --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " ";
+         " --allow-run-as-root --oversubscribe -x VKNORM_VALIDATION -np " + std::to_string(ranks) + " ";
 }
 
 TEST_CASE("vknorm run --sync-shards --comm mpi: rank r runs shard r, rank 0 writes the plain run's outputs") {
