@@ -74,8 +74,9 @@ REGISTER_LISTENER("unchecked_validation_messages", 1, UncheckedValidationMessage
 
 int main(int argc, char** argv) {
   // Every `vknorm` the tests start runs with the validation layer and fails on any message
-  // (tools/vknorm/validation.hpp), as the tests' own contexts do.
-  setenv("VKNORM_VALIDATION", "1", 1);
+  // (tools/vknorm/validation.hpp), as the tests' own contexts do; unless VKNORM_VALIDATION
+  // is already set (=0 to time the tool without the layer).
+  setenv("VKNORM_VALIDATION", "1", 0);
   doctest::Context context(argc, argv);
   int result = context.run();
   // Destroy the shared Vulkan contexts while the validation layer is still loaded:
