@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages vknorm needs, only those that are missing.
+# Installs the Debian 12 packages vknorm needs, only those that are missing; arguments
+# name more.
 set -euo pipefail
-packages=(
+packages=("$@"
   cmake g++ make                # build
   glslang-tools                 # compiles shaders/*.comp to SPIR-V at build time
   libvulkan-dev                 # Vulkan loader and headers

@@ -139,12 +139,13 @@ void to_c(const Capabilities& c, vknorm_capabilities* out) noexcept {
   out->synchronization2 = c.synchronization2;
 }
 
-Result<DescriptorPath> to_cxx(vknorm_descriptor_path path, const char* name) {
+Result<DescriptorPath> to_cxx(const vknorm_descriptor_path& field, const char* name) {
+  const int path = capi::raw_enum(field);  // not loaded as the enum: any int can arrive from C
   if (path == VKNORM_DESCRIPTOR_PATH_AUTOMATIC) return DescriptorPath::automatic;
   if (path == VKNORM_DESCRIPTOR_PATH_POOL) return DescriptorPath::pool;
   return Status::invalid_argument(std::string(name) +
                                   ": expected VKNORM_DESCRIPTOR_PATH_AUTOMATIC (0) or VKNORM_DESCRIPTOR_PATH_POOL (1), got " +
-                                  std::to_string(static_cast<int>(path)));
+                                  std::to_string(path));
 }
 
 RecorderOptions to_cxx(const vknorm_recorder_options* options) {
@@ -201,8 +202,9 @@ extern "C" {
 
 uint32_t vknorm_c_api_version(void) { return VKNORM_C_API_VERSION; }
 
+// Both string functions switch on the raw int: a C caller may pass any value.
 const char* vknorm_status_string(vknorm_status status) {
-  switch (status) {
+  switch (raw_enum(status)) {
     case VKNORM_STATUS_OK: return "ok";
     case VKNORM_STATUS_INVALID_ARGUMENT: return "invalid argument";
     case VKNORM_STATUS_UNSUPPORTED: return "unsupported";
@@ -217,7 +219,7 @@ const char* vknorm_last_error(void) { return t_error; }
 VkResult vknorm_last_vk_result(void) { return t_error_vk; }
 
 const char* vknorm_reduction_path_string(vknorm_reduction_path path) {
-  switch (path) {
+  switch (raw_enum(path)) {
     case VKNORM_REDUCTION_SUBGROUP: return "subgroup";
     case VKNORM_REDUCTION_SHARED_MEMORY: return "shared-memory";
     default: return "unknown";

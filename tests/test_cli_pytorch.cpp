@@ -314,6 +314,16 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op groupnorm --x " + one_value + " --out " + out + " --groups 2", "Expected more than 1 value per channel"},
       {"run --op batchnorm --x " + x + " --out " + out + " --device 99", "device_index"},
       {"run --op batchnorm --x " + x + " --out " + out + " --bogus 1", "unknown option '--bogus'"},
+      // Integer options given NaN, Inf or 2^63: refused before any conversion to int64_t
+      // (which is undefined for them; UBSan's float-cast-overflow in the sanitize build).
+      {"run --op batchnorm --x " + x + " --out " + out + " --num-batches-tracked nan",
+       "--num-batches-tracked: expected an integer in [0, 4611686018427387903], got 'nan'"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --num-batches-tracked -inf", "got '-inf'"},
+      {"run --op groupnorm --x " + x + " --out " + out + " --groups nan", "--groups: expected an integer in [1,"},
+      {"run --op layernorm --x " + x + " --out " + out + " --normalized-dims inf", "--normalized-dims: expected an integer"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --device nan", "--device: expected an integer in [0, 4294967295]"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --device 9223372036854775808", "--device: expected an integer"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --dims 1e300", "--dims: expected an integer in [1, 3]"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);
@@ -327,6 +337,33 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
 }  // namespace vknorm::test
 
 namespace vknorm::test {
+
+// test_main.cpp sets VKNORM_VALIDATION=1 for every tool the tests start. Prove that the
+// tool then runs with the validation layer and fails on what it reports: the layer's
+// best-practices checks (switched on through its VK_LAYER_ENABLES setting) warn about
+// vknorm's small allocations, which are deliberate, so they make a message to catch.
+TEST_CASE("vknorm run with VKNORM_VALIDATION=1 fails on a validation-layer message, printing it") {
+  const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
+  const std::string out = scratch("validation").string();
+  const std::string args = "run --op batchnorm --x " + (dir / "x.npy").string() + " --out " + out;
+  const std::string best_practices = "VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT ";
+  std::string errors;
+  CHECK(run_tool(args, &errors) == 0);  // inherits VKNORM_VALIDATION=1: nothing to report
+  CHECK_MESSAGE(errors.empty(), errors);
+  const fs::path err_file = scratch("validation_stderr.txt");
+  auto run_with = [&](const std::string& env) {
+    const int status = std::system((env + best_practices + VKNORM_CLI_PATH + " " + args + " 2> " + err_file.string()).c_str());
+    errors = read_file(err_file);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  CHECK(run_with("VKNORM_VALIDATION=1 ") == 1);
+  CHECK_MESSAGE(errors.find("vknorm run: validation layer: ") != std::string::npos, errors);
+  CHECK_MESSAGE(errors.find("validation-layer message(s) with VKNORM_VALIDATION=1") != std::string::npos, errors);
+  CHECK(run_with("VKNORM_VALIDATION=0 ") == 0);  // no layer: the same setting reports nothing
+  CHECK_MESSAGE(errors.empty(), errors);
+  fs::remove(err_file);
+  fs::remove_all(out);
+}
 
 TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit") {
   struct Case {

@@ -141,9 +141,9 @@ TEST_CASE("Split phases recorded one at a time give the bits of the whole split 
       CAPTURE(p.geometry.elements);
       const auto whole = run_phases(ctx, p, {kAllPhases}, {kAllPhases}, false);
       const auto phased = run_phases(ctx, p, {stats, finalize, apply}, {reduce, elementwise}, true);
-      for (const auto& [role, values] : whole) {
-        CAPTURE(to_string(role));
-        CHECK(phased.at(role) == values);
+      for (const auto& entry : whole) {  // not a structured binding: CAPTURE's lambda, clang 14
+        CAPTURE(to_string(entry.first));
+        CHECK(phased.at(entry.first) == entry.second);
       }
     }
   }

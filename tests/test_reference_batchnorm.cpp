@@ -435,3 +435,17 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
     check_refused(forward_status(p, 6, 3, 3, 3, 3), {"eps:", "expected a finite value > 0"});
   }
 }
+
+// num_batches_tracked saturates: ++ past INT64_MAX is undefined (UBSan in the sanitize
+// build), and PyTorch's int64 tensor would wrap to a negative count and factor.
+TEST_CASE("batchnorm state: num_batches_tracked stops at INT64_MAX with a positive factor") {
+  vknorm::BatchNormState state;
+  state.momentum.reset();  // cumulative moving average: factor 1 / num_batches_tracked
+  state.num_batches_tracked = INT64_MAX - 1;
+  CHECK(state.next_training_factor() == 1.0f / static_cast<float>(INT64_MAX));
+  CHECK(state.num_batches_tracked == INT64_MAX);
+  const float factor = state.next_training_factor();
+  CHECK(state.num_batches_tracked == INT64_MAX);
+  CHECK(factor > 0.0f);
+  CHECK(factor == 1.0f / static_cast<float>(INT64_MAX));
+}

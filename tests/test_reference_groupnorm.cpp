@@ -288,3 +288,19 @@ TEST_CASE("groupnorm reference: refusals name the argument and use PyTorch's wor
                   {"dy: expected 36 elements", "got 37"});
   }
 }
+
+// (2^32, 2^31 + 1) has 2^63 + 2^32 elements: within 64 unsigned bits, beyond int64_t. With
+// num_groups = INT64_MAX, N*C/G is 1, so the check used to build PyTorch's "input size"
+// message from s[0] * s[1] in int64_t: a signed overflow (UBSan in the sanitize build).
+// PyTorch cannot hold such a tensor (numel is int64_t); vknorm refuses it the same way.
+TEST_CASE("groupnorm reference: a shape past INT64_MAX elements is refused, not overflowed") {
+  const int64_t big = int64_t{1} << 32;
+  auto g = vknorm::check_group_norm(make_params({big, (big >> 1) + 1}, INT64_MAX));
+  REQUIRE_FALSE(g.ok());
+  CHECK_MESSAGE(g.status().message().find("x: shape [4294967296, 2147483649] has more elements than int64_t can count") !=
+                    std::string::npos,
+                g.status().message());
+  // Exactly INT64_MAX elements (49 * 73 * 127 * 337 * 92737 * 649657) still pass the count.
+  auto max = vknorm::check_group_norm(make_params({49 * 73 * 127, 337 * 92737, 649657}, 1));
+  CHECK(max.ok());
+}

@@ -1,24 +1,64 @@
 // The tests fail on validation messages only if the messages reach them: prove that an
 // invalid Vulkan call on the library's own device is reported through the context's
-// debug callback.
+// debug callback, and that a test case that leaves such a message unchecked fails itself.
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vulkan/vulkan.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 
 #include "gpu_support.hpp"
 
 namespace vknorm::test {
+namespace {
+
+// An invalid call: VUID-VkBufferCreateInfo-usage-requiredbitmask.
+void create_buffer_without_usage(Context& ctx) {
+  VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  info.size = 64;
+  info.usage = 0;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkResult r = vkCreateBuffer(ctx.device(), &info, nullptr, &buffer);
+  if (r == VK_SUCCESS) vkDestroyBuffer(ctx.device(), buffer, nullptr);
+}
+
+constexpr const char* kUncheckedCase = "validation messages: an invalid call left unchecked (run by the next test)";
+
+}  // namespace
 
 TEST_CASE("Validation messages on a context's device reach the test's callback") {
   Context& ctx = context_for(TestDevice::subgroup);
   take_validation_messages();
-  VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-  info.size = 64;
-  info.usage = 0;  // invalid: VUID-VkBufferCreateInfo-usage-requiredbitmask
-  VkBuffer buffer = VK_NULL_HANDLE;
-  VkResult r = vkCreateBuffer(ctx.device(), &info, nullptr, &buffer);
-  if (r == VK_SUCCESS) vkDestroyBuffer(ctx.device(), buffer, nullptr);
+  create_buffer_without_usage(ctx);
   std::vector<std::string> messages = take_validation_messages();
   REQUIRE_FALSE(messages.empty());
   CHECK(messages[0].find("usage") != std::string::npos);
+}
+
+// Skipped in a normal run; the next test runs it alone, in a child process (--no-skip).
+// It records the invalid call and checks nothing: the listener must fail it.
+TEST_CASE("validation messages: an invalid call left unchecked (run by the next test)" * doctest::skip()) {
+  create_buffer_without_usage(context_for(TestDevice::subgroup));
+}
+
+TEST_CASE("A test case that leaves a validation message unchecked fails, named, with the message") {
+  namespace fs = std::filesystem;
+  const fs::path self = fs::read_symlink("/proc/self/exe");
+  const fs::path out = fs::temp_directory_path() / ("vknorm_unchecked_" + std::to_string(getpid()) + ".txt");
+  const std::string command = "'" + self.string() + "' --no-skip --no-intro -tc='" + kUncheckedCase + "' > '" +
+                              out.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string output = read_file(out);
+  fs::remove(out);
+  CAPTURE(output);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(output.find(std::string("TEST CASE:  ") + kUncheckedCase) != std::string::npos);
+  CHECK(output.find("validation-layer message(s) during this test case that it did not check") != std::string::npos);
+  CHECK(output.find("usage") != std::string::npos);  // the message itself
+  CHECK(output.find("1 failed") != std::string::npos);  // counted by doctest as a failed test case
 }
 
 }  // namespace vknorm::test

@@ -51,6 +51,7 @@ struct BatchNormState {
 
   // Call once per training forward with tracked statistics, before the forward: counts
   // the batch (also an empty one) and returns the factor for BatchNormParams::momentum.
+  // The count stops at INT64_MAX (it would overflow; PyTorch's wraps negative).
   float next_training_factor();
 };
 

@@ -519,7 +519,7 @@ typedef struct vknorm_batch_norm_state {
 
 VKNORM_API void vknorm_batch_norm_state_init(vknorm_batch_norm_state* state);
 /* Once per training forward with tracked statistics, before it: counts the batch and
- * gives the factor for vknorm_batch_norm_params.momentum. */
+ * gives the factor for vknorm_batch_norm_params.momentum. The count stops at INT64_MAX. */
 VKNORM_API vknorm_status vknorm_batch_norm_state_next_training_factor(vknorm_batch_norm_state* state,
                                                                       float* out_factor);
 

@@ -2,11 +2,13 @@
 // recording, and the guard that keeps every exception inside the library.
 #pragma once
 
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include "vknorm/context.hpp"
 #include "vknorm/norm_buffers.hpp"
@@ -45,6 +47,18 @@ vknorm_status fail(const vknorm_context* context, const Status& status) noexcept
 vknorm_status fail(const vknorm_context* context, vknorm_status code, const char* function, const char* what) noexcept;
 
 Status null_argument(const char* function, const char* argument);
+
+// The raw integer a C caller stored in an enum field or passed as an enum argument. C lets
+// any int through, but a C++ load of the enum type itself is undefined outside the enum's
+// value range (a negative value, for enums that go 0 .. 0x7FFFFFFF): read the bytes as int
+// and check that instead.
+template <class Enum>
+int raw_enum(const Enum& value) noexcept {
+  static_assert(std::is_enum_v<Enum> && sizeof(Enum) == sizeof(int), "C enums are int-sized");
+  int raw;
+  std::memcpy(&raw, &value, sizeof raw);
+  return raw;
+}
 
 inline const vknorm_context* context_of(const vknorm_recorder* recorder) {
   return recorder ? recorder->context : nullptr;

@@ -24,23 +24,28 @@ Result<std::vector<int64_t>> to_shape(const int64_t* dims, size_t rank, const ch
   return std::vector<int64_t>(dims, dims + rank);
 }
 
-Result<Layout> to_layout(vknorm_layout layout) {
+// The enum fields arrive by reference and are read as raw ints (raw_enum): loading an
+// out-of-range value as the enum type would itself be undefined.
+Result<Layout> to_layout(const vknorm_layout& field) {
+  const int layout = raw_enum(field);
   if (layout == VKNORM_LAYOUT_NCHW) return Layout::nchw;
   if (layout == VKNORM_LAYOUT_NHWC) return Layout::nhwc;
-  return Status::invalid_argument("params.layout: expected VKNORM_LAYOUT_NCHW or VKNORM_LAYOUT_NHWC, got " +
-                                  std::to_string(static_cast<int>(layout)));
+  return Status::invalid_argument("params.layout: expected VKNORM_LAYOUT_NCHW (0) or VKNORM_LAYOUT_NHWC (1), got " +
+                                  std::to_string(layout));
 }
 
-Result<DType> to_dtype(vknorm_dtype dtype) {
+Result<DType> to_dtype(const vknorm_dtype& field) {
+  const int dtype = raw_enum(field);
   if (dtype == VKNORM_DTYPE_F32) return DType::f32;
   if (dtype == VKNORM_DTYPE_F16) return DType::f16;
-  return Status::invalid_argument("params.dtype: expected VKNORM_DTYPE_F32 or VKNORM_DTYPE_F16, got " +
-                                  std::to_string(static_cast<int>(dtype)));
+  return Status::invalid_argument("params.dtype: expected VKNORM_DTYPE_F32 (0) or VKNORM_DTYPE_F16 (1), got " +
+                                  std::to_string(dtype));
 }
 
 // The 1d/2d/3d selectors of batch and instance norm: 0..3 in both the C and C++ enums.
-template <class Dims>
-Result<Dims> to_dims(int value) {
+template <class Dims, class CDims>
+Result<Dims> to_dims(const CDims& field) {
+  const int value = raw_enum(field);
   if (value >= 0 && value <= 3) return static_cast<Dims>(value);
   return Status::invalid_argument("params.dims: expected 0 (any), 1, 2 or 3, got " + std::to_string(value));
 }
@@ -49,7 +54,7 @@ Epilogue to_epilogue(const vknorm_epilogue& e) { return {e.residual != 0, e.relu
 
 // Fills the fields every kind has; the kind fills the rest.
 template <class Params>
-Status convert_common(const int64_t* shape, size_t rank, vknorm_dtype dtype, const vknorm_epilogue& epilogue,
+Status convert_common(const int64_t* shape, size_t rank, const vknorm_dtype& dtype, const vknorm_epilogue& epilogue,
                       Params& out) {
   auto s = to_shape(shape, rank, "params.shape");
   if (!s) return s.status();

@@ -50,7 +50,10 @@ Result<NormGeometry> check_batch_norm(const BatchNormParams& p) {
 }
 
 float BatchNormState::next_training_factor() {
-  ++num_batches_tracked;
+  // The count saturates at INT64_MAX: PyTorch's int64 tensor would wrap to a negative count
+  // (and a negative factor), and ++ past INT64_MAX is undefined in C++. At 2^63 batches
+  // the cumulative factor 1/n is ~1e-19 either way.
+  if (num_batches_tracked < INT64_MAX) ++num_batches_tracked;
   if (momentum) return *momentum;
   return 1.0f / static_cast<float>(num_batches_tracked);
 }

@@ -3,6 +3,8 @@
 #include "ops/norm_lengths.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 namespace vknorm {
 namespace {
@@ -68,9 +70,13 @@ Status check_dims(const char* name, const std::vector<int64_t>& shape) {
     if (shape[i] < 0)
       return Status::invalid_argument(std::string(name) + ": dimension " + std::to_string(i) + " of shape " +
                                       shape_string(shape) + " is negative");
-    if (__builtin_mul_overflow(product, static_cast<uint64_t>(shape[i]), &product))
+    // PyTorch counts elements in int64_t (numel) and refuses a shape whose count overflows
+    // it. So does vknorm: every partial product then fits int64_t too, which the checks
+    // that multiply dims as int64_t (GroupNorm's N*C/G) rely on.
+    if (__builtin_mul_overflow(product, static_cast<uint64_t>(shape[i]), &product) ||
+        product > static_cast<uint64_t>(INT64_MAX))
       return Status::invalid_argument(std::string(name) + ": shape " + shape_string(shape) +
-                                      " has more elements than 64 bits can count");
+                                      " has more elements than int64_t can count (" + std::to_string(INT64_MAX) + ")");
   }
   return {};
 }

@@ -657,6 +657,32 @@ static void test_errors(vknorm_context* ctx) {
   CHECK_ERROR(vknorm_batch_norm_record_forward(rec, &bn, &none), VKNORM_STATUS_INVALID_ARGUMENT, "params.layout");
   vknorm_recorder_destroy(rec);
 
+  /* Any int can sit in a C enum field: the library reads it as an int, never as its C++
+   * enum (loading a negative value as the enum would be undefined: UBSan's -fsanitize=enum
+   * in the sanitize build), and names the field and the values it expects. */
+  bn.layout = (vknorm_layout)-1;
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT,
+              "params.layout: expected VKNORM_LAYOUT_NCHW (0) or VKNORM_LAYOUT_NHWC (1), got -1");
+  bn.layout = (vknorm_layout)0x7FFFFFFE;
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "got 2147483646");
+  bn.layout = VKNORM_LAYOUT_NCHW;
+  bn.dtype = (vknorm_dtype)-2;
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT,
+              "params.dtype: expected VKNORM_DTYPE_F32 (0) or VKNORM_DTYPE_F16 (1), got -2");
+  bn.dtype = (vknorm_dtype)0x7FFFFFFE;
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "params.dtype");
+  bn.dtype = VKNORM_DTYPE_F32;
+  bn.dims = (vknorm_batch_norm_dims)-1;
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT,
+              "params.dims: expected 0 (any), 1, 2 or 3, got -1");
+  bn.dims = (vknorm_batch_norm_dims)0x7FFFFFFE;
+  CHECK_ERROR(vknorm_batch_norm_check(&bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "params.dims");
+  bn.dims = VKNORM_BATCH_NORM_2D;
+  CHECK(strcmp(vknorm_status_string((vknorm_status)-1), "unknown status") == 0, "status string of -1: %s",
+        vknorm_status_string((vknorm_status)-1));
+  CHECK(strcmp(vknorm_reduction_path_string((vknorm_reduction_path)-1), "unknown") == 0,
+        "reduction path string of -1: %s", vknorm_reduction_path_string((vknorm_reduction_path)-1));
+
   /* Other PyTorch refusals come through too. */
   const int64_t gshape[] = {2, 6, 4};
   vknorm_group_norm_params gn;
@@ -886,6 +912,9 @@ static void test_descriptor_paths(void) {
   vknorm_context* ctx = NULL;
   CHECK_ERROR(vknorm_context_create_standalone(&options, &ctx), VKNORM_STATUS_INVALID_ARGUMENT,
               "options.descriptor_path");
+  options.descriptor_path = (vknorm_descriptor_path)-1; /* read as an int, not loaded as the enum */
+  CHECK_ERROR(vknorm_context_create_standalone(&options, &ctx), VKNORM_STATUS_INVALID_ARGUMENT,
+              "options.descriptor_path: expected VKNORM_DESCRIPTOR_PATH_AUTOMATIC (0) or VKNORM_DESCRIPTOR_PATH_POOL (1), got -1");
 
   /* A default context: lavapipe has VK_KHR_push_descriptor and is Vulkan 1.3. */
   options.descriptor_path = VKNORM_DESCRIPTOR_PATH_AUTOMATIC;

@@ -93,7 +93,9 @@ Result<DeviceBuffer> BenchDevice::buffer(VkDeviceSize bytes, const std::vector<u
   auto staging = context_.create_buffer(b.bytes_);
   if (!staging) return staging.status();
   std::memset(staging.value().data(), 0, b.bytes_);
-  std::memcpy(staging.value().data(), contents.data(), std::min<size_t>(contents.size(), b.bytes_));
+  // An empty vector's data() may be null, and memcpy from null is undefined even for 0 bytes.
+  if (!contents.empty())
+    std::memcpy(staging.value().data(), contents.data(), std::min<size_t>(contents.size(), b.bytes_));
   VKNORM_TRY(run_once([&](CommandRecorder& rec) -> Status {
     VkBufferCopy region{0, 0, b.bytes_};
     s.vk.CmdCopyBuffer(rec.command_buffer(), staging.value().handle(), b.buffer_, 1, &region);

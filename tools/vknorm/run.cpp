@@ -1,5 +1,6 @@
 // `vknorm run`: applies a norm to tensors from .npy files on a Vulkan device and writes
 // the results as float32 .npy files, so a layer can be cross-checked against PyTorch.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include "io/npy.hpp"
 #include "ops/norm_kinds.hpp"
 #include "run_sync.hpp"
+#include "validation.hpp"
 
 namespace vknorm::cli {
 namespace {
@@ -42,7 +44,10 @@ std::string run_usage() {
     "on the whole batch (y/dx concatenated, dweight/dbias summed over shards). --comm threads\n"
     "(the default): one context (on --device) and one thread per shard. --comm mpi (when\n"
     "built with Open MPI), under mpirun -np K with K shards: rank r runs shard r, rank 0 writes.\n"
-    "An eval run with running statistics uses no batch statistics and runs plain.\n";
+    "An eval run with running statistics uses no batch statistics and runs plain.\n"
+    "Environment: VKNORM_VALIDATION=1 runs with the Khronos validation layer (and\n"
+    "synchronization validation) and exits 1, printing each message on stderr, if it reports\n"
+    "anything (the CLI tests set it).\n";
 }
 
 const std::vector<std::string> kOptions = {"op",  "x",      "out",    "mode",   "weight", "bias", "running-mean",
@@ -93,7 +98,13 @@ std::optional<double> parse_number(const std::string& s) {
 Result<int64_t> integer(const Options& o, const std::string& name, int64_t lo, int64_t hi, int64_t fallback) {
   if (!o.count(name)) return fallback;
   auto v = parse_number(o.at(name));
-  if (!v || *v < static_cast<double>(lo) || *v > static_cast<double>(hi) || *v != static_cast<double>(static_cast<int64_t>(*v)))
+  // Range-check in double before converting: the cast of NaN, Inf or anything outside
+  // int64_t is undefined. The negated comparisons refuse NaN; 2^63 (INT64_MAX rounded to
+  // double) is itself out of range, hence the strict bound.
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  const bool in_range = v && !(*v < static_cast<double>(lo)) && !(*v > static_cast<double>(hi)) &&
+                        *v >= -kTwoTo63 && *v < kTwoTo63 && *v == std::trunc(*v);
+  if (!in_range || static_cast<int64_t>(*v) < lo || static_cast<int64_t>(*v) > hi)
     return Status::invalid_argument("--" + name + ": expected an integer in [" + std::to_string(lo) + ", " +
                                     std::to_string(hi) + "], got '" + o.at(name) + "'");
   return static_cast<int64_t>(*v);
@@ -381,6 +392,7 @@ Status run(const Options& opts) {
   auto device = integer(opts, "device", 0, UINT32_MAX, -1);
   if (!device) return device.status();
   if (device.value() >= 0) c.context_options.device_index = static_cast<uint32_t>(device.value());
+  apply_validation(c.context_options);  // VKNORM_VALIDATION=1
   if (c.sync_shards.empty()) VKNORM_TRY(ensure_context(c));
   c.out = get(opts, "out");
   std::error_code ec;
@@ -407,12 +419,10 @@ int run_command(int argc, char** argv) {
       return 2;
     }
   }
+  // run() has destroyed its contexts when it returns: every validation message is in.
   Status status = run(opts);
-  if (!status.ok()) {
-    std::fprintf(stderr, "vknorm run: %s\n", status.message().c_str());
-    return 1;
-  }
-  return 0;
+  if (!status.ok()) std::fprintf(stderr, "vknorm run: %s\n", status.message().c_str());
+  return validation_verdict("vknorm run", status.ok() ? 0 : 1);
 }
 
 }  // namespace vknorm::cli
