@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Quick start, step 2 (and CI): build and run the whole test suite. CTest runs the test
-# binary once per lavapipe subgroup size (4, 8, 16); each run covers every device
-# configuration (subgroup, shared-memory, mobile) with the validation layer on.
+# binary once per lavapipe subgroup size (4, 8, 16) and descriptor path; each run covers
+# every device configuration (subgroup, shared-memory, mobile) with the validation layer on.
 #
-#   scripts/test.sh              the Release build in build/ (the above)
+#   scripts/test.sh              all of it, as CI runs it: --release, then --sanitize, then
+#                                the fuzzers for 60 s each (scripts/fuzz.sh)
+#   scripts/test.sh --release    the Release build in build/ and its suite (the quick loop)
 #   scripts/test.sh --sanitize   a separate build in build-sanitize/ with Debian's clang and
 #                                AddressSanitizer (LeakSanitizer included) + UBSan, run
 #                                the same way; any report fails the test that caused it
@@ -14,6 +16,11 @@ mkdir -p "$XDG_RUNTIME_DIR"
 
 case "${1:-}" in
   "")
+    scripts/test.sh --release
+    scripts/test.sh --sanitize
+    scripts/fuzz.sh 60
+    ;;
+  --release)
     scripts/build.sh all
     ctest --test-dir build --output-on-failure
     ;;
@@ -66,7 +73,7 @@ case "${1:-}" in
       -E '^(package_.*|bench_regression_guard|mpi_communicator_np[0-9]+|vknorm_tests_subgroup(4|16)(_pool)?)$'
     ;;
   *)
-    echo "usage: scripts/test.sh [--sanitize]" >&2
+    echo "usage: scripts/test.sh [--release|--sanitize]" >&2
     exit 2
     ;;
 esac
