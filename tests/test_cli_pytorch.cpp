@@ -291,8 +291,14 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op softmax --x " + x + " --out " + out, "--op: expected batchnorm"},
       {"run --op batchnorm --x " + x + " --out " + out + " --mode test", "--mode: expected train or eval"},
       {"run --op batchnorm --x " + x + " --out " + out + " --eps zero", "--eps: expected a number"},
-      {"run --op batchnorm --x " + x + " --out " + out + " --eps -1", "eps: expected a finite value > 0"},
-      {"run --op batchnorm --x " + x + " --out " + out + " --momentum 2", "--momentum: expected a number in [0, 1]"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --eps -1", "eps: expected a finite value >= 0"},
+      // --momentum is read where the running statistics are updated (training with them).
+      {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum nan",
+       "--momentum: expected a finite number or 'none', got 'nan'"},
+      {"run --op instancenorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum 1e999",
+       "--momentum: expected a finite number, got '1e999'"},
       {"run --op batchnorm --x " + x + " --out " + out + " --weight " + x, "--weight: expected shape (3,)"},
       {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w, "give both or neither"},
       {"run --op batchnorm --x " + x + " --out " + out + " --dy " + w, "--dy: expected the shape of x"},
@@ -309,7 +315,9 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op groupnorm --x " + x + " --out " + out, "--groups: GroupNorm needs the number of groups"},
       {"run --op groupnorm --x " + x + " --out " + out + " --groups 2", "divisible by num_groups"},
       {"run --op groupnorm --x " + x + " --out " + out + " --groups 0", "--groups: expected an integer in [1,"},
-      {"run --op instancenorm --x " + x + " --out " + out + " --momentum none", "InstanceNorm has no momentum=None"},
+      {"run --op instancenorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum none",
+       "InstanceNorm has no momentum=None"},
       {"run --op instancenorm --x " + one_spatial + " --out " + out, "Expected more than 1 spatial element"},
       {"run --op groupnorm --x " + one_value + " --out " + out + " --groups 2", "Expected more than 1 value per channel"},
       {"run --op batchnorm --x " + x + " --out " + out + " --device 99", "device_index"},
