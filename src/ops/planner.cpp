@@ -427,6 +427,9 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     if (p.has_weight) b.bind(kSlotAux0, Role::dweight, A);
     if (p.has_bias) b.bind(kSlotAux1, Role::dbias, A);
   }
+  // No element and no parameter gradient to zero (LayerNorm over 0 elements, no affine):
+  // nothing to record, whatever the number of (empty) groups.
+  if (E == 0 && (!params || A == 0)) return plan;
   if (team) {
     PushConstants one_chunk = b.push();
     one_chunk.chunks = 1;
