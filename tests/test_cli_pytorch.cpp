@@ -272,6 +272,36 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
   CHECK(runs >= 30);
 }
 
+// PyTorch's module keeps its momentum but reads it only where training updates running
+// statistics; the tool reads --momentum (and --num-batches-tracked) there only, too.
+TEST_CASE("vknorm run ignores --momentum where the mode does not use it, and accepts any finite one") {
+  const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
+  const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();
+  const std::string running = " --running-mean " + w + " --running-var " + w;
+  const fs::path out = scratch("unused_momentum");
+  for (const std::string& args : {"run --op batchnorm --x " + x + " --momentum -1 --num-batches-tracked bad",
+                                  "run --op batchnorm --x " + x + running + " --mode eval --momentum -1",
+                                  "run --op instancenorm --x " + x + " --momentum nan",
+                                  "run --op instancenorm --x " + x + running + " --mode eval --momentum none"}) {
+    CAPTURE(args);
+    std::string errors;
+    CHECK_MESSAGE(run_tool(args + " --out " + out.string(), &errors) == 0, errors);
+    CHECK_FALSE(fs::exists(out / "running_mean.npy"));
+    fs::remove_all(out);
+  }
+  // Training with running statistics reads it: -1 extrapolates, as PyTorch's does.
+  std::string errors;
+  REQUIRE_MESSAGE(run_tool("run --op batchnorm --x " + x + running + " --momentum -1 --out " + out.string(), &errors) == 0,
+                  errors);
+  auto rm = io::read_npy((out / "running_mean.npy").string());
+  auto saved = io::read_npy((out / "save_mean.npy").string());
+  auto rm_in = io::read_npy(w);
+  REQUIRE((rm.ok() && saved.ok() && rm_in.ok()));
+  for (size_t c = 0; c < rm->data.size(); ++c)
+    CHECK(rm->data[c] == doctest::Approx(2.0 * rm_in->data[c] - saved->data[c]).epsilon(1e-5));
+  fs::remove_all(out);
+}
+
 TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
   const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
   const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();

@@ -181,7 +181,7 @@ TEST_CASE("layernorm reference: gradients match finite differences") {
 }
 
 TEST_CASE("layernorm reference: PyTorch fixtures") {
-  const std::vector<std::string> cases = {"ln_empty", "ln_eps",  "ln_large_mean", "ln_noaffine", "ln_nobias",
+  const std::vector<std::string> cases = {"edge_1d_0", "edge_eps0_constant", "edge_rows_of_0", "ln_empty", "ln_eps",  "ln_large_mean", "ln_noaffine", "ln_nobias",
                                           "ln_row1",  "ln_row7", "ln_row768",     "ln_two_dims"};
   CHECK(fixture_cases("layernorm") == cases);
   for (const std::string& name : cases) {

@@ -135,7 +135,7 @@ TEST_CASE("rmsnorm reference: gradients match finite differences") {
 }
 
 TEST_CASE("rmsnorm reference: PyTorch fixtures") {
-  const std::vector<std::string> cases = {"rms_3x8", "rms_empty", "rms_eps_default", "rms_noaffine", "rms_two_dims"};
+  const std::vector<std::string> cases = {"edge_eps0_zero_row", "edge_rows_of_0", "rms_3x8", "rms_empty", "rms_eps_default", "rms_noaffine", "rms_two_dims"};
   CHECK(fixture_cases("rmsnorm") == cases);
   for (const std::string& name : cases) {
     CAPTURE(name);
