@@ -178,5 +178,9 @@ float stat_invstd(uint g) {
 float invstd_from(float n, float mean, float m2) {
   float second_moment = m2 / n;
   if (has_flag(FLAG_RMS)) second_moment += mean * mean;  // mean(x^2) = var + mean^2
-  return 1.0 / sqrt(second_moment + pc.eps);
+  float denominator = second_moment + pc.eps;
+  // PyTorch's batch_norm (its InvStd) special-cases a zero denominator (eps = 0 on a
+  // constant group): invstd 0, so y = beta. The other kinds give inf, and y NaN.
+  if (has_flag(FLAG_BATCH_NORM_STATS) && denominator == 0.0) return 0.0;
+  return 1.0 / sqrt(denominator);
 }

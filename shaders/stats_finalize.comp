@@ -31,9 +31,11 @@ Stats merge_chunks(uint g) {
 // Writes the saved statistics of group g; returns its (mean, unbiased variance).
 vec2 finalize_group(uint g) {
   Stats s = merge_chunks(g);
-  if (s.n == 0u) {  // empty input: nothing to normalize, running statistics untouched
-    if (!has_flag(FLAG_RMS)) store_mean(g, 0.0);
-    store_stat(g, 0.0);
+  if (s.n == 0u) {  // an empty group: PyTorch's 0/0 (batch_norm's mean is NaN too);
+    // the running statistics stay untouched (update_running skips an empty batch)
+    const float nan = uintBitsToFloat(0x7fc00000u);
+    if (!has_flag(FLAG_RMS)) store_mean(g, has_flag(FLAG_BATCH_NORM_STATS) ? nan : 0.0);
+    store_stat(g, nan);
     return vec2(0.0);
   }
   float mean = load_pivot(g) + s.mean;

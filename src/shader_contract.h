@@ -62,7 +62,8 @@
   FLAG(Relu, RELU, 8)                    /* epilogue: y = max(y, 0) */                            \
   FLAG(Columns, COLUMNS, 9)              /* split passes use the column view */                   \
   FLAG(PlaneParams, PLANE_PARAMS, 10)    /* team_backward also sums dgamma / dbeta per plane */   \
-  FLAG(MergedSums, MERGED_SUMS, 11)      /* grad_finalize: see "merged sums" below */
+  FLAG(MergedSums, MERGED_SUMS, 11)      /* grad_finalize: see "merged sums" below */           \
+  FLAG(BatchNormStats, BATCH_NORM_STATS, 12) /* invstd 0 where var + eps == 0; empty mean NaN */
 
 // ---- Workspace records ----
 // Offsets in floats inside slot Work. The forward and the backward lay out the workspace

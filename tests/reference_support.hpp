@@ -28,9 +28,15 @@ using test::read_params;
 
 inline std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
+// n values, all NaN: the saved statistics of n empty groups (PyTorch's 0/0).
+inline bool all_nan(const std::vector<float>& v, size_t n) {
+  return v.size() == n && std::all_of(v.begin(), v.end(), [](float f) { return std::isnan(f); });
+}
+
 inline double max_abs(const std::vector<double>& v) {
-  double m = 0.0;
-  for (double x : v) m = std::max(m, std::abs(x));
+  double m = 0.0;  // of the finite values: an inf or NaN (eps = 0, an empty group) is compared exactly
+  for (double x : v)
+    if (std::isfinite(x)) m = std::max(m, std::abs(x));
   return m;
 }
 
@@ -53,6 +59,8 @@ inline void check_close(const std::string& what, const std::vector<float>& got, 
   double worst = 0.0;
   size_t worst_i = 0;
   for (size_t i = 0; i < got.size(); ++i) {
+    // NaN or inf exactly where due (an empty group; eps = 0 on a constant group)
+    if (double(got[i]) == want[i] || (std::isnan(got[i]) && std::isnan(want[i]))) continue;
     const double err = std::abs(double(got[i]) - want[i]);
     if (!(err <= worst)) { worst = err; worst_i = i; }
   }
@@ -123,7 +131,10 @@ inline std::vector<float> load(const std::string& path) { return load_array(path
 // FLT_EPSILON * |x|, which is FLT_EPSILON * condition relative to the normalized values.
 inline double condition(const std::vector<float>& x, const std::vector<float>& invstd, size_t group_size) {
   double k = 0.0;
-  for (size_t i = 0; i < x.size(); ++i) k = std::max(k, std::abs(double(x[i])) * invstd[i / group_size]);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double c = std::abs(double(x[i])) * invstd[i / group_size];
+    if (std::isfinite(c)) k = std::max(k, c);  // a group of invstd inf (eps = 0) is all NaN, compared exactly
+  }
   return k;
 }
 

@@ -272,6 +272,36 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
   CHECK(runs >= 30);
 }
 
+// PyTorch's module keeps its momentum but reads it only where training updates running
+// statistics; the tool reads --momentum (and --num-batches-tracked) there only, too.
+TEST_CASE("vknorm run ignores --momentum where the mode does not use it, and accepts any finite one") {
+  const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
+  const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();
+  const std::string running = " --running-mean " + w + " --running-var " + w;
+  const fs::path out = scratch("unused_momentum");
+  for (const std::string& args : {"run --op batchnorm --x " + x + " --momentum -1 --num-batches-tracked bad",
+                                  "run --op batchnorm --x " + x + running + " --mode eval --momentum -1",
+                                  "run --op instancenorm --x " + x + " --momentum nan",
+                                  "run --op instancenorm --x " + x + running + " --mode eval --momentum none"}) {
+    CAPTURE(args);
+    std::string errors;
+    CHECK_MESSAGE(run_tool(args + " --out " + out.string(), &errors) == 0, errors);
+    CHECK_FALSE(fs::exists(out / "running_mean.npy"));
+    fs::remove_all(out);
+  }
+  // Training with running statistics reads it: -1 extrapolates, as PyTorch's does.
+  std::string errors;
+  REQUIRE_MESSAGE(run_tool("run --op batchnorm --x " + x + running + " --momentum -1 --out " + out.string(), &errors) == 0,
+                  errors);
+  auto rm = io::read_npy((out / "running_mean.npy").string());
+  auto saved = io::read_npy((out / "save_mean.npy").string());
+  auto rm_in = io::read_npy(w);
+  REQUIRE((rm.ok() && saved.ok() && rm_in.ok()));
+  for (size_t c = 0; c < rm->data.size(); ++c)
+    CHECK(rm->data[c] == doctest::Approx(2.0 * rm_in->data[c] - saved->data[c]).epsilon(1e-5));
+  fs::remove_all(out);
+}
+
 TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
   const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
   const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();
@@ -291,8 +321,14 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op softmax --x " + x + " --out " + out, "--op: expected batchnorm"},
       {"run --op batchnorm --x " + x + " --out " + out + " --mode test", "--mode: expected train or eval"},
       {"run --op batchnorm --x " + x + " --out " + out + " --eps zero", "--eps: expected a number"},
-      {"run --op batchnorm --x " + x + " --out " + out + " --eps -1", "eps: expected a finite value > 0"},
-      {"run --op batchnorm --x " + x + " --out " + out + " --momentum 2", "--momentum: expected a number in [0, 1]"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --eps -1", "eps: expected a finite value >= 0"},
+      // --momentum is read where the running statistics are updated (training with them).
+      {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum nan",
+       "--momentum: expected a finite number or 'none', got 'nan'"},
+      {"run --op instancenorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum 1e999",
+       "--momentum: expected a finite number, got '1e999'"},
       {"run --op batchnorm --x " + x + " --out " + out + " --weight " + x, "--weight: expected shape (3,)"},
       {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w, "give both or neither"},
       {"run --op batchnorm --x " + x + " --out " + out + " --dy " + w, "--dy: expected the shape of x"},
@@ -309,7 +345,9 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op groupnorm --x " + x + " --out " + out, "--groups: GroupNorm needs the number of groups"},
       {"run --op groupnorm --x " + x + " --out " + out + " --groups 2", "divisible by num_groups"},
       {"run --op groupnorm --x " + x + " --out " + out + " --groups 0", "--groups: expected an integer in [1,"},
-      {"run --op instancenorm --x " + x + " --out " + out + " --momentum none", "InstanceNorm has no momentum=None"},
+      {"run --op instancenorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum none",
+       "InstanceNorm has no momentum=None"},
       {"run --op instancenorm --x " + one_spatial + " --out " + out, "Expected more than 1 spatial element"},
       {"run --op groupnorm --x " + one_value + " --out " + out + " --groups 2", "Expected more than 1 value per channel"},
       {"run --op batchnorm --x " + x + " --out " + out + " --device 99", "device_index"},

@@ -239,8 +239,9 @@ TEST_CASE("batchnorm reference: empty batch") {
   CHECK(out->y.empty());
   CHECK(rm == rm0);
   CHECK(rv == rv0);
-  CHECK(out->save_mean == std::vector<float>(3, 0.0f));
-  CHECK(out->save_invstd == std::vector<float>(3, 0.0f));
+  // Each channel an empty group: PyTorch's 0/0 (native_batch_norm on (2, 3, 0)).
+  CHECK(all_nan(out->save_mean, 3));
+  CHECK(all_nan(out->save_invstd, 3));
   auto grads = ref::batch_norm_backward(p, {}, {}, w, rm, rv);
   REQUIRE(grads.ok());
   CHECK(grads->dx.empty());
@@ -349,10 +350,11 @@ TEST_CASE("batchnorm reference: PyTorch fixtures") {
       check_array("save_mean", fwd->save_mean, false);
       check_array("save_invstd", fwd->save_invstd, false);
     } else if (uses_batch_stats) {
-      // Empty batch: native_batch_norm cannot run on it (SIGFPE in 1.13); vknorm saves zeros.
+      // Empty batch: native_batch_norm cannot run on it (SIGFPE in 1.13); vknorm saves NaN,
+      // as native_batch_norm does for the empty groups of (2, C, 0).
       CHECK_FALSE(has("save_mean"));
-      CHECK(fwd->save_mean == std::vector<float>(size_t(p.shape[1]), 0.0f));
-      CHECK(fwd->save_invstd == std::vector<float>(size_t(p.shape[1]), 0.0f));
+      CHECK(all_nan(fwd->save_mean, size_t(p.shape[1])));
+      CHECK(all_nan(fwd->save_invstd, size_t(p.shape[1])));
     } else {
       CHECK(fwd->save_mean.empty());
       CHECK_FALSE(has("save_mean"));
@@ -426,13 +428,26 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
                   {"dy: expected 60 elements", "got 61"});
   }
   SUBCASE("eps") {
-    // PyTorch 1.13 accepts eps <= 0 (and returns 0, not NaN, for a constant channel with
-    // eps = 0); vknorm refuses it rather than risk inf/NaN on a device.
+    // eps = 0 is accepted, as PyTorch does (the "eps = 0 and any finite momentum" test);
+    // a negative or non-finite eps is refused.
     BatchNormParams p = make_params({2, 3});
     p.eps = 0.0f;
-    check_refused(forward_status(p, 6, 3, 3, 3, 3), {"eps:", "expected a finite value > 0"});
+    CHECK(forward_status(p, 6, 3, 3, 3, 3).ok());
     p.eps = -1e-5f;
-    check_refused(forward_status(p, 6, 3, 3, 3, 3), {"eps:", "expected a finite value > 0"});
+    check_refused(forward_status(p, 6, 3, 3, 3, 3), {"eps:", "expected a finite value >= 0"});
+    p.eps = NAN;
+    check_refused(forward_status(p, 6, 3, 3, 3, 3), {"eps:", "expected a finite value >= 0"});
+  }
+  SUBCASE("momentum and C = 0") {
+    BatchNormParams p = make_params({2, 3});
+    p.momentum = NAN;
+    check_refused(forward_status(p, 6, 3, 3, 3, 3), {"momentum: expected a finite factor, got nan"});
+    p.training = false;  // eval: momentum unused
+    CHECK(forward_status(p, 6, 3, 3, 3, 3).ok());
+    // C = 0: PyTorch's empty-input path indexes weight[0], so only without affine.
+    check_refused(forward_status(make_params({4, 0}), 0, 0, 0, 0, 0),
+                  {"x: the channel dimension C is 0", "only without affine"});
+    CHECK(forward_status(make_params({4, 0}, true, false), 0, 0, 0, 0, 0).ok());
   }
 }
 

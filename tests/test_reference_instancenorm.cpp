@@ -199,7 +199,9 @@ TEST_CASE("instancenorm reference: empty batch and empty planes leave the runnin
     CHECK(out->y.empty());
     CHECK(rm == rm0);
     CHECK(rv == rv0);
-    CHECK(out->save_mean == std::vector<float>(size_t(shape[0] * 3), 0.0f));
+    // Every plane an empty group: PyTorch's 0/0 (native_batch_norm on the (1, N*C, 0) view).
+    CHECK(all_nan(out->save_mean, size_t(shape[0] * 3)));
+    CHECK(all_nan(out->save_invstd, size_t(shape[0] * 3)));
     auto grads = ref::instance_norm_backward(p, {}, {}, w, rm, rv);
     REQUIRE(grads.ok());
     CHECK(grads->dx.empty());
@@ -231,7 +233,7 @@ TEST_CASE("instancenorm reference: gradients match finite differences") {
 }
 
 TEST_CASE("instancenorm reference: PyTorch fixtures") {
-  const std::vector<std::string> cases = {"in1d",          "in1d_unbatched",  "in2d",
+  const std::vector<std::string> cases = {"edge_eps0_constant", "edge_spatial0", "in1d",          "in1d_unbatched",  "in2d",
                                           "in2d_affine",   "in2d_empty",      "in2d_large_mean",
                                           "in2d_notrack_eval", "in2d_track_eval", "in2d_track_train",
                                           "in2d_unbatched", "in3d"};
@@ -283,7 +285,7 @@ TEST_CASE("instancenorm reference: PyTorch fixtures") {
       check_fixture_array(dir, "running_var", rv, false, kappa);
       if (!p.training) CHECK((rm == rm_in && rv == rv_in));
     }
-    if (g->uses_batch_stats && g->elements > 0) {
+    if (g->uses_batch_stats && g->stat_groups > 0) {  // empty planes too: NaN
       check_fixture_array(dir, "save_mean", fwd->save_mean, false, kappa);
       check_fixture_array(dir, "save_invstd", fwd->save_invstd, true, kappa);
     } else {
@@ -329,18 +331,23 @@ TEST_CASE("instancenorm reference: refusals name the argument and use PyTorch's 
   SUBCASE("vknorm's own rules") {
     check_refused(forward_status(make_params({2, 3, -4}, D::d1), 0),
                   {"x: dimension 2 of shape [2, 3, -4] is negative"});
-    check_refused(forward_status(make_params({2, 0, 4}, D::d1), 0), {"x: the channel dimension C is 0"});
+    // C = 0: PyTorch returns the empty output without affine, and raises with it.
+    CHECK(forward_status(make_params({2, 0, 4}, D::d1), 0).ok());
+    check_refused(forward_status(make_params({2, 0, 4}, D::d1, true, true), 0),
+                  {"x: the channel dimension C is 0", "only without affine"});
     InstanceNormParams p = make_params({2, 3, 4}, D::d1, true, false, true);
-    p.momentum = 1.5f;  // PyTorch accepts it
-    check_refused(forward_status(p, 24, 0, 0, 3, 3), {"momentum: expected a factor in [0, 1], got 1.5"});
-    p.momentum = -0.1f;
-    check_refused(forward_status(p, 24, 0, 0, 3, 3), {"momentum: expected a factor in [0, 1]"});
+    for (float accepted : {1.5f, -0.1f, 1.0f}) {  // any finite momentum, as PyTorch
+      p.momentum = accepted;
+      CHECK(forward_status(p, 24, 0, 0, 3, 3).ok());
+    }
     p.momentum = NAN;
-    check_refused(forward_status(p, 24, 0, 0, 3, 3), {"momentum: expected a factor in [0, 1]"});
-    p.momentum = 1.0f;
-    CHECK(forward_status(p, 24, 0, 0, 3, 3).ok());
+    check_refused(forward_status(p, 24, 0, 0, 3, 3), {"momentum: expected a finite factor"});
+    p.track_running_stats = false;  // momentum unused
+    CHECK(forward_status(p, 24).ok());
     p.eps = 0.0f;
-    check_refused(forward_status(p, 24, 0, 0, 3, 3), {"eps: expected a finite value > 0"});
+    CHECK(forward_status(p, 24).ok());
+    p.eps = -1.0f;
+    check_refused(forward_status(p, 24), {"eps: expected a finite value >= 0"});
   }
   SUBCASE("lengths") {
     // PyTorch 1.13 says "weight should contain 6 elements not 8" for N = 2 (it checks the

@@ -24,7 +24,7 @@ struct GroupNormParams {
 
 // PyTorch's refusals: C % num_groups != 0; a single value in all of [N*C/G, G, *spatial]
 // (PyTorch 1.13's check: (1, 2) with G = 2 is refused, (2, 2) with G = 2 is not);
-// num_groups <= 0; rank < 2; and vknorm's eps > 0.
+// num_groups <= 0; rank < 2; and vknorm's eps finite >= 0.
 // Geometry: outer = N, channels = C, stat_groups = N*G, group_size = (C/G)*spatial,
 // affine_size = C.
 Result<NormGeometry> check_group_norm(const GroupNormParams& params);

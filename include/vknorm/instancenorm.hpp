@@ -33,7 +33,8 @@ struct InstanceNormParams {
 };
 
 // PyTorch's refusals: wrong rank for d1/d2/d3, one spatial element when input statistics
-// are used, eps > 0, momentum in [0, 1]. An unbatched input counts as N = 1.
+// are used, C = 0 with affine; and vknorm's eps finite >= 0, momentum finite (where the
+// running statistics are updated). An unbatched input counts as N = 1.
 // Geometry: outer = N, channels = C, stat_groups = N*C, group_size = spatial, affine_size = C.
 Result<NormGeometry> check_instance_norm(const InstanceNormParams& params);
 

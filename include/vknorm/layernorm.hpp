@@ -22,7 +22,7 @@ struct LayerNormParams {
 };
 
 // PyTorch's refusals ("Given normalized_shape=[4], expected input with shape [*, 4], but
-// got input of size[2, 3, 5]"), eps > 0. Geometry: outer = rows, channels = D,
+// got input of size[2, 3, 5]"), eps finite >= 0. Geometry: outer = rows, channels = D (0 too),
 // stat_groups = rows, group_size = D, affine_size = D.
 Result<NormGeometry> check_layer_norm(const LayerNormParams& params);
 

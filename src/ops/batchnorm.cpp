@@ -33,16 +33,15 @@ Result<NormGeometry> check_batch_norm(const BatchNormParams& p) {
   g.outer = static_cast<uint64_t>(p.shape[0]);
   g.channels = static_cast<uint64_t>(p.shape[1]);
   for (size_t i = 2; i < p.shape.size(); ++i) g.spatial *= static_cast<uint64_t>(p.shape[i]);
-  if (g.channels == 0) return Status::invalid_argument("x: the channel dimension C is 0");
   g.group_size = g.outer * g.spatial;
   g.elements = g.group_size * g.channels;
   g.stat_groups = g.channels;
   g.affine_size = g.channels;
   g.uses_batch_stats = p.training || !p.track_running_stats;
   g.updates_running = p.training && p.track_running_stats;
+  VKNORM_TRY(detail::check_empty_channels(g, p.affine));
   VKNORM_TRY(detail::check_eps(p.eps));
-  if (g.updates_running && !(p.momentum >= 0.0f && p.momentum <= 1.0f))
-    return Status::invalid_argument("momentum: expected a factor in [0, 1], got " + std::to_string(p.momentum));
+  if (g.updates_running) VKNORM_TRY(detail::check_momentum(p.momentum));
   if (g.uses_batch_stats && g.group_size == 1)
     return Status::invalid_argument("x: Expected more than 1 value per channel when training, got input size " +
                                     detail::shape_string(p.shape));
@@ -63,6 +62,7 @@ NormPlan NormKind<BatchNormParams>::plan(const BatchNormParams& params, const No
   p.has_weight = p.has_bias = params.affine;
   p.eps = params.eps;
   p.momentum = params.momentum;
+  p.batch_norm_stats = true;
   return p;
 }
 

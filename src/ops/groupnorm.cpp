@@ -34,8 +34,7 @@ Result<NormGeometry> check_group_norm(const GroupNormParams& p) {
     return Status::invalid_argument(
         "num_groups: Expected number of channels in input to be divisible by num_groups, but got input of shape " +
         detail::shape_string(s) + " and num_groups=" + std::to_string(p.num_groups));
-  if (g.channels == 0)  // PyTorch returns an empty tensor; vknorm refuses, as for BatchNorm
-    return Status::invalid_argument("x: the channel dimension C is 0");
+  // C = 0 is PyTorch's too: an empty output, and G empty groups (mean 0, rstd NaN).
   VKNORM_TRY(detail::check_eps(p.eps));
 
   g.elements = g.outer * g.channels * g.spatial;

@@ -38,13 +38,11 @@ Result<NormGeometry> check_instance_norm(const InstanceNormParams& p) {
   g.outer = static_cast<uint64_t>(batched[0]);
   g.channels = static_cast<uint64_t>(batched[1]);
   for (size_t i = 2; i < batched.size(); ++i) g.spatial *= static_cast<uint64_t>(batched[i]);
-  if (g.channels == 0)  // PyTorch returns an empty tensor; vknorm refuses, as for BatchNorm
-    return Status::invalid_argument("x: the channel dimension C is 0");
+  VKNORM_TRY(detail::check_empty_channels(g, p.affine));
   g.uses_batch_stats = p.training || !p.track_running_stats;
   g.updates_running = p.training && p.track_running_stats;
   VKNORM_TRY(detail::check_eps(p.eps));
-  if (g.updates_running && !(p.momentum >= 0.0f && p.momentum <= 1.0f))
-    return Status::invalid_argument("momentum: expected a factor in [0, 1], got " + std::to_string(p.momentum));
+  if (g.updates_running) VKNORM_TRY(detail::check_momentum(p.momentum));
   // F.instance_norm's _verify_spatial_size, whenever input statistics are used (also
   // for N = 0); PyTorch prints the batched size.
   if (g.uses_batch_stats && g.spatial == 1)
@@ -63,6 +61,7 @@ NormPlan NormKind<InstanceNormParams>::plan(const InstanceNormParams& params, co
   p.has_weight = p.has_bias = params.affine;
   p.eps = params.eps;
   p.momentum = params.momentum;
+  p.batch_norm_stats = true;
   return p;
 }
 

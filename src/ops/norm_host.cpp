@@ -2,7 +2,9 @@
 // float32 in and out; the device tensors are in the plan's layout and dtype.
 #include <cstring>
 
+#include "context_state.hpp"
 #include "ops/norm_host.hpp"
+#include "ops/planner.hpp"
 #include "vknorm/half.hpp"
 
 namespace vknorm {
@@ -176,6 +178,10 @@ Result<NormForwardResult> host_norm_forward(Context& context, const NormPlan& p,
   if (!workspace_bytes) return workspace_bytes.status();
   auto buffers = upload_forward(context, p, x, weight, bias, running_mean, running_var, residual, workspace_bytes.value());
   if (!buffers) return buffers.status();
+  // A zero-size call with no statistics group has no pass: nothing to record or submit.
+  auto passes = plan_forward(state_of(context).caps, p);
+  if (!passes) return passes.status();
+  if (passes->pass_count == 0) return download_forward(p, buffers.value(), running_mean, running_var);
   auto recorder = context.begin_commands();
   if (!recorder) return recorder.status();
   VKNORM_TRY(record_norm_forward(*recorder.value(), p, buffers->refs()));
@@ -197,6 +203,9 @@ Result<NormBackwardResult> host_norm_backward(Context& context, const NormPlan& 
                                     std::to_string(mean.size()) + " and " + std::to_string(stat.size()));
   auto buffers = upload_backward(context, p, x, dy, weight, mean, stat, y, workspace_bytes.value());
   if (!buffers) return buffers.status();
+  auto passes = plan_backward(state_of(context).caps, p);  // none: nothing to submit (see the forward)
+  if (!passes) return passes.status();
+  if (passes->pass_count == 0) return download_backward(p, buffers.value());
   auto recorder = context.begin_commands();
   if (!recorder) return recorder.status();
   VKNORM_TRY(record_norm_backward(*recorder.value(), p, buffers->refs(p)));

@@ -81,9 +81,26 @@ Status check_dims(const char* name, const std::vector<int64_t>& shape) {
   return {};
 }
 
+// PyTorch accepts eps = 0 too: a constant group then gets var + eps = 0 (BatchNorm and
+// InstanceNorm save invstd 0, the other kinds normalize to NaN).
 Status check_eps(float eps) {
-  if (eps > 0.0f && std::isfinite(eps)) return {};
-  return Status::invalid_argument("eps: expected a finite value > 0, got " + std::to_string(eps));
+  if (eps >= 0.0f && std::isfinite(eps)) return {};
+  return Status::invalid_argument("eps: expected a finite value >= 0, got " + std::to_string(eps));
+}
+
+// Any finite factor, as PyTorch's (outside [0, 1] it extrapolates); checked only where
+// the running statistics are updated, the one place it is used.
+Status check_momentum(float momentum) {
+  if (std::isfinite(momentum)) return {};
+  return Status::invalid_argument("momentum: expected a finite factor, got " + std::to_string(momentum));
+}
+
+// PyTorch's empty-input path of batch_norm multiplies by weight[0]: C = 0 with affine
+// parameters raises there, without them it returns the empty output.
+Status check_empty_channels(const NormGeometry& g, bool affine) {
+  if (g.channels > 0 || !affine) return {};
+  return Status::invalid_argument("x: the channel dimension C is 0, which PyTorch accepts only without affine "
+                                  "parameters (with them it raises IndexError: select(): index 0 out of range)");
 }
 
 Result<NormGeometry> check_trailing_norm(const std::vector<int64_t>& shape,
@@ -109,11 +126,8 @@ Result<NormGeometry> check_trailing_norm(const std::vector<int64_t>& shape,
   g.channels = 1;
   for (size_t i = 0; i < shape.size(); ++i)
     (i < shape.size() - k ? g.outer : g.channels) *= static_cast<uint64_t>(shape[i]);
-  // PyTorch returns an empty tensor here; vknorm keeps weight and bias non-empty, as
-  // BatchNorm refuses C = 0.
-  if (g.channels == 0)
-    return Status::invalid_argument("normalized_shape: " + shape_string(normalized_shape) +
-                                    " holds no elements; vknorm needs at least one per row");
+  // A normalized_shape of no elements is PyTorch's too: an empty output, and each row an
+  // empty group (mean 0, rstd NaN).
   g.elements = g.outer * g.channels;
   g.spatial = 1;
   g.stat_groups = g.outer;

@@ -47,9 +47,14 @@ std::string shape_string(const std::vector<int64_t>& shape);
 // Refuses negative dims of `name`, and a shape whose element count overflows 64 bits.
 Status check_dims(const char* name, const std::vector<int64_t>& shape);
 
-// vknorm's rule for every kind: eps finite and > 0 (PyTorch 1.13 accepts eps <= 0 and
-// then returns NaN or inf for a constant group).
+// Every kind: eps finite and >= 0 (PyTorch accepts 0; a negative eps only makes NaN).
 Status check_eps(float eps);
+
+// BatchNorm and InstanceNorm where they update running statistics: a finite momentum.
+Status check_momentum(float momentum);
+
+// BatchNorm and InstanceNorm: C = 0 only without affine parameters, as PyTorch.
+Status check_empty_channels(const NormGeometry& g, bool affine);
 
 // The shape rules LayerNorm and RMSNorm share: a non-empty normalized_shape equal to
 // x's trailing dims. Fills the geometry (rows, D) on success.

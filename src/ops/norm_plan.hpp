@@ -19,6 +19,9 @@ struct NormPlan {
   uint64_t Op = 1, Kp = 1, Ip = 1;      // parameter view (used when gamma_varies)
   bool gamma_varies = false;            // gamma changes inside a statistics group
   bool rms = false;
+  // PyTorch's batch_norm statistics (BatchNorm, InstanceNorm): invstd 0 where var + eps
+  // is 0, and an empty group's mean NaN (the other kinds save mean 0 there).
+  bool batch_norm_stats = false;
   bool has_weight = false, has_bias = false;
   bool nhwc = false;                    // the host functions transpose from/to (N, C, *)
   float eps = 1e-5f, momentum = 0.1f;

@@ -220,6 +220,7 @@ class Builder {
     if (p.has_weight) base_.flags |= kFlagWeight;
     if (p.has_bias) base_.flags |= kFlagBias;
     if (p.rms) base_.flags |= kFlagRms;
+    if (p.batch_norm_stats) base_.flags |= kFlagBatchNormStats;
     if (p.gamma_varies) base_.flags |= kFlagGammaVaries;
     if (p.epilogue.residual) base_.flags |= kFlagResidual;
     if (p.epilogue.relu) base_.flags |= kFlagRelu;
@@ -439,6 +440,9 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     if (p.has_weight) b.bind(kSlotAux0, Role::dweight, A);
     if (p.has_bias) b.bind(kSlotAux1, Role::dbias, A);
   }
+  // No element and no parameter gradient to zero (LayerNorm over 0 elements, no affine):
+  // nothing to record, whatever the number of (empty) groups.
+  if (E == 0 && (!params || A == 0)) return plan;
   if (team) {
     PushConstants one_chunk = b.push();
     one_chunk.chunks = 1;

@@ -86,13 +86,14 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
 
   BatchNormForwardResult out;
   out.y.resize(static_cast<size_t>(g.elements));
-  if (g.uses_batch_stats) {
-    out.save_mean.assign(static_cast<size_t>(g.channels), 0.0f);
-    out.save_invstd.assign(static_cast<size_t>(g.channels), 0.0f);
+  if (g.uses_batch_stats) {  // an empty channel saves PyTorch's 0/0
+    out.save_mean.assign(static_cast<size_t>(g.channels), NAN);
+    out.save_invstd.assign(static_cast<size_t>(g.channels), NAN);
   }
   for (uint64_t c = 0; c < g.channels; ++c) {
     const ChannelStats st = normalizing_stats(g, x, c, running_mean, running_var);
-    const double invstd = 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
+    const double invstd = g.uses_batch_stats ? detail::batch_norm_invstd(st.var, params.eps)
+                                             : 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
     const double w = params.affine ? weight[c] : 1.0;
     const double b = params.affine ? bias[c] : 0.0;
     for (uint64_t n = 0; n < g.outer; ++n)
@@ -100,8 +101,7 @@ Result<BatchNormForwardResult> batch_norm_forward(const BatchNormParams& params,
         const size_t i = at(g, n, c, s);
         out.y[i] = epilogue((x[i] - st.mean) * invstd * w + b, i);
       }
-    // An empty batch has no statistics: PyTorch leaves the running buffers alone (its
-    // saved statistics are then uninitialized memory; the reference keeps zeros).
+    // An empty batch has no statistics: PyTorch leaves the running buffers alone.
     if (g.group_size == 0) continue;
     if (g.uses_batch_stats) {
       out.save_mean[c] = static_cast<float>(st.mean);
@@ -140,7 +140,8 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
   }
   for (uint64_t c = 0; c < g.channels; ++c) {
     const ChannelStats st = normalizing_stats(g, x, c, running_mean, running_var);
-    const double invstd = 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
+    const double invstd = g.uses_batch_stats ? detail::batch_norm_invstd(st.var, params.eps)
+                                             : 1.0 / std::sqrt(st.var + static_cast<double>(params.eps));
     const double w = params.affine ? weight[c] : 1.0;
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (uint64_t n = 0; n < g.outer; ++n)

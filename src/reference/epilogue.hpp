@@ -4,6 +4,7 @@
 // y == 0), and that masked gradient is the residual's gradient too.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -11,6 +12,12 @@
 #include "vknorm/norm_common.hpp"
 
 namespace vknorm::reference::detail {
+
+// PyTorch's batch_norm invstd from batch statistics (its InvStd): 0 where var + eps is 0
+// (eps = 0 on a constant group), so that the group normalizes to beta, not NaN.
+inline double batch_norm_invstd(double var, double eps) {
+  return var + eps == 0.0 ? 0.0 : 1.0 / std::sqrt(var + eps);
+}
 
 // The forward's residual: read only with Epilogue::residual, then g.elements values.
 inline Status check_residual(const NormGeometry& g, const Epilogue& e, const std::vector<float>& residual) {

@@ -34,10 +34,10 @@ struct Stats {
   double invstd = 0.0;
 };
 
-// An empty group (spatial = 0) keeps mean 0, invstd 0: it normalizes nothing.
+// An empty group (spatial or C = 0) saves PyTorch's mean 0 and rstd NaN; it normalizes nothing.
 Stats group_stats(const Group& grp, const std::vector<float>& x, double eps) {
   const double m = static_cast<double>(grp.g.group_size);
-  if (m == 0.0) return {};
+  if (m == 0.0) return {0.0, NAN};
   double sum = 0.0;
   for (uint64_t c = grp.c0; c < grp.c0 + grp.cg; ++c)
     for (uint64_t s = 0; s < grp.g.spatial; ++s) sum += x[grp.at(c, s)];

@@ -68,8 +68,9 @@ Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params
   NormForwardResult out;
   out.y.resize(x.size());
   if (g.uses_batch_stats) {
-    out.save_mean.resize(static_cast<size_t>(g.stat_groups));
-    out.save_invstd.resize(static_cast<size_t>(g.stat_groups));
+    // An empty plane saves PyTorch's 0/0 (batch_norm on the (1, N*C, *) view).
+    out.save_mean.assign(static_cast<size_t>(g.stat_groups), NAN);
+    out.save_invstd.assign(static_cast<size_t>(g.stat_groups), NAN);
   }
   // Running update: the batch average of the per-(n, c) mean and unbiased variance.
   std::vector<double> mean_sum(static_cast<size_t>(g.channels), 0.0), var_sum(static_cast<size_t>(g.channels), 0.0);
@@ -77,7 +78,8 @@ Result<NormForwardResult> instance_norm_forward(const InstanceNormParams& params
     for (uint64_t c = 0; c < g.channels; ++c) {
       const size_t base = static_cast<size_t>((n * g.channels + c) * g.spatial);
       const Stats st = normalizing_stats(g, x.data() + base, c, running_mean, running_var);
-      const double invstd = 1.0 / std::sqrt(st.var + eps);
+      const double invstd =
+          g.uses_batch_stats ? detail::batch_norm_invstd(st.var, eps) : 1.0 / std::sqrt(st.var + eps);
       const double w = params.affine ? weight[c] : 1.0, b = params.affine ? bias[c] : 0.0;
       for (uint64_t s = 0; s < g.spatial; ++s)
         out.y[base + s] = epilogue((x[base + s] - st.mean) * invstd * w + b, base + s);
@@ -118,7 +120,8 @@ Result<NormBackwardResult> instance_norm_backward(const InstanceNormParams& para
     for (uint64_t c = 0; c < g.channels; ++c) {
       const size_t base = static_cast<size_t>((n * g.channels + c) * g.spatial);
       const Stats st = normalizing_stats(g, x.data() + base, c, running_mean, running_var);
-      const double invstd = 1.0 / std::sqrt(st.var + eps);
+      const double invstd =
+          g.uses_batch_stats ? detail::batch_norm_invstd(st.var, eps) : 1.0 / std::sqrt(st.var + eps);
       const double w = params.affine ? weight[c] : 1.0;
       double sum_dy = 0.0, sum_dy_xhat = 0.0;
       for (uint64_t s = 0; s < g.spatial; ++s) {

@@ -27,7 +27,9 @@ struct RowStats {
   double invstd = 0.0;
 };
 
+// An empty row (normalized_shape of no elements) saves PyTorch's mean 0 and rstd NaN.
 RowStats row_stats(const float* row, uint64_t d, double eps) {
+  if (d == 0) return {0.0, NAN};
   double sum = 0.0;
   for (uint64_t j = 0; j < d; ++j) sum += row[j];
   const double mean = sum / static_cast<double>(d);

@@ -192,18 +192,40 @@ Result<std::vector<int64_t>> normalized_shape(const Call& c) {
   return std::vector<int64_t>(c.x->shape.end() - k.value(), c.x->shape.end());
 }
 
+// Whether this run updates running statistics, the one use of --momentum (and of
+// BatchNorm's --num-batches-tracked): elsewhere they are ignored, as a PyTorch module
+// ignores its momentum in eval or without running statistics. A shape the kind refuses
+// reads as no: the run then fails with the kind's own message.
+template <class Params>
+bool updates_running(const Params& p) {
+  auto geometry = NormKind<Params>::check(p);
+  return geometry && geometry->updates_running;
+}
+
+Result<double> momentum_option(const Call& c, const std::string& m) {
+  auto v = parse_number(m);
+  if (!v || !std::isfinite(*v))
+    return Status::invalid_argument("--momentum: expected a finite number" +
+                                    std::string(c.batch_norm_state ? " or 'none'" : "") + ", got '" + m + "'");
+  return *v;
+}
+
 // BatchNorm's momentum is its module's (a number or none) with its batch counter.
 Status batch_norm_momentum(Call& c, BatchNormParams& p) {
+  if (!updates_running(p)) return {};
   BatchNormState& state = c.batch_norm_state.emplace();
   const std::string m = get(c.opts, "momentum", "0.1");
-  if (m == "none") state.momentum = std::nullopt;
-  else if (auto v = parse_number(m); v && *v >= 0.0 && *v <= 1.0) state.momentum = static_cast<float>(*v);
-  else return Status::invalid_argument("--momentum: expected a number in [0, 1] or 'none', got '" + m + "'");
+  if (m == "none") {
+    state.momentum = std::nullopt;
+  } else {
+    auto v = momentum_option(c, m);
+    if (!v) return v.status();
+    state.momentum = static_cast<float>(v.value());
+  }
   auto tracked = integer(c.opts, "num-batches-tracked", 0, INT64_MAX / 2, 0);
   if (!tracked) return tracked.status();
   state.num_batches_tracked = tracked.value();
-  auto geometry = check_batch_norm(p);
-  if (geometry && geometry->updates_running) p.momentum = state.next_training_factor();
+  p.momentum = state.next_training_factor();
   return {};
 }
 
@@ -252,12 +274,14 @@ Status fill(Call& c, Params& p) {
   if constexpr (std::is_same_v<Params, BatchNormParams>) {
     VKNORM_TRY(batch_norm_momentum(c, p));
   } else if constexpr (requires { p.momentum; }) {
-    const std::string m = get(c.opts, "momentum", "0.1");
-    auto momentum = parse_number(m);
-    if (!momentum || *momentum < 0.0 || *momentum > 1.0)
-      return Status::invalid_argument("--momentum: expected a number in [0, 1] (" + std::string(module) +
-                                      " has no momentum=None), got '" + m + "'");
-    p.momentum = static_cast<float>(*momentum);
+    if (updates_running(p)) {
+      const std::string m = get(c.opts, "momentum", "0.1");
+      if (m == "none")
+        return Status::invalid_argument("--momentum: " + std::string(module) + " has no momentum=None");
+      auto momentum = momentum_option(c, m);
+      if (!momentum) return momentum.status();
+      p.momentum = static_cast<float>(momentum.value());
+    }
   }
   return {};
 }
