@@ -62,7 +62,9 @@ case "${1:-}" in
     #                         factor for every kernel); it runs in the Release suite.
     #  mpi_communicator_np*   Open MPI leaks in MPI_Init/MPI_Finalize, from MCA components
     #                         it has dlclosed by exit (LeakSanitizer cannot name them, so
-    #                         they cannot be suppressed by library). vknorm's MPI wrapper
+    #                         they cannot be suppressed by library); the same for
+    #                         sample_data_parallel_mpi_np2 (the sample under mpiexec; its
+    #                         threads twin runs here). vknorm's MPI wrapper
     #                         is small; SyncBatchNorm's exchange over the Communicator
     #                         interface runs sanitized with thread ranks in vknorm_tests.
     #  vknorm_tests at subgroup sizes 4 and 16: the host code they run is that of size 8
@@ -70,7 +72,7 @@ case "${1:-}" in
     #                         takes minutes under the sanitizers. Size 8 runs on both
     #                         descriptor paths, whose host code differs.
     ctest --test-dir build-sanitize --output-on-failure \
-      -E '^(package_.*|bench_regression_guard|mpi_communicator_np[0-9]+|vknorm_tests_subgroup(4|16)(_pool)?)$'
+      -E '^(package_.*|bench_regression_guard|mpi_communicator_np[0-9]+|sample_data_parallel_mpi_np2|vknorm_tests_subgroup(4|16)(_pool)?)$'
     ;;
   *)
     echo "usage: scripts/test.sh [--release|--sanitize]" >&2

@@ -62,7 +62,7 @@ inline void check_close(const std::string& what, const std::vector<float>& got, 
     // NaN or inf exactly where due (an empty group; eps = 0 on a constant group)
     if (double(got[i]) == want[i] || (std::isnan(got[i]) && std::isnan(want[i]))) continue;
     const double err = std::abs(double(got[i]) - want[i]);
-    if (!(err <= worst)) { worst = err; worst_i = i; }
+    if (std::isnan(err) || err > worst) { worst = std::isnan(err) ? INFINITY : err; worst_i = i; }  // NaN on one side: a failure
   }
   INFO(what << ": worst error " << worst << " at " << worst_i << ", tolerance " << tol);
   CHECK(worst <= tol);

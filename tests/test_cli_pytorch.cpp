@@ -354,9 +354,15 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
       {"run --op batchnorm --x " + x + " --out " + out + " --bogus 1", "unknown option '--bogus'"},
       // Integer options given NaN, Inf or 2^63: refused before any conversion to int64_t
       // (which is undefined for them; UBSan's float-cast-overflow in the sanitize build).
-      {"run --op batchnorm --x " + x + " --out " + out + " --num-batches-tracked nan",
+      // --num-batches-tracked is read where running statistics are updated: give them.
+      {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --num-batches-tracked nan",
        "--num-batches-tracked: expected an integer in [0, 4611686018427387903], got 'nan'"},
-      {"run --op batchnorm --x " + x + " --out " + out + " --num-batches-tracked -inf", "got '-inf'"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --num-batches-tracked -inf", "got '-inf'"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --running-mean " + w + " --running-var " + w +
+           " --momentum 1e39", "--momentum: expected a finite number or 'none', got '1e39'"},
+      {"run --op batchnorm --x " + x + " --out " + out + " --eps 1e39", "--eps: expected a float32 value"},
       {"run --op groupnorm --x " + x + " --out " + out + " --groups nan", "--groups: expected an integer in [1,"},
       {"run --op layernorm --x " + x + " --out " + out + " --normalized-dims inf", "--normalized-dims: expected an integer"},
       {"run --op batchnorm --x " + x + " --out " + out + " --device nan", "--device: expected an integer in [0, 4294967295]"},

@@ -562,8 +562,11 @@ VKNORM_API vknorm_status vknorm_batch_norm_backward_host(vknorm_context* context
  * with a message naming comm.all_gather and the status). vknorm calls it from the thread
  * that called vknorm, with bytes possibly 0 (a rank whose call failed before the exchange
  * still enters it with nothing, so that the other ranks fail too instead of waiting; a
- * transport should then report a count mismatch). Checked on every call: 0 <= rank < size,
- * size >= 1, all_gather not NULL. */
+ * transport should then report a count mismatch). With bytes 0, send and out may be NULL.
+ * Ranks may disagree on bytes only in that failure case, so a transport must not trust the
+ * counts to match: MPI_Allgather with different counts is erroneous; exchange the counts
+ * first (as vknorm::mpi's MpiCommunicator does) and fail on a mismatch. Checked on every
+ * call: 0 <= rank < size, size >= 1, all_gather not NULL. */
 typedef struct vknorm_communicator {
   void* user; /* passed to all_gather as is */
   int rank;   /* 0 .. size - 1 */

@@ -113,9 +113,20 @@ vknorm_status per_rank_entry(const char* function, vknorm_context* context, cons
   return guard(context, function, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, comm);
     CCommunicator adapter(*comm);
-    VKNORM_TRY(adapter.check());
+    // Even with a bad rank or size field the transport itself can still be entered (a
+    // thread world's rank, or the caller's callback, knows who it is).
+    if (Status bad = adapter.check(); !bad) {
+      if (comm->all_gather) (void)adapter.all_gather(nullptr, 0, nullptr);
+      return bad;
+    }
     bool entered = false;
-    Status status = body(fn, adapter, entered);
+    Status status;
+    try {
+      status = body(fn, adapter, entered);
+    } catch (...) {  // guard turns it into a status; the other ranks must not wait for us
+      if (!entered) (void)adapter.all_gather(nullptr, 0, nullptr);
+      throw;
+    }
     if (!entered) (void)adapter.all_gather(nullptr, 0, nullptr);
     return status;
   });

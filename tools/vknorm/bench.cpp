@@ -66,8 +66,9 @@ void usage(FILE* to) {
       "                       elementwise pass is more than --max-regression (default 2) times\n"
       "                       the baseline's in its measurement and in two more, or when a\n"
       "                       baseline case was not measured. A case over the limit on a busy\n"
-      "                       machine (load average above the core count, or the reference's\n"
-      "                       runs varying by more than 25%%) is reported and not judged\n"
+      "                       machine (more runnable threads of other work than cores, or the\n"
+      "                       reference's runs varying by more than 25%%) is reported and not\n"
+      "                       judged\n"
       "  --slowdown K         record each case K times per timed run: a K-fold regression made\n"
       "                       on purpose, to check that the guard catches it\n");
 }
@@ -377,7 +378,7 @@ int bench_command(int argc, char** argv) {
     // The case and its references interleaved, run by run: on a shared machine the speed
     // drifts, and a ratio is only as good as the moments its two sides share.
     auto t = dev.time_interleaved({reference(ReferencePass::copy), reference(ReferencePass::scale_shift),
-                                   record}, o.warmup, o.runs);
+                                   record}, o.warmup, o.runs, static_cast<uint32_t>(o.slowdown));
     if (!t) {
       std::fprintf(stderr, "\nvknorm bench: %s: %s\n", m.id().c_str(), t.status().message().c_str());
       return std::nullopt;

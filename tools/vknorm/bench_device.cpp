@@ -174,26 +174,29 @@ Result<Timing> BenchDevice::time(const RecordFn& fn, int warmup, int runs) {
   return timings.value()[0];
 }
 
-Result<std::vector<Timing>> BenchDevice::time_interleaved(const std::vector<RecordFn>& fns, int warmup, int runs) {
+Result<std::vector<Timing>> BenchDevice::time_interleaved(const std::vector<RecordFn>& fns, int warmup, int runs,
+                                                          uint32_t repeats) {
   if (runs < 1 || runs > static_cast<int>(kMaxRuns))
     return Status::invalid_argument("runs: expected 1 to " + std::to_string(kMaxRuns) + ", got " +
                                     std::to_string(runs));
   if (fns.empty() || fns.size() > kMaxInterleaved)
     return Status::internal("time_interleaved: 1 to " + std::to_string(kMaxInterleaved) + " pieces of work, got " +
                             std::to_string(fns.size()));
-  return timestamps() ? time_with_timestamps(fns, warmup, runs) : time_with_fences(fns, warmup, runs);
+  return timestamps() ? time_with_timestamps(fns, warmup, runs, std::max(repeats, 1u))
+                      : time_with_fences(fns, warmup, runs);
 }
 
 // One command buffer: the warm-up runs, then each timed run between two timestamps.
 // A BOTTOM_OF_PIPE timestamp is written once all earlier commands have finished, so the
 // interval holds exactly one run; vknorm's own barriers order the runs' memory accesses.
-Result<std::vector<Timing>> BenchDevice::time_with_timestamps(const std::vector<RecordFn>& fns, int warmup, int runs) {
+Result<std::vector<Timing>> BenchDevice::time_with_timestamps(const std::vector<RecordFn>& fns, int warmup, int runs,
+                                                              uint32_t repeats) {
   ContextState& s = state_of(context_);
   const uint32_t n = static_cast<uint32_t>(fns.size());
   // On the descriptor pool path the recorder's pool needs a set per dispatch: every run
   // here, of at most an ExecutionPlan's 6 passes.
   const uint32_t dispatches =
-      static_cast<uint32_t>(warmup + runs) * n * std::tuple_size_v<decltype(ExecutionPlan::passes)>;
+      static_cast<uint32_t>(warmup + runs) * n * repeats * std::tuple_size_v<decltype(ExecutionPlan::passes)>;
   auto rec = context_.begin_commands({.descriptor_capacity = dispatches});
   if (!rec) return rec.status();
   CommandRecorder& r = *rec.value();

@@ -62,13 +62,17 @@ class BenchDevice {
   // The same for several pieces of work, interleaved: run i of each, in order, then run i + 1
   // of each. Ratios of their medians then compare work that shared the same moments of a
   // shared machine, instead of one window against another.
-  Result<std::vector<Timing>> time_interleaved(const std::vector<RecordFn>& fns, int warmup, int runs);
+  // `repeats`: how many plans each fn records (bench --slowdown), for the recorder's
+  // descriptor capacity on the pool path.
+  Result<std::vector<Timing>> time_interleaved(const std::vector<RecordFn>& fns, int warmup, int runs,
+                                               uint32_t repeats = 1);
 
  private:
   explicit BenchDevice(Context& context) : context_(context) {}
   // The barrier that orders earlier submissions' writes before this one's reads and writes.
   void record_leading_barrier(CommandRecorder& recorder);
-  Result<std::vector<Timing>> time_with_timestamps(const std::vector<RecordFn>& fns, int warmup, int runs);
+  Result<std::vector<Timing>> time_with_timestamps(const std::vector<RecordFn>& fns, int warmup, int runs,
+                                                   uint32_t repeats);
   Result<std::vector<Timing>> time_with_fences(const std::vector<RecordFn>& fns, int warmup, int runs);
   Context& context_;
   VkQueryPool query_pool_ = VK_NULL_HANDLE;

@@ -1,5 +1,6 @@
 // `vknorm run`: applies a norm to tensors from .npy files on a Vulkan device and writes
 // the results as float32 .npy files, so a layer can be cross-checked against PyTorch.
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -160,6 +161,9 @@ Result<float> eps_option(const Call& c, float fallback) {
   if (!c.opts.count("eps")) return fallback;
   auto eps = parse_number(c.opts.at("eps"));
   if (!eps) return Status::invalid_argument("--eps: expected a number, got '" + c.opts.at("eps") + "'");
+  if (std::isfinite(*eps) && std::fabs(*eps) > FLT_MAX)  // the float cast would be undefined
+    return Status::invalid_argument("--eps: expected a float32 value (at most " + std::to_string(FLT_MAX) + "), got '" +
+                                    c.opts.at("eps") + "'");
   return static_cast<float>(*eps);
 }
 
@@ -204,7 +208,7 @@ bool updates_running(const Params& p) {
 
 Result<double> momentum_option(const Call& c, const std::string& m) {
   auto v = parse_number(m);
-  if (!v || !std::isfinite(*v))
+  if (!v || !std::isfinite(*v) || std::fabs(*v) > FLT_MAX)  // past FLT_MAX (a float's) the cast is undefined
     return Status::invalid_argument("--momentum: expected a finite number" +
                                     std::string(c.batch_norm_state ? " or 'none'" : "") + ", got '" + m + "'");
   return *v;
