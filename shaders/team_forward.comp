@@ -14,18 +14,36 @@ void main() {
   uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
   for (uint g = t.index; g < group_count(); g += t.count) {
-    float pivot = load_x(group_element(g, 0u));
+    float pivot = stats_pivot(g);
     Welford w = Welford(0.0, 0.0, 0.0);
     for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))
       welford_add(w, load_x(walk_element(at)) - pivot);
     w = team_welford(w);
-    float mean = pivot + w.mean;
-    float invstd = invstd_from(w.n, mean, w.m2);
+    GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
+    // The scaled path (common.glsl), reading the group twice more; uniform over the team.
+    bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);
+    float s_mean = 0.0, s_m2 = 0.0;
+    if (scaled) {
+      float pivot_s = pivot * SCALE_DOWN, sum = 0.0, squares = 0.0;
+      if (!has_flag(FLAG_RMS))
+        for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))
+          sum += scaled_value(load_x(walk_element(at)), pivot_s);
+      s_mean = has_flag(FLAG_RMS) ? -pivot_s : team_sum2(vec2(sum, 0.0)).x / w.n;
+      float center = has_flag(FLAG_RMS) ? 0.0 : s_mean;
+      for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
+        float d = scaled_value(load_x(walk_element(at)), pivot_s) - center;
+        squares += d * d;
+      }
+      s_m2 = team_sum2(vec2(squares, 0.0)).x;
+      st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
+    }
+    float invstd = st.invstd;
     if (lane == 0u) {
-      if (!has_flag(FLAG_RMS)) store_mean(g, mean);
+      if (!has_flag(FLAG_RMS)) store_mean(g, pivot + st.mean);
       store_stat(g, invstd);
       if (has_flag(FLAG_UPDATE_RUNNING)) {
-        store_stats_partial(g, 0u, size, w);
+        if (scaled) store_stats_record(stats_record(g, 0u), size | VKNORM_STATS_RECORD_SCALED, s_mean, s_m2);
+        else store_stats_partial(g, 0u, size, w);
         store_pivot(g, pivot);
       }
     }
@@ -34,7 +52,7 @@ void main() {
       uint c = walk_channel(at);
       // As fused_forward: center with the pivot and the small shifted mean.
       float x = load_x(e);
-      float centered = has_flag(FLAG_RMS) ? x : (x - pivot) - w.mean;
+      float centered = has_flag(FLAG_RMS) ? x : (x - pivot) - st.mean;
       store_out(e, epilogue(e, centered * invstd * gamma_of(c) + beta_of(c)));
     }
   }

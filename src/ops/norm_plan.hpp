@@ -19,6 +19,7 @@ struct NormPlan {
   uint64_t Op = 1, Kp = 1, Ip = 1;      // parameter view (used when gamma_varies)
   bool gamma_varies = false;            // gamma changes inside a statistics group
   bool rms = false;
+  bool welford_mean = false;            // PyTorch's mean is Welford's: NaN past an Inf (GroupNorm, LayerNorm)
   bool has_weight = false, has_bias = false;
   bool nhwc = false;                    // the host functions transpose from/to (N, C, *)
   float eps = 1e-5f, momentum = 0.1f;

@@ -207,6 +207,7 @@ class Builder {
     if (p.has_weight) base_.flags |= kFlagWeight;
     if (p.has_bias) base_.flags |= kFlagBias;
     if (p.rms) base_.flags |= kFlagRms;
+    if (p.welford_mean) base_.flags |= kFlagWelfordMean;
     if (p.gamma_varies) base_.flags |= kFlagGammaVaries;
     if (p.epilogue.residual) base_.flags |= kFlagResidual;
     if (p.epilogue.relu) base_.flags |= kFlagRelu;
