@@ -192,6 +192,18 @@ float invstd_from(float n, float mean, float m2) { return 1.0 / sqrt(second_mome
 const float SCALE_DOWN = 7.8886090522101180541e-31;  // 2^-100
 const float SCALE_UP = 1.2676506002282294015e30;     // 2^100
 const float FLOAT_MAX = 3.40282347e38;
+// v * 2^-200 and v * 2^200 as two steps: `precise` keeps the compiler (NIR reassociates
+// constant factors) from folding them into 2^±200, which is 0 or inf in float.
+float scale_down_twice(float v) {
+  precise float once = v * SCALE_DOWN;
+  precise float twice = once * SCALE_DOWN;
+  return twice;
+}
+float scale_up_twice(float v) {
+  precise float once = v * SCALE_UP;
+  precise float twice = once * SCALE_UP;
+  return twice;
+}
 bool is_finite(float v) { return abs(v) <= FLOAT_MAX; }  // false for NaN
 float quiet_nan() { return uintBitsToFloat(0x7fc00000u); }
 

@@ -44,7 +44,7 @@ Stats merge_chunks_scaled(uint g) {
     float mb = stats_record_mean(at), m2b = stats_record_m2(at);
     if (!record_scaled(at)) {
       mb *= SCALE_DOWN;
-      m2b = m2b * SCALE_DOWN * SCALE_DOWN;
+      m2b = scale_down_twice(m2b);
     }
     uint total = s.n + nb;
     float na = float(s.n), n = float(total), delta = mb - s.mean;
@@ -102,8 +102,8 @@ void update_running(uint k) {
     return;
   }
   // The variance may pass float's range while momentum times it does not: scale up last.
-  float batch_var_s = (var_scaled + sum.y * SCALE_DOWN * SCALE_DOWN) / float(pc.B);
-  store_aux1(k, (1.0 - f) * load_aux1(k) + f * batch_var_s * SCALE_UP * SCALE_UP);
+  float batch_var_s = (var_scaled + scale_down_twice(sum.y)) / float(pc.B);
+  store_aux1(k, (1.0 - f) * load_aux1(k) + scale_up_twice(f * batch_var_s));
 }
 
 void main() {
