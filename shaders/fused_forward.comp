@@ -24,21 +24,17 @@ void main() {
     }
     w = workgroup_welford(w);
     GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
-    // The scaled path (common.glsl), from the values still in registers; uniform over
-    // the workgroup, as w is.
+    // The scaled path (common.glsl), rare: every invocation reads the group again, alone
+    // and in the same order (reduce.glsl's scaled_walk), so that they agree with no
+    // barrier and no shared memory: lavapipe runs a branch that no invocation takes
+    // masked, and pays only a few instructions here.
     bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);
     float s_mean = 0.0, s_m2 = 0.0;
     if (scaled) {
-      float pivot_s = pivot * SCALE_DOWN, sum = 0.0, squares = 0.0;
-      [[unroll]] for (uint r = 0u; r < VALUES; ++r)
-        if (lid + r * gl_WorkGroupSize.x < size) sum += scaled_value(v[r], pivot_s);
-      s_mean = has_flag(FLAG_RMS) ? -pivot_s : workgroup_sum2(vec2(sum, 0.0)).x / w.n;
-      float center = has_flag(FLAG_RMS) ? 0.0 : s_mean;
-      [[unroll]] for (uint r = 0u; r < VALUES; ++r) {
-        float d = scaled_value(v[r], pivot_s) - center;
-        if (lid + r * gl_WorkGroupSize.x < size) squares += d * d;
-      }
-      s_m2 = workgroup_sum2(vec2(squares, 0.0)).x;
+      float pivot_s = pivot * SCALE_DOWN;
+      vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, 0u, size, pivot_s), w.n, pivot_s);
+      s_mean = mean_m2.x;
+      s_m2 = mean_m2.y;
       st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
     }
     float invstd = st.invstd;

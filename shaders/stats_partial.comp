@@ -21,16 +21,11 @@ void column_main() {
       ++count;
     }
     if (stats_overflowed(w.n, pivot, w.mean, w.m2)) {  // the scaled path (common.glsl)
-      float pivot_s = pivot * SCALE_DOWN, sum = 0.0, squares = 0.0;
-      if (!has_flag(FLAG_RMS))
-        for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) sum += scaled_value(load_x(e), pivot_s);
-      float s_mean = has_flag(FLAG_RMS) ? -pivot_s : sum / w.n;
-      float center = has_flag(FLAG_RMS) ? 0.0 : s_mean;
-      for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
-        float d = scaled_value(load_x(e), pivot_s) - center;
-        squares += d * d;
-      }
-      store_stats_record(stats_record(c.g, c.partial), count | VKNORM_STATS_RECORD_SCALED, s_mean, squares);
+      float pivot_s = pivot * SCALE_DOWN;
+      Scaled s = Scaled(Welford(0.0, 0.0, 0.0), 0.0);
+      for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) scaled_add(s, load_x(e), pivot_s);
+      vec2 mean_m2 = scaled_mean_m2(s, w.n, pivot_s);
+      store_stats_record(stats_record(c.g, c.partial), count | VKNORM_STATS_RECORD_SCALED, mean_m2.x, mean_m2.y);
     } else {
       store_stats_partial(c.g, c.partial, count, w);
     }
@@ -54,21 +49,14 @@ void main() {
     for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at))
       welford_add(w, load_x(walk_element(at)) - pivot);
     w = workgroup_welford(w);
-    // The scaled path (common.glsl), reading the chunk twice more; uniform over the
-    // workgroup, as w is.
+    // The scaled path (common.glsl): invocation 0 reads the chunk again alone (reduce.glsl's
+    // scaled_walk), with no barrier for lavapipe to run when no chunk takes it.
     if (stats_overflowed(w.n, pivot, w.mean, w.m2)) {
-      float pivot_s = pivot * SCALE_DOWN, sum = 0.0, squares = 0.0;
-      if (!has_flag(FLAG_RMS))
-        for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at))
-          sum += scaled_value(load_x(walk_element(at)), pivot_s);
-      float s_mean = has_flag(FLAG_RMS) ? -pivot_s : workgroup_sum2(vec2(sum, 0.0)).x / w.n;
-      float center = has_flag(FLAG_RMS) ? 0.0 : s_mean;
-      for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at)) {
-        float d = scaled_value(load_x(walk_element(at)), pivot_s) - center;
-        squares += d * d;
+      float pivot_s = pivot * SCALE_DOWN;
+      if (lid == 0u) {
+        vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, begin, end, pivot_s), w.n, pivot_s);
+        store_stats_record(stats_record(g, chunk), count | VKNORM_STATS_RECORD_SCALED, mean_m2.x, mean_m2.y);
       }
-      squares = workgroup_sum2(vec2(squares, 0.0)).x;
-      if (lid == 0u) store_stats_record(stats_record(g, chunk), count | VKNORM_STATS_RECORD_SCALED, s_mean, squares);
     } else if (lid == 0u) {
       store_stats_partial(g, chunk, count, w);
     }

@@ -20,21 +20,15 @@ void main() {
       welford_add(w, load_x(walk_element(at)) - pivot);
     w = team_welford(w);
     GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
-    // The scaled path (common.glsl), reading the group twice more; uniform over the team.
+    // The scaled path (common.glsl), rare: each lane reads the group again alone, as in
+    // fused_forward, with no subgroup operation for lavapipe to run masked.
     bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);
     float s_mean = 0.0, s_m2 = 0.0;
     if (scaled) {
-      float pivot_s = pivot * SCALE_DOWN, sum = 0.0, squares = 0.0;
-      if (!has_flag(FLAG_RMS))
-        for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at))
-          sum += scaled_value(load_x(walk_element(at)), pivot_s);
-      s_mean = has_flag(FLAG_RMS) ? -pivot_s : team_sum2(vec2(sum, 0.0)).x / w.n;
-      float center = has_flag(FLAG_RMS) ? 0.0 : s_mean;
-      for (GroupWalk at = group_walk(g, lane, lanes); at.m < size; walk_next(at)) {
-        float d = scaled_value(load_x(walk_element(at)), pivot_s) - center;
-        squares += d * d;
-      }
-      s_m2 = team_sum2(vec2(squares, 0.0)).x;
+      float pivot_s = pivot * SCALE_DOWN;
+      vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, 0u, size, pivot_s), w.n, pivot_s);
+      s_mean = mean_m2.x;
+      s_m2 = mean_m2.y;
       st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
     }
     float invstd = st.invstd;

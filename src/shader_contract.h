@@ -83,8 +83,8 @@
 // Scaled records: a partial whose float32 statistics overflow (squared deviations past
 // 3.4e38) or meet an Inf or NaN is computed from (x - pivot) * 2^-VKNORM_STATS_SCALE_LOG2
 // instead (shaders/common.glsl, the scaled path), and its count carries
-// VKNORM_STATS_RECORD_SCALED. Its mean is then of the scaled values (a plain sum: ±inf or
-// NaN with an Inf or NaN, as PyTorch's) and M2 of their deviations; for RMSNorm, M2 is the
+// VKNORM_STATS_RECORD_SCALED. Its mean is then of the scaled values (Welford's; with an
+// Inf or NaN a plain sum's, ±inf or NaN as PyTorch's) and M2 of their deviations; for RMSNorm, M2 is the
 // sum of squares of x * 2^-VKNORM_STATS_SCALE_LOG2 and the mean is -pivot scaled (so the
 // record's second moment about 0 is right when merged). A count is then below 2^31.
 #define VKNORM_STATS_RECORD_SCALED 0x80000000u
