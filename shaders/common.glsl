@@ -175,12 +175,74 @@ float stat_invstd(uint g) {
 }
 
 // From merged Welford statistics (count n, mean, M2) to what normalization uses.
-float invstd_from(float n, float mean, float m2) {
+float second_moment_from(float n, float mean, float m2) {
   float second_moment = m2 / n;
   if (has_flag(FLAG_RMS)) second_moment += mean * mean;  // mean(x^2) = var + mean^2
-  float denominator = second_moment + pc.eps;
+  return second_moment;
+}
+float invstd_from(float n, float mean, float m2) {
+  float denominator = second_moment_from(n, mean, m2) + pc.eps;
   // PyTorch's batch_norm (its InvStd) special-cases a zero denominator (eps = 0 on a
   // constant group): invstd 0, so y = beta. The other kinds give inf, and y NaN.
   if (has_flag(FLAG_BATCH_NORM_STATS) && denominator == 0.0) return 0.0;
   return 1.0 / sqrt(denominator);
 }
+
+// ---- The scaled path (src/shader_contract.h, "scaled records") ----
+// Float32 statistics overflow once squared deviations pass 3.4e38 (|x| from about 1.8e19),
+// and Welford's mean turns NaN past an Inf where PyTorch's sum gives ±inf. A group (or
+// chunk) whose statistics come out non-finite is computed again, rarely, from values
+// scaled by 2^-VKNORM_STATS_SCALE_LOG2 (exact: a power of two), in one more pass by one
+// invocation (reduce.glsl's Scaled, scaled_walk): Welford, and alongside a plain sum for
+// the mean where an Inf makes Welford's NaN. The common path only tests its result, once
+// per group.
+const float SCALE_DOWN = 7.8886090522101180541e-31;  // 2^-100
+const float SCALE_UP = 1.2676506002282294015e30;     // 2^100
+const float FLOAT_MAX = 3.40282347e38;
+// v * 2^-200 and v * 2^200 as two steps: `precise` keeps the compiler (NIR reassociates
+// constant factors) from folding them into 2^±200, which is 0 or inf in float.
+float scale_down_twice(float v) {
+  precise float once = v * SCALE_DOWN;
+  precise float twice = once * SCALE_DOWN;
+  return twice;
+}
+float scale_up_twice(float v) {
+  precise float once = v * SCALE_UP;
+  precise float twice = once * SCALE_UP;
+  return twice;
+}
+bool is_finite(float v) { return abs(v) <= FLOAT_MAX; }  // false for NaN
+float quiet_nan() { return uintBitsToFloat(0x7fc00000u); }
+
+// The pivot statistics are taken relative to (the group's first element): 0 where that
+// is not finite, so that one Inf does not make every difference NaN.
+float stats_pivot(uint g) {
+  float p = load_x(group_element(g, 0u));
+  return is_finite(p) ? p : 0.0;
+}
+
+// Whether statistics (n, mean and M2 of x - pivot) need the scaled path.
+bool stats_overflowed(float n, float pivot, float mean, float m2) {
+  if (n == 0.0) return false;
+  return !(is_finite(mean) && is_finite(m2) && is_finite(second_moment_from(n, pivot + mean, m2)));
+}
+
+// A group's statistics as normalization uses them: the mean of x - pivot and invstd.
+struct GroupStats { float mean, invstd; };
+
+// From scaled statistics (src/shader_contract.h, scaled records): n, s_mean = mean of
+// (x - pivot) * 2^-100, s_m2 their M2 (RMSNorm: see the contract). The saved mean follows PyTorch: ±inf
+// or NaN as its sum gives, except NaN for the Welford kinds (FLAG_WELFORD_MEAN).
+// eps is left out: scaled it is below float's range, and a group gets here with a
+// variance above 1e28 (or with an Inf or NaN, where eps changes nothing).
+GroupStats scaled_group_stats(float n, float pivot, float s_mean, float s_m2) {
+  float s_full_mean = pivot * SCALE_DOWN + s_mean;  // RMSNorm: 0 for a record of the scaled path
+  float invstd = SCALE_DOWN / sqrt(s_m2 / n + (has_flag(FLAG_RMS) ? s_full_mean * s_full_mean : 0.0));
+  if (has_flag(FLAG_RMS)) return GroupStats(0.0, invstd);
+  float mean = s_mean * SCALE_UP;
+  if (has_flag(FLAG_WELFORD_MEAN) && !is_finite(mean)) mean = quiet_nan();
+  return GroupStats(mean, invstd);
+}
+
+// One value's scaled deviation from the pivot (pivot_s = pivot * 2^-100).
+float scaled_value(float x, float pivot_s) { return has_flag(FLAG_RMS) ? x * SCALE_DOWN : x * SCALE_DOWN - pivot_s; }

@@ -13,7 +13,7 @@ void main() {
   uint lid = gl_LocalInvocationID.x;
   uint size = group_size();
   for (uint g = gl_WorkGroupID.x; g < group_count(); g += gl_NumWorkGroups.x) {
-    float pivot = load_x(group_element(g, 0u));
+    float pivot = stats_pivot(g);
     float v[VALUES];
     Welford w = Welford(0.0, 0.0, 0.0);
     GroupWalk at = group_walk(g, lid, gl_WorkGroupSize.x);
@@ -23,13 +23,27 @@ void main() {
       if (m < size) welford_add(w, v[r] - pivot);
     }
     w = workgroup_welford(w);
-    float mean = pivot + w.mean;
-    float invstd = invstd_from(w.n, mean, w.m2);
+    GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
+    // The scaled path (common.glsl), rare: every invocation reads the group again, alone
+    // and in the same order (reduce.glsl's scaled_walk), so that they agree with no
+    // barrier and no shared memory: lavapipe runs a branch that no invocation takes
+    // masked, and pays only a few instructions here.
+    bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);
+    float s_mean = 0.0, s_m2 = 0.0;
+    if (scaled) {
+      float pivot_s = pivot * SCALE_DOWN;
+      vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, 0u, size, pivot_s), w.n, pivot_s);
+      s_mean = mean_m2.x;
+      s_m2 = mean_m2.y;
+      st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
+    }
+    float invstd = st.invstd;
     if (lid == 0u) {
-      if (!has_flag(FLAG_RMS)) store_mean(g, mean);
+      if (!has_flag(FLAG_RMS)) store_mean(g, pivot + st.mean);
       store_stat(g, invstd);
       if (has_flag(FLAG_UPDATE_RUNNING)) {
-        store_stats_partial(g, 0u, size, w);
+        if (scaled) store_stats_record(stats_record(g, 0u), size | VKNORM_STATS_RECORD_SCALED, s_mean, s_m2);
+        else store_stats_partial(g, 0u, size, w);
         store_pivot(g, pivot);
       }
     }
@@ -40,7 +54,7 @@ void main() {
         uint c = walk_channel(at);
         // Center with the pivot and the small shifted mean rather than the rounded mean:
         // x - mean keeps its precision even when |mean| >> std.
-        float centered = has_flag(FLAG_RMS) ? v[r] : (v[r] - pivot) - w.mean;
+        float centered = has_flag(FLAG_RMS) ? v[r] : (v[r] - pivot) - st.mean;
         store_out(e, epilogue(e, centered * invstd * gamma_of(c) + beta_of(c)));
       }
     }

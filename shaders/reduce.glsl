@@ -22,6 +22,27 @@ void welford_add(inout Welford w, float v) {
   w.m2 += delta * (v - w.mean);
 }
 
+// The scaled path's state (common.glsl): Welford's of the scaled values, and in `extra`
+// their plain sum (the mean PyTorch's sum gives: ±inf or NaN with an Inf) or, for RMSNorm,
+// the sum of their squares.
+struct Scaled { Welford w; float extra; };
+
+void scaled_add(inout Scaled s, float x, float pivot_s) {
+  float v = scaled_value(x, pivot_s);
+  welford_add(s.w, v);
+  s.extra += has_flag(FLAG_RMS) ? v * v : v;
+}
+
+// One invocation's walk over elements [begin, end) of group g, the scaled path's: the
+// kernels take it in one invocation (stats_partial) or in each alone (fused_forward,
+// team_forward), with no reduction, so that lavapipe, which runs a branch no invocation
+// takes masked, pays no barrier or subgroup operation for it.
+Scaled scaled_walk(uint g, uint begin, uint end, float pivot_s) {
+  Scaled s = Scaled(Welford(0.0, 0.0, 0.0), 0.0);
+  for (GroupWalk at = group_walk(g, begin, 1u); at.m < end; walk_next(at)) scaled_add(s, load_x(walk_element(at)), pivot_s);
+  return s;
+}
+
 // Chan's merge of two states.
 Welford welford_merge(Welford a, Welford b) {
   float n = a.n + b.n;
@@ -128,6 +149,15 @@ Welford workgroup_welford(Welford w) {
   vec4 r = reduce_scratch[0];
   barrier();  // the caller may reduce again with the same scratch
   return Welford(r.x, r.y, r.z);
+}
+
+// The scaled statistics of a reduced Scaled state over n values (common.glsl's
+// scaled_group_stats and the scaled records take them): mean and M2.
+// The mean is Welford's (more precise than a one-invocation sum) unless an Inf or NaN made
+// it NaN: then the sum's, ±inf or NaN as PyTorch's.
+vec2 scaled_mean_m2(Scaled s, float n, float pivot_s) {
+  if (has_flag(FLAG_RMS)) return vec2(-pivot_s, s.extra);
+  return vec2(is_finite(s.w.mean) ? s.w.mean : s.extra / n, s.w.m2);
 }
 
 // Sums two values over the workgroup; invocation 0 gets the result (all do, in fact).

@@ -13,14 +13,22 @@ void column_main() {
   for (uint y = gl_WorkGroupID.y; y < column_rows_y(); y += gl_NumWorkGroups.y) {
     ColumnLane c = column_lane(y);
     if (!c.live) continue;
-    float pivot = load_x(group_element(c.g, 0u));
+    float pivot = stats_pivot(c.g);
     Welford w = Welford(0.0, 0.0, 0.0);
     uint count = 0u;
     for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
       welford_add(w, load_x(e) - pivot);
       ++count;
     }
-    store_stats_partial(c.g, c.partial, count, w);
+    if (stats_overflowed(w.n, pivot, w.mean, w.m2)) {  // the scaled path (common.glsl)
+      float pivot_s = pivot * SCALE_DOWN;
+      Scaled s = Scaled(Welford(0.0, 0.0, 0.0), 0.0);
+      for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) scaled_add(s, load_x(e), pivot_s);
+      vec2 mean_m2 = scaled_mean_m2(s, w.n, pivot_s);
+      store_stats_record(stats_record(c.g, c.partial), count | VKNORM_STATS_RECORD_SCALED, mean_m2.x, mean_m2.y);
+    } else {
+      store_stats_partial(c.g, c.partial, count, w);
+    }
     if (c.partial == 0u) store_pivot(c.g, pivot);
   }
 }
@@ -33,14 +41,25 @@ void main() {
   uint chunk = gl_WorkGroupID.x;
   uint lid = gl_LocalInvocationID.x;
   for (uint g = gl_WorkGroupID.y; g < group_count(); g += gl_NumWorkGroups.y) {
-    float pivot = load_x(group_element(g, 0u));
+    float pivot = stats_pivot(g);
     uint begin = chunk * pc.chunk_size;
     uint end = min(group_size(), begin + pc.chunk_size);
+    uint count = end > begin ? end - begin : 0u;
     Welford w = Welford(0.0, 0.0, 0.0);
     for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at))
       welford_add(w, load_x(walk_element(at)) - pivot);
     w = workgroup_welford(w);
-    if (lid == 0u) store_stats_partial(g, chunk, end > begin ? end - begin : 0u, w);
+    // The scaled path (common.glsl): invocation 0 reads the chunk again alone (reduce.glsl's
+    // scaled_walk), with no barrier for lavapipe to run when no chunk takes it.
+    if (stats_overflowed(w.n, pivot, w.mean, w.m2)) {
+      float pivot_s = pivot * SCALE_DOWN;
+      if (lid == 0u) {
+        vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, begin, end, pivot_s), w.n, pivot_s);
+        store_stats_record(stats_record(g, chunk), count | VKNORM_STATS_RECORD_SCALED, mean_m2.x, mean_m2.y);
+      }
+    } else if (lid == 0u) {
+      store_stats_partial(g, chunk, count, w);
+    }
     if (lid == 0u && chunk == 0u) store_pivot(g, pivot);
   }
 }

@@ -63,7 +63,9 @@
   FLAG(Columns, COLUMNS, 9)              /* split passes use the column view */                   \
   FLAG(PlaneParams, PLANE_PARAMS, 10)    /* team_backward also sums dgamma / dbeta per plane */   \
   FLAG(MergedSums, MERGED_SUMS, 11)      /* grad_finalize: see "merged sums" below */           \
-  FLAG(BatchNormStats, BATCH_NORM_STATS, 12) /* invstd 0 where var + eps == 0; empty mean NaN */
+  FLAG(BatchNormStats, BATCH_NORM_STATS, 12) /* invstd 0 where var + eps == 0; empty mean NaN */ \
+  FLAG(WelfordMean, WELFORD_MEAN, 13)    /* PyTorch's mean is Welford's (GroupNorm, LayerNorm):  \
+                                            NaN for a group holding an Inf, not ±inf */
 
 // ---- Workspace records ----
 // Offsets in floats inside slot Work. The forward and the backward lay out the workspace
@@ -79,6 +81,15 @@
 #define VKNORM_STATS_RECORD_COUNT 0 /* element count, as uint bits (a count may pass 2^24) */
 #define VKNORM_STATS_RECORD_MEAN 1  /* mean of x - pivot */
 #define VKNORM_STATS_RECORD_M2 2    /* sum of squared deviations from that mean */
+// Scaled records: a partial whose float32 statistics overflow (squared deviations past
+// 3.4e38) or meet an Inf or NaN is computed from (x - pivot) * 2^-VKNORM_STATS_SCALE_LOG2
+// instead (shaders/common.glsl, the scaled path), and its count carries
+// VKNORM_STATS_RECORD_SCALED. Its mean is then of the scaled values (Welford's; with an
+// Inf or NaN a plain sum's, ±inf or NaN as PyTorch's) and M2 of their deviations; for RMSNorm, M2 is the
+// sum of squares of x * 2^-VKNORM_STATS_SCALE_LOG2 and the mean is -pivot scaled (so the
+// record's second moment about 0 is right when merged). A count is then below 2^31.
+#define VKNORM_STATS_RECORD_SCALED 0x80000000u
+#define VKNORM_STATS_SCALE_LOG2 100
 // After them, one pivot per group g at group_count * chunks * VKNORM_STATS_RECORD_FLOATS + g:
 // the value its records' means are relative to (written with the records). stats_finalize
 // adds it back, so records from another device, rebased to this pivot (mean + their pivot

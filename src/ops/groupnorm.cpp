@@ -72,6 +72,7 @@ NormPlan NormKind<GroupNormParams>::plan(const GroupNormParams& params, const No
   p.gamma_varies = cpg > 1;
   p.has_weight = p.has_bias = params.affine;
   p.eps = params.eps;
+  p.welford_mean = true;
   return p;
 }
 

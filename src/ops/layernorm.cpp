@@ -22,6 +22,7 @@ NormPlan NormKind<LayerNormParams>::plan(const LayerNormParams& params, const No
   p.has_weight = params.elementwise_affine;
   p.has_bias = params.elementwise_affine && params.bias;
   p.eps = params.eps;
+  p.welford_mean = true;
   return p;
 }
 

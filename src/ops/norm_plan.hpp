@@ -22,6 +22,7 @@ struct NormPlan {
   // PyTorch's batch_norm statistics (BatchNorm, InstanceNorm): invstd 0 where var + eps
   // is 0, and an empty group's mean NaN (the other kinds save mean 0 there).
   bool batch_norm_stats = false;
+  bool welford_mean = false;            // PyTorch's mean is Welford's: NaN past an Inf (GroupNorm, LayerNorm)
   bool has_weight = false, has_bias = false;
   bool nhwc = false;                    // the host functions transpose from/to (N, C, *)
   float eps = 1e-5f, momentum = 0.1f;

@@ -221,6 +221,7 @@ class Builder {
     if (p.has_bias) base_.flags |= kFlagBias;
     if (p.rms) base_.flags |= kFlagRms;
     if (p.batch_norm_stats) base_.flags |= kFlagBatchNormStats;
+    if (p.welford_mean) base_.flags |= kFlagWelfordMean;
     if (p.gamma_varies) base_.flags |= kFlagGammaVaries;
     if (p.epilogue.residual) base_.flags |= kFlagResidual;
     if (p.epilogue.relu) base_.flags |= kFlagRelu;

@@ -1,6 +1,7 @@
 // SyncBatchNorm's forward phases (include/vknorm/sync_batchnorm.hpp) on the phase seams:
 // the split plan's statistics pass, a host compaction and merge of the records, and the
 // merged plan's finalize and apply (PlanOptions::merged).
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -46,6 +47,28 @@ void chan_merge(double& n, double& mean, double& m2, double nb, double mb, doubl
   mean += delta * nb / total;
   m2 += m2b + delta * delta * n * nb / total;
   n = total;
+}
+
+// A statistics record (or a sent one: the same first three floats) as (count, mean, M2) in
+// double, undoing the scaling of a scaled record (src/shader_contract.h).
+struct RecordStats { uint32_t count; double mean, m2; };
+RecordStats read_record(const float* rec) {
+  uint32_t bits;
+  std::memcpy(&bits, &rec[VKNORM_STATS_RECORD_COUNT], 4);
+  if ((bits & VKNORM_STATS_RECORD_SCALED) == 0) return {bits, rec[VKNORM_STATS_RECORD_MEAN], rec[VKNORM_STATS_RECORD_M2]};
+  const double up = std::ldexp(1.0, VKNORM_STATS_SCALE_LOG2);
+  return {bits & ~VKNORM_STATS_RECORD_SCALED, rec[VKNORM_STATS_RECORD_MEAN] * up, rec[VKNORM_STATS_RECORD_M2] * up * up};
+}
+
+// Writes (count, mean, M2) as a record: scaled when M2 is past float's range or not
+// finite (and the count leaves the scaled bit free), so that huge values stay finite.
+void write_record(float* rec, uint32_t count, double mean, double m2) {
+  const bool scaled = !(m2 <= std::numeric_limits<float>::max()) && count < VKNORM_STATS_RECORD_SCALED;
+  const double down = scaled ? std::ldexp(1.0, -VKNORM_STATS_SCALE_LOG2) : 1.0;
+  const uint32_t bits = scaled ? count | VKNORM_STATS_RECORD_SCALED : count;
+  std::memcpy(&rec[VKNORM_STATS_RECORD_COUNT], &bits, 4);
+  rec[VKNORM_STATS_RECORD_MEAN] = static_cast<float>(mean * down);
+  rec[VKNORM_STATS_RECORD_M2] = static_cast<float>(m2 * down * down);
 }
 
 }  // namespace
@@ -95,17 +118,12 @@ Status compact_sync_batch_norm_statistics(const BatchNormParams& params, const S
   for (uint64_t g = 0; g < C; ++g) {
     double n = 0, mean = 0, m2 = 0;
     for (uint64_t c = 0; c < chunks; ++c) {
-      const float* rec = &work[(g * chunks + c) * kStatsRecordFloats];
-      uint32_t nb;
-      std::memcpy(&nb, &rec[VKNORM_STATS_RECORD_COUNT], 4);
-      if (nb != 0) chan_merge(n, mean, m2, nb, rec[VKNORM_STATS_RECORD_MEAN], rec[VKNORM_STATS_RECORD_M2]);
+      const RecordStats r = read_record(&work[(g * chunks + c) * kStatsRecordFloats]);
+      if (r.count != 0) chan_merge(n, mean, m2, r.count, r.mean, r.m2);
     }
     if (n == 0) continue;  // an empty shard: a zero record (count 0), whatever its pivot
-    const uint32_t count = static_cast<uint32_t>(n);
     float* o = &out[g * kSendFloats];
-    std::memcpy(&o[0], &count, 4);
-    o[1] = static_cast<float>(mean);
-    o[2] = static_cast<float>(m2);
+    write_record(o, static_cast<uint32_t>(n), mean, m2);
     o[3] = work[C * chunks * kStatsRecordFloats + g];
   }
   std::memcpy(send, out.data(), out.size() * 4);
@@ -128,15 +146,14 @@ Result<SyncBatchNormMerged> merge_sync_batch_norm_statistics(const BatchNormPara
     bool first = true;
     for (int r = 0; r < world_size; ++r) {
       const float* rec = &in[(static_cast<uint64_t>(r) * C + g) * kSendFloats];
-      uint32_t nb;
-      std::memcpy(&nb, &rec[0], 4);
-      if (nb == 0) continue;
+      const RecordStats rs = read_record(rec);
+      if (rs.count == 0) continue;
       if (first) pivot = rec[3];
       first = false;
       // Rebased to the first non-empty rank's pivot: mean of x - pivot.
-      const double mb = static_cast<double>(rec[1]) + (static_cast<double>(rec[3]) - pivot);
-      chan_merge(n, mean, m2, nb, mb, rec[2]);
-      count += nb;
+      const double mb = rs.mean + (static_cast<double>(rec[3]) - pivot);
+      chan_merge(n, mean, m2, rs.count, mb, rs.m2);
+      count += rs.count;
     }
     if (count > std::numeric_limits<uint32_t>::max())
       return Status::unsupported("x: " + std::to_string(count) + " values per channel over all ranks; at most 2^32 - 1");
@@ -145,10 +162,7 @@ Result<SyncBatchNormMerged> merge_sync_batch_norm_statistics(const BatchNormPara
       return Status::invalid_argument("gathered: channel " + std::to_string(g) + " has " + std::to_string(count) +
                                       " values over all ranks, channel 0 " + std::to_string(m.count) +
                                       " (the ranks' records are not of one BatchNorm call)");
-    const uint32_t c32 = static_cast<uint32_t>(count);
-    std::memcpy(&m.upload[g * kStatsRecordFloats + VKNORM_STATS_RECORD_COUNT], &c32, 4);
-    m.upload[g * kStatsRecordFloats + VKNORM_STATS_RECORD_MEAN] = static_cast<float>(mean);
-    m.upload[g * kStatsRecordFloats + VKNORM_STATS_RECORD_M2] = static_cast<float>(m2);
+    write_record(&m.upload[g * kStatsRecordFloats], static_cast<uint32_t>(count), mean, m2);
     m.upload[C * kStatsRecordFloats + g] = pivot;
   }
   if (m.count == 1)

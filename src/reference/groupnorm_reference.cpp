@@ -41,7 +41,8 @@ Stats group_stats(const Group& grp, const std::vector<float>& x, double eps) {
   double sum = 0.0;
   for (uint64_t c = grp.c0; c < grp.c0 + grp.cg; ++c)
     for (uint64_t s = 0; s < grp.g.spatial; ++s) sum += x[grp.at(c, s)];
-  const double mean = sum / m;
+  // As LayerNorm: PyTorch's Welford statistics give mean NaN for a group holding an Inf.
+  const double mean = std::isfinite(sum) ? sum / m : std::nan("");
   double sq = 0.0;
   for (uint64_t c = grp.c0; c < grp.c0 + grp.cg; ++c)
     for (uint64_t s = 0; s < grp.g.spatial; ++s) sq += (x[grp.at(c, s)] - mean) * (x[grp.at(c, s)] - mean);

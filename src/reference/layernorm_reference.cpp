@@ -32,7 +32,9 @@ RowStats row_stats(const float* row, uint64_t d, double eps) {
   if (d == 0) return {0.0, NAN};
   double sum = 0.0;
   for (uint64_t j = 0; j < d; ++j) sum += row[j];
-  const double mean = sum / static_cast<double>(d);
+  // PyTorch computes LayerNorm's statistics with Welford's update, whose mean turns NaN
+  // once an Inf meets any other value (inf - inf); a plain sum would give ±inf.
+  const double mean = std::isfinite(sum) ? sum / static_cast<double>(d) : std::nan("");
   double sq = 0.0;
   for (uint64_t j = 0; j < d; ++j) sq += (row[j] - mean) * (row[j] - mean);
   return {mean, 1.0 / std::sqrt(sq / static_cast<double>(d) + eps)};
