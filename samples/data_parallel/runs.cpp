@@ -49,7 +49,7 @@ std::vector<float> affine(cnn::Params& p) {
   return v;
 }
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
 }
 double max_abs(const std::vector<float>& v) {
   double m = 0.0;

@@ -371,7 +371,8 @@ Result<std::vector<std::string>> compare(Rank& plain, std::vector<Rank>& ranks) 
       const double d = difference(part.value(), expected.value());
       if (!(d <= kTolerance)) problems.push_back(relative_message(std::string(name) + " of rank " + std::to_string(r), d));
       if (r == 0) first = part.value();
-      else if (std::memcmp(first.data(), part->data(), first.size() * 4) != 0 || first.size() != part->size())
+      else if (first.size() != part->size() ||
+               (!first.empty() && std::memcmp(first.data(), part->data(), first.size() * 4) != 0))
         problems.push_back(std::string(name) + " of rank " + std::to_string(r) + " differs in its bits from rank 0's");
     }
     if (!concatenated) continue;

@@ -52,7 +52,8 @@ namespace detail {
 namespace {
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // memcmp needs valid pointers even for 0 bytes, and an empty vector's data() may be null.
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // The sum over ranks, in rank order in double, rounded once.
