@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include "c_api/c_api_internal.hpp"
 #include "ops/norm_kinds.hpp"
 #include "vknorm/vknorm.h"
 
@@ -18,6 +19,23 @@ Result<InstanceNormParams> convert(const vknorm_instance_norm_params& c);
 Result<GroupNormParams> convert(const vknorm_group_norm_params& c);
 Result<LayerNormParams> convert(const vknorm_layer_norm_params& c);
 Result<RMSNormParams> convert(const vknorm_rms_norm_params& c);
+
+// What every record entry point checks (NULL arguments, a recorder already submitted, the
+// params), then `record(recorder, params, buffers)` with the C++ ones.
+template <class CParams, class CBuffers, class Record>
+vknorm_status checked_record(const char* function, vknorm_recorder* recorder, const CParams* params,
+                             const CBuffers* buffers, Record&& record) {
+  return guard(context_of(recorder), function, [&](const char* fn) -> Status {
+    VKNORM_CAPI_REQUIRE(fn, recorder);
+    VKNORM_CAPI_REQUIRE(fn, params);
+    VKNORM_CAPI_REQUIRE(fn, buffers);
+    if (recorder->submitted)
+      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
+    auto p = convert(*params);
+    if (!p) return p.status();
+    return record(*recorder->cxx, p.value(), to_cxx(*buffers));
+  });
+}
 
 using HostForwardCall = std::function<Result<NormForwardResult>(const HostForwardArrays&)>;
 using HostBackwardCall = std::function<Result<NormBackwardResult>(const HostBackwardArrays&)>;

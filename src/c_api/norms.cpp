@@ -259,12 +259,6 @@ namespace {
 
 // ---- The entry points, once for every kind ----
 
-Status recordable(const vknorm_recorder* recorder) {
-  if (recorder->submitted)
-    return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
-  return {};
-}
-
 template <class CParams>
 vknorm_status check_entry(const char* function, const CParams* params, vknorm_geometry* out_geometry) {
   return guard(nullptr, function, [&](const char* fn) -> Status {
@@ -298,17 +292,11 @@ vknorm_status workspace_entry(const char* function, const vknorm_context* contex
 template <class CParams, class CBuffers>
 vknorm_status record_entry(const char* function, vknorm_recorder* recorder, const CParams* params,
                            const CBuffers* buffers) {
-  return guard(context_of(recorder), function, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    VKNORM_TRY(recordable(recorder));
-    auto p = convert(*params);
-    if (!p) return p.status();
+  return checked_record(function, recorder, params, buffers, [](CommandRecorder& rec, const auto& p, const auto& b) {
     if constexpr (std::is_same_v<CBuffers, vknorm_forward_buffers>)
-      return record_kind_forward(*recorder->cxx, p.value(), to_cxx(*buffers));
+      return record_kind_forward(rec, p, b);
     else
-      return record_kind_backward(*recorder->cxx, p.value(), to_cxx(*buffers));
+      return record_kind_backward(rec, p, b);
   });
 }
 

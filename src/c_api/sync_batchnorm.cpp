@@ -84,12 +84,6 @@ class CCommunicator final : public Communicator {
   vknorm_communicator c_;  // a copy: the caller's struct may change during the call
 };
 
-Status recordable(const vknorm_recorder* recorder) {
-  if (recorder->submitted)
-    return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
-  return {};
-}
-
 // The shard's channel count, after SyncBatchNorm's checks of the params.
 Result<uint64_t> shard_channels(const BatchNormParams& params) {
   auto plan = sync_detail::sync_plan(params);
@@ -159,6 +153,10 @@ class KeepingFirstGather final : public Communicator {
 }  // namespace vknorm::capi
 
 using namespace vknorm::capi;
+using vknorm::BatchNormParams;
+using vknorm::CommandRecorder;
+using vknorm::NormBackwardBuffers;
+using vknorm::NormForwardBuffers;
 using vknorm::Status;
 
 extern "C" {
@@ -287,15 +285,10 @@ vknorm_status vknorm_sync_batch_norm_workspace_size(const vknorm_context* contex
 vknorm_status vknorm_sync_batch_norm_record_statistics(vknorm_recorder* recorder,
                                                        const vknorm_batch_norm_params* params,
                                                        const vknorm_forward_buffers* buffers) {
-  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    VKNORM_TRY(recordable(recorder));
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return vknorm::record_sync_batch_norm_statistics(*recorder->cxx, p.value(), to_cxx(*buffers));
-  });
+  return checked_record(__func__, recorder, params, buffers,
+                        [&](CommandRecorder& rec, const BatchNormParams& p, const NormForwardBuffers& b) {
+                          return vknorm::record_sync_batch_norm_statistics(rec, p, b);
+                        });
 }
 
 vknorm_status vknorm_sync_batch_norm_compact_statistics(const vknorm_batch_norm_params* params,
@@ -342,15 +335,10 @@ vknorm_status vknorm_sync_batch_norm_merge_statistics(const vknorm_batch_norm_pa
 
 vknorm_status vknorm_sync_batch_norm_record_apply(vknorm_recorder* recorder, const vknorm_batch_norm_params* params,
                                                   const vknorm_forward_buffers* buffers, uint64_t merged_count) {
-  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    VKNORM_TRY(recordable(recorder));
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return vknorm::record_sync_batch_norm_apply(*recorder->cxx, p.value(), to_cxx(*buffers), merged_count);
-  });
+  return checked_record(__func__, recorder, params, buffers,
+                        [&](CommandRecorder& rec, const BatchNormParams& p, const NormForwardBuffers& b) {
+                          return vknorm::record_sync_batch_norm_apply(rec, p, b, merged_count);
+                        });
 }
 
 // ---- The backward's phases ----
@@ -374,15 +362,10 @@ vknorm_status vknorm_sync_batch_norm_grad_exchange_layout(const vknorm_context* 
 vknorm_status vknorm_sync_batch_norm_record_grad_sums(vknorm_recorder* recorder,
                                                       const vknorm_batch_norm_params* params,
                                                       const vknorm_backward_buffers* buffers) {
-  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    VKNORM_TRY(recordable(recorder));
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return vknorm::record_sync_batch_norm_grad_sums(*recorder->cxx, p.value(), to_cxx(*buffers));
-  });
+  return checked_record(__func__, recorder, params, buffers,
+                        [&](CommandRecorder& rec, const BatchNormParams& p, const NormBackwardBuffers& b) {
+                          return vknorm::record_sync_batch_norm_grad_sums(rec, p, b);
+                        });
 }
 
 vknorm_status vknorm_sync_batch_norm_compact_grad_sums(const vknorm_batch_norm_params* params,
@@ -427,15 +410,10 @@ vknorm_status vknorm_sync_batch_norm_grad_upload(const float* local, const float
 vknorm_status vknorm_sync_batch_norm_record_grad_input(vknorm_recorder* recorder,
                                                        const vknorm_batch_norm_params* params,
                                                        const vknorm_backward_buffers* buffers, uint64_t merged_count) {
-  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    VKNORM_TRY(recordable(recorder));
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return vknorm::record_sync_batch_norm_grad_input(*recorder->cxx, p.value(), to_cxx(*buffers), merged_count);
-  });
+  return checked_record(__func__, recorder, params, buffers,
+                        [&](CommandRecorder& rec, const BatchNormParams& p, const NormBackwardBuffers& b) {
+                          return vknorm::record_sync_batch_norm_grad_input(rec, p, b, merged_count);
+                        });
 }
 
 }  // extern "C"
