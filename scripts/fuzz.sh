@@ -8,9 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 scripts/install-deps.sh
+# fuzzer-no-link: the library the targets link is instrumented for coverage (and checked by
+# the sanitizers) like the targets themselves.
+flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DVKNORM_BUILD_FUZZERS=ON -DVKNORM_BUILD_TESTS=OFF -DVKNORM_BUILD_SAMPLES=OFF -DVKNORM_BUILD_MPI=OFF >/dev/null
-targets=(fuzz_npy)
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DVKNORM_BUILD_FUZZERS=ON -DVKNORM_BUILD_TESTS=OFF -DVKNORM_BUILD_SAMPLES=OFF -DVKNORM_BUILD_MPI=OFF >/dev/null
+targets=(fuzz_npy fuzz_cli)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 for target in "${targets[@]}"; do
   corpus="tests/fuzz/corpus/${target#fuzz_}"

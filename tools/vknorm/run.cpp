@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "io/npy.hpp"
 #include "ops/norm_kinds.hpp"
+#include "run.hpp"
 #include "run_sync.hpp"
 #include "validation.hpp"
 
@@ -116,9 +117,9 @@ struct Tensor {
   std::vector<float> data;
 };
 
-Status load(const Options& o, const std::string& name, std::optional<Tensor>& out) {
+Status load(const Options& o, const std::string& name, const NpyReader& read, std::optional<Tensor>& out) {
   if (!o.count(name)) return {};
-  auto array = io::read_npy(o.at(name));
+  auto array = read(o.at(name));
   if (!array) return Status::invalid_argument("--" + name + ": " + array.status().message());
   out = Tensor{array->shape, std::move(array->data)};
   return {};
@@ -147,6 +148,7 @@ struct Call {
   StandaloneOptions context_options;  // --device
   std::vector<int64_t> sync_shards;   // --sync-shards: empty for a plain run
   std::optional<BatchNormState> batch_norm_state;  // BatchNorm's module state (--momentum, --num-batches-tracked)
+  bool execute = true;  // false: check everything a run checks before it needs the device, then stop
 
   // Parameters as the op needs them: a missing one of weight/bias is the identity.
   std::vector<float> weight_or(size_t n) const { return weight ? weight->data : std::vector<float>(n, 1.0f); }
@@ -350,6 +352,7 @@ Status run_kind(Call& c) {
   const std::vector<float> w = plan->has_weight ? c.weight_or(A) : std::vector<float>();
   const std::vector<float> b = plan->has_bias ? c.bias_or(A) : std::vector<float>();
   std::vector<float> rm = c.rm ? c.rm->data : std::vector<float>(), rv = c.rv ? c.rv->data : std::vector<float>();
+  if (!c.execute) return {};
   if constexpr (std::is_same_v<Params, BatchNormParams>)
     if (!c.sync_shards.empty() && g.uses_batch_stats) return run_sync(c, p, g, shape, w, b, rm, rv);
   VKNORM_TRY(ensure_context(c));
@@ -373,9 +376,12 @@ std::string channel_kind_names() {
   return s;
 }
 
-Status run(const Options& opts) {
+// The run the options ask for; with `execute` false, only its checks (no device, no files
+// written: `read` supplies the tensors).
+Status run(const Options& opts, const NpyReader& read, bool execute) {
   Call c;
   c.opts = opts;
+  c.execute = execute;
   const std::string op = get(opts, "op");
   auto parsed = parse_kind("--op", op, true);
   if (!parsed) return parsed.status();
@@ -394,7 +400,7 @@ Status run(const Options& opts) {
   c.dtype = dtype == "f16" ? DType::f16 : DType::f32;
   for (auto [name, slot] : {std::pair{"x", &c.x}, {"weight", &c.weight}, {"bias", &c.bias}, {"running-mean", &c.rm},
                             {"running-var", &c.rv}, {"dy", &c.dy}})
-    VKNORM_TRY(load(opts, name, *slot));
+    VKNORM_TRY(load(opts, name, read, *slot));
   if (c.rm.has_value() != c.rv.has_value())
     return Status::invalid_argument("--running-mean and --running-var: give both or neither");
   if ((c.rm || c.rv) && !kind.running_stats)
@@ -420,20 +426,37 @@ Status run(const Options& opts) {
   auto device = integer(opts, "device", 0, UINT32_MAX, -1);
   if (!device) return device.status();
   if (device.value() >= 0) c.context_options.device_index = static_cast<uint32_t>(device.value());
-  apply_validation(c.context_options);  // VKNORM_VALIDATION=1
-  if (c.sync_shards.empty()) VKNORM_TRY(ensure_context(c));
   c.out = get(opts, "out");
-  std::error_code ec;
-  std::filesystem::create_directories(c.out, ec);
-  if (ec) return Status::invalid_argument("--out: cannot create directory '" + c.out.string() + "': " + ec.message());
+  if (execute) {
+    apply_validation(c.context_options);  // VKNORM_VALIDATION=1
+    if (c.sync_shards.empty()) VKNORM_TRY(ensure_context(c));
+    std::error_code ec;
+    std::filesystem::create_directories(c.out, ec);
+    if (ec) return Status::invalid_argument("--out: cannot create directory '" + c.out.string() + "': " + ec.message());
+  }
   return visit_kind<Status>(kind, [&](auto k) { return run_kind<typename decltype(k)::type>(c); });
+}
+
+// --name value pairs, every option known, none repeated, the required ones there.
+std::optional<Failure> parse_arguments(int argc, char** argv, Options& out) {
+  if (auto failure = parse(argc, argv, out)) return failure;
+  for (const char* required : {"op", "x", "out"})
+    if (!out.count(required)) return Failure{2, std::string("--") + required + " is required"};
+  return std::nullopt;
 }
 
 }  // namespace
 
+Status check_run_arguments(int argc, char** argv, const NpyReader& read) {
+  Options opts;
+  if (auto failure = parse_arguments(argc, argv, opts))
+    return failure->code == 0 ? Status{} : Status::invalid_argument(failure->message);
+  return run(opts, read, false);
+}
+
 int run_command(int argc, char** argv) {
   Options opts;
-  if (auto failure = parse(argc, argv, opts)) {
+  if (auto failure = parse_arguments(argc, argv, opts)) {
     if (failure->code == 0) {
       std::fputs(run_usage().c_str(), stdout);
       return 0;
@@ -441,14 +464,8 @@ int run_command(int argc, char** argv) {
     std::fprintf(stderr, "vknorm run: %s\n%s", failure->message.c_str(), run_usage().c_str());
     return failure->code;
   }
-  for (const char* required : {"op", "x", "out"}) {
-    if (!opts.count(required)) {
-      std::fprintf(stderr, "vknorm run: --%s is required\n%s", required, run_usage().c_str());
-      return 2;
-    }
-  }
   // run() has destroyed its contexts when it returns: every validation message is in.
-  Status status = run(opts);
+  Status status = run(opts, io::read_npy, true);
   if (!status.ok()) std::fprintf(stderr, "vknorm run: %s\n", status.message().c_str());
   return validation_verdict("vknorm run", status.ok() ? 0 : 1);
 }
