@@ -234,79 +234,87 @@ bool barrier(Rank& r, Communicator& comm) {
   return comm.all_gather(&ok, 1, all.data()).ok();
 }
 
-// One rank's forward: steps 1 to 6 of sync_batchnorm.hpp, one gather.
-void sync_forward(Rank& r, Communicator& comm, std::vector<Sample>& out) {
+// What a pass's host step between its two recorded phases did: the named failure, or the
+// count the second phase records with.
+struct HostStep {
+  Status status;
+  const char* what = "";
+  uint64_t merged_count = 0;
+};
+
+// One rank's timed pass: the first recorded phase, the host step (compact, exchange, fill
+// the upload), the second recorded phase. A rank that fails before the exchange still
+// enters it with 0 bytes, so the others fail instead of hanging.
+template <class First, class Exchange, class Second>
+void sync_pass(Rank& r, Communicator& comm, std::vector<Sample>& out, const char* first_name, First first,
+               Exchange exchange, const char* second_name, Second second) {
   Sample t;
   const auto start = Clock::now();
-  auto stats = r.device->submit_timed([&](CommandRecorder& rec) {
-    return record_sync_batch_norm_statistics(rec, r.params, r.fwd);
-  });
-  if (!stats) {
-    fail(r, stats.status(), "statistics");
+  auto device_first = r.device->submit_timed(first);
+  if (!device_first) {
+    fail(r, device_first.status(), first_name);
     return enter_empty(comm);
   }
   const auto exchange_start = Clock::now();
-  auto* workspace = static_cast<uint8_t*>(r.host_workspace.data());
-  std::vector<float> send(r.layout.send_bytes / 4), gathered(send.size() * static_cast<size_t>(comm.size()));
-  Status s = compact_sync_batch_norm_statistics(r.params, r.layout, workspace + r.layout.download_offset, send.data());
-  if (!s) {
-    fail(r, s, "compact");
-    return enter_empty(comm);
-  }
-  s = comm.all_gather(send.data(), r.layout.send_bytes, gathered.data());
-  if (!s) return fail(r, s, "all_gather");
-  auto merged = merge_sync_batch_norm_statistics(r.params, gathered.data(), comm.size());
-  if (!merged) return fail(r, merged.status(), "merge");
-  std::memcpy(workspace + r.layout.upload_offset, merged->upload.data(), r.layout.upload_bytes);
+  const HostStep step = exchange(static_cast<uint8_t*>(r.host_workspace.data()));
+  if (!step.status) return fail(r, step.status, step.what);
   t.exchange = ms_since(exchange_start);
-  r.merged_count = merged->count;
-  auto apply = r.device->submit_timed([&](CommandRecorder& rec) {
-    return record_sync_batch_norm_apply(rec, r.params, r.fwd, merged->count);
-  });
-  if (!apply) return fail(r, apply.status(), "apply");
+  auto device_second = r.device->submit_timed([&](CommandRecorder& rec) { return second(rec, step.merged_count); });
+  if (!device_second) return fail(r, device_second.status(), second_name);
   t.wall = ms_since(start);
-  t.device = stats.value() + apply.value();
+  t.device = device_first.value() + device_second.value();
   out.push_back(t);
+}
+
+// One rank's forward: steps 1 to 6 of sync_batchnorm.hpp, one gather.
+void sync_forward(Rank& r, Communicator& comm) {
+  auto statistics = [&](CommandRecorder& rec) { return record_sync_batch_norm_statistics(rec, r.params, r.fwd); };
+  auto exchange = [&](uint8_t* workspace) -> HostStep {
+    std::vector<float> send(r.layout.send_bytes / 4), gathered(send.size() * static_cast<size_t>(comm.size()));
+    Status s = compact_sync_batch_norm_statistics(r.params, r.layout, workspace + r.layout.download_offset, send.data());
+    if (!s) {
+      enter_empty(comm);
+      return {s, "compact"};
+    }
+    s = comm.all_gather(send.data(), r.layout.send_bytes, gathered.data());
+    if (!s) return {s, "all_gather"};
+    auto merged = merge_sync_batch_norm_statistics(r.params, gathered.data(), comm.size());
+    if (!merged) return {merged.status(), "merge"};
+    std::memcpy(workspace + r.layout.upload_offset, merged->upload.data(), r.layout.upload_bytes);
+    r.merged_count = merged->count;
+    return {{}, "", merged->count};
+  };
+  auto apply = [&](CommandRecorder& rec, uint64_t count) { return record_sync_batch_norm_apply(rec, r.params, r.fwd, count); };
+  sync_pass(r, comm, r.forward, "statistics", statistics, exchange, "apply", apply);
 }
 
 // One rank's backward: steps 1 to 5, one all-reduce (a gather).
-void sync_backward(Rank& r, Communicator& comm, std::vector<Sample>& out) {
-  Sample t;
-  const auto start = Clock::now();
-  auto sums = r.device->submit_timed([&](CommandRecorder& rec) {
-    return record_sync_batch_norm_grad_sums(rec, r.params, r.bwd);
-  });
-  if (!sums) {
-    fail(r, sums.status(), "grad sums");
-    return enter_empty(comm);
-  }
-  const auto exchange_start = Clock::now();
-  auto* workspace = static_cast<uint8_t*>(r.host_workspace.data());
-  std::vector<float> local(2 * static_cast<size_t>(r.params.shape[1]));
-  Status s = compact_sync_batch_norm_grad_sums(r.params, r.grad_layout, workspace + r.grad_layout.download_offset,
-                                               local.data());
-  if (!s) {
-    fail(r, s, "compact");
-    return enter_empty(comm);
-  }
-  std::vector<float> global = local;
-  s = all_reduce_sum(comm, global.data(), global.size());
-  if (!s) return fail(r, s, "all_reduce_sum");
-  const std::vector<float> upload = sync_batch_norm_grad_upload(local, global);
-  std::memcpy(workspace + r.grad_layout.upload_offset, upload.data(), r.grad_layout.upload_bytes);
-  t.exchange = ms_since(exchange_start);
-  auto input = r.device->submit_timed([&](CommandRecorder& rec) {
-    return record_sync_batch_norm_grad_input(rec, r.params, r.bwd, r.merged_count);
-  });
-  if (!input) return fail(r, input.status(), "grad input");
-  t.wall = ms_since(start);
-  t.device = sums.value() + input.value();
-  out.push_back(t);
+void sync_backward(Rank& r, Communicator& comm) {
+  auto sums = [&](CommandRecorder& rec) { return record_sync_batch_norm_grad_sums(rec, r.params, r.bwd); };
+  auto exchange = [&](uint8_t* workspace) -> HostStep {
+    std::vector<float> local(2 * static_cast<size_t>(r.params.shape[1]));
+    Status s = compact_sync_batch_norm_grad_sums(r.params, r.grad_layout, workspace + r.grad_layout.download_offset,
+                                                 local.data());
+    if (!s) {
+      enter_empty(comm);
+      return {s, "compact"};
+    }
+    std::vector<float> global = local;
+    s = all_reduce_sum(comm, global.data(), global.size());
+    if (!s) return {s, "all_reduce_sum"};
+    const std::vector<float> upload = sync_batch_norm_grad_upload(local, global);
+    std::memcpy(workspace + r.grad_layout.upload_offset, upload.data(), r.grad_layout.upload_bytes);
+    return {{}, "", r.merged_count};
+  };
+  auto input = [&](CommandRecorder& rec, uint64_t count) {
+    return record_sync_batch_norm_grad_input(rec, r.params, r.bwd, count);
+  };
+  sync_pass(r, comm, r.backward, "grad sums", sums, exchange, "grad input", input);
 }
 
 void run_rank(Rank& r, Communicator& comm, int iterations) {
-  for (int i = 0; i < iterations && barrier(r, comm); ++i) sync_forward(r, comm, r.forward);
-  for (int i = 0; i < iterations && barrier(r, comm); ++i) sync_backward(r, comm, r.backward);
+  for (int i = 0; i < iterations && barrier(r, comm); ++i) sync_forward(r, comm);
+  for (int i = 0; i < iterations && barrier(r, comm); ++i) sync_backward(r, comm);
 }
 
 // The plain pass: record -> submit and wait, on the whole batch.
