@@ -61,6 +61,9 @@ class CCommunicator final : public Communicator {
     return {};
   }
 
+  // Whether all_gather has somewhere to go (its callback may be NULL: check() refuses that).
+  bool has_transport() const { return c_.all_gather != nullptr; }
+
   int rank() const override { return c_.rank; }
   int size() const override { return c_.size; }
 
@@ -107,22 +110,19 @@ vknorm_status per_rank_entry(const char* function, vknorm_context* context, cons
   return guard(context, function, [&](const char* fn) -> Status {
     VKNORM_CAPI_REQUIRE(fn, comm);
     CCommunicator adapter(*comm);
-    // Even with a bad rank or size field the transport itself can still be entered (a
-    // thread world's rank, or the caller's callback, knows who it is).
-    if (Status bad = adapter.check(); !bad) {
-      if (comm->all_gather) (void)adapter.all_gather(nullptr, 0, nullptr);
-      return bad;
-    }
-    bool entered = false;
-    Status status;
-    try {
-      status = body(fn, adapter, entered);
-    } catch (...) {  // guard turns it into a status; the other ranks must not wait for us
-      if (!entered) (void)adapter.all_gather(nullptr, 0, nullptr);
-      throw;
-    }
-    if (!entered) (void)adapter.all_gather(nullptr, 0, nullptr);
-    return status;
+    // On every way out (a refusal, a failure, an exception guard turns into a status)
+    // before the C++ call entered the exchange. Even with a bad rank or size field the
+    // transport itself can still be entered (a thread world's rank, or the caller's
+    // callback, knows who it is).
+    struct EnterUnlessEntered {
+      CCommunicator& adapter;
+      bool entered = false;
+      ~EnterUnlessEntered() {
+        if (!entered && adapter.has_transport()) (void)adapter.all_gather(nullptr, 0, nullptr);
+      }
+    } exchange{adapter};
+    VKNORM_TRY(adapter.check());
+    return body(fn, adapter, exchange.entered);
   });
 }
 
