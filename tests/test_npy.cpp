@@ -188,7 +188,7 @@ TEST_CASE("npy: reads format versions 2.0 and 3.0 and other header spellings") {
   TempDir dir;
   const std::string data = le_bytes(std::bit_cast<uint32_t>(1.5f), 4) + le_bytes(std::bit_cast<uint32_t>(-4.0f), 4);
   for (int major : {2, 3}) {
-    const std::string path = dir.file("v" + std::to_string(major) + ".npy");
+    const std::string path = dir.file(std::string("v").append(std::to_string(major)).append(".npy"));
     write_bytes(path, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, major));
     auto r = read_npy(path);
     REQUIRE_MESSAGE(r.ok(), r.status().message());

@@ -91,8 +91,10 @@ const char* to_string(Pass pass) {
 }
 
 std::string BenchCase::shape_label() const {
-  std::string s = kind == "group_norm" ? "G" + std::to_string(groups) + " " : "";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  // Appended piece by piece: "G" + std::to_string(...) gets GCC 12's false -Wrestrict (PR 105329).
+  std::string s;
+  if (kind == "group_norm") s.append("G").append(std::to_string(groups)).append(" ");
+  for (size_t i = 0; i < shape.size(); ++i) s.append(i ? "x" : "").append(std::to_string(shape[i]));
   return s;
 }
 

@@ -187,7 +187,9 @@ std::string json_string(const std::string& s) {
 std::string json_list(const std::vector<std::string>& v) {
   std::vector<std::string> quoted;
   for (const auto& x : v) quoted.push_back(json_string(x));
-  return "[" + join(quoted, ", ") + "]";
+  std::string list = "[";  // not "[" + ...: GCC 12's false -Wrestrict (PR 105329)
+  list += join(quoted, ", ");
+  return list + "]";
 }
 
 void print_json(const std::vector<DeviceInfo>& devices) {
