@@ -47,13 +47,17 @@ done
 [ "$torch_device" = cuda ] || [ "$torch_device" = cpu ] || { echo "gpu-check: --torch-device: expected cuda or cpu" >&2; exit 2; }
 suite_timeout=${GPU_CHECK_SUITE_TIMEOUT:-3600}   # seconds for the suite as a whole
 failed=()
+timings=()
 say() { echo "gpu-check: $*"; }
+step_started=$(date +%s)
+# Closes a step: its wall time goes to summary.md (to size a run on a rented machine).
+step_done() { local now; now=$(date +%s); timings+=("$1 $((now - step_started)) s"); step_started=$now; }
 
 # ---- Vulkan loader, driver, validation layer ----
 have_loader() {
   ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' && return 0
   local d
-  for d in ${LD_LIBRARY_PATH//:/ }; do [ -e "$d/libvulkan.so.1" ] && return 0; done
+  for d in $(echo "${LD_LIBRARY_PATH:-}" | tr : " "); do [ -e "$d/libvulkan.so.1" ] && return 0; done
   return 1
 }
 if ! have_loader && ls .gl/libvulkan1_*.deb >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -79,23 +83,20 @@ if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -f "$nvidia_icd" ] &&
 fi
 have_layer() {
   local d
-  for d in ${VK_LAYER_PATH//:/ } ${VK_ADD_LAYER_PATH//:/ } /usr/share/vulkan/explicit_layer.d \
+  for d in $(echo "${VK_LAYER_PATH:-}:${VK_ADD_LAYER_PATH:-}" | tr : " ") /usr/share/vulkan/explicit_layer.d \
            /etc/vulkan/explicit_layer.d /usr/local/share/vulkan/explicit_layer.d; do
     [ -f "$d/VkLayer_khronos_validation.json" ] && return 0
   done
   return 1
 }
-VK_LAYER_PATH=${VK_LAYER_PATH:-} VK_ADD_LAYER_PATH=${VK_ADD_LAYER_PATH:-}
 if ! have_layer && ls .gpu-kit/vulkan-validationlayers_*.deb >/dev/null 2>&1; then
   layers=/tmp/vknorm-validation-layers
   for f in .gpu-kit/vulkan-validationlayers_*.deb; do dpkg -x "$f" "$layers"; done
   # Debian's manifest names the library without a path: the loader finds it by LD_LIBRARY_PATH.
-  export VK_ADD_LAYER_PATH=$layers/usr/share/vulkan/explicit_layer.d${VK_ADD_LAYER_PATH:+:$VK_ADD_LAYER_PATH}
-  export LD_LIBRARY_PATH=$layers/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export VK_ADD_LAYER_PATH=$layers/usr/share/vulkan/explicit_layer.d${VK_ADD_LAYER_PATH:+:${VK_ADD_LAYER_PATH}}
+  export LD_LIBRARY_PATH=$layers/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
   say "validation layer unpacked from .gpu-kit into $layers"
 fi
-[ -n "$VK_LAYER_PATH" ] || unset VK_LAYER_PATH
-[ -n "$VK_ADD_LAYER_PATH" ] || unset VK_ADD_LAYER_PATH
 
 # ---- The build: build/, a kit from gpu-check-device.sh prepare, or built now ----
 build_log=$(mktemp)
@@ -121,6 +122,7 @@ if [ -n "$built_build" ] && [ ! -e "$built_build" ]; then
   ln -s "$build_abs" "$built_build" && say "linked $built_build -> $build_abs"
 fi
 vknorm=$build_abs/vknorm
+step_done "setup and build"
 
 # ---- The results folder, named after the default device ----
 devices_txt=$(mktemp)
@@ -151,6 +153,7 @@ say "vknorm bench ${bench_args[*]} --json"
 say "vknorm bench --host --json"
 "$vknorm" bench --host --json "$results/bench-host.json" >"$results/bench-host.txt" 2>&1 ||
   failed+=("vknorm bench --host (exit $?; bench-host.txt)")
+step_done "vknorm devices, bench, bench --host"
 
 # ---- PyTorch on the bench's shapes ----
 torch_python=""
@@ -189,6 +192,7 @@ if [ -f "$results/bench.json" ]; then
       --out "$results/table.md" || failed+=("the table (tools/pytorch_bench.py table)")
   fi
 fi
+step_done "PyTorch and the table"
 
 # ---- The suite, minus what only lavapipe runs ----
 # Left out: vknorm_tests_subgroup* (lavapipe's subgroup sizes through LP_NATIVE_VECTOR_WIDTH,
@@ -196,16 +200,22 @@ fi
 # lavapipe baseline), package_* (the build system, not the device) and the MPI entries
 # (mpiexec). LP_NATIVE_VECTOR_WIDTH in the other entries' environment does nothing elsewhere.
 suite_exclude='^(vknorm_tests_subgroup.*|bench_regression_guard|package_.*|mpi_.*|.*_mpi_.*)$'
+exit_note() { [ "$1" -eq 124 ] && echo "$1: timed out after ${suite_timeout} s (GPU_CHECK_SUITE_TIMEOUT)" || echo "$1"; }
 run_suite() {
-  local rc
+  local rc ctest_rc=0
   echo "== vknorm_tests (the doctest suite, once, default descriptor path)"
   timeout "$suite_timeout" "$build_abs/tests/vknorm_tests"
   rc=$?
-  echo "== vknorm_tests exit status $rc"
-  echo "== ctest -E '$suite_exclude'"
-  timeout "$suite_timeout" ctest --test-dir "$build_abs" -E "$suite_exclude" --output-on-failure
-  local ctest_rc=$?
-  echo "== ctest exit status $ctest_rc"
+  echo "== vknorm_tests exit status $(exit_note $rc)"
+  if command -v ctest >/dev/null; then
+    echo "== ctest -E '$suite_exclude'"
+    timeout "$suite_timeout" ctest --test-dir "$build_abs" -E "$suite_exclude" --output-on-failure
+    ctest_rc=$?
+    echo "== ctest exit status $(exit_note $ctest_rc)"
+  else
+    echo "== no ctest on PATH: the C API tests, samples and bench checks did not run"
+    ctest_rc=1
+  fi
   [ $rc -eq 0 ] && [ $ctest_rc -eq 0 ]
 }
 if [ ! -x "$build_abs/tests/vknorm_tests" ]; then
@@ -216,15 +226,18 @@ elif ! have_layer; then
   failed+=("the suite (no validation layer)")
 else
   say "the suite (log in tests.log)"
-  suite_started=$(date +%s)
   run_suite >"$results/tests.log" 2>&1
   suite_rc=$?
-  doctest_line=$(grep -a '^\[doctest\] test cases:' "$results/tests.log" | head -1 | sed 's/^\[doctest\] //')
+  doctest_line=$(grep -a '^\[doctest\] test cases:' "$results/tests.log" | head -1 | sed 's/^\[doctest\] //; s/  */ /g')
   ctest_line=$(grep -a 'tests passed, .* tests failed out of' "$results/tests.log" | tail -1)
-  suite="vknorm_tests: ${doctest_line:-no summary line}; ctest: ${ctest_line:-no summary line}; $(( $(date +%s) - suite_started )) s"
+  ctest_failed=$(sed -n 's/^\t *[0-9]* - \(.*\) (\(Failed\|Timeout\|Not Run\))$/\1/p' "$results/tests.log" | tr '\n' ' ')
+  timed_out=$(grep -a -c 'exit status 124' "$results/tests.log")
+  suite="vknorm_tests: ${doctest_line:-no summary line}; ctest: ${ctest_line:-no summary line}${ctest_failed:+ (failed: ${ctest_failed% })}"
+  [ "$timed_out" -gt 0 ] && suite="$suite; $timed_out part(s) timed out after ${suite_timeout} s"
   [ $suite_rc -eq 0 ] && suite="passed. $suite" || { suite="FAILED. $suite"; failed+=("the suite (tests.log)"); }
 fi
 say "suite: $suite"
+step_done "the suite"
 
 # ---- summary.md ----
 commit=$(git rev-parse --short HEAD 2>/dev/null || cat .gpu-kit/commit 2>/dev/null || echo unknown)
@@ -247,7 +260,7 @@ field() { sed -n "s/^ *$1 \+//p" "$results/devices.txt" | head -1; }
     echo "- PyTorch: $(head -1 "$results/pytorch.log" 2>/dev/null || echo 'not run')"
   fi
   [ ${#failed[@]} -eq 0 ] && echo "- every step passed" || printf -- '- FAILED: %s\n' "${failed[@]}"
-  echo "- wall time: $(( $(date +%s) - started )) s"
+  echo "- wall time: $(( $(date +%s) - started )) s ($(IFS=,; echo "${timings[*]}" | sed 's/,/, /g'))"
   echo
   [ -f "$results/table.md" ] && cat "$results/table.md"
 } >"$results/summary.md"
