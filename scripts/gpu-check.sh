@@ -153,7 +153,7 @@ say "vknorm bench ${bench_args[*]} --json"
 say "vknorm bench --host --json"
 "$vknorm" bench --host --json "$results/bench-host.json" >"$results/bench-host.txt" 2>&1 ||
   failed+=("vknorm bench --host (exit $?; bench-host.txt)")
-step_done "vknorm devices, bench, bench --host"
+step_done "devices + bench + bench --host"
 
 # ---- PyTorch on the bench's shapes ----
 torch_python=""
@@ -192,7 +192,7 @@ if [ -f "$results/bench.json" ]; then
       --out "$results/table.md" || failed+=("the table (tools/pytorch_bench.py table)")
   fi
 fi
-step_done "PyTorch and the table"
+step_done "PyTorch + table"
 
 # ---- The suite, minus what only lavapipe runs ----
 # Left out: vknorm_tests_subgroup* (lavapipe's subgroup sizes through LP_NATIVE_VECTOR_WIDTH,
@@ -254,11 +254,7 @@ field() { sed -n "s/^ *$1 \+//p" "$results/devices.txt" | head -1; }
   echo "- subgroup size $(field 'subgroup size'); $(field 'reduction path' | cut -c1-60)"
   echo "- suite: $suite"
   echo "- bench: $(sed -n 's/^timing: //p' "$results/bench.txt" 2>/dev/null | head -1)"
-  if [ -f "$results/pytorch.json" ]; then
-    echo "- PyTorch: $("${torch_python}" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d["torch"]} on {d["device"]} (CUDA {d["cuda"]}); RMSNorm: {d["rms_norm"]}; {sum("ms" in c for c in d["cases"])} cases timed, {sum("skipped" in c for c in d["cases"])} skipped")' "$results/pytorch.json")"
-  else
-    echo "- PyTorch: $(head -1 "$results/pytorch.log" 2>/dev/null || echo 'not run')"
-  fi
+  echo "- PyTorch: $(tail -1 "$results/pytorch.log" 2>/dev/null || echo 'not run')"
   [ ${#failed[@]} -eq 0 ] && echo "- every step passed" || printf -- '- FAILED: %s\n' "${failed[@]}"
   echo "- wall time: $(( $(date +%s) - started )) s ($(IFS=,; echo "${timings[*]}" | sed 's/,/, /g'))"
   echo

@@ -269,6 +269,10 @@ def command_run(args):
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
+    timed = sum("ms" in r for r in results)
+    # The last line: what gpu-check.sh puts in summary.md.
+    print(f"PyTorch {torch.__version__} on {device_name} (CUDA {torch.version.cuda}), RMSNorm: {out['rms_norm']}; "
+          f"{timed} cases timed, {len(results) - timed} skipped; {args.out}")
     return 0
 
 
