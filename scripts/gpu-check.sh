@@ -55,7 +55,8 @@ step_done() { local now; now=$(date +%s); timings+=("$1 $((now - step_started)) 
 
 # ---- Vulkan loader, driver, validation layer ----
 have_loader() {
-  ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' && return 0
+  # Not `ldconfig -p | grep -q`: with pipefail, grep's early exit fails ldconfig (SIGPIPE).
+  [[ "$(ldconfig -p 2>/dev/null)" == *libvulkan.so.1* ]] && return 0
   local d
   for d in $(echo "${LD_LIBRARY_PATH:-}" | tr : " "); do [ -e "$d/libvulkan.so.1" ] && return 0; done
   return 1
