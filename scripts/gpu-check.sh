@@ -141,6 +141,7 @@ mkdir -p "$results" || exit 1
 results=$(cd "$results" && pwd)
 mv "$devices_txt" "$results/devices.txt"
 [ -s "$build_log" ] && mv "$build_log" "$results/build.log" || rm -f "$build_log"
+chmod 644 "$results"/*.txt "$results"/*.log 2>/dev/null  # mktemp's 600, for whoever unpacks them
 [ $devices_rc -eq 0 ] || failed+=("vknorm devices (exit $devices_rc)")
 say "device: $device; results in $results"
 cat "$results/devices.txt"

@@ -51,7 +51,7 @@ def read_bench(path):
     return bench
 
 
-def make_module(torch, case, param_dtype):
+def make_module(torch, case):
     """The PyTorch module for a bench case, with vknorm's bench parameters: weight and bias
     (weight only for RMSNorm), tracked running statistics where the kind keeps them, eps 1e-5
     (RMSNorm: PyTorch's default, float32 epsilon, as vknorm's)."""
@@ -85,7 +85,7 @@ def RmsNormFormula(torch, d):
     return RmsNorm()
 
 
-def median_and_min(times):
+def median_and_min(times):  # (median, min) in ms
     return statistics.median(times), min(times)
 
 
@@ -172,7 +172,7 @@ def case_setup(torch, case, device, param_dtype):
     dy0 = (torch.rand(case["shape"], generator=gen) * 2.0 - 1.0).to(device=device, dtype=dtype)
     if len(case["shape"]) == 4:
         x0, dy0 = x0.contiguous(memory_format=memory_format), dy0.contiguous(memory_format=memory_format)
-    module = make_module(torch, case, param_dtype).to(device=device, dtype=param_dtype)
+    module = make_module(torch, case).to(device=device, dtype=param_dtype)
     with torch.no_grad():  # the bench's weight 1.25, bias 0.5
         for name, p in module.named_parameters():
             p.fill_(1.25 if name == "weight" else 0.5)
