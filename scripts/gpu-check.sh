@@ -27,7 +27,7 @@
 # command it prints. Exit status: 0 when every step that ran passed (a PyTorch without CUDA is a
 # skip, not a failure), 1 otherwise; the folder is written either way.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 started=$(date +%s)
 
