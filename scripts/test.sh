@@ -38,7 +38,7 @@ case "${1:-}" in
       -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
       -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize-link-c++-runtime -lstdc++" \
-      -DVKNORM_BUILD_TESTS=ON -DVKNORM_BUILD_SAMPLES=ON >/dev/null
+      -DVKNORM_BUILD_TESTS=ON -DVKNORM_BUILD_SAMPLES=ON -DVKNORM_WARNINGS_AS_ERRORS=ON >/dev/null
     cmake --build build-sanitize -j"$(nproc)"
     # Not instrumented: it only keeps the Vulkan libraries loaded (see the file).
     clang -shared -fPIC -O2 -o build-sanitize/keep_vulkan_libraries.so scripts/keep_vulkan_libraries.c -ldl
