@@ -6,6 +6,7 @@ packages=("$@"
   cmake g++ make                # build
   glslang-tools                 # compiles shaders/*.comp to SPIR-V at build time
   libvulkan-dev                 # Vulkan loader and headers
+  libvulkan-volk-dev            # volk.c/volk.h: the tests call Vulkan as an engine through volk, linking no loader
   mesa-vulkan-drivers           # lavapipe: a Vulkan 1.3 device on the CPU
   vulkan-validationlayers       # the tests run with the Khronos validation layer
   doctest-dev                   # test framework (header only)

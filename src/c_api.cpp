@@ -293,6 +293,7 @@ vknorm_status vknorm_context_create_standalone(const vknorm_standalone_options* 
     if (!path) return path.status();
     o.descriptor_path = path.value();
     o.require_prepared_kernels = c.require_prepared_kernels != 0;
+    o.vulkan_loader = c.vulkan_loader;
     return wrap(vknorm::Context::create_standalone(o), out_context);
   });
 }

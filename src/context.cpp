@@ -6,12 +6,11 @@
 #include <mutex>
 #include <vector>
 
-#include <vulkan/vulkan.h>
-
 #include "context_state.hpp"
 #include "recorder_impl.hpp"
 #include "vk/buffer.hpp"
 #include "vk/capabilities.hpp"
+#include "vk/loader.hpp"
 
 namespace vknorm {
 
@@ -46,10 +45,9 @@ bool has_layer(PFN_vkEnumerateInstanceLayerProperties enumerate_layers, const ch
 
 // Creates an instance of the highest version up to 1.3 the loader offers (1.1 at least);
 // `api_version` (when given) gets that version. `gipa`: where the global functions come
-// from (null: the loader's).
+// from (the caller's, or the loader library's).
 Status create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, const VkAllocationCallbacks* allocator,
                        VkInstance* instance, uint32_t* api_version = nullptr) {
-  if (!gipa) gipa = vkGetInstanceProcAddr;
   auto enumerate_version = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(gipa(nullptr, "vkEnumerateInstanceVersion"));
   auto enumerate_layers =
       reinterpret_cast<PFN_vkEnumerateInstanceLayerProperties>(gipa(nullptr, "vkEnumerateInstanceLayerProperties"));
@@ -118,6 +116,17 @@ int device_rank(VkPhysicalDeviceType type) {
   }
 }
 
+// Standalone mode's vkGetInstanceProcAddr: the caller's when given (no library is opened
+// then), else that of the loader library `file` (null: the system's), opened into `loader`.
+Result<PFN_vkGetInstanceProcAddr> standalone_gipa(PFN_vkGetInstanceProcAddr given, const char* file,
+                                                  vk::LoaderLibrary& loader) {
+  if (given) return given;
+  auto opened = vk::LoaderLibrary::open(file);
+  if (!opened) return opened.status();
+  loader = std::move(opened.value());
+  return loader.get_instance_proc_addr();
+}
+
 struct Candidate {
   uint32_t index;
   VkPhysicalDevice device;
@@ -176,6 +185,7 @@ Context::~Context() {
     if (destroy) destroy(s.instance, s.messenger, s.allocator);
   }
   if (s.instance) s.vk.DestroyInstance(s.instance, s.allocator);
+  s.loader.close();  // after the instance: its functions live in the library
 }
 
 const Capabilities& Context::capabilities() const { return state_->caps; }
@@ -196,10 +206,14 @@ Status Context::prepare_kernels() { return state_->kernels.prepare_all(*state_);
 Status Context::prepare_kernels(DType dtype) { return state_->kernels.prepare(*state_, dtype); }
 
 Result<std::vector<DeviceInfo>> Context::list_devices() {
+  // Declared first: closed after the instance is destroyed.
+  vk::LoaderLibrary loader;
+  auto gipa = standalone_gipa(nullptr, nullptr, loader);
+  if (!gipa) return gipa.status();
   VkInstance instance = VK_NULL_HANDLE;
-  VKNORM_TRY(create_instance(nullptr, false, nullptr, &instance));
+  VKNORM_TRY(create_instance(gipa.value(), false, nullptr, &instance));
   vk::Dispatch vk;
-  Status st = vk.load_instance(instance, nullptr);
+  Status st = vk.load_instance(instance, gipa.value());
   std::vector<DeviceInfo> out;
   if (st.ok()) {
     auto candidates = enumerate(vk, instance, {});
@@ -210,7 +224,8 @@ Result<std::vector<DeviceInfo>> Context::list_devices() {
       for (const auto& c : candidates.value()) out.push_back({c.index, c.caps, usable(vk, c), &c == chosen});
     }
   }
-  vkDestroyInstance(instance, nullptr);
+  auto destroy = reinterpret_cast<PFN_vkDestroyInstance>(gipa.value()(instance, "vkDestroyInstance"));
+  if (destroy) destroy(instance, nullptr);
   if (!st.ok()) return st;
   return out;
 }
@@ -223,10 +238,11 @@ Result<std::unique_ptr<Context>> Context::create_standalone(const StandaloneOpti
   // From here on the Context's destructor cleans up whatever was created.
   std::unique_ptr<Context> context(new Context(std::move(state)));
 
+  auto gipa = standalone_gipa(options.get_instance_proc_addr, options.vulkan_loader, s.loader);
+  if (!gipa) return gipa.status();
   uint32_t instance_version = 0;
-  VKNORM_TRY(create_instance(options.get_instance_proc_addr, options.enable_validation, s.allocator, &s.instance,
-                             &instance_version));
-  VKNORM_TRY(s.vk.load_instance(s.instance, options.get_instance_proc_addr));
+  VKNORM_TRY(create_instance(gipa.value(), options.enable_validation, s.allocator, &s.instance, &instance_version));
+  VKNORM_TRY(s.vk.load_instance(s.instance, gipa.value()));
   if (options.enable_validation) {
     s.debug_callback = std::make_unique<DebugCallback>(options.debug_callback);
     VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
@@ -304,6 +320,10 @@ Result<std::unique_ptr<Context>> Context::create_from_engine(const EngineHandles
   if (h.physical_device == VK_NULL_HANDLE)
     return Status::invalid_argument("physical_device: expected the engine's VkPhysicalDevice, got VK_NULL_HANDLE");
   if (h.device == VK_NULL_HANDLE) return Status::invalid_argument("device: expected the engine's VkDevice, got VK_NULL_HANDLE");
+  // Engine mode opens no Vulkan loader: every function comes from the engine.
+  if (!h.get_instance_proc_addr)
+    return Status::invalid_argument("get_instance_proc_addr: expected the engine's vkGetInstanceProcAddr, got null "
+                                    "(engine mode opens no Vulkan loader of its own)");
   auto state = std::make_unique<ContextState>();
   ContextState& s = *state;
   std::unique_ptr<Context> context(new Context(std::move(state)));

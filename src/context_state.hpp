@@ -7,11 +7,15 @@
 
 #include "kernels.hpp"
 #include "vk/dispatch.hpp"
+#include "vk/loader.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm {
 
 struct ContextState {
+  // Standalone mode without get_instance_proc_addr: the Vulkan loader library the context
+  // opened, closed (in ~Context) after its instance is destroyed. Engine mode: not open.
+  vk::LoaderLibrary loader;
   vk::Dispatch vk;
   Capabilities caps;
   bool standalone = false;

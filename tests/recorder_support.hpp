@@ -6,6 +6,7 @@
 #include <random>
 
 #include "context_state.hpp"
+#include "vulkan_functions.h"
 #include "gpu_support.hpp"
 #include "ops/norm_engine.hpp"
 #include "ops/norm_kinds.hpp"

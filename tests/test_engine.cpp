@@ -130,6 +130,9 @@ EngineHandles TestEngine::handles() const {
   h.physical_device = physical;
   h.device = device;
   h.queue_family_index = family;
+  // The engine's loader (volk's table; engine mode opens none of its own).
+  h.get_instance_proc_addr = vkGetInstanceProcAddr;
+  h.get_device_proc_addr = vkGetDeviceProcAddr;
   h.push_descriptor_enabled = push_descriptor;
   h.synchronization2_enabled = synchronization2;
   h.storage_buffer_16bit_enabled = storage_buffer_16bit;

@@ -4,7 +4,7 @@
 // engine would enable; vknorm only gets their handles.
 #pragma once
 
-#include <vulkan/vulkan.h>
+#include "vulkan_functions.h"
 
 #include <mutex>
 #include <string>

@@ -223,7 +223,7 @@ TEST_CASE("close_with_barrier2 is refused, naming synchronization2_enabled, wher
   engine.free(cmd);
 }
 
-TEST_CASE("Engine mode refuses null handles and a queue family without compute") {
+TEST_CASE("Engine mode refuses null handles, no vkGetInstanceProcAddr and a queue family without compute") {
   TestEngine engine;  // outlives the contexts below, as an engine's device must
   EngineHandles handles;
   auto ctx = Context::create_from_engine(handles);
@@ -233,6 +233,11 @@ TEST_CASE("Engine mode refuses null handles and a queue family without compute")
   handles.physical_device = engine.physical;
   handles.device = engine.device;
   handles.queue_family_index = 99;
+  // Engine mode opens no loader of its own: it needs the engine's.
+  ctx = Context::create_from_engine(handles);
+  CHECK(ctx.status().code() == StatusCode::invalid_argument);
+  CHECK(ctx.status().message().find("get_instance_proc_addr") != std::string::npos);
+  handles.get_instance_proc_addr = vkGetInstanceProcAddr;
   ctx = Context::create_from_engine(handles);
   CHECK(ctx.status().code() == StatusCode::invalid_argument);
   CHECK(ctx.status().message().find("queue_family_index") != std::string::npos);

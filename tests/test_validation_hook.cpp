@@ -3,7 +3,7 @@
 // debug callback, and that a test case that leaves such a message unchecked fails itself.
 #include <sys/wait.h>
 #include <unistd.h>
-#include <vulkan/vulkan.h>
+#include "vulkan_functions.h"
 
 #include <cstdlib>
 #include <filesystem>

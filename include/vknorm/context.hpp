@@ -133,13 +133,20 @@ struct StandaloneOptions {
   // the kernel and prepare_kernels) instead of compiling it mid-frame.
   bool require_prepared_kernels = false;
   // Where the context gets every Vulkan function, vkCreateInstance included: null means
-  // the Vulkan loader's vkGetInstanceProcAddr. A layer of your own (a tracer, a fault
-  // injector) or a loader you opened yourself goes here.
+  // the vkGetInstanceProcAddr of the Vulkan loader the context opens at run time (see
+  // vulkan_loader). A layer of your own (a tracer, a fault injector) or a loader you opened
+  // yourself goes here; then no loader is opened and vulkan_loader is ignored.
   PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
+  // The loader library the context opens (dlopen / LoadLibraryA) and owns until it is
+  // destroyed: a file name or path. Null: the system's (libvulkan.so.1, vulkan-1.dll,
+  // libvulkan.1.dylib). vknorm links nothing from the loader.
+  const char* vulkan_loader = nullptr;
 };
 
 // The engine's objects; vknorm never destroys them. The queue family must support
-// compute. Dispatch loaders and the pipeline cache are optional.
+// compute. get_instance_proc_addr is required: engine mode opens no Vulkan loader and
+// calls only what the engine's vkGetInstanceProcAddr (and vkGetDeviceProcAddr, when
+// given; else the one the former returns) hands out. The pipeline cache is optional.
 struct EngineHandles {
   VkInstance instance = VK_NULL_HANDLE;
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
@@ -253,7 +260,8 @@ struct RecorderOptions {
 class Context {
  public:
   // Lists the Vulkan devices with their capabilities, in enumeration order, marking those
-  // vknorm can use and the one a standalone context picks by default.
+  // vknorm can use and the one a standalone context picks by default. Opens the system's
+  // Vulkan loader for its temporary instance and closes it before returning.
   static Result<std::vector<DeviceInfo>> list_devices();
   // Picks a device (a GPU before a CPU implementation unless options name one), creates
   // its own instance, device and queue (and a command pool per begin_commands()), and

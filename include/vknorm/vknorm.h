@@ -41,7 +41,9 @@ extern "C" {
 #endif
 
 /* Bumped when this header changes incompatibly; compare with vknorm_c_api_version(). */
-#define VKNORM_C_API_VERSION 2 /* 2: fields added to vknorm_capabilities, the options and the handles */
+/* 2: fields added to vknorm_capabilities, the options and the handles; 3: vulkan_loader added
+ * to vknorm_standalone_options, and engine handles need get_instance_proc_addr */
+#define VKNORM_C_API_VERSION 3
 VKNORM_API uint32_t vknorm_c_api_version(void);
 
 /* ---- Status and errors ---------------------------------------------------------- */
@@ -201,12 +203,18 @@ typedef struct vknorm_standalone_options {
   /* 1: a record call that would have to create a pipeline fails (naming the kernel and
    * prepare_kernels) instead of compiling it mid-frame. */
   int require_prepared_kernels;
+  /* NULL: vknorm opens the system's Vulkan loader at run time (libvulkan.so.1,
+   * vulkan-1.dll, libvulkan.1.dylib) and closes it with the context; else the loader
+   * library to open instead (a file name or path). vknorm links nothing from the loader. */
+  const char* vulkan_loader;
 } vknorm_standalone_options;
 
 VKNORM_API void vknorm_standalone_options_init(vknorm_standalone_options* options);
 
-/* The engine's objects; vknorm never destroys them. The queue family must support compute;
- * the two loaders (NULL: the loader's own) and the pipeline cache are optional. */
+/* The engine's objects; vknorm never destroys them. The queue family must support compute.
+ * get_instance_proc_addr is required: engine mode opens no Vulkan loader and calls only
+ * what the engine's functions hand out (get_device_proc_addr NULL: the one
+ * get_instance_proc_addr returns). The pipeline cache is optional. */
 typedef struct vknorm_engine_handles {
   VkInstance instance;
   VkPhysicalDevice physical_device;

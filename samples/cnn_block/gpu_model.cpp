@@ -54,6 +54,7 @@ struct GpuModel::Impl {
     h.physical_device = app.physical_device();
     h.device = app.device();
     h.queue_family_index = app.queue_family();
+    h.get_instance_proc_addr = vkGetInstanceProcAddr;  // engine mode uses the engine's loader
     h.pipeline_cache = app.pipeline_cache();
     h.storage_buffer_16bit_enabled = app.storage_16bit();
     auto ctx = vknorm::Context::create_from_engine(h);

@@ -1,13 +1,12 @@
 #include "vk/dispatch.hpp"
 
-#include <vulkan/vulkan.h>
-
 #include <string>
 
 namespace vknorm::vk {
 
 Status Dispatch::load_instance(VkInstance instance, PFN_vkGetInstanceProcAddr gipa) {
-  GetInstanceProcAddr = gipa ? gipa : vkGetInstanceProcAddr;
+  if (!gipa) return Status::invalid_argument("get_instance_proc_addr: expected a vkGetInstanceProcAddr, got null");
+  GetInstanceProcAddr = gipa;
 #define VKNORM_LOAD(name)                                                                   \
   name = reinterpret_cast<PFN_vk##name>(GetInstanceProcAddr(instance, "vk" #name));          \
   if (!name) return Status::unsupported("instance: vk" #name " could not be loaded");

@@ -1,5 +1,7 @@
-// The Vulkan functions vknorm calls, loaded through vkGet*ProcAddr: the loader's by
-// default, or the engine's own (engines often route Vulkan through their own loader).
+// The Vulkan functions vknorm calls, loaded through vkGet*ProcAddr: the engine's own in
+// engine mode (engines often route Vulkan through their own loader), else that of the
+// loader library the context opened (vk/loader.hpp). One table per context: vknorm has
+// no global function table and is built with VK_NO_PROTOTYPES.
 #pragma once
 
 #include <vulkan/vulkan_core.h>
@@ -88,7 +90,7 @@ struct Dispatch {
   VKNORM_OPTIONAL_DEVICE_FUNCTIONS(VKNORM_DECLARE_OPTIONAL)
 #undef VKNORM_DECLARE_OPTIONAL
 
-  // Loads the instance-level functions; `gipa` null means the loader's.
+  // Loads the instance-level functions through `gipa` (required).
   Status load_instance(VkInstance instance, PFN_vkGetInstanceProcAddr gipa);
   // Loads the device-level functions; `gdpa` null means the instance's vkGetDeviceProcAddr.
   Status load_device(VkDevice device, PFN_vkGetDeviceProcAddr gdpa);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vulkan/vulkan.h>
+#include "vulkan_functions.h"
 
 #include <vknorm/vknorm.h>
 
@@ -848,6 +848,23 @@ static vknorm_context* context_with_override(const vknorm_capability_override* o
 
 /* Every device lavapipe included has 16-bit storage: the capability override takes it away,
  * so that the refusal runs everywhere. float32 work still runs. */
+/* vknorm_standalone_options.vulkan_loader: a loader that cannot be opened is named in the
+ * error (with, on Linux, the Debian package that installs the system's). */
+static void test_missing_vulkan_loader(void) {
+  const char* missing = "/nonexistent/vknorm-c-test/libvulkan-missing.so.1";
+  vknorm_standalone_options options;
+  vknorm_standalone_options_init(&options);
+  CHECK(options.vulkan_loader == NULL, "vulkan_loader is not NULL after init");
+  options.vulkan_loader = missing;
+  vknorm_context* ctx = NULL;
+  vknorm_status st = vknorm_context_create_standalone(&options, &ctx);
+  CHECK(st == VKNORM_STATUS_UNSUPPORTED && ctx == NULL, "a missing loader gave status %d", (int)st);
+  CHECK(strstr(vknorm_last_error(), missing) != NULL, "the error does not name the loader: \"%s\"", vknorm_last_error());
+#if defined(__linux__)
+  CHECK(strstr(vknorm_last_error(), "libvulkan1") != NULL, "the error names no package: \"%s\"", vknorm_last_error());
+#endif
+}
+
 static void test_without_float16(void) {
   vknorm_capability_override over;
   vknorm_capability_override_init(&over);
@@ -1243,6 +1260,8 @@ done:
 }
 
 int main(void) {
+  /* Engine mode below calls Vulkan through volk's table (the test links no loader). */
+  if (vknorm_test_load_vulkan() != VK_SUCCESS) return 1;
   printf("vknorm C API version %u\n", vknorm_c_api_version());
   CHECK(vknorm_c_api_version() == VKNORM_C_API_VERSION, "header and library disagree on the C API version");
 
@@ -1282,6 +1301,7 @@ int main(void) {
     vknorm_context_destroy(ctx);
   }
   test_reference_errors();
+  test_missing_vulkan_loader();
   test_without_float16();
   test_limits_override();
   test_prepare_and_footprint();
@@ -1294,5 +1314,6 @@ int main(void) {
   test_engine_mode(default_index);
 
   printf("%d passed, %d failed\n", g_passed, g_failed);
+  vknorm_test_unload_vulkan();
   return g_failed ? 1 : 0;
 }

@@ -1,0 +1,36 @@
+# cmake -DREADELF=<readelf> -DFILES=<a|b|...> [-DLINKED=<binary>] -P no_vulkan_link.cmake
+# Fails when any of FILES records a NEEDED entry for libvulkan: vknorm, its tool and its
+# tests open the Vulkan loader at run time instead. LINKED, a sample that does link the
+# loader (it plays an engine), must show one: proof that the check can see it.
+cmake_minimum_required(VERSION 3.21)
+
+function(needed_libraries file out)
+  execute_process(COMMAND ${READELF} -d ${file} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${READELF} -d ${file} failed (${rc})")
+  endif()
+  string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*\\[[^]\n]*\\]" entries "${dynamic}")
+  set(${out} "${entries}" PARENT_SCOPE)
+endfunction()
+
+string(REPLACE "|" ";" files "${FILES}")
+set(failed FALSE)
+foreach(file IN LISTS files)
+  needed_libraries(${file} needed)
+  list(JOIN needed "\n    " listing)
+  message("${file}:\n    ${listing}")
+  if(needed MATCHES "libvulkan")
+    message(SEND_ERROR "${file} links the Vulkan loader: ${needed}")
+    set(failed TRUE)
+  endif()
+endforeach()
+if(LINKED)
+  needed_libraries(${LINKED} needed)
+  if(NOT needed MATCHES "libvulkan")
+    message(FATAL_ERROR "the check sees no libvulkan in ${LINKED}, which links it: ${needed}")
+  endif()
+  message("${LINKED} links libvulkan, as a sample that plays an engine may")
+endif()
+if(failed)
+  message(FATAL_ERROR "a binary links libvulkan")
+endif()
