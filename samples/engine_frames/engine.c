@@ -10,17 +10,24 @@ static atomic_uint validation_messages;
 
 uint32_t engine_validation_messages(void) { return atomic_load(&validation_messages); }
 
-/* Every message the messenger gets is a warning or an error: each one fails the run. */
+/* Every message the messenger gets is a warning or an error: each one fails the run, except
+ * the loader's own general messages (pMessageIdName "Loader Message"), which are about this
+ * machine's driver files (an ICD json for another architecture, say) and not about how the
+ * engine or vknorm use Vulkan: those are printed only. */
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                            VkDebugUtilsMessageTypeFlagsEXT type,
                                                            const VkDebugUtilsMessengerCallbackDataEXT* data,
                                                            void* user_data) {
-  (void)type;
   (void)user_data;
+  const char* message = data && data->pMessage ? data->pMessage : "(no message)";
+  if (type == VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT && data && data->pMessageIdName &&
+      strcmp(data->pMessageIdName, "Loader Message") == 0) {
+    fprintf(stderr, "engine_frames: loader note (not counted): %s\n", message);
+    return VK_FALSE;
+  }
   atomic_fetch_add(&validation_messages, 1u);
   fprintf(stderr, "engine_frames: validation %s: %s\n",
-          severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
-          data && data->pMessage ? data->pMessage : "(no message)");
+          severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning", message);
   return VK_FALSE;
 }
 
