@@ -9,11 +9,12 @@
 #                                   the shader contract;
 #                                 - on Debian's arm64 lavapipe (emulated): `vknorm devices`
 #                                   and two float32 GPU test cases, at subgroup size 4.
-#   scripts/test-arm64.sh --gpu   then the whole GPU suite on the emulated lavapipe. Today it
-#                                 aborts at the first float16 kernel: Debian 12's arm64
-#                                 lavapipe (Mesa 22.3, LLVM 15) cannot compile it ("LLVM
-#                                 ERROR: Cannot select: v4f32 = fp_extend"), and it would run
-#                                 6-14 times slower than the native suite (README, Arm64).
+#   scripts/test-arm64.sh --gpu   then the whole GPU suite on the emulated lavapipe. Not in
+#                                 CI: it would run 6-15 times slower than the native suite,
+#                                 and today it aborts at the first float16 kernel, in
+#                                 lavapipe's LLVM ("LLVM ERROR: Cannot select: v4f32 =
+#                                 fp_extend"). Under qemu-user lavapipe reads the x86 host's
+#                                 /proc/cpuinfo, so that may not happen on Arm hardware.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +30,8 @@ esac
 
 # The arm64 libraries come from Debian multiarch (install-deps.sh adds the architecture).
 # libstdc++6:arm64 brings Debian's arm64 libc, which the programs run on (the toolchain file
-# says why not the cross compiler's). libvulkan-dev:arm64 is for the link: the library, the
-# tool and the tests still link libvulkan.so.1.
+# says why not the cross compiler's). libvulkan-dev:arm64 is for the link (the library, the
+# tool and the tests link libvulkan.so.1) and brings the arm64 loader, libvulkan1:arm64.
 scripts/install-deps.sh g++-aarch64-linux-gnu qemu-user libstdc++6:arm64 libvulkan-dev:arm64 \
   mesa-vulkan-drivers:arm64 vulkan-validationlayers:arm64
 
