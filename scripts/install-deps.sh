@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages vknorm needs, only those that are missing; arguments
-# name more.
+# name more. A name with an architecture (libvulkan-dev:arm64) adds that architecture to dpkg
+# first (Debian multiarch).
 set -euo pipefail
 packages=("$@"
   cmake g++ make                # build
@@ -23,5 +24,12 @@ echo "installing: ${missing[*]}"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
+for p in "${missing[@]}"; do
+  arch="${p#*:}"
+  if [ "$arch" != "$p" ] && [ "$arch" != "$(dpkg --print-architecture)" ] &&
+     ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    $sudo dpkg --add-architecture "$arch"
+  fi
+done
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
