@@ -151,21 +151,24 @@ uint element_channel(uint e) {
 #if DTYPE_F16_PACKED
 // Element `at` (base included) of a packed tensor: half at & 1 of word at >> 1. A base may
 // be odd (a tensor starting 2 bytes into a word): the host binds from the word below.
-#define VKNORM_TENSOR_LOAD(name) \
-  float load_tensor_##name(uint e) { uint at = name##_base() + e; return unpackHalf2x16(slot_##name.data[at >> 1u])[at & 1u]; }
+#define VKNORM_TENSOR_LOAD(name)                                 \
+  float load_tensor_##name(uint e) {                             \
+    uint at = name##_base() + e;                                 \
+    return unpackHalf2x16(slot_##name.data[at >> 1u])[at & 1u]; \
+  }
 // A store writes half a word, whose other half another invocation (or, at a tensor's
 // ends, another tensor) may be writing at the same time: compare-and-swap until the word
 // changed only in our half. The first guess is a plain read; a stale one costs a retry.
-#define VKNORM_TENSOR_STORE(name)                                     \
-  void store_tensor_##name(uint e, float v) {                         \
-    uint at = name##_base() + e, word = at >> 1u, shift = (at & 1u) * 16u; \
+#define VKNORM_TENSOR_STORE(name)                                                          \
+  void store_tensor_##name(uint e, float v) {                                              \
+    uint at = name##_base() + e, word = at >> 1u, shift = (at & 1u) * 16u;                 \
     uint mask = 0xffffu << shift, bits = (packHalf2x16(vec2(v, 0.0)) & 0xffffu) << shift; \
-    uint seen = slot_##name.data[word];                               \
-    for (;;) {                                                        \
-      uint was = atomicCompSwap(slot_##name.data[word], seen, (seen & ~mask) | bits); \
-      if (was == seen) break;                                         \
-      seen = was;                                                     \
-    }                                                                 \
+    uint seen = slot_##name.data[word];                                                    \
+    for (;;) {                                                                             \
+      uint was = atomicCompSwap(slot_##name.data[word], seen, (seen & ~mask) | bits);      \
+      if (was == seen) break;                                                              \
+      seen = was;                                                                          \
+    }                                                                                      \
   }
 #else
 #define VKNORM_TENSOR_LOAD(name) \
