@@ -1,12 +1,14 @@
 # Compiles every kernel of VKNORM_KERNELS (src/kernels.hpp), shaders/<name>.comp, to SPIR-V at
 # build time (glslangValidator -x writes the words as text) and wraps each module in a small
 # generated .cpp that defines vknorm_spirv_<module>[] for src/kernels.cpp. Variants:
-#  - DTYPE_F16=0 stores tensors as float32, DTYPE_F16=1 as float16 (16-bit storage);
+#  - tensor storage (dtype f32, f16, f16p): float32; float16 through 16-bit storage
+#    (DTYPE_F16=1); float16 halves packed in 32-bit words (DTYPE_F16_PACKED=1), for devices
+#    without storageBuffer16BitAccess;
 #  - a SUBGROUP kernel is built with USE_SUBGROUP=1 (subgroup arithmetic) and
 #    USE_SUBGROUP=0 (only a shared-memory tree): a module that merely mentions subgroup
 #    operations declares their SPIR-V capability, which devices without it refuse.
-#    Modules <name>_sg<0|1>_f<32|16>.
-#  - a PLAIN kernel has one module per dtype, <name>_f<32|16>, for both reduction paths. It
+#    Modules <name>_sg<0|1>_<dtype>.
+#  - a PLAIN kernel has one module per dtype, <name>_<dtype>, for both reduction paths. It
 #    is compiled both ways too, and the build fails unless the two are the same.
 # SPIR-V 1.3 (Vulkan 1.1) is the target: it is Android's baseline, and the vulkan1.3 target
 # would turn local_size_x_id into LocalSizeId, which needs maintenance4.
@@ -57,20 +59,22 @@ foreach(name ${VKNORM_KERNEL_NAMES})
   if(NOT EXISTS ${src})
     message(FATAL_ERROR "VKNORM_KERNELS (src/kernels.hpp) lists ${name}, but shaders/${name}.comp does not exist")
   endif()
-  foreach(f16 0 1)
-    if(f16)
-      set(dtype f16)
-    else()
-      set(dtype f32)
+  foreach(dtype f32 f16 f16p)
+    set(f16 0)
+    set(packed 0)
+    if(dtype STREQUAL "f16")
+      set(f16 1)
+    elseif(dtype STREQUAL "f16p")
+      set(packed 1)
     endif()
     if(VKNORM_KERNEL_KIND_${name} STREQUAL "SUBGROUP")
       foreach(sg 0 1)
         set(module ${name}_sg${sg}_${dtype})
         add_custom_command(
           OUTPUT ${VKNORM_SHADER_DIR}/${module}.inc
-          COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=${sg} -DDTYPE_F16=${f16} -o ${VKNORM_SHADER_DIR}/${module}.inc ${src}
+          COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=${sg} -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} -o ${VKNORM_SHADER_DIR}/${module}.inc ${src}
           DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
-          COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, DTYPE_F16=${f16})"
+          COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, ${dtype})"
           VERBATIM)
         vknorm_spirv_wrapper(${module})
         math(EXPR VKNORM_SPIRV_MODULE_COUNT "${VKNORM_SPIRV_MODULE_COUNT} + 1")
@@ -80,12 +84,12 @@ foreach(name ${VKNORM_KERNEL_NAMES})
       set(words ${VKNORM_SHADER_DIR}/${module}.inc)
       add_custom_command(
         OUTPUT ${words}
-        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16} -o ${words}.sg0 ${src}
-        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=1 -DDTYPE_F16=${f16} -o ${words}.sg1 ${src}
+        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} -o ${words}.sg0 ${src}
+        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=1 -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} -o ${words}.sg1 ${src}
         COMMAND ${CMAKE_COMMAND} -DNAME=${name} -DPLAIN=${words}.sg0 -DWITH_SUBGROUP=${words}.sg1 -DOUT=${words}
                 -P ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake
         DEPENDS ${src} ${VKNORM_SHADER_INCLUDES} ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake
-        COMMENT "glslang ${name}.comp (PLAIN, DTYPE_F16=${f16})"
+        COMMENT "glslang ${name}.comp (PLAIN, ${dtype})"
         VERBATIM)
       vknorm_spirv_wrapper(${module})
       math(EXPR VKNORM_SPIRV_MODULE_COUNT "${VKNORM_SPIRV_MODULE_COUNT} + 1")

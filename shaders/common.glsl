@@ -6,9 +6,14 @@
 //  - parameter view [Op, Kp, Ip]: the elements of affine channel kp, for the column
 //    reduction of dgamma/dbeta when gamma varies inside a statistics group.
 #extension GL_EXT_control_flow_attributes : enable
+// Tensor storage: float32; float16 through 16-bit storage (DTYPE_F16); or, on devices
+// without storageBuffer16BitAccess, float16 halves packed two to a 32-bit word
+// (DTYPE_F16_PACKED: element e is half e & 1 of word e >> 1; no 16-bit type anywhere).
 #if DTYPE_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define TENSOR_T float16_t
+#elif DTYPE_F16_PACKED
+#define TENSOR_T uint
 #else
 #define TENSOR_T float
 #endif
@@ -143,17 +148,51 @@ uint element_channel(uint e) {
   return k * pc.cpg + i / pc.inner;
 }
 
-float load_x(uint e) { return float(slot_x.data[x_base() + e]); }
-float load_side(uint e) { return float(slot_side.data[side_base() + e]); }
+#if DTYPE_F16_PACKED
+// Element `at` (base included) of a packed tensor: half at & 1 of word at >> 1. A base may
+// be odd (a tensor starting 2 bytes into a word): the host binds from the word below.
+#define VKNORM_TENSOR_LOAD(name)                                 \
+  float load_tensor_##name(uint e) {                             \
+    uint at = name##_base() + e;                                 \
+    return unpackHalf2x16(slot_##name.data[at >> 1u])[at & 1u]; \
+  }
+// A store writes half a word, whose other half another invocation (or, at a tensor's
+// ends, another tensor) may be writing at the same time: compare-and-swap until the word
+// changed only in our half. The first guess is a plain read; a stale one costs a retry.
+#define VKNORM_TENSOR_STORE(name)                                                          \
+  void store_tensor_##name(uint e, float v) {                                              \
+    uint at = name##_base() + e, word = at >> 1u, shift = (at & 1u) * 16u;                 \
+    uint mask = 0xffffu << shift, bits = (packHalf2x16(vec2(v, 0.0)) & 0xffffu) << shift; \
+    uint seen = slot_##name.data[word];                                                    \
+    for (;;) {                                                                             \
+      uint was = atomicCompSwap(slot_##name.data[word], seen, (seen & ~mask) | bits);      \
+      if (was == seen) break;                                                              \
+      seen = was;                                                                          \
+    }                                                                                      \
+  }
+#else
+#define VKNORM_TENSOR_LOAD(name) \
+  float load_tensor_##name(uint e) { return float(slot_##name.data[name##_base() + e]); }
+#define VKNORM_TENSOR_STORE(name) \
+  void store_tensor_##name(uint e, float v) { slot_##name.data[name##_base() + e] = TENSOR_T(v); }
+#endif
+VKNORM_TENSOR_LOAD(x)
+VKNORM_TENSOR_LOAD(side)
+VKNORM_TENSOR_LOAD(dy)
+VKNORM_TENSOR_STORE(out)
+VKNORM_TENSOR_STORE(dside)
+
+float load_x(uint e) { return load_tensor_x(e); }
+float load_side(uint e) { return load_tensor_side(e); }
 // The gradient reaching the norm's output: through the ReLU, dy where the forward's
 // output y was > 0 (PyTorch's threshold_backward), else 0.
 float load_dy(uint e) {
-  float dy = float(slot_dy.data[dy_base() + e]);
+  float dy = load_tensor_dy(e);
   if (has_flag(FLAG_RELU) && !(load_side(e) > 0.0)) dy = 0.0;
   return dy;
 }
-void store_out(uint e, float v) { slot_out.data[out_base() + e] = TENSOR_T(v); }
-void store_dside(uint e, float v) { slot_dside.data[dside_base() + e] = TENSOR_T(v); }
+void store_out(uint e, float v) { store_tensor_out(e, v); }
+void store_dside(uint e, float v) { store_tensor_dside(e, v); }
 
 // The forward epilogue: residual add, then ReLU.
 float epilogue(uint e, float y) {

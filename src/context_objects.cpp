@@ -42,7 +42,6 @@ Result<PrepareReport> Context::prepare_kernels(const PrepareRequest& request) {
   if (request.dtype != DType::f32 && request.dtype != DType::f16)
     return Status::invalid_argument("request.dtype: expected DType::f32 or DType::f16, got " +
                                     std::to_string(static_cast<int>(request.dtype)));
-  if (request.dtype == DType::f16) VKNORM_TRY(vk::require_float16_storage(s.caps));
 
   std::vector<Norm> kinds = request.kinds;
   if (kinds.empty())

@@ -10,18 +10,22 @@
 #include "vk/spirv_bindings.hpp"
 
 // SPIR-V built from shaders/*.comp (cmake/shaders.cmake): vknorm_spirv_<name>_sg<0|1>_<dtype>
-// for a SUBGROUP kernel, vknorm_spirv_<name>_<dtype> for a PLAIN one.
+// for a SUBGROUP kernel, vknorm_spirv_<name>_<dtype> for a PLAIN one; dtype f32, f16, or
+// f16p (packed halves).
 #define VKNORM_DECLARE_MODULE(module)            \
   extern const uint32_t vknorm_spirv_##module[]; \
   extern const size_t vknorm_spirv_##module##_bytes;
-#define VKNORM_DECLARE_SUBGROUP(name)   \
-  VKNORM_DECLARE_MODULE(name##_sg0_f32) \
-  VKNORM_DECLARE_MODULE(name##_sg1_f32) \
-  VKNORM_DECLARE_MODULE(name##_sg0_f16) \
-  VKNORM_DECLARE_MODULE(name##_sg1_f16)
+#define VKNORM_DECLARE_SUBGROUP(name)    \
+  VKNORM_DECLARE_MODULE(name##_sg0_f32)  \
+  VKNORM_DECLARE_MODULE(name##_sg1_f32)  \
+  VKNORM_DECLARE_MODULE(name##_sg0_f16)  \
+  VKNORM_DECLARE_MODULE(name##_sg1_f16)  \
+  VKNORM_DECLARE_MODULE(name##_sg0_f16p) \
+  VKNORM_DECLARE_MODULE(name##_sg1_f16p)
 #define VKNORM_DECLARE_PLAIN(name)  \
   VKNORM_DECLARE_MODULE(name##_f32) \
-  VKNORM_DECLARE_MODULE(name##_f16)
+  VKNORM_DECLARE_MODULE(name##_f16) \
+  VKNORM_DECLARE_MODULE(name##_f16p)
 #define VKNORM_DECLARE(name, variants) VKNORM_DECLARE_##variants(name)
 VKNORM_KERNELS(VKNORM_DECLARE)
 #undef VKNORM_DECLARE
@@ -37,16 +41,16 @@ struct Spirv {
   const size_t* bytes;
 };
 
-// [kernel][subgroup path][f16]
+// [kernel][subgroup path][TensorStorage]
 #define VKNORM_MODULE(module) {vknorm_spirv_##module, &vknorm_spirv_##module##_bytes}
-#define VKNORM_ROW_SUBGROUP(name)                                  \
-  {{VKNORM_MODULE(name##_sg0_f32), VKNORM_MODULE(name##_sg0_f16)}, \
-   {VKNORM_MODULE(name##_sg1_f32), VKNORM_MODULE(name##_sg1_f16)}},
-#define VKNORM_ROW_PLAIN(name)                             \
-  {{VKNORM_MODULE(name##_f32), VKNORM_MODULE(name##_f16)}, \
-   {VKNORM_MODULE(name##_f32), VKNORM_MODULE(name##_f16)}},
+#define VKNORM_ROW_SUBGROUP(name)                                                                   \
+  {{VKNORM_MODULE(name##_sg0_f32), VKNORM_MODULE(name##_sg0_f16), VKNORM_MODULE(name##_sg0_f16p)}, \
+   {VKNORM_MODULE(name##_sg1_f32), VKNORM_MODULE(name##_sg1_f16), VKNORM_MODULE(name##_sg1_f16p)}},
+#define VKNORM_ROW_PLAIN(name)                                                          \
+  {{VKNORM_MODULE(name##_f32), VKNORM_MODULE(name##_f16), VKNORM_MODULE(name##_f16p)}, \
+   {VKNORM_MODULE(name##_f32), VKNORM_MODULE(name##_f16), VKNORM_MODULE(name##_f16p)}},
 #define VKNORM_ROW(name, variants) VKNORM_ROW_##variants(name)
-const Spirv kSpirv[][2][2] = {VKNORM_KERNELS(VKNORM_ROW)};
+const Spirv kSpirv[][2][kTensorStorageCount] = {VKNORM_KERNELS(VKNORM_ROW)};
 #undef VKNORM_ROW
 #undef VKNORM_ROW_PLAIN
 #undef VKNORM_ROW_SUBGROUP
@@ -65,8 +69,22 @@ const bool kHasSubgroupVariant[] = {VKNORM_KERNELS(VKNORM_HAS_VARIANT)};
 
 bool has_subgroup_variant(KernelId id) { return kHasSubgroupVariant[static_cast<size_t>(id)]; }
 
-SpirvModule kernel_spirv(KernelId id, bool subgroup_path, DType dtype) {
-  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup_path ? 1 : 0][dtype == DType::f16 ? 1 : 0];
+const char* to_string(TensorStorage storage) {
+  switch (storage) {
+    case TensorStorage::f32: return "float32";
+    case TensorStorage::f16: return "float16";
+    case TensorStorage::f16_packed: return "float16 packed in 32-bit words";
+  }
+  return "unknown";
+}
+
+TensorStorage tensor_storage(DType dtype, const Capabilities& caps) {
+  if (dtype != DType::f16) return TensorStorage::f32;
+  return caps.storage_buffer_16bit ? TensorStorage::f16 : TensorStorage::f16_packed;
+}
+
+SpirvModule kernel_spirv(KernelId id, bool subgroup_path, TensorStorage storage) {
+  const Spirv& code = kSpirv[static_cast<size_t>(id)][subgroup_path ? 1 : 0][static_cast<size_t>(storage)];
   return {code.words, *code.bytes};
 }
 
@@ -100,8 +118,8 @@ const char* kernel_name(KernelId id) {
   return "unknown";
 }
 
-Result<SlotMasks> kernel_slot_masks(KernelId id, bool subgroup_path, DType dtype) {
-  const SpirvModule code = kernel_spirv(id, subgroup_path, dtype);
+Result<SlotMasks> kernel_slot_masks(KernelId id, bool subgroup_path, TensorStorage storage) {
+  const SpirvModule code = kernel_spirv(id, subgroup_path, storage);
   auto reflected = vk::reflect_storage_buffers(code.words, code.bytes);
   if (!reflected) return reflected.status();
   return SlotMasks{reflected->used, reflected->written};
@@ -229,7 +247,7 @@ Result<const KernelEntry*> KernelCache::get(ContextState& s, KernelId id, DType 
   const KernelEntry* entry = published_[static_cast<size_t>(id)][index(dtype)].load(std::memory_order_acquire);
   if (entry) return entry;
   if (s.require_prepared_kernels)
-    return Status::invalid_argument(std::string("kernel ") + kernel_name(id) + " (" + (dtype == DType::f16 ? "float16" : "float32") +
+    return Status::invalid_argument(std::string("kernel ") + kernel_name(id) + " (" + to_string(tensor_storage(dtype, s.caps)) +
                                     ") is not prepared, and require_prepared_kernels forbids creating its "
                                     "pipeline while recording: call prepare_kernels for it first");
   auto made = ensure(s, id, dtype);
@@ -243,9 +261,8 @@ Result<bool> KernelCache::ensure(ContextState& s, KernelId id, DType dtype) {
   if (slot.load(std::memory_order_acquire)) return false;
   std::lock_guard<std::mutex> lock(create_mutex_);
   if (slot.load(std::memory_order_relaxed)) return false;  // another thread made it meanwhile
-  if (dtype == DType::f16) VKNORM_TRY(vk::require_float16_storage(s.caps));
-
-  const SpirvModule code = kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, dtype);
+  const SpirvModule code =
+      kernel_spirv(id, s.caps.reduction_path == ReductionPath::subgroup, tensor_storage(dtype, s.caps));
   auto made = create_kernel_entry(s, code.words, code.bytes, kernel_workgroup_size(s.caps, id), kernel_name(id));
   if (!made) return made.status();
   KernelEntry& entry = entries_[static_cast<size_t>(id)][index(dtype)];
@@ -277,7 +294,7 @@ Status KernelCache::prepare(ContextState& s, DType dtype) {
 
 Status KernelCache::prepare_all(ContextState& s) {
   VKNORM_TRY(prepare(s, DType::f32));
-  return s.caps.storage_buffer_16bit ? prepare(s, DType::f16) : Status{};
+  return prepare(s, DType::f16);  // native or packed: every device runs float16
 }
 
 }  // namespace vknorm

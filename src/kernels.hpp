@@ -46,13 +46,24 @@ const char* kernel_name(KernelId id);
 // Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).
 bool has_subgroup_variant(KernelId id);
 
-// The SPIR-V `id` runs as on the subgroup or the shared-memory reduction path, in `dtype`
-// (a PLAIN kernel's one module on both paths).
+// How the kernels hold tensors (x, dy, y, dx, residual): float32; float16 through 16-bit
+// storage; or float16 halves packed two to a 32-bit word, where the context has no
+// storageBuffer16BitAccess (loads unpack a word, a store of half a word compare-and-swaps).
+enum class TensorStorage : uint32_t { f32, f16, f16_packed };
+constexpr uint32_t kTensorStorageCount = 3;
+const char* to_string(TensorStorage storage);
+
+// The storage the kernels use for `dtype` on a device: packed float16 unless its 16-bit
+// storage is enabled (Capabilities::storage_buffer_16bit).
+TensorStorage tensor_storage(DType dtype, const Capabilities& caps);
+
+// The SPIR-V `id` runs as on the subgroup or the shared-memory reduction path, with
+// `storage` (a PLAIN kernel's one module on both paths).
 struct SpirvModule {
   const uint32_t* words = nullptr;
   size_t bytes = 0;
 };
-SpirvModule kernel_spirv(KernelId id, bool subgroup_path, DType dtype);
+SpirvModule kernel_spirv(KernelId id, bool subgroup_path, TensorStorage storage);
 
 // The workgroup size every kernel is specialized with on a device: the largest power of
 // two up to 256 that its limits allow, leaving room for the reduction scratch.
@@ -148,7 +159,7 @@ static_assert(sizeof(PushConstants) <= 128, "Vulkan guarantees only 128 bytes of
 struct SlotMasks {
   uint32_t used = 0, written = 0;
 };
-Result<SlotMasks> kernel_slot_masks(KernelId id, bool subgroup_path, DType dtype);
+Result<SlotMasks> kernel_slot_masks(KernelId id, bool subgroup_path, TensorStorage storage);
 
 // The slot whose descriptor a dispatch also gives slot `slot`, which the kernel uses
 // (`used`) but the pass leaves unbound (not in `bound`): the lowest bound slot the kernel
@@ -191,18 +202,20 @@ class KernelCache {
   void destroy(ContextState& state);
   // The entry of (id, dtype), created now if missing, unless the context requires
   // prepared kernels (ContextState::require_prepared_kernels): then a missing one fails.
+  // float16 runs in the context's storage (tensor_storage): native or packed.
   Result<const KernelEntry*> get(ContextState& state, KernelId id, DType dtype);
   // Creates (id, dtype) if missing: true when this call created it.
   Result<bool> ensure(ContextState& state, KernelId id, DType dtype);
   Status prepare(ContextState& state, DType dtype);  // every kernel of one dtype
-  Status prepare_all(ContextState& state);            // every dtype the device supports
+  Status prepare_all(ContextState& state);            // both dtypes
   ObjectCounts counts() const;
 
  private:
   static constexpr size_t kKernels = static_cast<size_t>(KernelId::count_);
   static size_t index(DType dtype) { return dtype == DType::f16 ? 1 : 0; }
   std::mutex create_mutex_;
-  // entries_[kernel][dtype] is written once, under the mutex, before published_ points at it.
+  // entries_[kernel][dtype] is written once, under the mutex, before published_ points at
+  // it. A context's float16 is native or packed, never both: one entry per dtype.
   KernelEntry entries_[kKernels][2];
   std::atomic<const KernelEntry*> published_[kKernels][2] = {};
 };

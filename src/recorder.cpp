@@ -135,7 +135,8 @@ Status CommandRecorder::Impl::dispatch(const KernelEntry& kernel, const SlotBind
   VKNORM_TRY(reserve(1));
   // Storage-buffer offsets must be multiples of minStorageBufferOffsetAlignment: bind at
   // the aligned offset below and tell the kernel how many elements to skip. Only the
-  // slots of the kernel's set layout are written (the update template reads those).
+  // slots of the kernel's set layout are written (the update template reads those). The
+  // alignment is at least 4 (capabilities.cpp), so packed float16 words start there too.
   const VkDeviceSize align = state->caps.min_storage_buffer_offset_alignment;
   VkDescriptorBufferInfo infos[kSlotCount];
   uint32_t bound = 0;
@@ -144,7 +145,10 @@ Status CommandRecorder::Impl::dispatch(const KernelEntry& kernel, const SlotBind
     const SlotBinding& s = slots[i];
     if (s.buffer == VK_NULL_HANDLE) continue;
     const VkDeviceSize aligned = s.offset / align * align;
-    infos[i] = {s.buffer, aligned, std::max<VkDeviceSize>(4, s.offset - aligned + s.bytes)};
+    // Packed float16 is read and written as whole words: the range ends with the word of
+    // the last element (check_ref made sure the caller's range has it).
+    const VkDeviceSize end = s.packed ? (s.offset + s.bytes + 3) / 4 * 4 : s.offset + s.bytes;
+    infos[i] = {s.buffer, aligned, std::max<VkDeviceSize>(4, end - aligned)};
     push.base[i] = static_cast<uint32_t>((s.offset - aligned) / s.element_bytes);
     bound |= 1u << i;
   }

@@ -14,6 +14,7 @@ struct SlotBinding {
   VkDeviceSize offset = 0;           // bytes, multiple of 4
   VkDeviceSize bytes = 0;            // bytes the kernel may touch
   uint32_t element_bytes = 4;        // 2 for float16 tensors
+  bool packed = false;               // float16 halves in 32-bit words: bound as whole words
 };
 
 struct CommandRecorder::Impl {

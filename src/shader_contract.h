@@ -7,7 +7,8 @@
 
 // ---- Storage-buffer slots ----
 // SLOT(binding, Name, name, element): C++ kSlot<Name>; GLSL buffer slot_<name>, its offset
-// <name>_base(). element TENSOR: x's dtype (float16 storage with DTYPE_F16), FLOAT: float32.
+// <name>_base(). element TENSOR: x's dtype (float16 storage with DTYPE_F16; with
+// DTYPE_F16_PACKED, uint words of two float16 halves), FLOAT: float32.
 #define VKNORM_SLOTS(SLOT)                                                                     \
   SLOT(0, X, x, TENSOR)          /* x */                                                       \
   SLOT(1, Dy, dy, TENSOR)        /* dy */                                                      \

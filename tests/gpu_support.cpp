@@ -70,6 +70,7 @@ Context& context_for(TestDevice device) {
     if (device == TestDevice::mobile) {
       options.capability_override.max_shared_memory = 16384;
       options.capability_override.max_workgroup_invocations = 128;
+      options.capability_override.storage_buffer_16bit = false;
       // No real device has grids this small (the minimum is 65535): every pass folds its
       // grid and loops (grid-stride) over what the grid leaves.
       options.capability_override.max_workgroup_count = kMobileGridLimit;
@@ -89,10 +90,12 @@ Context& context_for(TestDevice device) {
     if (device == TestDevice::mobile) {
       REQUIRE(caps.max_workgroup_invocations == 128);
       REQUIRE(caps.max_workgroup_count_x == kMobileGridLimit);
+      REQUIRE_FALSE(caps.storage_buffer_16bit);
     }
     MESSAGE("context: " << caps.device_name << ", " << name(device) << " configuration, subgroup size "
                         << caps.subgroup_size << ", "
-                        << std::string(caps.push_descriptors ? "push descriptors" : "descriptor pool"));
+                        << std::string(caps.push_descriptors ? "push descriptors" : "descriptor pool") << ", "
+                        << std::string(caps.storage_buffer_16bit ? "16-bit storage" : "float16 packed in words"));
   }
   return *slot;
 }

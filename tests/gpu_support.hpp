@@ -26,7 +26,8 @@ std::vector<std::string> take_validation_messages();
 //  subgroup       the device as it is (needs subgroup arithmetic, as lavapipe has)
 //  shared_memory  subgroup operations masked: the shared-memory tree path
 //  mobile         a bare mobile GPU: no subgroup arithmetic, 16 KiB shared memory,
-//                 128 invocations per workgroup; and grids of at most kMobileGridLimit
+//                 128 invocations per workgroup, no 16-bit storage (float16 runs as
+//                 halves packed in 32-bit words); and grids of at most kMobileGridLimit
 //                 workgroups a dimension, so that every grid folds
 enum class TestDevice { subgroup, shared_memory, mobile };
 inline const TestDevice kDevices[] = {TestDevice::subgroup, TestDevice::shared_memory, TestDevice::mobile};

@@ -78,6 +78,13 @@ std::vector<uint32_t> cpp_push_offsets() {
 #undef VKNORM_OFFSET
 }
 
+const TensorStorage kStorages[] = {TensorStorage::f32, TensorStorage::f16, TensorStorage::f16_packed};
+
+// What a module needs to hold 16-bit values: Float16, Int16, StorageBuffer16BitAccess,
+// UniformAndStorageBuffer16BitAccess, StoragePushConstant16, StorageInputOutput16.
+const std::set<uint32_t> k16BitCapabilities = {9, 22, 4433, 4434, 4435, 4436};
+constexpr uint32_t kCapabilityStorageBuffer16BitAccess = 4433;
+
 const KernelId kAllKernels[] = {
 #define VKNORM_ID(name, variants) KernelId::name,
     VKNORM_KERNELS(VKNORM_ID)
@@ -90,11 +97,11 @@ TEST_CASE("shader contract: every module's push constants have the C++ struct's 
   const std::vector<uint32_t> want = cpp_push_offsets();
   for (KernelId id : kAllKernels)
     for (bool subgroup : {false, true})
-      for (DType dtype : {DType::f32, DType::f16}) {
+      for (TensorStorage storage : kStorages) {
         CAPTURE(kernel_name(id));
         CAPTURE(subgroup);
-        CAPTURE(dtype == DType::f16);
-        const ModuleFacts facts = read_module(kernel_spirv(id, subgroup, dtype));
+        CAPTURE(to_string(storage));
+        const ModuleFacts facts = read_module(kernel_spirv(id, subgroup, storage));
         CHECK(facts.push_offsets == want);
         for (uint32_t binding : facts.bindings) CHECK(binding < kSlotCount);
       }
@@ -102,10 +109,10 @@ TEST_CASE("shader contract: every module's push constants have the C++ struct's 
 
 TEST_CASE("shader contract: subgroup operations only in the subgroup modules of SUBGROUP kernels") {
   for (KernelId id : kAllKernels)
-    for (DType dtype : {DType::f32, DType::f16}) {
+    for (TensorStorage storage : kStorages) {
       CAPTURE(kernel_name(id));
-      CAPTURE(dtype == DType::f16);
-      const SpirvModule shared_memory = kernel_spirv(id, false, dtype), subgroup = kernel_spirv(id, true, dtype);
+      CAPTURE(to_string(storage));
+      const SpirvModule shared_memory = kernel_spirv(id, false, storage), subgroup = kernel_spirv(id, true, storage);
       // The shared-memory path runs on devices without subgroup operations.
       CHECK_FALSE(uses_subgroup_operations(read_module(shared_memory)));
       if (has_subgroup_variant(id)) {
@@ -114,6 +121,20 @@ TEST_CASE("shader contract: subgroup operations only in the subgroup modules of 
       } else {
         CHECK(same_module(shared_memory, subgroup));
       }
+    }
+}
+
+TEST_CASE("shader contract: packed float16 modules use no 16-bit type, native ones need 16-bit storage") {
+  // The packed variant is for devices without storageBuffer16BitAccess, which refuse
+  // a module that declares it.
+  for (KernelId id : kAllKernels)
+    for (bool subgroup : {false, true}) {
+      CAPTURE(kernel_name(id));
+      CAPTURE(subgroup);
+      for (uint32_t c : read_module(kernel_spirv(id, subgroup, TensorStorage::f16_packed)).capabilities)
+        CHECK_MESSAGE(k16BitCapabilities.count(c) == 0, "the packed module declares capability " << c);
+      CHECK(read_module(kernel_spirv(id, subgroup, TensorStorage::f16)).capabilities.count(
+                kCapabilityStorageBuffer16BitAccess) == 1);
     }
 }
 

@@ -158,7 +158,7 @@ TEST_CASE("Threads: two contexts live and work independently in two threads") {
   for (Messages& m : messages) check_messages(m);
 }
 
-TEST_CASE("Threads: prepare_kernels prepares the dtypes the device supports and refuses float16 without 16-bit storage") {
+TEST_CASE("Threads: prepare_kernels prepares both dtypes, float16 packed in words without 16-bit storage") {
   Messages messages;
   StandaloneOptions options;
   options.descriptor_path = test_descriptor_path();
@@ -170,11 +170,14 @@ TEST_CASE("Threads: prepare_kernels prepares the dtypes the device supports and 
   options.capability_override.storage_buffer_16bit = false;
   auto context = Context::create_standalone(options);
   REQUIRE_MESSAGE(context.ok(), context.status().message());
-  CHECK(context.value()->prepare_kernels().ok());  // every dtype the device supports: f32
+  const Context& ctx = *context.value();
   CHECK(context.value()->prepare_kernels(DType::f32).ok());
-  Status f16 = context.value()->prepare_kernels(DType::f16);
-  CHECK(f16.code() == StatusCode::unsupported);
-  CHECK(f16.message().find("storageBuffer16BitAccess") != std::string::npos);
+  const uint32_t f32_pipelines = ctx.footprint().pipelines;
+  CHECK(context.value()->prepare_kernels(DType::f16).ok());  // the packed modules
+  const uint32_t both = ctx.footprint().pipelines;
+  CHECK(both == 2 * f32_pipelines);
+  CHECK(context.value()->prepare_kernels().ok());  // both dtypes: nothing left to create
+  CHECK(ctx.footprint().pipelines == both);
   context.value().reset();
   check_messages(messages);
 }

@@ -58,12 +58,14 @@ struct Capabilities {
   uint32_t host_threads = 1;  // CPU implementations: the threads its workgroups run on; else 1
   uint64_t max_storage_buffer_range = 1u << 27;
   uint64_t min_storage_buffer_offset_alignment = 256;
-  // Whether this context may bind float16 tensors: the device offers
+  // Whether this context stores float16 tensors natively: the device offers
   // storageBuffer16BitAccess and, in engine mode, the engine enabled it
-  // (EngineHandles::storage_buffer_16bit_enabled).
+  // (EngineHandles::storage_buffer_16bit_enabled). Without it float16 still works, as
+  // halves packed two to a 32-bit word (slower; a tensor's binding then also covers the
+  // rest of its last element's word, which vknorm leaves unchanged).
   bool storage_buffer_16bit = false;
-  // Whether the device offers storageBuffer16BitAccess at all (after the override), so
-  // that a float16 refusal can tell a missing feature from a flag the engine did not set.
+  // Whether the device offers storageBuffer16BitAccess at all (after the override): an
+  // engine that leaves it disabled gets packed float16.
   bool device_storage_buffer_16bit = false;
   bool timestamps = false;
   float timestamp_period_ns = 1.0f;
@@ -110,7 +112,7 @@ struct CapabilityOverride {
   // Smaller grid and binding limits, so tests fold grids and refuse large bindings.
   std::optional<uint32_t> max_workgroup_count;  // maxComputeWorkGroupCount[0] and [1]
   std::optional<uint64_t> max_storage_buffer_range;
-  std::optional<bool> storage_buffer_16bit;
+  std::optional<bool> storage_buffer_16bit;  // false: float16 packed in 32-bit words
 };
 
 // Called for every validation-layer message when validation is on.
@@ -157,9 +159,9 @@ struct EngineHandles {
   VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
   // Set it when the device was created with VkPhysicalDevice16BitStorageFeatures::
   // storageBuffer16BitAccess (or VkPhysicalDeviceVulkan11Features's) enabled. vknorm
-  // cannot read which features a VkDevice was created with, so float16 tensors
-  // (DType::f16) are refused without this flag, even on a device that offers the
-  // feature; the refusal then names this flag.
+  // cannot read which features a VkDevice was created with, so without this flag float16
+  // tensors (DType::f16) run as halves packed in 32-bit words, even on a device that
+  // offers the feature.
   bool storage_buffer_16bit_enabled = false;
   // The device was created with VK_KHR_push_descriptor enabled: dispatches push their
   // descriptors and recorders need no descriptor pool.
@@ -285,7 +287,7 @@ class Context {
   // each pipeline is created once.
   Result<PrepareReport> prepare_kernels(const PrepareRequest& request);
   // Every pipeline of every kind and direction, including ones a model may never use:
-  // all dtypes the device supports, or one dtype.
+  // both dtypes (float16 native or packed, as the context stores it), or one dtype.
   Status prepare_kernels();
   Status prepare_kernels(DType dtype);
 

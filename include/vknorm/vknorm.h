@@ -167,7 +167,7 @@ VKNORM_API vknorm_status vknorm_list_devices(vknorm_device_info* devices, uint32
  * path on a device with subgroup arithmetic). Unset fields keep the device's value. */
 typedef struct vknorm_capability_override {
   int32_t subgroup_arithmetic;        /* VKNORM_UNSET, or 0 to force the shared-memory tree */
-  int32_t storage_buffer_16bit;       /* VKNORM_UNSET, or 0 to refuse float16 tensors */
+  int32_t storage_buffer_16bit;       /* VKNORM_UNSET, or 0 to pack float16 in 32-bit words */
   uint32_t max_shared_memory;         /* bytes; 0: unset */
   uint32_t max_workgroup_invocations; /* 0: unset */
   uint32_t max_workgroup_count;       /* maxComputeWorkGroupCount[0] and [1]; 0: unset */
@@ -225,8 +225,8 @@ typedef struct vknorm_engine_handles {
   VkPipelineCache pipeline_cache;
   /* Set to 1 when the device was created with storageBuffer16BitAccess enabled
    * (VkPhysicalDevice16BitStorageFeatures or VkPhysicalDeviceVulkan11Features). vknorm
-   * cannot read a VkDevice's enabled features, so without this flag float16 tensors are
-   * refused even on a device that offers the feature, and the refusal names this flag. */
+   * cannot read a VkDevice's enabled features, so without this flag float16 tensors run
+   * as halves packed in 32-bit words (slower) even on a device that offers the feature. */
   int storage_buffer_16bit_enabled;
   vknorm_capability_override capability_override;
   /* NULL, or the host allocator of every Vulkan object vknorm creates on the engine's

@@ -65,13 +65,18 @@ Status check_ref(const Capabilities& caps, Role role, const BufferRef* r, const 
   // Named only when something is wrong: a record call allocates nothing when all is well.
   auto name = [role] { return std::string("buffers.") + to_string(role); };
   if (!r || r->empty()) return Status::invalid_argument(name() + ": expected a VkBuffer, got VK_NULL_HANDLE");
-  const uint64_t bytes = use.bytes();
   if (r->offset % use.element_bytes != 0)
     return Status::invalid_argument(name() + ": offset " + std::to_string(r->offset) + " is not a multiple of " +
                                     std::to_string(use.element_bytes));
+  const uint64_t bytes = use.bytes_from(r->offset);
   if (r->size != VK_WHOLE_SIZE && r->size < bytes)
-    return Status::invalid_argument(name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " +
-                                    std::to_string(bytes) + " (" + std::to_string(use.count) + " elements)");
+    return Status::invalid_argument(
+        name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " + std::to_string(bytes) +
+        " (" + std::to_string(use.count) + " elements" +
+        (bytes > use.bytes() ? std::string(", and the 2 bytes after them: without 16-bit storage float16 is accessed "
+                                           "as whole 32-bit words; vknorm leaves those bytes unchanged")
+                             : std::string()) +
+        ")");
   // The binding starts at the offset rounded down to minStorageBufferOffsetAlignment.
   const uint64_t bound = r->offset % caps.min_storage_buffer_offset_alignment + bytes;
   if (bound > caps.max_storage_buffer_range)
@@ -145,7 +150,7 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
       const SlotUse& use = pass.slots[i];
       if (use.role == Role::none) continue;
       const BufferRef& r = *buffers[use.role];
-      slots[i] = {r.buffer, r.offset, use.bytes(), use.element_bytes};
+      slots[i] = {r.buffer, r.offset, use.bytes(), use.element_bytes, use.packed};
     }
     VKNORM_TRY(rec.dispatch(*kernels[next++], slots, pass.push, pass.grid_x, pass.grid_y));
   }

@@ -25,9 +25,10 @@ std::vector<float> reorder(const NormPlan& p, const std::vector<float>& v, bool 
   return out;
 }
 
-// A host-visible buffer of `count` elements (at least 4 bytes, so empty ones bind too).
+// A host-visible buffer of `count` elements, in whole 32-bit words: at least one, so that
+// empty ones bind too, and the last one whole, which float16 packed in words accesses.
 Result<Buffer> make_buffer(Context& context, size_t count, bool half) {
-  return context.create_buffer(std::max<size_t>(count * (half ? 2 : 4), 4));
+  return context.create_buffer(std::max<size_t>((count * (half ? 2 : 4) + 3) / 4 * 4, 4));
 }
 
 Result<Buffer> upload_floats(Context& context, const std::vector<float>& values, size_t count) {

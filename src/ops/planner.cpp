@@ -20,7 +20,6 @@
 #include <string>
 
 #include "ops/norm_kinds.hpp"
-#include "vk/capabilities.hpp"
 
 namespace vknorm {
 namespace {
@@ -129,11 +128,7 @@ Status check_tensor_size(const DeviceCaps& caps, const NormPlan& p) {
   return {};
 }
 
-Status check_tensor_limits(const DeviceCaps& caps, const NormPlan& p) {
-  VKNORM_TRY(check_tensor_size(caps, p));
-  if (p.dtype == DType::f16) return vk::require_float16_storage(caps);
-  return {};
-}
+Status check_tensor_limits(const DeviceCaps& caps, const NormPlan& p) { return check_tensor_size(caps, p); }
 
 Status check_workspace_limit(const DeviceCaps& caps, const WorkspaceLayout& w, const char* direction) {
   if (w.floats * 4 <= caps.max_storage_buffer_range) return {};
@@ -200,7 +195,7 @@ class Builder {
     const NormGeometry& g = p.geometry;
     const uint32_t eb = element_bytes(p.dtype);
     const bool batch = g.uses_batch_stats;
-    tensor_ = {Role::none, g.elements, eb};
+    tensor_ = {Role::none, g.elements, eb, tensor_storage(p.dtype, caps) == TensorStorage::f16_packed};
     stat_count_ = batch ? g.stat_groups : g.channels;
     base_.B = static_cast<uint32_t>(p.B);
     base_.O = static_cast<uint32_t>(p.O);
@@ -232,7 +227,7 @@ class Builder {
   void bind(Slot slot, Role role, uint64_t count) { use(slot, {role, count, 4}); }
   // A buffer the call names even where no pass binds it (an empty tensor, no records).
   void require(Role role, uint64_t count) { need({role, count, 4}); }
-  void bind_tensor(Slot slot, Role role) { use(slot, {role, tensor_.count, tensor_.element_bytes}); }
+  void bind_tensor(Slot slot, Role role) { use(slot, {role, tensor_.count, tensor_.element_bytes, tensor_.packed}); }
   void unbind(Slot slot) { slots_[slot] = {}; }
   uint64_t stat_count() const { return stat_count_; }
 

@@ -40,7 +40,13 @@ struct SlotUse {
   Role role = Role::none;
   uint64_t count = 0;          // elements the pass may touch
   uint32_t element_bytes = 4;  // 2 for float16 tensors
+  // float16 halves packed in 32-bit words (TensorStorage::f16_packed): the pass reads and
+  // writes the whole words that hold its elements, so also the half beside either end.
+  bool packed = false;
   uint64_t bytes() const { return count * element_bytes; }
+  // Bytes from `offset` (where the tensor starts in its buffer) to the end of what the pass
+  // may touch: bytes(), or for packed halves up to the end of the last element's word.
+  uint64_t bytes_from(uint64_t offset) const { return packed ? (offset + bytes() + 3) / 4 * 4 - offset : bytes(); }
 };
 
 struct Pass {
@@ -100,8 +106,9 @@ struct PlanOptions {
 // The device facts the planner reads: Capabilities (a real device's, or a made-up one).
 using DeviceCaps = Capabilities;
 
-// Refuses (unsupported) what the device cannot run: float16 without 16-bit storage, a
-// tensor or workspace larger than maxStorageBufferRange, more than 2^32 elements.
+// Refuses (unsupported) what the device cannot run: a tensor or workspace larger than
+// maxStorageBufferRange, more than 2^32 elements. float16 without 16-bit storage runs
+// packed (TensorStorage::f16_packed; its tensor slots are SlotUse::packed).
 Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
 Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
 
@@ -113,8 +120,7 @@ enum class Direction { forward, backward };
 std::vector<KernelId> candidate_kernels(Norm kind, Direction direction);
 
 // Bytes of workspace the forward and the backward need (at least 4). Refuses only a
-// workspace beyond maxStorageBufferRange: float16 without 16-bit storage is the record
-// call's refusal.
+// workspace beyond maxStorageBufferRange.
 Result<uint64_t> plan_workspace_bytes(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
 
 }  // namespace vknorm

@@ -142,16 +142,4 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   return c;
 }
 
-Status require_float16_storage(const Capabilities& caps) {
-  if (caps.storage_buffer_16bit) return {};
-  if (caps.device_storage_buffer_16bit)
-    return Status::unsupported(
-        "dtype: float16 storage needs storageBuffer16BitAccess: " + caps.device_name +
-        " offers it, but the engine did not say its VkDevice enables it: create the device with "
-        "storageBuffer16BitAccess and set EngineHandles::storage_buffer_16bit_enabled "
-        "(vknorm_engine_handles.storage_buffer_16bit_enabled in C)");
-  return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + caps.device_name +
-                             " does not offer");
-}
-
 }  // namespace vknorm::vk

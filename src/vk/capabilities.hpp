@@ -10,10 +10,6 @@ namespace vknorm::vk {
 Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
                                 const CapabilityOverride& override_caps);
 
-// Ok when the context may bind float16 tensors; else `unsupported`, naming what is
-// missing: the device's storageBuffer16BitAccess, or (the device has it) the engine's
-// EngineHandles::storage_buffer_16bit_enabled.
-Status require_float16_storage(const Capabilities& caps);
 // Whether the device offers the extension `name`.
 bool has_device_extension(const Dispatch& vk, VkPhysicalDevice device, const char* name);
 

@@ -186,15 +186,15 @@ TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within 
 
 // Every plan the tests below check: on each modeled device, and on one whose grids are at
 // most 3 workgroups a dimension (no real device has that, so every pass folds), for every
-// case (float16 ones only where the device stores 16-bit), both directions, with and
-// without forced split passes. `visit(caps, c, forward, split, plan)` sees refusals too.
+// case (float16 ones packed in words where the device has no 16-bit storage), both
+// directions, with and without forced split passes. `visit(caps, c, forward, split, plan)`
+// sees refusals too.
 template <class Visit>
 void for_each_plan(Visit&& visit) {
   std::vector<Capabilities> devices = real_devices();
   devices.push_back(device("3 workgroups a dimension", kGpu, 32, 32, true, 48, 1024, 3, 3, kNoLimit32));
   for (const Capabilities& caps : devices)
     for (const Case& c : plan_cases()) {
-      if (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit) continue;
       for (bool forward : {true, false})
         for (bool split : {false, true}) {
           const auto plan =
@@ -226,6 +226,36 @@ TEST_CASE("planner: every planned dispatch fits every limit of its device") {
   });
   MESSAGE(planned << " plans checked against their device's limits, " << refused << " refused");
   CHECK(planned > 1000);
+}
+
+// float16 without 16-bit storage is planned, not refused: its tensor slots are packed
+// halves (the recorder binds them as whole words, the kernels are the f16_packed modules).
+TEST_CASE("planner: float16 tensors are packed in words exactly where the device has no 16-bit storage") {
+  size_t packed_plans = 0, native_plans = 0;
+  for_each_plan([&](const Capabilities& caps, const Case& c, bool forward, bool split, const auto& plan) {
+    if (!plan.ok()) return;  // beyond a binding: the limits test checks the refusal
+    const bool packed = tensor_storage(c.plan.dtype, caps) == TensorStorage::f16_packed;
+    CHECK(packed == (c.plan.dtype == DType::f16 && !caps.storage_buffer_16bit));
+    if (c.plan.dtype == DType::f16) ++(packed ? packed_plans : native_plans);
+    for (const Pass& pass : plan.value())
+      for (const SlotUse& use : pass.slots) {
+        if (use.role == Role::none) continue;
+        const bool tensor = use.role == Role::x || use.role == Role::y || use.role == Role::dy ||
+                            use.role == Role::dx || use.role == Role::residual || use.role == Role::dresidual;
+        CHECK_MESSAGE(use.packed == (tensor && packed), plan_name(caps, c, forward, split)
+                                                            << ", " << kernel_name(pass.kernel) << ": "
+                                                            << to_string(use.role) << " packed " << use.packed);
+        CHECK(use.element_bytes == (tensor && c.plan.dtype == DType::f16 ? 2u : 4u));
+      }
+  });
+  MESSAGE(packed_plans << " float16 plans packed in words, " << native_plans << " with 16-bit storage");
+  CHECK(packed_plans > 100);
+  CHECK(native_plans > 100);
+  // A packed tensor's binding reaches the end of its last element's word.
+  const SlotUse halves{Role::x, 5, 2, true};
+  CHECK(halves.bytes_from(0) == 12);
+  CHECK(halves.bytes_from(2) == 10);
+  CHECK(SlotUse{Role::x, 5, 2, false}.bytes_from(0) == 10);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -283,7 +313,8 @@ TEST_CASE("planner: each slot a pass's kernel uses is bound or has a stand-in") 
   for_each_plan([&](const Capabilities& caps, const Case& c, bool forward, bool split, const auto& plan) {
     if (!plan.ok()) return;  // beyond a binding: the limits test checks the refusal
     for (const Pass& pass : plan.value()) {
-      auto masks = kernel_slot_masks(pass.kernel, caps.reduction_path == ReductionPath::subgroup, c.plan.dtype);
+      auto masks = kernel_slot_masks(pass.kernel, caps.reduction_path == ReductionPath::subgroup,
+                                     tensor_storage(c.plan.dtype, caps));
       REQUIRE_MESSAGE(masks.ok(), masks.status().message());
       uint32_t bound = 0;
       for (uint32_t slot = 0; slot < kSlotCount; ++slot)
@@ -310,17 +341,17 @@ TEST_CASE("planner: each slot a pass's kernel uses is bound or has a stand-in") 
 TEST_CASE("kernel slot reflection: normalize and stats_finalize use exactly the slots their shaders name") {
   const uint32_t normalize_used = 1u << kSlotX | 1u << kSlotOut | 1u << kSlotWeight | 1u << kSlotBias |
                                   1u << kSlotMean | 1u << kSlotStat | 1u << kSlotSide;
-  for (DType dtype : {DType::f32, DType::f16}) {
+  for (TensorStorage storage : {TensorStorage::f32, TensorStorage::f16, TensorStorage::f16_packed}) {
     for (bool subgroup : {false, true}) {
-      auto n = kernel_slot_masks(KernelId::normalize, subgroup, dtype);
+      auto n = kernel_slot_masks(KernelId::normalize, subgroup, storage);
       REQUIRE(n.ok());
       CHECK(n->used == normalize_used);
       CHECK(n->written == (1u << kSlotOut));
     }
   }
   const uint32_t finalize_written = 1u << kSlotMean | 1u << kSlotStat | 1u << kSlotAux0 | 1u << kSlotAux1;
-  for (DType dtype : {DType::f32, DType::f16}) {
-    auto f = kernel_slot_masks(KernelId::stats_finalize, false, dtype);
+  for (TensorStorage storage : {TensorStorage::f32, TensorStorage::f16, TensorStorage::f16_packed}) {
+    auto f = kernel_slot_masks(KernelId::stats_finalize, false, storage);
     REQUIRE(f.ok());
     CHECK(f->used == (finalize_written | 1u << kSlotWork));
     CHECK(f->written == finalize_written);

@@ -15,11 +15,32 @@ const uint32_t kCopyF32[] = {
 const uint32_t kCopyF16[] = {
 #include "copy_f16.inc"
 };
+const uint32_t kCopyF16Packed[] = {
+#include "copy_f16p.inc"
+};
 const uint32_t kScaleShiftF32[] = {
 #include "scale_shift_f32.inc"
 };
 const uint32_t kScaleShiftF16[] = {
 #include "scale_shift_f16.inc"
+};
+const uint32_t kScaleShiftF16Packed[] = {
+#include "scale_shift_f16p.inc"
+};
+
+struct Words {
+  const uint32_t* words;
+  size_t bytes;
+};
+template <size_t N>
+constexpr Words words(const uint32_t (&w)[N]) {
+  return {w, sizeof(w)};
+}
+
+// [copy, scale_shift][TensorStorage], as the norms' kernels pick theirs (tensor_storage).
+const Words kReferenceSpirv[2][kTensorStorageCount] = {
+    {words(kCopyF32), words(kCopyF16), words(kCopyF16Packed)},
+    {words(kScaleShiftF32), words(kScaleShiftF16), words(kScaleShiftF16Packed)},
 };
 
 }  // namespace
@@ -32,15 +53,10 @@ ReferencePasses::~ReferencePasses() {
 Result<KernelEntry> ReferencePasses::pipeline(ReferencePass pass, DType dtype) {
   if (auto it = pipelines_.find({pass, dtype}); it != pipelines_.end()) return it->second;
   ContextState& s = state_of(context_);
-  if (dtype == DType::f16 && !s.caps.storage_buffer_16bit)
-    return Status::unsupported("dtype: float16 storage needs storageBuffer16BitAccess, which " + s.caps.device_name +
-                               " does not offer");
-  const bool copy = pass == ReferencePass::copy, f16 = dtype == DType::f16;
-  const uint32_t* words = copy ? (f16 ? kCopyF16 : kCopyF32) : (f16 ? kScaleShiftF16 : kScaleShiftF32);
-  const size_t bytes = copy ? (f16 ? sizeof(kCopyF16) : sizeof(kCopyF32))
-                            : (f16 ? sizeof(kScaleShiftF16) : sizeof(kScaleShiftF32));
+  const bool copy = pass == ReferencePass::copy;
+  const Words code = kReferenceSpirv[copy ? 0 : 1][static_cast<size_t>(tensor_storage(dtype, s.caps))];
   // Layouts of its own, like every kernel's: only the slots its SPIR-V uses.
-  auto made = create_kernel_entry(s, words, bytes, workgroup_size_for(s.caps), copy ? "copy" : "scale_shift");
+  auto made = create_kernel_entry(s, code.words, code.bytes, workgroup_size_for(s.caps), copy ? "copy" : "scale_shift");
   if (made) pipelines_[{pass, dtype}] = made.value();
   return made;
 }
@@ -55,8 +71,9 @@ Status ReferencePasses::record(CommandRecorder& recorder, ReferencePass pass, DT
   auto kernel = pipeline(pass, dtype);
   if (!kernel) return kernel.status();
   SlotBinding slots[kSlotCount] = {};
-  slots[kSlotX] = {x.buffer, x.offset, elements * eb, eb};
-  slots[kSlotOut] = {y.buffer, y.offset, elements * eb, eb};
+  const bool packed = tensor_storage(dtype, caps) == TensorStorage::f16_packed;
+  slots[kSlotX] = {x.buffer, x.offset, elements * eb, eb, packed};
+  slots[kSlotOut] = {y.buffer, y.offset, elements * eb, eb, packed};
   PushConstants pc;
   pc.I = static_cast<uint32_t>(elements);  // element_count() = B * O * K * I
   pc.eps = 1.5f;                           // a

@@ -154,7 +154,8 @@ void print_text(const std::vector<DeviceInfo>& devices) {
     row("maxStorageBufferRange", std::to_string(c.max_storage_buffer_range) + " bytes" + mib(c.max_storage_buffer_range));
     row("minStorageBufferOffsetAlignment", std::to_string(c.min_storage_buffer_offset_alignment) + " bytes");
     row("storageBuffer16BitAccess",
-        std::string(yes_no(c.storage_buffer_16bit)) + (c.storage_buffer_16bit ? " (f16 tensors)" : " (f32 tensors only)"));
+        std::string(yes_no(c.storage_buffer_16bit)) +
+            (c.storage_buffer_16bit ? " (f16 tensors native)" : " (f16 tensors packed in 32-bit words)"));
     char period[64];
     std::snprintf(period, sizeof(period), " (period %g ns)", static_cast<double>(c.timestamp_period_ns));
     row("timestamps (compute)", std::string(yes_no(c.timestamps)) + (c.timestamps ? period : ""));

@@ -8,18 +8,21 @@ file(MAKE_DIRECTORY ${VKNORM_TOOL_SHADER_DIR})
 set(VKNORM_TOOL_SHADER_WORDS)
 foreach(name copy scale_shift)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/shaders/${name}.comp)
-  foreach(f16 0 1)
-    if(f16)
-      set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_f16.inc)
-    else()
-      set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_f32.inc)
+  foreach(dtype f32 f16 f16p)  # as cmake/shaders.cmake: f16p packs halves in 32-bit words
+    set(f16 0)
+    set(packed 0)
+    if(dtype STREQUAL "f16")
+      set(f16 1)
+    elseif(dtype STREQUAL "f16p")
+      set(packed 1)
     endif()
+    set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_${dtype}.inc)
     add_custom_command(
       OUTPUT ${words}
-      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16}
+      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed}
               -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
       DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
-      COMMENT "glslang tools/vknorm/shaders/${name}.comp (DTYPE_F16=${f16})"
+      COMMENT "glslang tools/vknorm/shaders/${name}.comp (${dtype})"
       VERBATIM)
     list(APPEND VKNORM_TOOL_SHADER_WORDS ${words})
   endforeach()
