@@ -4,7 +4,9 @@
 # every device configuration (subgroup, shared-memory, mobile) with the validation layer on.
 #
 #   scripts/test.sh              all of it, as CI runs it: --release, then --sanitize, then
-#                                the fuzzers for 60 s each (scripts/fuzz.sh)
+#                                the fuzzers for 60 s each (scripts/fuzz.sh), then the Arm64
+#                                cross build under qemu-user (scripts/test-arm64.sh; last,
+#                                since it installs Debian's arm64 Mesa through multiarch)
 #   scripts/test.sh --release    the Release build in build/ and its suite (the quick loop)
 #   scripts/test.sh --sanitize   a separate build in build-sanitize/ with Debian's clang and
 #                                AddressSanitizer (LeakSanitizer included) + UBSan, run
@@ -19,6 +21,7 @@ case "${1:-}" in
     scripts/test.sh --release
     scripts/test.sh --sanitize
     scripts/fuzz.sh 60
+    scripts/test-arm64.sh
     ;;
   --release)
     scripts/build.sh all
