@@ -3,7 +3,7 @@
 # driver but no Vulkan loader, no validation layer, no glslang and no network (the device
 # tool's NVIDIA machines). Run it here, in the checkout the device tool sends:
 #   scripts/gpu-check-device.sh prepare
-# It fills two folders that git ignores (.git/info/exclude), 10 MB together:
+# It fills two folders that git ignores (.git/info/exclude), about 22 MB together:
 #   .gl/        libvulkan1_*.deb, the loader (only the loader: the NVIDIA ICD json and its
 #               library come with the driver, in /usr/local/nvidia there)
 #   .gpu-kit/   build/: the tool, the test binaries and samples of a Release build made here

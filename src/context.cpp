@@ -361,7 +361,9 @@ Result<Buffer> Context::create_buffer(VkDeviceSize bytes) {
     return Status::invalid_argument("create_buffer: only a standalone context allocates buffers; in engine mode pass your own");
   if (state_->lost) return lost_status("create_buffer");
   Buffer b;
-  VkDeviceSize size = std::max<VkDeviceSize>(bytes, 4);
+  // Whole 32-bit words: packed float16 (no 16-bit storage) reads and writes the word of a
+  // tensor's last element, so a buffer of an odd number of halves still holds it.
+  VkDeviceSize size = std::max<VkDeviceSize>((bytes + 3) / 4 * 4, 4);
   VkDeviceSize memory_bytes = 0;
   VKNORM_TRY(vk::create_host_buffer(state_->vk, state_->physical_device, state_->device, size, &b.buffer_, &b.memory_,
                                     state_->allocator, &memory_bytes));

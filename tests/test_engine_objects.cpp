@@ -1,7 +1,7 @@
 // Engine mode, as an engine budgets it: every Vulkan object vknorm creates on the
 // engine's device goes through the engine's VkAllocationCallbacks, footprint() matches
 // the objects vknorm really created (seen through the engine's vkGetDeviceProcAddr), and
-// the float16 refusal says what to fix: the engine's flag, or the device.
+// float16 without the engine's 16-bit flag runs packed in 32-bit words.
 #include <cstring>
 #include <map>
 #include <string>

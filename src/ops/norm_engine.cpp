@@ -69,14 +69,19 @@ Status check_ref(const Capabilities& caps, Role role, const BufferRef* r, const 
     return Status::invalid_argument(name() + ": offset " + std::to_string(r->offset) + " is not a multiple of " +
                                     std::to_string(use.element_bytes));
   const uint64_t bytes = use.bytes_from(r->offset);
+  constexpr const char* whole_words =
+      "without 16-bit storage float16 is read and written as whole 32-bit words; the other half of a word the "
+      "tensor shares is written back unchanged";
   if (r->size != VK_WHOLE_SIZE && r->size < bytes)
-    return Status::invalid_argument(
-        name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " + std::to_string(bytes) +
-        " (" + std::to_string(use.count) + " elements" +
-        (bytes > use.bytes() ? std::string(", and the 2 bytes after them: without 16-bit storage float16 is accessed "
-                                           "as whole 32-bit words; vknorm leaves those bytes unchanged")
-                             : std::string()) +
-        ")");
+    return Status::invalid_argument(name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " +
+                                    std::to_string(bytes) + " (" + std::to_string(use.count) + " elements" +
+                                    (bytes > use.bytes() ? ", and the 2 bytes after them: " + std::string(whole_words) : "") + ")");
+  // VK_WHOLE_SIZE is trusted to cover the tensor, but not the half word after it: the buffer
+  // may end right there, and binding past its end is invalid.
+  if (r->size == VK_WHOLE_SIZE && bytes > use.bytes())
+    return Status::invalid_argument(name() + ": range VK_WHOLE_SIZE, expected an explicit range of at least " +
+                                    std::to_string(bytes) + " bytes (" + std::to_string(use.count) +
+                                    " elements, and the 2 bytes after them: " + whole_words + ")");
   // The binding starts at the offset rounded down to minStorageBufferOffsetAlignment.
   const uint64_t bound = r->offset % caps.min_storage_buffer_offset_alignment + bytes;
   if (bound > caps.max_storage_buffer_range)

@@ -46,7 +46,9 @@ struct SlotUse {
   uint64_t bytes() const { return count * element_bytes; }
   // Bytes from `offset` (where the tensor starts in its buffer) to the end of what the pass
   // may touch: bytes(), or for packed halves up to the end of the last element's word.
-  uint64_t bytes_from(uint64_t offset) const { return packed ? (offset + bytes() + 3) / 4 * 4 - offset : bytes(); }
+  uint64_t bytes_from(uint64_t offset) const {
+    return packed && count ? (offset + bytes() + 3) / 4 * 4 - offset : bytes();
+  }
 };
 
 struct Pass {
