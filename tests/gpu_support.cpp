@@ -11,12 +11,29 @@ namespace {
 std::mutex g_mutex;
 std::vector<std::string> g_messages;
 std::map<TestDevice, std::unique_ptr<Context>> g_contexts;
+std::map<std::string, size_t> g_skipped;  // skip_configuration's count by reason
 }  // namespace
 
 std::vector<float> round_to_half(const std::vector<float>& v) {
   std::vector<float> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = half_to_float(float_to_half(v[i]));
   return out;
+}
+
+bool skip_configuration(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  ++g_skipped[reason];
+  return true;
+}
+
+std::map<std::string, size_t> skipped_configurations() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_skipped;
+}
+
+std::string missing_feature(const Context& ctx, DType dtype) {
+  if (dtype == DType::f16 && !ctx.capabilities().storage_buffer_16bit) return "no storageBuffer16BitAccess";
+  return "";
 }
 
 void release_contexts() { g_contexts.clear(); }
