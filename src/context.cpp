@@ -80,6 +80,9 @@ Status create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, const Vk
           "(Debian package vulkan-validationlayers)");
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    // The layer's own extension, which VkValidationFeaturesEXT belongs to: newer layers
+    // ignore the struct (synchronization validation stays off) unless it is enabled.
+    extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
     info.pNext = &features;
   }
   info.enabledLayerCount = static_cast<uint32_t>(layers.size());
