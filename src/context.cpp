@@ -27,7 +27,11 @@ VKAPI_ATTR VkBool32 VKAPI_CALL debug_messenger(VkDebugUtilsMessageSeverityFlagBi
                                                VkDebugUtilsMessageTypeFlagsEXT,
                                                const VkDebugUtilsMessengerCallbackDataEXT* data,
                                                void* user) {
-  const std::string message = data && data->pMessage ? data->pMessage : "(no message)";
+  std::string message = data && data->pMessage ? data->pMessage : "(no message)";
+  // Newer layers keep the message's name (a VUID, SYNC-HAZARD-...) out of pMessage; the
+  // name is what one searches for, so it leads the message where the text lacks it.
+  if (data && data->pMessageIdName && message.find(data->pMessageIdName) == std::string::npos)
+    message = std::string("[ ") + data->pMessageIdName + " ] " + message;
   auto* callback = static_cast<DebugCallback*>(user);
   if (callback && *callback) (*callback)(message);
   else std::fprintf(stderr, "vknorm: validation: %s\n", message.c_str());
