@@ -48,7 +48,11 @@ case "${1:-}" in
     #      object it created.
     #  Faults*  the host code of a failed create or allocate, the same on every device, and
     #      minutes on SwiftShader; lavapipe runs it.
+    #  vknorm run*  the command-line tool against the PyTorch fixtures: each of its ~250
+    #      runs is a new process that compiles its kernels, seconds each on SwiftShader;
+    #      the library's tests above run the same kernels on SwiftShader.
     swiftshader_excluded='Inf? NaN and values up to 1e36*,Engine mode: the engine?s allocation callbacks*,Faults*'
+    swiftshader_excluded+=',vknorm run*'
     echo "== the test suite on SwiftShader (Debian's validation layer)"
     start=$SECONDS
     VK_DRIVER_FILES="$swiftshader_icd" build/tests/vknorm_tests -tce="$swiftshader_excluded"
