@@ -84,8 +84,8 @@ Status create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, const Vk
           "(Debian package vulkan-validationlayers)");
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
-    // The layer's own extension, which VkValidationFeaturesEXT belongs to: newer layers
-    // ignore the struct (synchronization validation stays off) unless it is enabled.
+    // The layer's own extension, which VkValidationFeaturesEXT belongs to: a pNext struct
+    // of VkInstanceCreateInfo needs its extension enabled (newer layers check the rule).
     extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
     info.pNext = &features;
   }
