@@ -26,7 +26,11 @@ VKAPI_ATTR VkBool32 VKAPI_CALL debug_messenger(VkDebugUtilsMessageSeverityFlagBi
                                                VkDebugUtilsMessageTypeFlagsEXT,
                                                const VkDebugUtilsMessengerCallbackDataEXT* data,
                                                void* user) {
-  const std::string message = data && data->pMessage ? data->pMessage : "(no message)";
+  std::string message = data && data->pMessage ? data->pMessage : "(no message)";
+  // Newer layers keep the message's name (a VUID, SYNC-HAZARD-...) out of pMessage; the
+  // name is what one searches for, so it leads the message where the text lacks it.
+  if (data && data->pMessageIdName && message.find(data->pMessageIdName) == std::string::npos)
+    message = std::string("[ ") + data->pMessageIdName + " ] " + message;
   auto* callback = static_cast<DebugCallback*>(user);
   if (callback && *callback) (*callback)(message);
   else std::fprintf(stderr, "vknorm: validation: %s\n", message.c_str());
@@ -78,6 +82,9 @@ Status create_instance(PFN_vkGetInstanceProcAddr gipa, bool validation, const Vk
           "(Debian package vulkan-validationlayers)");
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    // The layer's own extension, which VkValidationFeaturesEXT belongs to: a pNext struct
+    // of VkInstanceCreateInfo needs its extension enabled (newer layers check the rule).
+    extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
     info.pNext = &features;
   }
   info.enabledLayerCount = static_cast<uint32_t>(layers.size());

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,27 @@ DescriptorPath test_descriptor_path();
 
 // The context for `device`, created on first use, with validation on.
 Context& context_for(TestDevice device);
+
+// A test configuration the device cannot run is skipped, never failed and never passed
+// silently: skip_configuration counts it under its reason; the listener in test_main.cpp
+// prints each test case's skips as it ends, and the run's total at the end.
+// Returns true, so that a test can write `if (...) return skip_configuration(...);`.
+bool skip_configuration(const std::string& reason);
+
+// The configurations skipped so far, by reason.
+std::map<std::string, size_t> skipped_configurations();
+
+// What `ctx` (one of context_for's) lacks to run its configuration with `dtype`, or "" when
+// it lacks nothing. The one place that knows which device features the tests'
+// configurations need: today the subgroup configuration's subgroup arithmetic (float16
+// needs no feature: without 16-bit storage it runs packed).
+std::string missing_feature(const Context& ctx, DType dtype);
+
+// Skips (see skip_configuration) a configuration `ctx` cannot run; true when it did.
+inline bool skip_if_unsupported(const Context& ctx, DType dtype) {
+  const std::string missing = missing_feature(ctx, dtype);
+  return !missing.empty() && skip_configuration(missing);
+}
 
 // Destroys the contexts context_for created; called once, at the end of main.
 void release_contexts();

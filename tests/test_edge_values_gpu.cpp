@@ -270,7 +270,7 @@ void check_matches(const std::vector<float>& got, const std::vector<float>& want
     else ok = std::isfinite(g) && std::fabs(double(g) - w) <= rel * scale[i] + 1e-30;
     if (!ok && bad++ == 0) first = i;
   }
-  INFO(what << ": " << bad << " of " << got.size() << " differ, first at " << first << ": got "
+  INFO(std::string(what) << ": " << bad << " of " << got.size() << " differ, first at " << first << ": got "
             << (bad ? got[first] : 0.0f) << ", want " << (bad ? want[first] : 0.0f));
   CHECK(bad == 0);
 }
@@ -312,7 +312,7 @@ void check_bitwise(const std::vector<float>& got, const std::vector<float>& base
   REQUIRE(got.size() == base.size());
   size_t bad = 0;
   for (size_t i : keep) bad += !same_bits(got[i], base[i]);
-  INFO(what << ": " << bad << " of " << keep.size() << " elements of the other groups changed");
+  INFO(std::string(what) << ": " << bad << " of " << keep.size() << " elements of the other groups changed");
   CHECK(bad == 0);
 }
 

@@ -190,6 +190,7 @@ void on_every_device(const std::function<EdgeCase(DType)>& make,
       CAPTURE(c.what);
       CAPTURE(device_name);
       CAPTURE(f16);
+      if (skip_if_unsupported(context_for(device), dtype)) continue;
       DeviceRun run = run_on(device, c);
       if (check) check(run);
     }

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,13 @@ std::vector<std::string> g_unchecked;  // the test cases that left messages unch
 struct UncheckedValidationMessages : doctest::IReporter {
   explicit UncheckedValidationMessages(const doctest::ContextOptions&) {}
 
-  void test_case_start(const doctest::TestCaseData& tc) override { current_ = &tc; }
+  void test_case_start(const doctest::TestCaseData& tc) override {
+    current_ = &tc;
+    skipped_before_ = vknorm::test::skipped_configurations();
+  }
 
   void test_case_end(const doctest::CurrentTestCaseStats&) override {
+    print_skips();
     const std::vector<std::string> messages = vknorm::test::take_validation_messages();
     if (messages.empty() || !current_) return;
     g_unchecked.push_back(current_->m_name);
@@ -66,7 +71,21 @@ struct UncheckedValidationMessages : doctest::IReporter {
   void test_case_skipped(const doctest::TestCaseData&) override {}
 
  private:
+  // The configurations this test case skipped (skip_configuration), by reason: a skip is
+  // never silent.
+  void print_skips() const {
+    if (!current_) return;
+    for (const auto& [reason, count] : vknorm::test::skipped_configurations()) {
+      const auto before = skipped_before_.find(reason);
+      const size_t here = count - (before == skipped_before_.end() ? 0 : before->second);
+      if (here > 0)
+        std::cout << "[doctest] " << current_->m_name << ": skipped " << here << " configuration(s): " << reason
+                  << "\n";
+    }
+  }
+
   const doctest::TestCaseData* current_ = nullptr;
+  std::map<std::string, size_t> skipped_before_;
 };
 
 REGISTER_LISTENER("unchecked_validation_messages", 1, UncheckedValidationMessages);
@@ -89,6 +108,15 @@ int main(int argc, char** argv) {
   for (const std::string& m : vknorm::test::take_validation_messages()) {
     std::cout << "validation layer, destroying the shared contexts: " << m << "\n";
     result = EXIT_FAILURE;
+  }
+  // The run's skips, after doctest's own summary: "skipped N configurations: <reason> xcount".
+  const std::map<std::string, size_t> skipped = vknorm::test::skipped_configurations();
+  if (!skipped.empty()) {
+    size_t total = 0;
+    for (const auto& entry : skipped) total += entry.second;
+    std::cout << "[doctest] skipped " << total << " configuration(s) the device cannot run:";
+    for (const auto& [reason, count] : skipped) std::cout << " " << reason << " x" << count << ";";
+    std::cout << "\n";
   }
   vknorm_test_unload_vulkan();
   for (const std::string& name : g_unchecked) {

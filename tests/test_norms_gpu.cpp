@@ -88,6 +88,7 @@ TEST_CASE("LayerNorm GPU matches the CPU reference") {
           p.dtype = dtype;
           Inputs in = make_inputs(product(t.shape), product(p.normalized_shape), dtype, seed++);
           Context& ctx = context_for(device);
+          if (skip_if_unsupported(ctx, dtype)) continue;
           auto got = layer_norm_forward(ctx, p, in.x, in.w, in.b);
           compare_forward(got, reference::layer_norm_forward(p, in.x, in.w, in.b), dtype);
           compare_backward(layer_norm_backward(ctx, p, in.x, in.dy, in.w, got->save_mean, got->save_invstd),
@@ -117,6 +118,7 @@ TEST_CASE("RMSNorm GPU matches the CPU reference") {
             p.dtype = dtype;
             Inputs in = make_inputs(product(t.shape), product(p.normalized_shape), dtype, seed++);
             Context& ctx = context_for(device);
+            if (skip_if_unsupported(ctx, dtype)) continue;
             auto got = rms_norm_forward(ctx, p, in.x, in.w);
             compare_forward(got, reference::rms_norm_forward(p, in.x, in.w), dtype);
             compare_backward(rms_norm_backward(ctx, p, in.x, in.dy, in.w, got->save_invstd),
@@ -157,6 +159,7 @@ TEST_CASE("GroupNorm GPU matches the CPU reference") {
             p.dtype = dtype;
             Inputs in = make_inputs(product(c.shape), static_cast<size_t>(c.shape[1]), dtype, seed++);
             Context& ctx = context_for(device);
+            if (skip_if_unsupported(ctx, dtype)) continue;
             auto got = group_norm_forward(ctx, p, in.x, in.w, in.b);
             compare_forward(got, reference::group_norm_forward(p, in.x, in.w, in.b), dtype);
             compare_backward(group_norm_backward(ctx, p, in.x, in.dy, in.w, got->save_mean, got->save_invstd),
@@ -214,6 +217,7 @@ TEST_CASE("InstanceNorm GPU matches the CPU reference") {
               }
               std::vector<float> rm_gpu = rm, rv_gpu = rv, rm_ref = rm, rv_ref = rv;
               Context& ctx = context_for(device);
+              if (skip_if_unsupported(ctx, dtype)) continue;
               auto got = instance_norm_forward(ctx, p, in.x, in.w, in.b, rm_gpu, rv_gpu);
               compare_forward(got, reference::instance_norm_forward(p, in.x, in.w, in.b, rm_ref, rv_ref), dtype);
               check_close(rm_gpu, rm_ref, kTol, "running_mean");
@@ -231,7 +235,8 @@ TEST_CASE("Numerical stress that broke peers: float16 deviations above 256, cons
     const std::string device_name = name(device);
     CAPTURE(device_name);
     Context& ctx = context_for(device);
-    {  // float16 values 1000 +- 300: squares overflow float16, deviations exceed 256
+    if (!skip_if_unsupported(ctx, DType::f16)) {  // float16 values 1000 +- 300: squares overflow float16,
+                                                   // deviations exceed 256
       LayerNormParams p;
       p.shape = {4, 1000};
       p.normalized_shape = {1000};
