@@ -52,6 +52,19 @@ function(vknorm_spirv_wrapper module)
   set(VKNORM_SHADER_SOURCES_CPP ${VKNORM_SHADER_SOURCES_CPP} ${wrapper} PARENT_SCOPE)
 endfunction()
 
+# The glslang defines of a tensor storage: f32, f16 (16-bit storage buffers) or f16p (float16
+# packed two to a 32-bit word, for devices without 16-bit storage). tools/vknorm uses it too.
+function(vknorm_dtype_defines dtype out)
+  set(f16 0)
+  set(packed 0)
+  if(dtype STREQUAL "f16")
+    set(f16 1)
+  elseif(dtype STREQUAL "f16p")
+    set(packed 1)
+  endif()
+  set(${out} -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} PARENT_SCOPE)
+endfunction()
+
 set(VKNORM_SHADER_SOURCES_CPP)
 set(VKNORM_SPIRV_MODULE_COUNT 0)
 foreach(name ${VKNORM_KERNEL_NAMES})
@@ -60,19 +73,13 @@ foreach(name ${VKNORM_KERNEL_NAMES})
     message(FATAL_ERROR "VKNORM_KERNELS (src/kernels.hpp) lists ${name}, but shaders/${name}.comp does not exist")
   endif()
   foreach(dtype f32 f16 f16p)
-    set(f16 0)
-    set(packed 0)
-    if(dtype STREQUAL "f16")
-      set(f16 1)
-    elseif(dtype STREQUAL "f16p")
-      set(packed 1)
-    endif()
+    vknorm_dtype_defines(${dtype} dtype_defines)
     if(VKNORM_KERNEL_KIND_${name} STREQUAL "SUBGROUP")
       foreach(sg 0 1)
         set(module ${name}_sg${sg}_${dtype})
         add_custom_command(
           OUTPUT ${VKNORM_SHADER_DIR}/${module}.inc
-          COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=${sg} -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} -o ${VKNORM_SHADER_DIR}/${module}.inc ${src}
+          COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=${sg} ${dtype_defines} -o ${VKNORM_SHADER_DIR}/${module}.inc ${src}
           DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
           COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, ${dtype})"
           VERBATIM)
@@ -84,8 +91,8 @@ foreach(name ${VKNORM_KERNEL_NAMES})
       set(words ${VKNORM_SHADER_DIR}/${module}.inc)
       add_custom_command(
         OUTPUT ${words}
-        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} -o ${words}.sg0 ${src}
-        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=1 -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed} -o ${words}.sg1 ${src}
+        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=0 ${dtype_defines} -o ${words}.sg0 ${src}
+        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=1 ${dtype_defines} -o ${words}.sg1 ${src}
         COMMAND ${CMAKE_COMMAND} -DNAME=${name} -DPLAIN=${words}.sg0 -DWITH_SUBGROUP=${words}.sg1 -DOUT=${words}
                 -P ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake
         DEPENDS ${src} ${VKNORM_SHADER_INCLUDES} ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake

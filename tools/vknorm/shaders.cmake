@@ -9,17 +9,11 @@ set(VKNORM_TOOL_SHADER_WORDS)
 foreach(name copy scale_shift)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/shaders/${name}.comp)
   foreach(dtype f32 f16 f16p)  # as cmake/shaders.cmake: f16p packs halves in 32-bit words
-    set(f16 0)
-    set(packed 0)
-    if(dtype STREQUAL "f16")
-      set(f16 1)
-    elseif(dtype STREQUAL "f16p")
-      set(packed 1)
-    endif()
+    vknorm_dtype_defines(${dtype} dtype_defines)
     set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_${dtype}.inc)
     add_custom_command(
       OUTPUT ${words}
-      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 -DDTYPE_F16=${f16} -DDTYPE_F16_PACKED=${packed}
+      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 ${dtype_defines}
               -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
       DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
       COMMENT "glslang tools/vknorm/shaders/${name}.comp (${dtype})"
