@@ -1,0 +1,70 @@
+// Starting programs from the tests (the vknorm tool, this test binary) the same way on
+// POSIX and on Windows: std::system runs /bin/sh there and cmd.exe here, and returns a
+// wait status there and the exit code here.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <process.h>
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+namespace vknorm::test {
+
+inline int process_id() {
+#if defined(_WIN32)
+  return _getpid();
+#else
+  return getpid();
+#endif
+}
+
+// Runs `command` through the platform's shell; returns the program's exit code, or -1
+// when it did not exit normally.
+inline int run_shell(const std::string& command) {
+#if defined(_WIN32)
+  // cmd /c strips the first and the last quote of a line that starts with one: a pair of
+  // its own keeps the command's quotes intact.
+  return std::system(("\"" + command + "\"").c_str());
+#else
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+#endif
+}
+
+// A path in the platform's own form, quoted for its shell (the tests' paths hold no quotes).
+inline std::string shell_path(const std::filesystem::path& path) {
+#if defined(_WIN32)
+  return "\"" + std::filesystem::path(path).make_preferred().string() + "\"";
+#else
+  return "'" + path.string() + "'";
+#endif
+}
+
+// This test program's own file.
+inline std::filesystem::path self_executable() {
+#if defined(_WIN32)
+  wchar_t file[32768];
+  const DWORD length = GetModuleFileNameW(nullptr, file, 32768);
+  return std::filesystem::path(std::wstring(file, length));
+#else
+  return std::filesystem::read_symlink("/proc/self/exe");
+#endif
+}
+
+// The vknorm tool the tests start (VKNORM_CLI_PATH), ready for a command line.
+inline std::string cli_program() { return shell_path(VKNORM_CLI_PATH); }
+
+}  // namespace vknorm::test
