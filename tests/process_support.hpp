@@ -37,7 +37,10 @@ inline int run_shell(const std::string& command) {
 #if defined(_WIN32)
   // cmd /c strips the first and the last quote of a line that starts with one: a pair of
   // its own keeps the command's quotes intact.
-  return std::system(("\"" + command + "\"").c_str());
+  std::string line = "\"";  // appended, not "\"" + ...: GCC 12's false -Wrestrict (PR 105329)
+  line += command;
+  line += '"';
+  return std::system(line.c_str());
 #else
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -46,11 +49,17 @@ inline int run_shell(const std::string& command) {
 
 // A path in the platform's own form, quoted for its shell (the tests' paths hold no quotes).
 inline std::string shell_path(const std::filesystem::path& path) {
+  // Appended, not "'" + ...: GCC 12's false -Wrestrict (PR 105329).
 #if defined(_WIN32)
-  return "\"" + std::filesystem::path(path).make_preferred().string() + "\"";
+  std::string quoted = "\"";
+  quoted += std::filesystem::path(path).make_preferred().string();
+  quoted += '"';
 #else
-  return "'" + path.string() + "'";
+  std::string quoted = "'";
+  quoted += path.string();
+  quoted += '\'';
 #endif
+  return quoted;
 }
 
 // This test program's own file.
