@@ -20,7 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh g++-mingw-w64-x86-64-posix wine wine64 xvfb xauth
+# clang-tools-14 (clang-cl), lld-14 (lld-link) and llvm-14 (llvm-dlltool): the MSVC-ABI check.
+scripts/install-deps.sh g++-mingw-w64-x86-64-posix wine wine64 xvfb xauth clang-tools-14 lld-14 llvm-14
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/vknorm-runtime-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR"
@@ -40,6 +41,23 @@ echo "== Windows x64 (MinGW-w64): shared build (vknorm.dll)"
 cmake -S . -B build-windows/shared "${common[@]}" -DBUILD_SHARED_LIBS=ON -DVKNORM_BUILD_SAMPLES=OFF >/dev/null
 cmake --build build-windows/shared -j"$jobs" --target vknorm vknorm_cli vknorm_c_api_test
 
+# An MSVC-ABI program on vknorm.dll's C API: clang-cl (x86_64-pc-windows-msvc) compiles it,
+# lld-link links it against an MSVC-style import library that llvm-dlltool makes from
+# vknorm.def, as MSVC's `lib /def:vknorm.def /machine:x64` would. Debian has no MSVC C
+# runtime, so the program has none (tests/windows/msvc_abi_consumer.c).
+echo "== MSVC ABI: clang-cl and lld-link against vknorm.dll"
+llvm=/usr/lib/llvm-14/bin
+msvc=build-windows/msvc-abi
+mkdir -p "$msvc"
+"$llvm/llvm-dlltool" -m i386:x86-64 -D vknorm.dll -d build-windows/shared/vknorm.def -l "$msvc/vknorm.lib"
+printf 'LIBRARY kernel32.dll\nEXPORTS\nExitProcess\nGetStdHandle\nWriteFile\n' >"$msvc/kernel32.def"
+"$llvm/llvm-dlltool" -m i386:x86-64 -d "$msvc/kernel32.def" -l "$msvc/kernel32.lib"
+"$llvm/clang-cl" --target=x86_64-pc-windows-msvc /nologo /c /O2 /GS- /W4 /WX -Xclang -ffreestanding /Iinclude \
+  /Ibuild-windows/shared/host-headers tests/windows/msvc_abi_consumer.c "/Fo$msvc/consumer.obj"
+"$llvm/lld-link" /nologo /entry:mainCRTStartup /subsystem:console /nodefaultlib "/out:$msvc/msvc_abi_consumer.exe" \
+  "$msvc/consumer.obj" "$msvc/vknorm.lib" "$msvc/kernel32.lib"
+cp build-windows/shared/vknorm.dll "$msvc/"
+
 wine_run() { xvfb-run -a wine "$@"; }
 export LP_NATIVE_VECTOR_WIDTH=256 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 VKNORM_TEST_ALLOW_NO_VALIDATION=1
 
@@ -55,6 +73,7 @@ echo "== wine: the C API test and vknorm.exe devices against vknorm.dll"
 cp build-windows/shared/vknorm.dll build-windows/shared/tests/c_api/
 wine_run build-windows/shared/tests/c_api/vknorm_c_api_test.exe
 wine_run build-windows/shared/vknorm.exe devices --json >/dev/null
+wine_run "$msvc/msvc_abi_consumer.exe"
 echo "== wine: cnn_block, 40 steps"
 wine_run build-windows/samples/cnn_block/cnn_block.exe --steps 40
 
