@@ -3,31 +3,76 @@
 # the shaders are compiled to SPIR-V by the host's glslangValidator, as in the native build)
 # and runs it under wine, on lavapipe through wine's vulkan-1.dll (winevulkan) and the host's
 # loader:
-#   build-windows/         static libvknorm: vknorm.exe, vknorm_tests.exe, the C API tests and
-#                          the samples (they link wine's vulkan-1.dll as an engine would link
-#                          the loader);
-#   build-windows/shared/  vknorm.dll with its import library libvknorm.dll.a (and vknorm.def),
-#                          vknorm.exe and the C API test linked against it.
-# Runs `vknorm.exe devices`, the doctest suite at subgroup size 8, the C API tests (against
-# the static library and the DLL) and cnn_block for a few steps, then installs both builds
-# into build-windows/install.
+#   build-windows/           static libvknorm: vknorm.exe, vknorm_tests.exe, the C API tests
+#                            and cnn_block (which links wine's vulkan-1.dll, as an engine
+#                            links the loader);
+#   build-windows/shared/    vknorm.dll, its import library libvknorm.dll.a and vknorm.def;
+#                            vknorm.exe and the C API test linked against it;
+#   build-windows/msvc-abi/  an MSVC-ABI program on vknorm.dll's C API (clang-cl, lld-link);
+#   build-windows/install/   both builds installed; build-windows/consumer_c/ is
+#                            tests/package/consumer_c built against that prefix.
+# Then, under wine: `vknorm.exe devices`, the doctest suite at subgroup size 8, the C API
+# tests (static library and DLL), the MSVC-ABI program, the package consumers and cnn_block
+# for 40 steps.
 #
-# Wine's Vulkan needs an X server (without one: VK_ERROR_INITIALIZATION_FAILED): everything
-# runs under `xvfb-run -a`. Debian has no Windows build of the Khronos validation layer and
-# wine's vulkan-1.dll offers no layers, so the tests run without it
+# Wine's Vulkan needs an X server (without one: VK_ERROR_INITIALIZATION_FAILED), and a wine
+# session keeps the display it started with: so all the runs share one X server
+# (`xvfb-run -a scripts/test-windows.sh --run`). Debian has no Windows build of the Khronos
+# validation layer and wine's vulkan-1.dll offers no layers, so the tests run without it
 # (VKNORM_TEST_ALLOW_NO_VALIDATION=1, tests/environment_support.hpp): they say so, count the
 # instances without it, and name the test cases they skip for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-# clang-tools-14 (clang-cl), lld-14 (lld-link) and llvm-14 (llvm-dlltool): the MSVC-ABI check.
-scripts/install-deps.sh g++-mingw-w64-x86-64-posix wine wine64 xvfb xauth clang-tools-14 lld-14 llvm-14
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/vknorm-runtime-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR"
 # A wine prefix of our own, created on first use (about 15 s), quiet.
 export WINEPREFIX="${WINEPREFIX:-$PWD/build-windows/wineprefix}" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 jobs="$(nproc)"
+prefix="$PWD/build-windows/install"
+msvc=build-windows/msvc-abi
+consumer=build-windows/consumer_c
+
+run_under_wine() {
+  export LP_NATIVE_VECTOR_WIDTH=256 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 VKNORM_TEST_ALLOW_NO_VALIDATION=1
+  echo "== wine: vknorm.exe devices"
+  wine build-windows/vknorm.exe devices
+  echo "== wine: the doctest suite, subgroup size 8"
+  wine build-windows/tests/vknorm_tests.exe --no-intro=true
+  echo "== wine: the C API tests (static libvknorm)"
+  wine build-windows/tests/c_api/vknorm_c_api_test.exe
+  wine build-windows/tests/c_api/vknorm_c_api_sync_test.exe
+  echo "== wine: the C API test and vknorm.exe devices against vknorm.dll"
+  # The DLL beside the programs, where Windows looks first.
+  cp build-windows/shared/vknorm.dll build-windows/shared/tests/c_api/
+  wine build-windows/shared/tests/c_api/vknorm_c_api_test.exe
+  wine build-windows/shared/vknorm.exe devices --json >/dev/null
+  echo "== wine: the MSVC-ABI program on vknorm.dll"
+  wine "$msvc/msvc_abi_consumer.exe"
+  echo "== wine: tests/package/consumer_c against the installed vknorm.dll (WINEPATH: its bin/)"
+  for program in consumer_c_find_package consumer_c_pkg_config; do
+    WINEPATH="$(winepath -w "$prefix/bin")" wine "$consumer/$program.exe" | tee "$consumer/$program.txt"
+    grep -q '^OK' "$consumer/$program.txt"  # CRLF under wine
+  done
+  echo "== wine: cnn_block, 40 steps"
+  wine build-windows/samples/cnn_block/cnn_block.exe --steps 40
+  wineserver -w  # the session ends while its X server is still there
+}
+
+case "${1:-}" in
+  "") ;;
+  --run)
+    run_under_wine
+    exit 0
+    ;;
+  *)
+    echo "usage: scripts/test-windows.sh" >&2
+    exit 2
+    ;;
+esac
+
+# clang-tools-14 (clang-cl), lld-14 (lld-link) and llvm-14 (llvm-dlltool): the MSVC-ABI check.
+scripts/install-deps.sh g++-mingw-w64-x86-64-posix wine wine64 xvfb xauth clang-tools-14 lld-14 llvm-14
 
 # No MPI (FindMPI would find the host's Open MPI); everything else as the native build,
 # warnings as errors.
@@ -47,7 +92,6 @@ cmake --build build-windows/shared -j"$jobs" --target vknorm vknorm_cli vknorm_c
 # runtime, so the program has none (tests/windows/msvc_abi_consumer.c).
 echo "== MSVC ABI: clang-cl and lld-link against vknorm.dll"
 llvm=/usr/lib/llvm-14/bin
-msvc=build-windows/msvc-abi
 mkdir -p "$msvc"
 "$llvm/llvm-dlltool" -m i386:x86-64 -D vknorm.dll -d build-windows/shared/vknorm.def -l "$msvc/vknorm.lib"
 printf 'LIBRARY kernel32.dll\nEXPORTS\nExitProcess\nGetStdHandle\nWriteFile\n' >"$msvc/kernel32.def"
@@ -58,27 +102,27 @@ printf 'LIBRARY kernel32.dll\nEXPORTS\nExitProcess\nGetStdHandle\nWriteFile\n' >
   "$msvc/consumer.obj" "$msvc/vknorm.lib" "$msvc/kernel32.lib"
 cp build-windows/shared/vknorm.dll "$msvc/"
 
-wine_run() { xvfb-run -a wine "$@"; }
-export LP_NATIVE_VECTOR_WIDTH=256 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 VKNORM_TEST_ALLOW_NO_VALIDATION=1
+# The static build's libvknorm.a beside the DLL's files; the CMake package, vknorm.pc and
+# vknorm.exe are the shared build's (its install replaces the static build's).
+echo "== install: static, then shared, into build-windows/install"
+rm -rf "$prefix"
+cmake --install build-windows --prefix "$prefix" >/dev/null
+rm -rf "$prefix/lib/cmake" "$prefix/lib/pkgconfig"
+cmake --install build-windows/shared --prefix "$prefix" >/dev/null
+(cd "$prefix" && find . -type f -not -path './include/*' | sort)
 
-echo "== wine: vknorm.exe devices"
-wine_run build-windows/vknorm.exe devices
-echo "== wine: the doctest suite, subgroup size 8"
-wine_run build-windows/tests/vknorm_tests.exe --no-intro=true
-echo "== wine: the C API tests (static libvknorm)"
-wine_run build-windows/tests/c_api/vknorm_c_api_test.exe
-wine_run build-windows/tests/c_api/vknorm_c_api_sync_test.exe
-echo "== wine: the C API test and vknorm.exe devices against vknorm.dll"
-# The DLL beside the programs, where Windows looks first.
-cp build-windows/shared/vknorm.dll build-windows/shared/tests/c_api/
-wine_run build-windows/shared/tests/c_api/vknorm_c_api_test.exe
-wine_run build-windows/shared/vknorm.exe devices --json >/dev/null
-wine_run "$msvc/msvc_abi_consumer.exe"
-echo "== wine: cnn_block, 40 steps"
-wine_run build-windows/samples/cnn_block/cnn_block.exe --steps 40
+# tests/package/consumer_c, a C-only project, against the installed package: through
+# find_package(vknorm CONFIG) and through pkg-config (CMAKE_FIND_ROOT_PATH: the toolchain
+# looks for libraries and packages only in the Windows trees it is given). pkg-config names
+# no Vulkan headers: a Windows engine has its own (the Vulkan SDK's), here the toolchain's
+# links to the host's.
+echo "== tests/package/consumer_c against build-windows/install"
+rm -rf "$consumer"
+PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" cmake -S tests/package/consumer_c -B "$consumer" \
+  --toolchain "$PWD/cmake/toolchains/mingw-w64-x86_64.cmake" --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release \
+  "-DCMAKE_FIND_ROOT_PATH=$prefix" "-DCMAKE_PREFIX_PATH=$prefix" "-DCMAKE_C_FLAGS=-I$PWD/$consumer/host-headers" \
+  >/dev/null
+cmake --build "$consumer" -j"$jobs" >/dev/null
 
-echo "== install: static, then shared (the CMake package and vknorm.exe are the shared build's)"
-rm -rf build-windows/install
-cmake --install build-windows --prefix build-windows/install >/dev/null
-cmake --install build-windows/shared --prefix build-windows/install >/dev/null
-(cd build-windows/install && find . -type f -not -path './include/*' | sort)
+wineserver -k 2>/dev/null || true  # no session left over from an earlier display
+xvfb-run -a "$0" --run

@@ -8,8 +8,11 @@ set(CMAKE_C_COMPILER x86_64-w64-mingw32-gcc-posix)
 set(CMAKE_CXX_COMPILER x86_64-w64-mingw32-g++-posix)
 set(CMAKE_RC_COMPILER x86_64-w64-mingw32-windres)
 # Libraries and packages from the MinGW tree only, never the host's Linux ones; programs
-# from the host, so that glslangValidator compiles the shaders on the build machine.
-set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
+# from the host, so that glslangValidator compiles the shaders on the build machine. More
+# Windows trees may be named: -DCMAKE_FIND_ROOT_PATH=<prefix> (a consumer of an installed
+# vknorm: with CMAKE_PREFIX_PATH=<prefix>, find_package and pkg-config's libraries are found
+# there).
+list(APPEND CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
