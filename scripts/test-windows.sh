@@ -32,29 +32,30 @@ jobs="$(nproc)"
 prefix="$PWD/build-windows/install"
 msvc=build-windows/msvc-abi
 consumer=build-windows/consumer_c
+step() { echo "== [${SECONDS} s] $*"; }
 
 run_under_wine() {
   export LP_NATIVE_VECTOR_WIDTH=256 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 VKNORM_TEST_ALLOW_NO_VALIDATION=1
-  echo "== wine: vknorm.exe devices"
+  step "wine: vknorm.exe devices"
   wine build-windows/vknorm.exe devices
-  echo "== wine: the doctest suite, subgroup size 8"
+  step "wine: the doctest suite, subgroup size 8"
   wine build-windows/tests/vknorm_tests.exe --no-intro=true
-  echo "== wine: the C API tests (static libvknorm)"
+  step "wine: the C API tests (static libvknorm)"
   wine build-windows/tests/c_api/vknorm_c_api_test.exe
   wine build-windows/tests/c_api/vknorm_c_api_sync_test.exe
-  echo "== wine: the C API test and vknorm.exe devices against vknorm.dll"
+  step "wine: the C API test and vknorm.exe devices against vknorm.dll"
   # The DLL beside the programs, where Windows looks first.
   cp build-windows/shared/vknorm.dll build-windows/shared/tests/c_api/
   wine build-windows/shared/tests/c_api/vknorm_c_api_test.exe
   wine build-windows/shared/vknorm.exe devices --json >/dev/null
-  echo "== wine: the MSVC-ABI program on vknorm.dll"
+  step "wine: the MSVC-ABI program on vknorm.dll"
   wine "$msvc/msvc_abi_consumer.exe"
-  echo "== wine: tests/package/consumer_c against the installed vknorm.dll (WINEPATH: its bin/)"
+  step "wine: tests/package/consumer_c against the installed vknorm.dll (WINEPATH: its bin/)"
   for program in consumer_c_find_package consumer_c_pkg_config; do
     WINEPATH="$(winepath -w "$prefix/bin")" wine "$consumer/$program.exe" | tee "$consumer/$program.txt"
     grep -q '^OK' "$consumer/$program.txt"  # CRLF under wine
   done
-  echo "== wine: cnn_block, 40 steps"
+  step "wine: cnn_block, 40 steps"
   wine build-windows/samples/cnn_block/cnn_block.exe --steps 40
   wineserver -w  # the session ends while its X server is still there
 }
@@ -78,11 +79,11 @@ scripts/install-deps.sh g++-mingw-w64-x86-64-posix wine wine64 xvfb xauth clang-
 # warnings as errors.
 common=(--toolchain cmake/toolchains/mingw-w64-x86_64.cmake --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release
   -DVKNORM_BUILD_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DVKNORM_WARNINGS_AS_ERRORS=ON)
-echo "== Windows x64 (MinGW-w64): static build"
+step "Windows x64 (MinGW-w64): static build"
 cmake -S . -B build-windows "${common[@]}" >/dev/null
 cmake --build build-windows -j"$jobs" --target vknorm_cli vknorm_tests vknorm_c_api_test vknorm_c_api_sync_test \
   cnn_block
-echo "== Windows x64 (MinGW-w64): shared build (vknorm.dll)"
+step "Windows x64 (MinGW-w64): shared build (vknorm.dll)"
 cmake -S . -B build-windows/shared "${common[@]}" -DBUILD_SHARED_LIBS=ON -DVKNORM_BUILD_SAMPLES=OFF >/dev/null
 cmake --build build-windows/shared -j"$jobs" --target vknorm vknorm_cli vknorm_c_api_test
 
@@ -90,7 +91,7 @@ cmake --build build-windows/shared -j"$jobs" --target vknorm vknorm_cli vknorm_c
 # lld-link links it against an MSVC-style import library that llvm-dlltool makes from
 # vknorm.def, as MSVC's `lib /def:vknorm.def /machine:x64` would. Debian has no MSVC C
 # runtime, so the program has none (tests/windows/msvc_abi_consumer.c).
-echo "== MSVC ABI: clang-cl and lld-link against vknorm.dll"
+step "MSVC ABI: clang-cl and lld-link against vknorm.dll"
 llvm=/usr/lib/llvm-14/bin
 mkdir -p "$msvc"
 "$llvm/llvm-dlltool" -m i386:x86-64 -D vknorm.dll -d build-windows/shared/vknorm.def -l "$msvc/vknorm.lib"
@@ -102,9 +103,22 @@ printf 'LIBRARY kernel32.dll\nEXPORTS\nExitProcess\nGetStdHandle\nWriteFile\n' >
   "$msvc/consumer.obj" "$msvc/vknorm.lib" "$msvc/kernel32.lib"
 cp build-windows/shared/vknorm.dll "$msvc/"
 
+# Nothing but the sample that plays an engine imports vulkan-1.dll: vknorm opens the loader
+# at run time (tests/no_vulkan_link.cmake checks the same on Linux).
+step "no vulkan-1.dll import but cnn_block's"
+imports() { x86_64-w64-mingw32-objdump -p "$1" | grep -i "DLL Name:"; }
+for binary in build-windows/shared/vknorm.dll build-windows/vknorm.exe build-windows/tests/vknorm_tests.exe \
+  build-windows/tests/c_api/vknorm_c_api_test.exe build-windows/shared/tests/c_api/vknorm_c_api_test.exe; do
+  if imports "$binary" | grep -qi vulkan-1; then
+    echo "$binary imports vulkan-1.dll" >&2
+    exit 1
+  fi
+done
+imports build-windows/samples/cnn_block/cnn_block.exe | grep -qi vulkan-1  # the check can see one
+
 # The static build's libvknorm.a beside the DLL's files; the CMake package, vknorm.pc and
 # vknorm.exe are the shared build's (its install replaces the static build's).
-echo "== install: static, then shared, into build-windows/install"
+step "install: static, then shared, into build-windows/install"
 rm -rf "$prefix"
 cmake --install build-windows --prefix "$prefix" >/dev/null
 rm -rf "$prefix/lib/cmake" "$prefix/lib/pkgconfig"
@@ -116,7 +130,7 @@ cmake --install build-windows/shared --prefix "$prefix" >/dev/null
 # looks for libraries and packages only in the Windows trees it is given). pkg-config names
 # no Vulkan headers: a Windows engine has its own (the Vulkan SDK's), here the toolchain's
 # links to the host's.
-echo "== tests/package/consumer_c against build-windows/install"
+step "tests/package/consumer_c against build-windows/install"
 rm -rf "$consumer"
 PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" cmake -S tests/package/consumer_c -B "$consumer" \
   --toolchain "$PWD/cmake/toolchains/mingw-w64-x86_64.cmake" --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release \

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "env.hpp"
-#include "test_support.hpp"
 #include "environment_support.hpp"
+#include "test_support.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm::test {

@@ -3,6 +3,7 @@
 // wait status there and the exit code here.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -40,7 +41,16 @@ inline int run_shell(const std::string& command) {
   std::string line = "\"";  // appended, not "\"" + ...: GCC 12's false -Wrestrict (PR 105329)
   line += command;
   line += '"';
-  return std::system(line.c_str());
+  // Under wine, about one start in a few hundred fails on a loaded machine: cmd.exe does not
+  // start (-1), or cannot start the program (9009, "Can't recognize ..."), which then never
+  // ran. Tried again, said on stderr; the program's own exit codes are neither.
+  int code = std::system(line.c_str());
+  for (int retry = 1; retry <= 2 && (code == -1 || code == 9009); ++retry) {
+    std::fprintf(stderr, "[environment] the shell could not start the program (exit %d); again, retry %d: %s\n",
+                 code, retry, command.c_str());
+    code = std::system(line.c_str());
+  }
+  return code;
 #else
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "env.hpp"
-#include "gpu_support.hpp"
 #include "environment_support.hpp"
+#include "gpu_support.hpp"
 #include "vulkan_functions.h"
 
 namespace {
