@@ -10,6 +10,9 @@
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
 
 namespace vknorm::test {
 
@@ -40,6 +43,23 @@ class CountingAllocator {
   }
 
  private:
+  // C++17's std::aligned_alloc; the Windows C runtimes have none, and what their
+  // _aligned_malloc returns only _aligned_free may release.
+  static void* aligned_block(size_t alignment, size_t size) {
+#if defined(_WIN32)
+    return _aligned_malloc(size, alignment);
+#else
+    return std::aligned_alloc(alignment, size);
+#endif
+  }
+  static void free_aligned_block(void* p) {
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+  }
+
   static CountingAllocator& self(void* user) { return *static_cast<CountingAllocator*>(user); }
 
   // aligned_alloc wants a size that is a multiple of the alignment (a power of two). A
@@ -48,7 +68,7 @@ class CountingAllocator {
   static void* VKAPI_PTR allocate(void* user, size_t size, size_t alignment, VkSystemAllocationScope) {
     alignment = alignment < sizeof(void*) ? sizeof(void*) : alignment;
     const size_t rounded = size == 0 ? alignment : (size + alignment - 1) / alignment * alignment;
-    void* p = std::aligned_alloc(alignment, rounded);
+    void* p = aligned_block(alignment, rounded);
     if (!p) return nullptr;
     CountingAllocator& a = self(user);
     std::lock_guard<std::mutex> lock(a.mutex_);
@@ -92,7 +112,7 @@ class CountingAllocator {
         return;
       }
     }
-    std::free(memory);
+    free_aligned_block(memory);
   }
 
   VkAllocationCallbacks callbacks_{};

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "env.hpp"
 #include "vknorm/half.hpp"
 
 namespace vknorm::test {
@@ -62,12 +63,11 @@ std::string name(TestDevice device) {
 }
 
 DescriptorPath test_descriptor_path() {
-  const char* path = std::getenv("VKNORM_TEST_DESCRIPTOR_PATH");
-  return path && std::string(path) == "pool" ? DescriptorPath::pool : DescriptorPath::automatic;
+  return env::equals("VKNORM_TEST_DESCRIPTOR_PATH", "pool") ? DescriptorPath::pool : DescriptorPath::automatic;
 }
 
 OwnContext::OwnContext(StandaloneOptions options) {
-  options.enable_validation = true;
+  options.enable_validation = enable_validation_layer();
   options.debug_callback = [this](const std::string& m) {
     std::lock_guard<std::mutex> lock(mutex_);
     messages_.push_back(m);
@@ -86,7 +86,7 @@ Context& context_for(TestDevice device) {
   auto& slot = g_contexts[device];
   if (!slot) {
     StandaloneOptions options;
-    options.enable_validation = true;
+    options.enable_validation = enable_validation_layer();
     options.descriptor_path = test_descriptor_path();
     options.debug_callback = [](const std::string& message) {
       std::lock_guard<std::mutex> lock(g_mutex);
@@ -115,10 +115,10 @@ Context& context_for(TestDevice device) {
       g_lacking[slot.get()] = "no subgroup arithmetic in compute shaders";
     }
     // CTest runs the suite at each lavapipe subgroup size; make sure the setting took.
-    const char* want = std::getenv("VKNORM_TEST_EXPECT_SUBGROUP_SIZE");
+    const std::optional<std::string> want = env::get("VKNORM_TEST_EXPECT_SUBGROUP_SIZE");
     if (want && caps.device_name.find("llvmpipe") != std::string::npos)
-      REQUIRE_MESSAGE(caps.subgroup_size == static_cast<uint32_t>(std::atoi(want)),
-                      "subgroup size " << caps.subgroup_size << ", expected " << want);
+      REQUIRE_MESSAGE(caps.subgroup_size == static_cast<uint32_t>(std::atoi(want->c_str())),
+                      "subgroup size " << caps.subgroup_size << ", expected " << *want);
     if (device == TestDevice::mobile) {
       REQUIRE(caps.max_workgroup_invocations == 128);
       REQUIRE(caps.max_workgroup_count_x == kMobileGridLimit);

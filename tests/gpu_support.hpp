@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "env.hpp"
+#include "environment_support.hpp"
 #include "test_support.hpp"
 #include "vknorm/context.hpp"
 
@@ -116,7 +118,7 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
       worst_at = i;
     }
   }
-  if (std::getenv("VKNORM_TEST_VERBOSE"))
+  if (env::get("VKNORM_TEST_VERBOSE"))
     MESSAGE(what << ": worst |error| / scale = " << worst / scale << " (scale " << scale << ")");
   if (got.empty()) return;  // nothing to compare, and got[0] below would be out of bounds
   CHECK_MESSAGE(ok, what << ": worst |error| " << worst << " at " << worst_at << " (got " << got[worst_at]

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "env.hpp"
 #include "io/npy.hpp"
 #include "test_support.hpp"
 #include "vknorm/norm_common.hpp"
@@ -66,7 +67,7 @@ inline void check_close(const std::string& what, const std::vector<float>& got, 
   }
   INFO(what << ": worst error " << worst << " at " << worst_i << ", tolerance " << tol);
   CHECK(worst <= tol);
-  if (std::getenv("VKNORM_TEST_VERBOSE")) MESSAGE(what << ": worst error " << worst << ", tolerance " << tol);
+  if (vknorm::env::get("VKNORM_TEST_VERBOSE")) MESSAGE(what << ": worst error " << worst << ", tolerance " << tol);
 }
 
 // Compares the reference's gradients with central differences of `loss` (= Σ y·r, read

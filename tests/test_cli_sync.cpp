@@ -9,10 +9,9 @@
 #include <filesystem>
 #include <random>
 
-#include <unistd.h>
-
 #include "gpu_support.hpp"
 #include "io/npy.hpp"
+#include "process_support.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -21,16 +20,15 @@ namespace vknorm::test {
 namespace {
 
 fs::path sync_scratch(const std::string& name) {
-  return fs::temp_directory_path() / ("vknorm_cli_sync_" + std::to_string(getpid()) + "_" + name);
+  return fs::temp_directory_path() / ("vknorm_cli_sync_" + std::to_string(process_id()) + "_" + name);
 }
 
 // Runs the tool; returns its exit code and what it printed on stderr.
 int run_cli(const std::string& args, std::string* errors = nullptr) {
   const fs::path err_file = sync_scratch("stderr.txt");
-  const std::string command = std::string(VKNORM_CLI_PATH) + " " + args + " 2> " + err_file.string();
-  const int status = std::system(command.c_str());
+  const int code = run_shell(cli_program() + " " + args + " 2> " + err_file.string());
   if (errors) *errors = read_file(err_file);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return code;
 }
 
 // x, dy, weight, bias and running statistics of an (N, C, H, W) batch as .npy files in

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "environment_support.hpp"
+
 namespace vknorm::test {
 
 namespace {
@@ -36,10 +38,11 @@ TestEngine::TestEngine(TestEngineOptions options) {
   VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
   features.enabledValidationFeatureCount = 1;
   features.pEnabledValidationFeatures = &sync;
+  const bool validation = enable_validation_layer();
   VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-  info.pNext = &features;
+  info.pNext = validation ? &features : nullptr;
   info.pApplicationInfo = &app;
-  info.enabledLayerCount = 1;
+  info.enabledLayerCount = validation ? 1 : 0;
   info.ppEnabledLayerNames = &layer;
   info.enabledExtensionCount = 1;
   info.ppEnabledExtensionNames = &ext;

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 
+#include "env.hpp"
 #include "test_engine.hpp"
 #include "vknorm/batchnorm.hpp"
 #include "vknorm/layernorm.hpp"
@@ -277,13 +278,12 @@ void check_fault_status(const Status& status, VkResult error, const std::string&
 // entry sets it: a fresh context with validation per N takes about 0.2 s), else the first
 // ten (instance, device, the first pipeline), every tenth and the last.
 bool sweep_tries(int n, int points) {
-  const char* every = std::getenv("VKNORM_TEST_FAULTS");
-  return (every && std::string(every) == "every") || n <= 10 || n % 10 == 0 || n == points;
+  return env::equals("VKNORM_TEST_FAULTS", "every") || n <= 10 || n % 10 == 0 || n == points;
 }
 
 StandaloneOptions fault_options(std::vector<std::string>& messages) {
   StandaloneOptions options;
-  options.enable_validation = true;
+  options.enable_validation = enable_validation_layer();
   options.debug_callback = [&messages](const std::string& m) { messages.push_back(m); };
   options.descriptor_path = test_descriptor_path();
   options.get_instance_proc_addr = fault_get_instance_proc_addr;

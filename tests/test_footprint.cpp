@@ -64,6 +64,9 @@ Status record_layer_norm(Context& ctx, CommandRecorder& recorder, std::vector<Bu
 }  // namespace
 
 TEST_CASE("Standalone: every allocation through the callbacks is freed with the context") {
+  if (skip_under_wine("Standalone: every allocation through the callbacks is freed with the context",
+                      "wine's vulkan-1.dll gives the driver no allocation callbacks"))
+    return;
   CountingAllocator allocator;
   {
     OwnContext ctx(test_options(allocator.callbacks()));
@@ -90,7 +93,7 @@ TEST_CASE("Standalone footprint: the instance and device, recorders' pools and b
   CHECK(base.instances == 1);
   CHECK(base.devices == 1);
   CHECK(base.pipeline_caches == 1);
-  CHECK(base.debug_messengers == 1);
+  CHECK(base.debug_messengers == (running_without_validation_layer() ? 0u : 1u));  // the layer's messenger
   CHECK(base.pipelines == 0);
   CHECK(base.command_pools == 0);
   CHECK(base.descriptor_pools == 0);

@@ -7,11 +7,10 @@
 #include <set>
 #include <sstream>
 
-#include <unistd.h>
-
 #include "gpu_support.hpp"
 #include "io/npy.hpp"
 #include "ops/norm_kinds.hpp"
+#include "process_support.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,18 +18,18 @@ namespace vknorm::test {
 namespace {
 
 fs::path scratch(const std::string& name) {
-  return fs::temp_directory_path() / ("vknorm_kinds_" + std::to_string(getpid()) + "_" + name);
+  return fs::temp_directory_path() / ("vknorm_kinds_" + std::to_string(process_id()) + "_" + name);
 }
 
 // Runs the tool; returns its exit code and what it printed on stderr.
 int run_tool(const std::string& args, std::string& errors) {
   const fs::path err_file = scratch("stderr.txt");
-  const int status = std::system((std::string(VKNORM_CLI_PATH) + " " + args + " 2> " + err_file.string()).c_str());
+  const int code = run_shell(cli_program() + " " + args + " 2> " + err_file.string());
   std::ifstream in(err_file);
   std::stringstream ss;
   ss << in.rdbuf();
   errors = ss.str();
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return code;
 }
 
 std::string file_bytes(const fs::path& file) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "env.hpp"
+#include "environment_support.hpp"
 #include "gpu_support.hpp"
 #include "vulkan_functions.h"
 
@@ -93,13 +95,16 @@ REGISTER_LISTENER("unchecked_validation_messages", 1, UncheckedValidationMessage
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Every `vknorm` the tests start runs with the validation layer and fails on any message
-  // (tools/vknorm/validation.hpp), as the tests' own contexts do; unless VKNORM_VALIDATION
-  // is already set (=0 to time the tool without the layer).
-  setenv("VKNORM_VALIDATION", "1", 0);
   // The tests that play an engine call Vulkan through volk's table; without a loader only
   // the tests that need no device can pass.
   vknorm_test_load_vulkan();
+  // Every `vknorm` the tests start runs with the validation layer and fails on any message
+  // (tools/vknorm/validation.hpp), as the tests' own contexts do; unless VKNORM_VALIDATION
+  // is already set (=0 to time the tool without the layer), or the layer may be missing
+  // (environment_support.hpp).
+  vknorm::env::set("VKNORM_VALIDATION", vknorm::test::running_without_validation_layer() ? "0" : "1",
+                   /*overwrite=*/false);
+  vknorm::test::print_environment_start();
   doctest::Context context(argc, argv);
   int result = context.run();
   // Destroy the shared Vulkan contexts while the validation layer is still loaded:
@@ -119,6 +124,7 @@ int main(int argc, char** argv) {
     std::cout << "\n";
   }
   vknorm_test_unload_vulkan();
+  vknorm::test::print_environment_end();
   for (const std::string& name : g_unchecked) {
     std::cout << "[doctest] failed: '" << name << "' left validation-layer messages unchecked\n";
     result = EXIT_FAILURE;

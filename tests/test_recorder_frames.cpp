@@ -97,6 +97,8 @@ TEST_CASE("note_external_barrier: the next dispatch records no barrier of its ow
   second.bx = LayerNormCall::make(ctx, 1, nullptr);  // replaced: second reads first's y
   for (bool own_barrier : {true, false}) {
     CAPTURE(own_barrier);
+    if (!own_barrier && skip_without_validation_layer("note_external_barrier: the hazard without the caller's barrier"))
+      continue;
     auto rec = ctx.begin_commands();
     REQUIRE(rec.ok());
     REQUIRE(first.record(*rec.value()).ok());

@@ -33,7 +33,7 @@ struct Messages {
 Result<std::unique_ptr<Context>> make_context(Messages& messages, ReductionPath path) {
   StandaloneOptions options;
   options.descriptor_path = test_descriptor_path();
-  options.enable_validation = true;
+  options.enable_validation = enable_validation_layer();
   options.debug_callback = [&messages](const std::string& message) {
     std::lock_guard<std::mutex> lock(messages.mutex);
     messages.list.push_back(message);
@@ -163,7 +163,7 @@ TEST_CASE("Threads: prepare_kernels prepares both dtypes, float16 packed in word
   Messages messages;
   StandaloneOptions options;
   options.descriptor_path = test_descriptor_path();
-  options.enable_validation = true;
+  options.enable_validation = enable_validation_layer();
   options.debug_callback = [&messages](const std::string& message) {
     std::lock_guard<std::mutex> lock(messages.mutex);
     messages.list.push_back(message);

@@ -10,7 +10,11 @@
 #include <cstring>
 #include <string>
 
+#if defined(_WIN32)
+#include <io.h>  // _isatty
+#else
 #include <unistd.h>
+#endif
 
 #include "cpu_model.hpp"
 #include "gpu_model.hpp"
@@ -119,7 +123,11 @@ int main(int argc, char** argv) {
   cnn::Params twin = params;
   cnn::CpuModel cpu;
   vknorm::BatchNormState state;  // momentum 0.1; one counter serves the three layers
-  const bool tty = isatty(STDOUT_FILENO);
+#if defined(_WIN32)
+  const bool tty = _isatty(_fileno(stdout));
+#else
+  const bool tty = isatty(fileno(stdout));
+#endif
   double first_loss = 0.0, recent_loss = 0.0;
   int recent = 0, recent_correct = 0;
   for (int step = 1; step <= opt.steps; ++step) {

@@ -73,10 +73,13 @@ Status check_dims(const char* name, const std::vector<int64_t>& shape) {
     // PyTorch counts elements in int64_t (numel) and refuses a shape whose count overflows
     // it. So does vknorm: every partial product then fits int64_t too, which the checks
     // that multiply dims as int64_t (GroupNorm's N*C/G) rely on.
-    if (__builtin_mul_overflow(product, static_cast<uint64_t>(shape[i]), &product) ||
-        product > static_cast<uint64_t>(INT64_MAX))
+    // product <= INT64_MAX holds before each step; the division tells, without overflow
+    // (and without GCC's __builtin_mul_overflow), whether the next product would exceed it.
+    const uint64_t dim = static_cast<uint64_t>(shape[i]);
+    if (dim != 0 && product > static_cast<uint64_t>(INT64_MAX) / dim)
       return Status::invalid_argument(std::string(name) + ": shape " + shape_string(shape) +
                                       " has more elements than int64_t can count (" + std::to_string(INT64_MAX) + ")");
+    product *= dim;
   }
   return {};
 }

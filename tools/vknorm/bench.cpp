@@ -1,7 +1,11 @@
 // `vknorm bench`: times every norm on a fixed set of realistic shapes on the device's own
 // clock and compares each with two references measured in the same run on the same
 // tensor: a copy (read once, write once) and an elementwise pass (y = a * x + b).
+#if defined(_WIN32)
+#include <io.h>  // _isatty
+#else
 #include <unistd.h>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -346,7 +350,11 @@ int bench_command(int argc, char** argv) {
     cases.push_back(c);
   }
 
+#if defined(_WIN32)
+  const bool tty = _isatty(_fileno(stderr));
+#else
   const bool tty = isatty(fileno(stderr));
+#endif
   std::map<std::pair<uint64_t, int>, Reference> refs;
   // One case: its references, measured again right before it (on a shared machine the
   // speed drifts, and a ratio is only as good as the time window its two sides share),

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "env.hpp"
+
 namespace vknorm::cli {
 namespace {
 // Global: SyncBatchNorm's thread ranks each have a context, and a message can arrive while
@@ -16,8 +18,7 @@ std::vector<std::string> g_messages;
 }  // namespace
 
 bool validation_requested() {
-  const char* value = std::getenv("VKNORM_VALIDATION");
-  return value && std::strcmp(value, "1") == 0;
+  return env::equals("VKNORM_VALIDATION", "1");
 }
 
 void apply_validation(StandaloneOptions& options) {
