@@ -5,7 +5,8 @@
 #
 #   scripts/test.sh              all of it, as CI runs it: --release, then --swiftshader,
 #                                then --sanitize, then the fuzzers for 60 s each
-#                                (scripts/fuzz.sh), then the Arm64 cross build under
+#                                (scripts/fuzz.sh), then the Windows x64 build under wine
+#                                (scripts/test-windows.sh), then the Arm64 cross build under
 #                                qemu-user (scripts/test-arm64.sh; last, since it installs
 #                                Debian's arm64 Mesa through multiarch)
 #   scripts/test.sh --release    the Release build in build/ and its suite (the quick loop)
@@ -27,6 +28,7 @@ case "${1:-}" in
     scripts/test.sh --swiftshader
     scripts/test.sh --sanitize
     scripts/fuzz.sh 60
+    scripts/test-windows.sh
     scripts/test-arm64.sh
     ;;
   --release)
