@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "vulkan_functions.h"
+#include "allow_no_validation.h"
 
 #include <vknorm/vknorm.h>
 
@@ -62,18 +63,6 @@ static void count_validation_message(const char* message, void* user_data) {
 static int has_layer(const char* name);
 static int g_without_validation = -1; /* unknown until asked */
 static int g_contexts_without_validation;
-static int allow_no_validation(void) {
-#if defined(_MSC_VER) || defined(_UCRT) /* MSVC deprecates getenv; MinGW's msvcrt.dll has no _dupenv_s */
-  char* value = NULL;
-  size_t size = 0;
-  const int yes = _dupenv_s(&value, &size, "VKNORM_TEST_ALLOW_NO_VALIDATION") == 0 && value && strcmp(value, "1") == 0;
-  free(value);
-  return yes;
-#else
-  const char* value = getenv("VKNORM_TEST_ALLOW_NO_VALIDATION");
-  return value && strcmp(value, "1") == 0;
-#endif
-}
 static int running_without_validation(void) {
   if (g_without_validation < 0)
     g_without_validation = allow_no_validation() && !has_layer("VK_LAYER_KHRONOS_validation");

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allow_no_validation.h"
+
 #include <vknorm/vknorm.h>
 
 static atomic_int g_passed, g_failed;
@@ -88,18 +90,6 @@ static void check_relative(const char* what, const float* got, const float* ref,
  * VKNORM_TEST_ALLOW_NO_VALIDATION=1 allows that (scripts/test-windows.sh: Debian has no
  * Windows build of the layer): then the contexts run without it, counted and printed. */
 static atomic_int g_contexts_without_validation;
-static int allow_no_validation(void) {
-#if defined(_MSC_VER) || defined(_UCRT) /* MSVC deprecates getenv; MinGW's msvcrt.dll has no _dupenv_s */
-  char* value = NULL;
-  size_t size = 0;
-  const int yes = _dupenv_s(&value, &size, "VKNORM_TEST_ALLOW_NO_VALIDATION") == 0 && value && strcmp(value, "1") == 0;
-  free(value);
-  return yes;
-#else
-  const char* value = getenv("VKNORM_TEST_ALLOW_NO_VALIDATION");
-  return value && strcmp(value, "1") == 0;
-#endif
-}
 
 static vknorm_context* new_context(void) {
   vknorm_standalone_options options;
