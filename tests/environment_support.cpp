@@ -10,13 +10,7 @@
 #include "vulkan_functions.h"
 
 #if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <windows.h>
+#include "windows_header.hpp"
 #endif
 
 namespace vknorm::test {

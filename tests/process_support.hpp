@@ -9,14 +9,9 @@
 #include <string>
 
 #if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
 #include <process.h>
-#include <windows.h>
+
+#include "windows_header.hpp"
 #else
 #include <sys/wait.h>
 #include <unistd.h>
