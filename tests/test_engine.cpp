@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "allocation_support.hpp"
 #include "environment_support.hpp"
 
 namespace vknorm::test {
@@ -125,6 +126,32 @@ TestEngine::~TestEngine() {
 std::vector<std::string> TestEngine::take_messages() {
   std::lock_guard<std::mutex> lock(mutex_);
   return std::exchange(messages_, {});
+}
+
+size_t TestEngine::driver_kept_allocations_per_update_template() const {
+  // Static: a block the driver keeps must stay valid while the driver holds it.
+  static CountingAllocator allocator;
+  const size_t before = allocator.live();
+  const VkAllocationCallbacks* callbacks = allocator.callbacks();
+  const VkDescriptorSetLayoutBinding binding{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT,
+                                             nullptr};
+  VkDescriptorSetLayoutCreateInfo set_info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  set_info.bindingCount = 1;
+  set_info.pBindings = &binding;
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+  ENGINE_CHECK(vkCreateDescriptorSetLayout(device, &set_info, callbacks, &set_layout));
+  const VkDescriptorUpdateTemplateEntry entry{0, 0, 1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 0,
+                                              sizeof(VkDescriptorBufferInfo)};
+  VkDescriptorUpdateTemplateCreateInfo template_info{VK_STRUCTURE_TYPE_DESCRIPTOR_UPDATE_TEMPLATE_CREATE_INFO};
+  template_info.descriptorUpdateEntryCount = 1;
+  template_info.pDescriptorUpdateEntries = &entry;
+  template_info.templateType = VK_DESCRIPTOR_UPDATE_TEMPLATE_TYPE_DESCRIPTOR_SET;
+  template_info.descriptorSetLayout = set_layout;
+  VkDescriptorUpdateTemplate update_template = VK_NULL_HANDLE;
+  ENGINE_CHECK(vkCreateDescriptorUpdateTemplate(device, &template_info, callbacks, &update_template));
+  vkDestroyDescriptorUpdateTemplate(device, update_template, callbacks);
+  vkDestroyDescriptorSetLayout(device, set_layout, callbacks);
+  return allocator.live() - before;
 }
 
 EngineHandles TestEngine::handles() const {
