@@ -57,8 +57,9 @@ step_done() { local now; now=$(date +%s); timings+=("$1 $((now - step_started)) 
 have_loader() {
   # Not `ldconfig -p | grep -q`: with pipefail, grep's early exit fails ldconfig (SIGPIPE).
   [[ "$(ldconfig -p 2>/dev/null)" == *libvulkan.so.1* ]] && return 0
-  local d
-  for d in $(echo "${LD_LIBRARY_PATH:-}" | tr : " "); do [ -e "$d/libvulkan.so.1" ] && return 0; done
+  local d dirs
+  IFS=: read -ra dirs <<<"${LD_LIBRARY_PATH:-}"  # split on ":" only: a folder may hold spaces
+  for d in "${dirs[@]}"; do [ -e "$d/libvulkan.so.1" ] && return 0; done
   return 1
 }
 if ! have_loader && ls .gl/libvulkan1_*.deb >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -83,8 +84,9 @@ if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -f "$nvidia_icd" ] &&
   say "no driver json in the loader's folders: VK_DRIVER_FILES=$VK_DRIVER_FILES"
 fi
 have_layer() {
-  local d
-  for d in $(echo "${VK_LAYER_PATH:-}:${VK_ADD_LAYER_PATH:-}" | tr : " ") /usr/share/vulkan/explicit_layer.d \
+  local d dirs
+  IFS=: read -ra dirs <<<"${VK_LAYER_PATH:-}:${VK_ADD_LAYER_PATH:-}"
+  for d in "${dirs[@]}" /usr/share/vulkan/explicit_layer.d \
            /etc/vulkan/explicit_layer.d /usr/local/share/vulkan/explicit_layer.d; do
     [ -f "$d/VkLayer_khronos_validation.json" ] && return 0
   done

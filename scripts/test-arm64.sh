@@ -46,7 +46,15 @@ cmake -S . -B build-arm64 --toolchain cmake/toolchains/aarch64-linux-gnu.cmake -
   -DVKNORM_BUILD_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DVKNORM_INSTALL=OFF >/dev/null
 cmake --build build-arm64 -j"$(nproc)" --target vknorm_cli vknorm_tests vknorm_planner_tests
 
-tests=(qemu-aarch64 build-arm64/tests/vknorm_tests --no-intro=true)
+# The emulator: none on an Arm64 host; else qemu-user's, under either of Debian's names.
+qemu=()
+if [ "$(uname -m)" != aarch64 ]; then
+  qemu=("$(command -v qemu-aarch64 || command -v qemu-aarch64-static)") || {
+    echo "test-arm64.sh: no qemu-aarch64 or qemu-aarch64-static (Debian package qemu-user)" >&2
+    exit 1
+  }
+fi
+tests=("${qemu[@]}" build-arm64/tests/vknorm_tests --no-intro=true)
 
 echo "== Arm64 (qemu-user), no Vulkan driver: planner"
 ctest --test-dir build-arm64 --output-on-failure -R '^planner$'  # CTest runs it under qemu
@@ -61,7 +69,7 @@ env VK_DRIVER_FILES=/nonexistent VK_ICD_FILENAMES=/nonexistent "${tests[@]}" \
 export VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.aarch64.json
 export LP_NATIVE_VECTOR_WIDTH=128 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=4
 echo "== Arm64 (qemu-user), lavapipe: vknorm devices"
-qemu-aarch64 build-arm64/vknorm devices
+"${qemu[@]}" build-arm64/vknorm devices
 echo "== Arm64 (qemu-user), lavapipe: float32 GPU test cases, subgroup size 4"
 "${tests[@]}" --test-case='BatchNorm GPU with momentum=None*,Descriptor paths: lavapipe pushes descriptors*'
 
