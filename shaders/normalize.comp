@@ -8,8 +8,12 @@
 #include "common.glsl"
 #include "rows.glsl"
 
-void normalize_element(uint e, float mean, float scale, float beta) {
-  store_out(e, epilogue(e, (load_x(e) - mean) * scale + beta));
+// (x - mean) * invstd, then * gamma, as the fused and team kernels do, not x times a
+// precomputed invstd * gamma: for a group whose spread is near float's range (invstd
+// ~1e-36) and a small gamma that product is a denormal, which a device may flush to zero
+// (Vulkan allows it; SwiftShader does), leaving y = beta.
+void normalize_element(uint e, float mean, float invstd, float gamma, float beta) {
+  store_out(e, epilogue(e, (load_x(e) - mean) * invstd * gamma + beta));
 }
 
 void main() {
@@ -18,8 +22,9 @@ void main() {
   if (v.plane) {
     for (uint r = v.first_row; r < v.R; r += v.row_step) {
       uvec2 gc = plane_group_channel(r);
-      float mean = stat_mean(gc.x), scale = stat_invstd(gc.x) * gamma_of(gc.y), beta = beta_of(gc.y);
-      for (uint col = v.first_col; col < v.L; col += v.col_step) normalize_element(r * v.L + col, mean, scale, beta);
+      float mean = stat_mean(gc.x), invstd = stat_invstd(gc.x), gamma = gamma_of(gc.y), beta = beta_of(gc.y);
+      for (uint col = v.first_col; col < v.L; col += v.col_step)
+        normalize_element(r * v.L + col, mean, invstd, gamma, beta);
     }
     return;
   }
@@ -34,8 +39,8 @@ void main() {
     for (uint r = v.first_row; r < v.R;) {
       uint b = r / pc.O, g = b * pc.K + k;
       uint end = per_channel ? v.R : min(v.R, (b + 1u) * pc.O);
-      float mean = stat_mean(g), scale = stat_invstd(g) * gamma;
-      for (; r < end; r += v.row_step) normalize_element(r * v.L + col, mean, scale, beta);
+      float mean = stat_mean(g), invstd = stat_invstd(g);
+      for (; r < end; r += v.row_step) normalize_element(r * v.L + col, mean, invstd, gamma, beta);
     }
   }
 }
