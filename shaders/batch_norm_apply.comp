@@ -1,7 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Eval BatchNorm from cached coefficients (batch_norm_coefficients.comp): y = x * scale +
-// shift, then the epilogue (residual add, ReLU). Slot work holds K scales, then K shifts.
+// Eval BatchNorm (and InstanceNorm with running statistics) as y = x * scale + shift,
+// then the epilogue (residual add, ReLU), with the coefficients of the element's channel:
+//  - cached (record_batch_norm_inference_apply): slot work holds K scales, then K shifts
+//    (batch_norm_coefficients.comp);
+//  - or, with FLAG_STATS_ARE_VAR (the eval forward), computed from the running statistics
+//    and the affine parameters, once per row or column an invocation walks: the same
+//    float32 operations, so the two ways give the same y.
 //
 // The tensor is R rows of L contiguous elements, in units of 4 elements (128-bit for
 // float32) where the plane (NCHW: I) or the channel count (NHWC: I == 1, K) and the
@@ -14,6 +19,7 @@
 // Workgroups in x cover a long row, short rows are packed several to a workgroup,
 // workgroups in y walk the rows.
 #include "common.glsl"
+#include "batch_norm_coefficients.glsl"
 
 // 4-element views of the tensors and of the coefficients: aliases of the bindings of slots
 // x (0), out (2), work (9) and side (10) of src/shader_contract.h.
@@ -48,8 +54,9 @@ void apply4(uint u, vec4 scale, vec4 shift) {
 }
 void apply1(uint e, float scale, float shift) { store_out(e, epilogue(e, load_x(e) * scale + shift)); }
 
-float scale_of(uint k) { return load_work(k); }
-float shift_of(uint k) { return load_work(pc.K + k); }
+vec2 coefficients_of(uint k) {
+  return has_flag(FLAG_STATS_ARE_VAR) ? running_coefficients(k) : vec2(load_work(k), load_work(pc.K + k));
+}
 
 void main() {
   uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
@@ -71,11 +78,11 @@ void main() {
     // The channel of plane row r is r % K: stepped by carries, not divided per row.
     uint k = first_row % pc.K, k_step = row_step % pc.K;
     for (uint r = first_row; r < R; r += row_step) {
-      float scale = scale_of(k), shift = shift_of(k);
+      vec2 ab = coefficients_of(k);
       if (width == 4u)
-        for (uint c = first_col; c < Lu; c += col_step) apply4(r * Lu + c, vec4(scale), vec4(shift));
+        for (uint c = first_col; c < Lu; c += col_step) apply4(r * Lu + c, vec4(ab.x), vec4(ab.y));
       else
-        for (uint c = first_col; c < Lu; c += col_step) apply1(r * L + c, scale, shift);
+        for (uint c = first_col; c < Lu; c += col_step) apply1(r * L + c, ab.x, ab.y);
       k += k_step;
       if (k >= pc.K) k -= pc.K;
     }
@@ -84,27 +91,28 @@ void main() {
   // Vector rows (n) or (n, s) of L = K * I: column unit c holds elements c * width ..,
   // of channel c * width / I (NCHW: one channel per unit, I % width == 0), or channels
   // 4c .. 4c + 3 (NHWC). Its coefficients are loaded once for all its rows.
-  bool coef4 = channels_last && width == 4u && work_base() % 4u == 0u;  // K % 4 == 0: shifts aligned too
+  bool coef4 = channels_last && width == 4u && !has_flag(FLAG_STATS_ARE_VAR) &&
+               work_base() % 4u == 0u;  // K % 4 == 0: the shifts are aligned too
   for (uint c = first_col; c < Lu; c += col_step) {
     if (width == 4u) {
       vec4 scale, shift;
       if (!channels_last) {
-        uint k = c * 4u / pc.I;
-        scale = vec4(scale_of(k));
-        shift = vec4(shift_of(k));
+        vec2 ab = coefficients_of(c * 4u / pc.I);
+        scale = vec4(ab.x);
+        shift = vec4(ab.y);
       } else if (coef4) {
         scale = work4.data[work_base() / 4u + c];
         shift = work4.data[(work_base() + pc.K) / 4u + c];
       } else {
-        uint k = 4u * c;
-        scale = vec4(scale_of(k), scale_of(k + 1u), scale_of(k + 2u), scale_of(k + 3u));
-        shift = vec4(shift_of(k), shift_of(k + 1u), shift_of(k + 2u), shift_of(k + 3u));
+        vec2 c0 = coefficients_of(4u * c), c1 = coefficients_of(4u * c + 1u);
+        vec2 c2 = coefficients_of(4u * c + 2u), c3 = coefficients_of(4u * c + 3u);
+        scale = vec4(c0.x, c1.x, c2.x, c3.x);
+        shift = vec4(c0.y, c1.y, c2.y, c3.y);
       }
       for (uint r = first_row; r < R; r += row_step) apply4(r * Lu + c, scale, shift);
     } else {
-      uint k = c / pc.I;
-      float scale = scale_of(k), shift = shift_of(k);
-      for (uint r = first_row; r < R; r += row_step) apply1(r * L + c, scale, shift);
+      vec2 ab = coefficients_of(c / pc.I);
+      for (uint r = first_row; r < R; r += row_step) apply1(r * L + c, ab.x, ab.y);
     }
   }
 }

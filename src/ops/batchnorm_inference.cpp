@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "ops/batchnorm_apply.hpp"
 #include "ops/norm_engine.hpp"
 #include "ops/norm_lengths.hpp"
 #include "recorder_impl.hpp"
@@ -59,6 +60,30 @@ SlotBinding binding(const BufferRef& r, const SlotUse& use) {
 }
 
 }  // namespace
+
+// As rows.glsl's grid (row_grid in planner.cpp), in units of 4 elements where the rows
+// allow them (the offsets may still make the shader take single elements: it then loops
+// over more per invocation). A plane row gives each invocation up to 16 units before it is
+// split over more workgroups; vector rows give each invocation up to 8 rows before more
+// workgroups in y.
+ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
+  const uint64_t wg = workgroup_size_for(caps);
+  const bool channels_last = I == 1;
+  const uint64_t width = (channels_last ? K : I) % 4 == 0 ? 4 : 1;
+  const bool plane = !channels_last && I / width >= wg;
+  const uint64_t L = plane ? I : K * I;
+  if (L == 0 || elements == 0) return {};
+  const uint64_t R = elements / L, units = L / width;
+  const uint64_t rows_per_step = units >= wg ? 1 : wg / units;
+  const uint64_t row_steps = (R + rows_per_step - 1) / rows_per_step;
+  const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
+  ApplyGrid grid;
+  grid.x = fold_grid((units + cols_per_workgroup - 1) / cols_per_workgroup,
+                     std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
+  grid.y = fold_grid(plane ? row_steps : (row_steps + 7) / 8,
+                     std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid.x));
+  return grid;
+}
 
 Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
   auto g = check_inference(params);
@@ -132,24 +157,8 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   if (params.epilogue.residual) push.flags |= kFlagResidual;
   if (params.epilogue.relu) push.flags |= kFlagRelu;
 
-  // The shader's grid, as rows.glsl's (row_grid in planner.cpp), in units of 4 elements
-  // where the rows allow them (the offsets may still make the shader take single
-  // elements: it then loops over more per invocation). A plane row gives each invocation
-  // up to 16 units before it is split over more workgroups; vector rows give each
-  // invocation up to 8 rows before more workgroups in y.
-  const uint64_t wg = workgroup_size_for(caps);
-  const uint64_t width = (nchw ? S : C) % 4 == 0 ? 4 : 1;
-  const bool plane = nchw && S / width >= wg;
-  const uint64_t L = plane ? S : C * (nchw ? S : 1), R = E / L;
-  const uint64_t units = L / width;
-  const uint64_t rows_per_step = units >= wg ? 1 : wg / units;
-  const uint64_t row_steps = (R + rows_per_step - 1) / rows_per_step;
-  const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
-  const uint32_t grid_x = fold_grid((units + cols_per_workgroup - 1) / cols_per_workgroup,
-                                    std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
-  const uint32_t grid_y = fold_grid(plane ? row_steps : (row_steps + 7) / 8,
-                                    std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid_x));
-  return dispatch_one(recorder, KernelId::batch_norm_apply, params.dtype, slots, push, grid_x, grid_y);
+  const ApplyGrid grid = batch_norm_apply_grid(caps, E, C, push.I);
+  return dispatch_one(recorder, KernelId::batch_norm_apply, params.dtype, slots, push, grid.x, grid.y);
 }
 
 Result<std::vector<float>> batch_norm_inference_coefficients(const BatchNormParams& params,
