@@ -333,3 +333,33 @@ TEST_CASE("batch_norm inference: host coefficients follow the formula, and need 
   CHECK(short_var.status().message().find("running_var") != std::string::npos);
   CHECK(batch_norm_inference_coefficient_count(p).value() == 6);
 }
+
+TEST_CASE("batch_norm inference: preparing BatchNorm's forward prepares both inference kernels") {
+  StandaloneOptions options;
+  options.descriptor_path = test_descriptor_path();
+  options.require_prepared_kernels = true;  // a missing pipeline fails the record call
+  OwnContext ctx(options);
+  PrepareRequest request;
+  request.kinds = {Norm::batch_norm};
+  request.backward = false;
+  auto prepared = ctx->prepare_kernels(request);
+  REQUIRE_MESSAGE(prepared.ok(), prepared.status().message());
+  const uint32_t pipelines = ctx->footprint().pipelines;
+
+  BatchNormParams p;
+  p.shape = {2, 8, 4, 4};
+  p.training = false;
+  auto x = ctx->create_buffer(2 * 8 * 16 * 4), y = ctx->create_buffer(2 * 8 * 16 * 4);
+  auto stats = ctx->create_buffer(8 * 4), coefficients = ctx->create_buffer(16 * 4);
+  REQUIRE((x.ok() && y.ok() && stats.ok() && coefficients.ok()));
+  auto recorder = ctx->begin_commands();
+  REQUIRE(recorder.ok());
+  Status st = record_batch_norm_inference_coefficients(
+      *recorder.value(), p, {ref(*stats), ref(*stats), ref(*stats), ref(*stats), ref(*coefficients)});
+  CHECK_MESSAGE(st.ok(), st.message());
+  st = record_batch_norm_inference_apply(*recorder.value(), p, {ref(*x), ref(*y), ref(*coefficients), {}});
+  CHECK_MESSAGE(st.ok(), st.message());
+  CHECK(recorder.value()->dispatch_count() == 2);
+  REQUIRE(ctx->submit_and_wait(*recorder.value()).ok());
+  CHECK(ctx->footprint().pipelines == pipelines);
+}
