@@ -8,9 +8,12 @@
 //   scale[c] = weight[c] * (1 / sqrt(running_var[c] + eps))     (weight 1 without affine)
 //   shift[c] = bias[c] - running_mean[c] * scale[c]             (bias 0 without affine)
 // and the apply y = x * scale[c] + shift[c], then the epilogue (residual add, ReLU).
-// y equals record_batch_norm_forward's eval output (training = false) within float32
-// rounding of its terms: |y_apply - y_forward| <= a few ulp of |x * scale| + |mean * scale| + |bias|
-// (the forward subtracts the mean first; the two differ only in rounding).
+// record_batch_norm_forward with training = false runs the same apply, computing the
+// coefficients inside it with the same float32 operations: the two ways give the same y.
+// Against the exact (x - mean) / sqrt(var + eps) * weight + bias, y is within a few float32
+// ulp of |x * scale| + |mean * scale| + |bias| (+ |residual|): folding the mean into the
+// shift loses what x - mean would cancel first when |mean| >> the spread, as PyTorch's CPU
+// eval BatchNorm does (it computes the same two steps).
 //
 // Coefficient buffer layout: 2 * C floats, all C scales, then all C shifts
 // (kBatchNormCoefficientsPerChannel floats per channel, scales at [0, C), shifts at [C, 2C)).
