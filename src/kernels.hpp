@@ -33,7 +33,9 @@ struct Capabilities;
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
   X(param_partial, SUBGROUP) \
-  X(param_finalize, PLAIN)
+  X(param_finalize, PLAIN)   \
+  X(batch_norm_coefficients, PLAIN) \
+  X(batch_norm_apply, PLAIN)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name, variants) name,

@@ -550,6 +550,67 @@ VKNORM_API vknorm_status vknorm_batch_norm_backward_host(vknorm_context* context
                                                          const vknorm_batch_norm_params* params,
                                                          const vknorm_host_backward* io);
 
+/* ---- BatchNorm inference: cached coefficients and folding ----------------------------
+ * Eval BatchNorm in two steps, for running statistics that stay the same frame after frame
+ * (vknorm/batchnorm_inference.hpp). Once: per-channel coefficients, float32, all C scales
+ * then all C shifts (2 * C floats):
+ *   scale[c] = weight[c] * (1 / sqrt(running_var[c] + eps)),  shift[c] = bias[c] - running_mean[c] * scale[c]
+ * (weight 1, bias 0 without affine). Every frame: y = x * scale + shift, then the epilogue.
+ * Equal to vknorm_batch_norm_record_forward's eval output within float32 rounding. Both
+ * record calls take the eval forward's params (training 0, track_running_stats 1). */
+#define VKNORM_BATCH_NORM_COEFFICIENTS_PER_CHANNEL 2
+
+typedef struct vknorm_batch_norm_coefficients_buffers {
+  vknorm_buffer_ref running_mean, running_var; /* C floats */
+  vknorm_buffer_ref weight, bias;              /* C floats, with params.affine */
+  vknorm_buffer_ref coefficients;              /* written: 2 * C floats */
+} vknorm_batch_norm_coefficients_buffers;
+
+typedef struct vknorm_batch_norm_apply_buffers {
+  vknorm_buffer_ref x, y;         /* in the params' layout and dtype */
+  vknorm_buffer_ref coefficients; /* 2 * C floats */
+  vknorm_buffer_ref residual;     /* like x, with epilogue.residual */
+} vknorm_batch_norm_apply_buffers;
+
+VKNORM_API vknorm_status vknorm_batch_norm_record_inference_coefficients(
+    vknorm_recorder* recorder, const vknorm_batch_norm_params* params,
+    const vknorm_batch_norm_coefficients_buffers* buffers);
+/* 128-bit loads and stores where the row length and the offsets allow, scalar otherwise. */
+VKNORM_API vknorm_status vknorm_batch_norm_record_inference_apply(vknorm_recorder* recorder,
+                                                                  const vknorm_batch_norm_params* params,
+                                                                  const vknorm_batch_norm_apply_buffers* buffers);
+/* The coefficients on the host: running_mean, running_var (and, with params->affine,
+ * weight and bias) hold C floats each; out_coefficients holds out_capacity >= 2 * C. */
+VKNORM_API vknorm_status vknorm_batch_norm_inference_coefficients_host(const vknorm_batch_norm_params* params,
+                                                                      const float* running_mean,
+                                                                      const float* running_var, const float* weight,
+                                                                      const float* bias, float* out_coefficients,
+                                                                      size_t out_capacity);
+
+/* The BatchNorm after a convolution or linear layer, for folding: C floats each; weight
+ * and bias may be NULL (1 and 0). */
+typedef struct vknorm_batch_norm_fold {
+  const float* running_mean;
+  const float* running_var;
+  const float* weight;
+  const float* bias;
+  float eps;
+} vknorm_batch_norm_fold;
+
+/* torch.nn.utils.fuse_conv_bn_weights: conv_weight of weight_shape (out, in/groups, *k), or
+ * with transpose a transposed convolution's (in, out, *k); C = out. conv_bias: C floats or
+ * NULL (zeros). Writes out_weight (as many floats as conv_weight; may be conv_weight
+ * itself) and out_bias (C floats). */
+VKNORM_API vknorm_status vknorm_fuse_conv_bn_weights(const float* conv_weight, const int64_t* weight_shape,
+                                                     size_t rank, const float* conv_bias,
+                                                     const vknorm_batch_norm_fold* bn, int transpose,
+                                                     float* out_weight, float* out_bias);
+/* torch.nn.utils.fuse_linear_bn_weights: linear_weight (out, in), C = out; as above. */
+VKNORM_API vknorm_status vknorm_fuse_linear_bn_weights(const float* linear_weight, const int64_t* weight_shape,
+                                                       size_t rank, const float* linear_bias,
+                                                       const vknorm_batch_norm_fold* bn, float* out_weight,
+                                                       float* out_bias);
+
 /* ---- SyncBatchNorm (torch.nn.SyncBatchNorm) ------------------------------------------
  * BatchNorm in training mode over a batch split across devices or processes (ranks).
  * Each rank holds its shard, an (N_r, C, *) tensor with the same C and * everywhere (N_r

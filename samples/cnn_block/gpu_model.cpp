@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "vknorm/batchnorm_inference.hpp"
 #include "vknorm/half.hpp"
 #include "vknorm/sync_batchnorm.hpp"
 
@@ -384,29 +385,24 @@ vknorm::Result<Forward> GpuModel::step(Params& p, const Batch& b, const StepOpti
   return f;
 }
 
-// Folding BatchNorm (eval) into the convolution before it:
-//   w' = w * gamma / sqrt(running_var + eps),  b' = beta - running_mean * gamma / sqrt(running_var + eps).
-static void fold(const std::vector<float>& w, const BatchNormLayer& bn, int cin, std::vector<float>& fw,
-                 std::vector<float>& fb) {
-  fw.resize(w.size());
-  fb.resize(kChannels);
-  for (int co = 0; co < kChannels; ++co) {
-    const double scale = bn.gamma[co] / std::sqrt(double(bn.running_var[co]) + 1e-5);
-    for (int i = 0; i < cin * 9; ++i) fw[co * cin * 9 + i] = static_cast<float>(w[co * cin * 9 + i] * scale);
-    fb[co] = static_cast<float>(bn.beta[co] - bn.running_mean[co] * scale);
-  }
+// Folding BatchNorm (eval) into the convolution before it, as PyTorch's
+// torch.nn.utils.fuse_conv_bn_weights: w' = w * gamma / sqrt(running_var + eps),
+// b' = (0 - running_mean) / sqrt(running_var + eps) * gamma + beta.
+static vknorm::Result<vknorm::FoldedWeights> fold(const std::vector<float>& w, const BatchNormLayer& bn, int cin) {
+  return vknorm::fuse_conv_bn_weights(w, {kChannels, cin, 3, 3}, {},
+                                      {bn.running_mean, bn.running_var, bn.gamma, bn.beta, 1e-5f});
 }
 
 vknorm::Result<std::vector<float>> GpuModel::folded_block(const Params& p, const Batch& b) {
   Impl& m = *impl_;
   const int n = b.n;
-  std::vector<float> fw1, fb1, fw2, fb2;
-  fold(p.w1, p.bn1, 1, fw1, fb1);
-  fold(p.w2, p.bn2, kChannels, fw2, fb2);
-  Impl::put(m.fw1, fw1);
-  Impl::put(m.fb1, fb1);
-  Impl::put(m.fw2, fw2);
-  Impl::put(m.fb2, fb2);
+  auto folded1 = fold(p.w1, p.bn1, 1), folded2 = fold(p.w2, p.bn2, kChannels);
+  if (!folded1) return folded1.status();
+  if (!folded2) return folded2.status();
+  Impl::put(m.fw1, folded1->weight);
+  Impl::put(m.fb1, folded1->bias);
+  Impl::put(m.fw2, folded2->weight);
+  Impl::put(m.fb2, folded2->bias);
   m.upload(m.x, b.x, n, 1);
   const size_t act = size_t(n) * kChannels * kPlane;
   VkCommandBuffer cmd = m.app.begin();

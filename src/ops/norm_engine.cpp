@@ -9,6 +9,40 @@
 #include "recorder_impl.hpp"
 
 namespace vknorm {
+
+// A buffer a pass binds: present, aligned to its element, large enough (when its size is
+// known), and within one binding's range where it is bound.
+Status check_buffer_ref(const Capabilities& caps, const char* role, const BufferRef* r, const SlotUse& use) {
+  // Named only when something is wrong: a record call allocates nothing when all is well.
+  auto name = [role] { return std::string("buffers.") + role; };
+  if (!r || r->empty()) return Status::invalid_argument(name() + ": expected a VkBuffer, got VK_NULL_HANDLE");
+  if (r->offset % use.element_bytes != 0)
+    return Status::invalid_argument(name() + ": offset " + std::to_string(r->offset) + " is not a multiple of " +
+                                    std::to_string(use.element_bytes));
+  const uint64_t bytes = use.bytes_from(r->offset);
+  constexpr const char* whole_words =
+      "without 16-bit storage float16 is read and written as whole 32-bit words; the other half of a word the "
+      "tensor shares is written back unchanged";
+  if (r->size != VK_WHOLE_SIZE && r->size < bytes)
+    return Status::invalid_argument(name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " +
+                                    std::to_string(bytes) + " (" + std::to_string(use.count) + " elements" +
+                                    (bytes > use.bytes() ? ", and the 2 bytes after them: " + std::string(whole_words) : "") + ")");
+  // VK_WHOLE_SIZE is trusted to cover the tensor, but not the half word after it: the buffer
+  // may end right there, and binding past its end is invalid.
+  if (r->size == VK_WHOLE_SIZE && bytes > use.bytes())
+    return Status::invalid_argument(name() + ": range VK_WHOLE_SIZE, expected an explicit range of at least " +
+                                    std::to_string(bytes) + " bytes (" + std::to_string(use.count) +
+                                    " elements, and the 2 bytes after them: " + whole_words + ")");
+  // The binding starts at the offset rounded down to minStorageBufferOffsetAlignment.
+  const uint64_t bound = r->offset % caps.min_storage_buffer_offset_alignment + bytes;
+  if (bound > caps.max_storage_buffer_range)
+    return Status::unsupported(name() + ": binding " + std::to_string(bound) + " bytes (" + std::to_string(bytes) +
+                               " from an offset of " + std::to_string(r->offset) +
+                               ") exceeds the device's maxStorageBufferRange of " +
+                               std::to_string(caps.max_storage_buffer_range) + " bytes");
+  return {};
+}
+
 namespace {
 
 // The caller's buffers, by role, and the order their checks run in (when several are
@@ -59,37 +93,8 @@ Buffers backward_buffers(const NormBackwardBuffers& b) {
 
 bool records(uint32_t phases, const Pass& pass) { return (phases & static_cast<uint32_t>(pass.phase)) != 0; }
 
-// A buffer the recorded passes bind: present, aligned to its element, large enough (when
-// its size is known), and within one binding's range where it is bound.
 Status check_ref(const Capabilities& caps, Role role, const BufferRef* r, const SlotUse& use) {
-  // Named only when something is wrong: a record call allocates nothing when all is well.
-  auto name = [role] { return std::string("buffers.") + to_string(role); };
-  if (!r || r->empty()) return Status::invalid_argument(name() + ": expected a VkBuffer, got VK_NULL_HANDLE");
-  if (r->offset % use.element_bytes != 0)
-    return Status::invalid_argument(name() + ": offset " + std::to_string(r->offset) + " is not a multiple of " +
-                                    std::to_string(use.element_bytes));
-  const uint64_t bytes = use.bytes_from(r->offset);
-  constexpr const char* whole_words =
-      "without 16-bit storage float16 is read and written as whole 32-bit words; the other half of a word the "
-      "tensor shares is written back unchanged";
-  if (r->size != VK_WHOLE_SIZE && r->size < bytes)
-    return Status::invalid_argument(name() + ": range of " + std::to_string(r->size) + " bytes, expected at least " +
-                                    std::to_string(bytes) + " (" + std::to_string(use.count) + " elements" +
-                                    (bytes > use.bytes() ? ", and the 2 bytes after them: " + std::string(whole_words) : "") + ")");
-  // VK_WHOLE_SIZE is trusted to cover the tensor, but not the half word after it: the buffer
-  // may end right there, and binding past its end is invalid.
-  if (r->size == VK_WHOLE_SIZE && bytes > use.bytes())
-    return Status::invalid_argument(name() + ": range VK_WHOLE_SIZE, expected an explicit range of at least " +
-                                    std::to_string(bytes) + " bytes (" + std::to_string(use.count) +
-                                    " elements, and the 2 bytes after them: " + whole_words + ")");
-  // The binding starts at the offset rounded down to minStorageBufferOffsetAlignment.
-  const uint64_t bound = r->offset % caps.min_storage_buffer_offset_alignment + bytes;
-  if (bound > caps.max_storage_buffer_range)
-    return Status::unsupported(name() + ": binding " + std::to_string(bound) + " bytes (" + std::to_string(bytes) +
-                               " from an offset of " + std::to_string(r->offset) +
-                               ") exceeds the device's maxStorageBufferRange of " +
-                               std::to_string(caps.max_storage_buffer_range) + " bytes");
-  return {};
+  return check_buffer_ref(caps, to_string(role), r, use);
 }
 
 // What the recorded phases bind: the whole call's buffers (every one it names, also

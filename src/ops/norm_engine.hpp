@@ -9,6 +9,11 @@
 
 namespace vknorm {
 
+// A buffer a pass binds, checked for `use`: present, aligned to its element, large enough
+// (when its size is known) and within maxStorageBufferRange; messages name
+// "buffers.<role>".
+Status check_buffer_ref(const Capabilities& caps, const char* role, const BufferRef* ref, const SlotUse& use);
+
 // Records the passes of `phases` (a mask of Phase values) of the plan `options` give.
 // Buffers are checked against what those passes bind; size the workspace for these options
 // with plan_workspace_bytes (norm_workspace_size is the default plan's). A plan with a fused

@@ -117,8 +117,10 @@ Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan
 enum class Direction { forward, backward };
 
 // Every kernel plan_forward (forward) or plan_backward (backward) can put in a plan of
-// `kind`, on any device, for any shape, dtype, epilogue and options: what preparing a
-// kind creates (Context::prepare_kernels). Empty for a value outside the enum.
+// `kind`, on any device, for any shape, dtype, epilogue and options, and for BatchNorm's
+// forward also the pass of record_batch_norm_inference_coefficients (the one kernel
+// outside the norm plans): what preparing a kind creates (Context::prepare_kernels).
+// Empty for a value outside the enum.
 std::vector<KernelId> candidate_kernels(Norm kind, Direction direction);
 
 // Bytes of workspace the forward and the backward need (at least 4). Refuses only a

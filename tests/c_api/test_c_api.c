@@ -1320,6 +1320,124 @@ done:
   CHECK(g_engine_messages == 0, "%d validation messages in engine mode", g_engine_messages);
 }
 
+/* Eval BatchNorm through cached coefficients: the device's coefficients equal the host's,
+ * and coefficients + apply give the eval forward's y; folding a convolution and a linear
+ * layer; the refusals. */
+static void test_batch_norm_inference(vknorm_context* ctx) {
+  enum { N = 2, C = 6, S = 9, E = N * C * S };
+  const int64_t shape[] = {N, C, 3, 3};
+  vknorm_batch_norm_params bn;
+  vknorm_batch_norm_params_init(&bn);
+  bn.shape = shape;
+  bn.rank = 4;
+  bn.training = 0;
+  bn.epilogue.relu = 1;
+  vknorm_buffer *x_b, *y_b, *rm_b, *rv_b, *w_b, *b_b, *c_b;
+  float* x = new_floats(ctx, E, &x_b);
+  float* y = new_floats(ctx, E, &y_b);
+  float* rm = new_floats(ctx, C, &rm_b);
+  float* rv = new_floats(ctx, C, &rv_b);
+  float* w = new_floats(ctx, C, &w_b);
+  float* b = new_floats(ctx, C, &b_b);
+  float* coefficients = new_floats(ctx, 2 * C, &c_b);
+  if (x && y && rm && rv && w && b && coefficients) {
+    fill(x, E, -1.0f, 3.0f);
+    fill(rm, C, -0.5f, 1.5f);
+    fill(rv, C, 0.2f, 2.0f);
+    fill(w, C, 0.5f, 1.5f);
+    fill(b, C, -0.5f, 0.5f);
+    vknorm_batch_norm_coefficients_buffers cb = {0};
+    cb.running_mean = vknorm_buffer_ref_at(rm_b, 0);
+    cb.running_var = vknorm_buffer_ref_at(rv_b, 0);
+    cb.weight = vknorm_buffer_ref_at(w_b, 0);
+    cb.bias = vknorm_buffer_ref_at(b_b, 0);
+    cb.coefficients = vknorm_buffer_ref_at(c_b, 0);
+    vknorm_batch_norm_apply_buffers ab = {0};
+    ab.x = vknorm_buffer_ref_at(x_b, 0);
+    ab.y = vknorm_buffer_ref_at(y_b, 0);
+    ab.coefficients = cb.coefficients;
+    vknorm_recorder* rec = NULL;
+    CHECK_OK(vknorm_recorder_begin_standalone(ctx, &rec));
+    CHECK_OK(vknorm_batch_norm_record_inference_coefficients(rec, &bn, &cb));
+    CHECK_OK(vknorm_batch_norm_record_inference_apply(rec, &bn, &ab));
+    /* Refused, naming the argument, recording nothing. */
+    vknorm_batch_norm_apply_buffers no_x = ab;
+    no_x.x.buffer = VK_NULL_HANDLE;
+    CHECK_ERROR(vknorm_batch_norm_record_inference_apply(rec, &bn, &no_x), VKNORM_STATUS_INVALID_ARGUMENT,
+                "buffers.x: expected a VkBuffer");
+    CHECK_ERROR(vknorm_batch_norm_record_inference_apply(rec, &bn, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "buffers");
+    vknorm_batch_norm_params training = bn;
+    training.training = 1;
+    CHECK_ERROR(vknorm_batch_norm_record_inference_coefficients(rec, &training, &cb), VKNORM_STATUS_INVALID_ARGUMENT,
+                "params.training");
+    CHECK(vknorm_recorder_dispatch_count(rec) == 2, "dispatch count %u", vknorm_recorder_dispatch_count(rec));
+    CHECK_OK(vknorm_recorder_submit_and_wait(rec));
+    vknorm_recorder_destroy(rec);
+
+    float host[2 * C], want[E];
+    CHECK_OK(vknorm_batch_norm_inference_coefficients_host(&bn, rm, rv, w, b, host, 2 * C));
+    for (int i = 0; i < 2 * C; ++i)
+      CHECK(fabsf(host[i] - coefficients[i]) <= 1e-6f * (1.0f + fabsf(host[i])), "coefficient %d: host %.9g, device %.9g",
+            i, host[i], coefficients[i]);
+    CHECK_ERROR(vknorm_batch_norm_inference_coefficients_host(&bn, rm, rv, w, b, host, 2 * C - 1),
+                VKNORM_STATUS_INVALID_ARGUMENT, "out_capacity: expected at least 12");
+    CHECK_ERROR(vknorm_batch_norm_inference_coefficients_host(&bn, rm, NULL, w, b, host, 2 * C),
+                VKNORM_STATUS_INVALID_ARGUMENT, "running_var");
+    vknorm_host_forward io = {0};
+    io.x = x;
+    io.x_length = E;
+    io.weight = w;
+    io.weight_length = C;
+    io.bias = b;
+    io.bias_length = C;
+    io.running_mean = rm;
+    io.running_mean_length = C;
+    io.running_var = rv;
+    io.running_var_length = C;
+    io.y = want;
+    io.y_capacity = E;
+    CHECK_OK(vknorm_batch_norm_forward_host(ctx, &bn, &io));
+    int clipped = 0;
+    for (int i = 0; i < E; ++i) {
+      clipped += y[i] == 0.0f;
+      CHECK(fabsf(y[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])), "apply y[%d] = %.8g, eval forward %.8g", i, y[i],
+            want[i]);
+    }
+    CHECK(clipped > 0 && clipped < E, "the ReLU clipped %d of %d", clipped, E);
+  }
+  vknorm_buffer_destroy(x_b);
+  vknorm_buffer_destroy(y_b);
+  vknorm_buffer_destroy(rm_b);
+  vknorm_buffer_destroy(rv_b);
+  vknorm_buffer_destroy(w_b);
+  vknorm_buffer_destroy(b_b);
+  vknorm_buffer_destroy(c_b);
+
+  /* Folding, with values exact in float32: var + eps = 4 (eps 0), rsqrt 0.5. */
+  const float mean[2] = {1.0f, -2.0f}, var[2] = {4.0f, 0.25f}, gamma[2] = {2.0f, 1.0f}, beta[2] = {0.5f, 0.0f};
+  vknorm_batch_norm_fold fold = {mean, var, gamma, beta, 0.0f};
+  const int64_t conv_shape[] = {2, 1, 1, 2}, linear_shape[] = {2, 2};
+  const float conv_w[4] = {1.0f, 2.0f, 3.0f, 4.0f}, conv_b[2] = {3.0f, 0.0f};
+  float fw[4], fb[2];
+  CHECK_OK(vknorm_fuse_conv_bn_weights(conv_w, conv_shape, 4, conv_b, &fold, 0, fw, fb));
+  /* channel 0: factor 2 * 0.5 = 1, bias (3 - 1) * 0.5 * 2 + 0.5; channel 1: factor 2, bias (0 + 2) * 2 * 1. */
+  CHECK(fw[0] == 1.0f && fw[1] == 2.0f && fw[2] == 6.0f && fw[3] == 8.0f, "folded conv weight %g %g %g %g", fw[0],
+        fw[1], fw[2], fw[3]);
+  CHECK(fb[0] == 2.5f && fb[1] == 4.0f, "folded conv bias %g %g", fb[0], fb[1]);
+  /* Transposed (in 1, out 2, 1, 2): the same runs per channel, so the same weights. */
+  const int64_t transposed_shape[] = {1, 2, 1, 2};
+  CHECK_OK(vknorm_fuse_conv_bn_weights(conv_w, transposed_shape, 4, conv_b, &fold, 1, fw, fb));
+  CHECK(fw[0] == 1.0f && fw[1] == 2.0f && fw[2] == 6.0f && fw[3] == 8.0f && fb[0] == 2.5f,
+        "folded transposed conv %g %g %g %g, %g", fw[0], fw[1], fw[2], fw[3], fb[0]);
+  CHECK_OK(vknorm_fuse_linear_bn_weights(conv_w, linear_shape, 2, NULL, &fold, fw, fb));
+  CHECK(fw[0] == 1.0f && fw[1] == 2.0f && fw[2] == 6.0f && fw[3] == 8.0f, "folded linear weight");
+  CHECK(fb[0] == -0.5f && fb[1] == 4.0f, "folded linear bias %g %g", fb[0], fb[1]);
+  CHECK_ERROR(vknorm_fuse_linear_bn_weights(conv_w, conv_shape, 4, NULL, &fold, fw, fb), VKNORM_STATUS_INVALID_ARGUMENT,
+              "weight_shape: expected 2 dims");
+  CHECK_ERROR(vknorm_fuse_conv_bn_weights(conv_w, conv_shape, 4, NULL, NULL, 0, fw, fb), VKNORM_STATUS_INVALID_ARGUMENT,
+              "bn");
+}
+
 int main(void) {
   /* Engine mode below calls Vulkan through volk's table (the test links no loader). */
   if (vknorm_test_load_vulkan() != VK_SUCCESS) return 1;
@@ -1362,6 +1480,7 @@ int main(void) {
     test_host_calls(ctx);
     test_reference_calls(ctx);
     test_errors(ctx);
+    test_batch_norm_inference(ctx);
     vknorm_context_destroy(ctx);
   }
   test_reference_errors();

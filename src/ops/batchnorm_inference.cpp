@@ -1,0 +1,191 @@
+// Eval BatchNorm in two steps (include/vknorm/batchnorm_inference.hpp): the per-channel
+// coefficients (shaders/batch_norm_coefficients.comp) and their apply
+// (shaders/batch_norm_apply.comp), each one dispatch.
+#include "vknorm/batchnorm_inference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "ops/batchnorm_apply.hpp"
+#include "ops/norm_engine.hpp"
+#include "ops/norm_lengths.hpp"
+#include "recorder_impl.hpp"
+
+namespace vknorm {
+namespace {
+
+// PyTorch's checks, then what the two steps need: the running statistics, in eval mode.
+Result<NormGeometry> check_inference(const BatchNormParams& p) {
+  auto g = check_batch_norm(p);
+  if (!g) return g.status();
+  if (p.training)
+    return Status::invalid_argument(
+        "params.training: expected false: inference coefficients fold the running statistics, which only eval "
+        "mode normalizes with (training normalizes with the batch's)");
+  if (!p.track_running_stats)
+    return Status::invalid_argument(
+        "params.track_running_stats: expected true: without running statistics eval mode normalizes with the "
+        "batch's, which no coefficients computed ahead can hold");
+  if (p.dtype != DType::f32 && p.dtype != DType::f16)
+    return Status::invalid_argument("params.dtype: expected DType::f32 or DType::f16, got " +
+                                    std::to_string(static_cast<int>(p.dtype)));
+  if (p.layout != Layout::nchw && p.layout != Layout::nhwc)
+    return Status::invalid_argument("params.layout: expected Layout::nchw or Layout::nhwc, got " +
+                                    std::to_string(static_cast<int>(p.layout)));
+  return g;
+}
+
+uint32_t element_bytes(DType d) { return d == DType::f16 ? 2 : 4; }
+
+// A grid dimension: at least 1, at most the device's limit and 65535 (the kernels loop
+// over what a smaller grid leaves).
+uint32_t fold_grid(uint64_t n, uint32_t limit) {
+  return static_cast<uint32_t>(std::clamp<uint64_t>(n, 1, std::clamp<uint32_t>(limit, 1, 65535)));
+}
+
+// Records one dispatch of `id` with the slots given, after fetching its pipeline (which
+// require_prepared_kernels may refuse): nothing is recorded when anything fails.
+Status dispatch_one(CommandRecorder& recorder, KernelId id, DType dtype, const SlotBinding (&slots)[kSlotCount],
+                    const PushConstants& push, uint32_t grid_x, uint32_t grid_y) {
+  CommandRecorder::Impl& rec = impl_of(recorder);
+  auto kernel = rec.state->kernels.get(*rec.state, id, dtype);
+  if (!kernel) return kernel.status();
+  VKNORM_TRY(rec.reserve(1));
+  return rec.dispatch(*kernel.value(), slots, push, grid_x, grid_y);
+}
+
+SlotBinding binding(const BufferRef& r, const SlotUse& use) {
+  return {r.buffer, r.offset, use.bytes(), use.element_bytes, use.packed};
+}
+
+}  // namespace
+
+// As rows.glsl's grid (row_grid in planner.cpp), in units of 4 elements where the rows
+// allow them. A plane row gives each invocation up to 16 units before it is split over
+// more workgroups; vector rows give each invocation up to 8 rows before more workgroups
+// in y. Where the offsets make the shader take single elements, it loops over 4 times
+// more per invocation: on lavapipe that ran 2.5-4x faster than a grid sized for single
+// elements (fewer, longer workgroups).
+ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
+  const uint64_t wg = workgroup_size_for(caps);
+  const bool channels_last = I == 1;
+  const uint64_t width = (channels_last ? K : I) % 4 == 0 ? 4 : 1;
+  const bool plane = !channels_last && I / width >= wg;
+  const uint64_t L = plane ? I : K * I;
+  if (L == 0 || elements == 0) return {};
+  const uint64_t R = elements / L, units = L / width;
+  const uint64_t rows_per_step = units >= wg ? 1 : wg / units;
+  const uint64_t row_steps = (R + rows_per_step - 1) / rows_per_step;
+  const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
+  ApplyGrid grid;
+  grid.x = fold_grid((units + cols_per_workgroup - 1) / cols_per_workgroup,
+                     std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
+  grid.y = fold_grid(plane ? row_steps : (row_steps + 7) / 8,
+                     std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid.x));
+  return grid;
+}
+
+Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
+  auto g = check_inference(params);
+  if (!g) return g.status();
+  return kBatchNormCoefficientsPerChannel * g->channels;
+}
+
+Status record_batch_norm_inference_coefficients(CommandRecorder& recorder, const BatchNormParams& params,
+                                                const BatchNormCoefficientsBuffers& buffers) {
+  auto g = check_inference(params);
+  if (!g) return g.status();
+  const uint64_t C = g->channels;
+  if (C == 0) return {};  // no channel, no coefficient: nothing to bind (Vulkan has no empty buffer)
+  const Capabilities& caps = impl_of(recorder).state->caps;
+  const SlotUse per_channel{Role::none, C, 4, false};
+  const SlotUse coefficients{Role::none, kBatchNormCoefficientsPerChannel * C, 4, false};
+  VKNORM_TRY(check_buffer_ref(caps, "running_mean", &buffers.running_mean, per_channel));
+  VKNORM_TRY(check_buffer_ref(caps, "running_var", &buffers.running_var, per_channel));
+  if (params.affine) {
+    VKNORM_TRY(check_buffer_ref(caps, "weight", &buffers.weight, per_channel));
+    VKNORM_TRY(check_buffer_ref(caps, "bias", &buffers.bias, per_channel));
+  }
+  VKNORM_TRY(check_buffer_ref(caps, "coefficients", &buffers.coefficients, coefficients));
+
+  SlotBinding slots[kSlotCount] = {};
+  slots[kSlotMean] = binding(buffers.running_mean, per_channel);
+  slots[kSlotStat] = binding(buffers.running_var, per_channel);
+  if (params.affine) {
+    slots[kSlotWeight] = binding(buffers.weight, per_channel);
+    slots[kSlotBias] = binding(buffers.bias, per_channel);
+  }
+  slots[kSlotWork] = binding(buffers.coefficients, coefficients);
+  PushConstants push;
+  push.K = static_cast<uint32_t>(C);
+  push.eps = params.eps;
+  if (params.affine) push.flags |= kFlagWeight | kFlagBias;
+  const uint64_t wg = workgroup_size_for(caps);
+  return dispatch_one(recorder, KernelId::batch_norm_coefficients, params.dtype, slots, push,
+                      fold_grid((C + wg - 1) / wg, caps.max_workgroup_count_x), 1);
+}
+
+Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchNormParams& params,
+                                         const BatchNormApplyBuffers& buffers) {
+  auto g = check_inference(params);
+  if (!g) return g.status();
+  const uint64_t E = g->elements, C = g->channels, S = g->spatial;
+  if (E == 0) return {};  // nothing to read or write (an empty batch, no channel or a zero dim)
+  const Capabilities& caps = impl_of(recorder).state->caps;
+  if (E > UINT32_MAX)
+    return Status::unsupported("x: " + std::to_string(E) + " elements, more than the 2^32 - 1 a binding indexes");
+  const bool packed = tensor_storage(params.dtype, caps) == TensorStorage::f16_packed;
+  const SlotUse tensor{Role::none, E, element_bytes(params.dtype), packed};
+  const SlotUse coefficients{Role::none, kBatchNormCoefficientsPerChannel * C, 4, false};
+  VKNORM_TRY(check_buffer_ref(caps, "x", &buffers.x, tensor));
+  VKNORM_TRY(check_buffer_ref(caps, "y", &buffers.y, tensor));
+  VKNORM_TRY(check_buffer_ref(caps, "coefficients", &buffers.coefficients, coefficients));
+  if (params.epilogue.residual) VKNORM_TRY(check_buffer_ref(caps, "residual", &buffers.residual, tensor));
+
+  SlotBinding slots[kSlotCount] = {};
+  slots[kSlotX] = binding(buffers.x, tensor);
+  slots[kSlotOut] = binding(buffers.y, tensor);
+  slots[kSlotWork] = binding(buffers.coefficients, coefficients);
+  if (params.epilogue.residual) slots[kSlotSide] = binding(buffers.residual, tensor);
+  // The statistics view of channel_plan (NCHW: I = S; NHWC, or no spatial dims: I = 1),
+  // which the shader reads as rows (shaders/batch_norm_apply.comp).
+  const bool nchw = params.layout == Layout::nchw && S > 1;
+  PushConstants push;
+  push.O = static_cast<uint32_t>(E / (C * (nchw ? S : 1)));
+  push.K = static_cast<uint32_t>(C);
+  push.I = static_cast<uint32_t>(nchw ? S : 1);
+  if (params.epilogue.residual) push.flags |= kFlagResidual;
+  if (params.epilogue.relu) push.flags |= kFlagRelu;
+
+  const ApplyGrid grid = batch_norm_apply_grid(caps, E, C, push.I);
+  return dispatch_one(recorder, KernelId::batch_norm_apply, params.dtype, slots, push, grid.x, grid.y);
+}
+
+Result<std::vector<float>> batch_norm_inference_coefficients(const BatchNormParams& params,
+                                                             const std::vector<float>& running_mean,
+                                                             const std::vector<float>& running_var,
+                                                             const std::vector<float>& weight,
+                                                             const std::vector<float>& bias) {
+  auto g = check_inference(params);
+  if (!g) return g.status();
+  VKNORM_TRY(check_norm_lengths(*g, {.kind = "batch_norm",
+                                     .x = static_cast<size_t>(g->elements),
+                                     .weight = if_given(params.affine, weight.size()),
+                                     .bias = if_given(params.affine, bias.size()),
+                                     .running_mean = running_mean.size(),
+                                     .running_var = running_var.size()}));
+  const size_t C = static_cast<size_t>(g->channels);
+  std::vector<float> out(kBatchNormCoefficientsPerChannel * C);
+  for (size_t c = 0; c < C; ++c) {
+    // One float32 operation per step, as the kernel (and PyTorch's CPU eval BatchNorm).
+    const float invstd = 1.0f / std::sqrt(running_var[c] + params.eps);
+    const float scale = invstd * (params.affine ? weight[c] : 1.0f);
+    const float moved = running_mean[c] * scale;
+    out[c] = scale;
+    out[C + c] = (params.affine ? bias[c] : 0.0f) - moved;
+  }
+  return out;
+}
+
+}  // namespace vknorm
