@@ -284,6 +284,11 @@ ObjectCounts KernelCache::counts() const {
   return c;
 }
 
+bool KernelCache::created(KernelId id, DType dtype) const {
+  if (static_cast<size_t>(id) >= kKernels) return false;
+  return published_[static_cast<size_t>(id)][index(dtype)].load(std::memory_order_acquire) != nullptr;
+}
+
 Status KernelCache::prepare(ContextState& s, DType dtype) {
   for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
     auto made = ensure(s, static_cast<KernelId>(i), dtype);
