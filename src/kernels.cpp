@@ -96,7 +96,16 @@ uint32_t workgroup_size_for(const Capabilities& caps) {
   return size;
 }
 
-uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId id) {
+KernelId base_kernel(KernelId id) {
+  switch (id) {
+    case KernelId::normalize_vec4: return KernelId::normalize;
+    case KernelId::team_forward_vec4: return KernelId::team_forward;
+    default: return id;
+  }
+}
+
+uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId variant) {
+  const KernelId id = base_kernel(variant);
   const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
   return team ? team_workgroup_size(caps) : workgroup_size_for(caps);
 }

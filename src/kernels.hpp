@@ -32,6 +32,7 @@ struct Capabilities;
   X(normalize_vec4, PLAIN)   \
   X(fused_forward, SUBGROUP) \
   X(team_forward, SUBGROUP)  \
+  X(team_forward_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(team_backward, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
@@ -46,6 +47,10 @@ enum class KernelId : uint32_t {
   count_,
 };
 const char* kernel_name(KernelId id);
+
+// The kernel `id` is a variant of: <name> for <name>_vec4, else `id` itself. A variant
+// has its base's workgroup size, shared memory and workspace records.
+KernelId base_kernel(KernelId id);
 
 // Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).
 bool has_subgroup_variant(KernelId id);

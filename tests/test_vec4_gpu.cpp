@@ -1,6 +1,6 @@
 // Four elements per access (shaders/vec4.glsl): the apply pass runs normalize_vec4 where
 // its rows are whole 4-element units and every tensor starts at a multiple of 4 elements,
-// and normalize otherwise. Both paths against the CPU reference, every kind, both
+// and normalize otherwise; team_forward likewise team_forward_vec4 (I % 4 == 0). Both paths against the CPU reference, every kind, both
 // layouts, float32 and float16 (packed on the mobile configuration), with the tensors 16
 // bytes aligned or 4 bytes past that; and proof of which variant ran.
 #include <cstring>
@@ -72,17 +72,19 @@ Buffer floats(Context& ctx, const std::vector<float>& values, size_t count) {
 template <class Params>
 constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 
-// `p`'s forward through the split plan (statistics, finalize, apply: the apply pass is
-// normalize or normalize_vec4) with x, residual and y `shift` bytes past 16-byte
-// alignment, against the CPU reference. Every byte outside y comes back unchanged.
+// `p`'s forward with x, residual and y `shift` bytes past 16-byte alignment, against the
+// CPU reference: through the plan `split` asks for (split: statistics, finalize, apply,
+// whose apply pass is normalize or normalize_vec4; else the default: team_forward or
+// team_forward_vec4, fused_forward, or normalize alone). Every byte outside y comes back
+// unchanged.
 template <class Params>
-void run_forward(Context& ctx, Params p, uint64_t shift, uint32_t seed) {
+void run_forward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
   auto plan = plan_norm(p);
   REQUIRE_MESSAGE(plan.ok(), plan.status().message());
-  const PlanOptions split{.split = true};
+  const PlanOptions split{.split = use_split};
   const bool half = p.dtype == DType::f16;
   std::mt19937 rng(seed);
   auto stored = [&](const std::vector<float>& v) { return half ? round_to_half(v) : v; };
@@ -163,7 +165,10 @@ void run_shapes(Context& ctx, Params p, const std::vector<std::vector<int64_t>>&
         p.dtype = dtype;
         p.epilogue = {.residual = seed % 2 == 0, .relu = seed % 3 == 0};
         if (fit) fit(p);
-        run_forward(ctx, p, shift, seed++);
+        for (bool split : {true, false}) {
+          CAPTURE(split);
+          run_forward(ctx, p, shift, seed++, split);
+        }
       }
 }
 
@@ -192,7 +197,8 @@ void run_kinds(Context& ctx) {
   }
   auto last_dim = [](auto& p) { p.normalized_shape = {p.shape.back()}; };
   LayerNormParams ln;
-  run_shapes<LayerNormParams>(ctx, ln, {{6, 12}, {3, 1024}, {7, 13}}, seed, last_dim);
+  // 1024 rows: teams on the subgroup configuration.
+  run_shapes<LayerNormParams>(ctx, ln, {{6, 12}, {3, 1024}, {7, 13}, {1024, 12}, {1024, 6}}, seed, last_dim);
   RMSNormParams rms;
   run_shapes<RMSNormParams>(ctx, rms, {{5, 16}, {5, 15}}, seed, last_dim);
 }
@@ -213,6 +219,15 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       const KernelCache& kernels = state_of(*ctx).kernels;
       CHECK(kernels.created(KernelId::normalize_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
+      // Many LayerNorm rows: teams (the device as it is has subgroup arithmetic).
+      REQUIRE(ctx->capabilities().reduction_path == ReductionPath::subgroup);
+      LayerNormParams ln;
+      ln.shape = {1024, 12};
+      ln.normalized_shape = {12};
+      ln.dtype = dtype;
+      run_forward(*ctx, ln, shift, 8, false);
+      CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
     }
   }
 }

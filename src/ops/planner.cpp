@@ -141,7 +141,7 @@ Status check_workspace_limit(const DeviceCaps& caps, const WorkspaceLayout& w, c
 // Shared memory a kernel declares with `workgroup_size` invocations: the kernels that
 // include shaders/reduce.glsl hold its reduce_scratch, a vec4 per invocation.
 uint32_t kernel_shared_bytes(KernelId kernel, uint32_t workgroup_size) {
-  switch (kernel) {
+  switch (base_kernel(kernel)) {
     case KernelId::stats_partial:
     case KernelId::fused_forward:
     case KernelId::team_forward:
@@ -248,6 +248,14 @@ class Builder {
     pass.shared_bytes = kernel_shared_bytes(kernel, pass.workgroup_size);
     pass.push = push ? *push : base_;
     pass.slots = slots_;
+  }
+  // The last pass added also runs as `vec4_kernel` on the same grid (a group pass whose
+  // group rows are whole 4-element units: I % 4 == 0).
+  void offer_vec4(KernelId vec4_kernel) {
+    Pass& pass = plan_.passes[plan_.pass_count - 1];
+    pass.vec4_kernel = vec4_kernel;
+    pass.vec4_grid_x = pass.grid_x;
+    pass.vec4_grid_y = pass.grid_y;
   }
   // An elementwise pass over the row view, with its vec4 variant where rows are whole
   // 4-element units (the recorder checks the offsets).
@@ -381,9 +389,10 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   if (s.team || s.fused) {
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     b.push().chunks = 1;
-    if (s.team)
+    if (s.team) {
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
-    else
+      if (p.I % 4 == 0) b.offer_vec4(KernelId::team_forward_vec4);
+    } else
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
     if (g.updates_running) b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, p.K));
     return plan;
@@ -506,8 +515,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   if (direction == Direction::forward)
     // On-chip (team, fused) with stats_finalize for running statistics; split
     // statistics -> finalize -> apply; normalize alone with running statistics.
-    return {KernelId::team_forward, KernelId::fused_forward, KernelId::stats_partial, KernelId::stats_finalize,
-            KernelId::normalize, KernelId::normalize_vec4};
+    return {KernelId::team_forward, KernelId::team_forward_vec4, KernelId::fused_forward, KernelId::stats_partial,
+            KernelId::stats_finalize, KernelId::normalize, KernelId::normalize_vec4};
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
   // dgamma / dbeta's own passes where gamma varies inside a group.
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,

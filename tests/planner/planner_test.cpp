@@ -307,6 +307,24 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   CHECK(apply_pass(plan.value()).vec4_kernel == KernelId::count_);
 }
 
+TEST_CASE("planner: each <name>_vec4 kernel is a variant of <name>, with its workgroup and shared memory") {
+  const Capabilities lavapipe = named("lavapipe");
+  size_t variants = 0;
+  for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
+    const KernelId id = static_cast<KernelId>(i);
+    const std::string name = kernel_name(id);
+    CAPTURE(name);
+    const bool vec4 = name.size() > 5 && name.substr(name.size() - 5) == "_vec4";
+    CHECK((base_kernel(id) != id) == vec4);
+    if (!vec4) continue;
+    ++variants;
+    CHECK(std::string(kernel_name(base_kernel(id))) == name.substr(0, name.size() - 5));
+    CHECK(kernel_workgroup_size(lavapipe, id) == kernel_workgroup_size(lavapipe, base_kernel(id)));
+    CHECK(has_subgroup_variant(id) == has_subgroup_variant(base_kernel(id)));
+  }
+  CHECK(variants == 2);
+}
+
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
   // What Context::prepare_kernels(request) creates must cover every plan the record call
   // can make (or recording would create a pipeline after preparation), and should hold
@@ -348,7 +366,7 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     }
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 6);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 7);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 4);
   CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 6);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
