@@ -31,12 +31,14 @@ struct Capabilities;
   X(normalize, PLAIN)        \
   X(normalize_vec4, PLAIN)   \
   X(fused_forward, SUBGROUP) \
+  X(fused_forward_vec4, SUBGROUP) \
   X(team_forward, SUBGROUP)  \
   X(team_forward_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(team_backward, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
+  X(grad_input_vec4, PLAIN)  \
   X(param_partial, SUBGROUP) \
   X(param_finalize, PLAIN)
 

@@ -1,6 +1,7 @@
 // Four elements per access (shaders/vec4.glsl): the apply pass runs normalize_vec4 where
 // its rows are whole 4-element units and every tensor starts at a multiple of 4 elements,
-// and normalize otherwise; team_forward likewise team_forward_vec4 (I % 4 == 0). Both paths against the CPU reference, every kind, both
+// and normalize otherwise; team_forward and fused_forward likewise their _vec4 variants
+// (I % 4 == 0). Both paths against the CPU reference, every kind, both
 // layouts, float32 and float16 (packed on the mobile configuration), with the tensors 16
 // bytes aligned or 4 bytes past that; and proof of which variant ran.
 #include <cstring>
@@ -19,10 +20,10 @@ namespace {
 constexpr double kTol = 3e-5;
 constexpr uint8_t kFill = 0xa5;  // every byte around the tensors
 
-// x, residual and y in one buffer, each `shift` bytes past a 256-byte boundary (the
+// x, residual, y, dy, dx and dresidual in one buffer, each `shift` bytes past a 256-byte boundary (the
 // largest minStorageBufferOffsetAlignment), with filler between them.
 struct Arena {
-  enum Tensor { x, residual, y, count };
+  enum Tensor { x, residual, y, dy, dx, dresidual, count };
   uint64_t n = 0;
   uint32_t element_bytes = 4;
   uint64_t shift = 0;
@@ -72,8 +73,8 @@ Buffer floats(Context& ctx, const std::vector<float>& values, size_t count) {
 template <class Params>
 constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 
-// `p`'s forward with x, residual and y `shift` bytes past 16-byte alignment, against the
-// CPU reference: through the plan `split` asks for (split: statistics, finalize, apply,
+// `p`'s forward, then its backward, with every tensor `shift` bytes past 16-byte
+// alignment, against the CPU reference. The forward goes through the plan `split` asks for (split: statistics, finalize, apply,
 // whose apply pass is normalize or normalize_vec4; else the default: team_forward or
 // team_forward_vec4, fused_forward, or normalize alone). Every byte outside y comes back
 // unchanged.
@@ -112,7 +113,7 @@ void run_forward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use
   std::memset(arena.data(), kFill, arena.bytes());
   arena.put(Arena::x, x);
   arena.put(Arena::residual, residual);
-  const std::vector<uint8_t> before(arena.data(), arena.data() + arena.bytes());
+  std::vector<uint8_t> before(arena.data(), arena.data() + arena.bytes());
 
   auto workspace_bytes = plan_workspace_bytes(ctx.capabilities(), plan.value(), split);
   REQUIRE_MESSAGE(workspace_bytes.ok(), workspace_bytes.status().message());
@@ -141,13 +142,54 @@ void run_forward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use
   const std::vector<float> none;
   auto want = Row::reference_forward(p, {x, w, b, rm, rv, p.epilogue.residual ? residual : none});
   REQUIRE_MESSAGE(want.ok(), want.status().message());
-  check_close(arena.get(Arena::y), want->y, kTol, "y", {}, 1, half ? kHalfRounding : 0.0);
+  const std::vector<float> y = arena.get(Arena::y);
+  check_close(y, want->y, kTol, "y", {}, 1, half ? kHalfRounding : 0.0);
   // Outside y (its whole words: packed float16 writes back the other half unchanged).
-  const uint64_t y_begin = arena.offset(Arena::y), y_end = y_begin + n * arena.element_bytes;
-  uint64_t changed = 0;
-  for (uint64_t i = 0; i < arena.bytes(); ++i)
-    if ((i < y_begin || i >= y_end) && arena.data()[i] != before[i]) ++changed;
-  CHECK_MESSAGE(changed == 0, changed << " bytes outside y changed");
+  auto changed_outside = [&](std::initializer_list<Arena::Tensor> outputs) {
+    uint64_t changed = 0;
+    for (uint64_t i = 0; i < arena.bytes(); ++i) {
+      bool output = false;
+      for (Arena::Tensor t : outputs) output |= i >= arena.offset(t) && i < arena.offset(t) + n * arena.element_bytes;
+      if (!output && arena.data()[i] != before[i]) ++changed;
+    }
+    return changed;
+  };
+  CHECK_MESSAGE(changed_outside({Arena::y}) == 0, "bytes outside y changed");
+
+  // The backward (split: grad_partial, grad_finalize, then grad_input or grad_input_vec4;
+  // else also team_backward), through the ReLU mask of the y the device stored. The
+  // workspace holds either direction's records.
+  const auto dy = stored(random_vector(n, rng));
+  arena.put(Arena::dy, dy);
+  before.assign(arena.data(), arena.data() + arena.bytes());
+  Buffer dweight = floats(ctx, {}, w.size()), dbias = floats(ctx, {}, b.size());
+  NormBackwardBuffers bb;
+  bb.x = arena.ref(Arena::x);
+  bb.dy = arena.ref(Arena::dy);
+  bb.dx = arena.ref(Arena::dx);
+  bb.y = arena.ref(Arena::y);
+  bb.dresidual = arena.ref(Arena::dresidual);
+  bb.weight = ref(weight);
+  bb.save_mean = ref(save_mean);
+  bb.save_invstd = ref(save_invstd);
+  bb.running_mean = ref(running_mean);
+  bb.running_var = ref(running_var);
+  bb.dweight = ref(dweight);
+  bb.dbias = ref(dbias);
+  bb.workspace = ref(workspace);
+  recorder = ctx.begin_commands();
+  REQUIRE_MESSAGE(recorder.ok(), recorder.status().message());
+  st = record_norm_backward(*recorder.value(), plan.value(), bb, split, kAllPhases);
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  st = ctx.submit_and_wait(*recorder.value());
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  auto want_back = Row::reference_backward(p, {x, dy, w, none, none, rm, rv, p.epilogue.relu ? y : none});
+  REQUIRE_MESSAGE(want_back.ok(), want_back.status().message());
+  check_close(arena.get(Arena::dx), want_back->dx, kTol, "dx", {}, 1, half ? kHalfRounding : 0.0);
+  if (p.epilogue.residual)
+    check_close(arena.get(Arena::dresidual), want_back->dresidual, kTol, "dresidual", {}, 1,
+                half ? kHalfRounding : 0.0);
+  CHECK_MESSAGE(changed_outside({Arena::dx, Arena::dresidual}) == 0, "bytes outside dx and dresidual changed");
 }
 
 // One kind's shapes: `aligned` (rows of whole 4-element units) and `odd` (not), each at
@@ -228,6 +270,11 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward(*ctx, ln, shift, 8, false);
       CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
+      // A few rows: a workgroup each (fused_forward).
+      ln.shape = {6, 12};
+      run_forward(*ctx, ln, shift, 9, false);
+      CHECK(kernels.created(KernelId::fused_forward_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::fused_forward, dtype) == (shift != 0));
     }
   }
 }

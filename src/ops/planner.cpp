@@ -11,6 +11,9 @@
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
 //  either (+ param_partial -> param_finalize when gamma varies inside a group; only
 //  param_finalize after team_backward over GroupNorm NCHW planes)
+// normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
+// per access) where the rows they walk are whole 4-element units; the recorder runs it
+// where every tensor's offset is 4-element aligned too (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
 // which is at most 1024.
@@ -392,8 +395,10 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     if (s.team) {
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
       if (p.I % 4 == 0) b.offer_vec4(KernelId::team_forward_vec4);
-    } else
+    } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
+      if (p.I % 4 == 0) b.offer_vec4(KernelId::fused_forward_vec4);
+    }
     if (g.updates_running) b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, p.K));
     return plan;
   }
@@ -482,7 +487,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     }
     if (G > 0 || (params && !p.gamma_varies))
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K), 1, &finalize);
-    if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise);
+    if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise, KernelId::grad_input_vec4);
   }
   if (!p.gamma_varies || !params) return plan;
 
@@ -515,12 +520,13 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   if (direction == Direction::forward)
     // On-chip (team, fused) with stats_finalize for running statistics; split
     // statistics -> finalize -> apply; normalize alone with running statistics.
-    return {KernelId::team_forward, KernelId::team_forward_vec4, KernelId::fused_forward, KernelId::stats_partial,
-            KernelId::stats_finalize, KernelId::normalize, KernelId::normalize_vec4};
+    return {KernelId::team_forward,   KernelId::team_forward_vec4, KernelId::fused_forward,
+            KernelId::fused_forward_vec4, KernelId::stats_partial,  KernelId::stats_finalize,
+            KernelId::normalize,      KernelId::normalize_vec4};
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
   // dgamma / dbeta's own passes where gamma varies inside a group.
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
-                             KernelId::grad_input};
+                             KernelId::grad_input, KernelId::grad_input_vec4};
   if (row->gamma_may_vary) k.insert(k.end(), {KernelId::param_partial, KernelId::param_finalize});
   return k;
 }
