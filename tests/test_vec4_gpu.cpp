@@ -74,12 +74,13 @@ template <class Params>
 constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 
 // `p`'s forward, then its backward, with every tensor `shift` bytes past 16-byte
-// alignment, against the CPU reference. The forward goes through the plan `split` asks for (split: statistics, finalize, apply,
-// whose apply pass is normalize or normalize_vec4; else the default: team_forward or
-// team_forward_vec4, fused_forward, or normalize alone). Every byte outside y comes back
-// unchanged.
+// alignment, against the CPU reference, through the plans `use_split` asks for: split
+// (statistics, finalize, apply with normalize or normalize_vec4; grad_partial,
+// grad_finalize, grad_input or grad_input_vec4), or the default ones (team_forward,
+// fused_forward or normalize alone, each possibly _vec4; team_backward or the split
+// passes). Every byte outside the outputs comes back unchanged.
 template <class Params>
-void run_forward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true) {
+void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
@@ -209,7 +210,7 @@ void run_shapes(Context& ctx, Params p, const std::vector<std::vector<int64_t>>&
         if (fit) fit(p);
         for (bool split : {true, false}) {
           CAPTURE(split);
-          run_forward(ctx, p, shift, seed++, split);
+          run_forward_backward(ctx, p, shift, seed++, split);
         }
       }
 }
@@ -257,7 +258,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       p.shape = {2, 8, 4, 4};
       p.training = false;
       p.dtype = dtype;
-      run_forward(*ctx, p, shift, 7);
+      run_forward_backward(*ctx, p, shift, 7);
       const KernelCache& kernels = state_of(*ctx).kernels;
       CHECK(kernels.created(KernelId::normalize_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
@@ -267,12 +268,12 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       ln.shape = {1024, 12};
       ln.normalized_shape = {12};
       ln.dtype = dtype;
-      run_forward(*ctx, ln, shift, 8, false);
+      run_forward_backward(*ctx, ln, shift, 8, false);
       CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       // A few rows: a workgroup each (fused_forward).
       ln.shape = {6, 12};
-      run_forward(*ctx, ln, shift, 9, false);
+      run_forward_backward(*ctx, ln, shift, 9, false);
       CHECK(kernels.created(KernelId::fused_forward_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::fused_forward, dtype) == (shift != 0));
     }

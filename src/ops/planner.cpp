@@ -194,7 +194,8 @@ void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_
   // Vector rows: a column's channel setup is paid once per invocation, so give each
   // invocation several rows (up to 8) before adding workgroups in y.
   const uint64_t row_steps = (R + packed - 1) / packed;
-  grid_y = fold(plane ? row_steps : (row_steps + 7) / 8, std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid_x));
+  grid_y = fold(plane ? row_steps : (row_steps + 7) / 8,
+                std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid_x));
 }
 
 // Builds the passes of one direction.
