@@ -254,7 +254,9 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CAPTURE(dtype == DType::f16);
       CAPTURE(shift);
       OwnContext ctx({.descriptor_path = test_descriptor_path()});
-      BatchNormParams p;  // eval: one pass, normalize or normalize_vec4
+      // Eval: the forward is one pass, normalize or normalize_vec4; the backward's
+      // elementwise pass grad_input or grad_input_vec4.
+      BatchNormParams p;
       p.shape = {2, 8, 4, 4};
       p.training = false;
       p.dtype = dtype;
@@ -262,6 +264,8 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       const KernelCache& kernels = state_of(*ctx).kernels;
       CHECK(kernels.created(KernelId::normalize_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
+      CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
       // Many LayerNorm rows: teams (the device as it is has subgroup arithmetic).
       REQUIRE(ctx->capabilities().reduction_path == ReductionPath::subgroup);
       LayerNormParams ln;
