@@ -10,7 +10,9 @@
 //    division and one load of statistics per run.
 // Workgroup x covers the columns of long rows; rows shorter than the workgroup are packed
 // several to a workgroup. Workgroup y walks the rows. src/ops/norm_engine.cpp sizes the
-// grid the same way (row_grid).
+// grid the same way (row_grid). The *_vec4 kernels walk a row in units of 4 elements
+// (row_view_units(4): L, first_col and col_step count units; the host runs them only
+// where L is whole units).
 struct RowView {
   bool plane;
   uint R, L;
@@ -19,12 +21,13 @@ struct RowView {
   bool has_work;               // lanes beyond the packed rows have nothing to do
 };
 
-RowView row_view() {
+RowView row_view_units(uint width) {
   RowView v;
   uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
   v.plane = pc.inner >= wg;
-  v.L = v.plane ? pc.inner : pc.K * pc.I;
-  v.R = v.L == 0u ? 0u : element_count() / v.L;
+  uint elements = v.plane ? pc.inner : pc.K * pc.I;
+  v.R = elements == 0u ? 0u : element_count() / elements;
+  v.L = elements / width;
   uint packed = v.L >= wg ? 1u : wg / v.L;  // rows per workgroup step
   uint sub = v.L >= wg ? 0u : lid / v.L;
   v.has_work = sub < packed;
@@ -34,6 +37,7 @@ RowView row_view() {
   v.col_step = v.L >= wg ? gl_NumWorkGroups.x * wg : v.L;
   return v;
 }
+RowView row_view() { return row_view_units(1u); }
 
 // Plane row r = ((b * O + o) * K + k) * (I / inner) + ci: its group and affine channel.
 uvec2 plane_group_channel(uint r) {

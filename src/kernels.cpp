@@ -96,7 +96,18 @@ uint32_t workgroup_size_for(const Capabilities& caps) {
   return size;
 }
 
-uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId id) {
+KernelId base_kernel(KernelId id) {
+  switch (id) {
+    case KernelId::normalize_vec4: return KernelId::normalize;
+    case KernelId::team_forward_vec4: return KernelId::team_forward;
+    case KernelId::fused_forward_vec4: return KernelId::fused_forward;
+    case KernelId::grad_input_vec4: return KernelId::grad_input;
+    default: return id;
+  }
+}
+
+uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId variant) {
+  const KernelId id = base_kernel(variant);
   const bool team = id == KernelId::team_forward || id == KernelId::team_backward;
   return team ? team_workgroup_size(caps) : workgroup_size_for(caps);
 }
@@ -282,6 +293,11 @@ ObjectCounts KernelCache::counts() const {
         c.update_templates += e->update_template ? 1 : 0;
       }
   return c;
+}
+
+bool KernelCache::created(KernelId id, DType dtype) const {
+  if (static_cast<size_t>(id) >= kKernels) return false;
+  return published_[static_cast<size_t>(id)][index(dtype)].load(std::memory_order_acquire) != nullptr;
 }
 
 Status KernelCache::prepare(ContextState& s, DType dtype) {

@@ -21,17 +21,24 @@ struct Capabilities;
 //            the context's reduction path picks the module;
 //  PLAIN     uses none: one module serves both paths. The build compiles it both ways and
 //            fails if the two differ.
+// A <name>_vec4 kernel is <name> with 4 elements per access (shaders/vec4.glsl), which the
+// recorder runs in its place where the shape and the tensors' offsets allow
+// (src/ops/planner.hpp, pass_for_offsets).
 // (The references `vknorm bench` measures the norms against live with the bench, in tools/.)
 #define VKNORM_KERNELS(X)    \
   X(stats_partial, SUBGROUP) \
   X(stats_finalize, PLAIN)   \
   X(normalize, PLAIN)        \
+  X(normalize_vec4, PLAIN)   \
   X(fused_forward, SUBGROUP) \
+  X(fused_forward_vec4, SUBGROUP) \
   X(team_forward, SUBGROUP)  \
+  X(team_forward_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(team_backward, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
+  X(grad_input_vec4, PLAIN)  \
   X(param_partial, SUBGROUP) \
   X(param_finalize, PLAIN)   \
   X(batch_norm_coefficients, PLAIN) \
@@ -44,6 +51,10 @@ enum class KernelId : uint32_t {
   count_,
 };
 const char* kernel_name(KernelId id);
+
+// The kernel `id` is a variant of: <name> for <name>_vec4, else `id` itself. A variant
+// has its base's workgroup size, shared memory and workspace records.
+KernelId base_kernel(KernelId id);
 
 // Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).
 bool has_subgroup_variant(KernelId id);
@@ -211,6 +222,8 @@ class KernelCache {
   Status prepare(ContextState& state, DType dtype);  // every kernel of one dtype
   Status prepare_all(ContextState& state);            // both dtypes
   ObjectCounts counts() const;
+  // Whether (id, dtype)'s pipeline exists: which variant a record call created (tests).
+  bool created(KernelId id, DType dtype) const;
 
  private:
   static constexpr size_t kKernels = static_cast<size_t>(KernelId::count_);

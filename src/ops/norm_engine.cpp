@@ -143,18 +143,23 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
   // Everything that can fail comes before the first dispatch, so that a refused call
   // records nothing: the pipelines (which require_prepared_kernels may refuse to create)
   // and the descriptor sets (which a recorder's pool may not have left).
+  // Each pass as it runs at these offsets: its vec4 variant where they allow it.
+  RoleOffsets offsets{};
+  for (size_t role = 0; role < offsets.size(); ++role)
+    if (const BufferRef* r = buffers.by_role[role]) offsets[role] = r->offset;
+  std::array<Pass, std::tuple_size_v<decltype(plan.passes)>> passes;
   const KernelEntry* kernels[std::tuple_size_v<decltype(plan.passes)>] = {};
   uint32_t recorded = 0;
-  for (const Pass& pass : plan) {
-    if (!records(phases, pass)) continue;
+  for (const Pass& planned : plan) {
+    if (!records(phases, planned)) continue;
+    const Pass& pass = passes[recorded] = pass_for_offsets(planned, offsets);
     auto kernel = rec.state->kernels.get(*rec.state, pass.kernel, p.dtype);
     if (!kernel) return kernel.status();
     kernels[recorded++] = kernel.value();
   }
   VKNORM_TRY(rec.reserve(recorded));
-  uint32_t next = 0;
-  for (const Pass& pass : plan) {
-    if (!records(phases, pass)) continue;
+  for (uint32_t next = 0; next < recorded; ++next) {
+    const Pass& pass = passes[next];
     SlotBinding slots[kSlotCount] = {};
     for (uint32_t i = 0; i < kSlotCount; ++i) {
       const SlotUse& use = pass.slots[i];
@@ -162,7 +167,7 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
       const BufferRef& r = *buffers[use.role];
       slots[i] = {r.buffer, r.offset, use.bytes(), use.element_bytes, use.packed};
     }
-    VKNORM_TRY(rec.dispatch(*kernels[next++], slots, pass.push, pass.grid_x, pass.grid_y));
+    VKNORM_TRY(rec.dispatch(*kernels[next], slots, pass.push, pass.grid_x, pass.grid_y));
   }
   return {};
 }

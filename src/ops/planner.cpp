@@ -11,6 +11,9 @@
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
 //  either (+ param_partial -> param_finalize when gamma varies inside a group; only
 //  param_finalize after team_backward over GroupNorm NCHW planes)
+// normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
+// per access) where the rows they walk are whole 4-element units; the recorder runs it
+// where every tensor's offset is 4-element aligned too (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
 // which is at most 1024.
@@ -142,7 +145,7 @@ Status check_workspace_limit(const DeviceCaps& caps, const WorkspaceLayout& w, c
 // Shared memory a kernel declares with `workgroup_size` invocations: the kernels that
 // include shaders/reduce.glsl hold its reduce_scratch, a vec4 per invocation.
 uint32_t kernel_shared_bytes(KernelId kernel, uint32_t workgroup_size) {
-  switch (kernel) {
+  switch (base_kernel(kernel)) {
     case KernelId::stats_partial:
     case KernelId::fused_forward:
     case KernelId::team_forward:
@@ -167,25 +170,33 @@ uint32_t per_item_grid(const DeviceCaps& caps, uint64_t items) {
   return fold((items + wg - 1) / wg, caps.max_workgroup_count_x);
 }
 
+// The row length of the elementwise passes' row view (shaders/rows.glsl): a plane (inner)
+// where planes are at least a workgroup long, else a vector row (K * I).
+uint64_t row_length(const DeviceCaps& caps, const NormPlan& p) {
+  return p.inner >= workgroup_size_for(caps) ? p.inner : p.K * p.I;
+}
+
 // The grid of the elementwise passes over the row view of shaders/rows.glsl: workgroups
 // in x cover the columns of rows longer than a workgroup, workgroups in y walk the rows
 // (several short rows per workgroup). At most kGridStrideWorkgroups in all, each looping.
-void row_grid(const DeviceCaps& caps, const NormPlan& p, Pass& pass) {
+// `width`: elements per access (4 for the vec4 kernels, whose columns are 4-element units).
+void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_t& grid_x, uint32_t& grid_y) {
   const uint64_t wg = workgroup_size_for(caps);
   const bool plane = p.inner >= wg;
-  const uint64_t L = plane ? p.inner : p.K * p.I;
-  const uint64_t R = L == 0 ? 0 : p.geometry.elements / L;
-  const uint64_t packed = L >= wg ? 1 : wg / L;
+  const uint64_t elements = row_length(caps, p);
+  const uint64_t R = elements == 0 ? 0 : p.geometry.elements / elements;
+  const uint64_t L = elements / width;
+  const uint64_t packed = L >= wg ? 1 : wg / std::max<uint64_t>(L, 1);
   // A plane row shares one set of coefficients: let each invocation take many of its
   // elements (up to 16) before the row is split over more workgroups.
-  const uint64_t cols_per_workgroup = plane ? wg * 16 : wg;
-  pass.grid_x = fold((L + cols_per_workgroup - 1) / cols_per_workgroup,
-                     std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
+  const uint64_t cols_per_workgroup = plane ? wg * 16 / width : wg;
+  grid_x = fold((L + cols_per_workgroup - 1) / cols_per_workgroup,
+                std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
   // Vector rows: a column's channel setup is paid once per invocation, so give each
   // invocation several rows (up to 8) before adding workgroups in y.
   const uint64_t row_steps = (R + packed - 1) / packed;
-  pass.grid_y = fold(plane ? row_steps : (row_steps + 7) / 8,
-                     std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / pass.grid_x));
+  grid_y = fold(plane ? row_steps : (row_steps + 7) / 8,
+                std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid_x));
 }
 
 // Builds the passes of one direction.
@@ -243,10 +254,24 @@ class Builder {
     pass.push = push ? *push : base_;
     pass.slots = slots_;
   }
-  void add_rows(KernelId kernel, Phase phase) {
-    Pass pass;
-    row_grid(caps_, p_, pass);
-    add(kernel, phase, pass.grid_x, pass.grid_y);
+  // The last pass added also runs as `vec4_kernel` on the same grid (a group pass whose
+  // group rows are whole 4-element units: I % 4 == 0).
+  void offer_vec4(KernelId vec4_kernel) {
+    Pass& pass = plan_.passes[plan_.pass_count - 1];
+    pass.vec4_kernel = vec4_kernel;
+    pass.vec4_grid_x = pass.grid_x;
+    pass.vec4_grid_y = pass.grid_y;
+  }
+  // An elementwise pass over the row view, with its vec4 variant where rows are whole
+  // 4-element units (the recorder checks the offsets).
+  void add_rows(KernelId kernel, Phase phase, KernelId vec4_kernel = KernelId::count_) {
+    uint32_t grid_x = 1, grid_y = 1;
+    row_grid(caps_, p_, 1, grid_x, grid_y);
+    add(kernel, phase, grid_x, grid_y);
+    if (vec4_kernel == KernelId::count_ || row_length(caps_, p_) % 4 != 0) return;
+    Pass& pass = plan_.passes[plan_.pass_count - 1];
+    pass.vec4_kernel = vec4_kernel;
+    row_grid(caps_, p_, 4, pass.vec4_grid_x, pass.vec4_grid_y);
   }
 
  private:
@@ -375,10 +400,13 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   if (s.team || s.fused) {
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     b.push().chunks = 1;
-    if (s.team)
+    if (s.team) {
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
-    else
+      if (p.I % 4 == 0) b.offer_vec4(KernelId::team_forward_vec4);
+    } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
+      if (p.I % 4 == 0) b.offer_vec4(KernelId::fused_forward_vec4);
+    }
     if (g.updates_running) b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, p.K));
     return plan;
   }
@@ -390,7 +418,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   b.unbind(kSlotAux0);
   b.unbind(kSlotAux1);
   b.unbind(kSlotWork);
-  if (E > 0) b.add_rows(KernelId::normalize, Phase::apply);
+  if (E > 0) b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
   return plan;
 }
 
@@ -467,7 +495,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     }
     if (G > 0 || (params && !p.gamma_varies))
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K), 1, &finalize);
-    if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise);
+    if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise, KernelId::grad_input_vec4);
   }
   if (!p.gamma_varies || !params) return plan;
 
@@ -500,8 +528,9 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   if (direction == Direction::forward) {
     // On-chip (team, fused) with stats_finalize for running statistics; split
     // statistics -> finalize -> apply; batch_norm_apply alone with running statistics.
-    std::vector<KernelId> k = {KernelId::team_forward, KernelId::fused_forward, KernelId::stats_partial,
-                               KernelId::stats_finalize, KernelId::normalize};
+    std::vector<KernelId> k = {KernelId::team_forward,       KernelId::team_forward_vec4, KernelId::fused_forward,
+                               KernelId::fused_forward_vec4, KernelId::stats_partial,     KernelId::stats_finalize,
+                               KernelId::normalize,          KernelId::normalize_vec4};
     if (row->running_stats) k.push_back(KernelId::batch_norm_apply);
     // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
     // coefficients' own pass, which no norm plan has.
@@ -511,9 +540,34 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
   // dgamma / dbeta's own passes where gamma varies inside a group.
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
-                             KernelId::grad_input};
+                             KernelId::grad_input, KernelId::grad_input_vec4};
   if (row->gamma_may_vary) k.insert(k.end(), {KernelId::param_partial, KernelId::param_finalize});
   return k;
+}
+
+bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
+#define VKNORM_IS_TENSOR_TENSOR true
+#define VKNORM_IS_TENSOR_FLOAT false
+#define VKNORM_IS_TENSOR(binding, Name, name, element) VKNORM_IS_TENSOR_##element,
+  constexpr bool kTensorSlot[kSlotCount] = {VKNORM_SLOTS(VKNORM_IS_TENSOR)};
+#undef VKNORM_IS_TENSOR
+#undef VKNORM_IS_TENSOR_FLOAT
+#undef VKNORM_IS_TENSOR_TENSOR
+  for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
+    const SlotUse& use = pass.slots[slot];
+    if (!kTensorSlot[slot] || use.role == Role::none) continue;
+    if (offsets[static_cast<size_t>(use.role)] % (4 * uint64_t{use.element_bytes}) != 0) return false;
+  }
+  return true;
+}
+
+Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets) {
+  if (pass.vec4_kernel == KernelId::count_ || !tensors_vec4_aligned(pass, offsets)) return pass;
+  Pass vec4 = pass;
+  vec4.kernel = pass.vec4_kernel;
+  vec4.grid_x = pass.vec4_grid_x;
+  vec4.grid_y = pass.vec4_grid_y;
+  return vec4;
 }
 
 // Without the float16 check: a workspace query for float16 on a device without 16-bit

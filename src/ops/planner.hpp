@@ -59,7 +59,25 @@ struct Pass {
   uint32_t shared_bytes = 0;        // shared memory the kernel declares at that size
   PushConstants push;               // everything but base[] (the recorder's: it depends on offsets)
   std::array<SlotUse, kSlotCount> slots{};
+  // The variant with 4 elements per access (shaders/vec4.glsl) and its grid, where the
+  // shape allows it (every row it walks is whole 4-element units); count_: none. The
+  // recorder takes it where the offsets allow too (pass_for_offsets).
+  KernelId vec4_kernel = KernelId::count_;
+  uint32_t vec4_grid_x = 1, vec4_grid_y = 1;
 };
+
+// Byte offsets of the caller's buffers, by Role (where each starts in its VkBuffer).
+using RoleOffsets = std::array<uint64_t, 16>;
+
+// Whether every tensor `pass` binds (x, y, dy, dx, residual, ...: the TENSOR slots of
+// src/shader_contract.h) starts at a multiple of 4 elements (16 bytes in float32, 8 in
+// float16): then each is 4-element aligned where it is bound, whatever the device's
+// minStorageBufferOffsetAlignment.
+bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets);
+
+// The pass as the recorder runs it with its buffers at `offsets`: its vec4 variant
+// where it has one and tensors_vec4_aligned, else `pass` unchanged.
+Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets);
 
 // Where each kind of record sits in the workspace, in floats from its start (0 floats:
 // not used by this plan). The records themselves (float32, one per group and chunk, or

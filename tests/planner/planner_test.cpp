@@ -258,6 +258,73 @@ TEST_CASE("planner: float16 tensors are packed in words exactly where the device
   CHECK(SlotUse{Role::x, 5, 2, false}.bytes_from(0) == 10);
 }
 
+TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units; offsets decide") {
+  const Capabilities lavapipe = named("lavapipe");
+  const PlanOptions split{.split = true};
+  auto apply_pass = [&](const ExecutionPlan& plan) {
+    for (const Pass& pass : plan)
+      if (pass.phase == Phase::apply) return pass;
+    FAIL("no apply pass");
+    return Pass{};
+  };
+  LayerNormParams p;
+  p.shape = {6, 12};
+  p.normalized_shape = {12};
+  auto plan = plan_forward(lavapipe, planned(p), split);
+  REQUIRE(plan.ok());
+  const Pass pass = apply_pass(plan.value());
+  CHECK(pass.kernel == KernelId::normalize);
+  CHECK(pass.vec4_kernel == KernelId::normalize_vec4);
+  RoleOffsets offsets{};
+  CHECK(pass_for_offsets(pass, offsets).kernel == KernelId::normalize_vec4);
+  offsets[static_cast<size_t>(Role::weight)] = 4;  // not a tensor: no matter
+  CHECK(pass_for_offsets(pass, offsets).kernel == KernelId::normalize_vec4);
+  for (Role tensor : {Role::x, Role::y}) {
+    RoleOffsets off{};
+    off[static_cast<size_t>(tensor)] = 4;
+    CHECK(pass_for_offsets(pass, off).kernel == KernelId::normalize);
+    off[static_cast<size_t>(tensor)] = 32;
+    CHECK(pass_for_offsets(pass, off).kernel == KernelId::normalize_vec4);
+  }
+  // The residual counts once the pass binds it.
+  p.epilogue.residual = true;
+  plan = plan_forward(lavapipe, planned(p), split);
+  REQUIRE(plan.ok());
+  offsets = {};
+  offsets[static_cast<size_t>(Role::residual)] = 20;
+  CHECK(pass_for_offsets(apply_pass(plan.value()), offsets).kernel == KernelId::normalize);
+  // float16: 4 elements are 8 bytes.
+  p.dtype = DType::f16;
+  plan = plan_forward(lavapipe, planned(p), split);
+  REQUIRE(plan.ok());
+  offsets[static_cast<size_t>(Role::residual)] = 24;
+  CHECK(pass_for_offsets(apply_pass(plan.value()), offsets).kernel == KernelId::normalize_vec4);
+  // Rows of 13: no vec4 variant at any offset.
+  p.shape = {6, 13};
+  p.normalized_shape = {13};
+  plan = plan_forward(lavapipe, planned(p), split);
+  REQUIRE(plan.ok());
+  CHECK(apply_pass(plan.value()).vec4_kernel == KernelId::count_);
+}
+
+TEST_CASE("planner: each <name>_vec4 kernel is a variant of <name>, with its workgroup and shared memory") {
+  const Capabilities lavapipe = named("lavapipe");
+  size_t variants = 0;
+  for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
+    const KernelId id = static_cast<KernelId>(i);
+    const std::string name = kernel_name(id);
+    CAPTURE(name);
+    const bool vec4 = name.size() > 5 && name.substr(name.size() - 5) == "_vec4";
+    CHECK((base_kernel(id) != id) == vec4);
+    if (!vec4) continue;
+    ++variants;
+    CHECK(std::string(kernel_name(base_kernel(id))) == name.substr(0, name.size() - 5));
+    CHECK(kernel_workgroup_size(lavapipe, id) == kernel_workgroup_size(lavapipe, base_kernel(id)));
+    CHECK(has_subgroup_variant(id) == has_subgroup_variant(base_kernel(id)));
+  }
+  CHECK(variants == 4);
+}
+
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
   // What Context::prepare_kernels(request) creates must cover every plan the record call
   // can make (or recording would create a pipeline after preparation), and should hold
@@ -268,12 +335,14 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     if (!plan.ok()) return;  // refused for a binding limit: the previous test checks why
     ++plans;
     const std::vector<KernelId> candidates = candidate_kernels(c.kind, forward ? Direction::forward : Direction::backward);
-    for (const Pass& pass : plan.value()) {
-      used[std::make_pair(c.kind, forward)].insert(pass.kernel);
-      CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), pass.kernel) != candidates.end(),
-                    plan_name(caps, c, forward, split) << ": " << kernel_name(pass.kernel)
-                                                       << " is not among the candidates " << names(candidates));
-    }
+    for (const Pass& pass : plan.value())
+      for (KernelId id : {pass.kernel, pass.vec4_kernel}) {  // the recorder may run either
+        if (id == KernelId::count_) continue;  // no vec4 variant
+        used[std::make_pair(c.kind, forward)].insert(id);
+        CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), id) != candidates.end(),
+                      plan_name(caps, c, forward, split) << ": " << kernel_name(id)
+                                                         << " is not among the candidates " << names(candidates));
+      }
   });
   CHECK(plans > 1000);
   for (const KindInfo& kind : kNormKinds)
@@ -299,9 +368,9 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     }
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 5);
-  CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 4);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 6);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 8);
+  CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 5);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 7);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 

@@ -1,0 +1,52 @@
+// Four elements per access, for the *_vec4 kernels: each tensor slot also seen as an array
+// of 4-element units (vec4; f16vec4 with 16-bit storage; packed halves: uvec2, two whole
+// words). The host runs a *_vec4 kernel only where every tensor it binds starts at a
+// multiple of 4 elements (its base, too, then: src/ops/planner.cpp, pass_for_offsets) and
+// every row it walks is whole units, so unit (base + e) / 4 holds elements e .. e + 3.
+// Packed halves are stored as whole words: no compare-and-swap.
+#if DTYPE_F16
+#define TENSOR4_T f16vec4
+#elif DTYPE_F16_PACKED
+#define TENSOR4_T uvec2
+#else
+#define TENSOR4_T vec4
+#endif
+
+// A second block at the tensor slot's binding (aliasing is allowed in Vulkan).
+#define VKNORM_SLOT_UNITS_TENSOR(binding_, Name, name) \
+  layout(std430, set = 0, binding = binding_) buffer Slot##Name##Units { TENSOR4_T data[]; } slot4_##name;
+#define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name)
+#define VKNORM_SLOT_UNITS(binding_, Name, name, element) VKNORM_SLOT_UNITS_##element(binding_, Name, name)
+VKNORM_SLOTS(VKNORM_SLOT_UNITS)
+
+#if DTYPE_F16_PACKED
+vec4 from_unit(uvec2 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)); }
+uvec2 to_unit(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+#else
+// Macros: 16-bit storage allows no float16 function parameter or return value.
+#define from_unit(u) vec4(u)
+#define to_unit(v) TENSOR4_T(v)
+#endif
+
+// e: the first of the four elements, a multiple of 4.
+#define VKNORM_TENSOR_LOAD4(name) \
+  vec4 load4_##name(uint e) { return from_unit(slot4_##name.data[(name##_base() + e) >> 2u]); }
+#define VKNORM_TENSOR_STORE4(name) \
+  void store4_##name(uint e, vec4 v) { slot4_##name.data[(name##_base() + e) >> 2u] = to_unit(v); }
+VKNORM_TENSOR_LOAD4(x)
+VKNORM_TENSOR_LOAD4(side)
+VKNORM_TENSOR_LOAD4(dy)
+VKNORM_TENSOR_STORE4(out)
+VKNORM_TENSOR_STORE4(dside)
+
+// load_dy and epilogue of shaders/common.glsl, four at a time.
+vec4 load4_dy_through_relu(uint e) {
+  vec4 dy = load4_dy(e);
+  if (has_flag(FLAG_RELU)) dy = mix(vec4(0.0), dy, greaterThan(load4_side(e), vec4(0.0)));
+  return dy;
+}
+vec4 epilogue4(uint e, vec4 y) {
+  if (has_flag(FLAG_RESIDUAL)) y += load4_side(e);
+  if (has_flag(FLAG_RELU)) y = max(y, vec4(0.0));
+  return y;
+}

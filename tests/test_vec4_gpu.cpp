@@ -1,0 +1,302 @@
+// Four elements per access (shaders/vec4.glsl): the apply pass runs normalize_vec4 where
+// its rows are whole 4-element units and every tensor starts at a multiple of 4 elements,
+// and normalize otherwise; team_forward and fused_forward likewise their _vec4 variants
+// (I % 4 == 0). Both paths against the CPU reference, every kind, both
+// layouts, float32 and float16 (packed on the mobile configuration), with the tensors 16
+// bytes aligned or 4 bytes past that; and proof of which variant ran.
+#include <cstring>
+#include <functional>
+#include <random>
+
+#include "context_state.hpp"
+#include "gpu_support.hpp"
+#include "ops/norm_engine.hpp"
+#include "ops/norm_kinds.hpp"
+#include "vknorm/half.hpp"
+
+namespace vknorm::test {
+namespace {
+
+constexpr double kTol = 3e-5;
+constexpr uint8_t kFill = 0xa5;  // every byte around the tensors
+
+// x, residual, y, dy, dx and dresidual in one buffer, each `shift` bytes past a 256-byte boundary (the
+// largest minStorageBufferOffsetAlignment), with filler between them.
+struct Arena {
+  enum Tensor { x, residual, y, dy, dx, dresidual, count };
+  uint64_t n = 0;
+  uint32_t element_bytes = 4;
+  uint64_t shift = 0;
+  std::vector<uint64_t> at;  // logical index -> device layout's
+  Buffer buffer;
+  uint64_t stride() const { return (n * element_bytes + 4 + 255) / 256 * 256 + 256; }
+  uint64_t offset(Tensor t) const { return 256 + t * stride() + shift; }
+  uint64_t bytes() const { return 256 + count * stride() + 256; }
+  uint8_t* data() const { return buffer.as<uint8_t>(); }
+  // To the end of the last element's word: packed float16 touches it (the filler there
+  // must come back unchanged).
+  BufferRef ref(Tensor t) const { return {buffer.handle(), offset(t), (n * element_bytes + 3) / 4 * 4}; }
+  void put(Tensor t, const std::vector<float>& v) const {
+    for (uint64_t i = 0; i < n; ++i) {
+      uint8_t* p = data() + offset(t) + at[i] * element_bytes;
+      if (element_bytes == 2) {
+        const uint16_t h = float_to_half(v[i]);
+        std::memcpy(p, &h, 2);
+      } else {
+        std::memcpy(p, &v[i], 4);
+      }
+    }
+  }
+  std::vector<float> get(Tensor t) const {
+    std::vector<float> v(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint8_t* p = data() + offset(t) + at[i] * element_bytes;
+      if (element_bytes == 2) {
+        uint16_t h;
+        std::memcpy(&h, p, 2);
+        v[i] = half_to_float(h);
+      } else {
+        std::memcpy(&v[i], p, 4);
+      }
+    }
+    return v;
+  }
+};
+
+Buffer floats(Context& ctx, const std::vector<float>& values, size_t count) {
+  auto made = ctx.create_buffer(std::max<size_t>(4, count * 4));
+  REQUIRE_MESSAGE(made.ok(), made.status().message());
+  if (!values.empty()) std::memcpy(made->data(), values.data(), values.size() * 4);
+  return std::move(made.value());
+}
+
+template <class Params>
+constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
+
+// `p`'s forward, then its backward, with every tensor `shift` bytes past 16-byte
+// alignment, against the CPU reference, through the plans `use_split` asks for: split
+// (statistics, finalize, apply with normalize or normalize_vec4; grad_partial,
+// grad_finalize, grad_input or grad_input_vec4), or the default ones (team_forward,
+// fused_forward or normalize alone, each possibly _vec4; team_backward or the split
+// passes). Every byte outside the outputs comes back unchanged.
+template <class Params>
+void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true) {
+  using Row = NormKind<Params>;
+  auto g = Row::check(p);
+  REQUIRE_MESSAGE(g.ok(), g.status().message());
+  auto plan = plan_norm(p);
+  REQUIRE_MESSAGE(plan.ok(), plan.status().message());
+  const PlanOptions split{.split = use_split};
+  const bool half = p.dtype == DType::f16;
+  std::mt19937 rng(seed);
+  auto stored = [&](const std::vector<float>& v) { return half ? round_to_half(v) : v; };
+  const uint64_t n = g->elements;
+  const auto x = stored(random_vector(n, rng, 0.5f, 2.0f)), residual = stored(random_vector(n, rng));
+  const auto w = random_vector(g->affine_size, rng, 1.0f, 0.5f), b = random_vector(g->affine_size, rng, 0.0f, 0.5f);
+  const bool running = !g->uses_batch_stats;
+  auto rm = running ? random_vector(g->channels, rng) : std::vector<float>();
+  auto rv = running ? random_vector(g->channels, rng, 2.0f, 0.1f) : std::vector<float>();
+
+  Arena arena;
+  arena.n = n;
+  arena.element_bytes = half ? 2 : 4;
+  arena.shift = shift;
+  for (uint64_t i = 0; i < n; ++i) arena.at.push_back(i);
+  if constexpr (kHasLayout<Params>) {
+    if (p.layout == Layout::nhwc) {  // (N, C, S) -> (N, S, C)
+      const uint64_t C = static_cast<uint64_t>(p.shape[1]), S = n / static_cast<uint64_t>(p.shape[0]) / C;
+      for (uint64_t i = 0; i < n; ++i) arena.at[i] = (i / (C * S) * S + i % S) * C + i / S % C;
+    }
+  }
+  auto made = ctx.create_buffer(arena.bytes());
+  REQUIRE_MESSAGE(made.ok(), made.status().message());
+  arena.buffer = std::move(made.value());
+  std::memset(arena.data(), kFill, arena.bytes());
+  arena.put(Arena::x, x);
+  arena.put(Arena::residual, residual);
+  std::vector<uint8_t> before(arena.data(), arena.data() + arena.bytes());
+
+  auto workspace_bytes = plan_workspace_bytes(ctx.capabilities(), plan.value(), split);
+  REQUIRE_MESSAGE(workspace_bytes.ok(), workspace_bytes.status().message());
+  Buffer weight = floats(ctx, w, w.size()), bias = floats(ctx, b, b.size());
+  Buffer running_mean = floats(ctx, rm, rm.size()), running_var = floats(ctx, rv, rv.size());
+  Buffer save_mean = floats(ctx, {}, g->stat_groups), save_invstd = floats(ctx, {}, g->stat_groups);
+  Buffer workspace = floats(ctx, {}, workspace_bytes.value() / 4);
+  NormForwardBuffers fb;
+  fb.x = arena.ref(Arena::x);
+  fb.y = arena.ref(Arena::y);
+  fb.residual = arena.ref(Arena::residual);
+  fb.weight = ref(weight);
+  fb.bias = ref(bias);
+  fb.running_mean = ref(running_mean);
+  fb.running_var = ref(running_var);
+  fb.save_mean = ref(save_mean);
+  fb.save_invstd = ref(save_invstd);
+  fb.workspace = ref(workspace);
+  auto recorder = ctx.begin_commands();
+  REQUIRE_MESSAGE(recorder.ok(), recorder.status().message());
+  Status st = record_norm_forward(*recorder.value(), plan.value(), fb, split, kAllPhases);
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  st = ctx.submit_and_wait(*recorder.value());
+  REQUIRE_MESSAGE(st.ok(), st.message());
+
+  const std::vector<float> none;
+  auto want = Row::reference_forward(p, {x, w, b, rm, rv, p.epilogue.residual ? residual : none});
+  REQUIRE_MESSAGE(want.ok(), want.status().message());
+  const std::vector<float> y = arena.get(Arena::y);
+  check_close(y, want->y, kTol, "y", {}, 1, half ? kHalfRounding : 0.0);
+  // Outside y (its whole words: packed float16 writes back the other half unchanged).
+  auto changed_outside = [&](std::initializer_list<Arena::Tensor> outputs) {
+    uint64_t changed = 0;
+    for (uint64_t i = 0; i < arena.bytes(); ++i) {
+      bool output = false;
+      for (Arena::Tensor t : outputs) output |= i >= arena.offset(t) && i < arena.offset(t) + n * arena.element_bytes;
+      if (!output && arena.data()[i] != before[i]) ++changed;
+    }
+    return changed;
+  };
+  CHECK_MESSAGE(changed_outside({Arena::y}) == 0, "bytes outside y changed");
+
+  // The backward (split: grad_partial, grad_finalize, then grad_input or grad_input_vec4;
+  // else also team_backward), through the ReLU mask of the y the device stored. The
+  // workspace holds either direction's records.
+  const auto dy = stored(random_vector(n, rng));
+  arena.put(Arena::dy, dy);
+  before.assign(arena.data(), arena.data() + arena.bytes());
+  Buffer dweight = floats(ctx, {}, w.size()), dbias = floats(ctx, {}, b.size());
+  NormBackwardBuffers bb;
+  bb.x = arena.ref(Arena::x);
+  bb.dy = arena.ref(Arena::dy);
+  bb.dx = arena.ref(Arena::dx);
+  bb.y = arena.ref(Arena::y);
+  bb.dresidual = arena.ref(Arena::dresidual);
+  bb.weight = ref(weight);
+  bb.save_mean = ref(save_mean);
+  bb.save_invstd = ref(save_invstd);
+  bb.running_mean = ref(running_mean);
+  bb.running_var = ref(running_var);
+  bb.dweight = ref(dweight);
+  bb.dbias = ref(dbias);
+  bb.workspace = ref(workspace);
+  recorder = ctx.begin_commands();
+  REQUIRE_MESSAGE(recorder.ok(), recorder.status().message());
+  st = record_norm_backward(*recorder.value(), plan.value(), bb, split, kAllPhases);
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  st = ctx.submit_and_wait(*recorder.value());
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  auto want_back = Row::reference_backward(p, {x, dy, w, none, none, rm, rv, p.epilogue.relu ? y : none});
+  REQUIRE_MESSAGE(want_back.ok(), want_back.status().message());
+  check_close(arena.get(Arena::dx), want_back->dx, kTol, "dx", {}, 1, half ? kHalfRounding : 0.0);
+  if (p.epilogue.residual)
+    check_close(arena.get(Arena::dresidual), want_back->dresidual, kTol, "dresidual", {}, 1,
+                half ? kHalfRounding : 0.0);
+  CHECK_MESSAGE(changed_outside({Arena::dx, Arena::dresidual}) == 0, "bytes outside dx and dresidual changed");
+}
+
+// One kind's shapes: `aligned` (rows of whole 4-element units) and `odd` (not), each at
+// both shifts, both dtypes, with and without the epilogue.
+template <class Params>
+void run_shapes(Context& ctx, Params p, const std::vector<std::vector<int64_t>>& shapes, uint32_t& seed,
+                const std::function<void(Params&)>& fit = {}) {
+  for (const auto& shape : shapes)
+    for (DType dtype : {DType::f32, DType::f16})
+      for (uint64_t shift : {0, 4}) {
+        CAPTURE(shape_name(shape));
+        CAPTURE(dtype == DType::f16);
+        CAPTURE(shift);
+        p.shape = shape;
+        p.dtype = dtype;
+        p.epilogue = {.residual = seed % 2 == 0, .relu = seed % 3 == 0};
+        if (fit) fit(p);
+        for (bool split : {true, false}) {
+          CAPTURE(split);
+          run_forward_backward(ctx, p, shift, seed++, split);
+        }
+      }
+}
+
+void run_kinds(Context& ctx) {
+  uint32_t seed = 1;
+  for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+    CAPTURE(layout == Layout::nhwc);
+    // NCHW (2, 4, 3, 3): rows of 36, units across channels of 9; (2, 3, 16, 16): planes
+    // of 256 (plane rows where the workgroup is 256 or less). NHWC: C = 8 columns.
+    const std::vector<std::vector<int64_t>> channel_shapes = {{2, 4, 3, 3}, {2, 3, 16, 16}, {2, 8, 2, 3}, {2, 3, 5, 7}};
+    BatchNormParams bn;
+    bn.layout = layout;
+    bn.track_running_stats = false;
+    run_shapes(ctx, bn, channel_shapes, seed);
+    bn.training = false;  // eval: normalize alone, with running statistics
+    bn.track_running_stats = true;
+    run_shapes(ctx, bn, channel_shapes, seed);
+    GroupNormParams gn;
+    gn.layout = layout;
+    gn.num_groups = 2;
+    run_shapes(ctx, gn, {{2, 4, 3, 3}, {2, 8, 4, 4}, {2, 6, 3, 5}}, seed);
+    InstanceNormParams in;
+    in.layout = layout;
+    in.affine = true;
+    run_shapes(ctx, in, {{2, 4, 16, 16}, {2, 4, 3, 5}}, seed);
+  }
+  auto last_dim = [](auto& p) { p.normalized_shape = {p.shape.back()}; };
+  LayerNormParams ln;
+  // 1024 rows: teams on the subgroup configuration.
+  run_shapes<LayerNormParams>(ctx, ln, {{6, 12}, {3, 1024}, {7, 13}, {1024, 12}, {1024, 6}}, seed, last_dim);
+  RMSNormParams rms;
+  run_shapes<RMSNormParams>(ctx, rms, {{5, 16}, {5, 15}}, seed, last_dim);
+}
+
+}  // namespace
+
+TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") {
+  for (DType dtype : {DType::f32, DType::f16}) {
+    for (uint64_t shift : {0, 4}) {
+      CAPTURE(dtype == DType::f16);
+      CAPTURE(shift);
+      OwnContext ctx({.descriptor_path = test_descriptor_path()});
+      // Eval: the forward is batch_norm_apply (which makes its own 4-element choice, in
+      // the shader); the backward's elementwise pass grad_input or grad_input_vec4.
+      BatchNormParams p;
+      p.shape = {2, 8, 4, 4};
+      p.training = false;
+      p.dtype = dtype;
+      run_forward_backward(*ctx, p, shift, 7);
+      const KernelCache& kernels = state_of(*ctx).kernels;
+      CHECK(kernels.created(KernelId::batch_norm_apply, dtype));
+      CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
+      // Training, split: the apply pass is normalize or normalize_vec4.
+      p.training = true;
+      p.track_running_stats = false;  // run_forward_backward gives running buffers to eval only
+      run_forward_backward(*ctx, p, shift, 7);
+      CHECK(kernels.created(KernelId::normalize_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
+      // Many LayerNorm rows: teams (the device as it is has subgroup arithmetic).
+      REQUIRE(ctx->capabilities().reduction_path == ReductionPath::subgroup);
+      LayerNormParams ln;
+      ln.shape = {1024, 12};
+      ln.normalized_shape = {12};
+      ln.dtype = dtype;
+      run_forward_backward(*ctx, ln, shift, 8, false);
+      CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
+      // A few rows: a workgroup each (fused_forward).
+      ln.shape = {6, 12};
+      run_forward_backward(*ctx, ln, shift, 9, false);
+      CHECK(kernels.created(KernelId::fused_forward_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::fused_forward, dtype) == (shift != 0));
+    }
+  }
+}
+
+TEST_CASE("vec4: every kind, both layouts, aligned and odd rows, 16-byte and 4-byte offsets, against the reference") {
+  for (TestDevice device : kDevices) {
+    Context& ctx = context_for(device);
+    CAPTURE(name(device));
+    if (skip_if_unsupported(ctx, DType::f32)) continue;
+    run_kinds(ctx);
+    check_no_validation_messages();
+  }
+}
+
+}  // namespace vknorm::test
