@@ -50,7 +50,7 @@ struct ReferenceGrid {
 struct TunedReferences {
   ReferenceGrid copy, scale_shift;
   double copy_ms = 0, scale_shift_ms = 0;  // the chosen grids' medians while tuning
-  double scalar_scale_shift_ms = 0;        // the scalar elementwise kernel's, timed with them
+  double scalar_scale_shift_ms = 0;        // the scalar elementwise kernel's median, timed with them
   int candidates = 0;                      // grids timed per pass
 };
 
@@ -78,7 +78,7 @@ class ReferencePasses {
                 uint64_t elements, const BufferRef& x, const BufferRef& y);
 
   // Times every candidate of a pass interleaved (`warmup`, then `runs` each), one pass
-  // after the other, and returns the fastest of each by median.
+  // after the other, and returns the fastest of each (by its fastest run).
   Result<TunedReferences> tune(BenchDevice& device, DType dtype, uint64_t elements, const BufferRef& x,
                                const BufferRef& y, int warmup, int runs, bool all = false);
 
