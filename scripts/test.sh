@@ -110,12 +110,15 @@ case "${1:-}" in
     #                         threads twin runs here). vknorm's MPI wrapper
     #                         is small; SyncBatchNorm's exchange over the Communicator
     #                         interface runs sanitized with thread ranks in vknorm_tests.
+    #  bench_reference_check  compiles every reference grid of both dtypes (116 pipelines;
+    #                         lavapipe's shader compiles are what the sanitizers slow most);
+    #                         its host code runs here in bench_reference_check_packed (40).
     #  vknorm_tests at subgroup sizes 4 and 16: the host code they run is that of size 8
     #                         (only lavapipe's shader execution differs), and each entry
     #                         takes minutes under the sanitizers. Size 8 runs on both
     #                         descriptor paths, whose host code differs.
     ctest --test-dir build-sanitize --output-on-failure \
-      -E '^(package_.*|bench_regression_guard|mpi_communicator_np[0-9]+|sample_data_parallel_mpi_np2|vknorm_tests_subgroup(4|16)(_pool)?)$'
+      -E '^(package_.*|bench_regression_guard|bench_reference_check|mpi_communicator_np[0-9]+|sample_data_parallel_mpi_np2|vknorm_tests_subgroup(4|16)(_pool)?)$'
     ;;
   *)
     echo "usage: scripts/test.sh [--release|--swiftshader|--sanitize]" >&2

@@ -427,6 +427,7 @@ TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit")
       {"bench --max-regression 0.5", "--max-regression: expected a factor >= 1"},
       {"bench --slowdown 0", "--slowdown: expected a number from 1 to 8"},
       {"bench --slowdown x", "--slowdown: expected a number from 1 to 8"},
+      {"bench --reference-grids most", "--reference-grids: expected small or all, got 'most'"},
       {"bench --baseline /nonexistent.json", "--baseline /nonexistent.json: cannot read it"},
       {"bench --device 99", "device_index"},
       {"bench --bogus", "unknown option '--bogus'"},

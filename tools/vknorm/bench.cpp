@@ -1,6 +1,7 @@
 // `vknorm bench`: times every norm on a fixed set of realistic shapes on the device's own
 // clock and compares each with two references measured in the same run on the same
-// tensor: a copy (read once, write once) and an elementwise pass (y = a * x + b).
+// tensor: a copy (read once, write once) and an elementwise pass (y = a * x + b), each the
+// fastest of a few kernels and grids timed on the device before the tensor's first case.
 #if defined(_WIN32)
 #include <io.h>  // _isatty
 #else
@@ -26,6 +27,7 @@
 #include "bench_device.hpp"
 #include "commands.hpp"
 #include "bench_references.hpp"
+#include "validation.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm::cli {
@@ -48,6 +50,8 @@ struct Options {
   std::string baseline_path;
   double max_regression = 2.0;
   int slowdown = 1;  // records each case this many times per timed run (tests the guard)
+  bool all_grids = false;         // --reference-grids all
+  bool check_references = false;  // --check-references
 };
 
 void usage(FILE* to) {
@@ -55,7 +59,11 @@ void usage(FILE* to) {
       "usage: vknorm bench [options]\n"
       "Times every norm (kind x shape x layout x dtype x pass) on the device with timestamp\n"
       "queries (the median of the timed runs) and compares it with a copy and an elementwise\n"
-      "pass over the same tensor, measured in the same run.\n"
+      "pass (y = a*x + b) over the same tensor, measured in the same run. Each reference is the\n"
+      "fastest of a few kernels and grids (the scalar kernel; 128-bit vec4 / uvec4 of packed\n"
+      "halves, or f16vec4; 1, 2 or 4 vectors per invocation, grid-stride over 1024 workgroups\n"
+      "or a grid covering the tensor), timed on the device before the first case of each\n"
+      "tensor size; the references table says which won.\n"
       "  --host               the host cost of recording instead (vknorm bench --host --help)\n"
       "  --sync               SyncBatchNorm's exchange at world size 2 against plain BatchNorm\n"
       "                       instead (vknorm bench --sync --help)\n"
@@ -78,7 +86,14 @@ void usage(FILE* to) {
       "                       reference's runs varying by more than 25%%) is reported and not\n"
       "                       judged\n"
       "  --slowdown K         record each case K times per timed run: a K-fold regression made\n"
-      "                       on purpose, to check that the guard catches it\n");
+      "                       on purpose, to check that the guard catches it\n"
+      "  --reference-grids small|all\n"
+      "                       the reference grids timed per tensor: the small set (default),\n"
+      "                       or every workgroup size (64, 128, 256) x vectors per invocation\n"
+      "                       (1, 2, 4) x grid (covering, or at most 1024 workgroups)\n"
+      "  --check-references   instead of timing: run every reference grid on lengths around the\n"
+      "                       vector widths and at several offsets, and exit 1 unless each wrote\n"
+      "                       exactly x or a*x + b and nothing around it\n");
 }
 
 // The key of a case's references in `refs`: its element count and dtype.
@@ -172,6 +187,8 @@ struct Measured {
 struct Reference {
   double copy_ms = 0, elementwise_ms = 0;
   double copy_gbps = 0, elementwise_gbps = 0;
+  bench::TunedReferences tuned;
+  double scalar_elementwise_gbps = 0;  // the scalar kernel's, timed with the candidates
 };
 
 std::string today() {
@@ -211,23 +228,31 @@ void print_table(FILE* out, const Capabilities& caps, const std::string& timing,
                to_string(caps.reduction_path));
   std::fprintf(out, "timing: %s; median of %d runs after %d warm-up; %s\n", timing.c_str(), o.runs, o.warmup,
                today().c_str());
-  std::fprintf(out, "x copy / x elem: the time against a copy / an elementwise pass moving the same bytes\n\n");
+  std::fprintf(out, "x copy / x elem: the time against a copy / an elementwise pass moving the same bytes, each the\n"
+                    "fastest grid of those timed on this device (references below)\n\n");
   std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9s %9s %8s %7s %7s %6s %6s\n", "kind", "shape", "layout", "dtype",
                "pass", "ms", "min MB", "GB/s", "x copy", "x elem", "target", "");
   for (const Measured& m : rows) {
-    std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9.3f %9.2f %8.2f %7.2f %7.2f %6.1f %6s\n", m.c.kind.c_str(),
+    std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9.3f %9.2f %8.2f %7.2f %7.2f %6.2f %6s\n", m.c.kind.c_str(),
                  m.c.shape_label().c_str(), m.c.layout_label().c_str(), m.c.dtype == DType::f16 ? "f16" : "f32",
                  bench::to_string(m.c.pass), m.timing.median_ms, m.c.min_bytes() / 1e6, m.gbps, m.copy_ratio,
                  m.elementwise_ratio, m.c.target_ratio(), miss_label(m.elementwise_ratio, m.c.target_ratio()).c_str());
   }
-  std::fprintf(out, "\nreferences (measured before each case; the last of each tensor): elements dtype   copy ms  copy GB/s   elem ms  elem GB/s\n");
+  std::fprintf(out, "\nreferences (measured with each case; the last of each tensor), the grid each took (the fastest\n"
+                    "of %d timed per pass), and the scalar elementwise kernel's GB/s timed with them (vs scalar: how\n"
+                    "much faster the chosen elementwise grid ran than it):\n",
+               refs.empty() ? 0 : refs.begin()->second.tuned.candidates);
+  std::fprintf(out, "%10s %-5s %8s %9s %8s %9s %-18s %-18s %11s %9s\n", "elements", "dtype", "copy ms", "copy GB/s",
+               "elem ms", "elem GB/s", "copy grid", "elem grid", "scalar GB/s", "vs scalar");
   for (const auto& [key, r] : refs)
-    std::fprintf(out, "%33llu %-5s %9.3f %10.2f %9.3f %10.2f\n", static_cast<unsigned long long>(key.first),
-                 key.second ? "f16" : "f32", r.copy_ms, r.copy_gbps, r.elementwise_ms, r.elementwise_gbps);
+    std::fprintf(out, "%10llu %-5s %8.3f %9.2f %8.3f %9.2f %-18s %-18s %11.2f %9.2f\n",
+                 static_cast<unsigned long long>(key.first), key.second ? "f16" : "f32", r.copy_ms, r.copy_gbps,
+                 r.elementwise_ms, r.elementwise_gbps, r.tuned.copy.label().c_str(), r.tuned.scale_shift.label().c_str(),
+                 r.scalar_elementwise_gbps, r.tuned.scalar_scale_shift_ms / r.tuned.scale_shift_ms);
 }
 
 void write_json(std::ostream& out, const Capabilities& caps, const std::string& timing, const Options& o,
-                const std::vector<Measured>& rows) {
+                const std::vector<Measured>& rows, const std::map<std::pair<uint64_t, int>, Reference>& refs) {
   char buf[512];
   out << "{\n";
   out << "  \"device\": \"" << caps.device_name << "\",\n";
@@ -243,13 +268,64 @@ void write_json(std::ostream& out, const Capabilities& caps, const std::string& 
     const Measured& m = rows[i];
     std::snprintf(buf, sizeof buf,
                   "    {\"id\": \"%s\", \"ms\": %.4f, \"min_ms\": %.4f, \"min_bytes\": %llu, \"gbps\": %.3f, "
-                  "\"copy_ratio\": %.4f, \"elementwise_ratio\": %.4f, \"target\": %.1f}%s\n",
+                  "\"copy_ratio\": %.4f, \"elementwise_ratio\": %.4f, \"target\": %.2f}%s\n",
                   m.id().c_str(), m.timing.median_ms, m.timing.min_ms,
                   static_cast<unsigned long long>(m.c.min_bytes()), m.gbps, m.copy_ratio, m.elementwise_ratio,
                   m.c.target_ratio(), i + 1 < rows.size() ? "," : "");
     out << buf;
   }
+  out << "  ],\n";
+  // The references: one line per tensor, with no "id" (read_baseline reads the cases' lines).
+  out << "  \"references\": [\n";
+  size_t i = 0;
+  for (const auto& [key, r] : refs) {
+    std::snprintf(buf, sizeof buf,
+                  "    {\"elements\": %llu, \"dtype\": \"%s\", \"copy_grid\": \"%s\", \"elementwise_grid\": \"%s\", "
+                  "\"copy_gbps\": %.3f, \"elementwise_gbps\": %.3f, \"scalar_elementwise_gbps\": %.3f, "
+                  "\"grids_timed\": %d}%s\n",
+                  static_cast<unsigned long long>(key.first), key.second ? "f16" : "f32", r.tuned.copy.label().c_str(),
+                  r.tuned.scale_shift.label().c_str(), r.copy_gbps, r.elementwise_gbps, r.scalar_elementwise_gbps,
+                  r.tuned.candidates, ++i < refs.size() ? "," : "");
+    out << buf;
+  }
   out << "  ]\n}\n";
+}
+
+// `vknorm bench --check-references`: each dtype on its own context, so that with
+// VKNORM_VALIDATION=1 the validation layer's verdict comes after every context is gone.
+int check_references_command(const Options& o) {
+  int rc = 0;
+  {
+    StandaloneOptions so;
+    so.device_index = o.device;
+    if (o.no_16bit_storage) so.capability_override.storage_buffer_16bit = false;
+    apply_validation(so);  // VKNORM_VALIDATION=1: any message fails the check
+    auto context = Context::create_standalone(so);
+    if (!context) {
+      std::fprintf(stderr, "vknorm bench: %s\n", context.status().message().c_str());
+      return 1;
+    }
+    Context& ctx = *context.value();
+    auto device = bench::BenchDevice::create(ctx, o.fences);
+    if (!device) {
+      std::fprintf(stderr, "vknorm bench: %s\n", device.status().message().c_str());
+      return 1;
+    }
+    bench::ReferencePasses references(ctx);
+    const std::vector<DType> dtypes = o.dtype ? std::vector<DType>{*o.dtype} : std::vector<DType>{DType::f32, DType::f16};
+    for (DType dtype : dtypes) {
+      auto checked = bench::check_references(*device.value(), references, dtype);
+      if (!checked) {
+        std::fprintf(stderr, "vknorm bench: reference check failed: %s\n", checked.status().message().c_str());
+        rc = 1;
+        break;
+      }
+      std::printf("reference check: %s (%s): %d outputs (every grid, length and offset) as computed on the host\n",
+                  dtype == DType::f16 ? "f16" : "f32", to_string(tensor_storage(dtype, ctx.capabilities())),
+                  checked.value());
+    }
+  }
+  return validation_verdict("vknorm bench", rc);
 }
 
 }  // namespace
@@ -305,6 +381,13 @@ int bench_command(int argc, char** argv) {
       auto n = v ? parse_int(v) : std::nullopt;
       if (!n || *n < 1 || *n > 8) return bad_usage("--slowdown: expected a number from 1 to 8");
       o.slowdown = *n;
+    } else if (a == "--reference-grids") {
+      const char* v = value();
+      const std::string g = v ? v : "";
+      if (g != "small" && g != "all") return bad_usage("--reference-grids: expected small or all, got '" + g + "'");
+      o.all_grids = g == "all";
+    } else if (a == "--check-references") {
+      o.check_references = true;
     } else if (a == "--max-regression") {
       const char* v = value();
       o.max_regression = v ? std::atof(v) : 0;
@@ -313,6 +396,7 @@ int bench_command(int argc, char** argv) {
       return bad_usage("unknown option '" + a + "'");
     }
   }
+  if (o.check_references) return check_references_command(o);
   std::optional<std::map<std::string, double>> baseline;
   if (!o.baseline_path.empty()) {
     baseline = read_baseline(o.baseline_path);
@@ -356,6 +440,8 @@ int bench_command(int argc, char** argv) {
   const bool tty = isatty(fileno(stderr));
 #endif
   std::map<std::pair<uint64_t, int>, Reference> refs;
+  // The grids each tensor's references run with, chosen before its first case.
+  std::map<std::pair<uint64_t, int>, bench::TunedReferences> tuned;
   // One case: its references, measured again right before it (on a shared machine the
   // speed drifts, and a ratio is only as good as the time window its two sides share),
   // then the case. Errors are printed; nullopt then.
@@ -364,12 +450,40 @@ int bench_command(int argc, char** argv) {
     m.c = c;
     const uint32_t eb = c.dtype == DType::f16 ? 2 : 4;
     const auto key = reference_key(c);
-    auto x = dev.buffer(c.elements() * eb, std::vector<uint8_t>(c.elements() * eb, 0x3c));
-    auto y = dev.buffer(c.elements() * eb);
+    // Whole 16-byte vectors: the references' vector grids bind whole words (record()).
+    const uint64_t reference_bytes = (c.elements() * eb + 15) / 16 * 16;
+    auto x = dev.buffer(reference_bytes, bench::reference_input(c.dtype, c.elements()));
+    auto y = dev.buffer(reference_bytes);
     if (!x || !y) {
       std::fprintf(stderr, "\nvknorm bench: %s\n", (!x ? x : y).status().message().c_str());
       return std::nullopt;
     }
+    if (!tuned.count(key)) {
+      // Few runs: the candidates differ by tens of percent where they differ at all.
+      auto t = references.tune(dev, c.dtype, c.elements(), x.value().ref(), y.value().ref(), 1, o.quick ? 3 : 7,
+                               o.all_grids);
+      if (!t) {
+        std::fprintf(stderr, "\nvknorm bench: %s: references: %s\n", m.id().c_str(), t.status().message().c_str());
+        return std::nullopt;
+      }
+      // The chosen grids' output, once: a reference that computed garbage fast would make
+      // every ratio a lie (bench --check-references runs every grid on harder lengths).
+      for (auto [pass, grid] : {std::make_pair(ReferencePass::copy, t.value().copy),
+                                std::make_pair(ReferencePass::scale_shift, t.value().scale_shift)}) {
+        Status st = dev.run_once([&](CommandRecorder& rec) {
+          return references.record(rec, pass, c.dtype, grid, c.elements(), x.value().ref(), y.value().ref());
+        });
+        auto out = st.ok() ? dev.read(y.value()) : Result<std::vector<uint8_t>>(st);
+        const std::string wrong =
+            out ? bench::check_reference_output(pass, c.dtype, c.elements(), out.value(), 0) : out.status().message();
+        if (!wrong.empty()) {
+          std::fprintf(stderr, "\nvknorm bench: reference %s: %s\n", grid.label().c_str(), wrong.c_str());
+          return std::nullopt;
+        }
+      }
+      tuned[key] = t.value();
+    }
+    const bench::TunedReferences& grids = tuned[key];
     auto prepared = bench::prepare_case(ctx, dev, c);
     if (!prepared) {
       std::fprintf(stderr, "\nvknorm bench: %s: %s\n", m.id().c_str(), prepared.status().message().c_str());
@@ -377,7 +491,8 @@ int bench_command(int argc, char** argv) {
     }
     auto reference = [&](ReferencePass pass) -> bench::RecordFn {
       return [&, pass](CommandRecorder& rec) {
-        return references.record(rec, pass, c.dtype, c.elements(), x.value().ref(), y.value().ref());
+        const bench::ReferenceGrid& grid = pass == ReferencePass::copy ? grids.copy : grids.scale_shift;
+        return references.record(rec, pass, c.dtype, grid, c.elements(), x.value().ref(), y.value().ref());
       };
     };
     // --slowdown K: the case K times per timed run, a K-fold regression made on purpose.
@@ -400,6 +515,8 @@ int bench_command(int argc, char** argv) {
     r.elementwise_ms = t.value()[1].median_ms;
     r.copy_gbps = 2.0 * c.elements() * eb / (r.copy_ms * 1e6);
     r.elementwise_gbps = 2.0 * c.elements() * eb / (r.elementwise_ms * 1e6);
+    r.tuned = grids;
+    r.scalar_elementwise_gbps = 2.0 * c.elements() * eb / (grids.scalar_scale_shift_ms * 1e6);
     m.reference_spread = t.value()[1].spread;
     refs[key] = r;
     m.timing = t.value()[2];
@@ -425,10 +542,10 @@ int bench_command(int argc, char** argv) {
   if (o.json_path != "-") print_table(stdout, caps, timing, o, rows, refs);
   if (!o.json_path.empty()) {
     if (o.json_path == "-") {
-      write_json(std::cout, caps, timing, o, rows);
+      write_json(std::cout, caps, timing, o, rows, refs);
     } else {
       std::ofstream out(o.json_path);
-      write_json(out, caps, timing, o, rows);
+      write_json(out, caps, timing, o, rows, refs);
       if (!out) {
         std::fprintf(stderr, "vknorm bench: --json %s: cannot write it\n", o.json_path.c_str());
         return 1;

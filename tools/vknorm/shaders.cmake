@@ -21,5 +21,29 @@ foreach(name copy scale_shift)
     list(APPEND VKNORM_TOOL_SHADER_WORDS ${words})
   endforeach()
 endforeach()
+# The vector references (stream_vec4.comp): copy and scale_shift, ITEMS vectors per
+# invocation per step of the grid-stride loop, in each storage. The bench times them on the
+# device and takes the fastest (bench_references.cpp).
+foreach(pass copy scale_shift)
+  set(scale_shift 0)
+  if(pass STREQUAL "scale_shift")
+    set(scale_shift 1)
+  endif()
+  foreach(dtype f32 f16 f16p)
+    vknorm_dtype_defines(${dtype} dtype_defines)
+    foreach(items 1 2 4)
+      set(src ${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/shaders/stream_vec4.comp)
+      set(words ${VKNORM_TOOL_SHADER_DIR}/vec4_${pass}_${dtype}_i${items}.inc)
+      add_custom_command(
+        OUTPUT ${words}
+        COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DSCALE_SHIFT=${scale_shift} -DITEMS=${items}
+                ${dtype_defines} -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
+        DEPENDS ${src} ${CMAKE_CURRENT_SOURCE_DIR}/src/shader_contract.h
+        COMMENT "glslang tools/vknorm/shaders/stream_vec4.comp (${pass} ${dtype} x${items})"
+        VERBATIM)
+      list(APPEND VKNORM_TOOL_SHADER_WORDS ${words})
+    endforeach()
+  endforeach()
+endforeach()
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/bench_references.cpp
                             PROPERTIES OBJECT_DEPENDS "${VKNORM_TOOL_SHADER_WORDS}")
