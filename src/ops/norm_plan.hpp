@@ -13,6 +13,7 @@
 namespace vknorm {
 
 struct NormPlan {
+  Norm kind = Norm::batch_norm;         // the kind's name, for the tuning cache's key
   NormGeometry geometry;
   uint64_t B = 1, O = 1, K = 1, I = 1;  // statistics view
   uint64_t cpg = 1, inner = 1;          // affine channel = k * cpg + i / inner

@@ -57,9 +57,20 @@ bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEV
 // and its workgroup barriers are costly, so it wants fewer, longer chunks.
 uint64_t values_per_invocation(const DeviceCaps& caps) { return is_cpu(caps) ? 64 : 8; }
 
-Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+// Whether the on-chip kernels can run this call at all (their rules below add what is
+// fast): a team needs subgroup arithmetic and a group within its size limit, fused a group
+// within a workgroup's registers, and the forward (there is no fused backward).
+bool team_valid(const DeviceCaps& caps, const NormPlan& p, uint64_t size) {
+  return caps.reduction_path == ReductionPath::subgroup && size <= (p.I > 1 ? kTeamMaxContiguousGroupSize : kTeamMaxGroupSize);
+}
+bool fused_valid(const DeviceCaps& caps, uint64_t size, Direction direction) {
+  return direction == Direction::forward && size <= uint64_t{workgroup_size_for(caps)} * kFusedValuesPerInvocation;
+}
+
+Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options, Direction direction) {
   const uint32_t wg = workgroup_size_for(caps);
-  const uint64_t vpi = values_per_invocation(caps);
+  const StrategyChoice& choice = options.choice;
+  const uint64_t vpi = choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps);
   const NormGeometry& g = p.geometry;
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   const uint32_t max_chunks = caps.max_workgroup_count_x;
@@ -70,7 +81,7 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // share each column between `phases` lanes; every (phase, column of the group) is its
   // own partial.
   const uint64_t L = p.K * p.I;
-  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns) {
+  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns && choice.columns != ColumnView::off) {
     const uint64_t width = std::min<uint64_t>(L, wg), phases = wg / width;
     s.columns = true;
     s.column_blocks = p.B * ((L + width - 1) / width);
@@ -95,6 +106,10 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
            groups >= team_workgroups * s.teams_per_workgroup;
   s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  // A chosen kernel where it can run (PlanOptions::choice); else the rule's.
+  if (batch && choice.kernel == OnChipKernel::split) s.team = s.fused = false;
+  if (batch && choice.kernel == OnChipKernel::team && team_valid(caps, p, size)) s.team = true, s.fused = false;
+  if (batch && choice.kernel == OnChipKernel::fused && fused_valid(caps, size, direction)) s.fused = true, s.team = false;
   if (p.gamma_varies && (p.has_weight || p.has_bias)) {
     // A team over a group of whole planes of one channel each (GroupNorm NCHW: O == 1)
     // sums every plane anyway: those sums are dgamma / dbeta's partials, one per b.
@@ -322,7 +337,7 @@ const char* to_string(Role role) {
 
 static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
   const NormGeometry& g = p.geometry;
-  const Strategy s = choose(caps, p, options);
+  const Strategy s = choose(caps, p, options, Direction::forward);
   const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups, C = g.channels;
   ExecutionPlan plan;
   plan.chunks = s.chunks;
@@ -389,7 +404,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
 
 static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
   const NormGeometry& g = p.geometry;
-  const Strategy s = choose(caps, p, options);
+  const Strategy s = choose(caps, p, options, Direction::backward);
   const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups;
   const bool params = p.has_weight || p.has_bias;
   const bool team = s.team;  // batch statistics only: choose() makes teams for them only

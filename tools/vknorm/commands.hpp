@@ -11,4 +11,6 @@ int bench_command(int argc, char** argv);
 int bench_host_command(int argc, char** argv);
 // `vknorm bench --sync`: SyncBatchNorm at world size 2 against plain BatchNorm, and the exchange's cost.
 int bench_sync_command(int argc, char** argv);
+// `vknorm tune`: times the candidate strategies of the bench's shapes and writes a tuning cache.
+int tune_command(int argc, char** argv);
 }  // namespace vknorm::cli
