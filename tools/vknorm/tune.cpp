@@ -86,6 +86,15 @@ void print_class(const TunedClass& c, const std::string& layout) {
 
 }  // namespace
 
+Status load_tuning_file(Context& context, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::invalid_argument("cannot open the file");
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto cache = TuningCache::load(context.capabilities(), bytes);
+  if (!cache) return cache.status();
+  return context.set_tuning(cache.value());
+}
+
 int tune_command(int argc, char** argv) {
   Options o;
   for (int i = 0; i < argc; ++i) {
@@ -143,22 +152,9 @@ int tune_command(int argc, char** argv) {
   std::printf("timing: timestamp queries, median of %u runs after a warm-up; absolute times on a shared machine "
               "are noisy\n",
               o.runs);
-  if (!o.in_path.empty()) {
-    std::ifstream in(o.in_path, std::ios::binary);
-    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
-      std::fprintf(stderr, "vknorm tune: --in %s: cannot read the file\n", o.in_path.c_str());
-      return 1;
-    }
-    auto cache = TuningCache::load(caps, bytes);
-    if (!cache) {
-      std::fprintf(stderr, "vknorm tune: --in %s: %s\n", o.in_path.c_str(), cache.status().message().c_str());
-      return 1;
-    }
-    if (Status s = ctx.set_tuning(cache.value()); !s) {
-      std::fprintf(stderr, "vknorm tune: --in %s: %s\n", o.in_path.c_str(), s.message().c_str());
-      return 1;
-    }
+  if (Status s = o.in_path.empty() ? Status() : load_tuning_file(ctx, o.in_path); !s) {
+    std::fprintf(stderr, "vknorm tune: --in %s: %s\n", o.in_path.c_str(), s.message().c_str());
+    return 1;
   }
 
   size_t classes = 0, changed = 0;
