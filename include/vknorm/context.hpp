@@ -316,7 +316,9 @@ class Context {
   // prepared), keeps the fastest of each class in this context's cache (tuning()), and
   // reports every candidate's time. Engine mode refuses: vknorm never submits behind an
   // engine's back; tune with a standalone context (or `vknorm tune`) on the same device
-  // and driver, save the cache, and load it with TuningCache::load and set_tuning.
+  // and driver, save the cache, and load it with TuningCache::load and set_tuning. Takes
+  // the device for its timed submissions: not concurrently with other work on this
+  // context. Call it after prepare_kernels, at load time, never per frame.
   Result<TuneReport> tune(const TuneRequest& request);
 
   // Standalone mode only: host-visible storage buffers and one-shot submission.

@@ -11,7 +11,8 @@ namespace vknorm {
 
 // Records the passes of `phases` (a mask of Phase values) of the plan `options` give.
 // Buffers are checked against what those passes bind; size the workspace for these options
-// with plan_workspace_bytes (norm_workspace_size is the default plan's). A plan with a fused
+// with plan_workspace_bytes (norm_workspace_size is the plan of the context's tuning, which
+// these record calls do not consult: `options` is the plan). A plan with a fused
 // pass (team or fused kernels) can only be recorded whole: split phases need
 // PlanOptions::split.
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers,

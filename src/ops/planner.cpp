@@ -50,6 +50,11 @@ void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
 }
 
+// The rules below that ask this stand for a CPU implementation's properties: few
+// workgroups at once (Capabilities::host_threads), costly barriers and dispatches. Core
+// Vulkan reports neither a GPU's concurrency (only some vendors' shader-core extensions
+// do) nor any barrier cost, so no portable property replaces the device type here;
+// Context::tune measures the candidates instead (vknorm/tuning.hpp).
 bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
 // Values each invocation reduces in a split pass before its workgroup's reduction. A GPU
