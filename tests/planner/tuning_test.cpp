@@ -209,7 +209,8 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   not_a_cache[0] = 'X';
   CHECK(TuningCache::load(caps, not_a_cache).status().message().find("VKNT") != std::string::npos);
   std::vector<uint8_t> bad_enum = bytes;
-  bad_enum[bytes.size() - 12 + 6] = 9;  // the last entry's kernel
+  REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * 12);
+  bad_enum.at(bad_enum.size() - 6) = 9;  // the last entry's kernel (byte 6 of 12)
   CHECK(TuningCache::load(caps, bad_enum).status().message().find("entry 1") != std::string::npos);
   CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
 }
