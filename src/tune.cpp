@@ -23,8 +23,8 @@ struct QueryPool {
   }
 };
 
-// One buffer per role the candidates bind, as large as any binds it, holding values in
-// [0.5, 1.5) (float32, or float16 bits for 2-byte tensors): finite data, as in training.
+// One buffer per role the candidates bind, as large as any binds it, holding finite
+// values near 1 (float32 in [0.5, 1.5), float16 in [0.5, 1)), as in training.
 struct CandidateBuffers {
   std::map<Role, Buffer> buffers;
 
@@ -47,7 +47,7 @@ struct CandidateBuffers {
     auto next = [&] { return state = state * 1664525u + 1013904223u; };
     if (element_bytes == 2) {
       uint16_t* h = b.as<uint16_t>();
-      for (VkDeviceSize i = 0; i < b.size() / 2; ++i) h[i] = static_cast<uint16_t>(0x3800 + (next() >> 22));  // [0.5, 1.5)
+      for (VkDeviceSize i = 0; i < b.size() / 2; ++i) h[i] = static_cast<uint16_t>(0x3800 + (next() >> 22));
     } else {
       float* f = b.as<float>();
       for (VkDeviceSize i = 0; i < b.size() / 4; ++i) f[i] = 0.5f + static_cast<float>(next() >> 8) / 16777216.0f;
@@ -190,7 +190,8 @@ Result<TuneReport> Context::tune(const TuneRequest& request) {
       for (const StrategyChoice& c : choices) {
         PlanOptions options;
         options.choice = c;
-        auto plan = direction == Direction::forward ? plan_forward(s.caps, p, options) : plan_backward(s.caps, p, options);
+        auto plan =
+            direction == Direction::forward ? plan_forward(s.caps, p, options) : plan_backward(s.caps, p, options);
         if (!plan) return prefixed(plan.status(), which);
         plans.push_back(plan.value());
       }

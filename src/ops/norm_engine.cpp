@@ -197,7 +197,8 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
 }
 
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const NormForwardBuffers& b) {
-  return record_norm_forward(recorder, p, b, tuned_options(impl_of(recorder).state->tuning, p, Direction::forward), kAllPhases);
+  return record_norm_forward(recorder, p, b, tuned_options(impl_of(recorder).state->tuning, p, Direction::forward),
+                             kAllPhases);
 }
 
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const NormBackwardBuffers& b) {

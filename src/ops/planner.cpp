@@ -66,7 +66,8 @@ uint64_t values_per_invocation(const DeviceCaps& caps) { return is_cpu(caps) ? 6
 // fast): a team needs subgroup arithmetic and a group within its size limit, fused a group
 // within a workgroup's registers, and the forward (there is no fused backward).
 bool team_valid(const DeviceCaps& caps, const NormPlan& p, uint64_t size) {
-  return caps.reduction_path == ReductionPath::subgroup && size <= (p.I > 1 ? kTeamMaxContiguousGroupSize : kTeamMaxGroupSize);
+  const uint64_t limit = p.I > 1 ? kTeamMaxContiguousGroupSize : kTeamMaxGroupSize;
+  return caps.reduction_path == ReductionPath::subgroup && size <= limit;
 }
 bool fused_valid(const DeviceCaps& caps, uint64_t size, Direction direction) {
   return direction == Direction::forward && size <= uint64_t{workgroup_size_for(caps)} * kFusedValuesPerInvocation;
@@ -112,9 +113,12 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
            groups >= team_workgroups * s.teams_per_workgroup;
   s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
   // A chosen kernel where it can run (PlanOptions::choice); else the rule's.
-  if (batch && choice.kernel == OnChipKernel::split) s.team = s.fused = false;
-  if (batch && choice.kernel == OnChipKernel::team && team_valid(caps, p, size)) s.team = true, s.fused = false;
-  if (batch && choice.kernel == OnChipKernel::fused && fused_valid(caps, size, direction)) s.fused = true, s.team = false;
+  const bool chosen_team = choice.kernel == OnChipKernel::team && team_valid(caps, p, size);
+  const bool chosen_fused = choice.kernel == OnChipKernel::fused && fused_valid(caps, size, direction);
+  if (batch && (choice.kernel == OnChipKernel::split || chosen_team || chosen_fused)) {
+    s.team = chosen_team;
+    s.fused = chosen_fused;
+  }
   if (p.gamma_varies && (p.has_weight || p.has_bias)) {
     // A team over a group of whole planes of one channel each (GroupNorm NCHW: O == 1)
     // sums every plane anyway: those sums are dgamma / dbeta's partials, one per b.

@@ -75,8 +75,8 @@ void print_class(const TunedClass& c, const std::string& layout) {
   std::printf("%s  (%s %s)\n", to_string(c.key).c_str(), c.shape.c_str(), layout.c_str());
   double default_ms = 0, winner_ms = 0;
   for (const TunedCandidate& t : c.candidates) {
-    std::printf("    %-24s %9.3f ms%s%s\n", to_string(t.choice).c_str(), t.milliseconds, t.is_default ? "  default" : "",
-                t.choice == c.winner ? "  <- winner" : "");
+    std::printf("    %-24s %9.3f ms%s%s\n", to_string(t.choice).c_str(), t.milliseconds,
+                t.is_default ? "  default" : "", t.choice == c.winner ? "  <- winner" : "");
     if (t.is_default) default_ms = t.milliseconds;
     if (t.choice == c.winner) winner_ms = t.milliseconds;
   }
