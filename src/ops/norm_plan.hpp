@@ -38,8 +38,8 @@ NormPlan channel_plan(const NormGeometry& g, bool per_sample, Layout layout);
 // Rows of D elements (LayerNorm, RMSNorm): one group per row, gamma per element of the row.
 NormPlan row_plan(const NormGeometry& g);
 
-// Every call through these plans with the context's tuned choice for its shape class
-// (Context::set_tuning), or the planner's rules.
+// These plan each call with the context's tuned choice for its shape class
+// (Context::set_tuning), else with the planner's rules.
 Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& plan);
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers);
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& plan, const NormBackwardBuffers& buffers);
