@@ -9,6 +9,7 @@
 #include "vk/dispatch.hpp"
 #include "vk/loader.hpp"
 #include "vknorm/context.hpp"
+#include "vknorm/tuning.hpp"
 
 namespace vknorm {
 
@@ -30,6 +31,8 @@ struct ContextState {
   KernelCache kernels;
   // A record call fails instead of creating a missing pipeline.
   bool require_prepared_kernels = false;
+  // The strategy choices record calls take (Context::set_tuning, Context::tune).
+  TuningCache tuning;
 
   // Standalone mode only: the objects vknorm created and destroys. Vulkan requires the
   // queue to be externally synchronized: every vkQueue* call holds queue_mutex. There is

@@ -19,6 +19,7 @@
 //    or its buffers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -78,6 +79,9 @@ struct Capabilities {
   uint32_t vendor_id = 0;
   uint32_t device_id = 0;
   uint32_t driver_version = 0;  // raw VkPhysicalDeviceProperties::driverVersion (vendor encoding)
+  // VkPhysicalDeviceProperties::pipelineCacheUUID: changes with the driver's compiler (the
+  // tuning cache's key, as the pipeline cache's).
+  std::array<uint8_t, VK_UUID_SIZE> pipeline_cache_uuid{};
   VkDriverId driver_id = static_cast<VkDriverId>(0);
   std::string driver_name;
   std::string driver_info;
@@ -248,6 +252,9 @@ class Buffer {
 
 class CommandRecorder;
 struct ContextState;
+class TuningCache;  // vknorm/tuning.hpp, with the request and report of tune()
+struct TuneRequest;
+struct TuneReport;
 
 // What a recorder is created with (CommandRecorder::create, Context::begin_commands).
 struct RecorderOptions {
@@ -293,6 +300,26 @@ class Context {
 
   // The Vulkan objects and device memory vknorm holds for this context now.
   Footprint footprint() const;
+
+  // Strategy choices measured on this device (vknorm/tuning.hpp). Record calls and
+  // workspace queries plan each call with the cache's choice for its shape class (a
+  // lookup: nothing is allocated or created); classes it does not hold keep the planner's
+  // rules. Refuses a cache measured on another device or driver, naming what differs; an
+  // empty cache clears the tuning. A choice can need a larger workspace than the rules':
+  // query workspace sizes after setting the tuning. Not concurrently with record calls or
+  // workspace queries of this context.
+  Status set_tuning(TuningCache cache);
+  const TuningCache& tuning() const;
+  // Standalone only: times every candidate strategy of each requested shape's class on
+  // the device (timestamp queries; a query pool and the buffers the candidates bind are
+  // created for the call and destroyed before it returns; the kernels they use are
+  // prepared), keeps the fastest of each class in this context's cache (tuning()), and
+  // reports every candidate's time. Engine mode refuses: vknorm never submits behind an
+  // engine's back; tune with a standalone context (or `vknorm tune`) on the same device
+  // and driver, save the cache, and load it with TuningCache::load and set_tuning. Takes
+  // the device for its timed submissions: not concurrently with other work on this
+  // context. Call it after prepare_kernels, at load time, never per frame.
+  Result<TuneReport> tune(const TuneRequest& request);
 
   // Standalone mode only: host-visible storage buffers and one-shot submission.
   Result<Buffer> create_buffer(VkDeviceSize bytes);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ops/norm_engine.hpp"
+#include "ops/tuning.hpp"
 #include "recorder_impl.hpp"
 
 namespace vknorm {
@@ -174,8 +175,21 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
 
 }  // namespace
 
+// The context's tuned choice for the call (PlanOptions::choice), else the rules.
+static PlanOptions tuned_options(const TuningCache& tuning, const NormPlan& p, Direction direction) {
+  PlanOptions options;
+  options.choice = tuned_choice(tuning, p, direction);
+  return options;
+}
+
 Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& plan) {
-  return plan_workspace_bytes(context.capabilities(), plan);
+  // Enough for the tuned forward and the tuned backward (each a max of both directions).
+  const TuningCache& tuning = context.tuning();
+  auto forward = plan_workspace_bytes(context.capabilities(), plan, tuned_options(tuning, plan, Direction::forward));
+  if (!forward || tuning.empty()) return forward;
+  auto backward = plan_workspace_bytes(context.capabilities(), plan, tuned_options(tuning, plan, Direction::backward));
+  if (!backward) return backward;
+  return std::max(forward.value(), backward.value());
 }
 
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const NormForwardBuffers& b,
@@ -193,11 +207,13 @@ Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const 
 }
 
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& p, const NormForwardBuffers& b) {
-  return record_norm_forward(recorder, p, b, {}, kAllPhases);
+  return record_norm_forward(recorder, p, b, tuned_options(impl_of(recorder).state->tuning, p, Direction::forward),
+                             kAllPhases);
 }
 
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& p, const NormBackwardBuffers& b) {
-  return record_norm_backward(recorder, p, b, {}, kAllPhases);
+  return record_norm_backward(recorder, p, b, tuned_options(impl_of(recorder).state->tuning, p, Direction::backward),
+                              kAllPhases);
 }
 
 }  // namespace vknorm

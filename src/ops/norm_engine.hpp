@@ -16,7 +16,8 @@ Status check_buffer_ref(const Capabilities& caps, const char* role, const Buffer
 
 // Records the passes of `phases` (a mask of Phase values) of the plan `options` give.
 // Buffers are checked against what those passes bind; size the workspace for these options
-// with plan_workspace_bytes (norm_workspace_size is the default plan's). A plan with a fused
+// with plan_workspace_bytes (norm_workspace_size is the plan of the context's tuning, which
+// these record calls do not consult: `options` is the plan). A plan with a fused
 // pass (team or fused kernels) can only be recorded whole: split phases need
 // PlanOptions::split.
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers,

@@ -206,6 +206,7 @@ Result<NormPlan> plan_norm(const Params& params) {
   auto g = NormKind<Params>::check(params);
   if (!g) return g.status();
   NormPlan p = NormKind<Params>::plan(params, g.value());
+  p.kind = NormKind<Params>::info.id;
   p.dtype = params.dtype;
   p.epilogue = params.epilogue;
   return p;

@@ -13,6 +13,7 @@
 namespace vknorm {
 
 struct NormPlan {
+  Norm kind = Norm::batch_norm;         // the kind's name, for the tuning cache's key
   NormGeometry geometry;
   uint64_t B = 1, O = 1, K = 1, I = 1;  // statistics view
   uint64_t cpg = 1, inner = 1;          // affine channel = k * cpg + i / inner
@@ -37,6 +38,8 @@ NormPlan channel_plan(const NormGeometry& g, bool per_sample, Layout layout);
 // Rows of D elements (LayerNorm, RMSNorm): one group per row, gamma per element of the row.
 NormPlan row_plan(const NormGeometry& g);
 
+// These plan each call with the context's tuned choice for its shape class
+// (Context::set_tuning), else with the planner's rules.
 Result<uint64_t> norm_workspace_size(const Context& context, const NormPlan& plan);
 Status record_norm_forward(CommandRecorder& recorder, const NormPlan& plan, const NormForwardBuffers& buffers);
 Status record_norm_backward(CommandRecorder& recorder, const NormPlan& plan, const NormBackwardBuffers& buffers);

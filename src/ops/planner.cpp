@@ -54,6 +54,11 @@ void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
 }
 
+// The rules below that ask this stand for a CPU implementation's properties: few
+// workgroups at once (Capabilities::host_threads), costly barriers and dispatches. Core
+// Vulkan reports neither a GPU's concurrency (only some vendors' shader-core extensions
+// do) nor any barrier cost, so no portable property replaces the device type here;
+// Context::tune measures the candidates instead (vknorm/tuning.hpp).
 bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
 // Values each invocation reduces in a split pass before its workgroup's reduction. A GPU
@@ -61,9 +66,21 @@ bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEV
 // and its workgroup barriers are costly, so it wants fewer, longer chunks.
 uint64_t values_per_invocation(const DeviceCaps& caps) { return is_cpu(caps) ? 64 : 8; }
 
-Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+// Whether the on-chip kernels can run this call at all (their rules below add what is
+// fast): a team needs subgroup arithmetic and a group within its size limit, fused a group
+// within a workgroup's registers, and the forward (there is no fused backward).
+bool team_valid(const DeviceCaps& caps, const NormPlan& p, uint64_t size) {
+  const uint64_t limit = p.I > 1 ? kTeamMaxContiguousGroupSize : kTeamMaxGroupSize;
+  return caps.reduction_path == ReductionPath::subgroup && size <= limit;
+}
+bool fused_valid(const DeviceCaps& caps, uint64_t size, Direction direction) {
+  return direction == Direction::forward && size <= uint64_t{workgroup_size_for(caps)} * kFusedValuesPerInvocation;
+}
+
+Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options, Direction direction) {
   const uint32_t wg = workgroup_size_for(caps);
-  const uint64_t vpi = values_per_invocation(caps);
+  const StrategyChoice& choice = options.choice;
+  const uint64_t vpi = choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps);
   const NormGeometry& g = p.geometry;
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   const uint32_t max_chunks = caps.max_workgroup_count_x;
@@ -74,7 +91,7 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // share each column between `phases` lanes; every (phase, column of the group) is its
   // own partial.
   const uint64_t L = p.K * p.I;
-  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns) {
+  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns && choice.columns != ColumnView::off) {
     const uint64_t width = std::min<uint64_t>(L, wg), phases = wg / width;
     s.columns = true;
     s.column_blocks = p.B * ((L + width - 1) / width);
@@ -99,6 +116,13 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
            groups >= team_workgroups * s.teams_per_workgroup;
   s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  // A chosen kernel where it can run (PlanOptions::choice); else the rule's.
+  const bool chosen_team = choice.kernel == OnChipKernel::team && team_valid(caps, p, size);
+  const bool chosen_fused = choice.kernel == OnChipKernel::fused && fused_valid(caps, size, direction);
+  if (batch && (choice.kernel == OnChipKernel::split || chosen_team || chosen_fused)) {
+    s.team = chosen_team;
+    s.fused = chosen_fused;
+  }
   if (p.gamma_varies && (p.has_weight || p.has_bias)) {
     // A team over a group of whole planes of one channel each (GroupNorm NCHW: O == 1)
     // sums every plane anyway: those sums are dgamma / dbeta's partials, one per b.
@@ -348,7 +372,7 @@ const char* to_string(Role role) {
 
 static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
   const NormGeometry& g = p.geometry;
-  const Strategy s = choose(caps, p, options);
+  const Strategy s = choose(caps, p, options, Direction::forward);
   const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups, C = g.channels;
   ExecutionPlan plan;
   plan.chunks = s.chunks;
@@ -424,7 +448,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
 
 static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
   const NormGeometry& g = p.geometry;
-  const Strategy s = choose(caps, p, options);
+  const Strategy s = choose(caps, p, options, Direction::backward);
   const uint64_t E = g.elements, A = g.affine_size, G = g.stat_groups;
   const bool params = p.has_weight || p.has_bias;
   const bool team = s.team;  // batch statistics only: choose() makes teams for them only

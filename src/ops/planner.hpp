@@ -12,6 +12,7 @@
 #include "kernels.hpp"
 #include "ops/norm_plan.hpp"
 #include "vknorm/context.hpp"
+#include "vknorm/tuning.hpp"
 
 namespace vknorm {
 
@@ -121,6 +122,9 @@ struct PlanOptions {
   // so a device whose own part is empty still finalizes. Needs split.
   bool merged = false;
   uint64_t merged_count = 0;
+  // Overrides the planner's rules where valid for the shape and device, else falls back
+  // to them field by field (vknorm/tuning.hpp). split above wins over choice.kernel.
+  StrategyChoice choice;
 };
 
 // The device facts the planner reads: Capabilities (a real device's, or a made-up one).
@@ -131,8 +135,6 @@ using DeviceCaps = Capabilities;
 // packed (TensorStorage::f16_packed; its tensor slots are SlotUse::packed).
 Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
 Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan, const PlanOptions& options = {});
-
-enum class Direction { forward, backward };
 
 // Every kernel plan_forward (forward) or plan_backward (backward) can put in a plan of
 // `kind`, on any device, for any shape, dtype, epilogue and options, and for BatchNorm's

@@ -1,6 +1,7 @@
 #include "vk/capabilities.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <thread>
 #include <cstring>
 #include <vector>
@@ -75,6 +76,8 @@ Capabilities query_capabilities(const Dispatch& vk, VkPhysicalDevice device,
   c.vendor_id = props.properties.vendorID;
   c.device_id = props.properties.deviceID;
   c.driver_version = props.properties.driverVersion;
+  std::copy(std::begin(props.properties.pipelineCacheUUID), std::end(props.properties.pipelineCacheUUID),
+            c.pipeline_cache_uuid.begin());
   if (has_driver) {
     c.driver_id = driver.driverID;
     c.driver_name = from_array(driver.driverName);

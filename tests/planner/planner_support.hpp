@@ -24,4 +24,8 @@ std::vector<Case> plan_cases();
 // elements per group (O * I) instead of the view's.
 std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const NormPlan& p, uint64_t merged_count = 0);
 
+// Seven GPUs and two CPU implementations, made up from their published limits
+// (planner_test.cpp).
+std::vector<Capabilities> modeled_devices();
+
 }  // namespace vknorm::test

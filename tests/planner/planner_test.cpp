@@ -484,3 +484,8 @@ TEST_CASE("planner: SyncBatchNorm's merged plans read one merged record per chan
 }
 
 }  // namespace vknorm::test
+
+namespace vknorm::test {
+// The modeled devices, for the tuning tests (tuning_test.cpp).
+std::vector<Capabilities> modeled_devices() { return real_devices(); }
+}  // namespace vknorm::test

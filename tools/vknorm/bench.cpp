@@ -48,6 +48,7 @@ struct Options {
   std::optional<DType> dtype;
   std::string json_path;
   std::string baseline_path;
+  std::string tuning_path;  // a tuning cache (vknorm tune --out) the context plans with
   double max_regression = 2.0;
   int slowdown = 1;  // records each case this many times per timed run (tests the guard)
   bool all_grids = false;         // --reference-grids all
@@ -70,6 +71,7 @@ void usage(FILE* to) {
       "  --quick              fewer runs (1 warm-up, 7 timed): for CI\n"
       "  --runs N             timed runs per case (default 21)\n"
       "  --warmup N           untimed runs first (default 3)\n"
+      "  --tuning FILE        plan with this tuning cache (vknorm tune --out FILE)\n"
       "  --kind K[,K...]      batch_norm, layer_norm, rms_norm, group_norm, instance_norm (or batchnorm, ...)\n"
       "  --dtype f32|f16      one dtype only (default: both where the device has 16-bit storage;\n"
       "                       f16 without it runs as halves packed in 32-bit words)\n"
@@ -372,10 +374,10 @@ int bench_command(int argc, char** argv) {
       const std::string d = v ? v : "";
       if (d != "f32" && d != "f16") return bad_usage("--dtype: expected f32 or f16, got '" + d + "'");
       o.dtype = d == "f16" ? DType::f16 : DType::f32;
-    } else if (a == "--json" || a == "--baseline") {
+    } else if (a == "--json" || a == "--baseline" || a == "--tuning") {
       const char* v = value();
       if (!v) return bad_usage(a + ": expected a file name");
-      (a == "--json" ? o.json_path : o.baseline_path) = v;
+      (a == "--json" ? o.json_path : a == "--tuning" ? o.tuning_path : o.baseline_path) = v;
     } else if (a == "--slowdown") {
       const char* v = value();
       auto n = v ? parse_int(v) : std::nullopt;
@@ -417,6 +419,10 @@ int bench_command(int argc, char** argv) {
   }
   Context& ctx = *context.value();
   const Capabilities& caps = ctx.capabilities();
+  if (Status s = o.tuning_path.empty() ? Status() : load_tuning_file(ctx, o.tuning_path); !s) {
+    std::fprintf(stderr, "vknorm bench: --tuning %s: %s\n", o.tuning_path.c_str(), s.message().c_str());
+    return 1;
+  }
   auto device = bench::BenchDevice::create(ctx, o.fences);
   if (!device) {
     std::fprintf(stderr, "vknorm bench: %s\n", device.status().message().c_str());

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <string>
+
+#include "vknorm/context.hpp"
+
 namespace vknorm::cli {
 // Each returns the process exit code: 0 success, 1 failure, 2 bad usage.
 int run_command(int argc, char** argv);
@@ -11,4 +15,8 @@ int bench_command(int argc, char** argv);
 int bench_host_command(int argc, char** argv);
 // `vknorm bench --sync`: SyncBatchNorm at world size 2 against plain BatchNorm, and the exchange's cost.
 int bench_sync_command(int argc, char** argv);
+// `vknorm tune`: times the candidate strategies of the bench's shapes and writes a tuning cache.
+int tune_command(int argc, char** argv);
+// Reads a tuning cache file (vknorm tune --out) and gives it to `context` (set_tuning).
+Status load_tuning_file(Context& context, const std::string& path);
 }  // namespace vknorm::cli

@@ -15,7 +15,9 @@ void usage(FILE* to) {
                "  devices  list the Vulkan devices: limits, subgroup support, the reduction path\n"
                "           vknorm uses on each and the default device (vknorm devices --help)\n"
                "  bench    time every norm against a copy and an elementwise pass on the same\n"
-               "           device (vknorm bench --help)\n");
+               "           device (vknorm bench --help)\n"
+               "  tune     time the candidate strategies of the bench's shapes and write a tuning\n"
+               "           cache (vknorm tune --help)\n");
 }
 }  // namespace
 
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   if (command == "run") return vknorm::cli::run_command(argc - 2, argv + 2);
   if (command == "devices") return vknorm::cli::devices_command(argc - 2, argv + 2);
   if (command == "bench") return vknorm::cli::bench_command(argc - 2, argv + 2);
+  if (command == "tune") return vknorm::cli::tune_command(argc - 2, argv + 2);
   if (command == "--help" || command == "-h" || command == "help") {
     usage(stdout);
     return 0;

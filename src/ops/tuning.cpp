@@ -1,0 +1,91 @@
+#include "ops/tuning.hpp"
+
+#include <bit>
+
+namespace vknorm {
+namespace {
+
+uint8_t floor_log2(uint64_t v) { return v == 0 ? 0 : static_cast<uint8_t>(std::bit_width(v) - 1); }
+
+// What makes two plans different work: each pass's kernel, grid and chunking.
+std::vector<uint64_t> signature(const ExecutionPlan& plan) {
+  std::vector<uint64_t> s = {plan.workspace.floats};
+  for (const Pass& pass : plan)
+    s.insert(s.end(), {static_cast<uint64_t>(pass.kernel), pass.grid_x, pass.grid_y, pass.push.chunks,
+                       pass.push.pchunks, pass.push.flags});
+  return s;
+}
+
+bool runs(const ExecutionPlan& plan, KernelId kernel) {
+  for (const Pass& pass : plan)
+    if (pass.kernel == kernel) return true;
+  return false;
+}
+
+// Whether the plan does what `choice` asks (else the planner fell back to its rule).
+bool honors(const ExecutionPlan& plan, const StrategyChoice& choice, Direction direction) {
+  const KernelId team = direction == Direction::forward ? KernelId::team_forward : KernelId::team_backward;
+  switch (choice.kernel) {
+    case OnChipKernel::team: return runs(plan, team);
+    case OnChipKernel::fused: return runs(plan, KernelId::fused_forward);
+    case OnChipKernel::split: return !runs(plan, team) && !runs(plan, KernelId::fused_forward);
+    case OnChipKernel::automatic: return true;
+  }
+  return false;
+}
+
+bool has_columns(const NormPlan& p) {
+  return p.inner == 1 && p.I <= kColumnMaxGroupColumns && p.K * p.I >= kColumnMinColumns;
+}
+
+}  // namespace
+
+std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& p, Direction direction) {
+  std::vector<StrategyChoice> proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
+  for (uint32_t vpi : {8u, 64u, 256u})
+    for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
+      if (columns == ColumnView::off && !has_columns(p)) continue;
+      proposals.push_back({OnChipKernel::split, vpi, has_columns(p) ? columns : ColumnView::automatic});
+    }
+  std::vector<StrategyChoice> out;
+  std::vector<std::vector<uint64_t>> seen;
+  const bool batch = p.geometry.uses_batch_stats;
+  for (const StrategyChoice& choice : proposals) {
+    PlanOptions options;
+    options.choice = choice;
+    auto plan = direction == Direction::forward ? plan_forward(caps, p, options) : plan_backward(caps, p, options);
+    if (!plan || plan->pass_count == 0) continue;
+    // Without batch statistics only the split passes' chunking is a choice.
+    if (batch && !honors(plan.value(), choice, direction)) continue;
+    if (!batch && choice.kernel != OnChipKernel::split) continue;
+    auto sig = signature(plan.value());
+    bool duplicate = false;
+    for (const auto& s : seen) duplicate = duplicate || s == sig;
+    if (duplicate) continue;
+    seen.push_back(std::move(sig));
+    out.push_back(choice);
+  }
+  if (out.size() <= 1) return {StrategyChoice{}};
+  return out;
+}
+
+bool same_work(const ExecutionPlan& a, const ExecutionPlan& b) { return signature(a) == signature(b); }
+
+TuningKey tuning_key(const NormPlan& p, Direction direction) {
+  TuningKey k;
+  k.kind = p.kind;
+  k.direction = direction;
+  k.dtype = p.dtype;
+  k.columns = has_columns(p);
+  k.group_size_log2 = floor_log2(p.O * p.I);
+  k.groups_log2 = floor_log2(p.B * p.K);
+  return k;
+}
+
+StrategyChoice tuned_choice(const TuningCache& cache, const NormPlan& p, Direction direction) {
+  if (cache.empty()) return {};
+  const StrategyChoice* c = cache.find(tuning_key(p, direction));
+  return c ? *c : StrategyChoice{};
+}
+
+}  // namespace vknorm

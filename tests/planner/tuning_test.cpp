@@ -1,0 +1,218 @@
+// Tuning without a device: every candidate strategy is a valid plan that does what it
+// was chosen for, a choice that cannot run falls back to the planner's rules, and the
+// tuning cache's bytes load only on the device they were measured on.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "ops/tuning.hpp"
+#include "planner_support.hpp"
+
+namespace vknorm::test {
+namespace {
+
+// What makes two plans different work (as candidate_choices compares them).
+std::vector<uint64_t> signature(const ExecutionPlan& plan) {
+  std::vector<uint64_t> s = {plan.workspace.floats};
+  for (const Pass& pass : plan)
+    s.insert(s.end(), {static_cast<uint64_t>(pass.kernel), pass.grid_x, pass.grid_y, pass.push.chunks,
+                       pass.push.pchunks, pass.push.flags});
+  return s;
+}
+
+bool runs(const ExecutionPlan& plan, KernelId kernel) {
+  for (const Pass& pass : plan)
+    if (pass.kernel == kernel) return true;
+  return false;
+}
+
+Result<ExecutionPlan> plan_for(const Capabilities& caps, const NormPlan& p, Direction d, const StrategyChoice& c) {
+  PlanOptions options;
+  options.choice = c;
+  return d == Direction::forward ? plan_forward(caps, p, options) : plan_backward(caps, p, options);
+}
+
+Capabilities lavapipe_like() {
+  for (const Capabilities& c : modeled_devices())
+    if (c.device_name.find("lavapipe") != std::string::npos) return c;
+  FAIL("no lavapipe-like device modeled");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen for") {
+  size_t checked = 0, with_choice = 0;
+  for (const Capabilities& caps : modeled_devices())
+    for (const Case& c : plan_cases())
+      for (Direction d : {Direction::forward, Direction::backward}) {
+        const auto rule = plan_for(caps, c.plan, d, {});
+        if (!rule) continue;  // refused (beyond a binding) whatever the strategy
+        const std::vector<StrategyChoice> choices = candidate_choices(caps, c.plan, d);
+        REQUIRE(!choices.empty());
+        if (choices.size() > 1) ++with_choice;
+        bool default_listed = choices.size() == 1;
+        std::vector<std::vector<uint64_t>> seen;
+        for (const StrategyChoice& choice : choices) {
+          CAPTURE(caps.device_name);
+          CAPTURE(c.name);
+          CAPTURE(d == Direction::forward ? "forward" : "backward");
+          CAPTURE(to_string(choice));
+          const auto plan = plan_for(caps, c.plan, d, choice);
+          default_listed = default_listed || (plan && same_work(plan.value(), rule.value()));
+          // A larger workspace may pass the binding limit: refused, never planned past it.
+          if (!plan) {
+            CHECK(plan.status().message().find("maxStorageBufferRange") != std::string::npos);
+            continue;
+          }
+          ++checked;
+          const std::string problem = fits(caps, plan.value(), c.plan);
+          CHECK_MESSAGE(problem == "", problem);
+          const KernelId team = d == Direction::forward ? KernelId::team_forward : KernelId::team_backward;
+          if (choice.kernel == OnChipKernel::team) CHECK(runs(plan.value(), team));
+          if (choice.kernel == OnChipKernel::fused) CHECK(runs(plan.value(), KernelId::fused_forward));
+          if (choice.kernel == OnChipKernel::split) {
+            CHECK(!runs(plan.value(), team));
+            CHECK(!runs(plan.value(), KernelId::fused_forward));
+          }
+          for (const auto& s : seen) CHECK(s != signature(plan.value()));  // no two candidates plan the same work
+          seen.push_back(signature(plan.value()));
+        }
+        CHECK_MESSAGE(default_listed, caps.device_name << ", " << c.name << ": the rules' plan is not a candidate");
+      }
+  MESSAGE(checked << " candidate plans checked, " << with_choice << " calls with a choice");
+  CHECK(with_choice > 1000);
+}
+
+TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
+  const Capabilities lavapipe = lavapipe_like();
+  Capabilities no_subgroups = lavapipe;
+  no_subgroups.subgroup_arithmetic = false;
+  no_subgroups.reduction_path = ReductionPath::shared_memory;
+  LayerNormParams ln;
+  ln.shape = {4096, 1024};
+  ln.normalized_shape = {1024};
+  const NormPlan rows = plan_norm(ln).value();
+  LayerNormParams wide = ln;
+  wide.shape = {4, 1 << 20};
+  wide.normalized_shape = {1 << 20};
+  const NormPlan wide_rows = plan_norm(wide).value();
+  BatchNormParams eval;
+  eval.shape = {8, 64, 56, 56};
+  eval.training = false;
+  const NormPlan eval_plan = plan_norm(eval).value();
+  struct Fallback {
+    std::string what;
+    const Capabilities& caps;
+    const NormPlan& plan;
+    Direction direction;
+    StrategyChoice choice;
+  };
+  const Fallback fallbacks[] = {
+      {"team without subgroup arithmetic", no_subgroups, rows, Direction::forward, {OnChipKernel::team}},
+      {"team over a group past the team limit", lavapipe, wide_rows, Direction::forward, {OnChipKernel::team}},
+      {"fused over a group past the registers", lavapipe, wide_rows, Direction::forward, {OnChipKernel::fused}},
+      {"fused in a backward", lavapipe, rows, Direction::backward, {OnChipKernel::fused}},
+      {"team with running statistics", lavapipe, eval_plan, Direction::forward, {OnChipKernel::team}},
+      {"the column view where rows have no columns", lavapipe, rows, Direction::backward,
+       {OnChipKernel::automatic, 0, ColumnView::on}},
+  };
+  for (const Fallback& f : fallbacks) {
+    CAPTURE(f.what);
+    const auto rule = plan_for(f.caps, f.plan, f.direction, {});
+    const auto chosen = plan_for(f.caps, f.plan, f.direction, f.choice);
+    REQUIRE(rule.ok());
+    REQUIRE(chosen.ok());
+    CHECK(signature(chosen.value()) == signature(rule.value()));
+  }
+  // And a valid choice does change the plan: the split passes where the rule takes a team.
+  const auto split = plan_for(lavapipe, rows, Direction::forward, {OnChipKernel::split});
+  REQUIRE(split.ok());
+  CHECK(runs(plan_for(lavapipe, rows, Direction::forward, {}).value(), KernelId::team_forward));
+  CHECK(runs(split.value(), KernelId::stats_partial));
+  // PlanOptions::split wins over a chosen team.
+  PlanOptions forced;
+  forced.split = true;
+  forced.choice = {OnChipKernel::team};
+  CHECK(runs(plan_forward(lavapipe, rows, forced).value(), KernelId::stats_partial));
+}
+
+TEST_CASE("tuning: the shape class buckets group size and count by powers of two") {
+  LayerNormParams a, b, c;
+  a.shape = {512, 768};
+  a.normalized_shape = {768};
+  b.shape = {1000, 1000};  // 2^9..2^10 groups of 2^9..2^10: the same class
+  b.normalized_shape = {1000};
+  c.shape = {512, 1024};  // groups of 2^10: another class
+  c.normalized_shape = {1024};
+  const TuningKey ka = tuning_key(plan_norm(a).value(), Direction::forward);
+  CHECK(ka.kind == Norm::layer_norm);
+  CHECK(ka.group_size_log2 == 9);
+  CHECK(ka.groups_log2 == 9);
+  CHECK(!ka.columns);
+  CHECK(tuning_key(plan_norm(b).value(), Direction::forward) == ka);
+  CHECK(tuning_key(plan_norm(c).value(), Direction::forward) != ka);
+  CHECK(tuning_key(plan_norm(a).value(), Direction::backward) != ka);
+  BatchNormParams nhwc;
+  nhwc.shape = {8, 64, 56, 56};
+  nhwc.layout = Layout::nhwc;
+  const TuningKey kn = tuning_key(plan_norm(nhwc).value(), Direction::forward);
+  CHECK(kn.columns);
+  CHECK(kn.groups_log2 == 6);
+  CHECK(kn.group_size_log2 == 14);  // 8 * 56 * 56 = 25088
+  CHECK(to_string(ka) == "layer_norm forward f32 walk group 2^9 x 2^9 groups");
+}
+
+TEST_CASE("tuning: the cache's bytes load on the device they were measured on, and only there") {
+  Capabilities caps = lavapipe_like();
+  caps.vendor_id = 0x10005;
+  caps.device_id = 0;
+  caps.driver_version = 0x800005;
+  for (uint8_t i = 0; i < 16; ++i) caps.pipeline_cache_uuid[i] = i;
+  TuningCache cache(tuning_device(caps));
+  const TuningKey k1{Norm::group_norm, Direction::backward, DType::f16, true, 12, 6};
+  const TuningKey k2{Norm::layer_norm, Direction::forward, DType::f32, false, 10, 12};
+  cache.set(k1, {OnChipKernel::split, 256, ColumnView::off});
+  cache.set(k2, {OnChipKernel::team});
+  const std::vector<uint8_t> bytes = cache.serialize();
+
+  auto loaded = TuningCache::load(caps, bytes);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  CHECK(loaded->entries() == cache.entries());
+  CHECK(loaded->device() == cache.device());
+  REQUIRE(loaded->find(k1));
+  CHECK(*loaded->find(k1) == StrategyChoice{OnChipKernel::split, 256, ColumnView::off});
+  CHECK(loaded->find({Norm::rms_norm}) == nullptr);
+
+  Capabilities other = caps;
+  other.driver_version = 0x800006;
+  other.pipeline_cache_uuid[3] = 99;
+  auto refused = TuningCache::load(other, bytes);
+  REQUIRE(!refused.ok());
+  CHECK(refused.status().code() == StatusCode::invalid_argument);
+  const std::string m = refused.status().message();
+  CHECK_MESSAGE(m.find("another device or driver") != std::string::npos, m);
+  CHECK_MESSAGE(m.find("driverVersion 0x800005 in the cache, 0x800006 here") != std::string::npos, m);
+  CHECK_MESSAGE(m.find("pipelineCacheUUID") != std::string::npos, m);
+  CHECK_MESSAGE(m.find("vendorID") == std::string::npos, m);  // only what differs
+
+  other = caps;
+  other.subgroup_size = caps.subgroup_size * 2;
+  CHECK(!TuningCache::load(other, bytes).ok());
+
+  std::vector<uint8_t> truncated(bytes.begin(), bytes.end() - 1);
+  auto short_read = TuningCache::load(caps, truncated);
+  REQUIRE(!short_read.ok());
+  CHECK_MESSAGE(short_read.status().message().find("expected") != std::string::npos, short_read.status().message());
+  std::vector<uint8_t> not_a_cache = bytes;
+  not_a_cache[0] = 'X';
+  CHECK(TuningCache::load(caps, not_a_cache).status().message().find("VKNT") != std::string::npos);
+  std::vector<uint8_t> bad_enum = bytes;
+  REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * 12);
+  bad_enum.at(bad_enum.size() - 6) = 9;  // the last entry's kernel (byte 6 of 12)
+  CHECK(TuningCache::load(caps, bad_enum).status().message().find("entry 1") != std::string::npos);
+  CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
+}
+
+}  // namespace vknorm::test

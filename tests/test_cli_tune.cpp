@@ -1,0 +1,61 @@
+// `vknorm tune` and `vknorm bench --tuning`: the cache files they read are checked before
+// any timing (a file that is not a cache, a cache of another device), and the tool's
+// usage errors. Timing itself is Context::tune's test (test_tuning_gpu.cpp).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gpu_support.hpp"
+#include "process_support.hpp"
+#include "test_support.hpp"
+#include "vknorm/tuning.hpp"
+
+namespace fs = std::filesystem;
+
+namespace vknorm::test {
+namespace {
+
+fs::path tune_scratch(const std::string& name) {
+  return fs::temp_directory_path() / ("vknorm_cli_tune_" + std::to_string(process_id()) + "_" + name);
+}
+
+int run_tool(const std::string& args, std::string* errors) {
+  const fs::path err_file = tune_scratch("stderr.txt");
+  const int code = run_shell(cli_program() + " " + args + " 2> " + shell_path(err_file) + " > " +
+                             shell_path(tune_scratch("stdout.txt")));
+  *errors = read_file(err_file);
+  return code;
+}
+
+void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+TEST_CASE("vknorm tune and bench --tuning refuse a file that is not a cache of this device") {
+  std::string errors;
+  const fs::path garbage = tune_scratch("garbage.bin"), foreign = tune_scratch("foreign.bin");
+  write_bytes(garbage, {1, 2, 3});
+  Capabilities elsewhere = context_for(TestDevice::subgroup).capabilities();
+  elsewhere.vendor_id ^= 0x1000;
+  TuningCache cache(tuning_device(elsewhere));
+  cache.set({Norm::layer_norm}, {OnChipKernel::team});
+  write_bytes(foreign, cache.serialize());
+
+  CHECK(run_tool("tune --in " + shell_path(garbage), &errors) == 1);
+  CHECK_MESSAGE(errors.find("3 bytes that do not start with a tuning cache") != std::string::npos, errors);
+  CHECK(run_tool("bench --quick --kind layer_norm --tuning " + shell_path(foreign), &errors) == 1);
+  CHECK_MESSAGE(errors.find("another device or driver (vendorID") != std::string::npos, errors);
+  CHECK(run_tool("tune --kind nonorm", &errors) == 2);
+  CHECK_MESSAGE(errors.find("nonorm") != std::string::npos, errors);
+  CHECK(run_tool("tune --runs 0", &errors) == 2);
+  fs::remove(garbage);
+  fs::remove(foreign);
+  fs::remove(tune_scratch("stderr.txt"));
+  fs::remove(tune_scratch("stdout.txt"));
+}
+
+}  // namespace vknorm::test
