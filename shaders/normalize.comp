@@ -1,8 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // y = (x - mean) * invstd * gamma + beta, then the epilogue (residual add, ReLU), with the
-// statistics of the element's group (batch statistics, or running ones with
-// FLAG_STATS_ARE_VAR) and the parameters of its affine channel. Rows (rows.glsl) keep
+// statistics of the element's group and the parameters of its affine channel: the split
+// forward's apply pass (eval with running statistics runs batch_norm_apply). Rows (rows.glsl) keep
 // group and channel out of the per-element work: a plane row needs one set of
 // coefficients, a vector column one gamma and beta.
 #include "common.glsl"
@@ -33,12 +33,10 @@ void main() {
     float gamma = gamma_of(c), beta = beta_of(c);
     // A run of rows with the same b shares the column's group (BatchNorm: every row;
     // LayerNorm: one row): its statistics are loaded once, and the element loop has no
-    // branch (which lavapipe would execute masked for every element). Running
-    // statistics are per channel k: then the whole column is one run.
-    bool per_channel = has_flag(FLAG_STATS_ARE_VAR);
+    // branch (which lavapipe would execute masked for every element).
     for (uint r = v.first_row; r < v.R;) {
       uint b = r / pc.O, g = b * pc.K + k;
-      uint end = per_channel ? v.R : min(v.R, (b + 1u) * pc.O);
+      uint end = min(v.R, (b + 1u) * pc.O);
       float mean = stat_mean(g), invstd = stat_invstd(g);
       for (; r < end; r += v.row_step) normalize_element(r * v.L + col, mean, invstd, gamma, beta);
     }

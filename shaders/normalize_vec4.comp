@@ -37,10 +37,9 @@ void main() {
       beta[j] = beta_of(c[j]);
     }
     // Runs of rows with one b, as in normalize.comp: statistics loaded once per run.
-    bool per_channel = has_flag(FLAG_STATS_ARE_VAR);
     for (uint r = v.first_row; r < v.R;) {
       uint b = r / pc.O;
-      uint end = per_channel ? v.R : min(v.R, (b + 1u) * pc.O);
+      uint end = min(v.R, (b + 1u) * pc.O);
       vec4 mean, invstd;
       [[unroll]] for (uint j = 0u; j < 4u; ++j) {
         uint g = b * pc.K + k[j];

@@ -9,7 +9,7 @@
 //    invocation, and the rows of one b (one group per column) come as a run with one
 //    division and one load of statistics per run.
 // Workgroup x covers the columns of long rows; rows shorter than the workgroup are packed
-// several to a workgroup. Workgroup y walks the rows. src/ops/norm_engine.cpp sizes the
+// several to a workgroup. Workgroup y walks the rows. src/ops/planner.cpp sizes the
 // grid the same way (row_grid). The *_vec4 kernels walk a row in units of 4 elements
 // (row_view_units(4): L, first_col and col_step count units; the host runs them only
 // where L is whole units).

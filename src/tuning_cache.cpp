@@ -1,4 +1,5 @@
 // The tuning cache's names and bytes (vknorm/tuning.hpp).
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -145,8 +146,19 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
     const uint8_t* e = bytes.data() + kHeaderBytes + size_t{i} * kEntryBytes;
     if (!find_kind(static_cast<Norm>(e[0])) || e[1] > 1 || e[2] > 1 || e[3] > 1 || e[6] > 3 || e[7] > 2)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " holds a value outside its enum");
+    // What tune() can store: log2 buckets of 64-bit sizes, and the candidates' values per
+    // invocation (0: the rules'); anything else is not a cache of ours (or was edited).
+    const uint32_t vpi = get32(e + 8);
+    if (e[4] > 63 || e[5] > 63)
+      return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has a log2 bucket of " +
+                                      std::to_string(std::max(e[4], e[5])) + ", expected at most 63");
+    if (vpi != 0 && vpi != 8 && vpi != 64 && vpi != 256)
+      return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has " + std::to_string(vpi) +
+                                      " values per invocation, expected 0, 8, 64 or 256");
     TuningKey k{static_cast<Norm>(e[0]), static_cast<Direction>(e[1]), static_cast<DType>(e[2]), e[3] != 0, e[4], e[5]};
-    cache.set(k, {static_cast<OnChipKernel>(e[6]), get32(e + 8), static_cast<ColumnView>(e[7])});
+    if (cache.find(k))
+      return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " repeats the class " + to_string(k));
+    cache.set(k, {static_cast<OnChipKernel>(e[6]), vpi, static_cast<ColumnView>(e[7])});
   }
   return cache;
 }

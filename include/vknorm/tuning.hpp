@@ -70,7 +70,7 @@ struct TuningKey {
   uint8_t groups_log2 = 0;
   auto operator<=>(const TuningKey&) const = default;
 };
-// "layer_norm forward f32 rows group 2^10 x 2^9 groups".
+// "layer_norm forward f32 walk group 2^10 x 2^9 groups" ("columns" for the column view).
 std::string to_string(const TuningKey& key);
 
 // What a cache was measured on. A cache is only valid where all of it matches: the

@@ -49,8 +49,8 @@ namespace {
 // The caller's buffers, by role, and the order their checks run in (when several are
 // wrong, the first of this order is reported).
 struct Buffers {
-  std::array<const BufferRef*, 16> by_role{};
-  std::array<Role, 16> order{};
+  std::array<const BufferRef*, kRoleCount> by_role{};
+  std::array<Role, kRoleCount> order{};
   size_t count = 0;
   const BufferRef* operator[](Role role) const { return by_role[static_cast<size_t>(role)]; }
   void set(Role role, const BufferRef& ref) {

@@ -5,7 +5,7 @@
 //    (either one -> stats_finalize over its one partial per group when running stats
 //    are updated: the update averages over groups, across workgroups)
 //  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
-//  forward, running statistics: normalize
+//  forward, running statistics: batch_norm_apply (scale and shift per channel, one FMA)
 //  backward, batch statistics, many small groups: team_backward
 //            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
@@ -533,14 +533,26 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   return plan;
 }
 
-Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+// A tuned choice serves a whole shape class; where it cannot be planned for this shape
+// (its workspace past maxStorageBufferRange, say) the rules plan instead, as for a choice
+// the shape cannot take (vknorm/tuning.hpp): tuning never refuses a call the rules accept.
+template <class Passes>
+Result<ExecutionPlan> plan_or_rules(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options,
+                                    Passes passes) {
   VKNORM_TRY(check_tensor_limits(caps, p));
-  return forward_passes(caps, p, options);
+  Result<ExecutionPlan> planned = passes(caps, p, options);
+  if (planned.ok() || options.choice == StrategyChoice{}) return planned;
+  PlanOptions rules = options;
+  rules.choice = StrategyChoice{};
+  return passes(caps, p, rules);
+}
+
+Result<ExecutionPlan> plan_forward(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
+  return plan_or_rules(caps, p, options, forward_passes);
 }
 
 Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
-  VKNORM_TRY(check_tensor_limits(caps, p));
-  return backward_passes(caps, p, options);
+  return plan_or_rules(caps, p, options, backward_passes);
 }
 
 // What forward_passes and backward_passes can add, branch by branch: keep in step with them
@@ -597,10 +609,9 @@ Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets) {
 // Without the float16 check: a workspace query for float16 on a device without 16-bit
 // storage answers (the record call refuses).
 Result<uint64_t> plan_workspace_bytes(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options) {
-  VKNORM_TRY(check_tensor_size(caps, p));
-  auto forward = forward_passes(caps, p, options);
+  auto forward = plan_forward(caps, p, options);
   if (!forward) return forward.status();
-  auto backward = backward_passes(caps, p, options);
+  auto backward = plan_backward(caps, p, options);
   if (!backward) return backward.status();
   return std::max<uint64_t>({forward->workspace.floats, backward->workspace.floats, 1}) * 4;
 }

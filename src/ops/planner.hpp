@@ -35,6 +35,7 @@ enum class Role : uint8_t {
   none, x, y, dy, dx, weight, bias, running_mean, running_var, save_mean, save_invstd, workspace, residual,
   dweight, dbias, dresidual,
 };
+constexpr size_t kRoleCount = static_cast<size_t>(Role::dresidual) + 1;  // arrays indexed by Role
 const char* to_string(Role role);
 
 struct SlotUse {
@@ -68,7 +69,7 @@ struct Pass {
 };
 
 // Byte offsets of the caller's buffers, by Role (where each starts in its VkBuffer).
-using RoleOffsets = std::array<uint64_t, 16>;
+using RoleOffsets = std::array<uint64_t, kRoleCount>;
 
 // Whether every tensor `pass` binds (x, y, dy, dx, residual, ...: the TENSOR slots of
 // src/shader_contract.h) starts at a multiple of 4 elements (16 bytes in float32, 8 in

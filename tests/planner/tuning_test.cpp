@@ -3,6 +3,7 @@
 // tuning cache's bytes load only on the device they were measured on.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,11 @@ TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
   eval.shape = {8, 64, 56, 56};
   eval.training = false;
   const NormPlan eval_plan = plan_norm(eval).value();
+  BatchNormParams many_channels;
+  many_channels.shape = {2, 1 << 24};
+  many_channels.track_running_stats = false;  // their update would need a record per channel
+  const NormPlan tiny_groups = plan_norm(many_channels).value();
+  REQUIRE(!plan_forward(lavapipe, tiny_groups, PlanOptions{.split = true}).ok());  // the case is what it says
   struct Fallback {
     std::string what;
     const Capabilities& caps;
@@ -117,14 +123,21 @@ TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
       {"team with running statistics", lavapipe, eval_plan, Direction::forward, {OnChipKernel::team}},
       {"the column view where rows have no columns", lavapipe, rows, Direction::backward,
        {OnChipKernel::automatic, 0, ColumnView::on}},
+      // 2^24 channels of 2 values: the rules need no workspace, the split passes 4 floats a
+      // channel (256 MiB, past lavapipe's 128 MiB binding): tuning must not refuse the call.
+      {"split whose workspace exceeds one binding", lavapipe, tiny_groups, Direction::forward,
+       {OnChipKernel::split, 8}},
   };
   for (const Fallback& f : fallbacks) {
     CAPTURE(f.what);
     const auto rule = plan_for(f.caps, f.plan, f.direction, {});
     const auto chosen = plan_for(f.caps, f.plan, f.direction, f.choice);
     REQUIRE(rule.ok());
-    REQUIRE(chosen.ok());
+    REQUIRE_MESSAGE(chosen.ok(), chosen.status().message());
     CHECK(signature(chosen.value()) == signature(rule.value()));
+    PlanOptions options;
+    options.choice = f.choice;
+    CHECK(plan_workspace_bytes(f.caps, f.plan, options).value() == plan_workspace_bytes(f.caps, f.plan).value());
   }
   // And a valid choice does change the plan: the split passes where the rule takes a team.
   const auto split = plan_for(lavapipe, rows, Direction::forward, {OnChipKernel::split});
@@ -213,6 +226,18 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   bad_enum.at(bad_enum.size() - 6) = 9;  // the last entry's kernel (byte 6 of 12)
   CHECK(TuningCache::load(caps, bad_enum).status().message().find("entry 1") != std::string::npos);
   CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
+  // Values tune() never stores: a bucket past 63, values per invocation off its candidates,
+  // the same class twice.
+  std::vector<uint8_t> bad_bucket = bytes;
+  bad_bucket.at(bad_bucket.size() - 8) = 200;  // the last entry's group-size bucket (byte 4)
+  CHECK(TuningCache::load(caps, bad_bucket).status().message().find("log2 bucket of 200") != std::string::npos);
+  std::vector<uint8_t> bad_vpi = bytes;
+  bad_vpi.at(bad_vpi.size() - 4) = 1;  // the last entry's values per invocation (bytes 8-11): 1
+  bad_vpi.at(bad_vpi.size() - 3) = bad_vpi.at(bad_vpi.size() - 2) = bad_vpi.at(bad_vpi.size() - 1) = 0;
+  CHECK(TuningCache::load(caps, bad_vpi).status().message().find("1 values per invocation") != std::string::npos);
+  std::vector<uint8_t> repeated = bytes;
+  std::copy(repeated.end() - 24, repeated.end() - 12, repeated.end() - 12);
+  CHECK(TuningCache::load(caps, repeated).status().message().find("repeats the class") != std::string::npos);
 }
 
 }  // namespace vknorm::test

@@ -78,7 +78,7 @@ void usage(FILE* to) {
       "  --device N           device index (vknorm devices)\n"
       "  --fences             time with fences even where the device has timestamps\n"
       "  --no-16bit-storage   run as on a device without storageBuffer16BitAccess: f16\n"
-      "                       tensors packed in 32-bit words (with --dtype f16)\n"
+      "                       tensors packed in 32-bit words (the f16 cases run too)\n"
       "  --json FILE          also write the results as JSON ('-': stdout, instead of the table)\n"
       "  --baseline FILE      compare with an earlier --json: exit 1 when a case's ratio to the\n"
       "                       elementwise pass is more than --max-regression (default 2) times\n"
@@ -434,7 +434,10 @@ int bench_command(int argc, char** argv) {
 
   std::vector<BenchCase> cases;
   // float16 by default only where it is native; asked for, it runs packed elsewhere.
-  for (const BenchCase& c : bench::all_cases(caps.storage_buffer_16bit || o.dtype == DType::f16)) {
+  // float16 cases: where the device stores halves natively, when asked for, and with
+  // --no-16bit-storage (whose whole point is the packed float16 path).
+  const bool with_f16 = caps.storage_buffer_16bit || o.dtype == DType::f16 || o.no_16bit_storage;
+  for (const BenchCase& c : bench::all_cases(with_f16)) {
     if (!o.kinds.empty() && std::find(o.kinds.begin(), o.kinds.end(), c.kind) == o.kinds.end()) continue;
     if (o.dtype && c.dtype != *o.dtype) continue;
     cases.push_back(c);

@@ -131,8 +131,10 @@ int tune_command(int argc, char** argv) {
       (a == "--in" ? o.in_path : o.out_path) = v;
     } else if (a == "--device") {
       const char* v = value();
-      if (!v) return bad_usage("--device: expected an index");
-      o.device = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+      char* end = nullptr;
+      const unsigned long n = v ? std::strtoul(v, &end, 10) : 0;
+      if (!v || end == v || *end != '\0' || n > UINT32_MAX) return bad_usage("--device: expected an index");
+      o.device = static_cast<uint32_t>(n);
     } else {
       return bad_usage("unknown option '" + a + "'");
     }
