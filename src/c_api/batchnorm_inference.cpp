@@ -9,15 +9,16 @@
 #include "vknorm/batchnorm_inference.hpp"
 
 namespace vknorm::capi {
-namespace {
 
-BatchNormCoefficientsBuffers to_cxx_buffers(const vknorm_batch_norm_coefficients_buffers& b) {
+BatchNormCoefficientsBuffers to_cxx(const vknorm_batch_norm_coefficients_buffers& b) {
   return {to_cxx(b.running_mean), to_cxx(b.running_var), to_cxx(b.weight), to_cxx(b.bias), to_cxx(b.coefficients)};
 }
 
-BatchNormApplyBuffers to_cxx_buffers(const vknorm_batch_norm_apply_buffers& b) {
+BatchNormApplyBuffers to_cxx(const vknorm_batch_norm_apply_buffers& b) {
   return {to_cxx(b.x), to_cxx(b.y), to_cxx(b.coefficients), to_cxx(b.residual)};
 }
+
+namespace {
 
 // C floats from `values` (NULL refused, naming it, unless `optional`: then empty).
 Result<std::vector<float>> channel_array(const float* values, size_t C, const char* name, bool optional) {
@@ -106,30 +107,16 @@ extern "C" {
 vknorm_status vknorm_batch_norm_record_inference_coefficients(vknorm_recorder* recorder,
                                                               const vknorm_batch_norm_params* params,
                                                               const vknorm_batch_norm_coefficients_buffers* buffers) {
-  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    if (recorder->submitted)
-      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return record_batch_norm_inference_coefficients(*recorder->cxx, p.value(), to_cxx_buffers(*buffers));
+  return checked_record(__func__, recorder, params, buffers, [](auto& r, const auto& p, const auto& b) {
+    return record_batch_norm_inference_coefficients(r, p, b);
   });
 }
 
 vknorm_status vknorm_batch_norm_record_inference_apply(vknorm_recorder* recorder,
                                                        const vknorm_batch_norm_params* params,
                                                        const vknorm_batch_norm_apply_buffers* buffers) {
-  return guard(context_of(recorder), __func__, [&](const char* fn) -> Status {
-    VKNORM_CAPI_REQUIRE(fn, recorder);
-    VKNORM_CAPI_REQUIRE(fn, params);
-    VKNORM_CAPI_REQUIRE(fn, buffers);
-    if (recorder->submitted)
-      return Status::invalid_argument("recorder: already submitted; vknorm_recorder_reset it before recording more");
-    auto p = convert(*params);
-    if (!p) return p.status();
-    return record_batch_norm_inference_apply(*recorder->cxx, p.value(), to_cxx_buffers(*buffers));
+  return checked_record(__func__, recorder, params, buffers, [](auto& r, const auto& p, const auto& b) {
+    return record_batch_norm_inference_apply(r, p, b);
   });
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 
+#include "vknorm/batchnorm_inference.hpp"
 #include "vknorm/context.hpp"
 #include "vknorm/norm_buffers.hpp"
 #include "vknorm/recorder.hpp"
@@ -84,6 +85,8 @@ vknorm_status guard(const vknorm_context* context, const char* function, Body&& 
 BufferRef to_cxx(const vknorm_buffer_ref& r);
 NormForwardBuffers to_cxx(const vknorm_forward_buffers& b);
 NormBackwardBuffers to_cxx(const vknorm_backward_buffers& b);
+BatchNormCoefficientsBuffers to_cxx(const vknorm_batch_norm_coefficients_buffers& b);  // c_api/batchnorm_inference.cpp
+BatchNormApplyBuffers to_cxx(const vknorm_batch_norm_apply_buffers& b);
 
 }  // namespace vknorm::capi
 
