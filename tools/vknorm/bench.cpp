@@ -477,8 +477,12 @@ int bench_command(int argc, char** argv) {
       }
       // The chosen grids' output, once: a reference that computed garbage fast would make
       // every ratio a lie (bench --check-references runs every grid on harder lengths).
-      for (auto [pass, grid] : {std::make_pair(ReferencePass::copy, t.value().copy),
-                                std::make_pair(ReferencePass::scale_shift, t.value().scale_shift)}) {
+      // Not a structured binding: the lambda below captures them, which clang before 16
+      // (the sanitize build's Debian clang 14) refuses.
+      for (const auto& chosen : {std::make_pair(ReferencePass::copy, t.value().copy),
+                                 std::make_pair(ReferencePass::scale_shift, t.value().scale_shift)}) {
+        const ReferencePass pass = chosen.first;
+        const ReferenceGrid& grid = chosen.second;
         Status st = dev.run_once([&](CommandRecorder& rec) {
           return references.record(rec, pass, c.dtype, grid, c.elements(), x.value().ref(), y.value().ref());
         });
