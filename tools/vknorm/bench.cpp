@@ -482,7 +482,7 @@ int bench_command(int argc, char** argv) {
       for (const auto& chosen : {std::make_pair(ReferencePass::copy, t.value().copy),
                                  std::make_pair(ReferencePass::scale_shift, t.value().scale_shift)}) {
         const ReferencePass pass = chosen.first;
-        const ReferenceGrid& grid = chosen.second;
+        const auto& grid = chosen.second;
         Status st = dev.run_once([&](CommandRecorder& rec) {
           return references.record(rec, pass, c.dtype, grid, c.elements(), x.value().ref(), y.value().ref());
         });
