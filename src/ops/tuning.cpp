@@ -16,19 +16,13 @@ std::vector<uint64_t> signature(const ExecutionPlan& plan) {
   return s;
 }
 
-bool runs(const ExecutionPlan& plan, KernelId kernel) {
-  for (const Pass& pass : plan)
-    if (pass.kernel == kernel) return true;
-  return false;
-}
-
 // Whether the plan does what `choice` asks (else the planner fell back to its rule).
 bool honors(const ExecutionPlan& plan, const StrategyChoice& choice, Direction direction) {
   const KernelId team = direction == Direction::forward ? KernelId::team_forward : KernelId::team_backward;
   switch (choice.kernel) {
-    case OnChipKernel::team: return runs(plan, team);
-    case OnChipKernel::fused: return runs(plan, KernelId::fused_forward);
-    case OnChipKernel::split: return !runs(plan, team) && !runs(plan, KernelId::fused_forward);
+    case OnChipKernel::team: return runs_kernel(plan, team);
+    case OnChipKernel::fused: return runs_kernel(plan, KernelId::fused_forward);
+    case OnChipKernel::split: return !runs_kernel(plan, team) && !runs_kernel(plan, KernelId::fused_forward);
     case OnChipKernel::automatic: return true;
   }
   return false;
@@ -67,6 +61,12 @@ std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const Norm
   }
   if (out.size() <= 1) return {StrategyChoice{}};
   return out;
+}
+
+bool runs_kernel(const ExecutionPlan& plan, KernelId kernel) {
+  for (const Pass& pass : plan)
+    if (pass.kernel == kernel) return true;
+  return false;
 }
 
 bool same_work(const ExecutionPlan& a, const ExecutionPlan& b) { return signature(a) == signature(b); }

@@ -16,6 +16,9 @@ namespace vknorm {
 // empty tensor) has one candidate: StrategyChoice{} (the rules).
 std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& plan, Direction direction);
 
+// Whether `plan` has a pass of `kernel`.
+bool runs_kernel(const ExecutionPlan& plan, KernelId kernel);
+
 // Whether two plans do the same work: the same passes, grids, chunks and flags.
 bool same_work(const ExecutionPlan& a, const ExecutionPlan& b);
 

@@ -13,21 +13,6 @@
 namespace vknorm::test {
 namespace {
 
-// What makes two plans different work (as candidate_choices compares them).
-std::vector<uint64_t> signature(const ExecutionPlan& plan) {
-  std::vector<uint64_t> s = {plan.workspace.floats};
-  for (const Pass& pass : plan)
-    s.insert(s.end(), {static_cast<uint64_t>(pass.kernel), pass.grid_x, pass.grid_y, pass.push.chunks,
-                       pass.push.pchunks, pass.push.flags});
-  return s;
-}
-
-bool runs(const ExecutionPlan& plan, KernelId kernel) {
-  for (const Pass& pass : plan)
-    if (pass.kernel == kernel) return true;
-  return false;
-}
-
 Result<ExecutionPlan> plan_for(const Capabilities& caps, const NormPlan& p, Direction d, const StrategyChoice& c) {
   PlanOptions options;
   options.choice = c;
@@ -54,7 +39,7 @@ TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen 
         REQUIRE(!choices.empty());
         if (choices.size() > 1) ++with_choice;
         bool default_listed = choices.size() == 1;
-        std::vector<std::vector<uint64_t>> seen;
+        std::vector<ExecutionPlan> seen;
         for (const StrategyChoice& choice : choices) {
           CAPTURE(caps.device_name);
           CAPTURE(c.name);
@@ -71,14 +56,14 @@ TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen 
           const std::string problem = fits(caps, plan.value(), c.plan);
           CHECK_MESSAGE(problem == "", problem);
           const KernelId team = d == Direction::forward ? KernelId::team_forward : KernelId::team_backward;
-          if (choice.kernel == OnChipKernel::team) CHECK(runs(plan.value(), team));
-          if (choice.kernel == OnChipKernel::fused) CHECK(runs(plan.value(), KernelId::fused_forward));
+          if (choice.kernel == OnChipKernel::team) CHECK(runs_kernel(plan.value(), team));
+          if (choice.kernel == OnChipKernel::fused) CHECK(runs_kernel(plan.value(), KernelId::fused_forward));
           if (choice.kernel == OnChipKernel::split) {
-            CHECK(!runs(plan.value(), team));
-            CHECK(!runs(plan.value(), KernelId::fused_forward));
+            CHECK(!runs_kernel(plan.value(), team));
+            CHECK(!runs_kernel(plan.value(), KernelId::fused_forward));
           }
-          for (const auto& s : seen) CHECK(s != signature(plan.value()));  // no two candidates plan the same work
-          seen.push_back(signature(plan.value()));
+          for (const ExecutionPlan& s : seen) CHECK(!same_work(s, plan.value()));  // no two plan the same work
+          seen.push_back(plan.value());
         }
         CHECK_MESSAGE(default_listed, caps.device_name << ", " << c.name << ": the rules' plan is not a candidate");
       }
@@ -134,7 +119,7 @@ TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
     const auto chosen = plan_for(f.caps, f.plan, f.direction, f.choice);
     REQUIRE(rule.ok());
     REQUIRE_MESSAGE(chosen.ok(), chosen.status().message());
-    CHECK(signature(chosen.value()) == signature(rule.value()));
+    CHECK(same_work(chosen.value(), rule.value()));
     PlanOptions options;
     options.choice = f.choice;
     CHECK(plan_workspace_bytes(f.caps, f.plan, options).value() == plan_workspace_bytes(f.caps, f.plan).value());
@@ -142,13 +127,13 @@ TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
   // And a valid choice does change the plan: the split passes where the rule takes a team.
   const auto split = plan_for(lavapipe, rows, Direction::forward, {OnChipKernel::split});
   REQUIRE(split.ok());
-  CHECK(runs(plan_for(lavapipe, rows, Direction::forward, {}).value(), KernelId::team_forward));
-  CHECK(runs(split.value(), KernelId::stats_partial));
+  CHECK(runs_kernel(plan_for(lavapipe, rows, Direction::forward, {}).value(), KernelId::team_forward));
+  CHECK(runs_kernel(split.value(), KernelId::stats_partial));
   // PlanOptions::split wins over a chosen team.
   PlanOptions forced;
   forced.split = true;
   forced.choice = {OnChipKernel::team};
-  CHECK(runs(plan_forward(lavapipe, rows, forced).value(), KernelId::stats_partial));
+  CHECK(runs_kernel(plan_forward(lavapipe, rows, forced).value(), KernelId::stats_partial));
 }
 
 TEST_CASE("tuning: the shape class buckets group size and count by powers of two") {
