@@ -1,6 +1,8 @@
 #include "gpu_support.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -21,6 +23,13 @@ std::vector<float> round_to_half(const std::vector<float>& v) {
   std::vector<float> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = half_to_float(float_to_half(v[i]));
   return out;
+}
+
+Buffer floats(Context& ctx, const std::vector<float>& values, size_t count) {
+  auto made = ctx.create_buffer(std::max<size_t>(4, count * 4));
+  REQUIRE_MESSAGE(made.ok(), made.status().message());
+  if (!values.empty()) std::memcpy(made->data(), values.data(), values.size() * 4);
+  return std::move(made.value());
 }
 
 bool skip_configuration(const std::string& reason) {

@@ -128,6 +128,10 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
 // Rounds every value to float16 and back: the inputs a float16 tensor really holds.
 std::vector<float> round_to_half(const std::vector<float>& v);
 
+// A host-visible buffer of `count` floats (at least 4 bytes) on a standalone context,
+// starting with `values` (the rest left as created).
+Buffer floats(Context& ctx, const std::vector<float>& values, size_t count);
+
 // Half an ulp of float16, relative: the rounding of a value stored as float16.
 constexpr double kHalfRounding = 1.0 / 2048.0;
 

@@ -79,13 +79,6 @@ struct TensorArena {
   }
 };
 
-Buffer floats(Context& ctx, const std::vector<float>& values, size_t count) {
-  auto made = ctx.create_buffer(std::max<size_t>(4, count * 4));
-  REQUIRE_MESSAGE(made.ok(), made.status().message());
-  if (!values.empty()) std::memcpy(made->data(), values.data(), values.size() * 4);
-  return std::move(made.value());
-}
-
 void run_case(Context& ctx, const Case& c, uint32_t seed) {
   CAPTURE(describe(c));
   BatchNormParams p;

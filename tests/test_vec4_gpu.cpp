@@ -63,13 +63,6 @@ struct Arena {
   }
 };
 
-Buffer floats(Context& ctx, const std::vector<float>& values, size_t count) {
-  auto made = ctx.create_buffer(std::max<size_t>(4, count * 4));
-  REQUIRE_MESSAGE(made.ok(), made.status().message());
-  if (!values.empty()) std::memcpy(made->data(), values.data(), values.size() * 4);
-  return std::move(made.value());
-}
-
 template <class Params>
 constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 
