@@ -52,6 +52,8 @@ TEST_CASE("vknorm tune and bench --tuning refuse a file that is not a cache of t
   CHECK(run_tool("tune --kind nonorm", &errors) == 2);
   CHECK_MESSAGE(errors.find("nonorm") != std::string::npos, errors);
   CHECK(run_tool("tune --runs 0", &errors) == 2);
+  CHECK(run_tool("tune --device abc", &errors) == 2);
+  CHECK_MESSAGE(errors.find("--device: expected an index") != std::string::npos, errors);
   fs::remove(garbage);
   fs::remove(foreign);
   fs::remove(tune_scratch("stderr.txt"));
