@@ -219,9 +219,12 @@ void run_kinds(Context& ctx) {
     bn.layout = layout;
     bn.track_running_stats = false;
     run_shapes(ctx, bn, channel_shapes, seed);
-    bn.training = false;  // eval: normalize alone, with running statistics
+    bn.training = false;  // eval: batch_norm_apply alone, with running statistics
     bn.track_running_stats = true;
     run_shapes(ctx, bn, channel_shapes, seed);
+    // NCHW planes of at least a workgroup of units: batch_norm_apply_vec4, a plane per
+    // workgroup (32x32), or 2 parts of 1312 units each (64x164: too few planes).
+    if (layout == Layout::nchw) run_shapes(ctx, bn, {{2, 3, 32, 32}, {1, 2, 64, 164}}, seed);
     GroupNormParams gn;
     gn.layout = layout;
     gn.num_groups = 2;
@@ -258,6 +261,10 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype));
       CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
+      // Planes of 256 units: batch_norm_apply_vec4 where the offsets allow.
+      p.shape = {2, 3, 32, 32};
+      run_forward_backward(*ctx, p, shift, 7);
+      CHECK(kernels.created(KernelId::batch_norm_apply_vec4, dtype) == (shift == 0));
       // Training, split: the apply pass is normalize or normalize_vec4.
       p.training = true;
       p.track_running_stats = false;  // run_forward_backward gives running buffers to eval only

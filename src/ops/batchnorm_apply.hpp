@@ -16,4 +16,15 @@ struct ApplyGrid {
 // spatial size in NCHW, 1 in NHWC (or without spatial dims).
 ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
 
+// The grid of shaders/batch_norm_apply_vec4.comp: workgroup (x, y) is part x of NCHW
+// plane y, `chunks` parts of `chunk_size` 4-element units each. Only for planes of whole
+// units, each at least a workgroup of units, and no more planes than workgroups in y
+// (else `ok` is false: batch_norm_apply).
+struct PlanesGrid {
+  bool ok = false;
+  uint32_t x = 1, y = 1;
+  uint32_t chunks = 1, chunk_size = 0;
+};
+PlanesGrid batch_norm_apply_planes_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
+
 }  // namespace vknorm

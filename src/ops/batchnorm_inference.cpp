@@ -86,6 +86,28 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
   return grid;
 }
 
+// A plane is split into parts only where there are too few planes to fill
+// kGridStrideWorkgroups workgroups, and never below 4 units per invocation: on a CPU
+// device a longer workgroup costs less than more of them.
+PlanesGrid batch_norm_apply_planes_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
+  PlanesGrid grid;
+  const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_vec4);
+  const bool channels_last = I == 1;
+  if (channels_last || K == 0 || I % 4 != 0 || I / 4 < wg || elements == 0) return grid;
+  const uint64_t planes = elements / I, units = I / 4;
+  const uint64_t most_parts = std::max<uint64_t>(1, units / (4 * wg));
+  const uint64_t wanted = (kGridStrideWorkgroups + planes - 1) / planes;
+  const uint64_t parts = std::clamp<uint64_t>(wanted, 1, most_parts);
+  const uint64_t chunk = (units + parts - 1) / parts;
+  if (planes > caps.max_workgroup_count_y || parts > caps.max_workgroup_count_x) return grid;
+  grid.ok = true;
+  grid.x = static_cast<uint32_t>(parts);
+  grid.y = static_cast<uint32_t>(planes);
+  grid.chunks = static_cast<uint32_t>(parts);
+  grid.chunk_size = static_cast<uint32_t>(chunk);
+  return grid;
+}
+
 Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
   auto g = check_inference(params);
   if (!g) return g.status();

@@ -286,6 +286,16 @@ class Builder {
     pass.vec4_grid_x = pass.grid_x;
     pass.vec4_grid_y = pass.grid_y;
   }
+  // batch_norm_apply's variant for large aligned NCHW planes, with its parts per plane
+  // (chunks, chunk_size: batch_norm_apply reads neither).
+  void offer_planes(const PlanesGrid& grid) {
+    offer_vec4(KernelId::batch_norm_apply_vec4);
+    Pass& pass = plan_.passes[plan_.pass_count - 1];
+    pass.vec4_grid_x = grid.x;
+    pass.vec4_grid_y = grid.y;
+    pass.push.chunks = grid.chunks;
+    pass.push.chunk_size = grid.chunk_size;
+  }
   // An elementwise pass over the row view, with its vec4 variant where rows are whole
   // 4-element units (the recorder checks the offsets).
   void add_rows(KernelId kernel, Phase phase, KernelId vec4_kernel = KernelId::count_) {
@@ -406,6 +416,9 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     if (E > 0) {
       const ApplyGrid grid = batch_norm_apply_grid(caps, E, p.K, p.I);
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
+      // Large NCHW planes of whole units, tensors aligned: a workgroup per plane (part).
+      const PlanesGrid planes = batch_norm_apply_planes_grid(caps, E, p.K, p.I);
+      if (planes.ok) b.offer_planes(planes);
     }
     return plan;
   }
@@ -567,7 +580,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     std::vector<KernelId> k = {KernelId::team_forward,       KernelId::team_forward_vec4, KernelId::fused_forward,
                                KernelId::fused_forward_vec4, KernelId::stats_partial,     KernelId::stats_finalize,
                                KernelId::normalize,          KernelId::normalize_vec4};
-    if (row->running_stats) k.push_back(KernelId::batch_norm_apply);
+    if (row->running_stats) k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4});
     // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
     // coefficients' own pass, which no norm plan has.
     if (kind == Norm::batch_norm) k.push_back(KernelId::batch_norm_coefficients);

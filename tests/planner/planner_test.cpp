@@ -322,7 +322,7 @@ TEST_CASE("planner: each <name>_vec4 kernel is a variant of <name>, with its wor
     CHECK(kernel_workgroup_size(lavapipe, id) == kernel_workgroup_size(lavapipe, base_kernel(id)));
     CHECK(has_subgroup_variant(id) == has_subgroup_variant(base_kernel(id)));
   }
-  CHECK(variants == 4);
+  CHECK(variants == 5);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
