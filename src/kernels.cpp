@@ -103,6 +103,7 @@ KernelId base_kernel(KernelId id) {
     case KernelId::fused_forward_vec4: return KernelId::fused_forward;
     case KernelId::grad_input_vec4: return KernelId::grad_input;
     case KernelId::batch_norm_apply_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_columns_vec4: return KernelId::batch_norm_apply;
     default: return id;
   }
 }

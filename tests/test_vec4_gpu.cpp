@@ -1,7 +1,8 @@
 // Four elements per access (shaders/vec4.glsl): the apply pass runs normalize_vec4 where
 // its rows are whole 4-element units and every tensor starts at a multiple of 4 elements,
 // and normalize otherwise; team_forward and fused_forward likewise their _vec4 variants
-// (I % 4 == 0). Both paths against the CPU reference, every kind, both
+// (I % 4 == 0), and eval BatchNorm's batch_norm_apply its two (large NCHW planes; rows of
+// whole units, including units that span two channels). Both paths against the CPU reference, every kind, both
 // layouts, float32 and float16 (packed on the mobile configuration), with the tensors 16
 // bytes aligned or 4 bytes past that; and proof of which variant ran.
 #include <cstring>
@@ -250,15 +251,16 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CAPTURE(dtype == DType::f16);
       CAPTURE(shift);
       OwnContext ctx({.descriptor_path = test_descriptor_path()});
-      // Eval: the forward is batch_norm_apply (which makes its own 4-element choice, in
-      // the shader); the backward's elementwise pass grad_input or grad_input_vec4.
+      // Eval: the forward is batch_norm_apply_columns_vec4 (rows of 128 elements, planes of
+      // 16) or batch_norm_apply; the backward's elementwise pass grad_input or grad_input_vec4.
       BatchNormParams p;
       p.shape = {2, 8, 4, 4};
       p.training = false;
       p.dtype = dtype;
       run_forward_backward(*ctx, p, shift, 7);
       const KernelCache& kernels = state_of(*ctx).kernels;
-      CHECK(kernels.created(KernelId::batch_norm_apply, dtype));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
       // Planes of 256 units: batch_norm_apply_vec4 where the offsets allow.

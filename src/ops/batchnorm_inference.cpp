@@ -86,6 +86,25 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
   return grid;
 }
 
+// Columns across workgroups in x (at most kGridStrideWorkgroups, then each loops), and
+// rows split in y so that each invocation walks up to kColumnRows of them: its per-lane
+// coefficient loads come once for all.
+constexpr uint64_t kColumnRows = 8;
+std::optional<ApplyGrid> batch_norm_apply_columns_grid(const Capabilities& caps, uint64_t elements, uint64_t K,
+                                                       uint64_t I) {
+  const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
+  const uint64_t L = K * I;
+  if (L == 0 || L % 4 != 0 || elements == 0) return std::nullopt;
+  const uint64_t units = L / 4, R = elements / L;
+  const uint64_t packed = units >= wg ? 1 : wg / units;
+  const uint64_t row_steps = (R + packed - 1) / packed;
+  const uint64_t x = units >= wg ? std::min<uint64_t>((units + wg - 1) / wg,
+                                                       std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups))
+                                 : 1;
+  const uint64_t y = std::min<uint64_t>((row_steps + kColumnRows - 1) / kColumnRows, caps.max_workgroup_count_y);
+  return ApplyGrid{static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
+}
+
 // A plane is split into parts only where there are too few planes to fill
 // kGridStrideWorkgroups workgroups, and never below 4 units per invocation: on a CPU
 // device a longer workgroup costs less than more of them.

@@ -280,8 +280,9 @@ class Builder {
   }
   // The last pass added also runs as `vec4_kernel` on the same grid (a group pass whose
   // group rows are whole 4-element units: I % 4 == 0).
+  Pass& last_pass() { return plan_.passes[plan_.pass_count - 1]; }
   void offer_vec4(KernelId vec4_kernel) {
-    Pass& pass = plan_.passes[plan_.pass_count - 1];
+    Pass& pass = last_pass();
     pass.vec4_kernel = vec4_kernel;
     pass.vec4_grid_x = pass.grid_x;
     pass.vec4_grid_y = pass.grid_y;
@@ -416,9 +417,17 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     if (E > 0) {
       const ApplyGrid grid = batch_norm_apply_grid(caps, E, p.K, p.I);
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
-      // Large NCHW planes of whole units, tensors aligned: a workgroup per plane (part).
+      // Tensors aligned: large NCHW planes of whole units, a workgroup per plane (part);
+      // else rows of whole units, an invocation per column.
       const PlanesGrid planes = batch_norm_apply_planes_grid(caps, E, p.K, p.I);
-      if (planes.ok) b.offer_planes(planes);
+      const auto columns = batch_norm_apply_columns_grid(caps, E, p.K, p.I);
+      if (planes.ok) {
+        b.offer_planes(planes);
+      } else if (columns) {
+        b.offer_vec4(KernelId::batch_norm_apply_columns_vec4);
+        b.last_pass().vec4_grid_x = columns->x;
+        b.last_pass().vec4_grid_y = columns->y;
+      }
     }
     return plan;
   }
@@ -580,7 +589,9 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     std::vector<KernelId> k = {KernelId::team_forward,       KernelId::team_forward_vec4, KernelId::fused_forward,
                                KernelId::fused_forward_vec4, KernelId::stats_partial,     KernelId::stats_finalize,
                                KernelId::normalize,          KernelId::normalize_vec4};
-    if (row->running_stats) k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4});
+    if (row->running_stats)
+      k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
+                         KernelId::batch_norm_apply_columns_vec4});
     // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
     // coefficients' own pass, which no norm plan has.
     if (kind == Norm::batch_norm) k.push_back(KernelId::batch_norm_coefficients);
