@@ -17,15 +17,15 @@ struct ApplyGrid {
 // spatial size in NCHW, 1 in NHWC (or without spatial dims).
 ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
 
-// The grid of shaders/batch_norm_apply_vec4.comp: workgroup (x, y) is part x of NCHW
-// plane y, `chunks` parts of `chunk_size` 4-element units each. Only for planes of whole
-// units, each at least a workgroup of units, and no more planes than workgroups in y
-// (else `ok` is false: batch_norm_apply).
 // The grid of shaders/batch_norm_apply_columns_vec4.comp, for rows of L = K * I elements
 // that are whole 4-element units (L % 4 == 0); nullopt otherwise.
 std::optional<ApplyGrid> batch_norm_apply_columns_grid(const Capabilities& caps, uint64_t elements, uint64_t K,
                                                        uint64_t I);
 
+// The grid of shaders/batch_norm_apply_vec4.comp: workgroup (x, y) is part x of NCHW
+// plane y, `chunks` parts of `chunk_size` 4-element units each. Only for planes of whole
+// units, each at least a workgroup of units, and no more planes than workgroups in y
+// (else `ok` is false: batch_norm_apply, or its columns variant).
 struct PlanesGrid {
   bool ok = false;
   uint32_t x = 1, y = 1;

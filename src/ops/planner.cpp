@@ -12,8 +12,10 @@
 //  either (+ param_partial -> param_finalize when gamma varies inside a group; only
 //  param_finalize after team_backward over GroupNorm NCHW planes)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
-// per access) where the rows they walk are whole 4-element units; the recorder runs it
-// where every tensor's offset is 4-element aligned too (pass_for_offsets).
+// per access) where the rows they walk are whole 4-element units; batch_norm_apply offers
+// batch_norm_apply_vec4 (large NCHW planes) or batch_norm_apply_columns_vec4 (rows of
+// whole units). The recorder runs it where every tensor's offset is 4-element aligned too
+// (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
 // which is at most 1024.
@@ -291,7 +293,7 @@ class Builder {
   // (chunks, chunk_size: batch_norm_apply reads neither).
   void offer_planes(const PlanesGrid& grid) {
     offer_vec4(KernelId::batch_norm_apply_vec4);
-    Pass& pass = plan_.passes[plan_.pass_count - 1];
+    Pass& pass = last_pass();
     pass.vec4_grid_x = grid.x;
     pass.vec4_grid_y = grid.y;
     pass.push.chunks = grid.chunks;
