@@ -9,3 +9,12 @@ vec2 running_coefficients(uint k) {
   precise float shift = beta_of(k) - load_mean(k) * scale;
   return vec2(scale, shift);
 }
+// The coefficients of the batch_norm_apply variants, each compiled for one source (a
+// choice at run time would cost both on lavapipe): the running statistics (the eval
+// forward), or with CACHED_COEFFICIENTS those of batch_norm_coefficients.comp in slot work,
+// K scales then K shifts (record_batch_norm_inference_apply).
+#if defined(CACHED_COEFFICIENTS) && CACHED_COEFFICIENTS
+vec2 variant_coefficients(uint k) { return vec2(load_work(k), load_work(pc.K + k)); }
+#else
+vec2 variant_coefficients(uint k) { return running_coefficients(k); }
+#endif

@@ -104,6 +104,8 @@ KernelId base_kernel(KernelId id) {
     case KernelId::grad_input_vec4: return KernelId::grad_input;
     case KernelId::batch_norm_apply_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_columns_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_cached_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_columns_cached_vec4: return KernelId::batch_norm_apply;
     default: return id;
   }
 }

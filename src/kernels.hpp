@@ -44,7 +44,9 @@ struct Capabilities;
   X(batch_norm_coefficients, PLAIN) \
   X(batch_norm_apply, PLAIN) \
   X(batch_norm_apply_vec4, PLAIN) \
-  X(batch_norm_apply_columns_vec4, PLAIN)
+  X(batch_norm_apply_columns_vec4, PLAIN) \
+  X(batch_norm_apply_cached_vec4, PLAIN) \
+  X(batch_norm_apply_columns_cached_vec4, PLAIN)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name, variants) name,

@@ -199,6 +199,23 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   if (params.epilogue.residual) push.flags |= kFlagResidual;
   if (params.epilogue.relu) push.flags |= kFlagRelu;
 
+  // The eval forward's choice (planner.cpp), with the variants that read cached
+  // coefficients: a 4-element variant where every tensor starts at a multiple of 4
+  // elements and the shape has one.
+  const uint64_t unit_bytes = 4 * uint64_t{element_bytes(params.dtype)};
+  const bool aligned = buffers.x.offset % unit_bytes == 0 && buffers.y.offset % unit_bytes == 0 &&
+                       (!params.epilogue.residual || buffers.residual.offset % unit_bytes == 0);
+  const PlanesGrid planes = batch_norm_apply_planes_grid(caps, E, C, push.I);
+  const auto columns = batch_norm_apply_columns_grid(caps, E, C, push.I);
+  if (aligned && planes.ok) {
+    push.chunks = planes.chunks;
+    push.chunk_size = planes.chunk_size;
+    return dispatch_one(recorder, KernelId::batch_norm_apply_cached_vec4, params.dtype, slots, push, planes.x,
+                        planes.y);
+  }
+  if (aligned && columns)
+    return dispatch_one(recorder, KernelId::batch_norm_apply_columns_cached_vec4, params.dtype, slots, push,
+                        columns->x, columns->y);
   const ApplyGrid grid = batch_norm_apply_grid(caps, E, C, push.I);
   return dispatch_one(recorder, KernelId::batch_norm_apply, params.dtype, slots, push, grid.x, grid.y);
 }

@@ -324,7 +324,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     CHECK(kernel_workgroup_size(lavapipe, id) == kernel_workgroup_size(lavapipe, base_kernel(id)));
     CHECK(has_subgroup_variant(id) == has_subgroup_variant(base_kernel(id)));
   }
-  CHECK(variants == 6);
+  CHECK(variants == 8);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -355,8 +355,11 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
           candidate_kernels(kind.id, forward ? Direction::forward : Direction::backward);
       const std::set<KernelId> distinct(candidates.begin(), candidates.end());
       std::set<KernelId> in_plans = used[std::make_pair(kind.id, forward)];
-      // record_batch_norm_inference_coefficients: a BatchNorm forward call outside the plans.
-      if (kind.id == Norm::batch_norm && forward) in_plans.insert(KernelId::batch_norm_coefficients);
+      // record_batch_norm_inference_coefficients and _apply: BatchNorm forward calls outside
+      // the plans.
+      if (kind.id == Norm::batch_norm && forward)
+        in_plans.insert({KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
+                         KernelId::batch_norm_apply_columns_cached_vec4});
       CHECK(distinct.size() == candidates.size());
       CHECK_MESSAGE(distinct == in_plans, "candidates " << names(candidates) << "; used by some plan: "
                                                         << names(std::vector<KernelId>(in_plans.begin(), in_plans.end())));

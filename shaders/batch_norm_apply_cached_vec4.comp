@@ -1,0 +1,5 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// batch_norm_apply_planes.glsl with cached coefficients (record_batch_norm_inference_apply).
+#define CACHED_COEFFICIENTS 1
+#include "batch_norm_apply_planes.glsl"

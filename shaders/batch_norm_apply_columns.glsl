@@ -1,0 +1,46 @@
+// The body of batch_norm_apply_columns_vec4.comp (coefficients from the running statistics:
+// the eval forward) and batch_norm_apply_columns_cached_vec4.comp (cached:
+// record_batch_norm_inference_apply): batch_norm_apply.comp for rows of whole 4-element units, every tensor 4-element aligned
+// (the host's choice: src/ops/planner.cpp), where the planes are too small for
+// batch_norm_apply_vec4: the tensor as R rows of L = K * I elements (NCHW: a row is a
+// sample n; NHWC, I == 1: a row is a position (n, s) of K channels). An invocation keeps
+// one column unit c, elements 4c .. 4c + 3 of every row, and walks rows: the coefficients
+// of its four elements' channels (4c + j) / I are computed once, whatever the layout and
+// even where a unit spans two channels (I not a multiple of 4).
+//
+// Why a kernel of its own: see batch_norm_apply_planes.glsl. On lavapipe every path compiled
+// into a shader costs time, and a load that differs per lane is a loop over the lanes, so
+// this kernel has one path and its per-lane loads come once per column, not per row.
+//
+// Grid: workgroups in x cover the columns (and loop where there are more); a workgroup
+// holds wg / Lu rows side by side where a row is shorter than the workgroup; workgroups in y
+// split the rows into blocks.
+#include "common.glsl"
+#include "batch_norm_coefficients.glsl"
+#include "vec4.glsl"
+
+void main() {
+  uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
+  uint L = pc.K * pc.I, Lu = L / 4u;
+  uint R = element_count() / L;
+  uint packed = Lu >= wg ? 1u : wg / Lu;  // rows side by side in a workgroup
+  uint sub = Lu >= wg ? 0u : lid / Lu;
+  uint first_col = Lu >= wg ? gl_WorkGroupID.x * wg + lid : lid - sub * Lu;
+  uint col_step = Lu >= wg ? gl_NumWorkGroups.x * wg : Lu;
+  // Workgroup y takes a block of consecutive rows: an invocation's rows lie close together
+  // (on lavapipe rows far apart cost up to 2x). Lanes past the packed rows walk none.
+  uint steps = (R + packed - 1u) / packed;
+  uint block = (steps + gl_NumWorkGroups.y - 1u) / gl_NumWorkGroups.y * packed;
+  uint first_row = gl_WorkGroupID.y * block + sub;
+  uint end_row = sub < packed ? min(R, gl_WorkGroupID.y * block + block) : 0u;
+  for (uint c = first_col; c < Lu; c += col_step) {
+    vec2 c0 = variant_coefficients(4u * c / pc.I), c1 = variant_coefficients((4u * c + 1u) / pc.I);
+    vec2 c2 = variant_coefficients((4u * c + 2u) / pc.I), c3 = variant_coefficients((4u * c + 3u) / pc.I);
+    vec4 scale = vec4(c0.x, c1.x, c2.x, c3.x), shift = vec4(c0.y, c1.y, c2.y, c3.y);
+    uint e = first_row * L + 4u * c, e_step = packed * L;
+    for (uint r = first_row; r < end_row; r += packed) {
+      store4_out(e, epilogue4(e, load4_x(e) * scale + shift));
+      e += e_step;
+    }
+  }
+}
