@@ -19,6 +19,20 @@
 #include "batch_norm_coefficients.glsl"
 #include "vec4.glsl"
 
+// Rows first_row, first_row + step, .. below end_row of column unit c. `residual` is a
+// constant at each call: the loop without it reads no residual, even masked.
+void walk_column(uint c, uint first_row, uint end_row, uint step, vec4 scale, vec4 shift, bool residual) {
+  bool relu = has_flag(FLAG_RELU);
+  uint L = pc.K * pc.I;
+  uint e = first_row * L + 4u * c, e_step = step * L;
+  for (uint r = first_row; r < end_row; r += step) {
+    vec4 y = load4_x(e) * scale + shift;
+    if (residual) y += load4_side(e);
+    store4_out(e, relu ? max(y, vec4(0.0)) : y);
+    e += e_step;
+  }
+}
+
 void main() {
   uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
   uint L = pc.K * pc.I, Lu = L / 4u;
@@ -37,10 +51,9 @@ void main() {
     vec2 c0 = variant_coefficients(4u * c / pc.I), c1 = variant_coefficients((4u * c + 1u) / pc.I);
     vec2 c2 = variant_coefficients((4u * c + 2u) / pc.I), c3 = variant_coefficients((4u * c + 3u) / pc.I);
     vec4 scale = vec4(c0.x, c1.x, c2.x, c3.x), shift = vec4(c0.y, c1.y, c2.y, c3.y);
-    uint e = first_row * L + 4u * c, e_step = packed * L;
-    for (uint r = first_row; r < end_row; r += packed) {
-      store4_out(e, epilogue4(e, load4_x(e) * scale + shift));
-      e += e_step;
-    }
+    if (has_flag(FLAG_RESIDUAL))
+      walk_column(c, first_row, end_row, packed, scale, shift, true);
+    else
+      walk_column(c, first_row, end_row, packed, scale, shift, false);
   }
 }

@@ -17,6 +17,19 @@
 #include "batch_norm_coefficients.glsl"
 #include "vec4.glsl"
 
+// Units first .. end - 1 of the plane at element `row`. `residual` is a constant at each call:
+// the loop without it reads no residual, even masked (on lavapipe 5-10% less time with
+// the epilogue off: 32x2048x7x7 NHWC 2.45 -> 2.25x the elementwise pass).
+void walk_plane(uint row, uint first, uint end, vec4 scale, vec4 shift, bool residual) {
+  bool relu = has_flag(FLAG_RELU);
+  for (uint u = first + gl_LocalInvocationID.x; u < end; u += gl_WorkGroupSize.x) {
+    uint e = row + 4u * u;
+    vec4 y = load4_x(e) * scale + shift;
+    if (residual) y += load4_side(e);
+    store4_out(e, relu ? max(y, vec4(0.0)) : y);
+  }
+}
+
 void main() {
   uint plane = gl_WorkGroupID.y, units = pc.I / 4u;
   vec2 ab = variant_coefficients(plane % pc.K);
@@ -24,8 +37,8 @@ void main() {
   uint first = gl_WorkGroupID.x * pc.chunk_size;
   uint end = min(units, first + pc.chunk_size);
   uint row = plane * pc.I;
-  for (uint u = first + gl_LocalInvocationID.x; u < end; u += gl_WorkGroupSize.x) {
-    uint e = row + 4u * u;
-    store4_out(e, epilogue4(e, load4_x(e) * scale + shift));
-  }
+  if (has_flag(FLAG_RESIDUAL))
+    walk_plane(row, first, end, scale, shift, true);
+  else
+    walk_plane(row, first, end, scale, shift, false);
 }
