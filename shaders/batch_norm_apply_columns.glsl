@@ -1,8 +1,8 @@
 // The body of batch_norm_apply_columns_vec4.comp (coefficients from the running statistics:
 // the eval forward) and batch_norm_apply_columns_cached_vec4.comp (cached:
 // record_batch_norm_inference_apply): batch_norm_apply.comp for rows of whole 4-element units, every tensor 4-element aligned
-// (the host's choice: src/ops/planner.cpp), where the planes are too small for
-// batch_norm_apply_vec4: the tensor as R rows of L = K * I elements (NCHW: a row is a
+// (the host's choice: src/ops/planner.cpp), where batch_norm_apply_vec4 is not taken (planes
+// smaller than a workgroup of units, or more than the device's workgroup counts allow): the tensor as R rows of L = K * I elements (NCHW: a row is a
 // sample n; NHWC, I == 1: a row is a position (n, s) of K channels). An invocation keeps
 // one column unit c, elements 4c .. 4c + 3 of every row, and walks rows: the coefficients
 // of its four elements' channels (4c + j) / I are computed once, whatever the layout and

@@ -23,7 +23,8 @@ struct Capabilities;
 //            fails if the two differ.
 // A <name>_vec4 kernel is <name> with 4 elements per access (shaders/vec4.glsl), which the
 // recorder runs in its place where the shape and the tensors' offsets allow
-// (src/ops/planner.hpp, pass_for_offsets).
+// (src/ops/planner.hpp, pass_for_offsets); where a kernel has several, <name>_<how>_vec4
+// (batch_norm_apply: _columns_, and _cached_ for the inference apply).
 // (The references `vknorm bench` measures the norms against live with the bench, in tools/.)
 #define VKNORM_KERNELS(X)    \
   X(stats_partial, SUBGROUP) \
@@ -56,8 +57,8 @@ enum class KernelId : uint32_t {
 };
 const char* kernel_name(KernelId id);
 
-// The kernel `id` is a variant of: <name> for <name>_vec4, else `id` itself. A variant
-// has its base's workgroup size, shared memory and workspace records.
+// The kernel `id` is a variant of: <name> for <name>_vec4 and <name>_<how>_vec4, else `id`
+// itself. A variant has its base's workgroup size, shared memory and workspace records.
 KernelId base_kernel(KernelId id);
 
 // Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).

@@ -224,7 +224,9 @@ void run_kinds(Context& ctx) {
     bn.track_running_stats = true;
     run_shapes(ctx, bn, channel_shapes, seed);
     // NCHW planes of at least a workgroup of units: batch_norm_apply_vec4, a plane per
-    // workgroup (32x32), or 2 parts of 1312 units each (64x164: too few planes).
+    // workgroup (32x32), or 2 parts of 1312 units each (64x164: too few planes), at a
+    // workgroup of 256 (lavapipe); where a device allows fewer workgroups (the mobile
+    // configuration: 5), 32x32's 6 planes take the columns kernel and 64x164 5 parts.
     if (layout == Layout::nchw) run_shapes(ctx, bn, {{2, 3, 32, 32}, {1, 2, 64, 164}}, seed);
     GroupNormParams gn;
     gn.layout = layout;

@@ -1,6 +1,8 @@
 // Eval BatchNorm in two steps (include/vknorm/batchnorm_inference.hpp): the per-channel
 // coefficients (shaders/batch_norm_coefficients.comp) and their apply
-// (shaders/batch_norm_apply.comp), each one dispatch.
+// (shaders/batch_norm_apply.comp, or a _cached_vec4 variant where 4-element access
+// allows), each one dispatch; and the grids of batch_norm_apply and its variants, which
+// the eval forward's plan uses too.
 #include "vknorm/batchnorm_inference.hpp"
 
 #include <algorithm>
@@ -114,11 +116,11 @@ PlanesGrid batch_norm_apply_planes_grid(const Capabilities& caps, uint64_t eleme
   const bool channels_last = I == 1;
   if (channels_last || K == 0 || I % 4 != 0 || I / 4 < wg || elements == 0) return grid;
   const uint64_t planes = elements / I, units = I / 4;
-  const uint64_t most_parts = std::max<uint64_t>(1, units / (4 * wg));
+  const uint64_t most_parts = std::clamp<uint64_t>(units / (4 * wg), 1, caps.max_workgroup_count_x);
   const uint64_t wanted = (kGridStrideWorkgroups + planes - 1) / planes;
   const uint64_t parts = std::clamp<uint64_t>(wanted, 1, most_parts);
   const uint64_t chunk = (units + parts - 1) / parts;
-  if (planes > caps.max_workgroup_count_y || parts > caps.max_workgroup_count_x) return grid;
+  if (planes > caps.max_workgroup_count_y) return grid;
   grid.ok = true;
   grid.x = static_cast<uint32_t>(parts);
   grid.y = static_cast<uint32_t>(planes);

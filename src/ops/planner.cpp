@@ -18,7 +18,8 @@
 // (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
-// which is at most 1024.
+// which is at most 1024, and batch_norm_apply_vec4's workgroup per plane part, which is
+// not offered where they would not fit.
 #include "ops/planner.hpp"
 
 #include <algorithm>
