@@ -1,12 +1,13 @@
 // The body of batch_norm_apply_columns_vec4.comp (coefficients from the running statistics:
 // the eval forward) and batch_norm_apply_columns_cached_vec4.comp (cached:
-// record_batch_norm_inference_apply): batch_norm_apply.comp for rows of whole 4-element units, every tensor 4-element aligned
-// (the host's choice: src/ops/planner.cpp), where batch_norm_apply_vec4 is not taken (planes
-// smaller than a workgroup of units, or more than the device's workgroup counts allow): the tensor as R rows of L = K * I elements (NCHW: a row is a
-// sample n; NHWC, I == 1: a row is a position (n, s) of K channels). An invocation keeps
-// one column unit c, elements 4c .. 4c + 3 of every row, and walks rows: the coefficients
-// of its four elements' channels (4c + j) / I are computed once, whatever the layout and
-// even where a unit spans two channels (I not a multiple of 4).
+// record_batch_norm_inference_apply): batch_norm_apply.comp for rows of whole 4-element
+// units, every tensor 4-element aligned (the host's choice: src/ops/planner.cpp), where
+// batch_norm_apply_vec4 is not taken (planes smaller than a workgroup of units, or more
+// than the device's workgroup counts allow). The tensor is R rows of L = K * I elements
+// (NCHW: a row is a sample n; NHWC, I == 1: a row is a position (n, s) of K channels).
+// An invocation keeps one column unit c, elements 4c .. 4c + 3 of every row, and walks
+// rows: the coefficients of its four elements' channels (4c + j) / I are computed once,
+// whatever the layout and even where a unit spans two channels (I not a multiple of 4).
 //
 // Why a kernel of its own: see batch_norm_apply_planes.glsl. On lavapipe every path compiled
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so

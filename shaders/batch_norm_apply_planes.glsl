@@ -1,8 +1,9 @@
 // The body of batch_norm_apply_vec4.comp (coefficients from the running statistics: the
-// eval forward) and batch_norm_apply_cached_vec4.comp (cached: record_batch_norm_inference_apply):
-// batch_norm_apply.comp for NCHW planes of at least a workgroup of whole 4-element units,
-// every tensor 4-element aligned (the host's choice: src/ops/planner.cpp): y = x * scale
-// + shift over one plane (n, k) per workgroup, or one of pc.chunks parts of it.
+// eval forward) and batch_norm_apply_cached_vec4.comp (cached coefficients:
+// record_batch_norm_inference_apply): batch_norm_apply.comp for NCHW planes of at least a
+// workgroup of whole 4-element units, every tensor 4-element aligned (the host's choice:
+// src/ops/planner.cpp): y = x * scale + shift over one plane (n, k) per workgroup, or one
+// of pc.chunks parts of it.
 //
 // Why a kernel of its own: lavapipe (Mesa 22.3) runs a workgroup as SIMD lanes under an
 // execution mask and branches around nothing, so every path of a shader costs time
