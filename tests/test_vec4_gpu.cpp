@@ -2,9 +2,10 @@
 // its rows are whole 4-element units and every tensor starts at a multiple of 4 elements,
 // and normalize otherwise; team_forward and fused_forward likewise their _vec4 variants
 // (I % 4 == 0), and eval BatchNorm's batch_norm_apply its two (large NCHW planes; rows of
-// whole units, including units that span two channels). Both paths against the CPU reference, every kind, both
-// layouts, float32 and float16 (packed on the mobile configuration), with the tensors 16
-// bytes aligned or 4 bytes past that; and proof of which variant ran.
+// whole units, including units that span two channels). Both paths against the CPU
+// reference, every kind, both layouts, float32 and float16 (packed on the mobile
+// configuration), with the tensors 16 bytes aligned or 4 bytes past that; and proof of
+// which variant ran.
 #include <cstring>
 #include <functional>
 #include <random>

@@ -1,10 +1,12 @@
-// The grid of shaders/batch_norm_apply.comp, shared by the eval forward's plan
-// (planner.cpp) and record_batch_norm_inference_apply (batchnorm_inference.cpp).
+// The grids of shaders/batch_norm_apply.comp and of its 4-element variants, and the choice
+// of variant, shared by the eval forward's plan (planner.cpp) and
+// record_batch_norm_inference_apply (batchnorm_inference.cpp).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
+#include "kernels.hpp"
 #include "vknorm/context.hpp"
 
 namespace vknorm {
@@ -17,20 +19,22 @@ struct ApplyGrid {
 // spatial size in NCHW, 1 in NHWC (or without spatial dims).
 ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
 
-// The grid of shaders/batch_norm_apply_columns_vec4.comp, for rows of L = K * I elements
-// that are whole 4-element units (L % 4 == 0); nullopt otherwise.
-std::optional<ApplyGrid> batch_norm_apply_columns_grid(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                       uint64_t I);
-
-// The grid of shaders/batch_norm_apply_vec4.comp: workgroup (x, y) is part x of NCHW
-// plane y, `chunks` parts of `chunk_size` 4-element units each. Only for planes of whole
-// units, each at least a workgroup of units, and no more planes than workgroups in y
-// (else `ok` is false: batch_norm_apply, or its columns variant).
-struct PlanesGrid {
-  bool ok = false;
-  uint32_t x = 1, y = 1;
+// The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors
+// that start at multiples of 4 elements (the caller checks the offsets):
+//  - planes (shaders/batch_norm_apply_planes.glsl): NCHW planes of whole units, each at
+//    least a workgroup of units, no more of them than workgroups in y. Workgroup (x, y) is
+//    part x of plane y: `chunks` parts of `chunk_size` 4-element units (push constants);
+//  - else columns (batch_norm_apply_columns.glsl): rows of L = K * I elements that are
+//    whole units (chunks and chunk_size unused);
+//  - else nullopt: batch_norm_apply itself.
+struct ApplyVariant {
+  bool planes = false;
+  ApplyGrid grid;
   uint32_t chunks = 1, chunk_size = 0;
+  // The kernel: from the running statistics (the eval forward), or cached coefficients.
+  KernelId kernel(bool cached) const;
 };
-PlanesGrid batch_norm_apply_planes_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
+std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
+                                                     uint64_t I);
 
 }  // namespace vknorm

@@ -88,12 +88,13 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
   return grid;
 }
 
+namespace {
+
 // Columns across workgroups in x (at most kGridStrideWorkgroups, then each loops), and
 // rows split in y so that each invocation walks up to kColumnRows of them: its per-lane
 // coefficient loads come once for all.
 constexpr uint64_t kColumnRows = 8;
-std::optional<ApplyGrid> batch_norm_apply_columns_grid(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                       uint64_t I) {
+std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
   if (L == 0 || L % 4 != 0 || elements == 0) return std::nullopt;
@@ -104,29 +105,42 @@ std::optional<ApplyGrid> batch_norm_apply_columns_grid(const Capabilities& caps,
                                                        std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups))
                                  : 1;
   const uint64_t y = std::min<uint64_t>((row_steps + kColumnRows - 1) / kColumnRows, caps.max_workgroup_count_y);
-  return ApplyGrid{static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
+  ApplyVariant v;
+  v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
+  return v;
 }
 
 // A plane is split into parts only where there are too few planes to fill
 // kGridStrideWorkgroups workgroups, and never below 4 units per invocation: on a CPU
 // device a longer workgroup costs less than more of them.
-PlanesGrid batch_norm_apply_planes_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
-  PlanesGrid grid;
+std::optional<ApplyVariant> planes_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_vec4);
   const bool channels_last = I == 1;
-  if (channels_last || K == 0 || I % 4 != 0 || I / 4 < wg || elements == 0) return grid;
+  if (channels_last || K == 0 || I % 4 != 0 || I / 4 < wg || elements == 0) return std::nullopt;
   const uint64_t planes = elements / I, units = I / 4;
+  if (planes > caps.max_workgroup_count_y) return std::nullopt;
   const uint64_t most_parts = std::clamp<uint64_t>(units / (4 * wg), 1, caps.max_workgroup_count_x);
   const uint64_t wanted = (kGridStrideWorkgroups + planes - 1) / planes;
   const uint64_t parts = std::clamp<uint64_t>(wanted, 1, most_parts);
-  const uint64_t chunk = (units + parts - 1) / parts;
-  if (planes > caps.max_workgroup_count_y) return grid;
-  grid.ok = true;
-  grid.x = static_cast<uint32_t>(parts);
-  grid.y = static_cast<uint32_t>(planes);
-  grid.chunks = static_cast<uint32_t>(parts);
-  grid.chunk_size = static_cast<uint32_t>(chunk);
-  return grid;
+  ApplyVariant v;
+  v.planes = true;
+  v.grid = {static_cast<uint32_t>(parts), static_cast<uint32_t>(planes)};
+  v.chunks = static_cast<uint32_t>(parts);
+  v.chunk_size = static_cast<uint32_t>((units + parts - 1) / parts);
+  return v;
+}
+
+}  // namespace
+
+KernelId ApplyVariant::kernel(bool cached) const {
+  if (planes) return cached ? KernelId::batch_norm_apply_cached_vec4 : KernelId::batch_norm_apply_vec4;
+  return cached ? KernelId::batch_norm_apply_columns_cached_vec4 : KernelId::batch_norm_apply_columns_vec4;
+}
+
+std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
+                                                     uint64_t I) {
+  if (auto planes = planes_variant(caps, elements, K, I)) return planes;
+  return columns_variant(caps, elements, K, I);
 }
 
 Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
@@ -207,17 +221,12 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   const uint64_t unit_bytes = 4 * uint64_t{element_bytes(params.dtype)};
   const bool aligned = buffers.x.offset % unit_bytes == 0 && buffers.y.offset % unit_bytes == 0 &&
                        (!params.epilogue.residual || buffers.residual.offset % unit_bytes == 0);
-  const PlanesGrid planes = batch_norm_apply_planes_grid(caps, E, C, push.I);
-  const auto columns = batch_norm_apply_columns_grid(caps, E, C, push.I);
-  if (aligned && planes.ok) {
-    push.chunks = planes.chunks;
-    push.chunk_size = planes.chunk_size;
-    return dispatch_one(recorder, KernelId::batch_norm_apply_cached_vec4, params.dtype, slots, push, planes.x,
-                        planes.y);
+  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I) : std::nullopt) {
+    push.chunks = variant->chunks;
+    push.chunk_size = variant->chunk_size;
+    return dispatch_one(recorder, variant->kernel(true), params.dtype, slots, push, variant->grid.x,
+                        variant->grid.y);
   }
-  if (aligned && columns)
-    return dispatch_one(recorder, KernelId::batch_norm_apply_columns_cached_vec4, params.dtype, slots, push,
-                        columns->x, columns->y);
   const ApplyGrid grid = batch_norm_apply_grid(caps, E, C, push.I);
   return dispatch_one(recorder, KernelId::batch_norm_apply, params.dtype, slots, push, grid.x, grid.y);
 }

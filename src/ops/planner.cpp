@@ -290,15 +290,16 @@ class Builder {
     pass.vec4_grid_x = pass.grid_x;
     pass.vec4_grid_y = pass.grid_y;
   }
-  // batch_norm_apply's variant for large aligned NCHW planes, with its parts per plane
-  // (chunks, chunk_size: batch_norm_apply reads neither).
-  void offer_planes(const PlanesGrid& grid) {
-    offer_vec4(KernelId::batch_norm_apply_vec4);
+  // A 4-element variant of batch_norm_apply, with its own grid and, for the planes one,
+  // its parts per plane (chunks, chunk_size: batch_norm_apply reads neither).
+  void offer_apply_variant(const ApplyVariant& variant) {
+    offer_vec4(variant.kernel(false));
     Pass& pass = last_pass();
-    pass.vec4_grid_x = grid.x;
-    pass.vec4_grid_y = grid.y;
-    pass.push.chunks = grid.chunks;
-    pass.push.chunk_size = grid.chunk_size;
+    pass.vec4_grid_x = variant.grid.x;
+    pass.vec4_grid_y = variant.grid.y;
+    if (!variant.planes) return;
+    pass.push.chunks = variant.chunks;
+    pass.push.chunk_size = variant.chunk_size;
   }
   // An elementwise pass over the row view, with its vec4 variant where rows are whole
   // 4-element units (the recorder checks the offsets).
@@ -422,15 +423,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: large NCHW planes of whole units, a workgroup per plane (part);
       // else rows of whole units, an invocation per column.
-      const PlanesGrid planes = batch_norm_apply_planes_grid(caps, E, p.K, p.I);
-      const auto columns = batch_norm_apply_columns_grid(caps, E, p.K, p.I);
-      if (planes.ok) {
-        b.offer_planes(planes);
-      } else if (columns) {
-        b.offer_vec4(KernelId::batch_norm_apply_columns_vec4);
-        b.last_pass().vec4_grid_x = columns->x;
-        b.last_pass().vec4_grid_y = columns->y;
-      }
+      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I)) b.offer_apply_variant(*variant);
     }
     return plan;
   }
