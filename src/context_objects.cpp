@@ -6,6 +6,7 @@
 #include <string>
 
 #include "context_state.hpp"
+#include "vknorm/tuning.hpp"
 #include "ops/norm_kinds.hpp"
 #include "ops/planner.hpp"
 #include "vk/capabilities.hpp"
@@ -64,6 +65,17 @@ Result<PrepareReport> Context::prepare_kernels(const PrepareRequest& request) {
     ++(created.value() ? report.created : report.already_prepared);
   }
   report.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Result<PrepareReport> Context::prepare_kernels(const PrepareRequest& request, const TuneRequest& tune) {
+  const auto start = std::chrono::steady_clock::now();
+  auto report = prepare_kernels(request);
+  if (!report) return report.status();
+  auto tuned = this->tune(tune);
+  if (!tuned) return tuned.status();
+  report->tuned_classes = static_cast<uint32_t>(tuned->classes.size());
+  report->milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

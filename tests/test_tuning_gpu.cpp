@@ -227,6 +227,35 @@ TEST_CASE("Context::tune times every candidate and keeps the fastest; the cache 
   CHECK_MESSAGE(refused.status().message().find("request.shapes[1]: ") == 0, refused.status().message());
 }
 
+TEST_CASE("prepare_kernels with a TuneRequest prepares, then tunes into the context's cache") {
+  Context* ctx = &context_for(TestDevice::subgroup);
+  TuningGuard guard{*ctx};
+  if (!ctx->capabilities().timestamps) {
+    skip_configuration("no timestamps on the compute queue");
+    return;
+  }
+  REQUIRE(ctx->set_tuning(TuningCache{}).ok());
+  GroupNormParams gn;
+  gn.shape = {2, 64, 5, 5};
+  gn.num_groups = 16;
+  PrepareRequest prepare;
+  prepare.kinds = {Norm::group_norm};
+  TuneRequest tune;
+  tune.shapes = {gn};
+  tune.backward = false;
+  tune.runs = 1;
+  auto report = ctx->prepare_kernels(prepare, tune);
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(report->tuned_classes == 1);
+  CHECK(report->created + report->already_prepared > 0);
+  CHECK(ctx->tuning().entries().size() == 1);
+  CHECK(ctx->tuning().find(tuning_key(plan_norm(gn).value(), Direction::forward)));
+  // A bad tune request fails the call, after the preparation.
+  tune.runs = 0;
+  auto refused = ctx->prepare_kernels(prepare, tune);
+  CHECK_MESSAGE(refused.status().message().find("request.runs") == 0, refused.status().message());
+}
+
 }  // namespace vknorm::test
 
 namespace vknorm::test {

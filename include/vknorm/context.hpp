@@ -213,6 +213,7 @@ struct PrepareRequest {
 struct PrepareReport {
   uint32_t created = 0;           // pipelines this call created
   uint32_t already_prepared = 0;  // pipelines the request names that existed already
+  uint32_t tuned_classes = 0;     // shape classes timed (prepare_kernels with a TuneRequest)
   double milliseconds = 0;        // wall time of the call
 };
 
@@ -293,6 +294,10 @@ class Context {
   // with `unsupported` without 16-bit storage. Safe to call from several threads at once;
   // each pipeline is created once.
   Result<PrepareReport> prepare_kernels(const PrepareRequest& request);
+  // The same, then tune(tune) (below: standalone only, the choices kept in tuning()):
+  // preparation and tuning in one call at load time. tune()'s report has each candidate's
+  // time; this one counts the classes timed.
+  Result<PrepareReport> prepare_kernels(const PrepareRequest& request, const TuneRequest& tune);
   // Every pipeline of every kind and direction, including ones a model may never use:
   // both dtypes (float16 native or packed, as the context stores it), or one dtype.
   Status prepare_kernels();

@@ -950,6 +950,69 @@ VKNORM_API vknorm_status vknorm_rms_norm_forward_reference(const vknorm_rms_norm
 VKNORM_API vknorm_status vknorm_rms_norm_backward_reference(const vknorm_rms_norm_params* params,
                                                             const vknorm_host_backward* io);
 
+/* ---- Tuning (vknorm/tuning.hpp) -----------------------------------------------------
+ * Strategy choices timed on the device for classes of shapes, kept in a context's tuning
+ * cache; record calls plan each call with its class's choice (a lookup), other classes
+ * with the planner's rules. The cache travels as bytes, keyed by device and driver like
+ * the pipeline cache: tune once with a standalone context (vknorm_context_tune, or
+ * `vknorm tune --out FILE`, which writes the same bytes), save them, and at load time give
+ * them to any context on the same device and driver (vknorm_context_set_tuning): an
+ * engine-mode context cannot tune, since vknorm never submits behind the engine's back. */
+
+/* One shape to tune: `kind` (exactly one VKNORM_KIND_*_BIT) says which member of `params`
+ * holds the call's params, as the kind's record calls take them. */
+typedef struct vknorm_tune_shape {
+  vknorm_kind_bits kind;
+  union {
+    vknorm_batch_norm_params batch_norm;
+    vknorm_instance_norm_params instance_norm;
+    vknorm_group_norm_params group_norm;
+    vknorm_layer_norm_params layer_norm;
+    vknorm_rms_norm_params rms_norm;
+  } params;
+} vknorm_tune_shape;
+
+typedef struct vknorm_tune_request {
+  const vknorm_tune_shape* shapes; /* shape_count of them; a class is timed once (its first shape) */
+  uint32_t shape_count;
+  int forward;   /* time the forward's candidates (init: 1) */
+  int backward;  /* time the backward's candidates (init: 1) */
+  uint32_t runs; /* timed runs per candidate after one warm-up, 1 to 1000; the median counts (init: 5) */
+} vknorm_tune_request;
+
+VKNORM_API void vknorm_tune_request_init(vknorm_tune_request* request);
+
+typedef struct vknorm_tune_report {
+  uint32_t classes;          /* shape classes timed (a class with one candidate is not timed) */
+  uint32_t tuned_classes;    /* of those, the classes where a choice other than the rules' won */
+  uint32_t candidates;       /* candidate strategies timed, in all classes */
+  double milliseconds;       /* wall time of the call */
+} vknorm_tune_report;
+
+/* Standalone contexts only (engine mode: VKNORM_STATUS_UNSUPPORTED): times every
+ * candidate strategy of each shape's class (a query pool and the buffers the candidates
+ * bind are created for the call and destroyed before it returns; the kernels they use
+ * are prepared), and keeps the fastest of each class in the context's cache, beside what
+ * it held. Submits and waits: not concurrently with other work on the context. Load
+ * time, never per frame. out_report may be NULL. */
+VKNORM_API vknorm_status vknorm_context_tune(vknorm_context* context, const vknorm_tune_request* request,
+                                             vknorm_tune_report* out_report);
+
+/* The context's tuning cache as bytes: *out_size gets their count; data may be NULL to
+ * ask for the size only, else capacity must be at least that (else
+ * VKNORM_STATUS_INVALID_ARGUMENT: *out_size still gets the size, nothing is written). */
+VKNORM_API vknorm_status vknorm_context_get_tuning(const vknorm_context* context, void* data, size_t capacity,
+                                                   size_t* out_size);
+
+/* Replaces the context's tuning cache with the one in `data` (size bytes, as
+ * vknorm_context_get_tuning or `vknorm tune` wrote them); size 0 clears it (data may then
+ * be NULL). Refuses bytes that are not a tuning cache, or a cache measured on another
+ * device or driver, naming each field that differs (VKNORM_STATUS_INVALID_ARGUMENT; the
+ * cache is then unchanged). Not concurrently with record calls or workspace queries on
+ * the context. A choice can need a larger workspace than the rules': query workspace
+ * sizes after this call. */
+VKNORM_API vknorm_status vknorm_context_set_tuning(vknorm_context* context, const void* data, size_t size);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

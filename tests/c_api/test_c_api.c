@@ -876,6 +876,88 @@ static void test_prepare_and_footprint(void) {
   if (callbacks_reach_driver) CHECK(atomic_load(&g_total_allocations) > 0, "no allocation went through the callbacks");
 }
 
+/* The tuning cache a standalone context measured (test_tuning), for the engine-mode
+ * context on the same device to load. */
+static unsigned char g_tuning_bytes[4096];
+static size_t g_tuning_size = 0;
+
+/* vknorm_context_tune on one GroupNorm shape, then the cache out and back in as bytes. */
+static void test_tuning(vknorm_context* ctx) {
+  vknorm_tune_request request;
+  vknorm_tune_request_init(&request);
+  CHECK(request.shapes == NULL && request.shape_count == 0 && request.forward == 1 && request.backward == 1 &&
+            request.runs == 5,
+        "vknorm_tune_request_init");
+  const int64_t shape[4] = {1, 64, 56, 56};
+  vknorm_tune_shape tuned;
+  memset(&tuned, 0, sizeof tuned);
+  tuned.kind = VKNORM_KIND_GROUP_NORM_BIT;
+  vknorm_group_norm_params_init(&tuned.params.group_norm);
+  tuned.params.group_norm.num_groups = 32;
+  tuned.params.group_norm.shape = shape;
+  tuned.params.group_norm.rank = 4;
+  request.shapes = &tuned;
+  request.shape_count = 1;
+  request.runs = 1;
+  vknorm_tune_report report;
+  memset(&report, 0, sizeof report);
+  CHECK_OK(vknorm_context_tune(ctx, &request, &report));
+  /* GroupNorm's forward and backward each have several candidates (team, split, ...). */
+  CHECK(report.classes == 2 && report.candidates >= 4 && report.tuned_classes <= report.classes &&
+            report.milliseconds > 0,
+        "tune report: %u classes, %u candidates, %u tuned, %.1f ms", report.classes, report.candidates,
+        report.tuned_classes, report.milliseconds);
+  printf("tuned GroupNorm 1x64x56x56: %u classes, %u candidates, %u where a choice other than the rules' won, %.0f ms\n",
+         report.classes, report.candidates, report.tuned_classes, report.milliseconds);
+
+  size_t size = 0, small = 0;
+  CHECK_OK(vknorm_context_get_tuning(ctx, NULL, 0, &size));
+  CHECK(size > 8 && size <= sizeof g_tuning_bytes, "tuning cache of %zu bytes", size);
+  if (size <= 8 || size > sizeof g_tuning_bytes) return;
+  CHECK_ERROR(vknorm_context_get_tuning(ctx, g_tuning_bytes, size - 1, &small), VKNORM_STATUS_INVALID_ARGUMENT,
+              "capacity");
+  CHECK(small == size, "a refused get_tuning gave %zu bytes as the size, expected %zu", small, size);
+  CHECK_OK(vknorm_context_get_tuning(ctx, g_tuning_bytes, sizeof g_tuning_bytes, &g_tuning_size));
+  CHECK(g_tuning_size == size && memcmp(g_tuning_bytes, "VKNT", 4) == 0, "tuning cache bytes: %zu, magic %.4s",
+        g_tuning_size, (const char*)g_tuning_bytes);
+
+  /* Cleared, then loaded back: the same bytes come out. */
+  size_t empty = 0, reloaded = 0;
+  CHECK_OK(vknorm_context_set_tuning(ctx, NULL, 0));
+  CHECK_OK(vknorm_context_get_tuning(ctx, NULL, 0, &empty));
+  CHECK(empty < size, "a cleared cache is %zu bytes, the tuned one %zu", empty, size);
+  CHECK_OK(vknorm_context_set_tuning(ctx, g_tuning_bytes, g_tuning_size));
+  unsigned char again[4096];
+  CHECK_OK(vknorm_context_get_tuning(ctx, again, sizeof again, &reloaded));
+  CHECK(reloaded == g_tuning_size && memcmp(again, g_tuning_bytes, reloaded) == 0,
+        "the cache read back differs from the one loaded (%zu bytes, loaded %zu)", reloaded, g_tuning_size);
+
+  /* Refused: a truncated cache, another device's (vendor id changed), bad requests. The
+   * context keeps its cache. */
+  CHECK_ERROR(vknorm_context_set_tuning(ctx, g_tuning_bytes, g_tuning_size - 1), VKNORM_STATUS_INVALID_ARGUMENT,
+              "tuning cache");
+  memcpy(again, g_tuning_bytes, g_tuning_size);
+  again[8] ^= 0x5a; /* the first byte of the vendor id, after the magic and the format version */
+  CHECK_ERROR(vknorm_context_set_tuning(ctx, again, g_tuning_size), VKNORM_STATUS_INVALID_ARGUMENT, "vendor");
+  CHECK_ERROR(vknorm_context_set_tuning(ctx, NULL, 4), VKNORM_STATUS_INVALID_ARGUMENT, "data");
+  CHECK_OK(vknorm_context_get_tuning(ctx, again, sizeof again, &reloaded));
+  CHECK(reloaded == g_tuning_size && memcmp(again, g_tuning_bytes, reloaded) == 0, "a refused load changed the cache");
+
+  tuned.kind = VKNORM_KIND_GROUP_NORM_BIT | VKNORM_KIND_LAYER_NORM_BIT;
+  CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request->shapes[0].kind");
+  tuned.kind = VKNORM_KIND_GROUP_NORM_BIT;
+  tuned.params.group_norm.num_groups = 5;
+  CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "num_groups");
+  tuned.params.group_norm.num_groups = 32;
+  request.runs = 0;
+  CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "runs");
+  request.runs = 1;
+  request.shapes = NULL;
+  CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request->shapes");
+  CHECK_ERROR(vknorm_context_tune(ctx, NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request");
+  CHECK_ERROR(vknorm_context_get_tuning(ctx, NULL, 0, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "out_size");
+}
+
 /* Engine mode: vknorm owns no instance or device; on a device created without 16-bit
  * storage float16 runs packed in 32-bit words. */
 static void check_engine_objects(vknorm_context* ctx, const vknorm_capabilities* caps) {
@@ -1201,6 +1283,10 @@ static void test_engine_mode(uint32_t device_index) {
   CHECK_ERROR(vknorm_buffer_create(ctx, 64, &refused), VKNORM_STATUS_INVALID_ARGUMENT, "standalone");
   CHECK_ERROR(vknorm_recorder_begin_standalone(ctx, &rec), VKNORM_STATUS_INVALID_ARGUMENT, "standalone");
   check_engine_objects(ctx, &caps);
+  /* An engine context cannot time anything, but loads the standalone context's cache. */
+  CHECK_ERROR(vknorm_context_tune(ctx, &(vknorm_tune_request){.forward = 1, .runs = 1}, NULL),
+              VKNORM_STATUS_UNSUPPORTED, "never submits");
+  if (g_tuning_size > 0) CHECK_OK(vknorm_context_set_tuning(ctx, g_tuning_bytes, g_tuning_size));
 
   const int64_t shape[] = {N, C, H, W};
   vknorm_group_norm_params gn;
@@ -1481,6 +1567,7 @@ int main(void) {
     test_reference_calls(ctx);
     test_errors(ctx);
     test_batch_norm_inference(ctx);
+    test_tuning(ctx);
     vknorm_context_destroy(ctx);
   }
   test_reference_errors();
