@@ -419,6 +419,10 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // per row or column an invocation walks: one FMA per element, 128-bit where the rows
     // allow (shaders/batch_norm_apply.comp; measured 1.5-3x faster than normalize on lavapipe).
     if (E > 0) {
+      // No chunking and no column view: the strategy's would make plans of the same work
+      // look different (tuning would time them all). The planes variant sets its parts.
+      b.push().chunks = b.push().chunk_size = b.push().pchunks = b.push().pchunk_size = 0;
+      b.push().flags &= ~kFlagColumns;
       const ApplyGrid grid = batch_norm_apply_grid(caps, E, p.K, p.I);
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: large NCHW planes of whole units, a workgroup per plane (part);
