@@ -15,7 +15,10 @@
 // A second block at the tensor slot's binding (aliasing is allowed in Vulkan).
 #define VKNORM_SLOT_UNITS_TENSOR(binding_, Name, name) \
   layout(std430, set = 0, binding = binding_) buffer Slot##Name##Units { TENSOR4_T data[]; } slot4_##name;
-#define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name)
+// Float slots as vec4 units too, read-only (team_forward_affine_vec4 reads gamma and beta
+// so; the host binds them 16-byte aligned).
+#define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name) \
+  layout(std430, set = 0, binding = binding_) readonly buffer Slot##Name##Units { vec4 data[]; } slot4_##name;
 #define VKNORM_SLOT_UNITS(binding_, Name, name, element) VKNORM_SLOT_UNITS_##element(binding_, Name, name)
 VKNORM_SLOTS(VKNORM_SLOT_UNITS)
 
@@ -38,6 +41,11 @@ VKNORM_TENSOR_LOAD4(side)
 VKNORM_TENSOR_LOAD4(dy)
 VKNORM_TENSOR_STORE4(out)
 VKNORM_TENSOR_STORE4(dside)
+// Channels c .. c + 3 of a float slot, c a multiple of 4.
+#define VKNORM_FLOAT_LOAD4(name) \
+  vec4 load4_##name(uint c) { return slot4_##name.data[(name##_base() + c) >> 2u]; }
+VKNORM_FLOAT_LOAD4(weight)
+VKNORM_FLOAT_LOAD4(bias)
 
 // load_dy and epilogue of shaders/common.glsl, four at a time.
 vec4 load4_dy_through_relu(uint e) {

@@ -100,6 +100,8 @@ KernelId base_kernel(KernelId id) {
   switch (id) {
     case KernelId::normalize_vec4: return KernelId::normalize;
     case KernelId::team_forward_vec4: return KernelId::team_forward;
+    case KernelId::team_forward_affine_vec4: return KernelId::team_forward;
+    case KernelId::team_backward_affine_vec4: return KernelId::team_backward;
     case KernelId::fused_forward_vec4: return KernelId::fused_forward;
     case KernelId::grad_input_vec4: return KernelId::grad_input;
     case KernelId::batch_norm_apply_vec4: return KernelId::batch_norm_apply;

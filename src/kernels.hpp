@@ -35,8 +35,10 @@ struct Capabilities;
   X(fused_forward_vec4, SUBGROUP) \
   X(team_forward, SUBGROUP)  \
   X(team_forward_vec4, SUBGROUP) \
+  X(team_forward_affine_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(team_backward, SUBGROUP) \
+  X(team_backward_affine_vec4, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
   X(grad_input_vec4, PLAIN)  \

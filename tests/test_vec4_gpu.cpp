@@ -73,9 +73,11 @@ constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 // (statistics, finalize, apply with normalize or normalize_vec4; grad_partial,
 // grad_finalize, grad_input or grad_input_vec4), or the default ones (team_forward,
 // fused_forward or normalize alone, each possibly _vec4; team_backward or the split
-// passes). Every byte outside the outputs comes back unchanged.
+// passes). Every byte outside the outputs comes back unchanged. The weight and bias start
+// `param_shift` bytes into their buffers (team_forward_affine_vec4 reads them as units).
 template <class Params>
-void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true) {
+void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true,
+                          uint64_t param_shift = 0) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
@@ -113,7 +115,13 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
 
   auto workspace_bytes = plan_workspace_bytes(ctx.capabilities(), plan.value(), split);
   REQUIRE_MESSAGE(workspace_bytes.ok(), workspace_bytes.status().message());
-  Buffer weight = floats(ctx, w, w.size()), bias = floats(ctx, b, b.size());
+  auto at_param_shift = [&](const std::vector<float>& v) {
+    std::vector<float> padded(param_shift / 4, 0.0f);
+    padded.insert(padded.end(), v.begin(), v.end());
+    return floats(ctx, padded, padded.size());
+  };
+  auto param_ref = [&](const Buffer& buffer) { return BufferRef{buffer.handle(), param_shift, buffer.size() - param_shift}; };
+  Buffer weight = at_param_shift(w), bias = at_param_shift(b);
   Buffer running_mean = floats(ctx, rm, rm.size()), running_var = floats(ctx, rv, rv.size());
   Buffer save_mean = floats(ctx, {}, g->stat_groups), save_invstd = floats(ctx, {}, g->stat_groups);
   Buffer workspace = floats(ctx, {}, workspace_bytes.value() / 4);
@@ -121,8 +129,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   fb.x = arena.ref(Arena::x);
   fb.y = arena.ref(Arena::y);
   fb.residual = arena.ref(Arena::residual);
-  fb.weight = ref(weight);
-  fb.bias = ref(bias);
+  fb.weight = param_ref(weight);
+  fb.bias = param_ref(bias);
   fb.running_mean = ref(running_mean);
   fb.running_var = ref(running_var);
   fb.save_mean = ref(save_mean);
@@ -165,7 +173,7 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   bb.dx = arena.ref(Arena::dx);
   bb.y = arena.ref(Arena::y);
   bb.dresidual = arena.ref(Arena::dresidual);
-  bb.weight = ref(weight);
+  bb.weight = param_ref(weight);
   bb.save_mean = ref(save_mean);
   bb.save_invstd = ref(save_invstd);
   bb.running_mean = ref(running_mean);
@@ -242,8 +250,12 @@ void run_kinds(Context& ctx) {
   LayerNormParams ln;
   // 1024 rows: teams on the subgroup configuration.
   run_shapes<LayerNormParams>(ctx, ln, {{6, 12}, {3, 1024}, {7, 13}, {1024, 12}, {1024, 6}}, seed, last_dim);
+  ln.bias = false;
+  run_shapes<LayerNormParams>(ctx, ln, {{1024, 12}}, seed, last_dim);
+  ln.elementwise_affine = false;
+  run_shapes<LayerNormParams>(ctx, ln, {{1024, 12}}, seed, last_dim);
   RMSNormParams rms;
-  run_shapes<RMSNormParams>(ctx, rms, {{5, 16}, {5, 15}}, seed, last_dim);
+  run_shapes<RMSNormParams>(ctx, rms, {{5, 16}, {5, 15}, {1024, 8}}, seed, last_dim);
 }
 
 }  // namespace
@@ -282,9 +294,22 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       ln.shape = {1024, 12};
       ln.normalized_shape = {12};
       ln.dtype = dtype;
+      // With a weight, gamma and beta are read as units too, where they are aligned as well.
       run_forward_backward(*ctx, ln, shift, 8, false);
-      CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_forward_affine_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
+      CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
+      ln.bias = false;  // the weight stands in for the bias, read and not used
+      run_forward_backward(*ctx, ln, shift, 10, false);
+      if (shift == 0) {
+        run_forward_backward(*ctx, ln, shift, 11, false, 4);  // a weight 4 bytes past alignment
+        CHECK(kernels.created(KernelId::team_forward, dtype));
+      }
+      ln.elementwise_affine = false;
+      run_forward_backward(*ctx, ln, shift, 12, false);
+      CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
+      ln.elementwise_affine = ln.bias = true;
       // A few rows: a workgroup each (fused_forward).
       ln.shape = {6, 12};
       run_forward_backward(*ctx, ln, shift, 9, false);

@@ -447,8 +447,14 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     b.push().chunks = 1;
     if (s.team) {
+      // Adjacent channels in a row (inner == 1: LayerNorm, RMSNorm, GroupNorm NHWC): gamma
+      // and beta four at a time too, the weight standing in for a missing bias (read, not
+      // used: the kernel selects 0).
+      const bool affine_units = p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight;
+      if (affine_units && !p.has_bias) b.bind(kSlotBias, Role::weight, A);
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
-      if (p.I % 4 == 0) b.offer_vec4(KernelId::team_forward_vec4);
+      if (p.I % 4 == 0) b.offer_vec4(affine_units ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_vec4);
+      if (affine_units && !p.has_bias) b.unbind(kSlotBias);
     } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
       if (p.I % 4 == 0) b.offer_vec4(KernelId::fused_forward_vec4);
@@ -525,6 +531,9 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     one_chunk.chunks = 1;
     if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
     b.add(KernelId::team_backward, Phase::fused, team_grid(caps, s, G), 1, &one_chunk);
+    // Adjacent channels in a row and a weight varying along it: units, gamma too.
+    if (p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight && !s.plane_params)
+      b.offer_vec4(KernelId::team_backward_affine_vec4);
     if (!p.gamma_varies && params)
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
   } else {
@@ -589,6 +598,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     std::vector<KernelId> k = {KernelId::team_forward,       KernelId::team_forward_vec4, KernelId::fused_forward,
                                KernelId::fused_forward_vec4, KernelId::stats_partial,     KernelId::stats_finalize,
                                KernelId::normalize,          KernelId::normalize_vec4};
+    if (row->gamma_may_vary) k.push_back(KernelId::team_forward_affine_vec4);
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
                          KernelId::batch_norm_apply_columns_vec4});
@@ -603,7 +613,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   // dgamma / dbeta's own passes where gamma varies inside a group.
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
                              KernelId::grad_input, KernelId::grad_input_vec4};
-  if (row->gamma_may_vary) k.insert(k.end(), {KernelId::param_partial, KernelId::param_finalize});
+  if (row->gamma_may_vary)
+    k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_finalize});
   return k;
 }
 
@@ -615,9 +626,13 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 #undef VKNORM_IS_TENSOR
 #undef VKNORM_IS_TENSOR_FLOAT
 #undef VKNORM_IS_TENSOR_TENSOR
+  // team_forward_affine_vec4 reads gamma and beta as units too, team_backward_affine_vec4 gamma.
+  const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
+                            pass.vec4_kernel == KernelId::team_backward_affine_vec4;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
     const SlotUse& use = pass.slots[slot];
-    if (!kTensorSlot[slot] || use.role == Role::none) continue;
+    const bool units = kTensorSlot[slot] || (affine_units && (slot == kSlotWeight || slot == kSlotBias));
+    if (!units || use.role == Role::none) continue;
     if (offsets[static_cast<size_t>(use.role)] % (4 * uint64_t{use.element_bytes}) != 0) return false;
   }
   return true;

@@ -37,6 +37,7 @@ std::vector<Case> plan_cases() {
   const std::vector<std::pair<std::vector<int64_t>, int64_t>> group_shapes = {
       {{1, 64, 56, 56}, 32}, {{4, 64, 56, 56}, 32}, {{2, 320, 64, 64}, 32}, {{16 * M, 4}, 2},
       {{2, 4096, 2048}, 4096}, {{3, 6, 5}, 3}, {{2, 8, 4 * M}, 1}, {{64 * M, 2}, 1}, {{0, 6, 5}, 3},
+      {{8, 64, 4, 4}, 4},  // 16 channels per group: NHWC rows of whole units of channels
   };
   const std::vector<std::vector<int64_t>> rows = {
       {512, 768}, {4096, 1024}, {8, 4097}, {16 * M, 2}, {2, 16 * M}, {7, 1}, {3, 4 * M, 2}, {64 * M, 2}, {0, 8},
@@ -84,6 +85,16 @@ std::vector<Case> plan_cases() {
           };
           add_rows(LayerNormParams{}, "LayerNorm");
           add_rows(RMSNormParams{}, "RMSNorm");
+          // Without a bias, and without any affine parameter (the kernels that read them
+          // in units stand the weight in for the bias, or are not taken).
+          LayerNormParams no_bias, no_affine;
+          no_bias.bias = false;
+          no_affine.elementwise_affine = no_affine.bias = false;
+          RMSNormParams rms_no_affine;
+          rms_no_affine.elementwise_affine = false;
+          add_rows(no_bias, "LayerNorm(bias=False)");
+          add_rows(no_affine, "LayerNorm(elementwise_affine=False)");
+          add_rows(rms_no_affine, "RMSNorm(elementwise_affine=False)");
         }
       }
   return cases;

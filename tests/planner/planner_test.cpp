@@ -299,6 +299,42 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   REQUIRE(plan.ok());
   offsets[static_cast<size_t>(Role::residual)] = 24;
   CHECK(pass_for_offsets(apply_pass(plan.value()), offsets).kernel == KernelId::normalize_vec4);
+  // The team forward of whole-unit rows with a weight reads gamma and beta as units too:
+  // they must be 16-byte aligned as well. Without a bias the weight stands in for it.
+  const PlanOptions team{.choice = {OnChipKernel::team}};
+  for (bool bias : {true, false}) {
+    CAPTURE(bias);
+    LayerNormParams ln;
+    ln.shape = {6, 12};
+    ln.normalized_shape = {12};
+    ln.bias = bias;
+    auto team_plan = plan_forward(lavapipe, planned(ln), team);
+    REQUIRE(team_plan.ok());
+    REQUIRE(team_plan->pass_count == 1);
+    const Pass& t = team_plan->passes[0];
+    CHECK(t.kernel == KernelId::team_forward);
+    CHECK(t.vec4_kernel == KernelId::team_forward_affine_vec4);
+    CHECK(t.slots[kSlotBias].role == (bias ? Role::bias : Role::weight));
+    RoleOffsets aligned{};
+    aligned[static_cast<size_t>(Role::weight)] = 32;
+    aligned[static_cast<size_t>(Role::bias)] = 48;
+    CHECK(pass_for_offsets(t, aligned).kernel == KernelId::team_forward_affine_vec4);
+    for (Role param : {Role::weight, Role::bias}) {
+      RoleOffsets off = aligned;
+      off[static_cast<size_t>(param)] += 4;
+      // A misaligned bias matters only where the pass binds one.
+      const bool bound = param == Role::weight || bias;
+      CHECK(pass_for_offsets(t, off).kernel == (bound ? KernelId::team_forward : KernelId::team_forward_affine_vec4));
+    }
+  }
+  // Without a weight, the plain team_forward_vec4.
+  LayerNormParams plain;
+  plain.shape = {6, 12};
+  plain.normalized_shape = {12};
+  plain.elementwise_affine = plain.bias = false;
+  auto plain_plan = plan_forward(lavapipe, planned(plain), team);
+  REQUIRE(plain_plan.ok());
+  CHECK(plain_plan->passes[0].vec4_kernel == KernelId::team_forward_vec4);
   // Rows of 13: no vec4 variant at any offset.
   p.shape = {6, 13};
   p.normalized_shape = {13};
@@ -324,7 +360,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     CHECK(kernel_workgroup_size(lavapipe, id) == kernel_workgroup_size(lavapipe, base_kernel(id)));
     CHECK(has_subgroup_variant(id) == has_subgroup_variant(base_kernel(id)));
   }
-  CHECK(variants == 8);
+  CHECK(variants == 10);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -373,9 +409,9 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     }
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 8);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 9);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 5);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 7);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 8);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 

@@ -1,0 +1,78 @@
+// The body of team_forward_vec4.comp and team_forward_affine_vec4.comp: team_forward.comp
+// four elements per access (shaders/vec4.glsl), for groups whose rows are whole 4-element
+// units (I % 4 == 0) with every tensor 4-element aligned (the host's choice:
+// src/ops/planner.cpp). A lane takes unit after unit (m = 4 * lane, step 4 * lanes); the
+// scaled path reads elements one at a time, as in team_forward.
+//
+// With AFFINE_UNITS (team_forward_affine_vec4: inner == 1, so a unit's four elements are
+// four adjacent channels, and the weight given) gamma and beta come four at a time too:
+// the host binds weight and bias 16-byte aligned, and the weight again in the bias slot
+// where there is no bias. On lavapipe each load is a loop over the lanes, so 2 loads per
+// unit instead of 8 took LayerNorm forward from 2.84 to 1.92 (512x768) and from 5.22 to
+// 2.5-2.9 (4096x1024) times the elementwise pass.
+//
+// Forward for many small groups (LayerNorm rows, small InstanceNorm planes): each
+// subgroup owns a group (without subgroup operations, each invocation does), so the
+// reduction needs no shared memory and no workgroup barrier. The team reads its group
+// twice: for the statistics, then to normalize, the second time from cache (a group is
+// at most a few KiB). Writes save_mean / save_invstd; with FLAG_UPDATE_RUNNING also the
+// group's partial for stats_finalize, which updates the running statistics.
+#include "common.glsl"
+#include "reduce.glsl"  // Welford, teams
+#include "vec4.glsl"
+
+void main() {
+  Team t = invocation_team();
+  uint lanes = t.lanes, lane = t.lane;
+  uint size = group_size();
+  for (uint g = t.index; g < group_count(); g += t.count) {
+    float pivot = stats_pivot(g);
+    Welford w = Welford(0.0, 0.0, 0.0);
+    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+      vec4 x = load4_x(walk_element(at));
+      [[unroll]] for (uint j = 0u; j < 4u; ++j) welford_add(w, x[j] - pivot);
+    }
+    w = team_welford(w);
+    GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
+    // The scaled path (common.glsl), rare: each lane reads the group again alone, as in
+    // fused_forward, with no subgroup operation for lavapipe to run masked.
+    bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);
+    float s_mean = 0.0, s_m2 = 0.0;
+    if (scaled) {
+      float pivot_s = pivot * SCALE_DOWN;
+      vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, 0u, size, pivot_s), w.n, pivot_s);
+      s_mean = mean_m2.x;
+      s_m2 = mean_m2.y;
+      st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
+    }
+    float invstd = st.invstd;
+    if (lane == 0u) {
+      if (!has_flag(FLAG_RMS)) store_mean(g, pivot + st.mean);
+      store_stat(g, invstd);
+      if (has_flag(FLAG_UPDATE_RUNNING)) {
+        if (scaled) store_stats_record(stats_record(g, 0u), size | VKNORM_STATS_RECORD_SCALED, s_mean, s_m2);
+        else store_stats_partial(g, 0u, size, w);
+        store_pivot(g, pivot);
+      }
+    }
+    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+      uint e = walk_element(at);
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+      vec4 gamma = load4_weight(walk_channel(at)), bias = load4_bias(walk_channel(at));
+      vec4 beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
+#else
+      // The unit's 4 channels: element i + j of the row is in channel ci + (ri + j) / inner.
+      vec4 gamma, beta;
+      [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+        uint c = walk_channel(at) + (at.ri + j) / pc.inner;
+        gamma[j] = gamma_of(c);
+        beta[j] = beta_of(c);
+      }
+#endif
+      // As fused_forward: center with the pivot and the small shifted mean.
+      vec4 x = load4_x(e);
+      vec4 centered = has_flag(FLAG_RMS) ? x : (x - pivot) - st.mean;
+      store4_out(e, epilogue4(e, centered * invstd * gamma + beta));
+    }
+  }
+}
