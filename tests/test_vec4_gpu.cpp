@@ -75,15 +75,16 @@ constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 // fused_forward or normalize alone, each possibly _vec4; team_backward or the split
 // passes). Every byte outside the outputs comes back unchanged. The weight and bias start
 // `param_shift` bytes into their buffers (team_forward_affine_vec4 reads them as units).
+// `kernel` asks for an on-chip kernel where the rules would take another (without split).
 template <class Params>
 void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true,
-                          uint64_t param_shift = 0) {
+                          uint64_t param_shift = 0, OnChipKernel kernel = OnChipKernel::automatic) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
   auto plan = plan_norm(p);
   REQUIRE_MESSAGE(plan.ok(), plan.status().message());
-  const PlanOptions split{.split = use_split};
+  const PlanOptions split{.split = use_split, .choice = {kernel}};
   const bool half = p.dtype == DType::f16;
   std::mt19937 rng(seed);
   auto stored = [&](const std::vector<float>& v) { return half ? round_to_half(v) : v; };
@@ -310,9 +311,10 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward_backward(*ctx, ln, shift, 12, false);
       CHECK(kernels.created(KernelId::team_forward_vec4, dtype) == (shift == 0));
       ln.elementwise_affine = ln.bias = true;
-      // A few rows: a workgroup each (fused_forward).
+      // A few rows: a workgroup each (fused_forward), as asked for: the rules take teams on
+      // a CPU device however few the rows.
       ln.shape = {6, 12};
-      run_forward_backward(*ctx, ln, shift, 9, false);
+      run_forward_backward(*ctx, ln, shift, 9, false, 0, OnChipKernel::fused);
       CHECK(kernels.created(KernelId::fused_forward_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::fused_forward, dtype) == (shift != 0));
     }

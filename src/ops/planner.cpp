@@ -64,10 +64,19 @@ void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks
 // Context::tune measures the candidates instead (vknorm/tuning.hpp).
 bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
+// On a CPU device, groups of at least this many values take the split passes through the
+// column view rather than a team (choose(), below).
+constexpr uint64_t kCpuColumnSplitGroupSize = 1024;
+
 // Values each invocation reduces in a split pass before its workgroup's reduction. A GPU
 // wants many workgroups in flight; a CPU implementation (lavapipe) runs a few threads,
-// and its workgroup barriers are costly, so it wants fewer, longer chunks.
-uint64_t values_per_invocation(const DeviceCaps& caps) { return is_cpu(caps) ? 64 : 8; }
+// and its workgroup barriers are costly, so it wants fewer, longer chunks: through the
+// column view 256 (`vknorm tune` on lavapipe: vpi 256 won 12 of the 14 channels-last
+// classes of the bench's shapes), else 64.
+uint64_t values_per_invocation(const DeviceCaps& caps, bool column_view) {
+  if (!is_cpu(caps)) return 8;
+  return column_view ? 256 : 64;
+}
 
 // Whether the on-chip kernels can run this call at all (their rules below add what is
 // fast): a team needs subgroup arithmetic and a group within its size limit, fused a group
@@ -83,7 +92,11 @@ bool fused_valid(const DeviceCaps& caps, uint64_t size, Direction direction) {
 Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options, Direction direction) {
   const uint32_t wg = workgroup_size_for(caps);
   const StrategyChoice& choice = options.choice;
-  const uint64_t vpi = choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps);
+  const uint64_t L = p.K * p.I;
+  const bool column_view =
+      p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns && choice.columns != ColumnView::off;
+  const uint64_t vpi =
+      choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps, column_view);
   const NormGeometry& g = p.geometry;
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   const uint32_t max_chunks = caps.max_workgroup_count_x;
@@ -93,8 +106,7 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // contiguous memory where a group walk would stride by a row. Fewer columns than lanes
   // share each column between `phases` lanes; every (phase, column of the group) is its
   // own partial.
-  const uint64_t L = p.K * p.I;
-  if (p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns && choice.columns != ColumnView::off) {
+  if (column_view) {
     const uint64_t width = std::min<uint64_t>(L, wg), phases = wg / width;
     s.columns = true;
     s.column_blocks = p.B * ((L + width - 1) / width);
@@ -107,18 +119,25 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // fill two workgroups (else a workgroup per group uses more lanes). On a GPU a lane
   // takes at most 32 values (a warp per LayerNorm row up to 1024 on NVIDIA). A CPU
   // implementation (lavapipe) runs a workgroup per thread, with costly barriers and
-  // dispatches: teams, up to the kTeamMax* sizes, as soon as every thread of the host
-  // (where such a driver runs) gets 4 workgroups, which keeps the threads balanced.
+  // dispatches: teams up to the kTeamMax* sizes, however few the groups, except for
+  // groups of at least kCpuColumnSplitGroupSize values through the column view, where the
+  // split passes are faster. Measured with `vknorm tune` on lavapipe (2 threads), the
+  // rules' choice before this one against the winner: the split passes over the column
+  // view took 0.42-0.98x the team's time in 13 of the 14 channels-last classes of the
+  // bench's shapes (groups of 1568 to 32768 values; the 14th, InstanceNorm 8x256x14x14
+  // NHWC forward, groups of 196, kept the team); and for too few groups to give each
+  // thread 4 workgroups of teams, the team took 0.25-0.53x the split passes' time
+  // (LayerNorm 8x4097, GroupNorm(32) 1x64x56x56 NCHW).
   const bool cpu = is_cpu(caps);
   const uint64_t lanes = std::max<uint32_t>(1, caps.subgroup_size);
   s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, team_workgroup_size(caps) / lanes));
   const uint64_t team_limit = !cpu ? std::min(kTeamMaxGroupSize, 32 * lanes)
                               : p.I > 1 ? kTeamMaxContiguousGroupSize
                                         : kTeamMaxGroupSize;
-  const uint64_t team_workgroups = cpu ? 4 * std::max<uint64_t>(1, caps.host_threads) : 2;
-  s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit &&
-           groups >= team_workgroups * s.teams_per_workgroup;
-  s.fused = batch && !s.team && size <= uint64_t{wg} * kFusedValuesPerInvocation;
+  const bool cpu_split = cpu && s.columns && size >= kCpuColumnSplitGroupSize;
+  const bool team_rule = cpu ? !cpu_split : groups >= 2 * s.teams_per_workgroup;
+  s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit && team_rule;
+  s.fused = batch && !s.team && !cpu_split && size <= uint64_t{wg} * kFusedValuesPerInvocation;
   // A chosen kernel where it can run (PlanOptions::choice); else the rule's.
   const bool chosen_team = choice.kernel == OnChipKernel::team && team_valid(caps, p, size);
   const bool chosen_fused = choice.kernel == OnChipKernel::fused && fused_valid(caps, size, direction);
