@@ -1,4 +1,4 @@
-// The body of team_forward_vec4.comp and team_forward_affine_vec4.comp: team_forward.comp
+// The body of team_forward_vec4.comp, _affine_vec4.comp and _channel_vec4.comp: team_forward.comp
 // four elements per access (shaders/vec4.glsl), for groups whose rows are whole 4-element
 // units (I % 4 == 0) with every tensor 4-element aligned (the host's choice:
 // src/ops/planner.cpp). A lane takes unit after unit (m = 4 * lane, step 4 * lanes); the
@@ -10,6 +10,10 @@
 // where there is no bias. On lavapipe each load is a loop over the lanes, so 2 loads per
 // unit instead of 8 took LayerNorm forward from 2.84 to 1.92 (512x768) and from 5.22 to
 // 2.5-2.9 (4096x1024) times the elementwise pass.
+//
+// With CHANNEL_AFFINE (team_forward_channel_vec4: gamma constant in a group, FLAG_GAMMA_VARIES
+// off: BatchNorm, InstanceNorm, GroupNorm with a channel per group) gamma and beta are
+// those of the group's channel g % K, loaded once per group.
 //
 // Forward for many small groups (LayerNorm rows, small InstanceNorm planes): each
 // subgroup owns a group (without subgroup operations, each invocation does), so the
@@ -55,11 +59,16 @@ void main() {
         store_pivot(g, pivot);
       }
     }
+#if defined(CHANNEL_AFFINE) && CHANNEL_AFFINE
+    // One channel per group: its gamma and beta once, not per unit.
+    vec4 gamma = vec4(gamma_of(g % pc.K)), beta = vec4(beta_of(g % pc.K));
+#endif
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
       uint e = walk_element(at);
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
       vec4 gamma = load4_weight(walk_channel(at)), bias = load4_bias(walk_channel(at));
       vec4 beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
+#elif defined(CHANNEL_AFFINE) && CHANNEL_AFFINE
 #else
       // The unit's 4 channels: element i + j of the row is in channel ci + (ri + j) / inner.
       vec4 gamma, beta;

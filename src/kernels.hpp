@@ -36,9 +36,11 @@ struct Capabilities;
   X(team_forward, SUBGROUP)  \
   X(team_forward_vec4, SUBGROUP) \
   X(team_forward_affine_vec4, SUBGROUP) \
+  X(team_forward_channel_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(team_backward, SUBGROUP) \
   X(team_backward_affine_vec4, SUBGROUP) \
+  X(team_backward_channel_vec4, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
   X(grad_input_vec4, PLAIN)  \

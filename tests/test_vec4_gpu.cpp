@@ -289,6 +289,12 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward_backward(*ctx, p, shift, 7);
       CHECK(kernels.created(KernelId::normalize_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
+      // Training by the rules: 3 groups of 2048 values, a team each, gamma once per group.
+      run_forward_backward(*ctx, p, shift, 7, false);
+      CHECK(kernels.created(KernelId::team_forward_channel_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
+      CHECK(kernels.created(KernelId::team_backward_channel_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
       // Many LayerNorm rows: teams (the device as it is has subgroup arithmetic).
       REQUIRE(ctx->capabilities().reduction_path == ReductionPath::subgroup);
       LayerNormParams ln;

@@ -472,7 +472,11 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       const bool affine_units = p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight;
       if (affine_units && !p.has_bias) b.bind(kSlotBias, Role::weight, A);
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
-      if (p.I % 4 == 0) b.offer_vec4(affine_units ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_vec4);
+      // gamma constant in a group (one channel each): gamma and beta once per group.
+      if (p.I % 4 == 0)
+        b.offer_vec4(affine_units    ? KernelId::team_forward_affine_vec4
+                     : !p.gamma_varies ? KernelId::team_forward_channel_vec4
+                                       : KernelId::team_forward_vec4);
       if (affine_units && !p.has_bias) b.unbind(kSlotBias);
     } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
@@ -550,9 +554,12 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     one_chunk.chunks = 1;
     if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
     b.add(KernelId::team_backward, Phase::fused, team_grid(caps, s, G), 1, &one_chunk);
-    // Adjacent channels in a row and a weight varying along it: units, gamma too.
+    // Units where rows are whole units: adjacent channels in a row and a weight varying along
+    // it (gamma in units too), or gamma constant in a group (loaded once per group).
     if (p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight && !s.plane_params)
       b.offer_vec4(KernelId::team_backward_affine_vec4);
+    else if (p.I % 4 == 0 && !p.gamma_varies)
+      b.offer_vec4(KernelId::team_backward_channel_vec4);
     if (!p.gamma_varies && params)
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
   } else {
@@ -614,10 +621,12 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   if (direction == Direction::forward) {
     // On-chip (team, fused) with stats_finalize for running statistics; split
     // statistics -> finalize -> apply; batch_norm_apply alone with running statistics.
-    std::vector<KernelId> k = {KernelId::team_forward,       KernelId::team_forward_vec4, KernelId::fused_forward,
-                               KernelId::fused_forward_vec4, KernelId::stats_partial,     KernelId::stats_finalize,
-                               KernelId::normalize,          KernelId::normalize_vec4};
-    if (row->gamma_may_vary) k.push_back(KernelId::team_forward_affine_vec4);
+    std::vector<KernelId> k = {KernelId::team_forward,   KernelId::fused_forward, KernelId::fused_forward_vec4,
+                               KernelId::stats_partial,  KernelId::stats_finalize, KernelId::normalize,
+                               KernelId::normalize_vec4};
+    // The team's units: gamma per element, in units, or per group.
+    if (row->gamma_may_vary) k.insert(k.end(), {KernelId::team_forward_vec4, KernelId::team_forward_affine_vec4});
+    if (row->channel_layouts) k.push_back(KernelId::team_forward_channel_vec4);
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
                          KernelId::batch_norm_apply_columns_vec4});
@@ -632,6 +641,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   // dgamma / dbeta's own passes where gamma varies inside a group.
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
                              KernelId::grad_input, KernelId::grad_input_vec4};
+  if (row->channel_layouts) k.push_back(KernelId::team_backward_channel_vec4);  // gamma per group
   if (row->gamma_may_vary)
     k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_finalize});
   return k;
