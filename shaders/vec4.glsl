@@ -16,7 +16,8 @@
 #define VKNORM_SLOT_UNITS_TENSOR(binding_, Name, name) \
   layout(std430, set = 0, binding = binding_) buffer Slot##Name##Units { TENSOR4_T data[]; } slot4_##name;
 // Float slots as vec4 units too, read-only (team_forward_affine_vec4 reads gamma and beta
-// so; the host binds them 16-byte aligned).
+// so, team_backward_affine_vec4 gamma; the host binds them 16-byte aligned then:
+// tensors_vec4_aligned in src/ops/planner.cpp).
 #define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name) \
   layout(std430, set = 0, binding = binding_) readonly buffer Slot##Name##Units { vec4 data[]; } slot4_##name;
 #define VKNORM_SLOT_UNITS(binding_, Name, name, element) VKNORM_SLOT_UNITS_##element(binding_, Name, name)

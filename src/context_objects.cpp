@@ -74,7 +74,7 @@ Result<PrepareReport> Context::prepare_kernels(const PrepareRequest& request, co
   if (!report) return report.status();
   auto tuned = this->tune(tune);
   if (!tuned) return tuned.status();
-  report->tuned_classes = static_cast<uint32_t>(tuned->classes.size());
+  report->timed_classes = static_cast<uint32_t>(tuned->classes.size());
   report->milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -121,6 +121,9 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
   d.subgroup_size = get32(p + 32);
   d.workgroup_size = get32(p + 36);
   const uint32_t count = get32(p + 40);
+  // TuningCache{}'s bytes (what an untuned or cleared context saves): no device, no
+  // choices, so nothing that could be wrong here: an empty cache.
+  if (d == TuningDevice{} && count == 0 && bytes.size() == kHeaderBytes) return TuningCache{};
   const TuningDevice here = tuning_device(caps);
   std::string differs;
   auto field = [&](const char* name, const std::string& cache, const std::string& device) {

@@ -289,8 +289,9 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward_backward(*ctx, p, shift, 7);
       CHECK(kernels.created(KernelId::normalize_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
-      // Training by the rules: 3 groups of 2048 values, a team each, gamma once per group.
-      run_forward_backward(*ctx, p, shift, 7, false);
+      // Teams (as asked: a GPU's rules would take fused for 3 groups of 2048 values), gamma
+      // once per group.
+      run_forward_backward(*ctx, p, shift, 7, false, 0, OnChipKernel::team);
       CHECK(kernels.created(KernelId::team_forward_channel_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_channel_vec4, dtype) == (shift == 0));

@@ -213,7 +213,7 @@ struct PrepareRequest {
 struct PrepareReport {
   uint32_t created = 0;           // pipelines this call created
   uint32_t already_prepared = 0;  // pipelines the request names that existed already
-  uint32_t tuned_classes = 0;     // shape classes timed (prepare_kernels with a TuneRequest)
+  uint32_t timed_classes = 0;     // shape classes tune() timed (prepare_kernels with a TuneRequest)
   double milliseconds = 0;        // wall time of the call
 };
 
@@ -295,8 +295,11 @@ class Context {
   // each pipeline is created once.
   Result<PrepareReport> prepare_kernels(const PrepareRequest& request);
   // The same, then tune(tune) (below: standalone only, the choices kept in tuning()):
-  // preparation and tuning in one call at load time. tune()'s report has each candidate's
-  // time; this one counts the classes timed.
+  // preparation and tuning in one call at load time. Unlike the preparation alone, not
+  // concurrently with other calls on the context (tune submits and waits). A tune that
+  // fails fails the call; the pipelines prepared stay. `created` counts the request's
+  // pipelines, not those tune prepares for its shapes besides; `timed_classes` the classes
+  // tune timed (tune()'s own report has each candidate's time).
   Result<PrepareReport> prepare_kernels(const PrepareRequest& request, const TuneRequest& tune);
   // Every pipeline of every kind and direction, including ones a model may never use:
   // both dtypes (float16 native or packed, as the context stores it), or one dtype.

@@ -48,7 +48,8 @@ enum class ColumnView : uint8_t { automatic, on, off };
 struct StrategyChoice {
   OnChipKernel kernel = OnChipKernel::automatic;
   // Values each invocation of a split partial pass reduces (the chunk length over the
-  // workgroup size); 0: the planner's (64 on CPU implementations, 8 elsewhere).
+  // workgroup size); 0: the planner's (on CPU implementations 256 through the column
+  // view and 64 otherwise, 8 elsewhere).
   uint32_t values_per_invocation = 0;
   ColumnView columns = ColumnView::automatic;
   bool operator==(const StrategyChoice&) const = default;
@@ -104,7 +105,8 @@ class TuningCache {
   std::vector<uint8_t> serialize() const;
   // Reads serialize()'s bytes for the device `caps` describes. Refuses (invalid_argument)
   // bytes that are not a tuning cache or are truncated, and a cache of another device or
-  // driver, naming each field that differs and both values.
+  // driver, naming each field that differs and both values. TuningCache{}'s bytes (no
+  // device, no entries: what an untuned context saves) load anywhere, as an empty cache.
   static Result<TuningCache> load(const Capabilities& caps, std::span<const uint8_t> bytes);
 
  private:

@@ -989,7 +989,8 @@ typedef struct vknorm_tune_report {
   double milliseconds;       /* wall time of the call */
 } vknorm_tune_report;
 
-/* Standalone contexts only (engine mode: VKNORM_STATUS_UNSUPPORTED): times every
+/* Standalone contexts on a device with timestamps on its compute queue only (else
+ * VKNORM_STATUS_UNSUPPORTED, as in engine mode): times every
  * candidate strategy of each shape's class (a query pool and the buffers the candidates
  * bind are created for the call and destroyed before it returns; the kernels they use
  * are prepared), and keeps the fastest of each class in the context's cache, beside what

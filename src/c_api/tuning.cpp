@@ -15,7 +15,8 @@ namespace {
 Result<NormParams> convert_shape(const vknorm_tune_shape& shape, size_t i) {
   const std::string which = "request->shapes[" + std::to_string(i) + "]";
   auto as_params = [&](auto converted) -> Result<NormParams> {
-    if (!converted) return Status::invalid_argument(which + ".params: " + converted.status().message());
+    // The conversion's message names the field as "params.<field>: ...".
+    if (!converted) return Status::invalid_argument(which + "." + converted.status().message());
     return NormParams(std::move(converted.value()));
   };
   switch (raw_enum(shape.kind)) {

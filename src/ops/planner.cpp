@@ -12,10 +12,12 @@
 //  either (+ param_partial -> param_finalize when gamma varies inside a group; only
 //  param_finalize after team_backward over GroupNorm NCHW planes)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
-// per access) where the rows they walk are whole 4-element units; batch_norm_apply offers
-// batch_norm_apply_vec4 (large NCHW planes) or batch_norm_apply_columns_vec4 (rows of
-// whole units). The recorder runs it where every tensor's offset is 4-element aligned too
-// (pass_for_offsets).
+// per access) where the rows they walk are whole 4-element units; team_forward and
+// team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels) or
+// _channel_vec4 (gamma once per group), team_forward also plain _vec4; batch_norm_apply
+// offers batch_norm_apply_vec4 (large NCHW planes) or batch_norm_apply_columns_vec4 (rows
+// of whole units). The recorder runs it where every tensor's offset (and for _affine_vec4
+// the weight's and bias's) is 4-element aligned too (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
 // which is at most 1024, and batch_norm_apply_vec4's workgroup per plane part, which is
@@ -119,9 +121,12 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // fill two workgroups (else a workgroup per group uses more lanes). On a GPU a lane
   // takes at most 32 values (a warp per LayerNorm row up to 1024 on NVIDIA). A CPU
   // implementation (lavapipe) runs a workgroup per thread, with costly barriers and
-  // dispatches: teams up to the kTeamMax* sizes, however few the groups, except for
-  // groups of at least kCpuColumnSplitGroupSize values through the column view, where the
-  // split passes are faster. Measured with `vknorm tune` on lavapipe (2 threads), the
+  // dispatches: teams up to the kTeamMax* sizes, except for groups of at least
+  // kCpuColumnSplitGroupSize values through the column view, where the split passes are
+  // faster, and for so few groups that the teams' workgroups would leave most host threads
+  // idle (fewer than a quarter of them busy: in the measurements that follow, one thread
+  // of teams ran about 4x as fast as each thread of the split passes). Measured with
+  // `vknorm tune` on lavapipe (2 threads), the
   // rules' choice before this one against the winner: the split passes over the column
   // view took 0.42-0.98x the team's time in 13 of the 14 channels-last classes of the
   // bench's shapes (groups of 1568 to 32768 values; the 14th, InstanceNorm 8x256x14x14
@@ -135,7 +140,9 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
                               : p.I > 1 ? kTeamMaxContiguousGroupSize
                                         : kTeamMaxGroupSize;
   const bool cpu_split = cpu && s.columns && size >= kCpuColumnSplitGroupSize;
-  const bool team_rule = cpu ? !cpu_split : groups >= 2 * s.teams_per_workgroup;
+  const uint64_t team_workgroups = (groups + s.teams_per_workgroup - 1) / s.teams_per_workgroup;
+  const bool team_rule = cpu ? !cpu_split && 4 * team_workgroups >= std::max<uint64_t>(1, caps.host_threads)
+                             : groups >= 2 * s.teams_per_workgroup;
   s.team = batch && caps.reduction_path == ReductionPath::subgroup && size <= team_limit && team_rule;
   s.fused = batch && !s.team && !cpu_split && size <= uint64_t{wg} * kFusedValuesPerInvocation;
   // A chosen kernel where it can run (PlanOptions::choice); else the rule's.

@@ -339,6 +339,32 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   auto plain_plan = plan_forward(lavapipe, planned(plain), team);
   REQUIRE(plain_plan.ok());
   CHECK(plain_plan->passes[0].vec4_kernel == KernelId::team_forward_vec4);
+  // The team backward: gamma in units with a weight (aligned, else team_backward), none
+  // without one, once per group where gamma is constant in a group (BatchNorm), and no
+  // variant over GroupNorm NCHW's planes (their sums are dgamma / dbeta's partials).
+  auto team_backward_pass = [&](const auto& params) {
+    auto planned_backward = plan_backward(lavapipe, planned(params), team);
+    REQUIRE(planned_backward.ok());
+    REQUIRE(planned_backward->passes[0].kernel == KernelId::team_backward);
+    return planned_backward->passes[0];
+  };
+  LayerNormParams weighted;
+  weighted.shape = {6, 12};
+  weighted.normalized_shape = {12};
+  const Pass affine_backward = team_backward_pass(weighted);
+  CHECK(affine_backward.vec4_kernel == KernelId::team_backward_affine_vec4);
+  RoleOffsets params_at{};
+  CHECK(pass_for_offsets(affine_backward, params_at).kernel == KernelId::team_backward_affine_vec4);
+  params_at[static_cast<size_t>(Role::weight)] = 4;
+  CHECK(pass_for_offsets(affine_backward, params_at).kernel == KernelId::team_backward);
+  CHECK(team_backward_pass(plain).vec4_kernel == KernelId::count_);
+  BatchNormParams bn_team;
+  bn_team.shape = {2, 3, 32, 32};
+  CHECK(team_backward_pass(bn_team).vec4_kernel == KernelId::team_backward_channel_vec4);
+  GroupNormParams gn_planes;
+  gn_planes.shape = {4, 64, 8, 8};
+  gn_planes.num_groups = 32;
+  CHECK(team_backward_pass(gn_planes).vec4_kernel == KernelId::count_);
   // Rows of 13: no vec4 variant at any offset.
   p.shape = {6, 13};
   p.normalized_shape = {13};

@@ -186,8 +186,14 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   CHECK(*loaded->find(k1) == StrategyChoice{OnChipKernel::split, 256, ColumnView::off});
   CHECK(loaded->find({Norm::rms_norm}) == nullptr);
 
+  // An untuned context's cache (no device, no entries) loads anywhere, as an empty cache;
+  // an empty cache of another device does not.
+  auto untuned = TuningCache::load(caps, TuningCache{}.serialize());
+  REQUIRE_MESSAGE(untuned.ok(), untuned.status().message());
+  CHECK(untuned->empty());
   Capabilities other = caps;
   other.driver_version = 0x800006;
+  CHECK(!TuningCache::load(other, TuningCache(tuning_device(caps)).serialize()).ok());
   other.pipeline_cache_uuid[3] = 99;
   auto refused = TuningCache::load(other, bytes);
   REQUIRE(!refused.ok());
