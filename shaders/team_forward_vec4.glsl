@@ -69,6 +69,7 @@ void main() {
       vec4 gamma = load4_weight(walk_channel(at)), bias = load4_bias(walk_channel(at));
       vec4 beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
 #elif defined(CHANNEL_AFFINE) && CHANNEL_AFFINE
+      // gamma and beta: the group's, loaded before the loop.
 #else
       // The unit's 4 channels: element i + j of the row is in channel ci + (ri + j) / inner.
       vec4 gamma, beta;
