@@ -25,23 +25,20 @@ void main() {
   for (uint g = t.index; g < group_count(); g += t.count) {
     float mean = stat_mean(g), invstd = stat_invstd(g);
     vec2 sums = vec2(0.0);
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
-    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-      uint e = walk_element(at);
-      vec4 dy = load4_dy_through_relu(e) * load4_weight(walk_channel(at));
-      vec4 xhat = (load4_x(e) - mean) * invstd;
-      sums += vec2(dy.x + dy.y + dy.z + dy.w, dot(dy, xhat));
-    }
-    Coefficients k = group_coefficients(g, team_sum2(sums));
-#else
-    float gamma = gamma_of(g % pc.K);
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
       uint e = walk_element(at);
       vec4 dy = load4_dy_through_relu(e);
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+      dy *= load4_weight(walk_channel(at));  // gamma varies: the sums are of gamma * dy
+#endif
       vec4 xhat = (load4_x(e) - mean) * invstd;
       sums += vec2(dy.x + dy.y + dy.z + dy.w, dot(dy, xhat));
     }
     sums = team_sum2(sums);
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+    Coefficients k = group_coefficients(g, sums);
+#else
+    float gamma = gamma_of(g % pc.K);
     // grad_finalize reads them for dgamma / dbeta (pc.chunks == 1).
     if (lane == 0u && (has_flag(FLAG_WEIGHT) || has_flag(FLAG_BIAS))) store_sums(grad_sums_record(g, 0u), sums);
     Coefficients k = group_coefficients(g, sums * gamma);  // as grad_finalize: gamma multiplies the sums

@@ -80,6 +80,20 @@ uint64_t values_per_invocation(const DeviceCaps& caps, bool column_view) {
   return column_view ? 256 : 64;
 }
 
+// The team kernels' 4-element variant (rows of whole units, I % 4 == 0), by how it reads
+// gamma: in units along rows of adjacent channels with a weight (inner == 1: LayerNorm,
+// RMSNorm, GroupNorm NHWC; gamma then varies, so there are no plane sums), once per group
+// where gamma is constant in a group, else element by element (the forward only); count_:
+// none.
+bool affine_units(const NormPlan& p) { return p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight; }
+KernelId team_vec4_kernel(const NormPlan& p, Direction direction) {
+  const bool forward = direction == Direction::forward;
+  if (p.I % 4 != 0) return KernelId::count_;
+  if (affine_units(p)) return forward ? KernelId::team_forward_affine_vec4 : KernelId::team_backward_affine_vec4;
+  if (!p.gamma_varies) return forward ? KernelId::team_forward_channel_vec4 : KernelId::team_backward_channel_vec4;
+  return forward ? KernelId::team_forward_vec4 : KernelId::count_;
+}
+
 // Whether the on-chip kernels can run this call at all (their rules below add what is
 // fast): a team needs subgroup arithmetic and a group within its size limit, fused a group
 // within a workgroup's registers, and the forward (there is no fused backward).
@@ -473,18 +487,13 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     b.push().chunks = 1;
     if (s.team) {
-      // Adjacent channels in a row (inner == 1: LayerNorm, RMSNorm, GroupNorm NHWC): gamma
-      // and beta four at a time too, the weight standing in for a missing bias (read, not
+      // Reading gamma and beta in units, the weight stands in for a missing bias (read, not
       // used: the kernel selects 0).
-      const bool affine_units = p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight;
-      if (affine_units && !p.has_bias) b.bind(kSlotBias, Role::weight, A);
+      const bool bias_stand_in = affine_units(p) && !p.has_bias;
+      if (bias_stand_in) b.bind(kSlotBias, Role::weight, A);
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
-      // gamma constant in a group (one channel each): gamma and beta once per group.
-      if (p.I % 4 == 0)
-        b.offer_vec4(affine_units    ? KernelId::team_forward_affine_vec4
-                     : !p.gamma_varies ? KernelId::team_forward_channel_vec4
-                                       : KernelId::team_forward_vec4);
-      if (affine_units && !p.has_bias) b.unbind(kSlotBias);
+      b.offer_vec4(team_vec4_kernel(p, Direction::forward));
+      if (bias_stand_in) b.unbind(kSlotBias);
     } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
       if (p.I % 4 == 0) b.offer_vec4(KernelId::fused_forward_vec4);
@@ -561,12 +570,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     one_chunk.chunks = 1;
     if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
     b.add(KernelId::team_backward, Phase::fused, team_grid(caps, s, G), 1, &one_chunk);
-    // Units where rows are whole units: adjacent channels in a row and a weight varying along
-    // it (gamma in units too), or gamma constant in a group (loaded once per group).
-    if (p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight && !s.plane_params)
-      b.offer_vec4(KernelId::team_backward_affine_vec4);
-    else if (p.I % 4 == 0 && !p.gamma_varies)
-      b.offer_vec4(KernelId::team_backward_channel_vec4);
+    b.offer_vec4(team_vec4_kernel(p, Direction::backward));
     if (!p.gamma_varies && params)
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
   } else {
