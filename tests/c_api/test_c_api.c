@@ -967,6 +967,10 @@ static void test_tuning(vknorm_context* ctx) {
   request.runs = 0;
   CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "runs");
   request.runs = 1;
+  request.forward = request.backward = 0;
+  CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT,
+              "request.forward, request.backward");
+  request.forward = request.backward = 1;
   request.shapes = NULL;
   CHECK_ERROR(vknorm_context_tune(ctx, &request, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request->shapes");
   CHECK_ERROR(vknorm_context_tune(ctx, NULL, NULL), VKNORM_STATUS_INVALID_ARGUMENT, "request");
