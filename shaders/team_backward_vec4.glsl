@@ -1,12 +1,15 @@
-// The body of team_backward_affine_vec4.comp and team_backward_channel_vec4.comp:
+// The body of team_backward_affine_vec4.comp, _planes_vec4.comp and _channel_vec4.comp:
 // team_backward.comp four elements per access (shaders/vec4.glsl), for groups whose rows
 // are whole 4-element units (I % 4 == 0) with every tensor 4-element aligned (the host's
-// choice: src/ops/planner.cpp), and no plane sums (GroupNorm NCHW's over several channels
-// per group stay with team_backward). gamma comes
+// choice: src/ops/planner.cpp). gamma comes
 //  - with AFFINE_UNITS (team_backward_affine_vec4) four channels per load: rows of adjacent
 //    channels and a weight varying along them (inner == 1 and FLAG_GAMMA_VARIES: LayerNorm,
 //    RMSNorm, GroupNorm NHWC), the weight 16-byte aligned; dgamma / dbeta are then
 //    param_partial's, so no sums go to the workspace;
+//  - with PLANE_AFFINE (team_backward_planes_vec4) once per plane: a group of whole planes
+//    (O == 1), each a multiple of 4 elements (GroupNorm NCHW); the team sums plane after
+//    plane, and with FLAG_PLANE_PARAMS stores each plane's sums as dgamma / dbeta's
+//    partials, as team_backward's plane_sums;
 //  - else (team_backward_channel_vec4) once per group, that of its channel g % K (gamma
 //    constant in a group: BatchNorm, InstanceNorm, GroupNorm with a channel per group); the
 //    group's sums go to the workspace for grad_finalize's dgamma / dbeta, as in
@@ -18,6 +21,27 @@
 #include "grad.glsl"
 #include "vec4.glsl"
 
+// Sum of dy and of dy * xhat over the unit at element e.
+vec2 unit_sums(vec4 dy, uint e, float mean, float invstd) {
+  vec4 xhat = (load4_x(e) - mean) * invstd;
+  return vec2(dy.x + dy.y + dy.z + dy.w, dot(dy, xhat));
+}
+
+// grad_element (grad.glsl) on the unit at element e.
+void grad_unit(uint e, Coefficients k, vec4 gamma) {
+  vec4 dz = load4_dy_through_relu(e);
+  if (has_flag(FLAG_RESIDUAL)) store4_dside(e, dz);  // d residual = dz
+  vec4 dx = dz * gamma - k.b;
+  if (has_flag(FLAG_BATCH_STATS)) dx -= (load4_x(e) - k.mean) * k.invstd * k.c;
+  store4_out(e, k.invstd * dx);
+}
+
+#if defined(PLANE_AFFINE) && PLANE_AFFINE
+// Plane ci of group g is channel k * cpg + ci, its elements g * I + ci * inner + r.
+uint plane_start(uint g, uint ci) { return g * pc.I + ci * pc.inner; }
+uint plane_channel(uint g, uint ci) { return (g % pc.K) * pc.cpg + ci; }
+#endif
+
 void main() {
   Team t = invocation_team();
   uint lanes = t.lanes, lane = t.lane;
@@ -25,14 +49,33 @@ void main() {
   for (uint g = t.index; g < group_count(); g += t.count) {
     float mean = stat_mean(g), invstd = stat_invstd(g);
     vec2 sums = vec2(0.0);
+#if defined(PLANE_AFFINE) && PLANE_AFFINE
+    // Each plane's sums, weighted by its gamma for dx; unweighted, one record per b, they
+    // are dgamma / dbeta's partials (param_finalize adds them).
+    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
+      uint start = plane_start(g, ci);
+      vec2 plane = vec2(0.0);
+      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes)
+        plane += unit_sums(load4_dy_through_relu(e), e, mean, invstd);
+      plane = team_sum2(plane);
+      uint c = plane_channel(g, ci);
+      if (lane == 0u && has_flag(FLAG_PLANE_PARAMS)) store_sums(param_sums_record(c, g / pc.K), plane);
+      sums += gamma_of(c) * plane;
+    }
+    Coefficients k = group_coefficients(g, sums);
+    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
+      uint start = plane_start(g, ci);
+      vec4 gamma4 = vec4(gamma_of(plane_channel(g, ci)));
+      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes) grad_unit(e, k, gamma4);
+    }
+#else
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
       uint e = walk_element(at);
       vec4 dy = load4_dy_through_relu(e);
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
       dy *= load4_weight(walk_channel(at));  // gamma varies: the sums are of gamma * dy
 #endif
-      vec4 xhat = (load4_x(e) - mean) * invstd;
-      sums += vec2(dy.x + dy.y + dy.z + dy.w, dot(dy, xhat));
+      sums += unit_sums(dy, e, mean, invstd);
     }
     sums = team_sum2(sums);
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
@@ -45,16 +88,11 @@ void main() {
     vec4 gamma4 = vec4(gamma);
 #endif
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-      uint e = walk_element(at);
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
       vec4 gamma4 = load4_weight(walk_channel(at));
 #endif
-      // grad_element (grad.glsl) on a unit.
-      vec4 dz = load4_dy_through_relu(e);
-      if (has_flag(FLAG_RESIDUAL)) store4_dside(e, dz);  // d residual = dz
-      vec4 dx = dz * gamma4 - k.b;
-      if (has_flag(FLAG_BATCH_STATS)) dx -= (load4_x(e) - k.mean) * k.invstd * k.c;
-      store4_out(e, k.invstd * dx);
+      grad_unit(walk_element(at), k, gamma4);
     }
+#endif
   }
 }

@@ -1,4 +1,4 @@
-// The body of team_forward_vec4.comp, _affine_vec4.comp and _channel_vec4.comp: team_forward.comp
+// The body of team_forward_vec4.comp, _affine_, _channel_ and _planes_vec4.comp: team_forward.comp
 // four elements per access (shaders/vec4.glsl), for groups whose rows are whole 4-element
 // units (I % 4 == 0) with every tensor 4-element aligned (the host's choice:
 // src/ops/planner.cpp). A lane takes unit after unit (m = 4 * lane, step 4 * lanes); the
@@ -15,6 +15,10 @@
 // off: BatchNorm, InstanceNorm, GroupNorm with a channel per group) gamma and beta are
 // those of the group's channel g % K, loaded once per group.
 //
+// With PLANE_AFFINE (team_forward_planes_vec4: a group of whole planes, O == 1, each a
+// multiple of 4 elements: GroupNorm NCHW) the team normalizes plane after plane, with the
+// plane's gamma and beta loaded once per plane.
+//
 // Forward for many small groups (LayerNorm rows, small InstanceNorm planes): each
 // subgroup owns a group (without subgroup operations, each invocation does), so the
 // reduction needs no shared memory and no workgroup barrier. The team reads its group
@@ -24,6 +28,14 @@
 #include "common.glsl"
 #include "reduce.glsl"  // Welford, teams
 #include "vec4.glsl"
+
+// y of the unit at element e, through the epilogue. As fused_forward: centered with the
+// pivot and the small shifted mean.
+void normalize_unit(uint e, float pivot, GroupStats st, vec4 gamma, vec4 beta) {
+  vec4 x = load4_x(e);
+  vec4 centered = has_flag(FLAG_RMS) ? x : (x - pivot) - st.mean;
+  store4_out(e, epilogue4(e, centered * st.invstd * gamma + beta));
+}
 
 void main() {
   Team t = invocation_team();
@@ -49,22 +61,29 @@ void main() {
       s_m2 = mean_m2.y;
       st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
     }
-    float invstd = st.invstd;
     if (lane == 0u) {
       if (!has_flag(FLAG_RMS)) store_mean(g, pivot + st.mean);
-      store_stat(g, invstd);
+      store_stat(g, st.invstd);
       if (has_flag(FLAG_UPDATE_RUNNING)) {
         if (scaled) store_stats_record(stats_record(g, 0u), size | VKNORM_STATS_RECORD_SCALED, s_mean, s_m2);
         else store_stats_partial(g, 0u, size, w);
         store_pivot(g, pivot);
       }
     }
+#if defined(PLANE_AFFINE) && PLANE_AFFINE
+    // Plane ci of the group is channel k * cpg + ci, its elements g * I + ci * inner + r.
+    uint k = g % pc.K;
+    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
+      uint c = k * pc.cpg + ci, start = g * pc.I + ci * pc.inner;
+      vec4 gamma = vec4(gamma_of(c)), beta = vec4(beta_of(c));
+      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes) normalize_unit(e, pivot, st, gamma, beta);
+    }
+#else
 #if defined(CHANNEL_AFFINE) && CHANNEL_AFFINE
     // One channel per group: its gamma and beta once, not per unit.
     vec4 gamma = vec4(gamma_of(g % pc.K)), beta = vec4(beta_of(g % pc.K));
 #endif
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-      uint e = walk_element(at);
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
       vec4 gamma = load4_weight(walk_channel(at)), bias = load4_bias(walk_channel(at));
       vec4 beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
@@ -79,10 +98,8 @@ void main() {
         beta[j] = beta_of(c);
       }
 #endif
-      // As fused_forward: center with the pivot and the small shifted mean.
-      vec4 x = load4_x(e);
-      vec4 centered = has_flag(FLAG_RMS) ? x : (x - pivot) - st.mean;
-      store4_out(e, epilogue4(e, centered * invstd * gamma + beta));
+      normalize_unit(walk_element(at), pivot, st, gamma, beta);
     }
+#endif
   }
 }

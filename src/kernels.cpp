@@ -104,8 +104,11 @@ KernelId base_kernel(KernelId id) {
     case KernelId::team_backward_affine_vec4: return KernelId::team_backward;
     case KernelId::team_forward_channel_vec4: return KernelId::team_forward;
     case KernelId::team_backward_channel_vec4: return KernelId::team_backward;
+    case KernelId::team_forward_planes_vec4: return KernelId::team_forward;
+    case KernelId::team_backward_planes_vec4: return KernelId::team_backward;
     case KernelId::fused_forward_vec4: return KernelId::fused_forward;
     case KernelId::grad_input_vec4: return KernelId::grad_input;
+    case KernelId::param_partial_vec4: return KernelId::param_partial;
     case KernelId::batch_norm_apply_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_columns_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_cached_vec4: return KernelId::batch_norm_apply;

@@ -37,14 +37,17 @@ struct Capabilities;
   X(team_forward_vec4, SUBGROUP) \
   X(team_forward_affine_vec4, SUBGROUP) \
   X(team_forward_channel_vec4, SUBGROUP) \
+  X(team_forward_planes_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(team_backward, SUBGROUP) \
   X(team_backward_affine_vec4, SUBGROUP) \
   X(team_backward_channel_vec4, SUBGROUP) \
+  X(team_backward_planes_vec4, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
   X(grad_input_vec4, PLAIN)  \
   X(param_partial, SUBGROUP) \
+  X(param_partial_vec4, PLAIN) \
   X(param_finalize, PLAIN)   \
   X(batch_norm_coefficients, PLAIN) \
   X(batch_norm_apply, PLAIN) \
@@ -62,7 +65,8 @@ enum class KernelId : uint32_t {
 const char* kernel_name(KernelId id);
 
 // The kernel `id` is a variant of: <name> for <name>_vec4 and <name>_<how>_vec4, else `id`
-// itself. A variant has its base's workgroup size, shared memory and workspace records.
+// itself. A variant has its base's workgroup size and workspace records, and needs at most
+// its shared memory and subgroup operations (param_partial_vec4: neither).
 KernelId base_kernel(KernelId id);
 
 // Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).

@@ -195,6 +195,10 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
     check_close(arena.get(Arena::dresidual), want_back->dresidual, kTol, "dresidual", {}, 1,
                 half ? kHalfRounding : 0.0);
   CHECK_MESSAGE(changed_outside({Arena::dx, Arena::dresidual}) == 0, "bytes outside dx and dresidual changed");
+  // dgamma / dbeta: float sums over the stored (rounded) inputs the reference takes too.
+  auto read = [](const Buffer& buffer, size_t n) { return std::vector<float>(buffer.as<float>(), buffer.as<float>() + n); };
+  if (!want_back->dweight.empty()) check_close(read(dweight, w.size()), want_back->dweight, kTol, "dweight");
+  if (!want_back->dbias.empty()) check_close(read(dbias, b.size()), want_back->dbias, kTol, "dbias");
 }
 
 // One kind's shapes: `aligned` (rows of whole 4-element units) and `odd` (not), each at
@@ -296,6 +300,14 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_channel_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
+      // GroupNorm NCHW, groups of 2 planes of 16: teams, gamma once per plane.
+      GroupNormParams gn;
+      gn.shape = {2, 8, 4, 4};
+      gn.num_groups = 4;
+      gn.dtype = dtype;
+      run_forward_backward(*ctx, gn, shift, 13, false, 0, OnChipKernel::team);
+      CHECK(kernels.created(KernelId::team_forward_planes_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_backward_planes_vec4, dtype) == (shift == 0));
       // Many LayerNorm rows: teams (the device as it is has subgroup arithmetic).
       REQUIRE(ctx->capabilities().reduction_path == ReductionPath::subgroup);
       LayerNormParams ln;
@@ -308,6 +320,9 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
+      // dgamma / dbeta four channels per invocation.
+      CHECK(kernels.created(KernelId::param_partial_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::param_partial, dtype) == (shift != 0));
       ln.bias = false;  // the weight stands in for the bias, read and not used
       run_forward_backward(*ctx, ln, shift, 10, false);
       if (shift == 0) {

@@ -13,8 +13,10 @@
 //  param_finalize after team_backward over GroupNorm NCHW planes)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
 // per access) where the rows they walk are whole 4-element units; team_forward and
-// team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels) or
-// _channel_vec4 (gamma once per group), team_forward also plain _vec4; batch_norm_apply
+// team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels),
+// _channel_vec4 (gamma once per group) or _planes_vec4 (once per plane), team_forward also
+// plain _vec4; param_partial
+// offers param_partial_vec4 (adjacent channels, rows of whole units); batch_norm_apply
 // offers batch_norm_apply_vec4 (large NCHW planes) or batch_norm_apply_columns_vec4 (rows
 // of whole units). The recorder runs it where every tensor's offset (and for _affine_vec4
 // the weight's and bias's) is 4-element aligned too (pass_for_offsets).
@@ -83,14 +85,17 @@ uint64_t values_per_invocation(const DeviceCaps& caps, bool column_view) {
 // The team kernels' 4-element variant (rows of whole units, I % 4 == 0), by how it reads
 // gamma: in units along rows of adjacent channels with a weight (inner == 1: LayerNorm,
 // RMSNorm, GroupNorm NHWC; gamma then varies, so there are no plane sums), once per group
-// where gamma is constant in a group, else element by element (the forward only); count_:
-// none.
+// where gamma is constant in a group, once per plane over a group of whole planes of whole
+// units (O == 1, inner % 4 == 0: GroupNorm NCHW), else element by element (the forward
+// only); count_: none.
 bool affine_units(const NormPlan& p) { return p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight; }
+bool affine_planes(const NormPlan& p) { return p.gamma_varies && p.O == 1 && p.inner > 1 && p.inner % 4 == 0; }
 KernelId team_vec4_kernel(const NormPlan& p, Direction direction) {
   const bool forward = direction == Direction::forward;
   if (p.I % 4 != 0) return KernelId::count_;
   if (affine_units(p)) return forward ? KernelId::team_forward_affine_vec4 : KernelId::team_backward_affine_vec4;
   if (!p.gamma_varies) return forward ? KernelId::team_forward_channel_vec4 : KernelId::team_backward_channel_vec4;
+  if (affine_planes(p)) return forward ? KernelId::team_forward_planes_vec4 : KernelId::team_backward_planes_vec4;
   return forward ? KernelId::team_forward_vec4 : KernelId::count_;
 }
 
@@ -596,6 +601,11 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   if (s.pchunks > 0 && !s.plane_params) {
     const uint64_t channel_groups = p.Ip == 1 ? per_item_grid(caps, p.Kp) : p.Kp;
     b.add(KernelId::param_partial, Phase::reduce, s.pchunks, fold(channel_groups, caps.max_workgroup_count_y));
+    // Adjacent channels in rows of whole units: an invocation per unit of 4 channels.
+    if (p.Ip == 1 && p.Kp % 4 == 0) {
+      b.offer_vec4(KernelId::param_partial_vec4);
+      b.last_pass().vec4_grid_y = fold(per_item_grid(caps, p.Kp / 4), caps.max_workgroup_count_y);
+    }
   }
   b.add(KernelId::param_finalize, Phase::reduce, per_item_grid(caps, p.Kp));
   return plan;
@@ -637,6 +647,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
                                KernelId::normalize_vec4};
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.insert(k.end(), {KernelId::team_forward_vec4, KernelId::team_forward_affine_vec4});
+    if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_forward_planes_vec4);  // GroupNorm NCHW
     if (row->channel_layouts) k.push_back(KernelId::team_forward_channel_vec4);
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
@@ -653,8 +664,10 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
                              KernelId::grad_input, KernelId::grad_input_vec4};
   if (row->channel_layouts) k.push_back(KernelId::team_backward_channel_vec4);  // gamma per group
+  if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_backward_planes_vec4);  // GroupNorm NCHW
   if (row->gamma_may_vary)
-    k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_finalize});
+    k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_partial_vec4,
+                       KernelId::param_finalize});
   return k;
 }
 

@@ -340,8 +340,9 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   REQUIRE(plain_plan.ok());
   CHECK(plain_plan->passes[0].vec4_kernel == KernelId::team_forward_vec4);
   // The team backward: gamma in units with a weight (aligned, else team_backward), none
-  // without one, once per group where gamma is constant in a group (BatchNorm), and no
-  // variant over GroupNorm NCHW's planes (their sums are dgamma / dbeta's partials).
+  // without one, once per group where gamma is constant in a group (BatchNorm), once per
+  // plane over GroupNorm NCHW's planes of whole units (their sums are dgamma / dbeta's
+  // partials), none over planes that are not.
   auto team_backward_pass = [&](const auto& params) {
     auto planned_backward = plan_backward(lavapipe, planned(params), team);
     REQUIRE(planned_backward.ok());
@@ -364,7 +365,47 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   GroupNormParams gn_planes;
   gn_planes.shape = {4, 64, 8, 8};
   gn_planes.num_groups = 32;
-  CHECK(team_backward_pass(gn_planes).vec4_kernel == KernelId::count_);
+  CHECK(team_backward_pass(gn_planes).vec4_kernel == KernelId::team_backward_planes_vec4);
+  auto gn_forward = plan_forward(lavapipe, planned(gn_planes), team);
+  REQUIRE(gn_forward.ok());
+  CHECK(gn_forward->passes[0].vec4_kernel == KernelId::team_forward_planes_vec4);
+  GroupNormParams gn_odd_planes = gn_planes;
+  gn_odd_planes.shape = {4, 64, 2, 3};  // planes of 6, groups of 12: units would span two planes
+  CHECK(team_backward_pass(gn_odd_planes).vec4_kernel == KernelId::count_);
+  gn_forward = plan_forward(lavapipe, planned(gn_odd_planes), team);
+  REQUIRE(gn_forward.ok());
+  CHECK(gn_forward->passes[0].vec4_kernel == KernelId::team_forward_vec4);
+  // dgamma / dbeta over adjacent channels (Ip == 1) take 4 channels per invocation where
+  // rows are whole units, on a grid of units; GroupNorm NCHW's channels are planes apart.
+  auto param_partial_pass = [&](const auto& params) {
+    auto planned_backward = plan_backward(lavapipe, planned(params), split);
+    REQUIRE(planned_backward.ok());
+    for (const Pass& pass : planned_backward.value())
+      if (pass.kernel == KernelId::param_partial) return pass;
+    FAIL("no param_partial pass");
+    return Pass{};
+  };
+  const Pass ln_params = param_partial_pass(weighted);
+  CHECK(ln_params.vec4_kernel == KernelId::param_partial_vec4);
+  CHECK(ln_params.vec4_grid_x == ln_params.grid_x);
+  CHECK(ln_params.vec4_grid_y == 1);  // 3 units, one workgroup
+  CHECK(pass_for_offsets(ln_params, RoleOffsets{}).kernel == KernelId::param_partial_vec4);
+  for (Role tensor : {Role::x, Role::dy}) {
+    RoleOffsets off{};
+    off[static_cast<size_t>(tensor)] = 4;
+    CHECK(pass_for_offsets(ln_params, off).kernel == KernelId::param_partial);
+  }
+  GroupNormParams gn_nhwc;
+  gn_nhwc.shape = {2, 64, 4, 4};
+  gn_nhwc.num_groups = 16;  // 4 channels per group: whole units
+  gn_nhwc.layout = Layout::nhwc;
+  CHECK(param_partial_pass(gn_nhwc).vec4_kernel == KernelId::param_partial_vec4);
+  gn_nhwc.num_groups = 32;  // 2 channels per group: a unit spans two groups
+  CHECK(param_partial_pass(gn_nhwc).vec4_kernel == KernelId::param_partial_vec4);
+  gn_nhwc.shape = {2, 62, 4, 4};
+  gn_nhwc.num_groups = 31;  // rows of 62 channels: not whole units
+  CHECK(param_partial_pass(gn_nhwc).vec4_kernel == KernelId::count_);
+  CHECK(param_partial_pass(gn_planes).vec4_kernel == KernelId::count_);
   // Rows of 13: no vec4 variant at any offset.
   p.shape = {6, 13};
   p.normalized_shape = {13};
@@ -373,7 +414,7 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   CHECK(apply_pass(plan.value()).vec4_kernel == KernelId::count_);
 }
 
-TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with its workgroup and shared memory") {
+TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with its workgroup size, runs where <name> runs") {
   const Capabilities lavapipe = named("lavapipe");
   size_t variants = 0;
   for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
@@ -388,9 +429,11 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     const std::string base = kernel_name(base_kernel(id));
     CHECK(name.substr(0, base.size()) == base);
     CHECK(kernel_workgroup_size(lavapipe, id) == kernel_workgroup_size(lavapipe, base_kernel(id)));
-    CHECK(has_subgroup_variant(id) == has_subgroup_variant(base_kernel(id)));
+    // It needs subgroup operations only where its base does (param_partial_vec4 needs none
+    // of param_partial's workgroup reductions), so it runs wherever its base runs.
+    CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 12);
+  CHECK(variants == 15);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -441,7 +484,7 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
   CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 9);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 6);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 8);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 9);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 
