@@ -26,7 +26,7 @@ void main() {
     [[unroll]] for (uint r = 0u; r < UNITS; ++r, walk_next(at)) {
       uint m = at.m;
       v[r] = m < size ? load4_x(walk_element(at)) : vec4(0.0);
-      if (m < size) [[unroll]] for (uint j = 0u; j < 4u; ++j) welford_add(w, v[r][j] - pivot);
+      if (m < size) welford_add4(w, v[r] - pivot);
     }
     w = workgroup_welford(w);
     GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));

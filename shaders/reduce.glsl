@@ -22,6 +22,17 @@ void welford_add(inout Welford w, float v) {
   w.m2 += delta * (v - w.mean);
 }
 
+// Adds the four values of a unit: their own mean and M2, merged by Chan's formula (below),
+// one division per unit instead of welford_add's one per value.
+void welford_add4(inout Welford w, vec4 v) {
+  float unit_mean = (v.x + v.y + v.z + v.w) * 0.25;
+  vec4 d = v - unit_mean;
+  float n = w.n + 4.0, share = 4.0 / n, delta = unit_mean - w.mean;
+  w.mean += delta * share;
+  w.m2 += dot(d, d) + delta * delta * w.n * share;
+  w.n = n;
+}
+
 // The scaled path's state (common.glsl): Welford's of the scaled values, and in `extra`
 // their plain sum (the mean PyTorch's sum gives: ±inf or NaN with an Inf) or, for RMSNorm,
 // the sum of their squares.

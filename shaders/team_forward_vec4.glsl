@@ -46,7 +46,7 @@ void main() {
     Welford w = Welford(0.0, 0.0, 0.0);
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
       vec4 x = load4_x(walk_element(at));
-      [[unroll]] for (uint j = 0u; j < 4u; ++j) welford_add(w, x[j] - pivot);
+      welford_add4(w, x - pivot);
     }
     w = team_welford(w);
     GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
