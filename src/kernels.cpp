@@ -99,6 +99,7 @@ uint32_t workgroup_size_for(const Capabilities& caps) {
 KernelId base_kernel(KernelId id) {
   switch (id) {
     case KernelId::normalize_vec4: return KernelId::normalize;
+    case KernelId::stats_partial_columns_vec4: return KernelId::stats_partial;
     case KernelId::team_forward_vec4: return KernelId::team_forward;
     case KernelId::team_forward_affine_vec4: return KernelId::team_forward;
     case KernelId::team_backward_affine_vec4: return KernelId::team_backward;

@@ -28,6 +28,7 @@ struct Capabilities;
 // (The references `vknorm bench` measures the norms against live with the bench, in tools/.)
 #define VKNORM_KERNELS(X)    \
   X(stats_partial, SUBGROUP) \
+  X(stats_partial_columns_vec4, PLAIN) \
   X(stats_finalize, PLAIN)   \
   X(normalize, PLAIN)        \
   X(normalize_vec4, PLAIN)   \

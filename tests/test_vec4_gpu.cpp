@@ -250,6 +250,20 @@ void run_kinds(Context& ctx) {
     in.layout = layout;
     in.affine = true;
     run_shapes(ctx, in, {{2, 4, 16, 16}, {2, 4, 3, 5}}, seed);
+    if (layout == Layout::nhwc) {
+      // The split statistics through the column view (rows of at least 32 columns):
+      // stats_partial_columns_vec4 over rows of whole units, with fewer units than lanes
+      // (32, 48, 64 columns), more columns than a workgroup has lanes (320), and a row of 34
+      // (scalar); GroupNorm's 6 columns per group put units across two groups. 3072 rows of
+      // 32: more than one chunk of rows (a CPU device's chunks are 2048 rows here), which a
+      // workgroup of the vec4 kernel takes together.
+      bn.training = true;
+      bn.track_running_stats = false;
+      run_shapes(ctx, bn, {{2, 32, 3, 5}, {2, 320, 2, 3}, {3, 34, 2, 2}, {4, 32, 32, 24}}, seed);
+      gn.num_groups = 8;
+      run_shapes(ctx, gn, {{2, 48, 2, 3}}, seed);
+      run_shapes(ctx, in, {{2, 64, 3, 3}}, seed);
+    }
   }
   auto last_dim = [](auto& p) { p.normalized_shape = {p.shape.back()}; };
   LayerNormParams ln;
@@ -300,6 +314,12 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_channel_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
+      // Channels-last rows of 32 columns, split: the column view's statistics, a lane per unit.
+      BatchNormParams columns = p;
+      columns.layout = Layout::nhwc;
+      columns.shape = {2, 32, 4, 4};
+      run_forward_backward(*ctx, columns, shift, 14);
+      CHECK(kernels.created(KernelId::stats_partial_columns_vec4, dtype) == (shift == 0));
       // GroupNorm NCHW, groups of 2 planes of 16: teams, gamma once per plane.
       GroupNormParams gn;
       gn.shape = {2, 8, 4, 4};

@@ -15,10 +15,10 @@
 // per access) where the rows they walk are whole 4-element units; team_forward and
 // team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels),
 // _channel_vec4 (gamma once per group) or _planes_vec4 (once per plane), team_forward also
-// plain _vec4; param_partial
-// offers param_partial_vec4 (adjacent channels, rows of whole units); batch_norm_apply
-// offers batch_norm_apply_vec4 (large NCHW planes) or batch_norm_apply_columns_vec4 (rows
-// of whole units). The recorder runs it where every tensor's offset (and for _affine_vec4
+// plain _vec4; param_partial offers param_partial_vec4 (adjacent channels, rows of whole
+// units), stats_partial stats_partial_columns_vec4 (the column view over rows of whole
+// units); batch_norm_apply offers batch_norm_apply_vec4 (large NCHW planes) or
+// batch_norm_apply_columns_vec4 (rows of whole units). The recorder runs it where every tensor's offset (and for _affine_vec4
 // the weight's and bias's) is 4-element aligned too (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
@@ -394,6 +394,17 @@ uint32_t partial_grid_y(const DeviceCaps& caps, const Strategy& s, uint64_t grou
   return fold(s.columns ? s.column_blocks : groups, caps.max_workgroup_count_y);
 }
 
+// The grid of stats_partial_columns_vec4 (its column_vec4_geometry): a lane per unit of 4
+// columns, the scalar column view's chunks and phases, and as many chunks per workgroup as
+// the lanes left over hold.
+void column_vec4_grid(const DeviceCaps& caps, const NormPlan& p, const Strategy& s, uint32_t& x, uint32_t& y) {
+  const uint64_t wg = workgroup_size_for(caps), L = p.K * p.I, units = L / 4;
+  const uint64_t phases = wg / std::min(L, wg), width = std::min(units, wg);
+  const uint64_t chunks_per_workgroup = std::max<uint64_t>(1, wg / width / phases);
+  x = static_cast<uint32_t>((s.column_chunks + chunks_per_workgroup - 1) / chunks_per_workgroup);
+  y = fold(p.B * ((units + width - 1) / width), caps.max_workgroup_count_y);
+}
+
 }  // namespace
 
 const char* to_string(Phase phase) {
@@ -506,8 +517,14 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     if (g.updates_running) b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, p.K));
     return plan;
   }
-  if (s.chunks > 0 && !options.merged)
+  if (s.chunks > 0 && !options.merged) {
     b.add(KernelId::stats_partial, Phase::statistics, partial_grid_x(s), partial_grid_y(caps, s, G));
+    // The column view over rows of whole units: a lane per 4 columns.
+    if (s.columns && (p.K * p.I) % 4 == 0) {
+      b.offer_vec4(KernelId::stats_partial_columns_vec4);
+      column_vec4_grid(caps, p, s, b.last_pass().vec4_grid_x, b.last_pass().vec4_grid_y);
+    }
+  }
   const PushConstants finalize = options.merged ? merged_push(b.push(), options) : b.push();
   b.add(KernelId::stats_finalize, Phase::finalize, per_item_grid(caps, g.updates_running ? p.K : G), 1, &finalize);
   b.push().flags &= ~kFlagUpdateRunning;
@@ -649,6 +666,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     if (row->gamma_may_vary) k.insert(k.end(), {KernelId::team_forward_vec4, KernelId::team_forward_affine_vec4});
     if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_forward_planes_vec4);  // GroupNorm NCHW
     if (row->channel_layouts) k.push_back(KernelId::team_forward_channel_vec4);
+    if (row->channel_layouts) k.push_back(KernelId::stats_partial_columns_vec4);  // channels-last columns
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
                          KernelId::batch_norm_apply_columns_vec4});
