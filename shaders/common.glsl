@@ -232,7 +232,7 @@ float invstd_from(float n, float mean, float m2) {
 // and Welford's mean turns NaN past an Inf where PyTorch's sum gives ±inf. A group (or
 // chunk) whose statistics come out non-finite is computed again, rarely, from values
 // scaled by 2^-VKNORM_STATS_SCALE_LOG2 (exact: a power of two), in one more pass by one
-// invocation (reduce.glsl's Scaled, scaled_walk): Welford, and alongside a plain sum for
+// invocation (welford.glsl's Scaled, scaled_walk): Welford, and alongside a plain sum for
 // the mean where an Inf makes Welford's NaN. The common path only tests its result, once
 // per group.
 const float SCALE_DOWN = 7.8886090522101180541e-31;  // 2^-100

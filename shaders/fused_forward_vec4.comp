@@ -31,7 +31,7 @@ void main() {
     w = workgroup_welford(w);
     GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
     // The scaled path (common.glsl), rare: every invocation reads the group again, alone
-    // and in the same order (reduce.glsl's scaled_walk), so that they agree with no
+    // and in the same order (welford.glsl's scaled_walk), so that they agree with no
     // barrier and no shared memory: lavapipe runs a branch that no invocation takes
     // masked, and pays only a few instructions here.
     bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);

@@ -49,7 +49,7 @@ void main() {
     for (GroupWalk at = group_walk(g, begin + lid, gl_WorkGroupSize.x); at.m < end; walk_next(at))
       welford_add(w, load_x(walk_element(at)) - pivot);
     w = workgroup_welford(w);
-    // The scaled path (common.glsl): invocation 0 reads the chunk again alone (reduce.glsl's
+    // The scaled path (common.glsl): invocation 0 reads the chunk again alone (welford.glsl's
     // scaled_walk), with no barrier for lavapipe to run when no chunk takes it.
     if (stats_overflowed(w.n, pivot, w.mean, w.m2)) {
       float pivot_s = pivot * SCALE_DOWN;

@@ -100,6 +100,7 @@ KernelId base_kernel(KernelId id) {
   switch (id) {
     case KernelId::normalize_vec4: return KernelId::normalize;
     case KernelId::stats_partial_columns_vec4: return KernelId::stats_partial;
+    case KernelId::grad_partial_columns_vec4: return KernelId::grad_partial;
     case KernelId::team_forward_vec4: return KernelId::team_forward;
     case KernelId::team_forward_affine_vec4: return KernelId::team_forward;
     case KernelId::team_backward_affine_vec4: return KernelId::team_backward;

@@ -40,6 +40,7 @@ struct Capabilities;
   X(team_forward_channel_vec4, SUBGROUP) \
   X(team_forward_planes_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
+  X(grad_partial_columns_vec4, PLAIN) \
   X(team_backward, SUBGROUP) \
   X(team_backward_affine_vec4, SUBGROUP) \
   X(team_backward_channel_vec4, SUBGROUP) \

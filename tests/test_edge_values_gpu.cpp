@@ -47,9 +47,11 @@ const Shape kShapes[] = {
     {Kind::group, {2, 4, 9}, Layout::nchw, 2},        // fused
     {Kind::group, {2, 64, 30, 30}, Layout::nhwc, 4},  // split over columns
     {Kind::layer, {130, 33}},                         // team (subgroups), else fused
+    {Kind::layer, {130, 32}},                         // the same, rows of whole units: 4 values per Welford update
     {Kind::layer, {3, 768}},                          // fused
     {Kind::layer, {2, 5000}},                         // split
     {Kind::rms, {130, 33}},
+    {Kind::rms, {130, 32}},
     {Kind::rms, {3, 768}},
     {Kind::rms, {2, 5000}},
 };

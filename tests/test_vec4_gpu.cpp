@@ -255,11 +255,12 @@ void run_kinds(Context& ctx) {
       // stats_partial_columns_vec4 over rows of whole units, with fewer units than lanes
       // (32, 48, 64 columns), more columns than a workgroup has lanes (320), and a row of 34
       // (scalar); GroupNorm's 6 columns per group put units across two groups. 3072 rows of
-      // 32: more than one chunk of rows (a CPU device's chunks are 2048 rows here), which a
-      // workgroup of the vec4 kernel takes together.
+      // 32: 2 chunks of rows on a CPU device (chunks of at most 2048 rows here), which one
+      // workgroup of the vec4 kernels takes (4 chunks each); 11520 rows: 6 chunks, 2
+      // workgroups.
       bn.training = true;
       bn.track_running_stats = false;
-      run_shapes(ctx, bn, {{2, 32, 3, 5}, {2, 320, 2, 3}, {3, 34, 2, 2}, {4, 32, 32, 24}}, seed);
+      run_shapes(ctx, bn, {{2, 32, 3, 5}, {2, 320, 2, 3}, {3, 34, 2, 2}, {4, 32, 32, 24}, {10, 32, 32, 36}}, seed);
       gn.num_groups = 8;
       run_shapes(ctx, gn, {{2, 48, 2, 3}}, seed);
       run_shapes(ctx, in, {{2, 64, 3, 3}}, seed);
@@ -320,6 +321,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       columns.shape = {2, 32, 4, 4};
       run_forward_backward(*ctx, columns, shift, 14);
       CHECK(kernels.created(KernelId::stats_partial_columns_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::grad_partial_columns_vec4, dtype) == (shift == 0));
       // GroupNorm NCHW, groups of 2 planes of 16: teams, gamma once per plane.
       GroupNormParams gn;
       gn.shape = {2, 8, 4, 4};

@@ -16,8 +16,8 @@
 // team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels),
 // _channel_vec4 (gamma once per group) or _planes_vec4 (once per plane), team_forward also
 // plain _vec4; param_partial offers param_partial_vec4 (adjacent channels, rows of whole
-// units), stats_partial stats_partial_columns_vec4 (the column view over rows of whole
-// units); batch_norm_apply offers batch_norm_apply_vec4 (large NCHW planes) or
+// units), stats_partial and grad_partial _columns_vec4 (the column view over rows of
+// whole units); batch_norm_apply offers batch_norm_apply_vec4 (large NCHW planes) or
 // batch_norm_apply_columns_vec4 (rows of whole units). The recorder runs it where every tensor's offset (and for _affine_vec4
 // the weight's and bias's) is 4-element aligned too (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
@@ -394,7 +394,8 @@ uint32_t partial_grid_y(const DeviceCaps& caps, const Strategy& s, uint64_t grou
   return fold(s.columns ? s.column_blocks : groups, caps.max_workgroup_count_y);
 }
 
-// The grid of stats_partial_columns_vec4 (its column_vec4_geometry): a lane per unit of 4
+// The grid of stats_partial_columns_vec4 and grad_partial_columns_vec4
+// (shaders/columns_vec4.glsl's column_vec4_geometry): a lane per unit of 4
 // columns, the scalar column view's chunks and phases, and as many chunks per workgroup as
 // the lanes left over hold.
 void column_vec4_grid(const DeviceCaps& caps, const NormPlan& p, const Strategy& s, uint32_t& x, uint32_t& y) {
@@ -599,8 +600,13 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     // No group (an empty batch): no sums to write, and no workspace to write them to;
     // grad_finalize still zeroes dweight and dbias where it computes them (a gamma
     // constant per group), and has nothing else to do.
-    if (s.chunks > 0 && G > 0 && !options.merged)
+    if (s.chunks > 0 && G > 0 && !options.merged) {
       b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G));
+      if (s.columns && (p.K * p.I) % 4 == 0) {  // as stats_partial's
+        b.offer_vec4(KernelId::grad_partial_columns_vec4);
+        column_vec4_grid(caps, p, s, b.last_pass().vec4_grid_x, b.last_pass().vec4_grid_y);
+      }
+    }
     PushConstants finalize = b.push();
     if (options.merged) {
       finalize = merged_push(finalize, options);
@@ -682,6 +688,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   std::vector<KernelId> k = {KernelId::team_backward, KernelId::grad_partial, KernelId::grad_finalize,
                              KernelId::grad_input, KernelId::grad_input_vec4};
   if (row->channel_layouts) k.push_back(KernelId::team_backward_channel_vec4);  // gamma per group
+  if (row->channel_layouts) k.push_back(KernelId::grad_partial_columns_vec4);   // channels-last columns
   if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_backward_planes_vec4);  // GroupNorm NCHW
   if (row->gamma_may_vary)
     k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_partial_vec4,

@@ -210,6 +210,20 @@ std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const Norm
       if (pass.grid_x != pc.chunks) return fail(pass, "grid x is not one workgroup per chunk");
       if (uint64_t{pc.chunks} * pc.chunk_size < p.O * p.I) return fail(pass, "chunks do not cover a group");
     }
+    // The column view's vec4 variants loop over no chunk either, and a workgroup takes several
+    // (shaders/columns_vec4.glsl, as written there): their grid must cover every chunk, with
+    // no more lanes than the workgroup has.
+    if (pass.vec4_kernel == KernelId::stats_partial_columns_vec4 ||
+        pass.vec4_kernel == KernelId::grad_partial_columns_vec4) {
+      const uint64_t L = uint64_t{pc.K} * pc.I, units = L / 4;
+      const uint64_t phases = wg / std::min(L, uint64_t{wg}), width = std::min(units, uint64_t{wg});
+      const uint64_t per_workgroup = std::max<uint64_t>(1, wg / width / phases);
+      const uint64_t column_chunks = pc.chunks / (phases * pc.I);
+      if (!columns || L % 4 != 0 || column_chunks * phases * pc.I != pc.chunks)
+        return fail(pass, "its columns vec4 variant does not fit the column view's chunks");
+      if (uint64_t{pass.vec4_grid_x} * per_workgroup < column_chunks || per_workgroup * phases * width > wg)
+        return fail(pass, "its columns vec4 grid does not cover the chunks");
+    }
     if (pass.kernel == KernelId::param_partial) {
       if (pass.grid_x != pc.pchunks) return fail(pass, "grid x is not one workgroup per parameter chunk");
       const uint64_t per_channel = pc.Ip == 1 ? p.Op : p.Op * p.Ip;
