@@ -18,8 +18,9 @@
 // plain _vec4; param_partial offers param_partial_vec4 (adjacent channels, rows of whole
 // units), stats_partial and grad_partial _columns_vec4 (the column view over rows of
 // whole units); batch_norm_apply offers batch_norm_apply_vec4 (large NCHW planes) or
-// batch_norm_apply_columns_vec4 (rows of whole units). The recorder runs it where every tensor's offset (and for _affine_vec4
-// the weight's and bias's) is 4-element aligned too (pass_for_offsets).
+// batch_norm_apply_columns_vec4 (rows of whole units). The recorder runs it where every
+// tensor's offset (and for _affine_vec4 the weight's and bias's) is 4-element aligned too
+// (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
 // which is at most 1024, and batch_norm_apply_vec4's workgroup per plane part, which is
