@@ -54,20 +54,30 @@ case "${1:-}" in
     #      runs is a new process that compiles its kernels, seconds each on SwiftShader;
     #      the library's tests above run the same kernels on SwiftShader.
     swiftshader_excluded='Faults*,vknorm run*'
-    echo "== the test suite on SwiftShader (Debian's validation layer)"
-    start=$SECONDS
-    VK_DRIVER_FILES="$swiftshader_icd" build/tests/vknorm_tests -tce="$swiftshader_excluded"
-    echo "== SwiftShader: $((SECONDS - start)) s"
     # lavapipe at subgroup size 8, under the newer Khronos validation layer: it knows rules
     # Debian's does not. Its synchronization validation checks what dispatches do through
     # descriptors only with the setting syncval_shader_accesses_heuristic (the layer's
     # settings read VK_LAYER_<NAME>): without it, the hazard note_external_barrier* leaves
     # on purpose goes unreported there, and so would one vknorm left by mistake.
-    echo "== the test suite on lavapipe under the newer validation layer ($newer_layer)"
+    # The two runs go side by side (their temporary files carry the process id), each into
+    # its own log, printed when both are done.
+    echo "== the test suite on SwiftShader (Debian's validation layer) and, beside it, on lavapipe under the newer validation layer ($newer_layer)"
     start=$SECONDS
+    VK_DRIVER_FILES="$swiftshader_icd" build/tests/vknorm_tests -tce="$swiftshader_excluded" \
+      > build/suite_swiftshader.log 2>&1 &
+    swiftshader_run=$!
     VK_LAYER_PATH="$newer_layer" VK_LAYER_SYNCVAL_SHADER_ACCESSES_HEURISTIC=true LP_NATIVE_VECTOR_WIDTH=256 \
-      VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 build/tests/vknorm_tests
-    echo "== lavapipe, newer validation layer: $((SECONDS - start)) s"
+      VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 build/tests/vknorm_tests > build/suite_newer_layer.log 2>&1 &
+    newer_layer_run=$!
+    failed=0
+    wait "$swiftshader_run" || failed=1
+    echo "== SwiftShader (done after $((SECONDS - start)) s):"
+    cat build/suite_swiftshader.log
+    wait "$newer_layer_run" || failed=1
+    echo "== lavapipe, newer validation layer:"
+    cat build/suite_newer_layer.log
+    echo "== both: $((SECONDS - start)) s"
+    [ "$failed" -eq 0 ]
     ;;
   --sanitize)
     scripts/install-deps.sh clang
