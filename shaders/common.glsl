@@ -70,6 +70,11 @@ uint group_element(uint g, uint m) {
   return ((b * pc.O + o) * pc.K + k) * pc.I + i;
 }
 
+// A group of whole planes (O == 1: GroupNorm NCHW): plane ci of group g is channel
+// k * cpg + ci, its elements from plane_start(g, ci) on, inner of them.
+uint plane_start(uint g, uint ci) { return g * pc.I + ci * pc.inner; }
+uint plane_channel(uint g, uint ci) { return (g % pc.K) * pc.cpg + ci; }
+
 // Walks elements m, m + step, m + 2 * step, ... of group g, stepping (o, i) and the
 // affine channel's (i / inner, i % inner) by carries instead of dividing per element
 // (lavapipe runs a vector division as one division per lane).

@@ -8,23 +8,16 @@
 #include "rows.glsl"
 #include "grad.glsl"
 #include "vec4.glsl"
+#include "grad4.glsl"
 
 Coefficients coefficients(uint g) { return load_coefficients(g, has_flag(FLAG_BATCH_STATS) ? stat_mean(g) : 0.0); }
 
-// grad_element (grad.glsl) on a unit, with each element's coefficients.
-struct Coefficients4 { vec4 mean, invstd, b, c; };
+// Element j of a unit's coefficients.
 void set_lane(inout Coefficients4 k4, uint j, Coefficients k) {
   k4.mean[j] = k.mean;
   k4.invstd[j] = k.invstd;
   k4.b[j] = k.b;
   k4.c[j] = k.c;
-}
-void grad_unit(uint e, Coefficients4 k, vec4 gamma) {
-  vec4 dz = load4_dy_through_relu(e);
-  if (has_flag(FLAG_RESIDUAL)) store4_dside(e, dz);  // d residual = dz
-  vec4 dx = dz * gamma - k.b;
-  if (has_flag(FLAG_BATCH_STATS)) dx -= (load4_x(e) - k.mean) * k.invstd * k.c;
-  store4_out(e, k.invstd * dx);
 }
 
 void main() {

@@ -14,17 +14,17 @@
 // channel each. Sums per plane serve dx (weighted by the plane's gamma) and, as
 // param_partial's partials (one per b), dgamma / dbeta.
 vec2 plane_sums(uint g, uint lane, uint lanes, float mean, float invstd) {
-  uint b = g / pc.K, k = g - b * pc.K;
+  uint b = g / pc.K;
   vec2 total = vec2(0.0);
   for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
-    uint start = g * pc.I + ci * pc.inner, end = start + pc.inner;
+    uint start = plane_start(g, ci), end = start + pc.inner;
     vec2 sums = vec2(0.0);
     for (uint e = start + lane; e < end; e += lanes) {
       float dy = load_dy(e);
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
     sums = team_sum2(sums);
-    uint c = k * pc.cpg + ci;
+    uint c = plane_channel(g, ci);
     if (lane == 0u) store_sums(param_sums_record(c, b), sums);
     total += gamma_of(c) * sums;
   }

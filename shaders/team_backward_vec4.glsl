@@ -20,6 +20,7 @@
 #include "reduce.glsl"  // teams
 #include "grad.glsl"
 #include "vec4.glsl"
+#include "grad4.glsl"
 
 // Sum of dy and of dy * xhat over the unit at element e.
 vec2 unit_sums(vec4 dy, uint e, float mean, float invstd) {
@@ -27,20 +28,6 @@ vec2 unit_sums(vec4 dy, uint e, float mean, float invstd) {
   return vec2(dy.x + dy.y + dy.z + dy.w, dot(dy, xhat));
 }
 
-// grad_element (grad.glsl) on the unit at element e.
-void grad_unit(uint e, Coefficients k, vec4 gamma) {
-  vec4 dz = load4_dy_through_relu(e);
-  if (has_flag(FLAG_RESIDUAL)) store4_dside(e, dz);  // d residual = dz
-  vec4 dx = dz * gamma - k.b;
-  if (has_flag(FLAG_BATCH_STATS)) dx -= (load4_x(e) - k.mean) * k.invstd * k.c;
-  store4_out(e, k.invstd * dx);
-}
-
-#if defined(PLANE_AFFINE) && PLANE_AFFINE
-// Plane ci of group g is channel k * cpg + ci, its elements g * I + ci * inner + r.
-uint plane_start(uint g, uint ci) { return g * pc.I + ci * pc.inner; }
-uint plane_channel(uint g, uint ci) { return (g % pc.K) * pc.cpg + ci; }
-#endif
 
 void main() {
   Team t = invocation_team();
@@ -62,7 +49,7 @@ void main() {
       if (lane == 0u && has_flag(FLAG_PLANE_PARAMS)) store_sums(param_sums_record(c, g / pc.K), plane);
       sums += gamma_of(c) * plane;
     }
-    Coefficients k = group_coefficients(g, sums);
+    Coefficients4 k = coefficients4(group_coefficients(g, sums));
     for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
       uint start = plane_start(g, ci);
       vec4 gamma4 = vec4(gamma_of(plane_channel(g, ci)));
@@ -79,12 +66,12 @@ void main() {
     }
     sums = team_sum2(sums);
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
-    Coefficients k = group_coefficients(g, sums);
+    Coefficients4 k = coefficients4(group_coefficients(g, sums));
 #else
     float gamma = gamma_of(g % pc.K);
     // grad_finalize reads them for dgamma / dbeta (pc.chunks == 1).
     if (lane == 0u && (has_flag(FLAG_WEIGHT) || has_flag(FLAG_BIAS))) store_sums(grad_sums_record(g, 0u), sums);
-    Coefficients k = group_coefficients(g, sums * gamma);  // as grad_finalize: gamma multiplies the sums
+    Coefficients4 k = coefficients4(group_coefficients(g, sums * gamma));  // as grad_finalize: gamma multiplies the sums
     vec4 gamma4 = vec4(gamma);
 #endif
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {

@@ -71,10 +71,8 @@ void main() {
       }
     }
 #if defined(PLANE_AFFINE) && PLANE_AFFINE
-    // Plane ci of the group is channel k * cpg + ci, its elements g * I + ci * inner + r.
-    uint k = g % pc.K;
     for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
-      uint c = k * pc.cpg + ci, start = g * pc.I + ci * pc.inner;
+      uint c = plane_channel(g, ci), start = plane_start(g, ci);
       vec4 gamma = vec4(gamma_of(c)), beta = vec4(beta_of(c));
       for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes) normalize_unit(e, pivot, st, gamma, beta);
     }
