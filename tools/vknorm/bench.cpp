@@ -46,6 +46,7 @@ struct Options {
   bool no_16bit_storage = false;  // float16 packed in words, as on a device without 16-bit storage
   std::vector<std::string> kinds;  // empty: all
   std::optional<DType> dtype;
+  std::vector<bench::Pass> passes;  // empty: all
   std::string json_path;
   std::string baseline_path;
   std::string tuning_path;  // a tuning cache (vknorm tune --out) the context plans with
@@ -73,6 +74,7 @@ void usage(FILE* to) {
       "  --warmup N           untimed runs first (default 3)\n"
       "  --tuning FILE        plan with this tuning cache (vknorm tune --out FILE)\n"
       "  --kind K[,K...]      batch_norm, layer_norm, rms_norm, group_norm, instance_norm (or batchnorm, ...)\n"
+      "  --pass P[,P...]      train_fwd, eval_fwd, backward (default: every pass)\n"
       "  --dtype f32|f16      one dtype only (default: both where the device has 16-bit storage;\n"
       "                       f16 without it runs as halves packed in 32-bit words)\n"
       "  --device N           device index (vknorm devices)\n"
@@ -369,6 +371,14 @@ int bench_command(int argc, char** argv) {
         if (!kind) return bad_usage(kind.status().message());
         o.kinds.push_back(kind.value());
       }
+    } else if (a == "--pass") {
+      const char* v = value();
+      if (!v) return bad_usage("--pass: expected a pass");
+      for (const std::string& name : split_commas(v)) {
+        auto pass = bench::parse_pass(name);
+        if (!pass) return bad_usage(pass.status().message());
+        o.passes.push_back(pass.value());
+      }
     } else if (a == "--dtype") {
       const char* v = value();
       const std::string d = v ? v : "";
@@ -440,6 +450,7 @@ int bench_command(int argc, char** argv) {
   for (const BenchCase& c : bench::all_cases(with_f16)) {
     if (!o.kinds.empty() && std::find(o.kinds.begin(), o.kinds.end(), c.kind) == o.kinds.end()) continue;
     if (o.dtype && c.dtype != *o.dtype) continue;
+    if (!o.passes.empty() && std::find(o.passes.begin(), o.passes.end(), c.pass) == o.passes.end()) continue;
     cases.push_back(c);
   }
 
@@ -572,7 +583,7 @@ int bench_command(int argc, char** argv) {
   for (const auto& [id, base] : *baseline) {
     auto it = by_id.find(id);
     if (it == by_id.end()) {
-      if (!o.kinds.empty() || o.dtype) continue;  // filtered out on purpose
+      if (!o.kinds.empty() || o.dtype || !o.passes.empty()) continue;  // filtered out on purpose
       std::fprintf(stderr, "regression guard: baseline case '%s' was not measured\n", id.c_str());
       ++regressions;
       continue;

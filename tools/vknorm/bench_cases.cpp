@@ -90,6 +90,12 @@ const char* to_string(Pass pass) {
   return "?";
 }
 
+Result<Pass> parse_pass(const std::string& name) {
+  for (Pass pass : {Pass::train_forward, Pass::eval_forward, Pass::backward})
+    if (name == to_string(pass)) return pass;
+  return Status::invalid_argument("--pass: expected train_fwd, eval_fwd or backward, got '" + name + "'");
+}
+
 std::string BenchCase::shape_label() const {
   // Appended piece by piece: "G" + std::to_string(...) gets GCC 12's false -Wrestrict (PR 105329).
   std::string s;

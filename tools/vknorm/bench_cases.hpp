@@ -47,6 +47,9 @@ std::vector<BenchCase> all_cases(bool with_f16);
 // spells it; the message lists the valid names.
 Result<std::string> parse_kind(const std::string& name);
 
+// The pass `name` names, as to_string(Pass) spells it; the message lists the valid names.
+Result<Pass> parse_pass(const std::string& name);
+
 // A case ready to time: its buffers exist and hold data (for the backward, the saved
 // statistics of a forward run on the same x).
 struct PreparedCase {

@@ -127,6 +127,7 @@ std::string ReferenceGrid::label() const {
   } else {
     s = storage == TensorStorage::f32 ? "vec4 " : storage == TensorStorage::f16 ? "f16vec4 " : "uvec4 ";
     s += std::to_string(workgroup_size) + "x" + std::to_string(items);
+    if (run) s += " r" + std::to_string(run);
   }
   if (max_groups) s += " g" + std::to_string(max_groups);
   return s;
@@ -170,22 +171,28 @@ std::vector<ReferenceGrid> ReferencePasses::candidates(DType dtype, bool all, Vk
     if (all) {
       for (uint32_t size : {64u, 128u, 256u})
         for (uint32_t items : {1u, 2u, 4u})
-          for (uint32_t cap : {0u, kGridStrideWorkgroups})
-            if (size <= max_size) out.push_back({true, storage, size, items, cap});
+          for (uint32_t run : {0u, kReferenceRun})
+            for (uint32_t cap : {0u, kGridStrideWorkgroups})
+              if (size <= max_size && (run == 0 || (items > 1 && run < size)))
+                out.push_back({true, storage, size, items, run, cap});
       continue;
     }
     // The small set `vknorm bench` times per tensor, from `--reference-grids all` runs on
-    // lavapipe: grid-stride over 1024 workgroups of 128 or 256 took the most tensors there;
-    // covering grids (a vector or four per invocation) are what GPUs usually prefer.
+    // lavapipe: grid-stride over 1024 workgroups of 128 or 256 took the most tensors there,
+    // and since 2026-12-02 runs of 8 lanes with 2 or 4 vectors each (5-10% faster than the
+    // best of the others on some tensors, slower on others); covering grids (a vector or
+    // four per invocation) are what GPUs usually prefer.
     // f16vec4 (8-byte access) lost to uvec4 on every grid there (by 1.1-2.4x), so it is
     // timed at one grid only.
     if (storage == TensorStorage::f16) {
-      out.push_back({true, storage, std::min(256u, max_size), 1, kGridStrideWorkgroups});
+      out.push_back({true, storage, std::min(256u, max_size), 1, 0, kGridStrideWorkgroups});
       continue;
     }
-    for (auto [size, items, cap] : {std::tuple{256u, 1u, kGridStrideWorkgroups}, {128u, 1u, kGridStrideWorkgroups},
-                                    {256u, 2u, kGridStrideWorkgroups}, {256u, 1u, 0u}, {256u, 4u, 0u}}) {
-      const ReferenceGrid g{true, storage, std::min(size, max_size), items, cap};
+    for (auto [size, items, run, cap] :
+         {std::tuple{256u, 1u, 0u, kGridStrideWorkgroups}, {128u, 1u, 0u, kGridStrideWorkgroups},
+          {256u, 2u, 0u, kGridStrideWorkgroups}, {128u, 2u, kReferenceRun, kGridStrideWorkgroups},
+          {128u, 4u, kReferenceRun, kGridStrideWorkgroups}, {256u, 1u, 0u, 0u}, {256u, 4u, 0u, 0u}}) {
+      const ReferenceGrid g{true, storage, std::min(size, max_size), items, size > kReferenceRun ? run : 0, cap};
       // Once each, where the device's largest workgroup makes two the same.
       if (std::none_of(out.begin(), out.end(), [&](const ReferenceGrid& o) { return o.label() == g.label(); }))
         out.push_back(g);
@@ -213,6 +220,7 @@ Status ReferencePasses::record(CommandRecorder& recorder, ReferencePass pass, DT
   pc.I = static_cast<uint32_t>(elements);  // element_count() = B * O * K * I
   pc.eps = kReferenceScale;
   pc.momentum = kReferenceShift;
+  pc.chunk_size = grid.vector ? grid.run : 0;
   uint64_t per_group = grid.workgroup_size;  // elements one workgroup takes per step
   if (grid.vector) {
     // Bound as whole words (packed halves), the offsets in whole vectors.

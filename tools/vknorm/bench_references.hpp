@@ -28,6 +28,9 @@ enum class ReferencePass {
 // What the elementwise reference computes: y = kReferenceScale * x + kReferenceShift.
 constexpr float kReferenceScale = 1.5f;
 constexpr float kReferenceShift = 0.25f;
+// The run of lanes of the vector grids that keep a lane's vectors close together (a SIMD
+// chunk of lavapipe at 256 bits; ReferenceGrid::run).
+constexpr uint32_t kReferenceRun = 8;
 
 // One way to run a reference pass.
 struct ReferenceGrid {
@@ -39,10 +42,13 @@ struct ReferenceGrid {
   TensorStorage storage = TensorStorage::f32;
   uint32_t workgroup_size = 256;
   uint32_t items = 1;  // vectors per invocation per step (1, 2 or 4)
+  // With items > 1: the lanes' vectors lie `run` lanes apart, in runs of that many lanes
+  // (0: a workgroup apart); stream_vec4.comp's pc.chunk_size.
+  uint32_t run = 0;
   // Workgroups at most; past it the invocations loop (grid-stride). 0: enough for one
   // step each, up to the device's maxComputeWorkGroupCount.
   uint32_t max_groups = 0;
-  // "vec4 256x4", "uvec4 64x1 g1024", "scalar 256 g1024".
+  // "vec4 256x4", "uvec4 64x1 g1024", "vec4 128x4 r8 g1024", "scalar 256 g1024".
   std::string label() const;
 };
 

@@ -8,8 +8,8 @@
 //  - float16 with 16-bit storage (DTYPE_F16): f16vec4 (8 bytes);
 //  - float16 halves packed in 32-bit words (DTYPE_F16_PACKED): uvec4 of 8 halves (16
 //    bytes), unpacked with unpackHalf2x16: no 16-bit type, so no float16 storage feature.
-// Each invocation takes ITEMS vectors a workgroup apart per step of a grid-stride loop
-// (the host picks the grid), and the elements past the last whole vector are a scalar tail.
+// Each invocation takes ITEMS vectors per step of a grid-stride loop, a workgroup or a run
+// of lanes apart (the host picks the grid and the run), and the elements past the last whole vector are a scalar tail.
 // Slots as src/shader_contract.h: x at binding 0, the output at binding 2; pc.I holds the
 // element count, pc.base[] each slot's offset in whole vectors (the host binds only
 // 16-byte-aligned ranges here).
@@ -84,15 +84,21 @@ void main() {
   const uint xb = pc.base[0], yb = pc.base[2];
   const uint wg = gl_WorkGroupSize.x;
   const uint stride = gl_NumWorkGroups.x * wg * ITEMS;
-  for (uint v = gl_WorkGroupID.x * wg * ITEMS + gl_LocalInvocationID.x; v < vectors; v += stride) {
-    if (v + (ITEMS - 1u) * wg < vectors) {
+  // A workgroup's step covers wg * ITEMS consecutive vectors, in runs of `run` lanes
+  // (pc.chunk_size; 0: the whole workgroup): run r's lanes take vectors j * run apart, so
+  // with run < wg each lane's ITEMS vectors lie close together (on a CPU device a SIMD
+  // chunk of lanes then walks one stretch of memory).
+  const uint run = pc.chunk_size == 0u ? wg : pc.chunk_size;
+  const uint lid = gl_LocalInvocationID.x, first = (lid / run) * run * ITEMS + lid % run;
+  for (uint v = gl_WorkGroupID.x * wg * ITEMS + first; v < vectors; v += stride) {
+    if (v + (ITEMS - 1u) * run < vectors) {
       // All ITEMS in range: loads first, then stores, so that they overlap.
       VALUE_T values[ITEMS];
-      [[unroll]] for (uint j = 0u; j < ITEMS; ++j) values[j] = VALUE_T(x_vec.data[xb + v + j * wg]);
-      [[unroll]] for (uint j = 0u; j < ITEMS; ++j) y_vec.data[yb + v + j * wg] = VEC_T(apply(values[j]));
+      [[unroll]] for (uint j = 0u; j < ITEMS; ++j) values[j] = VALUE_T(x_vec.data[xb + v + j * run]);
+      [[unroll]] for (uint j = 0u; j < ITEMS; ++j) y_vec.data[yb + v + j * run] = VEC_T(apply(values[j]));
     } else {
       [[unroll]] for (uint j = 0u; j < ITEMS; ++j)
-        if (v + j * wg < vectors) y_vec.data[yb + v + j * wg] = VEC_T(apply(VALUE_T(x_vec.data[xb + v + j * wg])));
+        if (v + j * run < vectors) y_vec.data[yb + v + j * run] = VEC_T(apply(VALUE_T(x_vec.data[xb + v + j * run])));
     }
   }
 
