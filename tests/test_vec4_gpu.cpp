@@ -1,8 +1,8 @@
 // Four elements per access (shaders/vec4.glsl): the apply pass runs normalize_vec4 where
 // its rows are whole 4-element units and every tensor starts at a multiple of 4 elements,
 // and normalize otherwise; team_forward and fused_forward likewise their _vec4 variants
-// (I % 4 == 0), and eval BatchNorm's batch_norm_apply its two (large NCHW planes; rows of
-// whole units, including units that span two channels). Both paths against the CPU
+// (I % 4 == 0), and eval BatchNorm's batch_norm_apply its two (NCHW planes of 8 units or
+// more; rows of whole units, including units that span two channels). Both paths against the CPU
 // reference, every kind, both layouts, float32 and float16 (packed on the mobile
 // configuration), with the tensors 16 bytes aligned or 4 bytes past that; and proof of
 // which variant ran.
@@ -237,11 +237,12 @@ void run_kinds(Context& ctx) {
     bn.training = false;  // eval: batch_norm_apply alone, with running statistics
     bn.track_running_stats = true;
     run_shapes(ctx, bn, channel_shapes, seed);
-    // NCHW planes of at least a workgroup of units: batch_norm_apply_vec4, a plane per
-    // workgroup (32x32), or 2 parts of 1312 units each (64x164: too few planes), at a
-    // workgroup of 256 (lavapipe); where a device allows fewer workgroups (the mobile
-    // configuration: 5), 32x32's 6 planes take the columns kernel and 64x164 5 parts.
-    if (layout == Layout::nchw) run_shapes(ctx, bn, {{2, 3, 32, 32}, {1, 2, 64, 164}}, seed);
+    // NCHW planes of at least 8 units: batch_norm_apply_vec4, a run of 8 lanes per segment
+    // of up to 128 units. 16x16 above: a segment per plane, 6 planes in a workgroup; 32x32:
+    // 2 segments per plane; 64x164: 21 segments of 128 units per plane, the last of 64, over
+    // 2 workgroups (of 256 lanes; several in y where a device allows fewer in x); 6x10:
+    // 15 units, the run's second step half empty.
+    if (layout == Layout::nchw) run_shapes(ctx, bn, {{2, 3, 32, 32}, {1, 2, 64, 164}, {3, 5, 6, 10}}, seed);
     GroupNormParams gn;
     gn.layout = layout;
     gn.num_groups = 2;
@@ -298,7 +299,8 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
-      // Planes of 256 units: batch_norm_apply_vec4 where the offsets allow.
+      // Planes of 256 units: batch_norm_apply_vec4 where the offsets allow (planes of 4 units, as
+      // 4x4 above, take the columns kernel).
       p.shape = {2, 3, 32, 32};
       run_forward_backward(*ctx, p, shift, 7);
       CHECK(kernels.created(KernelId::batch_norm_apply_vec4, dtype) == (shift == 0));

@@ -21,9 +21,9 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors
 // that start at multiples of 4 elements (the caller checks the offsets):
-//  - planes (shaders/batch_norm_apply_planes.glsl): NCHW planes of whole units, each at
-//    least a workgroup of units, no more of them than workgroups in y. Workgroup (x, y) is
-//    part x of plane y: `chunks` parts of `chunk_size` 4-element units (push constants);
+//  - planes (shaders/batch_norm_apply_planes.glsl): NCHW planes of at least 8 whole units,
+//    each in `chunks` segments of 8 * `chunk_size` units (push constants), a run of 8 lanes
+//    per segment, the workgroups (x, then y) holding every run;
 //  - else columns (batch_norm_apply_columns.glsl): rows of L = K * I elements that are
 //    whole units (chunks and chunk_size unused);
 //  - else nullopt: batch_norm_apply itself.

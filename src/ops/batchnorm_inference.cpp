@@ -110,23 +110,28 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   return v;
 }
 
-// A plane is split into parts only where there are too few planes to fill
-// kGridStrideWorkgroups workgroups, and never below 4 units per invocation: on a CPU
-// device a longer workgroup costs less than more of them.
+// Each plane in segments of kApplyRun * chunk_size units, one run of kApplyRun lanes each
+// (shaders/batch_norm_apply_planes.glsl): a lane takes up to kApplyRunSteps units, as
+// evenly as the plane allows. Planes shorter than a run take the columns variant.
+constexpr uint64_t kApplyRun = 8, kApplyRunSteps = 16;
 std::optional<ApplyVariant> planes_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_vec4);
   const bool channels_last = I == 1;
-  if (channels_last || K == 0 || I % 4 != 0 || I / 4 < wg || elements == 0) return std::nullopt;
+  if (channels_last || K == 0 || I % 4 != 0 || I / 4 < kApplyRun || wg % kApplyRun != 0 || elements == 0)
+    return std::nullopt;
   const uint64_t planes = elements / I, units = I / 4;
-  if (planes > caps.max_workgroup_count_y) return std::nullopt;
-  const uint64_t most_parts = std::clamp<uint64_t>(units / (4 * wg), 1, caps.max_workgroup_count_x);
-  const uint64_t wanted = (kGridStrideWorkgroups + planes - 1) / planes;
-  const uint64_t parts = std::clamp<uint64_t>(wanted, 1, most_parts);
+  const uint64_t segments = (units + kApplyRun * kApplyRunSteps - 1) / (kApplyRun * kApplyRunSteps);
+  const uint64_t steps = (units + kApplyRun * segments - 1) / (kApplyRun * segments);
+  const uint64_t runs_per_group = wg / kApplyRun;
+  const uint64_t groups = (planes * segments + runs_per_group - 1) / runs_per_group;
+  const uint64_t x = std::min<uint64_t>(groups, caps.max_workgroup_count_x);
+  const uint64_t y = (groups + x - 1) / x;
+  if (y > caps.max_workgroup_count_y) return std::nullopt;
   ApplyVariant v;
   v.planes = true;
-  v.grid = {static_cast<uint32_t>(parts), static_cast<uint32_t>(planes)};
-  v.chunks = static_cast<uint32_t>(parts);
-  v.chunk_size = static_cast<uint32_t>((units + parts - 1) / parts);
+  v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
+  v.chunks = static_cast<uint32_t>(segments);
+  v.chunk_size = static_cast<uint32_t>(steps);
   return v;
 }
 

@@ -17,14 +17,14 @@
 // _channel_vec4 (gamma once per group) or _planes_vec4 (once per plane), team_forward also
 // plain _vec4; param_partial offers param_partial_vec4 (adjacent channels, rows of whole
 // units), stats_partial and grad_partial _columns_vec4 (the column view over rows of
-// whole units); batch_norm_apply offers batch_norm_apply_vec4 (large NCHW planes) or
-// batch_norm_apply_columns_vec4 (rows of whole units). The recorder runs it where every
+// whole units); batch_norm_apply offers batch_norm_apply_vec4 (NCHW planes of 8 units or
+// more) or batch_norm_apply_columns_vec4 (rows of whole units). The recorder runs it where every
 // tensor's offset (and for _affine_vec4 the weight's and bias's) is 4-element aligned too
 // (pass_for_offsets).
 // Every grid is clamped to the device's maxComputeWorkGroupCount: the kernels loop over
 // what a smaller grid leaves (grid-stride), except the chunk index of the partial passes,
-// which is at most 1024, and batch_norm_apply_vec4's workgroup per plane part, which is
-// not offered where they would not fit.
+// which is at most 1024, and batch_norm_apply_vec4's runs, which it does not offer where
+// they would not fit.
 #include "ops/planner.hpp"
 
 #include <algorithm>
@@ -337,7 +337,7 @@ class Builder {
     pass.vec4_grid_y = pass.grid_y;
   }
   // A 4-element variant of batch_norm_apply, with its own grid and, for the planes one,
-  // its parts per plane (chunks, chunk_size: batch_norm_apply reads neither).
+  // its segments per plane (chunks, chunk_size: batch_norm_apply reads neither).
   void offer_apply_variant(const ApplyVariant& variant) {
     offer_vec4(variant.kernel(false));
     Pass& pass = last_pass();

@@ -177,12 +177,16 @@ std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const Norm
          pass.vec4_grid_y > caps.max_workgroup_count_y))
       return fail(pass, "its vec4 variant's grid " + std::to_string(pass.vec4_grid_x) + " x " +
                             std::to_string(pass.vec4_grid_y) + " is outside the device's workgroup counts");
-    // batch_norm_apply_vec4 does not loop: a workgroup per part of each plane, the parts
-    // covering the plane.
-    if (pass.vec4_kernel == KernelId::batch_norm_apply_vec4 &&
-        (pass.vec4_grid_x != pass.push.chunks || uint64_t{pass.vec4_grid_y} != uint64_t{p.B} * p.O * p.K ||
-         uint64_t{pass.push.chunks} * pass.push.chunk_size * 4 < p.I))
-      return fail(pass, "batch_norm_apply_vec4's parts do not cover the planes");
+    // batch_norm_apply_vec4 does not loop: a run of 8 lanes per segment of each plane
+    // (shaders/batch_norm_apply_planes.glsl), the segments covering the plane, the
+    // workgroups' runs every segment.
+    if (pass.vec4_kernel == KernelId::batch_norm_apply_vec4) {
+      const uint64_t runs = uint64_t{pass.vec4_grid_x} * pass.vec4_grid_y * (pass.workgroup_size / 8);
+      if (pass.workgroup_size % 8 != 0 || pass.push.chunks < 1 ||
+          uint64_t{pass.push.chunks} * pass.push.chunk_size * 8 * 4 < p.I ||
+          runs < uint64_t{p.B} * p.O * p.K * pass.push.chunks)
+        return fail(pass, "batch_norm_apply_vec4's runs do not cover the planes");
+    }
     const uint32_t wg = pass.workgroup_size;
     if (wg < 1 || wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size_x || (wg & (wg - 1)) != 0)
       return fail(pass, "workgroup size " + std::to_string(wg));
