@@ -34,6 +34,11 @@ void walk_column(uint c, uint first_row, uint end_row, uint step, vec4 scale, ve
   }
 }
 
+// The channels element 4c + j lies past channel k0 = 4c / I, from s = 4c - k0 * I + j
+// (s < I + 3, so below 4I): the compares do what a division per element would, and on
+// lavapipe a division is a loop over the lanes.
+uint spans(uint s) { return uint(s >= pc.I) + uint(s >= 2u * pc.I) + uint(s >= 3u * pc.I); }
+
 void main() {
   uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
   uint L = pc.K * pc.I, Lu = L / 4u;
@@ -49,8 +54,9 @@ void main() {
   uint first_row = gl_WorkGroupID.y * block + sub;
   uint end_row = sub < packed ? min(R, gl_WorkGroupID.y * block + block) : 0u;
   for (uint c = first_col; c < Lu; c += col_step) {
-    vec2 c0 = variant_coefficients(4u * c / pc.I), c1 = variant_coefficients((4u * c + 1u) / pc.I);
-    vec2 c2 = variant_coefficients((4u * c + 2u) / pc.I), c3 = variant_coefficients((4u * c + 3u) / pc.I);
+    uint k0 = 4u * c / pc.I, r0 = 4u * c - k0 * pc.I;
+    vec2 c0 = variant_coefficients(k0), c1 = variant_coefficients(k0 + spans(r0 + 1u));
+    vec2 c2 = variant_coefficients(k0 + spans(r0 + 2u)), c3 = variant_coefficients(k0 + spans(r0 + 3u));
     vec4 scale = vec4(c0.x, c1.x, c2.x, c3.x), shift = vec4(c0.y, c1.y, c2.y, c3.y);
     if (has_flag(FLAG_RESIDUAL))
       walk_column(c, first_row, end_row, packed, scale, shift, true);
