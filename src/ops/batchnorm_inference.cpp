@@ -115,16 +115,19 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
 }
 
 // Each plane in segments of kApplyRun * chunk_size units, one run of kApplyRun lanes each
-// (shaders/batch_norm_apply_planes.glsl): a lane takes up to kApplyRunSteps units, as
-// evenly as the plane allows. Planes shorter than a run take the columns variant.
-constexpr uint64_t kApplyRun = 8, kApplyRunSteps = 16;
+// (shaders/batch_norm_apply_planes.glsl): a lane takes up to 16 units on a CPU device (the
+// fewer lanes, the fewer coefficient set-ups; lavapipe runs a few threads), 4 elsewhere (a
+// GPU wants many lanes in flight; not yet measured on one), as evenly as the plane allows.
+// Planes shorter than a run take the columns variant.
+constexpr uint64_t kApplyRun = 8;
 std::optional<ApplyVariant> planes_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
+  const uint64_t most_steps = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 16 : 4;
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_vec4);
   const bool channels_last = I == 1;
   if (channels_last || K == 0 || I % 4 != 0 || I / 4 < kApplyRun || wg % kApplyRun != 0 || elements == 0)
     return std::nullopt;
   const uint64_t planes = elements / I, units = I / 4;
-  const uint64_t segments = (units + kApplyRun * kApplyRunSteps - 1) / (kApplyRun * kApplyRunSteps);
+  const uint64_t segments = (units + kApplyRun * most_steps - 1) / (kApplyRun * most_steps);
   const uint64_t steps = (units + kApplyRun * segments - 1) / (kApplyRun * segments);
   const uint64_t runs_per_group = wg / kApplyRun;
   const uint64_t groups = (planes * segments + runs_per_group - 1) / runs_per_group;
