@@ -1,4 +1,4 @@
-// The body of team_forward_vec4.comp, _affine_, _channel_ and _planes_vec4.comp: team_forward.comp
+// The body of team_forward_vec4.comp, _affine_, _weight_, _channel_ and _planes_vec4.comp: team_forward.comp
 // four elements per access (shaders/vec4.glsl), for groups whose rows are whole 4-element
 // units (I % 4 == 0) with every tensor 4-element aligned (the host's choice:
 // src/ops/planner.cpp). A lane takes unit after unit (m = 4 * lane, step 4 * lanes); the
@@ -6,10 +6,13 @@
 //
 // With AFFINE_UNITS (team_forward_affine_vec4: inner == 1, so a unit's four elements are
 // four adjacent channels, and the weight given) gamma and beta come four at a time too:
-// the host binds weight and bias 16-byte aligned, and the weight again in the bias slot
-// where there is no bias. On lavapipe each load is a loop over the lanes, so 2 loads per
+// the host binds weight and bias 16-byte aligned (without a bias it runs
+// team_forward_weight_vec4). On lavapipe each load is a loop over the lanes, so 2 loads per
 // unit instead of 8 took LayerNorm forward from 2.84 to 1.92 (512x768) and from 5.22 to
 // 2.5-2.9 (4096x1024) times the elementwise pass.
+//
+// With WEIGHT_ONLY as well (team_forward_weight_vec4: no bias), beta is zero and the bias
+// slot is not read.
 //
 // With CHANNEL_AFFINE (team_forward_channel_vec4: gamma constant in a group, FLAG_GAMMA_VARIES
 // off: BatchNorm, InstanceNorm, GroupNorm with a channel per group) gamma and beta are
@@ -82,7 +85,9 @@ void main() {
     vec4 gamma = vec4(gamma_of(g % pc.K)), beta = vec4(beta_of(g % pc.K));
 #endif
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
+#if defined(AFFINE_UNITS) && AFFINE_UNITS && defined(WEIGHT_ONLY) && WEIGHT_ONLY
+      vec4 gamma = load4_weight(walk_channel(at)), beta = vec4(0.0);
+#elif defined(AFFINE_UNITS) && AFFINE_UNITS
       vec4 gamma = load4_weight(walk_channel(at)), bias = load4_bias(walk_channel(at));
       vec4 beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
 #elif defined(CHANNEL_AFFINE) && CHANNEL_AFFINE

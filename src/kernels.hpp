@@ -37,6 +37,7 @@ struct Capabilities;
   X(team_forward, SUBGROUP)  \
   X(team_forward_vec4, SUBGROUP) \
   X(team_forward_affine_vec4, SUBGROUP) \
+  X(team_forward_weight_vec4, SUBGROUP) \
   X(team_forward_channel_vec4, SUBGROUP) \
   X(team_forward_planes_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \

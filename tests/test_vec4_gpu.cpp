@@ -349,8 +349,9 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       // dgamma / dbeta four channels per invocation.
       CHECK(kernels.created(KernelId::param_partial_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::param_partial, dtype) == (shift != 0));
-      ln.bias = false;  // the weight stands in for the bias, read and not used
+      ln.bias = false;  // a weight alone: the forward's variant that reads no bias
       run_forward_backward(*ctx, ln, shift, 10, false);
+      CHECK(kernels.created(KernelId::team_forward_weight_vec4, dtype) == (shift == 0));
       if (shift == 0) {
         run_forward_backward(*ctx, ln, shift, 11, false, 4);  // a weight 4 bytes past alignment
         CHECK(kernels.created(KernelId::team_forward, dtype));

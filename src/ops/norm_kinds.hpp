@@ -44,6 +44,9 @@ struct KindInfo {
   // gamma can change inside a statistics group (GroupNorm's channels of a group, the
   // elements of a LayerNorm row): dgamma / dbeta then take passes of their own.
   bool gamma_may_vary;
+  // A weight can come without a bias (LayerNorm's bias=False; RMSNorm, which has none):
+  // the team forward then has a variant that reads no bias.
+  bool weight_without_bias;
 };
 
 // The host arrays of the standalone functions and the references, for any kind; those a
@@ -77,7 +80,7 @@ struct NormKind;
 template <>
 struct NormKind<BatchNormParams> {
   static constexpr KindInfo info{"batch_norm", "batchnorm", "BatchNorm", true, true, true, true,
-                                 BackwardStats::saved_or_running, Norm::batch_norm, false};
+                                 BackwardStats::saved_or_running, Norm::batch_norm, false, false};
   static constexpr auto check = check_batch_norm;
   static NormPlan plan(const BatchNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const BatchNormParams& p, const HostForwardArrays& a) {
@@ -91,7 +94,7 @@ struct NormKind<BatchNormParams> {
 template <>
 struct NormKind<LayerNormParams> {
   static constexpr KindInfo info{"layer_norm", "layernorm", "LayerNorm", false, true, false, true,
-                                 BackwardStats::saved, Norm::layer_norm, true};
+                                 BackwardStats::saved, Norm::layer_norm, true, true};
   static constexpr auto check = check_layer_norm;
   static NormPlan plan(const LayerNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const LayerNormParams& p, const HostForwardArrays& a) {
@@ -105,7 +108,7 @@ struct NormKind<LayerNormParams> {
 template <>
 struct NormKind<RMSNormParams> {
   static constexpr KindInfo info{"rms_norm", "rmsnorm", "RMSNorm", false, false, false, false, BackwardStats::saved,
-                                 Norm::rms_norm, true};
+                                 Norm::rms_norm, true, true};
   static constexpr auto check = check_rms_norm;
   static NormPlan plan(const RMSNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const RMSNormParams& p, const HostForwardArrays& a) {
@@ -119,7 +122,7 @@ struct NormKind<RMSNormParams> {
 template <>
 struct NormKind<GroupNormParams> {
   static constexpr KindInfo info{"group_norm", "groupnorm", "GroupNorm", true, true, false, true,
-                                 BackwardStats::saved, Norm::group_norm, true};
+                                 BackwardStats::saved, Norm::group_norm, true, false};
   static constexpr auto check = check_group_norm;
   static NormPlan plan(const GroupNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const GroupNormParams& p, const HostForwardArrays& a) {
@@ -133,7 +136,7 @@ struct NormKind<GroupNormParams> {
 template <>
 struct NormKind<InstanceNormParams> {
   static constexpr KindInfo info{"instance_norm", "instancenorm", "InstanceNorm", true, true, true, true,
-                                 BackwardStats::saved_or_running, Norm::instance_norm, false};
+                                 BackwardStats::saved_or_running, Norm::instance_norm, false, false};
   static constexpr auto check = check_instance_norm;
   static NormPlan plan(const InstanceNormParams& params, const NormGeometry& g);
   static Result<NormForwardResult> reference_forward(const InstanceNormParams& p, const HostForwardArrays& a) {

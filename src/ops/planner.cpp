@@ -85,7 +85,8 @@ uint64_t values_per_invocation(const DeviceCaps& caps, bool column_view) {
 
 // The team kernels' 4-element variant (rows of whole units, I % 4 == 0), by how it reads
 // gamma: in units along rows of adjacent channels with a weight (inner == 1: LayerNorm,
-// RMSNorm, GroupNorm NHWC; gamma then varies, so there are no plane sums), once per group
+// RMSNorm, GroupNorm NHWC; gamma then varies, so there are no plane sums; the forward
+// without a bias reads none), once per group
 // where gamma is constant in a group, once per plane over a group of whole planes of whole
 // units (O == 1, inner % 4 == 0: GroupNorm NCHW), else element by element (the forward
 // only); count_: none.
@@ -94,7 +95,9 @@ bool affine_planes(const NormPlan& p) { return p.gamma_varies && p.O == 1 && p.i
 KernelId team_vec4_kernel(const NormPlan& p, Direction direction) {
   const bool forward = direction == Direction::forward;
   if (p.I % 4 != 0) return KernelId::count_;
-  if (affine_units(p)) return forward ? KernelId::team_forward_affine_vec4 : KernelId::team_backward_affine_vec4;
+  if (affine_units(p) && forward)
+    return p.has_bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_weight_vec4;
+  if (affine_units(p)) return KernelId::team_backward_affine_vec4;
   if (!p.gamma_varies) return forward ? KernelId::team_forward_channel_vec4 : KernelId::team_backward_channel_vec4;
   if (affine_planes(p)) return forward ? KernelId::team_forward_planes_vec4 : KernelId::team_backward_planes_vec4;
   return forward ? KernelId::team_forward_vec4 : KernelId::count_;
@@ -505,13 +508,9 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // FLAG_UPDATE_RUNNING asks them for their one partial per group.
     b.push().chunks = 1;
     if (s.team) {
-      // Reading gamma and beta in units, the weight stands in for a missing bias (read, not
-      // used: the kernel selects 0).
-      const bool bias_stand_in = affine_units(p) && !p.has_bias;
-      if (bias_stand_in) b.bind(kSlotBias, Role::weight, A);
+      // Without a bias, gamma in units is team_forward_weight_vec4's, which reads no bias.
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
       b.offer_vec4(team_vec4_kernel(p, Direction::forward));
-      if (bias_stand_in) b.unbind(kSlotBias);
     } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
       if (p.I % 4 == 0) b.offer_vec4(KernelId::fused_forward_vec4);
@@ -670,7 +669,9 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
                                KernelId::stats_partial,  KernelId::stats_finalize, KernelId::normalize,
                                KernelId::normalize_vec4};
     // The team's units: gamma per element, in units, or per group.
-    if (row->gamma_may_vary) k.insert(k.end(), {KernelId::team_forward_vec4, KernelId::team_forward_affine_vec4});
+    if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
+    if (row->gamma_may_vary && row->has_bias) k.push_back(KernelId::team_forward_affine_vec4);
+    if (row->gamma_may_vary && row->weight_without_bias) k.push_back(KernelId::team_forward_weight_vec4);
     if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_forward_planes_vec4);  // GroupNorm NCHW
     if (row->channel_layouts) k.push_back(KernelId::team_forward_channel_vec4);
     if (row->channel_layouts) k.push_back(KernelId::stats_partial_columns_vec4);  // channels-last columns
@@ -705,8 +706,10 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 #undef VKNORM_IS_TENSOR
 #undef VKNORM_IS_TENSOR_FLOAT
 #undef VKNORM_IS_TENSOR_TENSOR
-  // team_forward_affine_vec4 reads gamma and beta as units too, team_backward_affine_vec4 gamma.
+  // team_forward_affine_vec4 reads gamma and beta as units too, team_forward_weight_vec4 and
+  // team_backward_affine_vec4 gamma.
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
+                            pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
     const SlotUse& use = pass.slots[slot];

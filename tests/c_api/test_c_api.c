@@ -853,10 +853,10 @@ static void test_prepare_and_footprint(void) {
   request.backward = 0;
   vknorm_prepare_report first = {0}, again = {0};
   CHECK_OK(vknorm_context_prepare(ctx, &request, &first));
-  /* team_forward (+ _vec4, _affine_vec4), fused_forward (+ _vec4), stats_partial,
+  /* team_forward (+ _vec4, _affine_vec4, _weight_vec4), fused_forward (+ _vec4), stats_partial,
    * stats_finalize, normalize (+ _vec4): every variant a LayerNorm forward can record. */
-  CHECK(first.created == 9 && first.already_prepared == 0,
-        "LayerNorm forward created %u pipelines, expected its 9 candidates (%u already prepared)", first.created,
+  CHECK(first.created == 10 && first.already_prepared == 0,
+        "LayerNorm forward created %u pipelines, expected its 10 candidates (%u already prepared)", first.created,
         first.already_prepared);
   CHECK_OK(vknorm_context_prepare(ctx, &request, &again));
   CHECK(again.created == 0 && again.already_prepared == first.created, "a second prepare created %u, found %u",

@@ -317,18 +317,20 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
     REQUIRE(team_plan->pass_count == 1);
     const Pass& t = team_plan->passes[0];
     CHECK(t.kernel == KernelId::team_forward);
-    CHECK(t.vec4_kernel == KernelId::team_forward_affine_vec4);
-    CHECK(t.slots[kSlotBias].role == (bias ? Role::bias : Role::weight));
+    // Without a bias, the variant that reads none (and the pass binds none).
+    const KernelId variant = bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_weight_vec4;
+    CHECK(t.vec4_kernel == variant);
+    CHECK(t.slots[kSlotBias].role == (bias ? Role::bias : Role::none));
     RoleOffsets aligned{};
     aligned[static_cast<size_t>(Role::weight)] = 32;
     aligned[static_cast<size_t>(Role::bias)] = 48;
-    CHECK(pass_for_offsets(t, aligned).kernel == KernelId::team_forward_affine_vec4);
+    CHECK(pass_for_offsets(t, aligned).kernel == variant);
     for (Role param : {Role::weight, Role::bias}) {
       RoleOffsets off = aligned;
       off[static_cast<size_t>(param)] += 4;
       // A misaligned bias matters only where the pass binds one.
       const bool bound = param == Role::weight || bias;
-      CHECK(pass_for_offsets(t, off).kernel == (bound ? KernelId::team_forward : KernelId::team_forward_affine_vec4));
+      CHECK(pass_for_offsets(t, off).kernel == (bound ? KernelId::team_forward : variant));
     }
   }
   // Without a weight, the plain team_forward_vec4.
@@ -433,7 +435,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // of param_partial's workgroup reductions), so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 17);
+  CHECK(variants == 18);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -482,7 +484,7 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     }
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 9);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 10);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 7);
   CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 9);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
