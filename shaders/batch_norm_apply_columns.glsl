@@ -3,11 +3,12 @@
 // record_batch_norm_inference_apply): batch_norm_apply.comp for rows of whole 4-element
 // units, every tensor 4-element aligned (the host's choice: src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
-// shorter than 8 of them, or more runs than the device's workgroup counts allow). The tensor is R rows of L = K * I elements
-// (NCHW: a row is a sample n; NHWC, I == 1: a row is a position (n, s) of K channels).
-// An invocation keeps one column unit c, elements 4c .. 4c + 3 of every row, and walks
-// rows: the coefficients of its four elements' channels (4c + j) / I are computed once,
-// whatever the layout and even where a unit spans two channels (I not a multiple of 4).
+// shorter than 8 of them, or more runs than the device's workgroup counts allow). The
+// tensor is R rows of L = K * I elements (NCHW: a row is a sample n; NHWC, I == 1: a row
+// is a position (n, s) of K channels). An invocation keeps one column unit c, elements
+// 4c .. 4c + 3 of every row, and walks rows: the coefficients of its four elements'
+// channels (4c + j) / I are computed once, whatever the layout, where a unit spans two
+// channels (I not a multiple of 4) and up to four (I < 4, as NHWC's I == 1).
 //
 // Why a kernel of its own: see batch_norm_apply_planes.glsl. On lavapipe every path compiled
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so
@@ -16,8 +17,9 @@
 // Grid: workgroups in x cover the columns (and loop where there are more); a workgroup
 // holds wg / Lu rows side by side where a row is shorter than the workgroup; workgroups in y
 // split the rows into blocks, and each of a workgroup's side-by-side row sets walks its own
-// consecutive rows of its block (on lavapipe, with 32 rows of 64 units each, 1.02-1.13x the
-// elementwise pass against 1.35-1.46x for rows a row set apart).
+// consecutive rows of its block (on lavapipe, with 32 rows of 64 units each, 1.02-1.60x the
+// elementwise pass, three of four runs 1.02-1.13, against 1.35-1.46x for rows a row set
+// apart; the host gives a block 32 rows on a CPU device, 8 elsewhere).
 #include "common.glsl"
 #include "batch_norm_coefficients.glsl"
 #include "vec4.glsl"
@@ -38,8 +40,15 @@ void walk_column(uint c, uint first_row, uint end_row, vec4 scale, vec4 shift, b
 
 // The channels element 4c + j lies past channel k0 = 4c / I, from s = 4c - k0 * I + j
 // (s < I + 3, so below 4I): the compares do what a division per element would, and on
-// lavapipe a division is a loop over the lanes.
-uint spans(uint s) { return uint(s >= pc.I) + uint(s >= 2u * pc.I) + uint(s >= 3u * pc.I); }
+// lavapipe a division is a loop over the lanes. Subtracting instead of comparing with 2I
+// and 3I: those could wrap for I above 2^31.
+uint spans(uint s) {
+  uint one = uint(s >= pc.I);
+  s -= one * pc.I;
+  uint two = uint(s >= pc.I);
+  s -= two * pc.I;
+  return one + two + uint(s >= pc.I);
+}
 
 void main() {
   uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;

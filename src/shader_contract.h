@@ -39,10 +39,11 @@
   U32(Op, 1)          /* parameter view [Op, Kp, Ip]: the elements of affine channel kp */   \
   U32(Kp, 1)                                                                                 \
   U32(Ip, 1)                                                                                 \
-  U32(chunks, 1)      /* partials per statistics group in the split reduction; parts per */  \
-                      /* plane in batch_norm_apply_vec4 */                                   \
+  U32(chunks, 1)      /* partials per statistics group in the split reduction; segments */   \
+                      /* per plane in batch_norm_apply_vec4 */                               \
   U32(chunk_size, 0)  /* elements per chunk (the last may be shorter); there, 4-element */   \
-                      /* units per part */                                                   \
+                      /* units per lane (a segment: 8 lanes' worth; the bench's vector */    \
+                      /* reference: lanes per run) */                                        \
   U32(pchunks, 1)     /* partials per affine channel in the parameter reduction */           \
   U32(pchunk_size, 0)                                                                        \
   U32(coef_base, 0)   /* float offset of the coefficient records in the workspace */         \

@@ -238,11 +238,12 @@ void run_kinds(Context& ctx) {
     bn.track_running_stats = true;
     run_shapes(ctx, bn, channel_shapes, seed);
     // NCHW planes of at least 8 units: batch_norm_apply_vec4, a run of 8 lanes per segment
-    // of up to 128 units. 16x16 above: a segment per plane, 6 planes in a workgroup; 32x32:
-    // 2 segments per plane; 64x164: 21 segments of 128 units per plane, the last of 64, over
-    // 2 workgroups (of 256 lanes; several in y where a device allows fewer in x); 6x10:
-    // 15 units, the run's second step half empty. And the columns kernel where a unit spans
-    // 2 to 4 channels (planes of 3 and 2: its channel count without a division per element).
+    // of up to 128 units (lavapipe, a CPU device). 16x16 above: a segment per plane, 6
+    // planes in a workgroup; 32x32: 2 segments per plane; 64x164: 21 segments of 128 units
+    // per plane, the last of 64, over 2 workgroups (of 256 lanes; several in y where a
+    // device allows fewer in x); 6x10: 15 units, 7 of the run's 8 lanes in its second step.
+    // And the columns kernel where a unit spans 2 channels of 3 or 2 elements (its channel
+    // count without a division per element; NHWC's I == 1 spans 4).
     if (layout == Layout::nchw)
       run_shapes(ctx, bn, {{2, 3, 32, 32}, {1, 2, 64, 164}, {3, 5, 6, 10}, {3, 4, 1, 3}, {2, 6, 2, 1}}, seed);
     GroupNormParams gn;

@@ -92,11 +92,13 @@ namespace {
 
 // Columns across workgroups in x (at most kGridStrideWorkgroups, then each loops), and
 // rows split in y so that each invocation walks a block of consecutive rows: its per-lane
-// coefficient loads come once for all of them. Up to 32 rows, as long as a block stays
-// within about 4096 units (64 KB of float32): on lavapipe (f32 eval, 3 runs each) 32 rows
-// took 8x256x14x14 NHWC (rows of 64 units) from 1.34-1.45x the elementwise pass to
-// 0.97-1.23x, but 32x2048x7x7 NHWC (rows of 512) from 1.13-1.66x to 2.25-3.00x.
-constexpr uint64_t kColumnRowsMost = 32, kColumnBlockUnits = 4096;
+// coefficient loads come once for all of them. On a CPU device up to 32 rows, as long as a
+// block stays within about 4096 units (64 KB of float32): on lavapipe (f32 eval, 4 runs
+// each, alternating) 32 rows took 8x256x14x14 NHWC (rows of 64 units) from 1.35-1.46x the
+// elementwise pass to 1.02-1.60x (three of the four runs 1.02-1.13), but 32x2048x7x7 NHWC
+// (rows of 512) from 1.1-1.7x to 2.3-3.0x. Elsewhere 8 (fewer rows, more workgroups: a
+// GPU wants many in flight; not yet measured on one).
+constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 4096;
 std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
@@ -107,7 +109,8 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   const uint64_t x = units >= wg ? std::min<uint64_t>((units + wg - 1) / wg,
                                                        std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups))
                                  : 1;
-  const uint64_t rows = std::clamp<uint64_t>(kColumnBlockUnits / units, 8, kColumnRowsMost);
+  const uint64_t most_rows = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kColumnRowsCpu : 8;
+  const uint64_t rows = std::clamp<uint64_t>(kColumnBlockUnits / units, 8, most_rows);
   const uint64_t y = std::min<uint64_t>((row_steps + rows - 1) / rows, caps.max_workgroup_count_y);
   ApplyVariant v;
   v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};

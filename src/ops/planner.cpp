@@ -486,8 +486,8 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       b.push().flags &= ~kFlagColumns;
       const ApplyGrid grid = batch_norm_apply_grid(caps, E, p.K, p.I);
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
-      // Tensors aligned: large NCHW planes of whole units, a workgroup per plane (part);
-      // else rows of whole units, an invocation per column.
+      // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
+      // segment of a plane; else rows of whole units, an invocation per column.
       if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I)) b.offer_apply_variant(*variant);
     }
     return plan;

@@ -74,8 +74,8 @@ using RoleOffsets = std::array<uint64_t, kRoleCount>;
 // Whether every tensor `pass` binds (x, y, dy, dx, residual, ...: the TENSOR slots of
 // src/shader_contract.h) starts at a multiple of 4 elements (16 bytes in float32, 8 in
 // float16): then each is 4-element aligned where it is bound, whatever the device's
-// minStorageBufferOffsetAlignment. For team_forward_affine_vec4 and
-// team_backward_affine_vec4, the weight and bias slots too (16 bytes).
+// minStorageBufferOffsetAlignment. For team_forward_affine_vec4, team_forward_weight_vec4
+// and team_backward_affine_vec4, the weight and bias slots too (16 bytes; where bound).
 bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets);
 
 // The pass as the recorder runs it with its buffers at `offsets`: its vec4 variant

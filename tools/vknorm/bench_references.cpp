@@ -213,6 +213,8 @@ Status ReferencePasses::record(CommandRecorder& recorder, ReferencePass pass, DT
                                     std::to_string(x.offset) + " and y " + std::to_string(y.offset));
   if (grid.vector && (grid.storage == TensorStorage::f32) != (dtype == DType::f32))
     return Status::invalid_argument("grid " + grid.label() + " does not read this dtype");
+  if (grid.vector && grid.run != 0 && grid.workgroup_size % grid.run != 0)
+    return Status::invalid_argument("grid " + grid.label() + ": a run must divide the workgroup");
   auto kernel = pipeline(pass, dtype, grid);
   if (!kernel) return kernel.status();
   SlotBinding slots[kSlotCount] = {};
