@@ -11,6 +11,17 @@ set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 # No CMAKE_FIND_ROOT_PATH: find_program() finds the host's tools, so glslangValidator
 # compiles the shaders to SPIR-V on the build machine.
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+# Vulkan-Headers' CMake package describes headers only, but Debian installs it in a multiarch
+# folder (libvulkan-dev:amd64: /usr/lib/x86_64-linux-gnu/cmake/VulkanHeaders), where the
+# search for aarch64 packages does not look; without it CMake's FindVulkan would want an
+# arm64 loader library to link, which nothing here does. Use the host's: its headers are
+# /usr/include, which multiarch shares.
+file(GLOB vknorm_vulkan_headers_configs /usr/lib/*-linux-gnu/cmake/VulkanHeaders/VulkanHeadersConfig.cmake)
+if(vknorm_vulkan_headers_configs AND NOT VulkanHeaders_DIR)
+  list(GET vknorm_vulkan_headers_configs 0 vknorm_vulkan_headers_config)
+  get_filename_component(vknorm_vulkan_headers_dir ${vknorm_vulkan_headers_config} DIRECTORY)
+  set(VulkanHeaders_DIR ${vknorm_vulkan_headers_dir} CACHE PATH "Vulkan-Headers' CMake package (the host's)" FORCE)
+endif()
 # CTest, try_run and add_test(COMMAND <target>) run the Arm64 binaries under qemu-user
 # (Debian qemu-user). With Debian's arm64 libc installed (libc6:arm64, multiarch) the
 # programs run on it and its loader, /lib/ld-linux-aarch64.so.1. Only without it, the cross
