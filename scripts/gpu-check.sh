@@ -199,12 +199,12 @@ fi
 step_done "PyTorch + table"
 
 # ---- The suite, minus what only lavapipe runs ----
-# Left out: vknorm_tests_subgroup* and vknorm_tests_faults_every (lavapipe's subgroup sizes
-# through LP_NATIVE_VECTOR_WIDTH, which expect that size; vknorm_tests runs once below
-# instead, with the sampled fault sweep), bench_regression_guard (a
+# Left out: vknorm_tests_subgroup*, vknorm_tests_tool and vknorm_tests_faults_every
+# (lavapipe's subgroup sizes through LP_NATIVE_VECTOR_WIDTH, which expect that size;
+# vknorm_tests runs whole once below instead, with the sampled fault sweep), bench_regression_guard (a
 # lavapipe baseline), package_* (the build system, not the device) and the MPI entries
 # (mpiexec). LP_NATIVE_VECTOR_WIDTH in the other entries' environment does nothing elsewhere.
-suite_exclude='^(vknorm_tests_subgroup.*|vknorm_tests_faults_every|bench_regression_guard|package_.*|mpi_.*|.*_mpi_.*)$'
+suite_exclude='^(vknorm_tests_subgroup.*|vknorm_tests_tool|vknorm_tests_faults_every|bench_regression_guard|package_.*|mpi_.*|.*_mpi_.*)$'
 exit_note() { [ "$1" -eq 124 ] && echo "$1: timed out after ${suite_timeout} s (GPU_CHECK_SUITE_TIMEOUT)" || echo "$1"; }
 run_suite() {
   local rc ctest_rc=0

@@ -50,10 +50,13 @@ case "${1:-}" in
     # separates names, so "?" stands for the comma in one):
     #  Faults*  the host code of a failed create or allocate, the same on every device, and
     #      minutes on SwiftShader; lavapipe runs it.
-    #  vknorm run*  the command-line tool against the PyTorch fixtures: each of its ~250
-    #      runs is a new process that compiles its kernels, seconds each on SwiftShader;
-    #      the library's tests above run the same kernels on SwiftShader.
-    swiftshader_excluded='Faults*,vknorm run*'
+    #  vknorm *  the command-line tool (vknorm run against the PyTorch fixtures, bench,
+    #      tune, devices): each of its hundreds of runs is a new process that compiles its kernels,
+    #      seconds each on SwiftShader; the library's tests above run the same kernels
+    #      there. The same cases are left out of the newer layer's run below: the tool's
+    #      Vulkan calls are the library's, which that run validates, and they are two
+    #      thirds of a suite's time (CTest runs them once, in vknorm_tests_tool).
+    swiftshader_excluded='Faults*,vknorm *'
     # lavapipe at subgroup size 8, under the newer Khronos validation layer: it knows rules
     # Debian's does not. Its synchronization validation checks what dispatches do through
     # descriptors only with the setting syncval_shader_accesses_heuristic (the layer's
@@ -67,7 +70,7 @@ case "${1:-}" in
       > build/suite_swiftshader.log 2>&1 &
     swiftshader_run=$!
     VK_LAYER_PATH="$newer_layer" VK_LAYER_SYNCVAL_SHADER_ACCESSES_HEURISTIC=true LP_NATIVE_VECTOR_WIDTH=256 \
-      VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 build/tests/vknorm_tests > build/suite_newer_layer.log 2>&1 &
+      VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 build/tests/vknorm_tests -tce='vknorm *' > build/suite_newer_layer.log 2>&1 &
     newer_layer_run=$!
     failed=0
     wait "$swiftshader_run" || failed=1
@@ -108,6 +111,11 @@ case "${1:-}" in
     export ASAN_OPTIONS="detect_leaks=1"
     export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1"  # the stack of a UB report, not just its line
+    # The PyTorch fixture sweeps of vknorm_tests_tool run each fixture in one of its layouts
+    # and dtypes, in turn (tests/test_cli_pytorch.cpp): every fixture and every variant,
+    # through the same host code, at a third of the runs. Each run of the sanitized tool
+    # costs seconds, in lavapipe's shader compiles under ASan's allocator.
+    export VKNORM_TEST_TOOL_RUNS=sampled
     # Not run here, with the reason:
     #  package_*              build consumer projects against the installed package with
     #                         plain compiler flags, which cannot link the sanitized library;
@@ -125,12 +133,15 @@ case "${1:-}" in
     #  bench_reference_check  compiles every reference grid of both dtypes (116 pipelines;
     #                         lavapipe's shader compiles are what the sanitizers slow most);
     #                         its host code runs here in bench_reference_check_packed (40).
-    #  vknorm_tests at subgroup sizes 4 and 16: the host code they run is that of size 8
-    #                         (only lavapipe's shader execution differs), and each entry
-    #                         takes minutes under the sanitizers. Size 8 runs on both
-    #                         descriptor paths, whose host code differs.
+    #  vknorm_tests at subgroup sizes 4 and 16, and size 8 on the pool path: the host code
+    #                         they run is that of size 8 with push descriptors (only
+    #                         lavapipe's shader execution differs), and each entry takes
+    #                         many minutes under the sanitizers. The pool path's own host
+    #                         code runs here all the same: test_descriptors.cpp and the
+    #                         Faults cases force it, and bench_host_check_pool and
+    #                         sample_engine_frames_pool take it throughout.
     ctest --test-dir build-sanitize --output-on-failure -j"$(nproc)" \
-      -E '^(package_.*|bench_regression_guard|bench_reference_check|mpi_communicator_np[0-9]+|sample_data_parallel_mpi_np2|vknorm_tests_subgroup(4|16)(_pool)?)$'
+      -E '^(package_.*|bench_regression_guard|bench_reference_check|mpi_communicator_np[0-9]+|sample_data_parallel_mpi_np2|vknorm_tests_subgroup(4|16|8_pool))$'
     ;;
   *)
     echo "usage: scripts/test.sh [--release|--swiftshader|--sanitize]" >&2

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
+#include "env.hpp"
 #include "gpu_support.hpp"
 #include "io/npy.hpp"
 #include "process_support.hpp"
@@ -25,6 +27,19 @@ namespace {
 // not share files.
 fs::path scratch(const std::string& name) {
   return fs::temp_directory_path() / ("vknorm_cli_" + std::to_string(process_id()) + "_" + name);
+}
+
+// VKNORM_TEST_TOOL_RUNS=sampled (the sanitizer build, and Windows under wine, where a run of
+// the tool takes seconds): the fixture sweeps below run each fixture in one of its variants
+// (layout and dtype; for SyncBatchNorm also the shards), taken in turn from fixture to
+// fixture, so every fixture and every variant still runs, on the same host code. Unset:
+// every variant of every fixture.
+bool sampled_tool_runs() { return env::equals("VKNORM_TEST_TOOL_RUNS", "sampled"); }
+
+// Which of a fixture's `count` variants run: all, or with sampled runs the one whose turn it
+// is for the fixture numbered `fixture`.
+bool variant_runs(int variant, int count, int fixture) {
+  return !sampled_tool_runs() || variant == fixture % count;
 }
 
 // Runs the tool; returns its exit code and what it printed on stderr.
@@ -195,6 +210,7 @@ int compare_with_fixture(const fs::path& dir, std::map<std::string, std::string>
 // (1e4 + N(0, 1): float16 spacing 8 there) cannot survive, so those cases run in float32.
 TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dtypes") {
   int cases = 0, runs = 0;
+  std::set<std::pair<std::string, std::string>> eligible, ran;  // every variant runs somewhere
   for (const char* op : {"batchnorm", "instancenorm", "groupnorm", "layernorm", "rmsnorm"}) {
     for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / op)) {
       const fs::path dir = entry.path();
@@ -203,33 +219,44 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
       const bool channels = params["op"] == "batchnorm" || params["op"] == "instancenorm" || params["op"] == "groupnorm";
       const bool large_mean = name.find("large_mean") != std::string::npos;
       const bool eval_with_running = params["training"] == "0" && fs::exists(dir / "running_mean_in.npy");
-      ++cases;
+      std::vector<std::pair<std::string, std::string>> variants;  // layout, dtype
       for (const char* layout : {"nchw", "nhwc"})
         for (const char* dtype : {"f32", "f16"}) {
           const bool f16 = std::string(dtype) == "f16";
           if ((!channels && std::string(layout) == "nhwc") || (f16 && large_mean)) continue;
           if (skip_if_unsupported(context_for(TestDevice::subgroup), f16 ? DType::f16 : DType::f32)) continue;
-          const std::string run_name = name + "/" + layout + "/" + dtype;
-          CAPTURE(run_name);
-          const fs::path out = scratch(name);
-          fs::remove_all(out);
-          std::string errors;
-          const std::string args = fixture_args(dir, params) + " --layout " + layout + " --dtype " + dtype +
-                                   " --out " + out.string();
-          REQUIRE_MESSAGE(run_tool(args, &errors) == 0, errors);
-          std::pair<std::vector<float>, std::vector<float>> eval_running;
-          if (eval_with_running)
-            eval_running = running_after_eval(dir, params, layout == std::string("nhwc") ? Layout::nhwc : Layout::nchw,
-                                              f16 ? DType::f16 : DType::f32);
-          const int compared = compare_with_fixture(dir, params, out, f16, eval_with_running, eval_running, run_name);
-          CHECK(compared >= 2);
-          fs::remove_all(out);
-          ++runs;
+          variants.emplace_back(layout, dtype);
+          eligible.emplace(op, std::string(layout) + "/" + dtype);
         }
+      for (int v = 0; v < static_cast<int>(variants.size()); ++v) {
+        if (!variant_runs(v, static_cast<int>(variants.size()), cases)) continue;
+        const auto& [layout, dtype] = variants[v];
+        ran.emplace(op, layout + "/" + dtype);
+        const bool f16 = dtype == "f16";
+        const std::string run_name = name + "/" + layout + "/" + dtype;
+        CAPTURE(run_name);
+        const fs::path out = scratch(name);
+        fs::remove_all(out);
+        std::string errors;
+        const std::string args =
+            fixture_args(dir, params) + " --layout " + layout + " --dtype " + dtype + " --out " + out.string();
+        REQUIRE_MESSAGE(run_tool(args, &errors) == 0, errors);
+        std::pair<std::vector<float>, std::vector<float>> eval_running;
+        if (eval_with_running)
+          eval_running = running_after_eval(dir, params, layout == "nhwc" ? Layout::nhwc : Layout::nchw,
+                                            f16 ? DType::f16 : DType::f32);
+        const int compared = compare_with_fixture(dir, params, out, f16, eval_with_running, eval_running, run_name);
+        CHECK(compared >= 2);
+        fs::remove_all(out);
+        ++runs;
+      }
+      ++cases;
     }
   }
   MESSAGE(cases << " fixture cases, " << runs << " runs of the tool");
   CHECK(cases >= 40);
+  CHECK(runs >= cases);  // every fixture, in one variant at least
+  CHECK(ran == eligible);  // every op in each of its layouts and dtypes
 }
 
 // SyncBatchNorm (`--sync-shards`, one context and thread per shard) against PyTorch's
@@ -237,7 +264,8 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
 // once in two halves, with the plain run's tolerances (the shards' statistics are merged in
 // double: no worse than one context's).
 TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole batch") {
-  int runs = 0, skipped = 0;
+  int fixtures = 0, runs = 0, skipped = 0;
+  std::set<int> eligible, ran;  // a fixture's combinations by number: each runs somewhere
   for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / "batchnorm")) {
     const fs::path dir = entry.path();
     const std::string name = dir.filename().string();
@@ -250,6 +278,7 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
     if (n >= 2)
       splits = {"1,0," + std::to_string(n - 1), std::to_string(n / 2) + "," + std::to_string(n - n / 2)};
     const bool large_mean = name.find("large_mean") != std::string::npos;
+    std::vector<std::pair<std::string, std::string>> combos;  // shards, variant
     for (const std::string& shards : splits)
       for (const char* variant : {"nchw/f32", "nhwc/f16"}) {
         const bool f16 = std::string(variant) == "nhwc/f16";
@@ -258,21 +287,32 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
           ++skipped;
           continue;
         }
-        const std::string run_name = name + "/" + variant + "/shards " + shards;
-        CAPTURE(run_name);
-        const fs::path out = scratch(name + "_sync");
-        fs::remove_all(out);
-        std::string errors;
-        const std::string args = fixture_args(dir, params) + (f16 ? " --layout nhwc --dtype f16" : "") +
-                                 " --sync-shards " + shards + " --out " + out.string();
-        REQUIRE_MESSAGE(run_tool(args, &errors) == 0, errors);
-        CHECK(compare_with_fixture(dir, params, out, f16, false, {}, run_name) >= 2);
-        fs::remove_all(out);
-        ++runs;
+        combos.emplace_back(shards, variant);
       }
+    for (int c = 0; c < static_cast<int>(combos.size()); ++c) {
+      eligible.insert(c);
+      if (!variant_runs(c, static_cast<int>(combos.size()), fixtures)) continue;
+      ran.insert(c);
+      const auto& [shards, variant] = combos[c];
+      const bool f16 = variant == "nhwc/f16";
+      const std::string run_name = name + "/" + variant + "/shards " + shards;
+      CAPTURE(run_name);
+      const fs::path out = scratch(name + "_sync");
+      fs::remove_all(out);
+      std::string errors;
+      const std::string args = fixture_args(dir, params) + (f16 ? " --layout nhwc --dtype f16" : "") +
+                               " --sync-shards " + shards + " --out " + out.string();
+      REQUIRE_MESSAGE(run_tool(args, &errors) == 0, errors);
+      CHECK(compare_with_fixture(dir, params, out, f16, false, {}, run_name) >= 2);
+      fs::remove_all(out);
+      ++runs;
+    }
+    ++fixtures;
   }
-  MESSAGE(runs << " SyncBatchNorm runs of the tool");
-  CHECK(runs + skipped >= 30);
+  MESSAGE(runs << " SyncBatchNorm runs of the tool on " << fixtures << " fixtures");
+  CHECK(fixtures >= 8);
+  CHECK(runs >= (sampled_tool_runs() ? fixtures : 30 - skipped));
+  CHECK(ran == eligible);
 }
 
 // PyTorch's module keeps its momentum but reads it only where training updates running
