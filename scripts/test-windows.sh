@@ -37,7 +37,7 @@ step() { echo "== [${SECONDS} s] $*"; }
 run_under_wine() {
   export LP_NATIVE_VECTOR_WIDTH=256 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 VKNORM_TEST_ALLOW_NO_VALIDATION=1
   # Each fixture of the tool's PyTorch sweeps in one of its variants, in turn (a wine process
-  # start per run of the tool); the Linux suite runs every variant.
+  # start per run of the tool); the Release suite runs every variant.
   export VKNORM_TEST_TOOL_RUNS=sampled
   step "wine: vknorm.exe devices"
   wine build-windows/vknorm.exe devices

@@ -1,6 +1,7 @@
 // `vknorm run --op batchnorm` against values PyTorch produced (tests/fixtures/batchnorm):
 // outputs, saved and running statistics, and gradients within 3e-5 relative to the
 // tensor's largest magnitude (at least 1). Also: the tool's refusals.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
@@ -40,6 +41,15 @@ bool sampled_tool_runs() { return env::equals("VKNORM_TEST_TOOL_RUNS", "sampled"
 // is for the fixture numbered `fixture`.
 bool variant_runs(int variant, int count, int fixture) {
   return !sampled_tool_runs() || variant == fixture % count;
+}
+
+// The fixture cases of an op, in name order: a directory's own order differs between file
+// systems, and the sampled runs take variants in turn.
+std::vector<fs::path> fixture_dirs(const char* op) {
+  std::vector<fs::path> dirs;
+  for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / op)) dirs.push_back(entry.path());
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
 }
 
 // Runs the tool; returns its exit code and what it printed on stderr.
@@ -212,8 +222,7 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
   int cases = 0, runs = 0;
   std::set<std::pair<std::string, std::string>> eligible, ran;  // every variant runs somewhere
   for (const char* op : {"batchnorm", "instancenorm", "groupnorm", "layernorm", "rmsnorm"}) {
-    for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / op)) {
-      const fs::path dir = entry.path();
+    for (const fs::path& dir : fixture_dirs(op)) {
       const std::string name = dir.filename().string();
       auto params = read_params(dir / "params.txt");
       const bool channels = params["op"] == "batchnorm" || params["op"] == "instancenorm" || params["op"] == "groupnorm";
@@ -265,9 +274,10 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
 // double: no worse than one context's).
 TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole batch") {
   int fixtures = 0, runs = 0, skipped = 0;
-  std::set<int> eligible, ran;  // a fixture's combinations by number: each runs somewhere
-  for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / "batchnorm")) {
-    const fs::path dir = entry.path();
+  // Each kind of split runs somewhere, and each variant: with sampled runs a fixture runs one
+  // combination, and the split of a one-sample batch has fixtures of its own.
+  std::set<std::string> eligible, ran;
+  for (const fs::path& dir : fixture_dirs("batchnorm")) {
     const std::string name = dir.filename().string();
     auto params = read_params(dir / "params.txt");
     if (params["training"] != "1") continue;  // eval runs plain (test_cli_sync.cpp)
@@ -279,8 +289,10 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
       splits = {"1,0," + std::to_string(n - 1), std::to_string(n / 2) + "," + std::to_string(n - n / 2)};
     const bool large_mean = name.find("large_mean") != std::string::npos;
     std::vector<std::pair<std::string, std::string>> combos;  // shards, variant
-    for (const std::string& shards : splits)
+    std::vector<std::string> kinds;                             // the kind of split
+    for (size_t k = 0; k < splits.size(); ++k)
       for (const char* variant : {"nchw/f32", "nhwc/f16"}) {
+        const std::string& shards = splits[k];
         const bool f16 = std::string(variant) == "nhwc/f16";
         if (f16 && large_mean) continue;  // see the test above
         if (f16 && skip_if_unsupported(context_for(TestDevice::subgroup), DType::f16)) {
@@ -288,11 +300,14 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
           continue;
         }
         combos.emplace_back(shards, variant);
+        kinds.push_back(n < 2 ? "one shard empty, one with all" : k == 0 ? "an empty shard first" : "halves");
       }
     for (int c = 0; c < static_cast<int>(combos.size()); ++c) {
-      eligible.insert(c);
+      eligible.insert(kinds[c]);
+      eligible.insert(combos[c].second);
       if (!variant_runs(c, static_cast<int>(combos.size()), fixtures)) continue;
-      ran.insert(c);
+      ran.insert(kinds[c]);
+      ran.insert(combos[c].second);
       const auto& [shards, variant] = combos[c];
       const bool f16 = variant == "nhwc/f16";
       const std::string run_name = name + "/" + variant + "/shards " + shards;
