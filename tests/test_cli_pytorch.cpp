@@ -1,7 +1,6 @@
 // `vknorm run --op batchnorm` against values PyTorch produced (tests/fixtures/batchnorm):
 // outputs, saved and running statistics, and gradients within 3e-5 relative to the
 // tensor's largest magnitude (at least 1). Also: the tool's refusals.
-#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include "gpu_support.hpp"
 #include "io/npy.hpp"
 #include "process_support.hpp"
+#include "reference_support.hpp"
 #include "vknorm/batchnorm.hpp"
 #include "vknorm/half.hpp"
 #include "vknorm/instancenorm.hpp"
@@ -41,15 +41,6 @@ bool sampled_tool_runs() { return env::equals("VKNORM_TEST_TOOL_RUNS", "sampled"
 // is for the fixture numbered `fixture`.
 bool variant_runs(int variant, int count, int fixture) {
   return !sampled_tool_runs() || variant == fixture % count;
-}
-
-// The fixture cases of an op, in name order: a directory's own order differs between file
-// systems, and the sampled runs take variants in turn.
-std::vector<fs::path> fixture_dirs(const char* op) {
-  std::vector<fs::path> dirs;
-  for (const auto& entry : fs::directory_iterator(fs::path(VKNORM_FIXTURE_DIR) / op)) dirs.push_back(entry.path());
-  std::sort(dirs.begin(), dirs.end());
-  return dirs;
 }
 
 // Runs the tool; returns its exit code and what it printed on stderr.
@@ -222,8 +213,10 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
   int cases = 0, runs = 0;
   std::set<std::pair<std::string, std::string>> eligible, ran;  // every variant runs somewhere
   for (const char* op : {"batchnorm", "instancenorm", "groupnorm", "layernorm", "rmsnorm"}) {
-    for (const fs::path& dir : fixture_dirs(op)) {
-      const std::string name = dir.filename().string();
+    // In name order (a directory's own order differs between file systems): the sampled
+    // runs take variants in turn.
+    for (const std::string& name : reftest::fixture_cases(op)) {
+      const fs::path dir = fs::path(reftest::fixture_dir(op)) / name;
       auto params = read_params(dir / "params.txt");
       const bool channels = params["op"] == "batchnorm" || params["op"] == "instancenorm" || params["op"] == "groupnorm";
       const bool large_mean = name.find("large_mean") != std::string::npos;
@@ -277,8 +270,8 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
   // Each kind of split runs somewhere, and each variant: with sampled runs a fixture runs one
   // combination, and the split of a one-sample batch has fixtures of its own.
   std::set<std::string> eligible, ran;
-  for (const fs::path& dir : fixture_dirs("batchnorm")) {
-    const std::string name = dir.filename().string();
+  for (const std::string& name : reftest::fixture_cases("batchnorm")) {
+    const fs::path dir = fs::path(reftest::fixture_dir("batchnorm")) / name;
     auto params = read_params(dir / "params.txt");
     if (params["training"] != "1") continue;  // eval runs plain (test_cli_sync.cpp)
     auto x = io::read_npy((dir / "x.npy").string());
