@@ -18,7 +18,32 @@ set(VKNORM_SHADER_SOURCE_DIR ${CMAKE_CURRENT_SOURCE_DIR}/shaders)
 # The kernels include shaders/*.glsl and the host-shader contract src/shader_contract.h.
 file(GLOB VKNORM_SHADER_INCLUDES CONFIGURE_DEPENDS ${VKNORM_SHADER_SOURCE_DIR}/*.glsl)
 list(APPEND VKNORM_SHADER_INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/src/shader_contract.h)
-set(VKNORM_GLSLANG ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -I${CMAKE_CURRENT_SOURCE_DIR}/src -x)
+set(VKNORM_GLSLANG_FLAGS --quiet --target-env vulkan1.1 -I${CMAKE_CURRENT_SOURCE_DIR}/src -x)
+
+# VKNORM_SPIRV_CACHE_DIR: a folder of compiled modules keyed by the hash of the compiler, its
+# command line and every shader source and include (cmake/glslang_cached.cmake). Build trees
+# of one checkout that name the same folder compile each module once: scripts/ give every
+# tree of CI (native, sanitizer, fuzzing, Windows, Arm64, the add_subdirectory consumer)
+# build/spirv-cache. Empty (the default): glslangValidator runs directly. Safe to delete.
+set(VKNORM_SPIRV_CACHE_DIR "" CACHE PATH "Folder of compiled SPIR-V shared by build trees (empty: none)")
+if(VKNORM_SPIRV_CACHE_DIR)
+  execute_process(COMMAND ${GLSLANG_VALIDATOR} --version OUTPUT_VARIABLE glslang_version COMMAND_ERROR_IS_FATAL ANY)
+  string(SHA256 VKNORM_GLSLANG_ID "${GLSLANG_VALIDATOR}\n${glslang_version}")
+endif()
+
+# Sets <var> to the COMMAND of add_custom_command that compiles <src>, which may include any
+# of VKNORM_SHADER_INCLUDES, with glslangValidator and the further arguments into <out>.
+function(vknorm_glslang_command var out src)
+  if(VKNORM_SPIRV_CACHE_DIR)
+    string(REPLACE ";" "|" inputs "${src};${VKNORM_SHADER_INCLUDES}")
+    set(${var} ${CMAKE_COMMAND} -DCACHE_DIR=${VKNORM_SPIRV_CACHE_DIR} -DTOOL_ID=${VKNORM_GLSLANG_ID}
+        -DINPUTS=${inputs} -DOUT=${out} -P ${VKNORM_CMAKE_DIR}/glslang_cached.cmake
+        -- ${GLSLANG_VALIDATOR} ${ARGN} ${src} PARENT_SCOPE)
+  else()
+    set(${var} ${GLSLANG_VALIDATOR} ${ARGN} -o ${out} ${src} PARENT_SCOPE)
+  endif()
+endfunction()
+set(VKNORM_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # The kernel list: lines "  X(<name>, SUBGROUP|PLAIN)" of VKNORM_KERNELS.
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/kernels.hpp)
@@ -77,9 +102,11 @@ foreach(name ${VKNORM_KERNEL_NAMES})
     if(VKNORM_KERNEL_KIND_${name} STREQUAL "SUBGROUP")
       foreach(sg 0 1)
         set(module ${name}_sg${sg}_${dtype})
+        vknorm_glslang_command(glslang ${VKNORM_SHADER_DIR}/${module}.inc ${src}
+          ${VKNORM_GLSLANG_FLAGS} -DUSE_SUBGROUP=${sg} ${dtype_defines})
         add_custom_command(
           OUTPUT ${VKNORM_SHADER_DIR}/${module}.inc
-          COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=${sg} ${dtype_defines} -o ${VKNORM_SHADER_DIR}/${module}.inc ${src}
+          COMMAND ${glslang}
           DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
           COMMENT "glslang ${name}.comp (USE_SUBGROUP=${sg}, ${dtype})"
           VERBATIM)
@@ -89,10 +116,12 @@ foreach(name ${VKNORM_KERNEL_NAMES})
     else()
       set(module ${name}_${dtype})
       set(words ${VKNORM_SHADER_DIR}/${module}.inc)
+      vknorm_glslang_command(glslang_sg0 ${words}.sg0 ${src} ${VKNORM_GLSLANG_FLAGS} -DUSE_SUBGROUP=0 ${dtype_defines})
+      vknorm_glslang_command(glslang_sg1 ${words}.sg1 ${src} ${VKNORM_GLSLANG_FLAGS} -DUSE_SUBGROUP=1 ${dtype_defines})
       add_custom_command(
         OUTPUT ${words}
-        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=0 ${dtype_defines} -o ${words}.sg0 ${src}
-        COMMAND ${VKNORM_GLSLANG} -DUSE_SUBGROUP=1 ${dtype_defines} -o ${words}.sg1 ${src}
+        COMMAND ${glslang_sg0}
+        COMMAND ${glslang_sg1}
         COMMAND ${CMAKE_COMMAND} -DNAME=${name} -DPLAIN=${words}.sg0 -DWITH_SUBGROUP=${words}.sg1 -DOUT=${words}
                 -P ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake
         DEPENDS ${src} ${VKNORM_SHADER_INCLUDES} ${CMAKE_CURRENT_LIST_DIR}/plain_kernel.cmake

@@ -13,7 +13,8 @@ scripts/install-deps.sh
 # the sanitizers) like the targets themselves.
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DVKNORM_BUILD_FUZZERS=ON -DVKNORM_BUILD_TESTS=OFF -DVKNORM_BUILD_SAMPLES=OFF -DVKNORM_BUILD_MPI=OFF >/dev/null
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DVKNORM_BUILD_FUZZERS=ON -DVKNORM_BUILD_TESTS=OFF -DVKNORM_BUILD_SAMPLES=OFF -DVKNORM_BUILD_MPI=OFF \
+  -DVKNORM_SPIRV_CACHE_DIR="$PWD/build/spirv-cache" >/dev/null
 targets=(fuzz_npy fuzz_cli)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 # The targets run side by side (one per core), each into its own log and scratch corpus.

@@ -81,7 +81,8 @@ scripts/install-deps.sh g++-mingw-w64-x86-64-posix wine wine64 xvfb xauth clang-
 # No MPI (FindMPI would find the host's Open MPI); everything else as the native build,
 # warnings as errors.
 common=(--toolchain cmake/toolchains/mingw-w64-x86_64.cmake --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release
-  -DVKNORM_BUILD_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DVKNORM_WARNINGS_AS_ERRORS=ON)
+  -DVKNORM_BUILD_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DVKNORM_WARNINGS_AS_ERRORS=ON
+  -DVKNORM_SPIRV_CACHE_DIR="$PWD/build/spirv-cache")
 step "Windows x64 (MinGW-w64): static build"
 cmake -S . -B build-windows "${common[@]}" >/dev/null
 cmake --build build-windows -j"$jobs" --target vknorm_cli vknorm_tests vknorm_c_api_test vknorm_c_api_sync_test \

@@ -5,7 +5,8 @@
 #                      CONFIG) from PREFIX, one through pkg-config from PREFIX/LIBDIR/pkgconfig
 #   STEP=mpi           consumer_mpi: find_package(vknorm CONFIG COMPONENTS mpi) from PREFIX;
 #                      build and run (a singleton MPI process, no mpirun)
-#   STEP=subdirectory  subdirectory: add_subdirectory(VKNORM_SOURCE_DIR); build and run
+#   STEP=subdirectory  subdirectory: add_subdirectory(VKNORM_SOURCE_DIR); build and run, with
+#                      the outer build's SPIRV_CACHE_DIR (VKNORM_SPIRV_CACHE_DIR) if not empty
 # Consumers build in WORK_DIR/<name>-build, emptied first, with GENERATOR, MAKE_PROGRAM,
 # C_COMPILER, CXX_COMPILER and CONFIG (the build type) of the outer build.
 cmake_minimum_required(VERSION 3.21)
@@ -124,8 +125,9 @@ elseif(STEP STREQUAL "mpi")
 
 elseif(STEP STREQUAL "subdirectory")
   # No build type: vknorm must leave it empty, and -O0 is the quickest build of it.
+  # The outer build's SPIR-V cache (cmake/shaders.cmake), if it has one: the same modules.
   build_and_run(subdirectory subdirectory_consumer -DVKNORM_SOURCE_DIR=${VKNORM_SOURCE_DIR}
-                -DCMAKE_BUILD_TYPE= -DVKNORM_EXPECT_BUILD_TYPE=)
+                -DCMAKE_BUILD_TYPE= -DVKNORM_EXPECT_BUILD_TYPE= -DVKNORM_SPIRV_CACHE_DIR=${SPIRV_CACHE_DIR})
 
 else()
   message(FATAL_ERROR "unknown STEP '${STEP}'")

@@ -11,10 +11,11 @@ foreach(name copy scale_shift)
   foreach(dtype f32 f16 f16p)  # as cmake/shaders.cmake: f16p packs halves in 32-bit words
     vknorm_dtype_defines(${dtype} dtype_defines)
     set(words ${VKNORM_TOOL_SHADER_DIR}/${name}_${dtype}.inc)
+    vknorm_glslang_command(glslang ${words} ${src} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 ${dtype_defines}
+      -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -I${CMAKE_CURRENT_SOURCE_DIR}/src -x)
     add_custom_command(
       OUTPUT ${words}
-      COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DUSE_SUBGROUP=0 ${dtype_defines}
-              -I${CMAKE_CURRENT_SOURCE_DIR}/shaders -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
+      COMMAND ${glslang}
       DEPENDS ${src} ${VKNORM_SHADER_INCLUDES}
       COMMENT "glslang tools/vknorm/shaders/${name}.comp (${dtype})"
       VERBATIM)
@@ -34,10 +35,11 @@ foreach(pass copy scale_shift)
     foreach(items 1 2 4)
       set(src ${CMAKE_CURRENT_SOURCE_DIR}/tools/vknorm/shaders/stream_vec4.comp)
       set(words ${VKNORM_TOOL_SHADER_DIR}/vec4_${pass}_${dtype}_i${items}.inc)
+      vknorm_glslang_command(glslang ${words} ${src} --quiet --target-env vulkan1.1 -DSCALE_SHIFT=${scale_shift}
+        -DITEMS=${items} ${dtype_defines} -I${CMAKE_CURRENT_SOURCE_DIR}/src -x)
       add_custom_command(
         OUTPUT ${words}
-        COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.1 -DSCALE_SHIFT=${scale_shift} -DITEMS=${items}
-                ${dtype_defines} -I${CMAKE_CURRENT_SOURCE_DIR}/src -x -o ${words} ${src}
+        COMMAND ${glslang}
         DEPENDS ${src} ${CMAKE_CURRENT_SOURCE_DIR}/src/shader_contract.h
         COMMENT "glslang tools/vknorm/shaders/stream_vec4.comp (${pass} ${dtype} x${items})"
         VERBATIM)
