@@ -18,9 +18,9 @@ namespace {
 
 constexpr const char* kLayer = "VK_LAYER_KHRONOS_validation";
 
-std::mutex g_mutex;
+std::mutex g_environment_mutex;
 int g_instances_without_layer = 0;
-std::vector<std::string> g_skipped;  // "test case: why"
+std::vector<std::string> g_skipped_cases;  // "test case: why"
 
 // Asked through volk's table, which main() fills before any test runs.
 bool layer_installed() {
@@ -35,8 +35,8 @@ bool layer_installed() {
 }
 
 void skip(const char* test_case, const char* why) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  g_skipped.push_back(std::string(test_case) + ": " + why);
+  std::lock_guard<std::mutex> lock(g_environment_mutex);
+  g_skipped_cases.push_back(std::string(test_case) + ": " + why);
   std::printf("[environment] skipped: %s: %s\n", test_case, why);
 }
 
@@ -49,7 +49,7 @@ bool running_without_validation_layer() {
 
 bool enable_validation_layer() {
   if (!running_without_validation_layer()) return true;
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<std::mutex> lock(g_environment_mutex);
   ++g_instances_without_layer;
   return false;
 }
@@ -83,12 +83,12 @@ void print_environment_start() {
 }
 
 void print_environment_end() {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<std::mutex> lock(g_environment_mutex);
   if (running_without_validation_layer())
     std::printf("[environment] Vulkan instances without %s: %d\n", kLayer, g_instances_without_layer);
-  if (running_without_validation_layer() || !g_skipped.empty())
-    std::printf("[environment] test cases skipped (or in part): %zu\n", g_skipped.size());
-  for (const std::string& entry : g_skipped) std::printf("[environment]   %s\n", entry.c_str());
+  if (running_without_validation_layer() || !g_skipped_cases.empty())
+    std::printf("[environment] test cases skipped (or in part): %zu\n", g_skipped_cases.size());
+  for (const std::string& entry : g_skipped_cases) std::printf("[environment]   %s\n", entry.c_str());
 }
 
 }  // namespace vknorm::test

@@ -93,6 +93,10 @@ inline void check_no_validation_messages() {
   for (const std::string& m : take_validation_messages()) FAIL_CHECK("validation layer: " << m);
 }
 
+// The float32 tolerance of GPU results against the CPU reference (double accumulation), as a
+// fraction of the largest magnitude (check_close; README, Tests). One for every test file.
+constexpr double kTol = 3e-5;
+
 // |got - want| <= tol * max(1, max|want|) + rel * |want| + extra[i / block] elementwise:
 // rel covers a rounding of each stored value (float16 outputs), extra an optional
 // per-block allowance (see the large-mean test). Reports the worst element.

@@ -14,8 +14,6 @@
 
 namespace vknorm::test {
 
-constexpr double kTol = 3e-5;
-
 // What check_close checks, as a message instead of an assertion ("" when it holds).
 inline std::string compare(const std::vector<float>& got, const std::vector<float>& want, const std::string& what,
                            double rel = 0.0) {

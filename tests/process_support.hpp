@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #if defined(_WIN32)
@@ -80,5 +82,25 @@ inline std::filesystem::path self_executable() {
 
 // The vknorm tool the tests start (VKNORM_CLI_PATH), ready for a command line.
 inline std::string cli_program() { return shell_path(VKNORM_CLI_PATH); }
+
+// A scratch path of this process: test runs in parallel (ctest -j, two checkouts) must not
+// share files.
+inline std::filesystem::path scratch_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("vknorm_test_" + std::to_string(process_id()) + "_" + name);
+}
+
+// Runs the vknorm tool with `args` (which may redirect its stdout); returns its exit code,
+// and what it printed on stderr in *errors when given.
+inline int run_tool(const std::string& args, std::string* errors = nullptr) {
+  const std::filesystem::path err_file = scratch_path("tool_stderr.txt");
+  const int code = run_shell(cli_program() + " " + args + " 2> " + shell_path(err_file));
+  if (errors) {
+    std::ifstream in(err_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    *errors = text.str();
+  }
+  return code;
+}
 
 }  // namespace vknorm::test

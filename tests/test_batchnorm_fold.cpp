@@ -30,12 +30,6 @@ void check_ulps(const std::vector<float>& got, const std::vector<float>& want, d
   }
 }
 
-double max_abs(const std::vector<float>& v) {
-  double m = 0;
-  for (float f : v) m = std::max(m, std::fabs(double(f)));
-  return m;
-}
-
 }  // namespace
 
 TEST_CASE("fold: fuse_conv_bn_weights and fuse_linear_bn_weights give PyTorch's numbers") {
@@ -60,7 +54,7 @@ TEST_CASE("fold: fuse_conv_bn_weights and fuse_linear_bn_weights give PyTorch's 
     REQUIRE_MESSAGE(folded.ok(), folded.status().message());
     const std::vector<float> want_w = load(dir + "fused_weight.npy"), want_b = load(dir + "fused_bias.npy");
     check_ulps(folded->weight, want_w, 0.0, "weight");
-    check_ulps(folded->bias, want_b, max_abs(want_b) + max_abs(bn.running_mean) * 4, "bias");
+    check_ulps(folded->bias, want_b, max_abs(widen(want_b)) + max_abs(widen(bn.running_mean)) * 4, "bias");
     // Transposed weights (in, out, *k) hold C in dim 1: read as (out, ...) their C is wrong.
     if (params.at("transpose") == "1")
       CHECK(fuse_conv_bn_weights(weight.data, weight.shape, bias, bn, false).status().message().find(

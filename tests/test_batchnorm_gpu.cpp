@@ -15,8 +15,6 @@
 namespace vknorm::test {
 namespace {
 
-constexpr double kTol = 3e-5;
-
 struct Mode {
   const char* name;
   bool training, track;

@@ -27,7 +27,7 @@ struct Layout4 {
   uint64_t x = 0, y_forward = 0, y_apply = 0, residual = 0;  // tensor elements
 };
 
-struct Case {
+struct InferenceCase {
   std::vector<int64_t> shape;
   Layout layout = Layout::nchw;
   DType dtype = DType::f32;
@@ -36,7 +36,7 @@ struct Case {
   uint64_t misalign = 0;  // elements added to every tensor offset (1: the scalar path)
 };
 
-std::string describe(const Case& c) {
+std::string describe(const InferenceCase& c) {
   return shape_name(c.shape) + (c.layout == Layout::nhwc ? " nhwc " : " nchw ") +
          (c.dtype == DType::f16 ? "f16" : "f32") + (c.affine ? " affine" : " no-affine") +
          (c.epilogue.residual ? " +residual" : "") + (c.epilogue.relu ? " relu" : "") +
@@ -79,7 +79,7 @@ struct TensorArena {
   }
 };
 
-void run_case(Context& ctx, const Case& c, uint32_t seed) {
+void run_case(Context& ctx, const InferenceCase& c, uint32_t seed) {
   CAPTURE(describe(c));
   BatchNormParams p;
   p.shape = c.shape;
@@ -203,8 +203,8 @@ void run_case(Context& ctx, const Case& c, uint32_t seed) {
   CHECK(halves[at.y_apply * eb / 2 - 1] == 0x7f7f);
 }
 
-std::vector<Case> cases() {
-  std::vector<Case> out;
+std::vector<InferenceCase> cases() {
+  std::vector<InferenceCase> out;
   // C not a multiple of 4 and odd spatial sizes (scalar rows), C and S multiples of 4
   // (128-bit rows), a BatchNorm1d (N, C), planes longer than a workgroup, planes split in
   // parts (1x2x64x164: too few planes for one workgroup each).
@@ -229,7 +229,7 @@ TEST_CASE("batch_norm inference: coefficients + apply equal the eval forward and
     for (DType dtype : {DType::f32, DType::f16}) {
       if (skip_if_unsupported(ctx, dtype)) continue;
       uint32_t seed = 1;
-      for (const Case& c : cases())
+      for (const InferenceCase& c : cases())
         if (c.dtype == dtype) run_case(ctx, c, seed++);
     }
     check_no_validation_messages();

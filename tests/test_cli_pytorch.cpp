@@ -24,12 +24,6 @@ namespace fs = std::filesystem;
 namespace vknorm::test {
 namespace {
 
-// A scratch path of this process: test runs in parallel (ctest -j, two checkouts) must
-// not share files.
-fs::path scratch(const std::string& name) {
-  return fs::temp_directory_path() / ("vknorm_cli_" + std::to_string(process_id()) + "_" + name);
-}
-
 // VKNORM_TEST_TOOL_RUNS=sampled (the sanitizer build, and Windows under wine, where a run of
 // the tool takes seconds): the fixture sweeps below run each fixture in one of its variants
 // (layout and dtype; for SyncBatchNorm also the shards), taken in turn from fixture to
@@ -41,14 +35,6 @@ bool sampled_tool_runs() { return env::equals("VKNORM_TEST_TOOL_RUNS", "sampled"
 // is for the fixture numbered `fixture`.
 bool variant_runs(int variant, int count, int fixture) {
   return !sampled_tool_runs() || variant == fixture % count;
-}
-
-// Runs the tool; returns its exit code and what it printed on stderr.
-int run_tool(const std::string& args, std::string* errors = nullptr) {
-  const fs::path err_file = scratch("stderr.txt");
-  const int code = run_shell(cli_program() + " " + args + " 2> " + err_file.string());
-  if (errors) *errors = read_file(err_file);
-  return code;
 }
 
 // The tolerance of a case. Where |x| >> std (the large-mean cases, x = 1e4 + N(0, 1)),
@@ -237,7 +223,7 @@ TEST_CASE("vknorm run matches PyTorch on every fixture, both layouts and both dt
         const bool f16 = dtype == "f16";
         const std::string run_name = name + "/" + layout + "/" + dtype;
         CAPTURE(run_name);
-        const fs::path out = scratch(name);
+        const fs::path out = scratch_path(name);
         fs::remove_all(out);
         std::string errors;
         const std::string args =
@@ -305,7 +291,7 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
       const bool f16 = variant == "nhwc/f16";
       const std::string run_name = name + "/" + variant + "/shards " + shards;
       CAPTURE(run_name);
-      const fs::path out = scratch(name + "_sync");
+      const fs::path out = scratch_path(name + "_sync");
       fs::remove_all(out);
       std::string errors;
       const std::string args = fixture_args(dir, params) + (f16 ? " --layout nhwc --dtype f16" : "") +
@@ -329,7 +315,7 @@ TEST_CASE("vknorm run ignores --momentum where the mode does not use it, and acc
   const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
   const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();
   const std::string running = " --running-mean " + w + " --running-var " + w;
-  const fs::path out = scratch("unused_momentum");
+  const fs::path out = scratch_path("unused_momentum");
   for (const std::string& args : {"run --op batchnorm --x " + x + " --momentum -1 --num-batches-tracked bad",
                                   "run --op batchnorm --x " + x + running + " --mode eval --momentum -1",
                                   "run --op instancenorm --x " + x + " --momentum nan",
@@ -357,13 +343,13 @@ TEST_CASE("vknorm run refuses bad input with a message and a non-zero exit") {
   const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
   const std::string x = (dir / "x.npy").string(), w = (dir / "weight.npy").string();
   // An (N, C, 1) input: one spatial element per instance.
-  const std::string one_spatial = scratch("one_spatial.npy").string();
+  const std::string one_spatial = scratch_path("one_spatial.npy").string();
   const float values[6] = {1, 2, 3, 4, 5, 6};
   REQUIRE(io::write_npy(one_spatial, {2, 3, 1}, values, 6).ok());
   // A (1, 2) input in two groups: one value per group in the whole batch.
-  const std::string one_value = scratch("one_value.npy").string();
+  const std::string one_value = scratch_path("one_value.npy").string();
   REQUIRE(io::write_npy(one_value, {1, 2}, values, 2).ok());
-  const std::string out = scratch("refusals").string();
+  const std::string out = scratch_path("refusals").string();
   struct Case {
     std::string args, text;
   };
@@ -440,13 +426,13 @@ namespace vknorm::test {
 TEST_CASE("vknorm run with VKNORM_VALIDATION=1 fails on a validation-layer message, printing it") {
   if (skip_without_validation_layer("vknorm run with VKNORM_VALIDATION=1 fails on a validation-layer message")) return;
   const fs::path dir = fs::path(VKNORM_FIXTURE_DIR) / "batchnorm" / "bn2d_train";
-  const std::string out = scratch("validation").string();
+  const std::string out = scratch_path("validation").string();
   const std::string args = "run --op batchnorm --x " + (dir / "x.npy").string() + " --out " + out;
   const std::string best_practices = "VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT ";
   std::string errors;
   CHECK(run_tool(args, &errors) == 0);  // inherits VKNORM_VALIDATION=1: nothing to report
   CHECK_MESSAGE(errors.empty(), errors);
-  const fs::path err_file = scratch("validation_stderr.txt");
+  const fs::path err_file = scratch_path("validation_stderr.txt");
   auto run_with = [&](const std::string& env) {
     const int code = run_shell(env + best_practices + cli_program() + " " + args + " 2> " + err_file.string());
     errors = read_file(err_file);
@@ -505,7 +491,7 @@ TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit")
 }
 
 TEST_CASE("vknorm devices lists the device with its reduction path, and --json parses as an object") {
-  const fs::path out = scratch("devices.txt");
+  const fs::path out = scratch_path("devices.txt");
   const std::string tool = cli_program();
   REQUIRE(run_shell(tool + " devices > " + out.string()) == 0);
   const std::string listing = read_file(out);

@@ -19,18 +19,6 @@ namespace fs = std::filesystem;
 namespace vknorm::test {
 namespace {
 
-fs::path sync_scratch(const std::string& name) {
-  return fs::temp_directory_path() / ("vknorm_cli_sync_" + std::to_string(process_id()) + "_" + name);
-}
-
-// Runs the tool; returns its exit code and what it printed on stderr.
-int run_cli(const std::string& args, std::string* errors = nullptr) {
-  const fs::path err_file = sync_scratch("stderr.txt");
-  const int code = run_shell(cli_program() + " " + args + " 2> " + err_file.string());
-  if (errors) *errors = read_file(err_file);
-  return code;
-}
-
 // x, dy, weight, bias and running statistics of an (N, C, H, W) batch as .npy files in
 // `dir`, with mean ~ std (the shards then agree with the single run within 1e-6; see
 // sync_batchnorm.hpp); returns the tool's arguments for them.
@@ -84,15 +72,15 @@ TEST_CASE("vknorm run --sync-shards writes the plain run's outputs on the whole 
     CAPTURE(k.shards);
     CAPTURE(k.extra);
     if (k.half && skip_if_unsupported(context_for(TestDevice::subgroup), DType::f16)) continue;
-    const fs::path dir = sync_scratch("in_" + k.shards);
+    const fs::path dir = scratch_path("in_" + k.shards);
     const std::string args = "run" + write_inputs(dir, k.shape, k.half) + k.extra;
     std::string errors;
-    REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
-    REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "sync").string() + " --sync-shards " + k.shards, &errors) == 0,
+    REQUIRE_MESSAGE(run_tool(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
+    REQUIRE_MESSAGE(run_tool(args + " --out " + (dir / "sync").string() + " --sync-shards " + k.shards, &errors) == 0,
                     errors);
     compare_outputs(dir / "plain", dir / "sync", k.half);
     // --comm threads is the default, said out loud: the same bits.
-    REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "threads").string() + " --sync-shards " + k.shards +
+    REQUIRE_MESSAGE(run_tool(args + " --out " + (dir / "threads").string() + " --sync-shards " + k.shards +
                                 " --comm threads", &errors) == 0, errors);
     for (const char* name : {"y.npy", "dx.npy", "running_var.npy", "dweight.npy"})
       CHECK(read_file(dir / "threads" / name) == read_file(dir / "sync" / name));
@@ -101,11 +89,11 @@ TEST_CASE("vknorm run --sync-shards writes the plain run's outputs on the whole 
 }
 
 TEST_CASE("vknorm run --sync-shards in eval with running statistics runs plain: the same bits") {
-  const fs::path dir = sync_scratch("eval");
+  const fs::path dir = scratch_path("eval");
   const std::string args = "run" + write_inputs(dir, {5, 3, 4, 2}, false) + " --mode eval";
   std::string errors;
-  REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
-  REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "sync").string() + " --sync-shards 2,0,3", &errors) == 0, errors);
+  REQUIRE_MESSAGE(run_tool(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
+  REQUIRE_MESSAGE(run_tool(args + " --out " + (dir / "sync").string() + " --sync-shards 2,0,3", &errors) == 0, errors);
   for (const char* name : {"y.npy", "dx.npy", "dweight.npy", "dbias.npy"}) {
     CAPTURE(name);
     CHECK(!read_file(dir / "plain" / name).empty());
@@ -116,7 +104,7 @@ TEST_CASE("vknorm run --sync-shards in eval with running statistics runs plain: 
 }
 
 TEST_CASE("vknorm run --sync-shards refuses bad shards, an unknown or unbuilt --comm, and other ops") {
-  const fs::path dir = sync_scratch("refusals");
+  const fs::path dir = scratch_path("refusals");
   const std::string args = "run" + write_inputs(dir, {5, 3, 4, 2}, false) + " --out " + (dir / "out").string();
   struct Refusal {
     std::string extra, message;
@@ -134,11 +122,11 @@ TEST_CASE("vknorm run --sync-shards refuses bad shards, an unknown or unbuilt --
                            Refusal{" --comm threads", "--comm: applies with --sync-shards only"}}) {
     CAPTURE(r.extra);
     std::string errors;
-    CHECK(run_cli(args + r.extra, &errors) == 1);
+    CHECK(run_tool(args + r.extra, &errors) == 1);
     CHECK_MESSAGE(errors.find(r.message) != std::string::npos, errors);
   }
   std::string errors;
-  CHECK(run_cli("run --op layernorm --x " + (dir / "x.npy").string() + " --out " + (dir / "out").string() +
+  CHECK(run_tool("run --op layernorm --x " + (dir / "x.npy").string() + " --out " + (dir / "out").string() +
                     " --sync-shards 5", &errors) == 1);
   CHECK_MESSAGE(errors.find("--sync-shards: applies to batchnorm (SyncBatchNorm), not layernorm") != std::string::npos, errors);
   fs::remove_all(dir);
@@ -176,10 +164,10 @@ TEST_CASE("vknorm run --sync-shards --comm mpi: rank r runs shard r, rank 0 writ
   };
   for (const Case& k : {Case{2, "2,3", ""}, Case{3, "1,0,4", " --momentum none"}}) {
     CAPTURE(k.shards);
-    const fs::path dir = sync_scratch("mpi_" + k.shards);
+    const fs::path dir = scratch_path("mpi_" + k.shards);
     const std::string args = "run" + write_inputs(dir, {5, 3, 4, 2}, false) + k.extra;
     std::string errors;
-    REQUIRE_MESSAGE(run_cli(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
+    REQUIRE_MESSAGE(run_tool(args + " --out " + (dir / "plain").string(), &errors) == 0, errors);
     const std::string command = mpiexec(k.ranks) + VKNORM_CLI_PATH + " " + args + " --out " + (dir / "mpi").string() +
                                 " --sync-shards " + k.shards + " --comm mpi 2> " + (dir / "mpi_err.txt").string();
     CHECK_MESSAGE(std::system(command.c_str()) == 0, read_file(dir / "mpi_err.txt"));
@@ -187,7 +175,7 @@ TEST_CASE("vknorm run --sync-shards --comm mpi: rank r runs shard r, rank 0 writ
     fs::remove_all(dir);
   }
   // A world of 2 for 3 shards: every rank refuses, the job fails.
-  const fs::path dir = sync_scratch("mpi_world");
+  const fs::path dir = scratch_path("mpi_world");
   const std::string command = mpiexec(2) + VKNORM_CLI_PATH + " run" + write_inputs(dir, {5, 3, 4, 2}, false) +
                               " --out " + (dir / "out").string() + " --sync-shards 1,2,2 --comm mpi 2> " +
                               (dir / "err.txt").string();

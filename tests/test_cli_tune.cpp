@@ -16,18 +16,6 @@ namespace fs = std::filesystem;
 namespace vknorm::test {
 namespace {
 
-fs::path tune_scratch(const std::string& name) {
-  return fs::temp_directory_path() / ("vknorm_cli_tune_" + std::to_string(process_id()) + "_" + name);
-}
-
-int run_tool(const std::string& args, std::string* errors) {
-  const fs::path err_file = tune_scratch("stderr.txt");
-  const int code = run_shell(cli_program() + " " + args + " 2> " + shell_path(err_file) + " > " +
-                             shell_path(tune_scratch("stdout.txt")));
-  *errors = read_file(err_file);
-  return code;
-}
-
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -37,7 +25,7 @@ void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
 
 TEST_CASE("vknorm tune and bench --tuning refuse a file that is not a cache of this device") {
   std::string errors;
-  const fs::path garbage = tune_scratch("garbage.bin"), foreign = tune_scratch("foreign.bin");
+  const fs::path garbage = scratch_path("garbage.bin"), foreign = scratch_path("foreign.bin");
   write_bytes(garbage, {1, 2, 3});
   Capabilities elsewhere = context_for(TestDevice::subgroup).capabilities();
   elsewhere.vendor_id ^= 0x1000;
@@ -56,8 +44,7 @@ TEST_CASE("vknorm tune and bench --tuning refuse a file that is not a cache of t
   CHECK_MESSAGE(errors.find("--device: expected an index") != std::string::npos, errors);
   fs::remove(garbage);
   fs::remove(foreign);
-  fs::remove(tune_scratch("stderr.txt"));
-  fs::remove(tune_scratch("stdout.txt"));
+  fs::remove(scratch_path("tool_stderr.txt"));
 }
 
 }  // namespace vknorm::test

@@ -18,8 +18,6 @@
 namespace vknorm::test {
 namespace {
 
-constexpr double kTol = 3e-5;
-
 // One forward (and its running statistics) on a context, or on the reference (null).
 struct Forward {
   Result<NormForwardResult> out = Status::internal("not run");

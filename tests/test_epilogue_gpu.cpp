@@ -12,8 +12,6 @@
 namespace vknorm::test {
 namespace {
 
-constexpr double kTol = 3e-5;
-
 // Each kind's call in this test: 420 elements of x.
 void set_test_params(BatchNormParams& p) {
   p.shape = {4, 3, 5, 7};
@@ -39,7 +37,7 @@ void set_test_params(RMSNormParams& p) {
 
 // One kind's forward and backward, on the GPU or on the CPU reference. The backward gets
 // the forward's result (for saved statistics) and the gradient reaching the norm.
-struct Kind {
+struct EpilogueKind {
   std::string name;
   std::function<Result<NormForwardResult>(Context*, const Epilogue&, const std::vector<float>& residual)> forward;
   std::function<Result<NormBackwardResult>(Context*, const Epilogue&, const NormForwardResult& f,
@@ -48,8 +46,8 @@ struct Kind {
 };
 
 // Every kind of the table that has `layout`, with weight and bias drawn from `rng`.
-std::vector<Kind> kinds(Layout layout, DType dtype, const std::vector<float>& x, std::mt19937& rng) {
-  std::vector<Kind> out;
+std::vector<EpilogueKind> kinds(Layout layout, DType dtype, const std::vector<float>& x, std::mt19937& rng) {
+  std::vector<EpilogueKind> out;
   for_each_kind([&](auto kind) {
     using Params = typename decltype(kind)::type;
     using Row = NormKind<Params>;
@@ -96,7 +94,7 @@ TEST_CASE("Fused epilogue: residual add and ReLU, forward and backward, for ever
         const std::vector<float> x = maybe_half(random_vector(420, rng, 0.5f, 2.0f));
         const std::vector<float> residual = maybe_half(random_vector(420, rng));
         const std::vector<float> dy = maybe_half(random_vector(420, rng));
-        for (const Kind& kind : kinds(layout, dtype, x, rng))
+        for (const EpilogueKind& kind : kinds(layout, dtype, x, rng))
           for (int mode = 1; mode < 4; ++mode) {
             const Epilogue e{(mode & 1) != 0, (mode & 2) != 0};
             const std::string device_name = name(device), kind_name = kind.name;

@@ -14,8 +14,6 @@
 
 namespace vknorm::test {
 namespace {
-
-constexpr double kTol = 3e-5;
 constexpr uint16_t kSentinel = 0x7bcd;  // a float16 no output of these cases holds
 
 // The halves of one buffer: a sentinel, then x, residual, y, dy, dx, dresidual (n each,

@@ -21,7 +21,9 @@
 #include "vknorm/layernorm.hpp"
 #include "vknorm/recorder.hpp"
 
-namespace vknorm::test {
+// A namespace of its own: its hooks have the names of test_engine_objects.cpp's, and the
+// unity build (tests/CMakeLists.txt) may compile both files as one.
+namespace vknorm::test::faults {
 namespace {
 
 // What the injector does and has seen. One test at a time uses it (doctest runs test
@@ -468,4 +470,4 @@ TEST_CASE("Faults: VK_ERROR_DEVICE_LOST from submit or wait marks a standalone c
   for (const std::string& m : messages) FAIL_CHECK("validation layer: " << m);
 }
 
-}  // namespace vknorm::test
+}  // namespace vknorm::test::faults

@@ -17,21 +17,6 @@ namespace fs = std::filesystem;
 namespace vknorm::test {
 namespace {
 
-fs::path scratch(const std::string& name) {
-  return fs::temp_directory_path() / ("vknorm_kinds_" + std::to_string(process_id()) + "_" + name);
-}
-
-// Runs the tool; returns its exit code and what it printed on stderr.
-int run_tool(const std::string& args, std::string& errors) {
-  const fs::path err_file = scratch("stderr.txt");
-  const int code = run_shell(cli_program() + " " + args + " 2> " + err_file.string());
-  std::ifstream in(err_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  errors = ss.str();
-  return code;
-}
-
 std::string file_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
@@ -85,7 +70,7 @@ TEST_CASE("Kind table: rows whose statistics can come from running buffers are t
 }
 
 TEST_CASE("vknorm run --op takes both spellings of every kind, with the same result, and refuses others") {
-  const fs::path x = scratch("x.npy");
+  const fs::path x = scratch_path("x.npy");
   std::vector<float> values(24);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 7) % 11) - 3.0f;
   REQUIRE(io::write_npy(x.string(), {2, 4, 3}, values.data(), values.size()).ok());
@@ -97,10 +82,10 @@ TEST_CASE("vknorm run --op takes both spellings of every kind, with the same res
     std::string y[2];
     int i = 0;
     for (std::string_view spelling : {kind.name, kind.cli_name}) {
-      const fs::path out = scratch(std::string(spelling));
+      const fs::path out = scratch_path(std::string(spelling));
       std::string errors;
       CHECK_MESSAGE(run_tool("run --op " + std::string(spelling) + " --x " + x.string() + " --out " + out.string() + extra,
-                             errors) == 0,
+                             &errors) == 0,
                     errors);
       y[i++] = file_bytes(out / "y.npy");
       fs::remove_all(out);
@@ -109,25 +94,25 @@ TEST_CASE("vknorm run --op takes both spellings of every kind, with the same res
     CHECK(y[0] == y[1]);
   });
   std::string errors;
-  CHECK(run_tool("run --op batch-norm --x " + x.string() + " --out " + scratch("bad").string(), errors) != 0);
+  CHECK(run_tool("run --op batch-norm --x " + x.string() + " --out " + scratch_path("bad").string(), &errors) != 0);
   CHECK_MESSAGE(errors.find("--op: expected batchnorm, layernorm, rmsnorm, groupnorm or instancenorm, got "
                             "'batch-norm' (PyTorch's names batch_norm, layer_norm, rms_norm, group_norm and "
                             "instance_norm work too)") != std::string::npos,
                 errors);
   fs::remove(x);
-  fs::remove(scratch("stderr.txt"));
+  fs::remove(scratch_path("tool_stderr.txt"));
 }
 
 TEST_CASE("vknorm bench --kind takes both spellings") {
   for (const char* spelling : {"rmsnorm", "rms_norm"}) {
     CAPTURE(spelling);
-    const fs::path json = scratch(std::string(spelling) + ".json");
+    const fs::path json = scratch_path(std::string(spelling) + ".json");
     std::string errors;
     // One pass of one tensor is enough to name the kind, at half a whole bench's time.
     CHECK_MESSAGE(run_tool(std::string("bench --kind ") + spelling +
                                " --pass train_fwd --dtype f32 --runs 1 --warmup 0 --json " +
                                json.string() + " > /dev/null",
-                           errors) == 0,
+                           &errors) == 0,
                   errors);
     const std::string report = file_bytes(json);
     CHECK(report.find("\"id\": \"rms_norm ") != std::string::npos);
@@ -135,7 +120,7 @@ TEST_CASE("vknorm bench --kind takes both spellings") {
     fs::remove(json);
   }
   std::string errors;
-  CHECK(run_tool("bench --kind rms-norm > /dev/null", errors) != 0);
+  CHECK(run_tool("bench --kind rms-norm > /dev/null", &errors) != 0);
   CHECK_MESSAGE(errors.find("--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got "
                             "'rms-norm'") != std::string::npos,
                 errors);

@@ -16,16 +16,14 @@
 namespace vknorm::test {
 namespace {
 
-constexpr double kTol = 3e-5;
-
-// Inputs of one case; float16 cases hold values already rounded to float16.
-struct Inputs {
+// NormInputs of one case; float16 cases hold values already rounded to float16.
+struct NormInputs {
   std::vector<float> x, dy, w, b;
 };
 
-Inputs make_inputs(size_t elements, size_t affine, DType dtype, uint32_t seed, float mean = 0.5f, float stddev = 2.0f) {
+NormInputs make_inputs(size_t elements, size_t affine, DType dtype, uint32_t seed, float mean = 0.5f, float stddev = 2.0f) {
   std::mt19937 rng(seed);
-  Inputs in{random_vector(elements, rng, mean, stddev), random_vector(elements, rng),
+  NormInputs in{random_vector(elements, rng, mean, stddev), random_vector(elements, rng),
             random_vector(affine, rng, 1.0f, 0.5f), random_vector(affine, rng, 0.0f, 0.5f)};
   if (dtype == DType::f16) {
     in.x = round_to_half(in.x);
@@ -86,7 +84,7 @@ TEST_CASE("LayerNorm GPU matches the CPU reference") {
           p.elementwise_affine = affine > 0;
           p.bias = affine == 2;
           p.dtype = dtype;
-          Inputs in = make_inputs(product(t.shape), product(p.normalized_shape), dtype, seed++);
+          NormInputs in = make_inputs(product(t.shape), product(p.normalized_shape), dtype, seed++);
           Context& ctx = context_for(device);
           if (skip_if_unsupported(ctx, dtype)) continue;
           auto got = layer_norm_forward(ctx, p, in.x, in.w, in.b);
@@ -116,7 +114,7 @@ TEST_CASE("RMSNorm GPU matches the CPU reference") {
             p.elementwise_affine = affine;
             if (!default_eps) p.eps = 1e-3f;
             p.dtype = dtype;
-            Inputs in = make_inputs(product(t.shape), product(p.normalized_shape), dtype, seed++);
+            NormInputs in = make_inputs(product(t.shape), product(p.normalized_shape), dtype, seed++);
             Context& ctx = context_for(device);
             if (skip_if_unsupported(ctx, dtype)) continue;
             auto got = rms_norm_forward(ctx, p, in.x, in.w);
@@ -157,7 +155,7 @@ TEST_CASE("GroupNorm GPU matches the CPU reference") {
             p.affine = affine;
             p.layout = layout;
             p.dtype = dtype;
-            Inputs in = make_inputs(product(c.shape), static_cast<size_t>(c.shape[1]), dtype, seed++);
+            NormInputs in = make_inputs(product(c.shape), static_cast<size_t>(c.shape[1]), dtype, seed++);
             Context& ctx = context_for(device);
             if (skip_if_unsupported(ctx, dtype)) continue;
             auto got = group_norm_forward(ctx, p, in.x, in.w, in.b);
@@ -208,7 +206,7 @@ TEST_CASE("InstanceNorm GPU matches the CPU reference") {
               p.layout = layout;
               p.dtype = dtype;
               const size_t C = static_cast<size_t>(c.shape[c.shape.size() == 3 && c.dims == InstanceNormDims::d2 ? 0 : 1]);
-              Inputs in = make_inputs(product(c.shape), C, dtype, seed++);
+              NormInputs in = make_inputs(product(c.shape), C, dtype, seed++);
               std::mt19937 rng(seed);
               std::vector<float> rm, rv;
               if (mode.track) {
@@ -241,7 +239,7 @@ TEST_CASE("Numerical stress that broke peers: float16 deviations above 256, cons
       p.shape = {4, 1000};
       p.normalized_shape = {1000};
       p.dtype = DType::f16;
-      Inputs in = make_inputs(4000, 1000, DType::f16, 7, 1000.0f, 300.0f);
+      NormInputs in = make_inputs(4000, 1000, DType::f16, 7, 1000.0f, 300.0f);
       auto got = layer_norm_forward(ctx, p, in.x, in.w, in.b);
       compare_forward(got, reference::layer_norm_forward(p, in.x, in.w, in.b), DType::f16);
       double spread = 0.0;
@@ -263,7 +261,7 @@ TEST_CASE("Numerical stress that broke peers: float16 deviations above 256, cons
       LayerNormParams p;
       p.shape = {2, 4096};
       p.normalized_shape = {4096};
-      Inputs in = make_inputs(8192, 4096, DType::f32, 9, 1e4f, 1.0f);
+      NormInputs in = make_inputs(8192, 4096, DType::f32, 9, 1e4f, 1.0f);
       auto want = reference::layer_norm_forward(p, in.x, in.w, in.b);
       auto got = layer_norm_forward(ctx, p, in.x, in.w, in.b);
       REQUIRE(got.ok());
@@ -284,7 +282,7 @@ TEST_CASE("GroupNorm(1) equals LayerNorm over (C, *), GroupNorm(C) equals Instan
     CAPTURE(device_name);
     Context& ctx = context_for(device);
     const std::vector<int64_t> shape = {3, 4, 5, 6};
-    Inputs in = make_inputs(360, 4, DType::f32, 11);
+    NormInputs in = make_inputs(360, 4, DType::f32, 11);
     GroupNormParams g1;
     g1.shape = shape;
     g1.num_groups = 1;

@@ -25,7 +25,7 @@ using namespace vknorm::reftest;
 
 namespace {
 
-BatchNormParams make_params(std::vector<int64_t> shape, bool training = true, bool affine = true,
+BatchNormParams make_batch_norm_params(std::vector<int64_t> shape, bool training = true, bool affine = true,
                             bool track = true, BatchNormDims dims = BatchNormDims::any) {
   BatchNormParams p;
   p.shape = std::move(shape);
@@ -153,7 +153,7 @@ TEST_CASE("batchnorm reference: two values per channel give xhat = +-d/sqrt(d^2+
   const std::vector<float> w = {2.0f, 0.5f, -1.0f}, bias = {0.1f, -0.2f, 0.3f};
   std::vector<float> rm = {0.0f, 1.0f, 2.0f}, rv = {1.0f, 2.0f, 0.5f};
   const std::vector<float> rm0 = rm, rv0 = rv;
-  BatchNormParams p = make_params({2, 3});
+  BatchNormParams p = make_batch_norm_params({2, 3});
   auto out = ref::batch_norm_forward(p, x, w, bias, rm, rv);
   REQUIRE(out.ok());
   for (size_t c = 0; c < 3; ++c) {
@@ -176,7 +176,7 @@ TEST_CASE("batchnorm reference: a constant channel gives y = beta and an unbiase
   const std::vector<float> x = {7, 1, 7, 2, 7, 3, 7, 4};  // (4, 2)
   const std::vector<float> w = {3.0f, 1.0f}, bias = {-0.25f, 0.0f};
   std::vector<float> rm = {1.0f, -1.0f}, rv = {2.0f, 4.0f};
-  BatchNormParams p = make_params({4, 2});
+  BatchNormParams p = make_batch_norm_params({4, 2});
   p.momentum = 0.25f;
   auto out = ref::batch_norm_forward(p, x, w, bias, rm, rv);
   REQUIRE(out.ok());
@@ -196,7 +196,7 @@ TEST_CASE("batchnorm reference: eval uses the running statistics and leaves them
   const std::vector<float> w = {2.0f, -1.0f}, bias = {0.5f, 0.25f};
   std::vector<float> rm = {0.5f, -0.5f}, rv = {4.0f, 0.25f};
   const std::vector<float> rm0 = rm, rv0 = rv;
-  auto out = ref::batch_norm_forward(make_params({2, 2}, /*training=*/false), x, w, bias, rm, rv);
+  auto out = ref::batch_norm_forward(make_batch_norm_params({2, 2}, /*training=*/false), x, w, bias, rm, rv);
   REQUIRE(out.ok());
   CHECK(rm == rm0);
   CHECK(rv == rv0);
@@ -208,7 +208,7 @@ TEST_CASE("batchnorm reference: eval uses the running statistics and leaves them
   }
   // Fixed statistics: dx = w * dy / sqrt(rv + eps).
   const std::vector<float> dy = {1.0f, -2.0f, 0.5f, 3.0f};
-  auto grads = ref::batch_norm_backward(make_params({2, 2}, false), x, dy, w, rm, rv);
+  auto grads = ref::batch_norm_backward(make_batch_norm_params({2, 2}, false), x, dy, w, rm, rv);
   REQUIRE(grads.ok());
   for (size_t i = 0; i < 4; ++i) {
     const size_t c = i % 2;
@@ -221,7 +221,7 @@ TEST_CASE("batchnorm reference: eval uses the running statistics and leaves them
 TEST_CASE("batchnorm reference: without tracked statistics eval uses the batch's") {
   const std::vector<float> x = {1.0f, 3.0f, 5.0f, 7.0f};  // (2, 1, 2)
   std::vector<float> none;
-  auto out = ref::batch_norm_forward(make_params({2, 1, 2}, false, false, false), x, none, none, none, none);
+  auto out = ref::batch_norm_forward(make_batch_norm_params({2, 1, 2}, false, false, false), x, none, none, none, none);
   REQUIRE(out.ok());
   const double invstd = 1.0 / std::sqrt(5.0 + 1e-5);  // mean 4, var (9+1+1+9)/4
   for (size_t i = 0; i < 4; ++i) CHECK(out->y[i] == doctest::Approx((x[i] - 4.0) * invstd));
@@ -233,7 +233,7 @@ TEST_CASE("batchnorm reference: empty batch") {
   const std::vector<float> w = {1.0f, 2.0f, 3.0f}, bias = {0.0f, 1.0f, 2.0f};
   std::vector<float> rm = {0.5f, 0.25f, 1.0f}, rv = {2.0f, 3.0f, 4.0f};
   const std::vector<float> rm0 = rm, rv0 = rv;
-  const BatchNormParams p = make_params({0, 3, 2, 2}, true, true, true, BatchNormDims::d2);
+  const BatchNormParams p = make_batch_norm_params({0, 3, 2, 2}, true, true, true, BatchNormDims::d2);
   auto out = ref::batch_norm_forward(p, {}, w, bias, rm, rv);
   REQUIRE(out.ok());
   CHECK(out->y.empty());
@@ -250,15 +250,15 @@ TEST_CASE("batchnorm reference: empty batch") {
 }
 
 TEST_CASE("batchnorm reference: gradients match finite differences") {
-  SUBCASE("train, batch statistics") { check_finite_differences(make_params({3, 2, 5}), 11); }
-  SUBCASE("train, (N, C)") { check_finite_differences(make_params({4, 3}), 12); }
-  SUBCASE("train, no affine") { check_finite_differences(make_params({2, 3, 2, 2}, true, false), 13); }
-  SUBCASE("eval, running statistics") { check_finite_differences(make_params({3, 2, 5}, false), 14); }
+  SUBCASE("train, batch statistics") { check_finite_differences(make_batch_norm_params({3, 2, 5}), 11); }
+  SUBCASE("train, (N, C)") { check_finite_differences(make_batch_norm_params({4, 3}), 12); }
+  SUBCASE("train, no affine") { check_finite_differences(make_batch_norm_params({2, 3, 2, 2}, true, false), 13); }
+  SUBCASE("eval, running statistics") { check_finite_differences(make_batch_norm_params({3, 2, 5}, false), 14); }
   SUBCASE("eval, not tracked: batch statistics") {
-    check_finite_differences(make_params({3, 2, 2, 2}, false, true, false), 15);
+    check_finite_differences(make_batch_norm_params({3, 2, 2, 2}, false, true, false), 15);
   }
   SUBCASE("larger eps") {
-    BatchNormParams p = make_params({2, 2, 3});
+    BatchNormParams p = make_batch_norm_params({2, 2, 3});
     p.eps = 0.5f;
     check_finite_differences(p, 16);
   }
@@ -376,32 +376,32 @@ vknorm::Status forward_status(const BatchNormParams& p, size_t x_len, size_t w_l
 
 TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's words") {
   SUBCASE("wrong rank") {
-    check_refused(forward_status(make_params({2, 3, 2, 2}, true, true, true, BatchNormDims::d1), 24, 3, 3, 3, 3),
+    check_refused(forward_status(make_batch_norm_params({2, 3, 2, 2}, true, true, true, BatchNormDims::d1), 24, 3, 3, 3, 3),
                   {"x:", "expected 2D or 3D input (got 4D input)"});
-    check_refused(forward_status(make_params({3}, true, true, true, BatchNormDims::d1), 3, 3, 3, 3, 3),
+    check_refused(forward_status(make_batch_norm_params({3}, true, true, true, BatchNormDims::d1), 3, 3, 3, 3, 3),
                   {"x:", "expected 2D or 3D input (got 1D input)"});
-    check_refused(forward_status(make_params({2, 3, 4}, true, true, true, BatchNormDims::d2), 24, 3, 3, 3, 3),
+    check_refused(forward_status(make_batch_norm_params({2, 3, 4}, true, true, true, BatchNormDims::d2), 24, 3, 3, 3, 3),
                   {"x:", "expected 4D input (got 3D input)"});
-    check_refused(forward_status(make_params({2, 3, 2, 2}, true, true, true, BatchNormDims::d3), 24, 3, 3, 3, 3),
+    check_refused(forward_status(make_batch_norm_params({2, 3, 2, 2}, true, true, true, BatchNormDims::d3), 24, 3, 3, 3, 3),
                   {"x:", "expected 5D input (got 4D input)"});
   }
   SUBCASE("one value per channel") {
     const char* phrase = "Expected more than 1 value per channel when training";
-    check_refused(forward_status(make_params({1, 3}, true, true, true, BatchNormDims::d1), 3, 3, 3, 3, 3),
+    check_refused(forward_status(make_batch_norm_params({1, 3}, true, true, true, BatchNormDims::d1), 3, 3, 3, 3, 3),
                   {"x:", phrase});
-    check_refused(forward_status(make_params({1, 3, 1, 1}, true, true, true, BatchNormDims::d2), 3, 3, 3, 3, 3),
+    check_refused(forward_status(make_batch_norm_params({1, 3, 1, 1}, true, true, true, BatchNormDims::d2), 3, 3, 3, 3, 3),
                   {"x:", phrase});
     // Without tracked statistics eval uses the batch too, so PyTorch refuses it as well.
-    check_refused(forward_status(make_params({1, 3}, false, true, false, BatchNormDims::d1), 3, 3, 3, 0, 0),
+    check_refused(forward_status(make_batch_norm_params({1, 3}, false, true, false, BatchNormDims::d1), 3, 3, 3, 0, 0),
                   {"x:", phrase});
     // Eval with running statistics needs no batch statistics.
-    CHECK(forward_status(make_params({1, 3}, false, true, true, BatchNormDims::d1), 3, 3, 3, 3, 3).ok());
+    CHECK(forward_status(make_batch_norm_params({1, 3}, false, true, true, BatchNormDims::d1), 3, 3, 3, 3, 3).ok());
     std::vector<float> one(3, 1.0f);
-    CHECK(ref::batch_norm_backward(make_params({1, 3}, false), one, one, one, one, one).ok());
-    check_refused(ref::batch_norm_backward(make_params({1, 3}), one, one, one, one, one).status(), {phrase});
+    CHECK(ref::batch_norm_backward(make_batch_norm_params({1, 3}, false), one, one, one, one, one).ok());
+    check_refused(ref::batch_norm_backward(make_batch_norm_params({1, 3}), one, one, one, one, one).status(), {phrase});
   }
   SUBCASE("per-channel lengths") {
-    const BatchNormParams p = make_params({2, 3, 2, 5}, true, true, true, BatchNormDims::d2);
+    const BatchNormParams p = make_batch_norm_params({2, 3, 2, 5}, true, true, true, BatchNormDims::d2);
     check_refused(forward_status(p, 60, 4, 3, 3, 3), {"weight:", "weight should contain 3 elements not 4"});
     check_refused(forward_status(p, 60, 3, 2, 3, 3), {"bias:", "bias should contain 3 elements not 2"});
     check_refused(forward_status(p, 60, 3, 3, 4, 3),
@@ -413,7 +413,7 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
     eval.training = false;
     check_refused(forward_status(eval, 60, 3, 3, 3, 1), {"running_var should contain 3 elements not 1"});
     // Absent by the params: ignored whatever their length.
-    CHECK(forward_status(make_params({2, 3, 2, 5}, true, false, false), 60, 7, 0, 1, 2).ok());
+    CHECK(forward_status(make_batch_norm_params({2, 3, 2, 5}, true, false, false), 60, 7, 0, 1, 2).ok());
     std::vector<float> x(60, 1.0f), three(3, 1.0f), four(4, 1.0f);
     check_refused(ref::batch_norm_backward(p, x, x, four, three, three).status(),
                   {"weight:", "weight should contain 3 elements not 4"});
@@ -421,7 +421,7 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
                   {"running_mean:", "running_mean should contain 3 elements not 4"});
   }
   SUBCASE("element counts") {
-    const BatchNormParams p = make_params({2, 3, 2, 5});
+    const BatchNormParams p = make_batch_norm_params({2, 3, 2, 5});
     check_refused(forward_status(p, 59, 3, 3, 3, 3), {"x: expected 60 elements", "got 59"});
     std::vector<float> x(60, 1.0f), dy(61, 1.0f), three(3, 1.0f);
     check_refused(ref::batch_norm_backward(p, x, dy, three, three, three).status(),
@@ -430,7 +430,7 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
   SUBCASE("eps") {
     // eps = 0 is accepted, as PyTorch does (the "eps = 0 and any finite momentum" test);
     // a negative or non-finite eps is refused.
-    BatchNormParams p = make_params({2, 3});
+    BatchNormParams p = make_batch_norm_params({2, 3});
     p.eps = 0.0f;
     CHECK(forward_status(p, 6, 3, 3, 3, 3).ok());
     p.eps = -1e-5f;
@@ -439,15 +439,15 @@ TEST_CASE("batchnorm reference: refusals name the argument and use PyTorch's wor
     check_refused(forward_status(p, 6, 3, 3, 3, 3), {"eps:", "expected a finite value >= 0"});
   }
   SUBCASE("momentum and C = 0") {
-    BatchNormParams p = make_params({2, 3});
+    BatchNormParams p = make_batch_norm_params({2, 3});
     p.momentum = NAN;
     check_refused(forward_status(p, 6, 3, 3, 3, 3), {"momentum: expected a finite factor, got nan"});
     p.training = false;  // eval: momentum unused
     CHECK(forward_status(p, 6, 3, 3, 3, 3).ok());
     // C = 0: PyTorch's empty-input path indexes weight[0], so only without affine.
-    check_refused(forward_status(make_params({4, 0}), 0, 0, 0, 0, 0),
+    check_refused(forward_status(make_batch_norm_params({4, 0}), 0, 0, 0, 0, 0),
                   {"x: the channel dimension C is 0", "only without affine"});
-    CHECK(forward_status(make_params({4, 0}, true, false), 0, 0, 0, 0, 0).ok());
+    CHECK(forward_status(make_batch_norm_params({4, 0}, true, false), 0, 0, 0, 0, 0).ok());
   }
 }
 

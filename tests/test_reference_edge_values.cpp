@@ -13,7 +13,9 @@
 #include "vknorm/layernorm.hpp"
 #include "vknorm/rmsnorm.hpp"
 
-namespace vknorm::test {
+// A namespace of its own: its kInf, kNaN and Kind are test_edge_values_gpu.cpp's names, and
+// the unity build (tests/CMakeLists.txt) may compile both files as one.
+namespace vknorm::test::reference_edge_values {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -222,4 +224,4 @@ TEST_CASE("Reference: values from 1e20 to 1e36 give the float64 closed forms, ro
     }
 }
 
-}  // namespace vknorm::test
+}  // namespace vknorm::test::reference_edge_values

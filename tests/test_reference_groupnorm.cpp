@@ -19,7 +19,7 @@ using namespace vknorm::reftest;
 
 namespace {
 
-GroupNormParams make_params(std::vector<int64_t> shape, int64_t groups, bool affine = true) {
+GroupNormParams make_group_norm_params(std::vector<int64_t> shape, int64_t groups, bool affine = true) {
   GroupNormParams p;
   p.shape = std::move(shape);
   p.num_groups = groups;
@@ -69,7 +69,7 @@ void check_finite_differences(const GroupNormParams& p, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("groupnorm reference: geometry") {
-  auto g = vknorm::check_group_norm(make_params({2, 6, 5, 7}, 3));
+  auto g = vknorm::check_group_norm(make_group_norm_params({2, 6, 5, 7}, 3));
   REQUIRE(g.ok());
   CHECK(g->elements == 420);
   CHECK(g->outer == 2);
@@ -80,13 +80,13 @@ TEST_CASE("groupnorm reference: geometry") {
   CHECK(g->affine_size == 6);
   CHECK(g->uses_batch_stats);
   CHECK_FALSE(g->updates_running);
-  CHECK(vknorm::check_group_norm(make_params({3, 4}, 2))->group_size == 2);  // (N, C): no spatial dims
+  CHECK(vknorm::check_group_norm(make_group_norm_params({3, 4}, 2))->group_size == 2);  // (N, C): no spatial dims
 }
 
 TEST_CASE("groupnorm reference: two channels per group without spatial dims, weight per channel") {
   // x (1, 4), G = 2: groups {1, 4} and {-3, 5}; mean (a+b)/2, biased var d^2, d = (a-b)/2.
   const std::vector<float> x = {1.0f, 4.0f, -3.0f, 5.0f}, w = {2.0f, -0.5f, 1.5f, 3.0f}, b = {0.1f, 0.2f, 0.3f, 0.4f};
-  auto out = ref::group_norm_forward(make_params({1, 4}, 2), x, w, b);
+  auto out = ref::group_norm_forward(make_group_norm_params({1, 4}, 2), x, w, b);
   REQUIRE(out.ok());
   for (size_t k = 0; k < 2; ++k) {
     const double d = (double(x[2 * k]) - x[2 * k + 1]) / 2.0, xhat = d / std::sqrt(d * d + 1e-5);
@@ -115,7 +115,7 @@ TEST_CASE("groupnorm reference: GroupNorm(1) is LayerNorm over (C, *)") {
   for (bool affine : {false, true}) {
     CAPTURE(affine);
     ln.elementwise_affine = ln.bias = affine;
-    const GroupNormParams p = make_params(shape, 1, affine);
+    const GroupNormParams p = make_group_norm_params(shape, 1, affine);
     auto gn_y = ref::group_norm_forward(p, x, w, b);
     auto ln_y = ref::layer_norm_forward(ln, x, w_ln, b_ln);
     auto gn_g = ref::group_norm_backward(p, x, dy, w);
@@ -149,7 +149,7 @@ TEST_CASE("groupnorm reference: GroupNorm(C) is InstanceNorm") {
   for (bool affine : {false, true}) {
     CAPTURE(affine);
     in.affine = affine;
-    const GroupNormParams p = make_params(shape, 4, affine);
+    const GroupNormParams p = make_group_norm_params(shape, 4, affine);
     std::vector<float> no_running;
     auto gn_y = ref::group_norm_forward(p, x, w, b);
     auto in_y = ref::instance_norm_forward(in, x, w, b, no_running, no_running);
@@ -171,7 +171,7 @@ TEST_CASE("groupnorm reference: empty batch and empty spatial dims") {
   const std::vector<float> w = {1.0f, 2.0f, 3.0f, 4.0f}, b(4, 0.5f);
   for (const std::vector<int64_t>& shape : {std::vector<int64_t>{0, 4, 3}, std::vector<int64_t>{2, 4, 0}}) {
     CAPTURE(shape[0]);
-    const GroupNormParams p = make_params(shape, 2);
+    const GroupNormParams p = make_group_norm_params(shape, 2);
     auto out = ref::group_norm_forward(p, {}, w, b);
     REQUIRE(out.ok());
     CHECK(out->y.empty());
@@ -187,14 +187,14 @@ TEST_CASE("groupnorm reference: empty batch and empty spatial dims") {
 }
 
 TEST_CASE("groupnorm reference: gradients match finite differences") {
-  SUBCASE("G = 2") { check_finite_differences(make_params({2, 6, 3}, 2), 31); }
-  SUBCASE("G = 1") { check_finite_differences(make_params({2, 4, 2, 2}, 1), 32); }
-  SUBCASE("G = C") { check_finite_differences(make_params({2, 3, 4}, 3), 33); }
-  SUBCASE("no affine") { check_finite_differences(make_params({2, 4, 3}, 2, false), 34); }
-  SUBCASE("no spatial dims") { check_finite_differences(make_params({3, 4}, 2), 35); }
-  SUBCASE("one value per group, N = 2") { check_finite_differences(make_params({2, 2}, 2), 36); }
+  SUBCASE("G = 2") { check_finite_differences(make_group_norm_params({2, 6, 3}, 2), 31); }
+  SUBCASE("G = 1") { check_finite_differences(make_group_norm_params({2, 4, 2, 2}, 1), 32); }
+  SUBCASE("G = C") { check_finite_differences(make_group_norm_params({2, 3, 4}, 3), 33); }
+  SUBCASE("no affine") { check_finite_differences(make_group_norm_params({2, 4, 3}, 2, false), 34); }
+  SUBCASE("no spatial dims") { check_finite_differences(make_group_norm_params({3, 4}, 2), 35); }
+  SUBCASE("one value per group, N = 2") { check_finite_differences(make_group_norm_params({2, 2}, 2), 36); }
   SUBCASE("larger eps") {
-    GroupNormParams p = make_params({2, 4, 3}, 2);
+    GroupNormParams p = make_group_norm_params({2, 4, 3}, 2);
     p.eps = 0.5f;
     check_finite_differences(p, 37);
   }
@@ -211,7 +211,7 @@ TEST_CASE("groupnorm reference: PyTorch fixtures") {
     auto kv = read_params(dir + "params.txt");
     REQUIRE(kv["op"] == "groupnorm");
     const vknorm::io::NpyArray x = load_array(dir + "x.npy");
-    GroupNormParams p = make_params(x.shape, std::stoll(kv["groups"]), kv["affine"] == "1");
+    GroupNormParams p = make_group_norm_params(x.shape, std::stoll(kv["groups"]), kv["affine"] == "1");
     p.eps = std::stof(kv["eps"]);
     const std::vector<float> w = p.affine ? load(dir + "weight.npy") : std::vector<float>{};
     const std::vector<float> b = p.affine ? load(dir + "bias.npy") : std::vector<float>{};
@@ -243,42 +243,42 @@ TEST_CASE("groupnorm reference: refusals name the argument and use PyTorch's wor
                                              std::vector<float>(b_len, 0.0f)));
   };
   SUBCASE("groups") {
-    check_refused(forward_status(make_params({2, 6, 4}, 4), 48, 6, 6),
+    check_refused(forward_status(make_group_norm_params({2, 6, 4}, 4), 48, 6, 6),
                   {"num_groups: Expected number of channels in input to be divisible by num_groups, but got input "
                    "of shape [2, 6, 4] and num_groups=4"});
-    check_refused(forward_status(make_params({2, 2, 3}, 4), 12, 2, 2),
+    check_refused(forward_status(make_group_norm_params({2, 2, 3}, 4), 12, 2, 2),
                   {"Expected number of channels in input to be divisible by num_groups"});
-    check_refused(forward_status(make_params({2, 6, 4}, 0), 48, 6, 6),
+    check_refused(forward_status(make_group_norm_params({2, 6, 4}, 0), 48, 6, 6),
                   {"num_groups: Expected num groups to be greater than 0, got 0"});
-    check_refused(forward_status(make_params({2, 6, 4}, -2), 48, 6, 6),
+    check_refused(forward_status(make_group_norm_params({2, 6, 4}, -2), 48, 6, 6),
                   {"num_groups: Expected num groups to be greater than 0, got -2"});
   }
   SUBCASE("one value per group in the whole batch") {
     // F.group_norm checks [N*C//G, G, *spatial] before divisibility and prints that list.
     const char* phrase = "x: Expected more than 1 value per channel when training, got input size ";
-    check_refused(forward_status(make_params({1, 2}, 2), 2, 2, 2), {phrase, "size [1, 2] "});
-    check_refused(forward_status(make_params({1, 2, 1, 1}, 2), 2, 2, 2), {phrase, "size [1, 2, 1, 1] "});
-    check_refused(forward_status(make_params({1, 3}, 2), 3, 3, 3), {phrase, "size [1, 2] "});
+    check_refused(forward_status(make_group_norm_params({1, 2}, 2), 2, 2, 2), {phrase, "size [1, 2] "});
+    check_refused(forward_status(make_group_norm_params({1, 2, 1, 1}, 2), 2, 2, 2), {phrase, "size [1, 2, 1, 1] "});
+    check_refused(forward_status(make_group_norm_params({1, 3}, 2), 3, 3, 3), {phrase, "size [1, 2] "});
     // More than one value in the batch, even if one per (n, group): accepted.
-    CHECK(forward_status(make_params({2, 2}, 2), 4, 2, 2).ok());
-    CHECK(forward_status(make_params({1, 2}, 1), 2, 2, 2).ok());
-    CHECK(forward_status(make_params({1, 4}, 2), 4, 4, 4).ok());
+    CHECK(forward_status(make_group_norm_params({2, 2}, 2), 4, 2, 2).ok());
+    CHECK(forward_status(make_group_norm_params({1, 2}, 1), 2, 2, 2).ok());
+    CHECK(forward_status(make_group_norm_params({1, 4}, 2), 4, 4, 4).ok());
   }
   SUBCASE("shape") {
-    check_refused(forward_status(make_params({6}, 2), 6, 6, 6),
+    check_refused(forward_status(make_group_norm_params({6}, 2), 6, 6, 6),
                   {"x: expected at least 2D input (N, C, *) (got 1D input)"});
-    check_refused(forward_status(make_params({2, -6, 4}, 2), 48, 6, 6),
+    check_refused(forward_status(make_group_norm_params({2, -6, 4}, 2), 48, 6, 6),
                   {"x: dimension 1 of shape [2, -6, 4] is negative"});
     // C = 0: an empty output, as PyTorch's (also with its empty weight and bias).
-    CHECK(forward_status(make_params({2, 0, 3}, 1), 0, 0, 0).ok());
-    GroupNormParams p = make_params({2, 6, 4}, 2);
+    CHECK(forward_status(make_group_norm_params({2, 0, 3}, 1), 0, 0, 0).ok());
+    GroupNormParams p = make_group_norm_params({2, 6, 4}, 2);
     p.eps = -1e-5f;
     check_refused(forward_status(p, 48, 6, 6), {"eps: expected a finite value >= 0"});
     p.eps = 0.0f;
     CHECK(forward_status(p, 48, 6, 6).ok());
   }
   SUBCASE("lengths") {
-    const GroupNormParams p = make_params({2, 6, 3}, 2);
+    const GroupNormParams p = make_group_norm_params({2, 6, 3}, 2);
     check_refused(forward_status(p, 36, 5, 6),
                   {"weight: Expected weight to be a vector of size equal to the number of channels in input, but got "
                    "weight of shape [5] and input with 6 channels"});
@@ -286,7 +286,7 @@ TEST_CASE("groupnorm reference: refusals name the argument and use PyTorch's wor
                   {"bias: Expected bias to be a vector of size equal to the number of channels in input, but got "
                    "bias of shape [12]"});
     check_refused(forward_status(p, 35, 6, 6), {"x: expected 36 elements", "got 35"});
-    CHECK(forward_status(make_params({2, 6, 3}, 2, false), 36, 0, 9).ok());  // absent: ignored
+    CHECK(forward_status(make_group_norm_params({2, 6, 3}, 2, false), 36, 0, 9).ok());  // absent: ignored
     const std::vector<float> x(36, 1.0f);
     check_refused(status_of(ref::group_norm_backward(p, x, std::vector<float>(37, 1.0f), std::vector<float>(6, 1.0f))),
                   {"dy: expected 36 elements", "got 37"});
@@ -299,12 +299,12 @@ TEST_CASE("groupnorm reference: refusals name the argument and use PyTorch's wor
 // PyTorch cannot hold such a tensor (numel is int64_t); vknorm refuses it the same way.
 TEST_CASE("groupnorm reference: a shape past INT64_MAX elements is refused, not overflowed") {
   const int64_t big = int64_t{1} << 32;
-  auto g = vknorm::check_group_norm(make_params({big, (big >> 1) + 1}, INT64_MAX));
+  auto g = vknorm::check_group_norm(make_group_norm_params({big, (big >> 1) + 1}, INT64_MAX));
   REQUIRE_FALSE(g.ok());
   CHECK_MESSAGE(g.status().message().find("x: shape [4294967296, 2147483649] has more elements than int64_t can count") !=
                     std::string::npos,
                 g.status().message());
   // Exactly INT64_MAX elements (49 * 73 * 127 * 337 * 92737 * 649657) still pass the count.
-  auto max = vknorm::check_group_norm(make_params({49 * 73 * 127, 337 * 92737, 649657}, 1));
+  auto max = vknorm::check_group_norm(make_group_norm_params({49 * 73 * 127, 337 * 92737, 649657}, 1));
   CHECK(max.ok());
 }

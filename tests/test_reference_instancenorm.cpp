@@ -17,7 +17,7 @@ using namespace vknorm::reftest;
 
 namespace {
 
-InstanceNormParams make_params(std::vector<int64_t> shape, InstanceNormDims dims = InstanceNormDims::any,
+InstanceNormParams make_instance_norm_params(std::vector<int64_t> shape, InstanceNormDims dims = InstanceNormDims::any,
                                bool training = true, bool affine = false, bool track = false) {
   InstanceNormParams p;
   p.shape = std::move(shape);
@@ -74,7 +74,7 @@ void check_finite_differences(const InstanceNormParams& p, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("instancenorm reference: geometry, batched and unbatched") {
-  auto g = vknorm::check_instance_norm(make_params({2, 3, 4, 5}, InstanceNormDims::d2));
+  auto g = vknorm::check_instance_norm(make_instance_norm_params({2, 3, 4, 5}, InstanceNormDims::d2));
   REQUIRE(g.ok());
   CHECK(g->elements == 120);
   CHECK(g->outer == 2);
@@ -86,21 +86,21 @@ TEST_CASE("instancenorm reference: geometry, batched and unbatched") {
   CHECK(g->uses_batch_stats);
   CHECK_FALSE(g->updates_running);
   // Unbatched (C, H, W) counts as N = 1; InstanceNorm1d's 2-D input is (C, L).
-  auto u = vknorm::check_instance_norm(make_params({3, 4, 5}, InstanceNormDims::d2));
+  auto u = vknorm::check_instance_norm(make_instance_norm_params({3, 4, 5}, InstanceNormDims::d2));
   REQUIRE(u.ok());
   CHECK(u->outer == 1);
   CHECK(u->channels == 3);
   CHECK(u->spatial == 20);
-  auto l = vknorm::check_instance_norm(make_params({4, 9}, InstanceNormDims::d1));
+  auto l = vknorm::check_instance_norm(make_instance_norm_params({4, 9}, InstanceNormDims::d1));
   REQUIRE(l.ok());
   CHECK((l->outer == 1 && l->channels == 4 && l->spatial == 9));
   // F.instance_norm reads a 3-D input as (N, C, L).
-  CHECK(vknorm::check_instance_norm(make_params({3, 4, 5}))->outer == 3);
-  auto eval = vknorm::check_instance_norm(make_params({2, 3, 4}, InstanceNormDims::d1, false, false, true));
+  CHECK(vknorm::check_instance_norm(make_instance_norm_params({3, 4, 5}))->outer == 3);
+  auto eval = vknorm::check_instance_norm(make_instance_norm_params({2, 3, 4}, InstanceNormDims::d1, false, false, true));
   CHECK_FALSE(eval->uses_batch_stats);
   CHECK_FALSE(eval->updates_running);
-  CHECK(vknorm::check_instance_norm(make_params({2, 3, 4}, InstanceNormDims::d1, true, false, true))->updates_running);
-  CHECK(vknorm::check_instance_norm(make_params({2, 3, 4}, InstanceNormDims::d1, false))->uses_batch_stats);
+  CHECK(vknorm::check_instance_norm(make_instance_norm_params({2, 3, 4}, InstanceNormDims::d1, true, false, true))->updates_running);
+  CHECK(vknorm::check_instance_norm(make_instance_norm_params({2, 3, 4}, InstanceNormDims::d1, false))->uses_batch_stats);
 }
 
 TEST_CASE("instancenorm reference: running statistics by hand") {
@@ -109,7 +109,7 @@ TEST_CASE("instancenorm reference: running statistics by hand") {
   const std::vector<float> x = {1, 2, 3, 0, 0, 6, 4, 4, 4, -1, 1, 3};
   const std::vector<float> w = {2.0f, -1.0f}, b = {0.5f, 0.25f};
   std::vector<float> rm = {1.0f, -1.0f}, rv = {2.0f, 4.0f};
-  InstanceNormParams p = make_params({2, 2, 3}, InstanceNormDims::d1, true, true, true);
+  InstanceNormParams p = make_instance_norm_params({2, 2, 3}, InstanceNormDims::d1, true, true, true);
   p.momentum = 0.25f;
   auto out = ref::instance_norm_forward(p, x, w, b, rm, rv);
   REQUIRE(out.ok());
@@ -132,7 +132,7 @@ TEST_CASE("instancenorm reference: eval with tracked statistics uses them") {
   const std::vector<float> w = {2.0f, -1.0f}, b = {0.5f, 0.25f};
   std::vector<float> rm = {0.5f, -0.5f}, rv = {4.0f, 0.25f};
   const std::vector<float> rm0 = rm, rv0 = rv;
-  const InstanceNormParams p = make_params({2, 2, 1}, InstanceNormDims::d1, false, true, true);
+  const InstanceNormParams p = make_instance_norm_params({2, 2, 1}, InstanceNormDims::d1, false, true, true);
   auto out = ref::instance_norm_forward(p, x, w, b, rm, rv);
   REQUIRE(out.ok());
   CHECK(rm == rm0);
@@ -158,9 +158,9 @@ TEST_CASE("instancenorm reference: eval without tracked statistics is training's
   std::mt19937 rng(9);
   const std::vector<float> x = random_vector(60, rng, 1.0f, 2.0f);
   std::vector<float> none;
-  auto train = ref::instance_norm_forward(make_params({2, 3, 10}), x, none, none, none, none);
+  auto train = ref::instance_norm_forward(make_instance_norm_params({2, 3, 10}), x, none, none, none, none);
   auto eval =
-      ref::instance_norm_forward(make_params({2, 3, 10}, InstanceNormDims::d1, false), x, none, none, none, none);
+      ref::instance_norm_forward(make_instance_norm_params({2, 3, 10}, InstanceNormDims::d1, false), x, none, none, none, none);
   REQUIRE((train.ok() && eval.ok()));
   CHECK(train->y == eval->y);
   CHECK(train->save_mean == eval->save_mean);
@@ -171,8 +171,8 @@ TEST_CASE("instancenorm reference: unbatched (C, *) is a batch of one") {
   const std::vector<float> x = random_vector(60, rng, 1.0f, 2.0f), dy = random_vector(60, rng, 0.0f, 1.0f);
   const std::vector<float> w = random_vector(3, rng, 1.0f, 0.5f), b = random_vector(3, rng, 0.0f, 0.5f);
   std::vector<float> rm_a(3, 0.0f), rv_a(3, 1.0f), rm_b = rm_a, rv_b = rv_a;
-  const auto unbatched = make_params({3, 4, 5}, InstanceNormDims::d2, true, true, true);
-  const auto batched = make_params({1, 3, 4, 5}, InstanceNormDims::d2, true, true, true);
+  const auto unbatched = make_instance_norm_params({3, 4, 5}, InstanceNormDims::d2, true, true, true);
+  const auto batched = make_instance_norm_params({1, 3, 4, 5}, InstanceNormDims::d2, true, true, true);
   auto a = ref::instance_norm_forward(unbatched, x, w, b, rm_a, rv_a);
   auto c = ref::instance_norm_forward(batched, x, w, b, rm_b, rv_b);
   REQUIRE((a.ok() && c.ok()));
@@ -193,7 +193,7 @@ TEST_CASE("instancenorm reference: empty batch and empty planes leave the runnin
     CAPTURE(shape[0]);
     std::vector<float> rm = {0.5f, 0.25f, 1.0f}, rv = {2.0f, 3.0f, 4.0f};
     const std::vector<float> rm0 = rm, rv0 = rv;
-    const InstanceNormParams p = make_params(shape, InstanceNormDims::d2, true, true, true);
+    const InstanceNormParams p = make_instance_norm_params(shape, InstanceNormDims::d2, true, true, true);
     auto out = ref::instance_norm_forward(p, {}, w, b, rm, rv);
     REQUIRE(out.ok());
     CHECK(out->y.empty());
@@ -211,22 +211,22 @@ TEST_CASE("instancenorm reference: empty batch and empty planes leave the runnin
 }
 
 TEST_CASE("instancenorm reference: gradients match finite differences") {
-  SUBCASE("train") { check_finite_differences(make_params({2, 3, 5}, InstanceNormDims::d1), 51); }
+  SUBCASE("train") { check_finite_differences(make_instance_norm_params({2, 3, 5}, InstanceNormDims::d1), 51); }
   SUBCASE("train, affine") {
-    check_finite_differences(make_params({2, 2, 2, 3}, InstanceNormDims::d2, true, true), 52);
+    check_finite_differences(make_instance_norm_params({2, 2, 2, 3}, InstanceNormDims::d2, true, true), 52);
   }
   SUBCASE("train, tracked") {
-    check_finite_differences(make_params({2, 2, 4}, InstanceNormDims::d1, true, true, true), 53);
+    check_finite_differences(make_instance_norm_params({2, 2, 4}, InstanceNormDims::d1, true, true, true), 53);
   }
   SUBCASE("eval, tracked: fixed statistics") {
-    check_finite_differences(make_params({2, 3, 4}, InstanceNormDims::d1, false, true, true), 54);
+    check_finite_differences(make_instance_norm_params({2, 3, 4}, InstanceNormDims::d1, false, true, true), 54);
   }
   SUBCASE("eval, not tracked") {
-    check_finite_differences(make_params({2, 2, 3, 2}, InstanceNormDims::d2, false, true), 55);
+    check_finite_differences(make_instance_norm_params({2, 2, 3, 2}, InstanceNormDims::d2, false, true), 55);
   }
-  SUBCASE("unbatched") { check_finite_differences(make_params({3, 2, 3}, InstanceNormDims::d2, true, true), 56); }
+  SUBCASE("unbatched") { check_finite_differences(make_instance_norm_params({3, 2, 3}, InstanceNormDims::d2, true, true), 56); }
   SUBCASE("larger eps") {
-    InstanceNormParams p = make_params({2, 2, 3}, InstanceNormDims::d1, true, true);
+    InstanceNormParams p = make_instance_norm_params({2, 2, 3}, InstanceNormDims::d1, true, true);
     p.eps = 0.5f;
     check_finite_differences(p, 57);
   }
@@ -245,7 +245,7 @@ TEST_CASE("instancenorm reference: PyTorch fixtures") {
     REQUIRE(kv["op"] == "instancenorm");
     const vknorm::io::NpyArray x = load_array(dir + "x.npy");
     const int dims = std::stoi(kv["dims"]);
-    InstanceNormParams p = make_params(
+    InstanceNormParams p = make_instance_norm_params(
         x.shape, dims == 1 ? InstanceNormDims::d1 : dims == 2 ? InstanceNormDims::d2 : InstanceNormDims::d3,
         kv["training"] == "1", kv["affine"] == "1", kv["track_running_stats"] == "1");
     p.eps = std::stof(kv["eps"]);
@@ -307,35 +307,35 @@ vknorm::Status forward_status(const InstanceNormParams& p, size_t x_len, size_t 
 TEST_CASE("instancenorm reference: refusals name the argument and use PyTorch's words") {
   using D = InstanceNormDims;
   SUBCASE("rank") {
-    check_refused(forward_status(make_params({5}, D::d1), 5), {"x: expected 2D or 3D input (got 1D input)"});
-    check_refused(forward_status(make_params({2, 3, 4, 5}, D::d1), 120), {"x: expected 2D or 3D input (got 4D input)"});
-    check_refused(forward_status(make_params({3, 5}, D::d2), 15), {"x: expected 3D or 4D input (got 2D input)"});
-    check_refused(forward_status(make_params({1, 3, 4, 5, 6}, D::d2), 360),
+    check_refused(forward_status(make_instance_norm_params({5}, D::d1), 5), {"x: expected 2D or 3D input (got 1D input)"});
+    check_refused(forward_status(make_instance_norm_params({2, 3, 4, 5}, D::d1), 120), {"x: expected 2D or 3D input (got 4D input)"});
+    check_refused(forward_status(make_instance_norm_params({3, 5}, D::d2), 15), {"x: expected 3D or 4D input (got 2D input)"});
+    check_refused(forward_status(make_instance_norm_params({1, 3, 4, 5, 6}, D::d2), 360),
                   {"x: expected 3D or 4D input (got 5D input)"});
-    check_refused(forward_status(make_params({3, 4, 5}, D::d3), 60), {"x: expected 4D or 5D input (got 3D input)"});
-    check_refused(forward_status(make_params({1, 1, 3, 2, 4, 5}, D::d3), 120),
+    check_refused(forward_status(make_instance_norm_params({3, 4, 5}, D::d3), 60), {"x: expected 4D or 5D input (got 3D input)"});
+    check_refused(forward_status(make_instance_norm_params({1, 1, 3, 2, 4, 5}, D::d3), 120),
                   {"x: expected 4D or 5D input (got 6D input)"});
-    check_refused(forward_status(make_params({2, 3}), 6), {"x: expected at least 3D input (N, C, *) (got 2D input)"});
+    check_refused(forward_status(make_instance_norm_params({2, 3}), 6), {"x: expected at least 3D input (N, C, *) (got 2D input)"});
   }
   SUBCASE("one spatial element") {
     const char* phrase = "x: Expected more than 1 spatial element when training, got input size ";
-    check_refused(forward_status(make_params({2, 3, 1}, D::d1), 6), {phrase, "size [2, 3, 1]"});
+    check_refused(forward_status(make_instance_norm_params({2, 3, 1}, D::d1), 6), {phrase, "size [2, 3, 1]"});
     // Not tracked: eval uses input statistics too.
-    check_refused(forward_status(make_params({2, 3, 1}, D::d1, false), 6), {phrase});
-    check_refused(forward_status(make_params({2, 3, 1}, D::d1, true, false, true), 6, 0, 0, 3, 3), {phrase});
+    check_refused(forward_status(make_instance_norm_params({2, 3, 1}, D::d1, false), 6), {phrase});
+    check_refused(forward_status(make_instance_norm_params({2, 3, 1}, D::d1, true, false, true), 6, 0, 0, 3, 3), {phrase});
     // Unbatched: PyTorch reports the size after its unsqueeze(0).
-    check_refused(forward_status(make_params({3, 1, 1}, D::d2), 3), {phrase, "size [1, 3, 1, 1]"});
-    check_refused(forward_status(make_params({0, 3, 1, 1}, D::d2), 0), {phrase, "size [0, 3, 1, 1]"});
-    CHECK(forward_status(make_params({2, 3, 1}, D::d1, false, false, true), 6, 0, 0, 3, 3).ok());
+    check_refused(forward_status(make_instance_norm_params({3, 1, 1}, D::d2), 3), {phrase, "size [1, 3, 1, 1]"});
+    check_refused(forward_status(make_instance_norm_params({0, 3, 1, 1}, D::d2), 0), {phrase, "size [0, 3, 1, 1]"});
+    CHECK(forward_status(make_instance_norm_params({2, 3, 1}, D::d1, false, false, true), 6, 0, 0, 3, 3).ok());
   }
   SUBCASE("vknorm's own rules") {
-    check_refused(forward_status(make_params({2, 3, -4}, D::d1), 0),
+    check_refused(forward_status(make_instance_norm_params({2, 3, -4}, D::d1), 0),
                   {"x: dimension 2 of shape [2, 3, -4] is negative"});
     // C = 0: PyTorch returns the empty output without affine, and raises with it.
-    CHECK(forward_status(make_params({2, 0, 4}, D::d1), 0).ok());
-    check_refused(forward_status(make_params({2, 0, 4}, D::d1, true, true), 0),
+    CHECK(forward_status(make_instance_norm_params({2, 0, 4}, D::d1), 0).ok());
+    check_refused(forward_status(make_instance_norm_params({2, 0, 4}, D::d1, true, true), 0),
                   {"x: the channel dimension C is 0", "only without affine"});
-    InstanceNormParams p = make_params({2, 3, 4}, D::d1, true, false, true);
+    InstanceNormParams p = make_instance_norm_params({2, 3, 4}, D::d1, true, false, true);
     for (float accepted : {1.5f, -0.1f, 1.0f}) {  // any finite momentum, as PyTorch
       p.momentum = accepted;
       CHECK(forward_status(p, 24, 0, 0, 3, 3).ok());
@@ -352,7 +352,7 @@ TEST_CASE("instancenorm reference: refusals name the argument and use PyTorch's 
   SUBCASE("lengths") {
     // PyTorch 1.13 says "weight should contain 6 elements not 8" for N = 2 (it checks the
     // weight repeated N times); vknorm names the per-channel counts.
-    const InstanceNormParams p = make_params({2, 3, 4}, D::d1, true, true, true);
+    const InstanceNormParams p = make_instance_norm_params({2, 3, 4}, D::d1, true, true, true);
     check_refused(forward_status(p, 24, 4, 3, 3, 3), {"weight: weight should contain 3 elements not 4"});
     check_refused(forward_status(p, 24, 3, 2, 3, 3), {"bias: bias should contain 3 elements not 2"});
     check_refused(forward_status(p, 24, 3, 3, 4, 3), {"running_mean: running_mean should contain 3 elements not 4"});
@@ -361,7 +361,7 @@ TEST_CASE("instancenorm reference: refusals name the argument and use PyTorch's 
     eval.training = false;
     check_refused(forward_status(eval, 24, 3, 3, 3, 1), {"running_var should contain 3 elements not 1"});
     check_refused(forward_status(p, 23, 3, 3, 3, 3), {"x: expected 24 elements", "got 23"});
-    CHECK(forward_status(make_params({2, 3, 4}, D::d1), 24, 7, 1, 2, 9).ok());  // absent: ignored
+    CHECK(forward_status(make_instance_norm_params({2, 3, 4}, D::d1), 24, 7, 1, 2, 9).ok());  // absent: ignored
     const std::vector<float> x(24, 1.0f), three(3, 1.0f);
     check_refused(status_of(ref::instance_norm_backward(p, x, std::vector<float>(25, 1.0f), three, three, three)),
                   {"dy: expected 24 elements", "got 25"});

@@ -16,7 +16,7 @@ using namespace vknorm::reftest;
 
 namespace {
 
-LayerNormParams make_params(std::vector<int64_t> shape, std::vector<int64_t> normalized, bool affine = true,
+LayerNormParams make_layer_norm_params(std::vector<int64_t> shape, std::vector<int64_t> normalized, bool affine = true,
                             bool bias = true) {
   LayerNormParams p;
   p.shape = std::move(shape);
@@ -60,7 +60,7 @@ void check_finite_differences(const LayerNormParams& p, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("layernorm reference: geometry") {
-  auto g = vknorm::check_layer_norm(make_params({2, 3, 4, 5}, {4, 5}));
+  auto g = vknorm::check_layer_norm(make_layer_norm_params({2, 3, 4, 5}, {4, 5}));
   REQUIRE(g.ok());
   CHECK(g->elements == 120);
   CHECK(g->outer == 6);
@@ -72,7 +72,7 @@ TEST_CASE("layernorm reference: geometry") {
   CHECK(g->uses_batch_stats);
   CHECK_FALSE(g->updates_running);
   // The whole tensor normalized: one row.
-  CHECK(vknorm::check_layer_norm(make_params({4, 5}, {4, 5}))->outer == 1);
+  CHECK(vknorm::check_layer_norm(make_layer_norm_params({4, 5}, {4, 5}))->outer == 1);
 }
 
 TEST_CASE("layernorm reference: two values per row give xhat = +-d/sqrt(d^2+eps)") {
@@ -80,7 +80,7 @@ TEST_CASE("layernorm reference: two values per row give xhat = +-d/sqrt(d^2+eps)
   // at work (d^2 = 1e-6 < eps: |xhat| ~ 0.3, not 1).
   const std::vector<float> x = {1.0f, 4.0f, -3.0f, 5.0f, 0.002f, 0.0f};
   const std::vector<float> w = {2.0f, -0.5f}, b = {0.1f, 0.3f};
-  const LayerNormParams p = make_params({3, 2}, {2});
+  const LayerNormParams p = make_layer_norm_params({3, 2}, {2});
   auto out = ref::layer_norm_forward(p, x, w, b);
   REQUIRE(out.ok());
   for (size_t r = 0; r < 3; ++r) {
@@ -95,7 +95,7 @@ TEST_CASE("layernorm reference: two values per row give xhat = +-d/sqrt(d^2+eps)
 
 TEST_CASE("layernorm reference: rows of one element give y = bias and no gradient through x") {
   const std::vector<float> x = {3.0f, -7.0f, 0.5f}, w = {2.5f}, b = {-0.75f}, dy = {1.0f, -2.0f, 4.0f};
-  const LayerNormParams p = make_params({3, 1}, {1});
+  const LayerNormParams p = make_layer_norm_params({3, 1}, {1});
   auto out = ref::layer_norm_forward(p, x, w, b);
   REQUIRE(out.ok());
   for (size_t r = 0; r < 3; ++r) {
@@ -114,15 +114,15 @@ TEST_CASE("layernorm reference: normalizing two trailing dims equals normalizing
   std::mt19937 rng(5);
   const std::vector<float> x = random_vector(120, rng, 1.0f, 2.0f), dy = random_vector(120, rng, 0.0f, 1.0f);
   const std::vector<float> w = random_vector(20, rng, 1.0f, 0.5f), b = random_vector(20, rng, 0.0f, 0.5f);
-  auto a = ref::layer_norm_forward(make_params({2, 3, 4, 5}, {4, 5}), x, w, b);
-  auto c = ref::layer_norm_forward(make_params({6, 20}, {20}), x, w, b);
+  auto a = ref::layer_norm_forward(make_layer_norm_params({2, 3, 4, 5}, {4, 5}), x, w, b);
+  auto c = ref::layer_norm_forward(make_layer_norm_params({6, 20}, {20}), x, w, b);
   REQUIRE(a.ok());
   REQUIRE(c.ok());
   CHECK(a->y == c->y);
   CHECK(a->save_mean == c->save_mean);
   CHECK(a->save_invstd == c->save_invstd);
-  auto ga = ref::layer_norm_backward(make_params({2, 3, 4, 5}, {4, 5}), x, dy, w);
-  auto gc = ref::layer_norm_backward(make_params({6, 20}, {20}), x, dy, w);
+  auto ga = ref::layer_norm_backward(make_layer_norm_params({2, 3, 4, 5}, {4, 5}), x, dy, w);
+  auto gc = ref::layer_norm_backward(make_layer_norm_params({6, 20}, {20}), x, dy, w);
   REQUIRE(ga.ok());
   REQUIRE(gc.ok());
   CHECK(ga->dx == gc->dx);
@@ -133,17 +133,17 @@ TEST_CASE("layernorm reference: normalizing two trailing dims equals normalizing
 TEST_CASE("layernorm reference: absent weight and bias") {
   const std::vector<float> x = {1.0f, 2.0f, 6.0f, -1.0f, 0.0f, 4.0f}, dy = {1.0f, 0.5f, -1.0f, 2.0f, 0.0f, 1.0f};
   const std::vector<float> w = {2.0f, 3.0f, 4.0f}, b = {1.0f, 1.0f, 1.0f};
-  auto plain = ref::layer_norm_forward(make_params({2, 3}, {3}, false, false), x, {}, {});
-  auto weighted = ref::layer_norm_forward(make_params({2, 3}, {3}, true, false), x, w, {});
+  auto plain = ref::layer_norm_forward(make_layer_norm_params({2, 3}, {3}, false, false), x, {}, {});
+  auto weighted = ref::layer_norm_forward(make_layer_norm_params({2, 3}, {3}, true, false), x, w, {});
   // Given but absent by the params: ignored.
-  auto ignored = ref::layer_norm_forward(make_params({2, 3}, {3}, false, false), x, w, b);
+  auto ignored = ref::layer_norm_forward(make_layer_norm_params({2, 3}, {3}, false, false), x, w, b);
   REQUIRE(plain.ok());
   REQUIRE(weighted.ok());
   REQUIRE(ignored.ok());
   CHECK(ignored->y == plain->y);
   for (size_t i = 0; i < 6; ++i) CHECK(weighted->y[i] == doctest::Approx(plain->y[i] * w[i % 3]).epsilon(1e-6));
-  auto g_plain = ref::layer_norm_backward(make_params({2, 3}, {3}, false, false), x, dy, {});
-  auto g_weighted = ref::layer_norm_backward(make_params({2, 3}, {3}, true, false), x, dy, w);
+  auto g_plain = ref::layer_norm_backward(make_layer_norm_params({2, 3}, {3}, false, false), x, dy, {});
+  auto g_weighted = ref::layer_norm_backward(make_layer_norm_params({2, 3}, {3}, true, false), x, dy, w);
   REQUIRE(g_plain.ok());
   REQUIRE(g_weighted.ok());
   CHECK(g_plain->dweight.empty());
@@ -154,7 +154,7 @@ TEST_CASE("layernorm reference: absent weight and bias") {
 
 TEST_CASE("layernorm reference: no rows") {
   const std::vector<float> w = {1.0f, 2.0f}, b = {0.5f, 0.5f};
-  const LayerNormParams p = make_params({0, 3, 2}, {2});
+  const LayerNormParams p = make_layer_norm_params({0, 3, 2}, {2});
   auto out = ref::layer_norm_forward(p, {}, w, b);
   REQUIRE(out.ok());
   CHECK(out->y.empty());
@@ -168,13 +168,13 @@ TEST_CASE("layernorm reference: no rows") {
 }
 
 TEST_CASE("layernorm reference: gradients match finite differences") {
-  SUBCASE("rows of 7") { check_finite_differences(make_params({4, 7}, {7}), 21); }
-  SUBCASE("two normalized dims") { check_finite_differences(make_params({2, 3, 4}, {3, 4}), 22); }
-  SUBCASE("no affine") { check_finite_differences(make_params({3, 5}, {5}, false, false), 23); }
-  SUBCASE("weight without bias") { check_finite_differences(make_params({3, 5}, {5}, true, false), 24); }
-  SUBCASE("rows of 1") { check_finite_differences(make_params({3, 1}, {1}), 25); }
+  SUBCASE("rows of 7") { check_finite_differences(make_layer_norm_params({4, 7}, {7}), 21); }
+  SUBCASE("two normalized dims") { check_finite_differences(make_layer_norm_params({2, 3, 4}, {3, 4}), 22); }
+  SUBCASE("no affine") { check_finite_differences(make_layer_norm_params({3, 5}, {5}, false, false), 23); }
+  SUBCASE("weight without bias") { check_finite_differences(make_layer_norm_params({3, 5}, {5}, true, false), 24); }
+  SUBCASE("rows of 1") { check_finite_differences(make_layer_norm_params({3, 1}, {1}), 25); }
   SUBCASE("larger eps") {
-    LayerNormParams p = make_params({2, 6}, {6});
+    LayerNormParams p = make_layer_norm_params({2, 6}, {6});
     p.eps = 0.5f;
     check_finite_differences(p, 26);
   }
@@ -191,7 +191,7 @@ TEST_CASE("layernorm reference: PyTorch fixtures") {
     REQUIRE(kv["op"] == "layernorm");
     const vknorm::io::NpyArray x = load_array(dir + "x.npy");
     const size_t k = std::stoul(kv["normalized_dims"]);
-    LayerNormParams p = make_params(x.shape, std::vector<int64_t>(x.shape.end() - long(k), x.shape.end()),
+    LayerNormParams p = make_layer_norm_params(x.shape, std::vector<int64_t>(x.shape.end() - long(k), x.shape.end()),
                                     kv["affine"] == "1", kv["bias"] == "1");
     p.eps = std::stof(kv["eps"]);
     const std::vector<float> w = p.elementwise_affine ? load(dir + "weight.npy") : std::vector<float>{};
@@ -229,32 +229,32 @@ vknorm::Status forward_status(const LayerNormParams& p, size_t x_len, size_t w_l
 
 TEST_CASE("layernorm reference: refusals name the argument and use PyTorch's words") {
   SUBCASE("normalized_shape against x") {
-    check_refused(forward_status(make_params({2, 3, 5}, {4}), 30, 4, 4),
+    check_refused(forward_status(make_layer_norm_params({2, 3, 5}, {4}), 30, 4, 4),
                   {"x: Given normalized_shape=[4], expected input with shape [*, 4], but got input of size[2, 3, 5]"});
-    check_refused(forward_status(make_params({2, 3, 5}, {3, 4}), 30, 12, 12),
+    check_refused(forward_status(make_layer_norm_params({2, 3, 5}, {3, 4}), 30, 12, 12),
                   {"x: Given normalized_shape=[3, 4], expected input with shape [*, 3, 4], but got input of "
                    "size[2, 3, 5]"});
-    check_refused(forward_status(make_params({5}, {2, 5}), 5, 10, 10),
+    check_refused(forward_status(make_layer_norm_params({5}, {2, 5}), 5, 10, 10),
                   {"x: Given normalized_shape=[2, 5], expected input with shape [*, 2, 5], but got input of size[5]"});
-    check_refused(forward_status(make_params({2, 5}, {-5}), 10, 5, 5), {"x: Given normalized_shape=[-5]"});
-    check_refused(forward_status(make_params({2, 5}, {}), 10, 5, 5),
+    check_refused(forward_status(make_layer_norm_params({2, 5}, {-5}), 10, 5, 5), {"x: Given normalized_shape=[-5]"});
+    check_refused(forward_status(make_layer_norm_params({2, 5}, {}), 10, 5, 5),
                   {"normalized_shape: Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
                    "least one element, but got normalized_shape = []"});
   }
   SUBCASE("vknorm's own rules") {
-    check_refused(forward_status(make_params({2, -5}, {-5}), 10, 5, 5),
+    check_refused(forward_status(make_layer_norm_params({2, -5}, {-5}), 10, 5, 5),
                   {"x: dimension 1 of shape [2, -5] is negative"});
-    CHECK(forward_status(make_params({3, 0}, {0}), 0, 0, 0).ok());  // PyTorch's empty output
-    check_refused(forward_status(make_params({2, 5}, {5}, false, true), 10, 0, 5),
+    CHECK(forward_status(make_layer_norm_params({3, 0}, {0}), 0, 0, 0).ok());  // PyTorch's empty output
+    check_refused(forward_status(make_layer_norm_params({2, 5}, {5}, false, true), 10, 0, 5),
                   {"bias:", "needs elementwise_affine=true"});
-    LayerNormParams p = make_params({2, 5}, {5});
+    LayerNormParams p = make_layer_norm_params({2, 5}, {5});
     p.eps = 0.0f;  // PyTorch accepts it (and returns NaN for a constant row)
     CHECK(forward_status(p, 10, 5, 5).ok());
     p.eps = INFINITY;
     check_refused(forward_status(p, 10, 5, 5), {"eps: expected a finite value >= 0"});
   }
   SUBCASE("lengths") {
-    const LayerNormParams p = make_params({2, 5}, {5});
+    const LayerNormParams p = make_layer_norm_params({2, 5}, {5});
     check_refused(forward_status(p, 10, 4, 5),
                   {"weight: Expected weight to be of same shape as normalized_shape, but got weight of 4 elements "
                    "and normalized_shape of 5 elements"});

@@ -18,7 +18,7 @@ using namespace vknorm::reftest;
 
 namespace {
 
-RMSNormParams make_params(std::vector<int64_t> shape, std::vector<int64_t> normalized, bool affine = true,
+RMSNormParams make_rms_norm_params(std::vector<int64_t> shape, std::vector<int64_t> normalized, bool affine = true,
                           std::optional<float> eps = 1e-5f) {
   RMSNormParams p;
   p.shape = std::move(shape);
@@ -60,7 +60,7 @@ void check_finite_differences(const RMSNormParams& p, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("rmsnorm reference: geometry and the default eps") {
-  auto g = vknorm::check_rms_norm(make_params({2, 3, 16}, {3, 16}));
+  auto g = vknorm::check_rms_norm(make_rms_norm_params({2, 3, 16}, {3, 16}));
   REQUIRE(g.ok());
   CHECK(g->elements == 96);
   CHECK(g->outer == 2);
@@ -70,14 +70,14 @@ TEST_CASE("rmsnorm reference: geometry and the default eps") {
   CHECK(g->affine_size == 48);
   CHECK(g->uses_batch_stats);
   CHECK_FALSE(g->updates_running);
-  CHECK(make_params({2, 3}, {3}, true, std::nullopt).effective_eps() == FLT_EPSILON);
-  CHECK(make_params({2, 3}, {3}, true, 0.25f).effective_eps() == 0.25f);
+  CHECK(make_rms_norm_params({2, 3}, {3}, true, std::nullopt).effective_eps() == FLT_EPSILON);
+  CHECK(make_rms_norm_params({2, 3}, {3}, true, 0.25f).effective_eps() == 0.25f);
 }
 
 TEST_CASE("rmsnorm reference: closed forms") {
   // Row {3, 4}: mean(x^2) = 12.5. Row {0, 0}: 0 / sqrt(eps) = 0 exactly.
   const std::vector<float> x = {3.0f, 4.0f, 0.0f, 0.0f}, w = {2.0f, -1.0f};
-  const RMSNormParams p = make_params({2, 2}, {2}, true, std::nullopt);
+  const RMSNormParams p = make_rms_norm_params({2, 2}, {2}, true, std::nullopt);
   auto out = ref::rms_norm_forward(p, x, w);
   REQUIRE(out.ok());
   const double invrms = 1.0 / std::sqrt(12.5 + double(FLT_EPSILON));
@@ -90,7 +90,7 @@ TEST_CASE("rmsnorm reference: closed forms") {
   CHECK(out->save_invstd[0] == doctest::Approx(invrms).epsilon(1e-7));
   CHECK(out->save_invstd[1] == doctest::Approx(1.0 / std::sqrt(double(FLT_EPSILON))).epsilon(1e-7));
   // No mean is subtracted: a constant row normalizes to +-1, not 0 as in LayerNorm.
-  auto constant = ref::rms_norm_forward(make_params({1, 4}, {4}, false), {-5.0f, -5.0f, -5.0f, -5.0f}, {});
+  auto constant = ref::rms_norm_forward(make_rms_norm_params({1, 4}, {4}, false), {-5.0f, -5.0f, -5.0f, -5.0f}, {});
   REQUIRE(constant.ok());
   for (float v : constant->y) CHECK(v == doctest::Approx(-1.0).epsilon(1e-6));
 }
@@ -99,7 +99,7 @@ TEST_CASE("rmsnorm reference: the gradient is orthogonal to x within a row witho
   // y = x * invrms is scale invariant, so Σ dx·x = 0 for any dy.
   std::mt19937 rng(3);
   const std::vector<float> x = random_vector(24, rng, 0.5f, 2.0f), dy = random_vector(24, rng, 0.0f, 1.0f);
-  auto grads = ref::rms_norm_backward(make_params({3, 8}, {8}, false, 1e-12f), x, dy, {});
+  auto grads = ref::rms_norm_backward(make_rms_norm_params({3, 8}, {8}, false, 1e-12f), x, dy, {});
   REQUIRE(grads.ok());
   CHECK(grads->dweight.empty());
   CHECK(grads->dbias.empty());
@@ -114,7 +114,7 @@ TEST_CASE("rmsnorm reference: the gradient is orthogonal to x within a row witho
 }
 
 TEST_CASE("rmsnorm reference: no rows") {
-  const RMSNormParams p = make_params({0, 4}, {4});
+  const RMSNormParams p = make_rms_norm_params({0, 4}, {4});
   const std::vector<float> w(4, 1.0f);
   auto out = ref::rms_norm_forward(p, {}, w);
   REQUIRE(out.ok());
@@ -127,11 +127,11 @@ TEST_CASE("rmsnorm reference: no rows") {
 }
 
 TEST_CASE("rmsnorm reference: gradients match finite differences") {
-  SUBCASE("rows of 8") { check_finite_differences(make_params({3, 8}, {8}), 41); }
-  SUBCASE("two normalized dims") { check_finite_differences(make_params({2, 3, 4}, {3, 4}), 42); }
-  SUBCASE("no weight") { check_finite_differences(make_params({3, 5}, {5}, false), 43); }
-  SUBCASE("default eps") { check_finite_differences(make_params({2, 6}, {6}, true, std::nullopt), 44); }
-  SUBCASE("larger eps") { check_finite_differences(make_params({2, 6}, {6}, true, 0.5f), 45); }
+  SUBCASE("rows of 8") { check_finite_differences(make_rms_norm_params({3, 8}, {8}), 41); }
+  SUBCASE("two normalized dims") { check_finite_differences(make_rms_norm_params({2, 3, 4}, {3, 4}), 42); }
+  SUBCASE("no weight") { check_finite_differences(make_rms_norm_params({3, 5}, {5}, false), 43); }
+  SUBCASE("default eps") { check_finite_differences(make_rms_norm_params({2, 6}, {6}, true, std::nullopt), 44); }
+  SUBCASE("larger eps") { check_finite_differences(make_rms_norm_params({2, 6}, {6}, true, 0.5f), 45); }
 }
 
 TEST_CASE("rmsnorm reference: PyTorch fixtures") {
@@ -144,7 +144,7 @@ TEST_CASE("rmsnorm reference: PyTorch fixtures") {
     REQUIRE(kv["op"] == "rmsnorm");
     const vknorm::io::NpyArray x = load_array(dir + "x.npy");
     const size_t k = std::stoul(kv["normalized_dims"]);
-    RMSNormParams p = make_params(x.shape, std::vector<int64_t>(x.shape.end() - long(k), x.shape.end()),
+    RMSNormParams p = make_rms_norm_params(x.shape, std::vector<int64_t>(x.shape.end() - long(k), x.shape.end()),
                                   kv["affine"] == "1");
     if (kv["eps"] == "none") p.eps = std::nullopt;
     else p.eps = std::stof(kv["eps"]);
@@ -171,22 +171,22 @@ TEST_CASE("rmsnorm reference: refusals name the argument and use PyTorch's words
     return status_of(ref::rms_norm_forward(p, std::vector<float>(x_len, 1.0f), std::vector<float>(w_len, 1.0f)));
   };
   // PyTorch >= 2.4 checks RMSNorm's shapes with LayerNorm's code and messages.
-  check_refused(forward_status(make_params({2, 3, 5}, {4}), 30, 4),
+  check_refused(forward_status(make_rms_norm_params({2, 3, 5}, {4}), 30, 4),
                 {"x: Given normalized_shape=[4], expected input with shape [*, 4], but got input of size[2, 3, 5]"});
-  check_refused(forward_status(make_params({2, 5}, {}), 10, 5),
+  check_refused(forward_status(make_rms_norm_params({2, 5}, {}), 10, 5),
                 {"normalized_shape: Expected normalized_shape to be at least 1-dimensional"});
-  check_refused(forward_status(make_params({2, 5}, {5}), 10, 4),
+  check_refused(forward_status(make_rms_norm_params({2, 5}, {5}), 10, 4),
                 {"weight: Expected weight to be of same shape as normalized_shape, but got weight of 4 elements "
                  "and normalized_shape of 5 elements"});
-  check_refused(forward_status(make_params({-2, 5}, {5}), 10, 5), {"x: dimension 0 of shape [-2, 5] is negative"});
-  CHECK(forward_status(make_params({2, 0}, {0}), 0, 0).ok());  // an empty output, each row's rstd NaN
-  check_refused(forward_status(make_params({2, 5}, {5}), 11, 5), {"x: expected 10 elements", "got 11"});
+  check_refused(forward_status(make_rms_norm_params({-2, 5}, {5}), 10, 5), {"x: dimension 0 of shape [-2, 5] is negative"});
+  CHECK(forward_status(make_rms_norm_params({2, 0}, {0}), 0, 0).ok());  // an empty output, each row's rstd NaN
+  check_refused(forward_status(make_rms_norm_params({2, 5}, {5}), 11, 5), {"x: expected 10 elements", "got 11"});
   // PyTorch accepts eps = 0 (NaN for a zero row), and so does vknorm. eps = nullopt is fine.
-  CHECK(forward_status(make_params({2, 5}, {5}, true, 0.0f), 10, 5).ok());
-  check_refused(forward_status(make_params({2, 5}, {5}, true, NAN), 10, 5), {"eps: expected a finite value >= 0"});
-  check_refused(forward_status(make_params({2, 5}, {5}, true, -1.0f), 10, 5), {"eps: expected a finite value >= 0"});
+  CHECK(forward_status(make_rms_norm_params({2, 5}, {5}, true, 0.0f), 10, 5).ok());
+  check_refused(forward_status(make_rms_norm_params({2, 5}, {5}, true, NAN), 10, 5), {"eps: expected a finite value >= 0"});
+  check_refused(forward_status(make_rms_norm_params({2, 5}, {5}, true, -1.0f), 10, 5), {"eps: expected a finite value >= 0"});
   const std::vector<float> x(10, 1.0f);
-  check_refused(status_of(ref::rms_norm_backward(make_params({2, 5}, {5}), x, std::vector<float>(9, 1.0f),
+  check_refused(status_of(ref::rms_norm_backward(make_rms_norm_params({2, 5}, {5}), x, std::vector<float>(9, 1.0f),
                                                  std::vector<float>(5, 1.0f))),
                 {"dy: expected 10 elements", "got 9"});
 }

@@ -24,11 +24,11 @@ TEST_CASE("A standalone recorder records again after submit_and_wait and reset()
        invstd = ctx.create_buffer(3 * 4), work = ctx.create_buffer(ws.value());
   REQUIRE((x.ok() && y.ok() && mean.ok() && invstd.ok() && work.ok()));
   NormForwardBuffers b;
-  b.x = ref(x.value());
-  b.y = ref(y.value());
-  b.save_mean = ref(mean.value());
-  b.save_invstd = ref(invstd.value());
-  b.workspace = ref(work.value());
+  b.x = vknorm::ref(x.value());
+  b.y = vknorm::ref(y.value());
+  b.save_mean = vknorm::ref(mean.value());
+  b.save_invstd = vknorm::ref(invstd.value());
+  b.workspace = vknorm::ref(work.value());
 
   auto rec = ctx.begin_commands();
   REQUIRE(rec.ok());

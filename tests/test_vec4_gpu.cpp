@@ -18,13 +18,11 @@
 
 namespace vknorm::test {
 namespace {
-
-constexpr double kTol = 3e-5;
 constexpr uint8_t kFill = 0xa5;  // every byte around the tensors
 
 // x, residual, y, dy, dx and dresidual in one buffer, each `shift` bytes past a 256-byte boundary (the
 // largest minStorageBufferOffsetAlignment), with filler between them.
-struct Arena {
+struct Vec4Arena {
   enum Tensor { x, residual, y, dy, dx, dresidual, count };
   uint64_t n = 0;
   uint32_t element_bytes = 4;
@@ -95,7 +93,7 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   auto rm = running ? random_vector(g->channels, rng) : std::vector<float>();
   auto rv = running ? random_vector(g->channels, rng, 2.0f, 0.1f) : std::vector<float>();
 
-  Arena arena;
+  Vec4Arena arena;
   arena.n = n;
   arena.element_bytes = half ? 2 : 4;
   arena.shift = shift;
@@ -110,8 +108,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   REQUIRE_MESSAGE(made.ok(), made.status().message());
   arena.buffer = std::move(made.value());
   std::memset(arena.data(), kFill, arena.bytes());
-  arena.put(Arena::x, x);
-  arena.put(Arena::residual, residual);
+  arena.put(Vec4Arena::x, x);
+  arena.put(Vec4Arena::residual, residual);
   std::vector<uint8_t> before(arena.data(), arena.data() + arena.bytes());
 
   auto workspace_bytes = plan_workspace_bytes(ctx.capabilities(), plan.value(), split);
@@ -127,9 +125,9 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   Buffer save_mean = floats(ctx, {}, g->stat_groups), save_invstd = floats(ctx, {}, g->stat_groups);
   Buffer workspace = floats(ctx, {}, workspace_bytes.value() / 4);
   NormForwardBuffers fb;
-  fb.x = arena.ref(Arena::x);
-  fb.y = arena.ref(Arena::y);
-  fb.residual = arena.ref(Arena::residual);
+  fb.x = arena.ref(Vec4Arena::x);
+  fb.y = arena.ref(Vec4Arena::y);
+  fb.residual = arena.ref(Vec4Arena::residual);
   fb.weight = param_ref(weight);
   fb.bias = param_ref(bias);
   fb.running_mean = ref(running_mean);
@@ -147,33 +145,33 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   const std::vector<float> none;
   auto want = Row::reference_forward(p, {x, w, b, rm, rv, p.epilogue.residual ? residual : none});
   REQUIRE_MESSAGE(want.ok(), want.status().message());
-  const std::vector<float> y = arena.get(Arena::y);
+  const std::vector<float> y = arena.get(Vec4Arena::y);
   check_close(y, want->y, kTol, "y", {}, 1, half ? kHalfRounding : 0.0);
   // Outside y (its whole words: packed float16 writes back the other half unchanged).
-  auto changed_outside = [&](std::initializer_list<Arena::Tensor> outputs) {
+  auto changed_outside = [&](std::initializer_list<Vec4Arena::Tensor> outputs) {
     uint64_t changed = 0;
     for (uint64_t i = 0; i < arena.bytes(); ++i) {
       bool output = false;
-      for (Arena::Tensor t : outputs) output |= i >= arena.offset(t) && i < arena.offset(t) + n * arena.element_bytes;
+      for (Vec4Arena::Tensor t : outputs) output |= i >= arena.offset(t) && i < arena.offset(t) + n * arena.element_bytes;
       if (!output && arena.data()[i] != before[i]) ++changed;
     }
     return changed;
   };
-  CHECK_MESSAGE(changed_outside({Arena::y}) == 0, "bytes outside y changed");
+  CHECK_MESSAGE(changed_outside({Vec4Arena::y}) == 0, "bytes outside y changed");
 
   // The backward (split: grad_partial, grad_finalize, then grad_input or grad_input_vec4;
   // else also team_backward), through the ReLU mask of the y the device stored. The
   // workspace holds either direction's records.
   const auto dy = stored(random_vector(n, rng));
-  arena.put(Arena::dy, dy);
+  arena.put(Vec4Arena::dy, dy);
   before.assign(arena.data(), arena.data() + arena.bytes());
   Buffer dweight = floats(ctx, {}, w.size()), dbias = floats(ctx, {}, b.size());
   NormBackwardBuffers bb;
-  bb.x = arena.ref(Arena::x);
-  bb.dy = arena.ref(Arena::dy);
-  bb.dx = arena.ref(Arena::dx);
-  bb.y = arena.ref(Arena::y);
-  bb.dresidual = arena.ref(Arena::dresidual);
+  bb.x = arena.ref(Vec4Arena::x);
+  bb.dy = arena.ref(Vec4Arena::dy);
+  bb.dx = arena.ref(Vec4Arena::dx);
+  bb.y = arena.ref(Vec4Arena::y);
+  bb.dresidual = arena.ref(Vec4Arena::dresidual);
   bb.weight = param_ref(weight);
   bb.save_mean = ref(save_mean);
   bb.save_invstd = ref(save_invstd);
@@ -190,11 +188,11 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   REQUIRE_MESSAGE(st.ok(), st.message());
   auto want_back = Row::reference_backward(p, {x, dy, w, none, none, rm, rv, p.epilogue.relu ? y : none});
   REQUIRE_MESSAGE(want_back.ok(), want_back.status().message());
-  check_close(arena.get(Arena::dx), want_back->dx, kTol, "dx", {}, 1, half ? kHalfRounding : 0.0);
+  check_close(arena.get(Vec4Arena::dx), want_back->dx, kTol, "dx", {}, 1, half ? kHalfRounding : 0.0);
   if (p.epilogue.residual)
-    check_close(arena.get(Arena::dresidual), want_back->dresidual, kTol, "dresidual", {}, 1,
+    check_close(arena.get(Vec4Arena::dresidual), want_back->dresidual, kTol, "dresidual", {}, 1,
                 half ? kHalfRounding : 0.0);
-  CHECK_MESSAGE(changed_outside({Arena::dx, Arena::dresidual}) == 0, "bytes outside dx and dresidual changed");
+  CHECK_MESSAGE(changed_outside({Vec4Arena::dx, Vec4Arena::dresidual}) == 0, "bytes outside dx and dresidual changed");
   // dgamma / dbeta: float sums over the stored (rounded) inputs the reference takes too.
   auto read = [](const Buffer& buffer, size_t n) { return std::vector<float>(buffer.as<float>(), buffer.as<float>() + n); };
   if (!want_back->dweight.empty()) check_close(read(dweight, w.size()), want_back->dweight, kTol, "dweight");
