@@ -1,6 +1,7 @@
 // The body of batch_norm_apply_columns_vec4.comp (coefficients from the running statistics:
 // the eval forward) and batch_norm_apply_columns_cached_vec4.comp (cached:
-// record_batch_norm_inference_apply): batch_norm_apply.comp for rows of whole 4-element
+// record_batch_norm_inference_apply), and of their _pair_ variants (COLUMN_CHANNEL_PAIRS:
+// planes of I >= 4 elements, two coefficient pairs per unit): batch_norm_apply.comp for rows of whole 4-element
 // units, every tensor 4-element aligned (the host's choice: src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
 // shorter than 8 of them, or more runs than the device's workgroup counts allow). The
@@ -8,7 +9,8 @@
 // is a position (n, s) of K channels). An invocation keeps one column unit c, elements
 // 4c .. 4c + 3 of every row, and walks rows: the coefficients of its four elements'
 // channels (4c + j) / I are computed once, whatever the layout, where a unit spans two
-// channels (I not a multiple of 4) and up to four (I < 4, as NHWC's I == 1).
+// channels (I not a multiple of 4) and up to four (I < 4, as NHWC's I == 1). The _pair_
+// variants compute two (32x2048x7x7 NCHW f32 on lavapipe: see batchnorm_inference.cpp).
 //
 // Why a kernel of its own: see batch_norm_apply_planes.glsl. On lavapipe every path compiled
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so
@@ -67,9 +69,18 @@ void main() {
   uint end_row = sub < packed ? min(R, first_row + per_sub) : 0u;
   for (uint c = first_col; c < Lu; c += col_step) {
     uint k0 = 4u * c / pc.I, r0 = 4u * c - k0 * pc.I;
+#if COLUMN_CHANNEL_PAIRS
+    // I >= 4: a unit lies in channel k0, or crosses into k0 + 1 at element I - r0, so two
+    // coefficient pairs serve it (each a per-lane load of four values on lavapipe). The
+    // clamp keeps the last channel's units, which never cross, inside the buffers.
+    vec2 first = variant_coefficients(k0), second = variant_coefficients(min(k0 + 1u, pc.K - 1u));
+    bvec4 next = greaterThanEqual(uvec4(r0) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.I));
+    vec4 scale = mix(vec4(first.x), vec4(second.x), next), shift = mix(vec4(first.y), vec4(second.y), next);
+#else
     vec2 c0 = variant_coefficients(k0), c1 = variant_coefficients(k0 + spans(r0 + 1u));
     vec2 c2 = variant_coefficients(k0 + spans(r0 + 2u)), c3 = variant_coefficients(k0 + spans(r0 + 3u));
     vec4 scale = vec4(c0.x, c1.x, c2.x, c3.x), shift = vec4(c0.y, c1.y, c2.y, c3.y);
+#endif
     if (has_flag(FLAG_RESIDUAL))
       walk_column(c, first_row, end_row, scale, shift, true);
     else

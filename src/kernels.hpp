@@ -24,7 +24,8 @@ struct Capabilities;
 // A <name>_vec4 kernel is <name> with 4 elements per access (shaders/vec4.glsl), which the
 // recorder runs in its place where the shape and the tensors' offsets allow
 // (src/ops/planner.hpp, pass_for_offsets); where a kernel has several, <name>_<how>_vec4
-// (batch_norm_apply: _columns_, and _cached_ for the inference apply).
+// (batch_norm_apply: _columns_, _columns_pair_ for planes of 4 elements or more, and
+// _cached_ for the inference apply).
 // (The references `vknorm bench` measures the norms against live with the bench, in tools/.)
 #define VKNORM_KERNELS(X)    \
   X(stats_partial, SUBGROUP) \
@@ -57,7 +58,9 @@ struct Capabilities;
   X(batch_norm_apply_vec4, PLAIN) \
   X(batch_norm_apply_columns_vec4, PLAIN) \
   X(batch_norm_apply_cached_vec4, PLAIN) \
-  X(batch_norm_apply_columns_cached_vec4, PLAIN)
+  X(batch_norm_apply_columns_cached_vec4, PLAIN) \
+  X(batch_norm_apply_columns_pair_vec4, PLAIN) \
+  X(batch_norm_apply_columns_pair_cached_vec4, PLAIN)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name, variants) name,

@@ -288,15 +288,17 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CAPTURE(dtype == DType::f16);
       CAPTURE(shift);
       OwnContext ctx({.descriptor_path = test_descriptor_path()});
-      // Eval: the forward is batch_norm_apply_columns_vec4 (rows of 128 elements, planes of
-      // 16) or batch_norm_apply; the backward's elementwise pass grad_input or grad_input_vec4.
+      // Eval: the forward is batch_norm_apply_columns_pair_vec4 (rows of 128 elements,
+      // planes of 16: a unit in at most two channels) or batch_norm_apply; the backward's
+      // elementwise pass grad_input or grad_input_vec4.
       BatchNormParams p;
       p.shape = {2, 8, 4, 4};
       p.training = false;
       p.dtype = dtype;
       run_forward_backward(*ctx, p, shift, 7);
       const KernelCache& kernels = state_of(*ctx).kernels;
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype) == (shift == 0));
+      CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));

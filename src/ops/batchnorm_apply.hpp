@@ -25,10 +25,11 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 //    each in `chunks` segments of 8 * `chunk_size` units (push constants), a run of 8 lanes
 //    per segment, the workgroups (x, then y) holding every run;
 //  - else columns (batch_norm_apply_columns.glsl): rows of L = K * I elements that are
-//    whole units (chunks and chunk_size unused);
+//    whole units (chunks and chunk_size unused); `pairs` where I >= 4, so that a unit
+//    spans at most two channels (the _pair_ kernels);
 //  - else nullopt: batch_norm_apply itself.
 struct ApplyVariant {
-  bool planes = false;
+  bool planes = false, pairs = false;
   ApplyGrid grid;
   uint32_t chunks = 1, chunk_size = 0;
   // The kernel: from the running statistics (the eval forward), or cached coefficients.

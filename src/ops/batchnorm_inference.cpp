@@ -113,6 +113,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   const uint64_t rows = std::clamp<uint64_t>(kColumnBlockUnits / units, 8, most_rows);
   const uint64_t y = std::min<uint64_t>((row_steps + rows - 1) / rows, caps.max_workgroup_count_y);
   ApplyVariant v;
+  v.pairs = I >= 4;
   v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
   return v;
 }
@@ -149,6 +150,8 @@ std::optional<ApplyVariant> planes_variant(const Capabilities& caps, uint64_t el
 
 KernelId ApplyVariant::kernel(bool cached) const {
   if (planes) return cached ? KernelId::batch_norm_apply_cached_vec4 : KernelId::batch_norm_apply_vec4;
+  if (pairs)
+    return cached ? KernelId::batch_norm_apply_columns_pair_cached_vec4 : KernelId::batch_norm_apply_columns_pair_vec4;
   return cached ? KernelId::batch_norm_apply_columns_cached_vec4 : KernelId::batch_norm_apply_columns_vec4;
 }
 

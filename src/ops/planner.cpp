@@ -677,12 +677,13 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     if (row->channel_layouts) k.push_back(KernelId::stats_partial_columns_vec4);  // channels-last columns
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
-                         KernelId::batch_norm_apply_columns_vec4});
+                         KernelId::batch_norm_apply_columns_vec4, KernelId::batch_norm_apply_columns_pair_vec4});
     // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
     // coefficients' own pass and the apply's cached variants, which no norm plan has.
     if (kind == Norm::batch_norm)
       k.insert(k.end(), {KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
-                         KernelId::batch_norm_apply_columns_cached_vec4});
+                         KernelId::batch_norm_apply_columns_cached_vec4,
+                         KernelId::batch_norm_apply_columns_pair_cached_vec4});
     return k;
   }
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then

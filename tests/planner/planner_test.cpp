@@ -435,7 +435,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // of param_partial's workgroup reductions), so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 18);
+  CHECK(variants == 20);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -470,7 +470,8 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
       // the plans.
       if (kind.id == Norm::batch_norm && forward)
         in_plans.insert({KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
-                         KernelId::batch_norm_apply_columns_cached_vec4});
+                         KernelId::batch_norm_apply_columns_cached_vec4,
+                         KernelId::batch_norm_apply_columns_pair_cached_vec4});
       CHECK(distinct.size() == candidates.size());
       CHECK_MESSAGE(distinct == in_plans, "candidates " << names(candidates) << "; used by some plan: "
                                                         << names(std::vector<KernelId>(in_plans.begin(), in_plans.end())));
