@@ -93,12 +93,14 @@ namespace {
 // Columns across workgroups in x (at most kGridStrideWorkgroups, then each loops), and
 // rows split in y so that each invocation walks a block of consecutive rows: its per-lane
 // coefficient loads come once for all of them. On a CPU device up to 32 rows, as long as a
-// block stays within about 4096 units (64 KB of float32): on lavapipe (f32 eval, 4 runs
+// block stays within about 8192 units (128 KB of float32): on lavapipe (f32 eval, 4 runs
 // each, alternating) 32 rows took 8x256x14x14 NHWC (rows of 64 units) from 1.35-1.46x the
 // elementwise pass to 1.02-1.60x (three of the four runs 1.02-1.13), but 32x2048x7x7 NHWC
-// (rows of 512) from 1.1-1.7x to 2.3-3.0x. Elsewhere 8 (fewer rows, more workgroups: a
-// GPU wants many in flight; not yet measured on one).
-constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 4096;
+// (rows of 512) from 1.1-1.7x to 2.3-3.0x; 16 rows took it from 1.61-1.84x (8 rows) to
+// 1.32-1.41x (three runs each, 2026-12-02), where 32x2048x7x7 NCHW (rows of 25088 units)
+// took 1.64-1.69x with 16 and 1.48-1.82x with 8. Elsewhere 8 (fewer rows, more workgroups:
+// a GPU wants many in flight; not yet measured on one).
+constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 8192;
 std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
