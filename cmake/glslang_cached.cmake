@@ -1,8 +1,9 @@
 # One glslangValidator run through the SPIR-V cache (VKNORM_SPIRV_CACHE_DIR, cmake/shaders.cmake):
 #   cmake -DCACHE_DIR=<dir> -DTOOL_ID=<hash> "-DINPUTS=<file>|<file>..." -DOUT=<.inc> \
 #         -P glslang_cached.cmake -- <glslangValidator> <arguments but -o>
-# The key is the SHA-256 of TOOL_ID (the compiler's path and --version), the command line and
-# the contents of INPUTS (the source and every file it may include). The output path is not
+# The key is the SHA-256 of TOOL_ID (the compiler's path and --version, read when the tree is
+# configured), this script, the command line and the contents of INPUTS (the source and
+# every file it may include). The output path is not
 # in the key: build trees of one checkout (native, sanitizer, cross) share their modules.
 # A hit copies <key>.inc; a miss compiles into OUT and stores a copy, written under a
 # temporary name and renamed, so builds running at once never read half a module.
@@ -20,7 +21,9 @@ if(NOT command OR NOT CACHE_DIR OR NOT OUT OR NOT INPUTS)
   message(FATAL_ERROR "glslang_cached.cmake: needs CACHE_DIR, OUT, INPUTS and a command after --")
 endif()
 
-set(key "${TOOL_ID}\n${command}\n")
+# This script's own contents too: a change to how modules are made misses every old entry.
+file(SHA256 ${CMAKE_CURRENT_LIST_FILE} script_digest)
+set(key "${TOOL_ID}\n${script_digest}\n${command}\n")
 string(REPLACE "|" ";" inputs "${INPUTS}")
 foreach(input ${inputs})
   file(SHA256 ${input} digest)

@@ -9,8 +9,8 @@
 // is a position (n, s) of K channels). An invocation keeps one column unit c, elements
 // 4c .. 4c + 3 of every row, and walks rows: the coefficients of its four elements'
 // channels (4c + j) / I are computed once, whatever the layout, where a unit spans two
-// channels (I not a multiple of 4) and up to four (I < 4, as NHWC's I == 1). The _pair_
-// variants compute two (32x2048x7x7 NCHW f32 on lavapipe: see batchnorm_inference.cpp).
+// channels (I not a multiple of 4) and up to four (I < 3; four with NHWC's I == 1). The
+// _pair_ variants, for I >= 4, compute two (README, Performance: 128-bit access).
 //
 // Why a kernel of its own: see batch_norm_apply_planes.glsl. On lavapipe every path compiled
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so

@@ -16,7 +16,7 @@
 namespace vknorm::test {
 namespace {
 
-// NormInputs of one case; float16 cases hold values already rounded to float16.
+// Inputs of one case; float16 cases hold values already rounded to float16.
 struct NormInputs {
   std::vector<float> x, dy, w, b;
 };
