@@ -101,6 +101,10 @@ case "${1:-}" in
           VK_DRIVER_FILES="$swiftshader_icd" build/tests/vknorm_tests -tce="$swiftshader_excluded" \
             $VKNORM_SWIFTSHADER_ORDER --first=$(((i - 1) * per_slice + 1)) --last=$((i * per_slice)) ;;
       esac >"build/suite_$1.log" 2>&1
+      local status=$?
+      # Each part's own time, for balancing the slices (SECONDS: since this part's shell began).
+      echo "== $1 took $SECONDS s" >>"build/suite_$1.log"
+      return "$status"
     }
     export -f run_part
     failed=0
