@@ -263,31 +263,35 @@ TEST_CASE("vknorm run --sync-shards matches PyTorch's BatchNorm on the whole bat
     auto x = io::read_npy((dir / "x.npy").string());
     REQUIRE_MESSAGE(x.ok(), x.status().message());
     const int64_t n = x->shape[0];
-    std::vector<std::string> splits = {"0," + std::to_string(n)};  // an empty shard first
+    // The batch over two ranks, each split with its kind.
+    std::vector<std::pair<std::string, std::string>> splits;  // shards, kind
     if (n >= 2)
-      splits = {"1,0," + std::to_string(n - 1), std::to_string(n / 2) + "," + std::to_string(n - n / 2)};
+      splits = {{"1,0," + std::to_string(n - 1), "an empty shard first"},
+                {std::to_string(n / 2) + "," + std::to_string(n - n / 2), "halves"}};
+    else
+      splits = {{"0," + std::to_string(n), "one shard empty, one with all"}};
     const bool large_mean = name.find("large_mean") != std::string::npos;
-    std::vector<std::pair<std::string, std::string>> combos;  // shards, variant
-    std::vector<std::string> kinds;                             // the kind of split
-    for (size_t k = 0; k < splits.size(); ++k)
+    struct Combo {
+      std::string shards, kind, variant;
+    };
+    std::vector<Combo> combos;
+    for (const auto& [shards, kind] : splits)
       for (const char* variant : {"nchw/f32", "nhwc/f16"}) {
-        const std::string& shards = splits[k];
         const bool f16 = std::string(variant) == "nhwc/f16";
         if (f16 && large_mean) continue;  // see the test above
         if (f16 && skip_if_unsupported(context_for(TestDevice::subgroup), DType::f16)) {
           ++skipped;
           continue;
         }
-        combos.emplace_back(shards, variant);
-        kinds.push_back(n < 2 ? "one shard empty, one with all" : k == 0 ? "an empty shard first" : "halves");
+        combos.push_back({shards, kind, variant});
       }
     for (int c = 0; c < static_cast<int>(combos.size()); ++c) {
-      eligible.insert(kinds[c]);
-      eligible.insert(combos[c].second);
+      const auto& [shards, kind, variant] = combos[c];
+      eligible.insert(kind);
+      eligible.insert(variant);
       if (!variant_runs(c, static_cast<int>(combos.size()), fixtures)) continue;
-      ran.insert(kinds[c]);
-      ran.insert(combos[c].second);
-      const auto& [shards, variant] = combos[c];
+      ran.insert(kind);
+      ran.insert(variant);
       const bool f16 = variant == "nhwc/f16";
       const std::string run_name = name + "/" + variant + "/shards " + shards;
       CAPTURE(run_name);
