@@ -37,13 +37,12 @@ function(vknorm_glslang_command var out src)
   if(VKNORM_SPIRV_CACHE_DIR)
     string(REPLACE ";" "|" inputs "${src};${VKNORM_SHADER_INCLUDES}")
     set(${var} ${CMAKE_COMMAND} -DCACHE_DIR=${VKNORM_SPIRV_CACHE_DIR} -DTOOL_ID=${VKNORM_GLSLANG_ID}
-        -DINPUTS=${inputs} -DOUT=${out} -P ${VKNORM_CMAKE_DIR}/glslang_cached.cmake
+        -DINPUTS=${inputs} -DOUT=${out} -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/glslang_cached.cmake
         -- ${GLSLANG_VALIDATOR} ${ARGN} ${src} PARENT_SCOPE)
   else()
     set(${var} ${GLSLANG_VALIDATOR} ${ARGN} -o ${out} ${src} PARENT_SCOPE)
   endif()
 endfunction()
-set(VKNORM_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # The kernel list: lines "  X(<name>, SUBGROUP|PLAIN)" of VKNORM_KERNELS.
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/kernels.hpp)
