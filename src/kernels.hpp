@@ -50,7 +50,8 @@ struct Capabilities;
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
   X(grad_input_vec4, PLAIN)  \
-  X(param_partial, SUBGROUP) \
+  X(param_partial, PLAIN)    \
+  X(param_partial_planes, SUBGROUP) \
   X(param_partial_vec4, PLAIN) \
   X(param_finalize, PLAIN)   \
   X(batch_norm_coefficients, PLAIN) \
@@ -72,7 +73,7 @@ const char* kernel_name(KernelId id);
 
 // The kernel `id` is a variant of: <name> for <name>_vec4 and <name>_<how>_vec4, else `id`
 // itself. A variant has its base's workgroup size and workspace records, and needs at most
-// its shared memory and subgroup operations (param_partial_vec4: neither).
+// its shared memory and subgroup operations.
 KernelId base_kernel(KernelId id);
 
 // Whether `id` is built with and without subgroup operations (SUBGROUP in VKNORM_KERNELS).

@@ -9,7 +9,7 @@
 //  backward, batch statistics, many small groups: team_backward
 //            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
-//  either (+ param_partial -> param_finalize when gamma varies inside a group; only
+//  either (+ param_partial or param_partial_planes -> param_finalize when gamma varies inside a group; only
 //  param_finalize after team_backward over GroupNorm NCHW planes)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
 // per access) where the rows they walk are whole 4-element units; team_forward and
@@ -227,7 +227,7 @@ uint32_t kernel_shared_bytes(KernelId kernel, uint32_t workgroup_size) {
     case KernelId::team_forward:
     case KernelId::grad_partial:
     case KernelId::team_backward:
-    case KernelId::param_partial:
+    case KernelId::param_partial_planes:
       return 16 * workgroup_size;
     default:
       return 0;
@@ -622,10 +622,14 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   if (p.has_weight) b.bind(kSlotAux0, Role::dweight, A);
   if (p.has_bias) b.bind(kSlotAux1, Role::dbias, A);
   if (s.pchunks > 0 && !s.plane_params) {
-    const uint64_t channel_groups = p.Ip == 1 ? per_item_grid(caps, p.Kp) : p.Kp;
-    b.add(KernelId::param_partial, Phase::reduce, s.pchunks, fold(channel_groups, caps.max_workgroup_count_y));
+    // Adjacent channels: an invocation per channel, no reduction; else a workgroup per
+    // (chunk, channel) reduces (param_partial_planes).
+    const bool adjacent = p.Ip == 1;
+    const uint64_t channel_groups = adjacent ? per_item_grid(caps, p.Kp) : p.Kp;
+    b.add(adjacent ? KernelId::param_partial : KernelId::param_partial_planes, Phase::reduce, s.pchunks,
+          fold(channel_groups, caps.max_workgroup_count_y));
     // Adjacent channels in rows of whole units: an invocation per unit of 4 channels.
-    if (p.Ip == 1 && p.Kp % 4 == 0) {
+    if (adjacent && p.Kp % 4 == 0) {
       b.offer_vec4(KernelId::param_partial_vec4);
       b.last_pass().vec4_grid_y = fold(per_item_grid(caps, p.Kp / 4), caps.max_workgroup_count_y);
     }
@@ -692,7 +696,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
                              KernelId::grad_input, KernelId::grad_input_vec4};
   if (row->channel_layouts) k.push_back(KernelId::team_backward_channel_vec4);  // gamma per group
   if (row->channel_layouts) k.push_back(KernelId::grad_partial_columns_vec4);   // channels-last columns
-  if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_backward_planes_vec4);  // GroupNorm NCHW
+  if (row->gamma_may_vary && row->channel_layouts)  // GroupNorm NCHW
+    k.insert(k.end(), {KernelId::team_backward_planes_vec4, KernelId::param_partial_planes});
   if (row->gamma_may_vary)
     k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_partial_vec4,
                        KernelId::param_finalize});

@@ -133,6 +133,7 @@ std::vector<Extent> workspace_extents(const Pass& pass) {
       return {{"gradient sums", 0, sums}, {"coefficients", pc.coef_base, pc.coef_base + coef}};
     case KernelId::grad_input: return {{"coefficients", pc.coef_base, pc.coef_base + coef}};
     case KernelId::param_partial:
+    case KernelId::param_partial_planes:
     case KernelId::param_finalize: return {{"parameter sums", pc.param_base, pc.param_base + params}};
     default: return {};
   }
@@ -228,7 +229,9 @@ std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const Norm
       if (uint64_t{pass.vec4_grid_x} * per_workgroup < column_chunks || per_workgroup * phases * width > wg)
         return fail(pass, "its columns vec4 grid does not cover the chunks");
     }
-    if (pass.kernel == KernelId::param_partial) {
+    if (pass.kernel == KernelId::param_partial || pass.kernel == KernelId::param_partial_planes) {
+      if ((pass.kernel == KernelId::param_partial) != (pc.Ip == 1))
+        return fail(pass, "param_partial serves adjacent channels (Ip == 1), param_partial_planes the rest");
       if (pass.grid_x != pc.pchunks) return fail(pass, "grid x is not one workgroup per parameter chunk");
       const uint64_t per_channel = pc.Ip == 1 ? p.Op : p.Op * p.Ip;
       if (uint64_t{pc.pchunks} * pc.pchunk_size < per_channel) return fail(pass, "chunks do not cover a channel");

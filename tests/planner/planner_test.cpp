@@ -383,7 +383,7 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
     auto planned_backward = plan_backward(lavapipe, planned(params), split);
     REQUIRE(planned_backward.ok());
     for (const Pass& pass : planned_backward.value())
-      if (pass.kernel == KernelId::param_partial) return pass;
+      if (pass.kernel == KernelId::param_partial || pass.kernel == KernelId::param_partial_planes) return pass;
     FAIL("no param_partial pass");
     return Pass{};
   };
@@ -407,6 +407,12 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   gn_nhwc.shape = {2, 62, 4, 4};
   gn_nhwc.num_groups = 31;  // rows of 62 channels: not whole units
   CHECK(param_partial_pass(gn_nhwc).vec4_kernel == KernelId::count_);
+  CHECK(param_partial_pass(gn_nhwc).kernel == KernelId::param_partial);
+  // Channels planes apart: a workgroup's reduction per (chunk, channel), in a kernel of its
+  // own (a barrier in param_partial would slow it on SwiftShader, also where unreached).
+  CHECK(param_partial_pass(gn_planes).kernel == KernelId::param_partial_planes);
+  CHECK(param_partial_pass(gn_planes).shared_bytes > 0);
+  CHECK(param_partial_pass(weighted).shared_bytes == 0);
   CHECK(param_partial_pass(gn_planes).vec4_kernel == KernelId::count_);
   // Rows of 13: no vec4 variant at any offset.
   p.shape = {6, 13};
