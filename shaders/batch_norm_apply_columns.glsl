@@ -26,14 +26,27 @@
 #include "batch_norm_coefficients.glsl"
 #include "vec4.glsl"
 
+// What a channel's elements need, and y from them. Per unit a mat4: row n holds
+// coefficient n of each of the unit's four elements (transpose of one column per element).
+#if defined(BATCH_STATISTICS) && BATCH_STATISTICS
+// The training forward's apply (normalize_batch_norm_columns*): the batch
+// statistics (save_mean, save_invstd; one group per channel), in normalize.comp's
+// operations: (x - mean) * invstd, then * gamma (normalize.comp says why not one product).
+vec4 channel_coefficients(uint k) { return vec4(stat_mean(k), stat_invstd(k), gamma_of(k), beta_of(k)); }
+vec4 apply_unit(vec4 x, mat4 m) { return (x - m[0]) * m[1] * m[2] + m[3]; }
+#else
+vec4 channel_coefficients(uint k) { return vec4(variant_coefficients(k), 0.0, 0.0); }
+vec4 apply_unit(vec4 x, mat4 m) { return x * m[0] + m[1]; }
+#endif
+
 // Rows first_row .. end_row - 1 of column unit c. `residual` is a constant at each call:
 // the loop without it reads no residual, even masked.
-void walk_column(uint c, uint first_row, uint end_row, vec4 scale, vec4 shift, bool residual) {
+void walk_column(uint c, uint first_row, uint end_row, mat4 m, bool residual) {
   bool relu = has_flag(FLAG_RELU);
   uint L = pc.K * pc.I;
   uint e = first_row * L + 4u * c;
   for (uint r = first_row; r < end_row; ++r) {
-    vec4 y = load4_x(e) * scale + shift;
+    vec4 y = apply_unit(load4_x(e), m);
     if (residual) y += load4_side(e);
     store4_out(e, relu ? max(y, vec4(0.0)) : y);
     e += L;
@@ -73,17 +86,17 @@ void main() {
     // I >= 4: a unit lies in channel k0, or crosses into k0 + 1 at element I - r0, so two
     // coefficient pairs serve it (each a per-lane load of four values on lavapipe). The
     // clamp keeps the last channel's units, which never cross, inside the buffers.
-    vec2 first = variant_coefficients(k0), second = variant_coefficients(min(k0 + 1u, pc.K - 1u));
+    vec4 first = channel_coefficients(k0), second = channel_coefficients(min(k0 + 1u, pc.K - 1u));
     bvec4 next = greaterThanEqual(uvec4(r0) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.I));
-    vec4 scale = mix(vec4(first.x), vec4(second.x), next), shift = mix(vec4(first.y), vec4(second.y), next);
+    mat4 m = transpose(mat4(next.x ? second : first, next.y ? second : first, next.z ? second : first,
+                            next.w ? second : first));
 #else
-    vec2 c0 = variant_coefficients(k0), c1 = variant_coefficients(k0 + spans(r0 + 1u));
-    vec2 c2 = variant_coefficients(k0 + spans(r0 + 2u)), c3 = variant_coefficients(k0 + spans(r0 + 3u));
-    vec4 scale = vec4(c0.x, c1.x, c2.x, c3.x), shift = vec4(c0.y, c1.y, c2.y, c3.y);
+    mat4 m = transpose(mat4(channel_coefficients(k0), channel_coefficients(k0 + spans(r0 + 1u)),
+                            channel_coefficients(k0 + spans(r0 + 2u)), channel_coefficients(k0 + spans(r0 + 3u))));
 #endif
     if (has_flag(FLAG_RESIDUAL))
-      walk_column(c, first_row, end_row, scale, shift, true);
+      walk_column(c, first_row, end_row, m, true);
     else
-      walk_column(c, first_row, end_row, scale, shift, false);
+      walk_column(c, first_row, end_row, m, false);
   }
 }

@@ -25,7 +25,9 @@ struct Capabilities;
 // recorder runs in its place where the shape and the tensors' offsets allow
 // (src/ops/planner.hpp, pass_for_offsets); where a kernel has several, <name>_<how>_vec4
 // (batch_norm_apply: _columns_, _columns_pair_ for planes of 4 elements or more, and
-// _cached_ for the inference apply).
+// _cached_ for the inference apply; normalize: _batch_norm_columns_ and
+// _batch_norm_columns_pair_, batch_norm_apply's columns body with batch statistics, for a
+// group per channel).
 // (The references `vknorm bench` measures the norms against live with the bench, in tools/.)
 #define VKNORM_KERNELS(X)    \
   X(stats_partial, SUBGROUP) \
@@ -61,7 +63,9 @@ struct Capabilities;
   X(batch_norm_apply_cached_vec4, PLAIN) \
   X(batch_norm_apply_columns_cached_vec4, PLAIN) \
   X(batch_norm_apply_columns_pair_vec4, PLAIN) \
-  X(batch_norm_apply_columns_pair_cached_vec4, PLAIN)
+  X(batch_norm_apply_columns_pair_cached_vec4, PLAIN) \
+  X(normalize_batch_norm_columns_vec4, PLAIN) \
+  X(normalize_batch_norm_columns_pair_vec4, PLAIN)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name, variants) name,

@@ -532,7 +532,20 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   b.unbind(kSlotAux0);
   b.unbind(kSlotAux1);
   b.unbind(kSlotWork);
-  if (E > 0) b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
+  if (E > 0) {
+    b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
+    // A group per channel (BatchNorm; InstanceNorm of one sample) where the eval forward
+    // walks columns: the eval apply's body with the batch statistics, coefficients loaded
+    // once per column, blocks of consecutive rows (shaders/batch_norm_apply_columns.glsl).
+    const bool channel_groups = p.B == 1 && p.cpg == 1 && !p.gamma_varies && !p.rms;
+    if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I); channel_groups && variant && !variant->planes) {
+      Pass& pass = b.last_pass();
+      pass.vec4_kernel = variant->pairs ? KernelId::normalize_batch_norm_columns_pair_vec4
+                                        : KernelId::normalize_batch_norm_columns_vec4;
+      pass.vec4_grid_x = variant->grid.x;
+      pass.vec4_grid_y = variant->grid.y;
+    }
+  }
   return plan;
 }
 
@@ -672,6 +685,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     std::vector<KernelId> k = {KernelId::team_forward,   KernelId::fused_forward, KernelId::fused_forward_vec4,
                                KernelId::stats_partial,  KernelId::stats_finalize, KernelId::normalize,
                                KernelId::normalize_vec4};
+    if (row->running_stats)  // the split forward's apply through columns (a group per channel)
+      k.insert(k.end(), {KernelId::normalize_batch_norm_columns_vec4, KernelId::normalize_batch_norm_columns_pair_vec4});
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
     if (row->gamma_may_vary && row->has_bias) k.push_back(KernelId::team_forward_affine_vec4);
