@@ -109,7 +109,8 @@ void walk_next(inout GroupWalk w) {
 }
 
 // The column view of the split reduction for channels-last tensors (inner == 1, small
-// I): a row (b, o) holds L = K * I contiguous columns, group (b, k) owns columns
+// I), and for the forward's statistics over small planes whose gamma is constant in a
+// group (kColumnMaxPlaneColumns in src/kernels.hpp; `channel` is then unused): a row (b, o) holds L = K * I contiguous columns, group (b, k) owns columns
 // [k * I, (k + 1) * I) of the rows of b. A lane per column reads contiguous memory with
 // its neighbours and keeps its own partial, with no workgroup reduction. With fewer
 // columns than lanes, P lanes share a column, taking every P-th row of the chunk. Each
@@ -131,7 +132,7 @@ ColumnLane column_lane(uint y) {
   ColumnLane c;
   c.live = phase < phases && col < L && b < pc.B;
   c.g = b * pc.K + k;
-  c.channel = k * pc.cpg + i;  // inner == 1
+  c.channel = k * pc.cpg + i;  // inner == 1 (read only where gamma varies, which needs it)
   c.partial = (gl_WorkGroupID.x * phases + phase) * pc.I + i;
   c.o = begin + phase;
   c.o_end = min(pc.O, begin + pc.chunk_size);

@@ -118,8 +118,7 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   const uint32_t wg = workgroup_size_for(caps);
   const StrategyChoice& choice = options.choice;
   const uint64_t L = p.K * p.I;
-  const bool column_view =
-      p.inner == 1 && p.I <= kColumnMaxGroupColumns && L >= kColumnMinColumns && choice.columns != ColumnView::off;
+  const bool column_view = has_column_view(p, direction) && choice.columns != ColumnView::off;
   const uint64_t vpi =
       choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps, column_view);
   const NormGeometry& g = p.geometry;
@@ -411,6 +410,12 @@ void column_vec4_grid(const DeviceCaps& caps, const NormPlan& p, const Strategy&
 }
 
 }  // namespace
+
+bool has_column_view(const NormPlan& p, Direction direction) {
+  const bool channels_last = p.inner == 1 && p.I <= kColumnMaxGroupColumns;
+  const bool planes = direction == Direction::forward && !p.gamma_varies && p.I <= kColumnMaxPlaneColumns;
+  return (channels_last || planes) && p.K * p.I >= kColumnMinColumns;
+}
 
 const char* to_string(Phase phase) {
   switch (phase) {

@@ -28,18 +28,14 @@ bool honors(const ExecutionPlan& plan, const StrategyChoice& choice, Direction d
   return false;
 }
 
-bool has_columns(const NormPlan& p) {
-  return p.inner == 1 && p.I <= kColumnMaxGroupColumns && p.K * p.I >= kColumnMinColumns;
-}
-
 }  // namespace
 
 std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& p, Direction direction) {
   std::vector<StrategyChoice> proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
   for (uint32_t vpi : {8u, 64u, 256u})
     for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
-      if (columns == ColumnView::off && !has_columns(p)) continue;
-      proposals.push_back({OnChipKernel::split, vpi, has_columns(p) ? columns : ColumnView::automatic});
+      if (columns == ColumnView::off && !has_column_view(p, direction)) continue;
+      proposals.push_back({OnChipKernel::split, vpi, has_column_view(p, direction) ? columns : ColumnView::automatic});
     }
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
@@ -76,7 +72,7 @@ TuningKey tuning_key(const NormPlan& p, Direction direction) {
   k.kind = p.kind;
   k.direction = direction;
   k.dtype = p.dtype;
-  k.columns = has_columns(p);
+  k.columns = has_column_view(p, direction);
   k.group_size_log2 = floor_log2(p.O * p.I);
   k.groups_log2 = floor_log2(p.B * p.K);
   return k;
