@@ -1,8 +1,9 @@
 // The body of batch_norm_apply_columns_vec4.comp (coefficients from the running statistics:
-// the eval forward) and batch_norm_apply_columns_cached_vec4.comp (cached:
-// record_batch_norm_inference_apply), and of their _pair_ variants (COLUMN_CHANNEL_PAIRS:
-// planes of I >= 4 elements, two coefficient pairs per unit): batch_norm_apply.comp for rows of whole 4-element
-// units, every tensor 4-element aligned (the host's choice: src/ops/planner.cpp), where
+// the eval forward), batch_norm_apply_columns_cached_vec4.comp (cached:
+// record_batch_norm_inference_apply) and normalize_channel_columns_vec4.comp (the batch
+// statistics of a group per channel: the training forward's apply), and of their _pair_
+// variants (COLUMN_CHANNEL_PAIRS: planes of I >= 4 elements, two channels' coefficients
+// per unit): batch_norm_apply.comp for rows of whole 4-element units, every tensor 4-element aligned (the host's choice: src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
 // shorter than 8 of them, or more runs than the device's workgroup counts allow). The
 // tensor is R rows of L = K * I elements (NCHW: a row is a sample n; NHWC, I == 1: a row
@@ -29,7 +30,7 @@
 // What a channel's elements need, and y from them. Per unit a mat4: row n holds
 // coefficient n of each of the unit's four elements (transpose of one column per element).
 #if defined(BATCH_STATISTICS) && BATCH_STATISTICS
-// The training forward's apply (normalize_batch_norm_columns*): the batch
+// The training forward's apply (normalize_channel_columns*): the batch
 // statistics (save_mean, save_invstd; one group per channel), in normalize.comp's
 // operations: (x - mean) * invstd, then * gamma (normalize.comp says why not one product).
 vec4 channel_coefficients(uint k) { return vec4(stat_mean(k), stat_invstd(k), gamma_of(k), beta_of(k)); }

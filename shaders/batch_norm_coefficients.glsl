@@ -12,7 +12,8 @@ vec2 running_coefficients(uint k) {
 // The coefficients of the batch_norm_apply variants, each compiled for one source (a
 // choice at run time would cost both on lavapipe): the running statistics (the eval
 // forward), or with CACHED_COEFFICIENTS those of batch_norm_coefficients.comp in slot work,
-// K scales then K shifts (record_batch_norm_inference_apply).
+// K scales then K shifts (record_batch_norm_inference_apply). (The batch statistics of
+// normalize_channel_columns are batch_norm_apply_columns.glsl's own.)
 #if defined(CACHED_COEFFICIENTS) && CACHED_COEFFICIENTS
 vec2 variant_coefficients(uint k) { return vec2(load_work(k), load_work(pc.K + k)); }
 #else

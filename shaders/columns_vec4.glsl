@@ -31,8 +31,8 @@ ColumnSlot column_vec4_slot(ColumnGeometry geo) {
 
 // The lane's unit in row block y (y walks (b, block)): column col + j is in group g[j]
 // (channel k[j] of b, column i[j] of the group: channel[j] with inner == 1, read only where
-// gamma varies) with partial
-// p[j]; rows o = o_begin, o_begin + o_step, ... below o_end at elements e, e + e_step, ...
+// gamma varies) with partial p[j]; rows o = o_begin, o_begin + o_step, ... below o_end at
+// elements e, e + e_step, ...
 struct ColumnUnit { bool live; uvec4 g, channel, partial; uint o_begin, o_end, o_step, e, e_step; };
 ColumnUnit column_vec4_unit(ColumnGeometry geo, ColumnSlot s, uint y) {
   uint L = pc.K * pc.I;

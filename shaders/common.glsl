@@ -109,8 +109,9 @@ void walk_next(inout GroupWalk w) {
 }
 
 // The column view of the split reduction for channels-last tensors (inner == 1, small
-// I), and for the forward's statistics over small planes whose gamma is constant in a
-// group (kColumnMaxPlaneColumns in src/kernels.hpp; `channel` is then unused): a row (b, o) holds L = K * I contiguous columns, group (b, k) owns columns
+// I), and on a CPU device for the forward's statistics over small planes whose gamma is
+// constant in a group (kColumnMaxPlaneColumns in src/kernels.hpp; `channel` is then
+// unused): a row (b, o) holds L = K * I contiguous columns, group (b, k) owns columns
 // [k * I, (k + 1) * I) of the rows of b. A lane per column reads contiguous memory with
 // its neighbours and keeps its own partial, with no workgroup reduction. With fewer
 // columns than lanes, P lanes share a column, taking every P-th row of the chunk. Each

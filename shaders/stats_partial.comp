@@ -4,7 +4,7 @@
 // chunk of a statistics group. Values are shifted by the group's first element (the
 // pivot) so that means stay small and no precision is lost when |mean| >> std.
 // Writes a statistics partial record (src/shader_contract.h) per (group, chunk).
-// With FLAG_COLUMNS (channels-last) it works over common.glsl's column view instead: a
+// With FLAG_COLUMNS (channels-last, or small planes: common.glsl) it works over common.glsl's column view instead: a
 // lane per column, one partial per (chunk, phase), no workgroup reduction.
 #include "common.glsl"
 #include "reduce.glsl"

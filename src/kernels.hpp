@@ -64,8 +64,8 @@ struct Capabilities;
   X(batch_norm_apply_columns_cached_vec4, PLAIN) \
   X(batch_norm_apply_columns_pair_vec4, PLAIN) \
   X(batch_norm_apply_columns_pair_cached_vec4, PLAIN) \
-  X(normalize_batch_norm_columns_vec4, PLAIN) \
-  X(normalize_batch_norm_columns_pair_vec4, PLAIN)
+  X(normalize_channel_columns_vec4, PLAIN) \
+  X(normalize_channel_columns_pair_vec4, PLAIN)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name, variants) name,
@@ -136,12 +136,12 @@ constexpr uint64_t kTeamMaxContiguousGroupSize = 65536;
 // group is a partial that the finalize passes merge).
 constexpr uint64_t kColumnMinColumns = 32;
 constexpr uint64_t kColumnMaxGroupColumns = 16;
-// The forward's statistics take the column view for groups of up to kColumnMaxPlaneColumns
-// columns too, in planes (NCHW, I > 1) where gamma is constant in a group (BatchNorm,
-// InstanceNorm): BatchNorm 32x2048x7x7 NCHW training forward (planes of 49) went from the
-// team's 4.57x the elementwise pass to 2.89x on lavapipe and from 4.81x to 2.92x on
-// SwiftShader (f32, medians of 3 and 2 alternating `bench --quick` runs). The backward's
-// gradient sums through the column view measured slower there (4.84x against 4.36x).
+// On a CPU device the rules also send the forward's statistics through the column view
+// for planes (NCHW, I > 1) of up to kColumnMaxPlaneColumns where gamma is constant in a
+// group (src/ops/planner.cpp, choose): BatchNorm 32x2048x7x7 NCHW training forward (planes
+// of 49) went from the team's 4.57x the elementwise pass to 2.89x on lavapipe and from
+// 4.81x to 2.92x on SwiftShader (f32, medians of 3 and 2 alternating `bench --quick`
+// runs). The backward's gradient sums that way measured slower (4.84x against 4.36x).
 constexpr uint64_t kColumnMaxPlaneColumns = 64;
 
 // The host-shader contract (src/shader_contract.h), expanded into C++ here and into GLSL

@@ -93,20 +93,27 @@ const KernelId kAllKernels[] = {
 #undef VKNORM_ID
 };
 
-}  // namespace
-
-TEST_CASE("shader contract: every module's push constants have the C++ struct's offsets") {
-  const std::vector<uint32_t> want = cpp_push_offsets();
+// check(id, facts) for every embedded module: each kernel, path and storage.
+template <class Check>
+void for_each_module(Check check) {
   for (KernelId id : kAllKernels)
     for (bool subgroup : {false, true})
       for (TensorStorage storage : kStorages) {
         CAPTURE(kernel_name(id));
         CAPTURE(subgroup);
         CAPTURE(to_string(storage));
-        const ModuleFacts facts = read_module(kernel_spirv(id, subgroup, storage));
-        CHECK(facts.push_offsets == want);
-        for (uint32_t binding : facts.bindings) CHECK(binding < kSlotCount);
+        check(id, read_module(kernel_spirv(id, subgroup, storage)));
       }
+}
+
+}  // namespace
+
+TEST_CASE("shader contract: every module's push constants have the C++ struct's offsets") {
+  const std::vector<uint32_t> want = cpp_push_offsets();
+  for_each_module([&](KernelId, const ModuleFacts& facts) {
+    CHECK(facts.push_offsets == want);
+    for (uint32_t binding : facts.bindings) CHECK(binding < kSlotCount);
+  });
 }
 
 TEST_CASE("shader contract: subgroup operations only in the subgroup modules of SUBGROUP kernels") {
@@ -132,14 +139,7 @@ TEST_CASE("shader contract: barriers only in the kernels whose workgroups reduce
   // 0.58 ms without), so a kernel with a path that needs none is two kernels.
   const std::set<KernelId> reducing = {KernelId::stats_partial, KernelId::fused_forward, KernelId::fused_forward_vec4,
                                        KernelId::grad_partial, KernelId::param_partial_planes};
-  for (KernelId id : kAllKernels)
-    for (bool subgroup : {false, true})
-      for (TensorStorage storage : kStorages) {
-        CAPTURE(kernel_name(id));
-        CAPTURE(subgroup);
-        CAPTURE(to_string(storage));
-        CHECK((read_module(kernel_spirv(id, subgroup, storage)).barriers > 0) == (reducing.count(id) == 1));
-      }
+  for_each_module([&](KernelId id, const ModuleFacts& facts) { CHECK((facts.barriers > 0) == (reducing.count(id) == 1)); });
 }
 
 TEST_CASE("shader contract: packed float16 modules use no 16-bit type, native ones need 16-bit storage") {

@@ -248,14 +248,21 @@ void run_kinds(Context& ctx) {
     // count without a division per element; NHWC's I == 1 spans 4).
     if (layout == Layout::nchw)
       run_shapes(ctx, bn, {{2, 3, 32, 32}, {1, 2, 64, 164}, {3, 5, 6, 10}, {3, 4, 1, 3}, {2, 6, 2, 1}}, seed);
+    // Training, planes of 49 in groups of 1568: on a CPU device the rules' statistics through
+    // the column view, and the apply through columns (unforced runs).
+    bn.training = true;
+    bn.track_running_stats = false;
+    if (layout == Layout::nchw) run_shapes(ctx, bn, {{32, 4, 7, 7}}, seed);
     GroupNormParams gn;
     gn.layout = layout;
     gn.num_groups = 2;
     run_shapes(ctx, gn, {{2, 4, 3, 3}, {2, 8, 4, 4}, {2, 6, 3, 5}}, seed);
+    gn.num_groups = 8;  // GroupNorm(C) of one sample: a group per channel, the apply through columns
+    run_shapes(ctx, gn, {{1, 8, 3, 3}}, seed);
     InstanceNormParams in;
     in.layout = layout;
     in.affine = true;
-    run_shapes(ctx, in, {{2, 4, 16, 16}, {2, 4, 3, 5}}, seed);
+    run_shapes(ctx, in, {{2, 4, 16, 16}, {2, 4, 3, 5}, {1, 8, 3, 3}}, seed);  // one sample: as GroupNorm(C)
     if (layout == Layout::nhwc) {
       // The split statistics through the column view (rows of at least 32 columns):
       // stats_partial_columns_vec4 over rows of whole units, with fewer units than lanes
@@ -332,7 +339,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::stats_partial_columns_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_partial_columns_vec4, dtype) == (shift == 0));
       // and the apply walks columns, a unit spanning four channels.
-      CHECK(kernels.created(KernelId::normalize_batch_norm_columns_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::normalize_channel_columns_vec4, dtype) == (shift == 0));
       // GroupNorm NCHW, groups of 2 planes of 16: teams, gamma once per plane.
       GroupNormParams gn;
       gn.shape = {2, 8, 4, 4};

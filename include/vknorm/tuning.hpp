@@ -36,8 +36,8 @@ enum class OnChipKernel : uint8_t {
 };
 
 // The column view of the split passes (channels-last groups of at most 16 columns of a
-// row of at least 32, and in the forward NCHW planes of up to 64 where gamma is constant
-// in a group: a lane per column instead of a walk along the group).
+// row of at least 32: a lane per column instead of a walk along the group; `automatic`
+// also lets a CPU device's rules take it for a forward over NCHW planes of up to 64).
 enum class ColumnView : uint8_t { automatic, on, off };
 
 // One strategy for a call. Every field's default keeps the planner's rule. A choice that

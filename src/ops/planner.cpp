@@ -9,10 +9,13 @@
 //  backward, batch statistics, many small groups: team_backward
 //            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
-//  either (+ param_partial or param_partial_planes -> param_finalize when gamma varies inside a group; only
-//  param_finalize after team_backward over GroupNorm NCHW planes)
+//  either (+ param_partial, or param_partial_planes for NCHW planes, -> param_finalize when
+//  gamma varies inside a group; only param_finalize after team_backward over GroupNorm
+//  NCHW planes)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
-// per access) where the rows they walk are whole 4-element units; team_forward and
+// per access) where the rows they walk are whole 4-element units (normalize, for a group
+// per channel where batch_norm_apply would walk columns, normalize_channel_columns_vec4 or
+// its _pair_ twin); team_forward and
 // team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels),
 // _channel_vec4 (gamma once per group) or _planes_vec4 (once per plane), team_forward also
 // plain _vec4; param_partial offers param_partial_vec4 (adjacent channels, rows of whole
@@ -44,8 +47,8 @@ struct Strategy {
   uint32_t teams_per_workgroup = 1;
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
   bool plane_params = false;  // team_backward also sums dgamma / dbeta (param_partial's part)
-  // Split passes over the column view (shaders/common.glsl): channels-last groups, a lane
-  // per column; column_chunks workgroups in x (chunks over O), column_blocks in y.
+  // Split passes over the column view (shaders/common.glsl): channels-last groups (or a
+  // CPU device's forward over small planes), a lane per column; column_chunks workgroups in x (chunks over O), column_blocks in y.
   bool columns = false;
   uint32_t column_chunks = 0;
   uint64_t column_blocks = 0;
@@ -118,7 +121,15 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   const uint32_t wg = workgroup_size_for(caps);
   const StrategyChoice& choice = options.choice;
   const uint64_t L = p.K * p.I;
-  const bool column_view = has_column_view(p, direction) && choice.columns != ColumnView::off;
+  // Also, as the rules' own choice on a CPU device, the forward's statistics over small
+  // planes where gamma is constant in a group (kColumnMaxPlaneColumns). Not where the
+  // caller forces the split passes: SyncBatchNorm's exchange would carry a record per
+  // column and chunk (49 times as many for planes of 49 on lavapipe); not on a GPU, where
+  // it has not been measured and a large batch would make thousands of records per group.
+  const bool plane_columns = is_cpu(caps) && direction == Direction::forward && !p.gamma_varies &&
+                             p.I <= kColumnMaxPlaneColumns && L >= kColumnMinColumns && !options.split &&
+                             choice.columns == ColumnView::automatic;
+  const bool column_view = (has_column_view(p) && choice.columns != ColumnView::off) || plane_columns;
   const uint64_t vpi =
       choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps, column_view);
   const NormGeometry& g = p.geometry;
@@ -411,10 +422,8 @@ void column_vec4_grid(const DeviceCaps& caps, const NormPlan& p, const Strategy&
 
 }  // namespace
 
-bool has_column_view(const NormPlan& p, Direction direction) {
-  const bool channels_last = p.inner == 1 && p.I <= kColumnMaxGroupColumns;
-  const bool planes = direction == Direction::forward && !p.gamma_varies && p.I <= kColumnMaxPlaneColumns;
-  return (channels_last || planes) && p.K * p.I >= kColumnMinColumns;
+bool has_column_view(const NormPlan& p) {
+  return p.inner == 1 && p.I <= kColumnMaxGroupColumns && p.K * p.I >= kColumnMinColumns;
 }
 
 const char* to_string(Phase phase) {
@@ -539,14 +548,15 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   b.unbind(kSlotWork);
   if (E > 0) {
     b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
-    // A group per channel (BatchNorm; InstanceNorm of one sample) where the eval forward
-    // walks columns: the eval apply's body with the batch statistics, coefficients loaded
-    // once per column, blocks of consecutive rows (shaders/batch_norm_apply_columns.glsl).
+    // A group per channel (BatchNorm; InstanceNorm and GroupNorm(C) of one sample) where the
+    // eval forward walks columns: the eval apply's body with the batch statistics,
+    // coefficients loaded once per column, blocks of consecutive rows
+    // (shaders/batch_norm_apply_columns.glsl).
     const bool channel_groups = p.B == 1 && p.cpg == 1 && !p.gamma_varies && !p.rms;
     if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I); channel_groups && variant && !variant->planes) {
       Pass& pass = b.last_pass();
-      pass.vec4_kernel = variant->pairs ? KernelId::normalize_batch_norm_columns_pair_vec4
-                                        : KernelId::normalize_batch_norm_columns_vec4;
+      pass.vec4_kernel = variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
+                                        : KernelId::normalize_channel_columns_vec4;
       pass.vec4_grid_x = variant->grid.x;
       pass.vec4_grid_y = variant->grid.y;
     }
@@ -690,8 +700,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     std::vector<KernelId> k = {KernelId::team_forward,   KernelId::fused_forward, KernelId::fused_forward_vec4,
                                KernelId::stats_partial,  KernelId::stats_finalize, KernelId::normalize,
                                KernelId::normalize_vec4};
-    if (row->running_stats)  // the split forward's apply through columns (a group per channel)
-      k.insert(k.end(), {KernelId::normalize_batch_norm_columns_vec4, KernelId::normalize_batch_norm_columns_pair_vec4});
+    if (row->channel_layouts)  // the split forward's apply through columns (a group per channel)
+      k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4});
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
     if (row->gamma_may_vary && row->has_bias) k.push_back(KernelId::team_forward_affine_vec4);

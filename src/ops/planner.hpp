@@ -132,9 +132,9 @@ struct PlanOptions {
 // The device facts the planner reads: Capabilities (a real device's, or a made-up one).
 using DeviceCaps = Capabilities;
 
-// Whether the split passes of `direction` may take the column view of shaders/common.glsl
-// (a lane per column of a row; the planner's rules and the tuning classes ask the same).
-bool has_column_view(const NormPlan& plan, Direction direction);
+// Whether the split passes may take the column view of shaders/common.glsl (a lane per
+// column of a channels-last row; the planner's rules and the tuning classes ask the same).
+bool has_column_view(const NormPlan& plan);
 
 // Refuses (unsupported) what the device cannot run: a tensor or workspace larger than
 // maxStorageBufferRange, more than 2^32 elements. float16 without 16-bit storage runs

@@ -34,8 +34,8 @@ std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const Norm
   std::vector<StrategyChoice> proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
   for (uint32_t vpi : {8u, 64u, 256u})
     for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
-      if (columns == ColumnView::off && !has_column_view(p, direction)) continue;
-      proposals.push_back({OnChipKernel::split, vpi, has_column_view(p, direction) ? columns : ColumnView::automatic});
+      if (columns == ColumnView::off && !has_column_view(p)) continue;
+      proposals.push_back({OnChipKernel::split, vpi, has_column_view(p) ? columns : ColumnView::automatic});
     }
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
@@ -72,7 +72,7 @@ TuningKey tuning_key(const NormPlan& p, Direction direction) {
   k.kind = p.kind;
   k.direction = direction;
   k.dtype = p.dtype;
-  k.columns = has_column_view(p, direction);
+  k.columns = has_column_view(p);
   k.group_size_log2 = floor_log2(p.O * p.I);
   k.groups_log2 = floor_log2(p.B * p.K);
   return k;

@@ -40,6 +40,7 @@ std::vector<Case> plan_cases() {
       {{2, 4096, 2048}, 4096}, {{3, 6, 5}, 3}, {{2, 8, 4 * M}, 1}, {{64 * M, 2}, 1}, {{0, 6, 5}, 3},
       {{8, 64, 4, 4}, 4},  // 16 channels per group: NHWC rows of whole units of channels
       {{2, 8, 3, 3}, 2},   // NCHW groups of 4 planes of 9: whole units, which planes are not
+      {{1, 8, 4, 4}, 8}, {{1, 8, 3, 3}, 8},  // GroupNorm(C) of one sample: a group per channel
   };
   const std::vector<std::vector<int64_t>> rows = {
       {512, 768}, {4096, 1024}, {8, 4097}, {16 * M, 2}, {2, 16 * M}, {7, 1}, {3, 4 * M, 2}, {64 * M, 2}, {0, 8},

@@ -155,6 +155,69 @@ TEST_CASE("planner: the passes of known shapes on known devices") {
   CHECK_PASSES(plan_backward(lavapipe, planned(in)), K::team_backward, K::grad_finalize);
 }
 
+TEST_CASE("planner: a group per channel walks columns; small planes take the column view on a CPU device only") {
+  const Capabilities nvidia = named("NVIDIA"), lavapipe = named("lavapipe");
+  auto pass_of = [](const ExecutionPlan& plan, KernelId kernel) {
+    for (const Pass& pass : plan)
+      if (pass.kernel == kernel) return pass;
+    FAIL("no " << kernel_name(kernel) << " pass");
+    return Pass{};
+  };
+  auto columns = [](const Pass& pass) { return (pass.push.flags & kFlagColumns) != 0; };
+  BatchNormParams bn;
+  bn.shape = {32, 64, 7, 7};  // planes of 49, groups of 1568
+  bn.track_running_stats = false;
+  // lavapipe, by its rules: the statistics through the column view, the apply through
+  // columns with two channels per unit.
+  auto forward = plan_forward(lavapipe, planned(bn));
+  REQUIRE(forward.ok());
+  CHECK(columns(pass_of(*forward, K::stats_partial)));
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
+  // Not where the split passes are forced (SyncBatchNorm's exchange), nor in the
+  // backward, nor on a GPU, nor for planes past 64.
+  forward = plan_forward(lavapipe, planned(bn), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
+  auto backward = plan_backward(lavapipe, planned(bn), {.split = true});
+  REQUIRE(backward.ok());
+  CHECK_FALSE(columns(pass_of(*backward, K::grad_partial)));
+  forward = plan_forward(nvidia, planned(bn), {.split = true, .choice = {OnChipKernel::split}});
+  REQUIRE(forward.ok());
+  CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
+  bn.shape = {32, 64, 5, 13};  // planes of 65
+  forward = plan_forward(lavapipe, planned(bn), {.choice = {OnChipKernel::split}});
+  REQUIRE(forward.ok());
+  CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
+  bn.shape = {32, 64, 7, 7};
+  forward = plan_forward(lavapipe, planned(bn), {.choice = {OnChipKernel::split, 0, ColumnView::off}});
+  REQUIRE(forward.ok());
+  CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
+  // The columns apply needs a group per channel: InstanceNorm of two samples (groups
+  // (b, k)) keeps normalize_vec4; GroupNorm(C) of one sample takes it.
+  InstanceNormParams in;
+  in.shape = {2, 64, 7, 7};
+  in.layout = Layout::nhwc;
+  forward = plan_forward(lavapipe, planned(in), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
+  in.shape = {1, 64, 7, 7};
+  forward = plan_forward(lavapipe, planned(in), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  GroupNormParams gn;
+  gn.shape = {1, 64, 7, 7};
+  gn.num_groups = 64;
+  gn.layout = Layout::nhwc;
+  forward = plan_forward(nvidia, planned(gn), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  gn.num_groups = 32;  // two channels per group
+  forward = plan_forward(nvidia, planned(gn), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
+}
+
 TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within maxStorageBufferRange") {
   // BatchNorm (2, 2^24) training: 2^24 channels. Its finalize used to dispatch 65536
   // workgroups of 256 where the limit is 65535.
