@@ -92,11 +92,16 @@ struct GpuModel::Impl {
         *b = app.create_buffer(kChannels * 4);
     // One workspace serves every BatchNorm call (they run one after another).
     uint64_t ws = 0;
+    // Each kind of call it serves is asked: training and eval plan differently (on lavapipe
+    // the training forward reads these planes of 64 as columns, a record per column).
     for (int n : {1, max_batch})
       for (int l : {0, 2}) {
         auto bytes = vknorm::batch_norm_workspace_size(*context, bn_params(l, n, false, 0.0f));
         if (!bytes) sample::fail(bytes.status().message());
         ws = std::max(ws, bytes.value());
+        // Training (refused for one value per channel: those calls are refused too).
+        auto training_bytes = vknorm::batch_norm_workspace_size(*context, bn_params(l, n, true, 0.1f));
+        if (training_bytes) ws = std::max(ws, training_bytes.value());
         // SyncBatchNorm's phases (a shard of up to max_batch) share the same workspace.
         auto sync_bytes = vknorm::sync_batch_norm_workspace_size(*context, bn_params(l, n, true, 0.1f));
         if (sync_bytes) ws = std::max(ws, sync_bytes.value());
