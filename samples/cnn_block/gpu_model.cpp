@@ -45,6 +45,7 @@ struct GpuModel::Impl {
   // Activations (tensor dtype) and their gradients; parameters and statistics (float32).
   sample::Buffer x, a1, h1, a2, h2, pooled, features, dfeatures, dpooled, dh2, da2, dres, dh1, da1;
   sample::Buffer w1, w2, fw1, fw2, fb1, fb2, dw1, dw2, workspace, none;
+  uint64_t workspace_bytes = 0;  // bound with its size: vknorm refuses a call that needs more
   sample::Buffer gamma[3], beta[3], rmean[3], rvar[3], smean[3], sinvstd[3], dgamma[3], dbeta[3];
 
   Impl(const GpuOptions& o, int max_batch)
@@ -107,6 +108,7 @@ struct GpuModel::Impl {
         if (sync_bytes) ws = std::max(ws, sync_bytes.value());
       }
     workspace = app.create_buffer(ws);
+    workspace_bytes = ws;
   }
 
   ~Impl() {
@@ -183,7 +185,7 @@ struct GpuModel::Impl {
             running ? whole(rvar[l]) : vknorm::BufferRef{},
             whole(smean[l]),
             whole(sinvstd[l]),
-            whole(workspace),
+            vknorm::BufferRef{workspace.buffer, 0, workspace_bytes},
             l == 1 ? whole(h1) : vknorm::BufferRef{}};
   }
 
@@ -201,7 +203,7 @@ struct GpuModel::Impl {
                                   running ? whole(rvar[l]) : vknorm::BufferRef{},
                                   whole(dgamma[l]),
                                   whole(dbeta[l]),
-                                  whole(workspace)};
+                                  vknorm::BufferRef{workspace.buffer, 0, workspace_bytes}};
     if (p.epilogue.relu) b.y = whole(y);
     if (p.epilogue.residual) b.dresidual = whole(dres);
     return b;
