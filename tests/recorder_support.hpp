@@ -35,7 +35,8 @@ struct LayerNormCall {
     bb = make(ctx, d, b.data());
     bmean = make(ctx, rows, nullptr);
     binvstd = make(ctx, rows, nullptr);
-    // Room for the split passes (record(..., split)), whatever the rules would plan.
+    // Room for the split passes (record(..., split)), whatever the rules would plan: for
+    // LayerNorm, whose rules never need more (no column view; other kinds may).
     auto ws = plan_workspace_bytes(ctx.capabilities(), plan_norm(params).value(), {.split = true});
     REQUIRE(ws.ok());
     bws = make(ctx, ws.value() / 4, nullptr);

@@ -95,7 +95,9 @@ Result<BatchNormBackwardResult> batch_norm_backward(const BatchNormParams& param
 using BatchNormForwardBuffers = NormForwardBuffers;
 using BatchNormBackwardBuffers = NormBackwardBuffers;
 
-// Bytes of scratch memory the forward and backward of this shape need on this context.
+// Bytes of scratch memory the forward and backward of these params need on this context.
+// Training and eval plan differently (so may the same shape in SyncBatchNorm's phases):
+// a workspace shared by several kinds of call is sized by asking for each.
 Result<uint64_t> batch_norm_workspace_size(const Context& context, const BatchNormParams& params);
 
 // Checks everything (params, buffers, device limits) before recording anything.

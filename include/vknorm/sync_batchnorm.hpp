@@ -51,7 +51,9 @@ struct SyncBatchNormExchange {
 // check applies to the merged batch (merge_sync_batch_norm_statistics), not the shard.
 Result<SyncBatchNormExchange> sync_batch_norm_exchange_layout(const Context& context, const BatchNormParams& params);
 
-// Bytes of workspace the sync forward (and backward) of this shard needs on this context.
+// Bytes of workspace the sync forward (and backward) of this shard needs on this context:
+// not a bound for the plain BatchNorm calls of the same shape (on a CPU device a plain
+// training forward may read small planes as columns, a record per column).
 Result<uint64_t> sync_batch_norm_workspace_size(const Context& context, const BatchNormParams& params);
 
 // Step 1. Binds x and the workspace; the other buffers are checked in step 6.

@@ -116,6 +116,8 @@ struct ExecutionPlan {
 struct PlanOptions {
   // Forces the split passes (no team or fused pass), so that every phase can be recorded
   // on its own (cross-device statistics), and so tests can compare the two strategies.
+  // It also keeps the statistics off the column view over planes (planner.cpp, choose), so
+  // its workspace may be smaller than the rules' plan needs, or larger.
   bool split = false;
   // SyncBatchNorm's finalize (forward) and elementwise (backward) phases: the workspace
   // holds one record per group merged over every device's part of the batch (pivots
