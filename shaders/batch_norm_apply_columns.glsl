@@ -3,7 +3,8 @@
 // record_batch_norm_inference_apply) and normalize_channel_columns_vec4.comp (the batch
 // statistics of a group per channel: the training forward's apply), and of their _pair_
 // variants (COLUMN_CHANNEL_PAIRS: planes of I >= 4 elements, two channels' coefficients
-// per unit): batch_norm_apply.comp for rows of whole 4-element units, every tensor 4-element aligned (the host's choice: src/ops/planner.cpp), where
+// per unit): batch_norm_apply.comp for rows of whole 4-element units, every tensor
+// 4-element aligned (the host's choice: src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
 // shorter than 8 of them, or more runs than the device's workgroup counts allow). The
 // tensor is R rows of L = K * I elements (NCHW: a row is a sample n; NHWC, I == 1: a row

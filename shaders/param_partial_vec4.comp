@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// param_partial.comp (channels adjacent in memory, Ip == 1) four channels per access (shaders/vec4.glsl): an invocation per 4-element unit of channels
-// walks a chunk of rows. The host runs it where rows are whole units (Kp % 4 == 0) and x,
+// param_partial.comp (channels adjacent in memory, Ip == 1) four channels per access
+// (shaders/vec4.glsl): an invocation per 4-element unit of channels walks a chunk of rows. The host runs it where rows are whole units (Kp % 4 == 0) and x,
 // dy (and the ReLU's y) are 4-element aligned (src/ops/planner.cpp). A unit's channels
 // may lie in two groups (GroupNorm NHWC, channels per group not a multiple of 4): each
 // component has its group's statistics. On lavapipe each buffer load is a loop over the

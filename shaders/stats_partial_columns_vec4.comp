@@ -1,8 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // stats_partial.comp's column view (FLAG_COLUMNS: channels-last groups of at most 16
-// columns, or a CPU device's forward over planes of up to 64, common.glsl) four columns per access (shaders/vec4.glsl): a lane per unit of 4
-// adjacent columns instead of per column, each column with its own group, pivot and
+// columns, or a CPU device's forward over planes of up to 64, common.glsl) four columns
+// per access (shaders/vec4.glsl): a lane per unit of 4 adjacent columns instead of per column, each column with its own group, pivot and
 // partial (columns_vec4.glsl: the scalar kernel's partials, so stats_finalize reads the
 // same records). The host runs it where rows are whole units (K * I % 4 == 0) and x is
 // 4-element aligned (src/ops/planner.cpp). On lavapipe each buffer load is a loop over the
