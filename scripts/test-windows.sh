@@ -34,32 +34,42 @@ msvc=build-windows/msvc-abi
 consumer=build-windows/consumer_c
 step() { echo "== [${SECONDS} s] $*"; }
 
+# wine with a time limit: a program that hangs fails the stage in minutes, named, instead of
+# running into CI's own limit (a lost wake-up in MinGW's std::latch once hung the suite).
+wine_limited() {
+  local limit=$1 rc=0
+  shift
+  timeout --kill-after=20 "$limit" wine "$@" || rc=$?
+  [ "$rc" -eq 124 ] && echo "timed out after $limit s: wine $*" >&2
+  return "$rc"
+}
+
 run_under_wine() {
   export LP_NATIVE_VECTOR_WIDTH=256 VKNORM_TEST_EXPECT_SUBGROUP_SIZE=8 VKNORM_TEST_ALLOW_NO_VALIDATION=1
   # Each fixture of the tool's PyTorch sweeps in one of its variants, in turn (a wine process
   # start per run of the tool); the Release suite runs every variant.
   export VKNORM_TEST_TOOL_RUNS=sampled
   step "wine: vknorm.exe devices"
-  wine build-windows/vknorm.exe devices
+  wine_limited 120 build-windows/vknorm.exe devices
   step "wine: the doctest suite, subgroup size 8"
-  wine build-windows/tests/vknorm_tests.exe --no-intro=true
+  wine_limited 1500 build-windows/tests/vknorm_tests.exe --no-intro=true
   step "wine: the C API tests (static libvknorm)"
-  wine build-windows/tests/c_api/vknorm_c_api_test.exe
-  wine build-windows/tests/c_api/vknorm_c_api_sync_test.exe
+  wine_limited 300 build-windows/tests/c_api/vknorm_c_api_test.exe
+  wine_limited 300 build-windows/tests/c_api/vknorm_c_api_sync_test.exe
   step "wine: the C API test and vknorm.exe devices against vknorm.dll"
   # The DLL beside the programs, where Windows looks first.
   cp build-windows/shared/vknorm.dll build-windows/shared/tests/c_api/
-  wine build-windows/shared/tests/c_api/vknorm_c_api_test.exe
-  wine build-windows/shared/vknorm.exe devices --json >/dev/null
+  wine_limited 300 build-windows/shared/tests/c_api/vknorm_c_api_test.exe
+  wine_limited 120 build-windows/shared/vknorm.exe devices --json >/dev/null
   step "wine: the MSVC-ABI program on vknorm.dll"
-  wine "$msvc/msvc_abi_consumer.exe"
+  wine_limited 120 "$msvc/msvc_abi_consumer.exe"
   step "wine: tests/package/consumer_c against the installed vknorm.dll (WINEPATH: its bin/)"
   for program in consumer_c_find_package consumer_c_pkg_config; do
-    WINEPATH="$(winepath -w "$prefix/bin")" wine "$consumer/$program.exe" | tee "$consumer/$program.txt"
+    WINEPATH="$(winepath -w "$prefix/bin")" wine_limited 120 "$consumer/$program.exe" | tee "$consumer/$program.txt"
     grep -q '^OK' "$consumer/$program.txt"  # CRLF under wine
   done
   step "wine: cnn_block, 40 steps"
-  wine build-windows/samples/cnn_block/cnn_block.exe --steps 40
+  wine_limited 600 build-windows/samples/cnn_block/cnn_block.exe --steps 40
   wineserver -w  # the session ends while its X server is still there
 }
 

@@ -1,6 +1,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -95,6 +96,11 @@ REGISTER_LISTENER("unchecked_validation_messages", 1, UncheckedValidationMessage
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef _WIN32
+  // The C runtime buffers a redirected stdout fully: a run that hangs or is killed (CI's
+  // timeout) would show nothing of the test cases it had passed, nor the one it hangs in.
+  std::setvbuf(stdout, nullptr, _IONBF, 0);
+#endif
   // The tests that play an engine call Vulkan through volk's table; without a loader only
   // the tests that need no device can pass.
   vknorm_test_load_vulkan();

@@ -7,8 +7,8 @@
 // test. Worker threads make no doctest assertions: each returns what went wrong and the
 // test thread checks it. Run once under ThreadSanitizer (see tests/tsan.supp).
 #include <atomic>
+#include <condition_variable>
 #include <functional>
-#include <latch>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -18,6 +18,25 @@
 
 namespace vknorm::test {
 namespace {
+
+// Lets n threads go at the same moment. Not std::latch: MinGW's libstdc++ 12 waits on an
+// atomic through a mutex and condition variable that the notifier does not take (GCC bug
+// 106183), so a wake-up can be lost and the test hang under wine; a hang in CI did.
+class StartGate {
+ public:
+  explicit StartGate(int threads) : left_(threads) {}
+
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (--left_ == 0) changed_.notify_all();
+    changed_.wait(lock, [&] { return left_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int left_;
+};
 
 // Validation messages of one context; the callback may run in any thread.
 struct Messages {
@@ -107,7 +126,7 @@ TEST_CASE("Threads: four threads prepare kernels on one context at once, then ru
     if (skip_if_unsupported(context, DType::f16)) continue;  // the LayerNorm job and thread 2 use float16
 
     std::vector<std::string> failures(kThreads);
-    std::latch start(kThreads);
+    StartGate start(kThreads);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t)
       threads.emplace_back([&, t] {
@@ -140,7 +159,7 @@ TEST_CASE("Threads: two contexts live and work independently in two threads") {
   if (skip_if_unsupported(context_for(TestDevice::subgroup), DType::f16)) return;  // the LayerNorm job
   Messages messages[2];
   std::vector<std::string> failures(2);
-  std::latch start(2);
+  StartGate start(2);
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t)
     threads.emplace_back([&, t] {
