@@ -142,6 +142,7 @@ constexpr uint64_t kColumnMaxGroupColumns = 16;
 // of 49) went from the team's 4.57x the elementwise pass to 2.89x on lavapipe and from
 // 4.81x to 2.92x on SwiftShader (f32, medians of 3 and 2 alternating `bench --quick`
 // runs). The backward's gradient sums that way measured slower (4.84x against 4.36x).
+// Elsewhere a tuning cache may choose it (ColumnView::on, has_plane_column_view).
 constexpr uint64_t kColumnMaxPlaneColumns = 64;
 
 // The host-shader contract (src/shader_contract.h), expanded into C++ here and into GLSL

@@ -11,9 +11,10 @@ namespace vknorm {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'V', 'K', 'N', 'T'};
-constexpr uint32_t kFormatVersion = 1;
+// Version 2: a key's byte for the plane column view (TuningKey::plane_columns).
+constexpr uint32_t kFormatVersion = 2;
 constexpr size_t kHeaderBytes = 4 + 4 + 4 * 3 + 16 + 4 * 2 + 4;
-constexpr size_t kEntryBytes = 6 + 2 + 4;
+constexpr size_t kEntryBytes = 7 + 2 + 4;  // the key, the choice's kernel and view, its vpi
 
 void put32(std::vector<uint8_t>& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -66,6 +67,7 @@ std::string to_string(const TuningKey& k) {
   s += k.direction == Direction::forward ? " forward " : " backward ";
   s += k.dtype == DType::f16 ? "f16" : "f32";
   s += k.columns ? " columns" : " walk";
+  if (k.plane_columns) s += " planes";
   s += " group 2^";
   s += std::to_string(k.group_size_log2);
   s += " x 2^";
@@ -98,7 +100,8 @@ std::vector<uint8_t> TuningCache::serialize() const {
   for (const auto& [k, c] : entries_) {
     out.insert(out.end(), {static_cast<uint8_t>(k.kind), static_cast<uint8_t>(k.direction),
                            static_cast<uint8_t>(k.dtype), static_cast<uint8_t>(k.columns), k.group_size_log2,
-                           k.groups_log2, static_cast<uint8_t>(c.kernel), static_cast<uint8_t>(c.columns)});
+                           k.groups_log2, static_cast<uint8_t>(k.plane_columns), static_cast<uint8_t>(c.kernel),
+                           static_cast<uint8_t>(c.columns)});
     put32(out, c.values_per_invocation);
   }
   return out;
@@ -147,21 +150,22 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
   TuningCache cache(d);
   for (uint32_t i = 0; i < count; ++i) {
     const uint8_t* e = bytes.data() + kHeaderBytes + size_t{i} * kEntryBytes;
-    if (!find_kind(static_cast<Norm>(e[0])) || e[1] > 1 || e[2] > 1 || e[3] > 1 || e[6] > 3 || e[7] > 2)
+    if (!find_kind(static_cast<Norm>(e[0])) || e[1] > 1 || e[2] > 1 || e[3] > 1 || e[6] > 1 || e[7] > 3 || e[8] > 2)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " holds a value outside its enum");
     // What tune() can store: log2 buckets of 64-bit sizes, and the candidates' values per
     // invocation (0: the rules'); anything else is not a cache of ours (or was edited).
-    const uint32_t vpi = get32(e + 8);
+    const uint32_t vpi = get32(e + 9);
     if (e[4] > 63 || e[5] > 63)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has a log2 bucket of " +
                                       std::to_string(std::max(e[4], e[5])) + ", expected at most 63");
     if (vpi != 0 && vpi != 8 && vpi != 64 && vpi != 256)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has " + std::to_string(vpi) +
                                       " values per invocation, expected 0, 8, 64 or 256");
-    TuningKey k{static_cast<Norm>(e[0]), static_cast<Direction>(e[1]), static_cast<DType>(e[2]), e[3] != 0, e[4], e[5]};
+    TuningKey k{static_cast<Norm>(e[0]), static_cast<Direction>(e[1]), static_cast<DType>(e[2]), e[3] != 0,
+                e[4], e[5], e[6] != 0};
     if (cache.find(k))
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " repeats the class " + to_string(k));
-    cache.set(k, {static_cast<OnChipKernel>(e[6]), vpi, static_cast<ColumnView>(e[7])});
+    cache.set(k, {static_cast<OnChipKernel>(e[7]), vpi, static_cast<ColumnView>(e[8])});
   }
   return cache;
 }

@@ -35,9 +35,11 @@ enum class OnChipKernel : uint8_t {
   split,      // partial statistics per chunk, a finalize pass, then the apply pass
 };
 
-// The column view of the split passes (channels-last groups of at most 16 columns of a
-// row of at least 32: a lane per column instead of a walk along the group; `automatic`
-// also lets a CPU device's rules take it for a forward over NCHW planes of up to 64).
+// The column view of the split passes: a lane per column instead of a walk along the group,
+// for channels-last groups of at most 16 columns of a row of at least 32, and for a
+// forward's statistics over groups of up to 64 columns (NCHW planes of up to 64 elements)
+// where gamma is constant in a group. `automatic`: the rules' choice (the first always, the
+// second on a CPU device); `on`: both where the shape has them; `off`: neither.
 enum class ColumnView : uint8_t { automatic, on, off };
 
 // One strategy for a call. Every field's default keeps the planner's rule. A choice that
@@ -59,7 +61,7 @@ struct StrategyChoice {
 std::string to_string(const StrategyChoice& choice);
 
 // The class of shapes one cached choice serves. Shapes of a class share kind, direction,
-// dtype, whether the split passes would read them through the column view, and the
+// dtype, which column views the split passes could read them through (ColumnView), and the
 // log2 buckets (floor) of the group size (elements sharing statistics) and of the number
 // of groups: within a bucket the costs the strategies trade (per-group work against the
 // number of workgroups) stay within a factor of 2.
@@ -67,12 +69,14 @@ struct TuningKey {
   Norm kind = Norm::batch_norm;
   Direction direction = Direction::forward;
   DType dtype = DType::f32;
-  bool columns = false;
+  bool columns = false;  // the channels-last column view
   uint8_t group_size_log2 = 0;
   uint8_t groups_log2 = 0;
+  bool plane_columns = false;  // the forward's view of groups of up to 64 columns
   auto operator<=>(const TuningKey&) const = default;
 };
-// "layer_norm forward f32 walk group 2^10 x 2^9 groups" ("columns" for the column view).
+// "layer_norm forward f32 walk group 2^10 x 2^9 groups" ("columns" for the channels-last
+// column view, "walk planes" or "columns planes" where the view of up to 64 columns applies).
 std::string to_string(const TuningKey& key);
 
 // What a cache was measured on. A cache is only valid where all of it matches: the

@@ -32,10 +32,13 @@ bool honors(const ExecutionPlan& plan, const StrategyChoice& choice, Direction d
 
 std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& p, Direction direction) {
   std::vector<StrategyChoice> proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
+  // With and without either column view where the shape has one (a CPU device's rules take
+  // the planes' view, so `off` is what times the walk there).
+  const bool view = has_column_view(p) || has_plane_column_view(p, direction);
   for (uint32_t vpi : {8u, 64u, 256u})
     for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
-      if (columns == ColumnView::off && !has_column_view(p)) continue;
-      proposals.push_back({OnChipKernel::split, vpi, has_column_view(p) ? columns : ColumnView::automatic});
+      if (columns == ColumnView::off && !view) continue;
+      proposals.push_back({OnChipKernel::split, vpi, view ? columns : ColumnView::automatic});
     }
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
@@ -73,6 +76,7 @@ TuningKey tuning_key(const NormPlan& p, Direction direction) {
   k.direction = direction;
   k.dtype = p.dtype;
   k.columns = has_column_view(p);
+  k.plane_columns = has_plane_column_view(p, direction);
   k.group_size_log2 = floor_log2(p.O * p.I);
   k.groups_log2 = floor_log2(p.B * p.K);
   return k;

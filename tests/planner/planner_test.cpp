@@ -186,6 +186,18 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(nvidia, planned(bn), {.choice = {OnChipKernel::split}});
   REQUIRE(forward.ok());
   CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
+  // A GPU takes it when a choice asks (ColumnView::on, what tuning times), but not under
+  // forced split passes.
+  forward = plan_forward(nvidia, planned(bn), {.choice = {OnChipKernel::split, 0, ColumnView::on}});
+  REQUIRE(forward.ok());
+  CHECK(columns(pass_of(*forward, K::stats_partial)));
+  forward = plan_forward(nvidia, planned(bn), {.split = true, .choice = {OnChipKernel::split, 0, ColumnView::on}});
+  REQUIRE(forward.ok());
+  CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
+  // On lavapipe `on` is its rule's choice.
+  forward = plan_forward(lavapipe, planned(bn), {.choice = {OnChipKernel::split, 0, ColumnView::on}});
+  REQUIRE(forward.ok());
+  CHECK(columns(pass_of(*forward, K::stats_partial)));
   bn.shape = {32, 64, 5, 13};  // planes of 65
   forward = plan_forward(lavapipe, planned(bn), {.choice = {OnChipKernel::split}});
   REQUIRE(forward.ok());

@@ -163,6 +163,44 @@ TEST_CASE("tuning: the shape class buckets group size and count by powers of two
   CHECK(kn.groups_log2 == 6);
   CHECK(kn.group_size_log2 == 14);  // 8 * 56 * 56 = 25088
   CHECK(to_string(ka) == "layer_norm forward f32 walk group 2^9 x 2^9 groups");
+  // Groups of 1568 either way, but only planes of 49 can be read as columns (planes of up
+  // to 64), and only in the forward: different classes.
+  BatchNormParams small_planes, large_planes;
+  small_planes.shape = {32, 64, 7, 7};
+  large_planes.shape = {8, 64, 14, 14};
+  const TuningKey ks = tuning_key(plan_norm(small_planes).value(), Direction::forward);
+  const TuningKey kl = tuning_key(plan_norm(large_planes).value(), Direction::forward);
+  CHECK(ks.plane_columns);
+  CHECK_FALSE(ks.columns);
+  CHECK_FALSE(kl.plane_columns);
+  CHECK(ks.group_size_log2 == kl.group_size_log2);
+  CHECK(ks.groups_log2 == kl.groups_log2);
+  CHECK(ks != kl);
+  CHECK_FALSE(tuning_key(plan_norm(small_planes).value(), Direction::backward).plane_columns);
+  CHECK(to_string(ks) == "batch_norm forward f32 walk planes group 2^10 x 2^6 groups");
+}
+
+TEST_CASE("tuning: small planes' column view and the walk are both candidates, on a GPU and on a CPU device") {
+  BatchNormParams bn;
+  bn.shape = {32, 64, 7, 7};  // planes of 49
+  const NormPlan p = plan_norm(bn).value();
+  for (const char* name : {"NVIDIA", "lavapipe"}) {
+    CAPTURE(name);
+    Capabilities caps;
+    for (const Capabilities& c : modeled_devices())
+      if (c.device_name.find(name) != std::string::npos) caps = c;
+    REQUIRE(!caps.device_name.empty());
+    bool view = false, walk = false;
+    for (const StrategyChoice& choice : candidate_choices(caps, p, Direction::forward)) {
+      if (choice.kernel != OnChipKernel::split) continue;
+      const auto plan = plan_for(caps, p, Direction::forward, choice);
+      REQUIRE(plan.ok());
+      for (const Pass& pass : plan.value())
+        if (pass.kernel == KernelId::stats_partial) ((pass.push.flags & kFlagColumns) ? view : walk) = true;
+    }
+    CHECK(view);
+    CHECK(walk);
+  }
 }
 
 TEST_CASE("tuning: the cache's bytes load on the device they were measured on, and only there") {
@@ -174,6 +212,7 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   TuningCache cache(tuning_device(caps));
   const TuningKey k1{Norm::group_norm, Direction::backward, DType::f16, true, 12, 6};
   const TuningKey k2{Norm::layer_norm, Direction::forward, DType::f32, false, 10, 12};
+  const TuningKey k3{Norm::batch_norm, Direction::forward, DType::f32, false, 10, 11, true};
   cache.set(k1, {OnChipKernel::split, 256, ColumnView::off});
   cache.set(k2, {OnChipKernel::team});
   const std::vector<uint8_t> bytes = cache.serialize();
@@ -185,6 +224,16 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   REQUIRE(loaded->find(k1));
   CHECK(*loaded->find(k1) == StrategyChoice{OnChipKernel::split, 256, ColumnView::off});
   CHECK(loaded->find({Norm::rms_norm}) == nullptr);
+  // The plane view's bit is its own part of the key, and round-trips.
+  TuningCache planes(tuning_device(caps));
+  planes.set(k3, {OnChipKernel::split, 64, ColumnView::off});
+  auto planes_loaded = TuningCache::load(caps, planes.serialize());
+  REQUIRE_MESSAGE(planes_loaded.ok(), planes_loaded.status().message());
+  REQUIRE(planes_loaded->find(k3));
+  CHECK(*planes_loaded->find(k3) == StrategyChoice{OnChipKernel::split, 64, ColumnView::off});
+  TuningKey k3_walk = k3;
+  k3_walk.plane_columns = false;
+  CHECK(planes_loaded->find(k3_walk) == nullptr);
 
   // An untuned context's cache (no device, no entries) loads anywhere, as an empty cache;
   // an empty cache of another device does not.
@@ -216,21 +265,24 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   not_a_cache[0] = 'X';
   CHECK(TuningCache::load(caps, not_a_cache).status().message().find("VKNT") != std::string::npos);
   std::vector<uint8_t> bad_enum = bytes;
-  REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * 12);
-  bad_enum.at(bad_enum.size() - 6) = 9;  // the last entry's kernel (byte 6 of 12)
+  REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * 13);
+  bad_enum.at(bad_enum.size() - 6) = 9;  // the last entry's kernel (byte 7 of 13)
   CHECK(TuningCache::load(caps, bad_enum).status().message().find("entry 1") != std::string::npos);
+  std::vector<uint8_t> bad_planes = bytes;
+  bad_planes.at(bad_planes.size() - 7) = 2;  // the last entry's plane view (byte 6), a bool
+  CHECK(TuningCache::load(caps, bad_planes).status().message().find("entry 1") != std::string::npos);
   CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
   // Values tune() never stores: a bucket past 63, values per invocation off its candidates,
   // the same class twice.
   std::vector<uint8_t> bad_bucket = bytes;
-  bad_bucket.at(bad_bucket.size() - 8) = 200;  // the last entry's group-size bucket (byte 4)
+  bad_bucket.at(bad_bucket.size() - 9) = 200;  // the last entry's group-size bucket (byte 4)
   CHECK(TuningCache::load(caps, bad_bucket).status().message().find("log2 bucket of 200") != std::string::npos);
   std::vector<uint8_t> bad_vpi = bytes;
-  bad_vpi.at(bad_vpi.size() - 4) = 1;  // the last entry's values per invocation (bytes 8-11): 1
+  bad_vpi.at(bad_vpi.size() - 4) = 1;  // the last entry's values per invocation (bytes 9-12): 1
   bad_vpi.at(bad_vpi.size() - 3) = bad_vpi.at(bad_vpi.size() - 2) = bad_vpi.at(bad_vpi.size() - 1) = 0;
   CHECK(TuningCache::load(caps, bad_vpi).status().message().find("1 values per invocation") != std::string::npos);
   std::vector<uint8_t> repeated = bytes;
-  std::copy(repeated.end() - 24, repeated.end() - 12, repeated.end() - 12);
+  std::copy(repeated.end() - 26, repeated.end() - 13, repeated.end() - 13);
   CHECK(TuningCache::load(caps, repeated).status().message().find("repeats the class") != std::string::npos);
 }
 
