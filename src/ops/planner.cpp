@@ -128,8 +128,8 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // would make thousands of records per group. Never where the caller forces the split
   // passes: SyncBatchNorm's exchange would carry a record per column and chunk (49 times as
   // many for planes of 49 on lavapipe).
-  const bool plane_columns = has_plane_column_view(p, direction) && !options.split &&
-                             (choice.columns == ColumnView::on || (choice.columns == ColumnView::automatic && is_cpu(caps)));
+  const bool asked = choice.columns == ColumnView::on || (choice.columns == ColumnView::automatic && is_cpu(caps));
+  const bool plane_columns = has_plane_column_view(p, direction) && !options.split && asked;
   const bool column_view = (has_column_view(p) && choice.columns != ColumnView::off) || plane_columns;
   const uint64_t vpi =
       choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps, column_view);
