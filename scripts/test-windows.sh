@@ -36,11 +36,12 @@ step() { echo "== [${SECONDS} s] $*"; }
 
 # wine with a time limit: a program that hangs fails the stage in minutes, named, instead of
 # running into CI's own limit (a lost wake-up in MinGW's std::latch once hung the suite).
+# No terminal for its input: timeout runs wine in a background process group.
 wine_limited() {
   local limit=$1 rc=0
   shift
-  timeout --kill-after=20 "$limit" wine "$@" || rc=$?
-  [ "$rc" -eq 124 ] && echo "timed out after $limit s: wine $*" >&2
+  timeout --kill-after=20 "$limit" wine "$@" </dev/null || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "timed out after $limit s: wine $*" >&2; fi
   return "$rc"
 }
 
@@ -52,7 +53,8 @@ run_under_wine() {
   step "wine: vknorm.exe devices"
   wine_limited 120 build-windows/vknorm.exe devices
   step "wine: the doctest suite, subgroup size 8"
-  wine_limited 1500 build-windows/tests/vknorm_tests.exe --no-intro=true
+  # --duration=true: a line as each test case ends, so a hang shows where it is.
+  wine_limited 1500 build-windows/tests/vknorm_tests.exe --no-intro=true --duration=true
   step "wine: the C API tests (static libvknorm)"
   wine_limited 300 build-windows/tests/c_api/vknorm_c_api_test.exe
   wine_limited 300 build-windows/tests/c_api/vknorm_c_api_sync_test.exe

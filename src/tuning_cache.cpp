@@ -113,9 +113,11 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
                                     " bytes that do not start with a tuning cache's header (\"VKNT\")");
   const uint8_t* p = bytes.data() + 4;
   const uint32_t version = get32(p);
-  if (version != kFormatVersion)
+  // Every version's header is this one: an untuned context's bytes of an earlier version
+  // still load (below); a cache with entries must be tuned again.
+  if (version == 0 || version > kFormatVersion || (version < kFormatVersion && bytes.size() != kHeaderBytes))
     return Status::invalid_argument("tuning cache: format version " + std::to_string(version) + ", expected " +
-                                    std::to_string(kFormatVersion));
+                                    std::to_string(kFormatVersion) + "; tune again (vknorm tune, Context::tune)");
   TuningDevice d;
   d.vendor_id = get32(p + 4);
   d.device_id = get32(p + 8);

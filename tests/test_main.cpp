@@ -97,8 +97,9 @@ REGISTER_LISTENER("unchecked_validation_messages", 1, UncheckedValidationMessage
 
 int main(int argc, char** argv) {
 #ifdef _WIN32
-  // The C runtime buffers a redirected stdout fully: a run that hangs or is killed (CI's
-  // timeout) would show nothing of the test cases it had passed, nor the one it hangs in.
+  // The C runtime buffers a redirected stdout fully: a run that hangs and is killed (CI's
+  // time limit) would lose what it printed, such as the lines --duration=true prints as
+  // each test case ends (scripts/test-windows.sh), which show where it hangs.
   std::setvbuf(stdout, nullptr, _IONBF, 0);
 #endif
   // The tests that play an engine call Vulkan through volk's table; without a loader only

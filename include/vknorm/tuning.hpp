@@ -39,7 +39,8 @@ enum class OnChipKernel : uint8_t {
 // for channels-last groups of at most 16 columns of a row of at least 32, and for a
 // forward's statistics over groups of up to 64 columns (NCHW planes of up to 64 elements)
 // where gamma is constant in a group. `automatic`: the rules' choice (the first always, the
-// second on a CPU device); `on`: both where the shape has them; `off`: neither.
+// second on a CPU device); `on`: both where the shape has them (the second not where the
+// caller forces the split passes, as SyncBatchNorm does); `off`: neither.
 enum class ColumnView : uint8_t { automatic, on, off };
 
 // One strategy for a call. Every field's default keeps the planner's rule. A choice that
@@ -109,9 +110,11 @@ class TuningCache {
   // then the entries.
   std::vector<uint8_t> serialize() const;
   // Reads serialize()'s bytes for the device `caps` describes. Refuses (invalid_argument)
-  // bytes that are not a tuning cache or are truncated, and a cache of another device or
+  // bytes that are not a tuning cache or are truncated, a cache of another format version
+  // (2 since the plane column view's key; tune again), and a cache of another device or
   // driver, naming each field that differs and both values. TuningCache{}'s bytes (no
-  // device, no entries: what an untuned context saves) load anywhere, as an empty cache.
+  // device, no entries: what an untuned context saves), of any version so far, load
+  // anywhere, as an empty cache.
   static Result<TuningCache> load(const Capabilities& caps, std::span<const uint8_t> bytes);
 
  private:

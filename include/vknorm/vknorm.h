@@ -1007,7 +1007,8 @@ VKNORM_API vknorm_status vknorm_context_get_tuning(const vknorm_context* context
 
 /* Replaces the context's tuning cache with the one in `data` (size bytes, as
  * vknorm_context_get_tuning or `vknorm tune` wrote them); size 0 clears it (data may then
- * be NULL). Refuses bytes that are not a tuning cache, or a cache measured on another
+ * be NULL). Refuses bytes that are not a tuning cache, a cache of another format version
+ * (but for an untuned context's empty one), or a cache measured on another
  * device or driver, naming each field that differs (VKNORM_STATUS_INVALID_ARGUMENT; the
  * cache is then unchanged). Not concurrently with record calls or workspace queries on
  * the context. A choice can need a larger workspace than the rules': query workspace

@@ -48,8 +48,8 @@ struct Strategy {
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
   bool plane_params = false;  // team_backward also sums dgamma / dbeta (param_partial's part)
   // Split passes over the column view (shaders/common.glsl): channels-last groups (or a
-  // CPU device's forward over small planes), a lane per column; column_chunks workgroups
-  // in x (chunks over O), column_blocks in y.
+  // forward over small planes, by a CPU device's rules or when chosen), a lane per column;
+  // column_chunks workgroups in x (chunks over O), column_blocks in y.
   bool columns = false;
   uint32_t column_chunks = 0;
   uint64_t column_blocks = 0;
@@ -428,7 +428,7 @@ bool has_column_view(const NormPlan& p) {
 }
 
 bool has_plane_column_view(const NormPlan& p, Direction direction) {
-  return direction == Direction::forward && !p.gamma_varies && p.I <= kColumnMaxPlaneColumns &&
+  return direction == Direction::forward && !p.gamma_varies && p.inner > 1 && p.I <= kColumnMaxPlaneColumns &&
          p.K * p.I >= kColumnMinColumns;
 }
 

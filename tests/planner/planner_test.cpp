@@ -155,7 +155,7 @@ TEST_CASE("planner: the passes of known shapes on known devices") {
   CHECK_PASSES(plan_backward(lavapipe, planned(in)), K::team_backward, K::grad_finalize);
 }
 
-TEST_CASE("planner: a group per channel walks columns; small planes take the column view on a CPU device only") {
+TEST_CASE("planner: a group per channel walks columns; small planes take the column view by a CPU device's rules") {
   const Capabilities nvidia = named("NVIDIA"), lavapipe = named("lavapipe");
   auto pass_of = [](const ExecutionPlan& plan, KernelId kernel) {
     for (const Pass& pass : plan)

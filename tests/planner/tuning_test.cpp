@@ -160,6 +160,7 @@ TEST_CASE("tuning: the shape class buckets group size and count by powers of two
   nhwc.layout = Layout::nhwc;
   const TuningKey kn = tuning_key(plan_norm(nhwc).value(), Direction::forward);
   CHECK(kn.columns);
+  CHECK_FALSE(kn.plane_columns);  // the two views' bits never overlap
   CHECK(kn.groups_log2 == 6);
   CHECK(kn.group_size_log2 == 14);  // 8 * 56 * 56 = 25088
   CHECK(to_string(ka) == "layer_norm forward f32 walk group 2^9 x 2^9 groups");
@@ -272,6 +273,17 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   bad_planes.at(bad_planes.size() - 7) = 2;  // the last entry's plane view (byte 6), a bool
   CHECK(TuningCache::load(caps, bad_planes).status().message().find("entry 1") != std::string::npos);
   CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
+  // Version 1 (no byte for the plane view): a cache with entries is refused, to be tuned
+  // again; an untuned context's empty one still loads. A later version is refused.
+  std::vector<uint8_t> version1 = bytes;
+  version1.at(4) = 1;
+  const std::string old_format = TuningCache::load(caps, version1).status().message();
+  CHECK_MESSAGE(old_format.find("format version 1, expected 2; tune again") != std::string::npos, old_format);
+  std::vector<uint8_t> untuned1 = TuningCache{}.serialize();
+  untuned1.at(4) = 1;
+  CHECK(TuningCache::load(caps, untuned1).ok());
+  untuned1.at(4) = 3;
+  CHECK_FALSE(TuningCache::load(caps, untuned1).ok());
   // Values tune() never stores: a bucket past 63, values per invocation off its candidates,
   // the same class twice.
   std::vector<uint8_t> bad_bucket = bytes;
