@@ -12,7 +12,7 @@ void main() {
   RowView v = row_view();
   if (!v.has_work) return;
   if (v.plane) {
-    for (uint r = v.first_row; r < v.R; r += v.row_step) {
+    for (uint r = v.first_row; r < v.end_row; r += v.row_step) {
       uvec2 gc = plane_group_channel(r);
       Coefficients k = coefficients(gc.x);
       float gamma = gamma_of(gc.y);
@@ -24,9 +24,9 @@ void main() {
     uint kk = vector_k(col);
     float gamma = gamma_of(vector_channel(col, kk));
     // Runs of rows with the same b share the group, as in normalize.comp.
-    for (uint r = v.first_row; r < v.R;) {
+    for (uint r = v.first_row; r < v.end_row;) {
       uint b = r / pc.O;
-      uint end = min(v.R, (b + 1u) * pc.O);
+      uint end = min(v.end_row, (b + 1u) * pc.O);
       Coefficients k = coefficients(b * pc.K + kk);
       for (; r < end; r += v.row_step) grad_element(r * v.L + col, k, gamma);
     }

@@ -25,7 +25,7 @@ void main() {
   if (!v.has_work) return;
   uint elements = v.L * 4u;  // per row
   if (v.plane) {
-    for (uint r = v.first_row; r < v.R; r += v.row_step) {
+    for (uint r = v.first_row; r < v.end_row; r += v.row_step) {
       uvec2 gc = plane_group_channel(r);
       Coefficients k = coefficients(gc.x);
       Coefficients4 k4 = Coefficients4(vec4(k.mean), vec4(k.invstd), vec4(k.b), vec4(k.c));
@@ -43,9 +43,9 @@ void main() {
       gamma[j] = gamma_of(vector_channel(col + j, kk[j]));
     }
     // Runs of rows with the same b share the groups, as in grad_input.comp.
-    for (uint r = v.first_row; r < v.R;) {
+    for (uint r = v.first_row; r < v.end_row;) {
       uint b = r / pc.O;
-      uint end = min(v.R, (b + 1u) * pc.O);
+      uint end = min(v.end_row, (b + 1u) * pc.O);
       Coefficients4 k4;
       [[unroll]] for (uint j = 0u; j < 4u; ++j) set_lane(k4, j, coefficients(b * pc.K + kk[j]));
       for (; r < end; r += v.row_step) grad_unit(r * elements + col, k4, gamma);

@@ -20,7 +20,7 @@ void main() {
   RowView v = row_view();
   if (!v.has_work) return;
   if (v.plane) {
-    for (uint r = v.first_row; r < v.R; r += v.row_step) {
+    for (uint r = v.first_row; r < v.end_row; r += v.row_step) {
       uvec2 gc = plane_group_channel(r);
       float mean = stat_mean(gc.x), invstd = stat_invstd(gc.x), gamma = gamma_of(gc.y), beta = beta_of(gc.y);
       for (uint col = v.first_col; col < v.L; col += v.col_step)
@@ -34,9 +34,9 @@ void main() {
     // A run of rows with the same b shares the column's group (BatchNorm: every row;
     // LayerNorm: one row): its statistics are loaded once, and the element loop has no
     // branch (which lavapipe would execute masked for every element).
-    for (uint r = v.first_row; r < v.R;) {
+    for (uint r = v.first_row; r < v.end_row;) {
       uint b = r / pc.O, g = b * pc.K + k;
-      uint end = min(v.R, (b + 1u) * pc.O);
+      uint end = min(v.end_row, (b + 1u) * pc.O);
       float mean = stat_mean(g), invstd = stat_invstd(g);
       for (; r < end; r += v.row_step) normalize_element(r * v.L + col, mean, invstd, gamma, beta);
     }

@@ -18,7 +18,7 @@ void main() {
   if (!v.has_work) return;
   uint elements = v.L * 4u;  // per row
   if (v.plane) {
-    for (uint r = v.first_row; r < v.R; r += v.row_step) {
+    for (uint r = v.first_row; r < v.end_row; r += v.row_step) {
       uvec2 gc = plane_group_channel(r);
       float mean = stat_mean(gc.x), invstd = stat_invstd(gc.x), gamma = gamma_of(gc.y), beta = beta_of(gc.y);
       for (uint unit = v.first_col; unit < v.L; unit += v.col_step)
@@ -37,9 +37,9 @@ void main() {
       beta[j] = beta_of(c[j]);
     }
     // Runs of rows with one b, as in normalize.comp: statistics loaded once per run.
-    for (uint r = v.first_row; r < v.R;) {
+    for (uint r = v.first_row; r < v.end_row;) {
       uint b = r / pc.O;
-      uint end = min(v.R, (b + 1u) * pc.O);
+      uint end = min(v.end_row, (b + 1u) * pc.O);
       vec4 mean, invstd;
       [[unroll]] for (uint j = 0u; j < 4u; ++j) {
         uint g = b * pc.K + k[j];

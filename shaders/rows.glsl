@@ -9,14 +9,17 @@
 //    invocation, and the rows of one b (one group per column) come as a run with one
 //    division and one load of statistics per run.
 // Workgroup x covers the columns of long rows; rows shorter than the workgroup are packed
-// several to a workgroup. Workgroup y walks the rows. src/ops/planner.cpp sizes the
-// grid the same way (row_grid). The *_vec4 kernels walk a row in units of 4 elements
-// (row_view_units(4): L, first_col and col_step count units; the host runs them only
-// where L is whole units).
+// several to a workgroup. Workgroup y walks the rows: plane rows a grid apart, vector rows
+// in blocks of consecutive rows, one block per row set of a workgroup, so that an
+// invocation's rows lie together and its column's set-up (channel, gamma, beta: per-lane
+// loads and divisions, each a loop over the lanes on lavapipe) serves all of them.
+// src/ops/planner.cpp sizes the grid the same way (row_grid). The *_vec4 kernels walk a
+// row in units of 4 elements (row_view_units(4): L, first_col and col_step count units;
+// the host runs them only where L is whole units).
 struct RowView {
   bool plane;
   uint R, L;
-  uint first_row, row_step;   // this invocation's rows
+  uint first_row, end_row, row_step;  // this invocation's rows: from first_row by row_step, below end_row
   uint first_col, col_step;   // and columns
   bool has_work;               // lanes beyond the packed rows have nothing to do
 };
@@ -31,8 +34,17 @@ RowView row_view_units(uint width) {
   uint packed = v.L >= wg ? 1u : wg / v.L;  // rows per workgroup step
   uint sub = v.L >= wg ? 0u : lid / v.L;
   v.has_work = sub < packed;
-  v.first_row = gl_WorkGroupID.y * packed + sub;
-  v.row_step = gl_NumWorkGroups.y * packed;
+  if (v.plane) {
+    v.first_row = gl_WorkGroupID.y * packed + sub;
+    v.row_step = gl_NumWorkGroups.y * packed;
+    v.end_row = v.R;
+  } else {
+    uint steps = (v.R + packed - 1u) / packed;
+    uint per_set = (steps + gl_NumWorkGroups.y - 1u) / gl_NumWorkGroups.y;
+    v.first_row = (gl_WorkGroupID.y * packed + sub) * per_set;
+    v.row_step = 1u;
+    v.end_row = v.has_work ? min(v.R, v.first_row + per_set) : 0u;
+  }
   v.first_col = v.L >= wg ? gl_WorkGroupID.x * wg + lid : lid - sub * v.L;
   v.col_step = v.L >= wg ? gl_NumWorkGroups.x * wg : v.L;
   return v;

@@ -28,6 +28,11 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 //    whole units (chunks and chunk_size unused); `pairs` where I >= 4, so that a unit
 //    spans at most two channels (the _pair_ kernels);
 //  - else nullopt: batch_norm_apply itself.
+// Rows per invocation where a kernel walks blocks of consecutive rows over one column each
+// (batch_norm_apply_columns.glsl, and the vector rows of shaders/rows.glsl): rows of
+// `accesses` loads each (units, or elements for the scalar kernels).
+uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses);
+
 struct ApplyVariant {
   bool planes = false, pairs = false;
   ApplyGrid grid;

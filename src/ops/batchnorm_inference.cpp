@@ -99,8 +99,18 @@ namespace {
 // (rows of 512) from 1.1-1.7x to 2.3-3.0x; 16 rows took it from 1.61-1.84x (8 rows) to
 // 1.32-1.41x (three runs each, 2026-12-02), where 32x2048x7x7 NCHW (rows of 25088 units)
 // took 1.64-1.69x with 16 and 1.48-1.82x with 8. Elsewhere 8 (fewer rows, more workgroups:
-// a GPU wants many in flight; not yet measured on one).
+// a GPU wants many in flight; not yet measured on one). normalize and grad_input take the
+// same blocks over vector rows (shaders/rows.glsl; README, Performance, 2026-12-02 evening).
 constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 8192;
+}  // namespace
+
+uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses) {
+  const uint64_t most_rows = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kColumnRowsCpu : 8;
+  return std::clamp<uint64_t>(kColumnBlockUnits / std::max<uint64_t>(accesses, 1), 8, most_rows);
+}
+
+namespace {
+
 std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
@@ -111,8 +121,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   const uint64_t x = units >= wg ? std::min<uint64_t>((units + wg - 1) / wg,
                                                        std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups))
                                  : 1;
-  const uint64_t most_rows = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kColumnRowsCpu : 8;
-  const uint64_t rows = std::clamp<uint64_t>(kColumnBlockUnits / units, 8, most_rows);
+  const uint64_t rows = column_walk_rows(caps, units);
   const uint64_t y = std::min<uint64_t>((row_steps + rows - 1) / rows, caps.max_workgroup_count_y);
   ApplyVariant v;
   v.pairs = I >= 4;
