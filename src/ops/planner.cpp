@@ -74,8 +74,8 @@ void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks
 bool is_cpu(const DeviceCaps& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
 // On a CPU device, groups of at least this many values take the split passes through the
-// column view rather than a team (choose(), below).
-constexpr uint64_t kCpuColumnSplitGroupSize = 1024;
+// column view rather than a team (choose(), below). The smallest measured: 196.
+constexpr uint64_t kCpuColumnSplitGroupSize = 128;
 
 // Values each invocation reduces in a split pass before its workgroup's reduction. A GPU
 // wants many workgroups in flight; a CPU implementation (lavapipe) runs a few threads,
@@ -164,9 +164,10 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   // rules' choice before this one against the winner: the split passes over the column
   // view took 0.42-0.98x the team's time in 13 of the 14 channels-last classes of the
   // bench's shapes (groups of 1568 to 32768 values; the 14th, InstanceNorm 8x256x14x14
-  // NHWC forward, groups of 196, kept the team); and for too few groups to give each
-  // thread 4 workgroups of teams, the team took 0.25-0.53x the split passes' time
-  // (LayerNorm 8x4097, GroupNorm(32) 1x64x56x56 NCHW).
+  // NHWC forward, groups of 196, kept the team until the elementwise passes walked blocks
+  // of rows: then 0.38x forward, 0.36x backward, 2026-12-02); and for too few groups to
+  // give each thread 4 workgroups of teams, the team took 0.25-0.53x the split passes'
+  // time (LayerNorm 8x4097, GroupNorm(32) 1x64x56x56 NCHW).
   const bool cpu = is_cpu(caps);
   const uint64_t lanes = std::max<uint32_t>(1, caps.subgroup_size);
   s.teams_per_workgroup = static_cast<uint32_t>(std::max<uint64_t>(1, team_workgroup_size(caps) / lanes));
