@@ -7,19 +7,23 @@
 // FLAG_COLUMNS, over the column view as stats_partial.
 #include "common.glsl"
 #include "reduce.glsl"
+#include "workspace.glsl"
 
-// Channels-last (common.glsl's column view): a column's elements share one channel.
+// Channels-last (common.glsl's column view): a column's elements share one channel, so
+// its gamma applies to its sums once, and the sums before it are dgamma / dbeta's
+// partials (FLAG_COLUMN_PARAMS: no param_partial pass).
 void column_main() {
   for (uint y = gl_WorkGroupID.y; y < column_rows_y(); y += gl_NumWorkGroups.y) {
     ColumnLane c = column_lane(y);
     if (!c.live) continue;
     float mean = stat_mean(c.g), invstd = stat_invstd(c.g);
-    float gamma = has_flag(FLAG_GAMMA_VARIES) ? gamma_of(c.channel) : 1.0;
     vec2 sums = vec2(0.0);
     for (uint o = c.o, e = c.e; o < c.o_end; o += c.o_step, e += c.e_step) {
-      float dy = load_dy(e) * gamma;
+      float dy = load_dy(e);
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
+    if (has_flag(FLAG_COLUMN_PARAMS)) store_sums(param_sums_record(c.channel, column_param_partial(c.g, c.partial)), sums);
+    if (has_flag(FLAG_GAMMA_VARIES)) sums *= gamma_of(c.channel);
     store_sums(grad_sums_record(c.g, c.partial), sums);
   }
 }

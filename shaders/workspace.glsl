@@ -22,6 +22,9 @@ float stats_record_m2(uint at) { return load_work(at + VKNORM_STATS_RECORD_M2); 
 // and of partial p of affine channel c.
 uint grad_sums_record(uint g, uint p) { return (g * pc.chunks + p) * VKNORM_SUMS_RECORD_FLOATS; }
 uint param_sums_record(uint c, uint p) { return pc.param_base + (c * pc.pchunks + p) * VKNORM_SUMS_RECORD_FLOATS; }
+// Through the column view (FLAG_COLUMN_PARAMS), a column's parameter partial: its group
+// partial p of group g taken per sample b (src/shader_contract.h).
+uint column_param_partial(uint g, uint p) { return (g / pc.K) * (pc.chunks / pc.I) + p / pc.I; }
 void store_sums(uint at, vec2 sums) {
   store_work(at + VKNORM_SUMS_RECORD_DY, sums.x);
   store_work(at + VKNORM_SUMS_RECORD_DY_XHAT, sums.y);

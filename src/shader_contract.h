@@ -69,7 +69,9 @@
   FLAG(MergedSums, MERGED_SUMS, 11)      /* grad_finalize: see "merged sums" below */           \
   FLAG(BatchNormStats, BATCH_NORM_STATS, 12) /* invstd 0 where var + eps == 0; empty mean NaN */ \
   FLAG(WelfordMean, WELFORD_MEAN, 13)    /* PyTorch's mean is Welford's (GroupNorm, LayerNorm):  \
-                                            NaN for a group holding an Inf, not ±inf */
+                                            NaN for a group holding an Inf, not ±inf */      \
+  FLAG(ColumnParams, COLUMN_PARAMS, 14)  /* grad_partial's column view also stores each column's \
+                                            sums as dgamma / dbeta partials */
 
 // ---- Workspace records ----
 // Offsets in floats inside slot Work. The forward and the backward lay out the workspace
@@ -104,8 +106,10 @@
 //  - group partials at (g * chunks + p) * VKNORM_SUMS_RECORD_FLOATS (grad_partial,
 //    team_backward; grad_finalize reads them). With FLAG_GAMMA_VARIES, dy is gamma * dy;
 //  - parameter partials at param_base + (c * pchunks + p) * VKNORM_SUMS_RECORD_FLOATS, per
-//    affine channel c (param_partial, team_backward with FLAG_PLANE_PARAMS; param_finalize
-//    reads them).
+//    affine channel c (param_partial, team_backward with FLAG_PLANE_PARAMS, grad_partial
+//    with FLAG_COLUMN_PARAMS; param_finalize reads them). Through the column view (a
+//    column is a channel) partial p of channel c is the column's sums over one (b, chunk,
+//    phase): p = b * (chunks / I) + (the group partial's index) / I.
 // With FLAG_MERGED_SUMS (SyncBatchNorm, chunks = 2), a group's partial 0 holds the sums
 // of the whole batch over every device (the coefficients) and partial 1 this device's
 // own (dgamma, dbeta: each device's contribution, as PyTorch's SyncBatchNorm gives them).

@@ -47,6 +47,7 @@ struct Strategy {
   uint32_t teams_per_workgroup = 1;
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
   bool plane_params = false;  // team_backward also sums dgamma / dbeta (param_partial's part)
+  bool column_params = false;  // so does grad_partial through the column view
   // Split passes over the column view (shaders/common.glsl): channels-last groups (or a
   // forward over small planes, by a CPU device's rules or when chosen), a lane per column;
   // column_chunks workgroups in x (chunks over O), column_blocks in y.
@@ -191,8 +192,14 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
     // A team over a group of whole planes of one channel each (GroupNorm NCHW: O == 1)
     // sums every plane anyway: those sums are dgamma / dbeta's partials, one per b.
     s.plane_params = s.team && p.O == 1 && p.inner > 1;
+    // The split backward through the column view: a column is one channel (inner == 1), so
+    // grad_partial's sums of a column before gamma are dgamma / dbeta's partials, one per
+    // (b, chunk, phase); they save param_partial's second read of x and dy.
+    s.column_params = direction == Direction::backward && s.columns && !s.team;
     if (s.plane_params)
       s.pchunks = static_cast<uint32_t>(p.B);
+    else if (s.column_params)
+      s.pchunks = static_cast<uint32_t>(p.B * (s.chunks / p.I));
     else if (p.Ip == 1)  // one invocation per channel: chunks of 64 rows (param_partial.comp)
       split(p.Op, 64, max_chunks, s.pchunks, s.pchunk_size);
     else
@@ -638,7 +645,9 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     // grad_finalize still zeroes dweight and dbias where it computes them (a gamma
     // constant per group), and has nothing else to do.
     if (s.chunks > 0 && G > 0 && !options.merged) {
-      b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G));
+      PushConstants partial = b.push();
+      if (s.column_params) partial.flags |= kFlagColumnParams;
+      b.add(KernelId::grad_partial, Phase::reduce, partial_grid_x(s), partial_grid_y(caps, s, G), &partial);
       if (s.columns && (p.K * p.I) % 4 == 0) {  // as stats_partial's
         b.offer_vec4(KernelId::grad_partial_columns_vec4);
         column_vec4_grid(caps, p, s, b.last_pass().vec4_grid_x, b.last_pass().vec4_grid_y);
@@ -658,7 +667,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
 
   if (p.has_weight) b.bind(kSlotAux0, Role::dweight, A);
   if (p.has_bias) b.bind(kSlotAux1, Role::dbias, A);
-  if (s.pchunks > 0 && !s.plane_params) {
+  if (s.pchunks > 0 && !s.plane_params && !s.column_params) {
     // Adjacent channels: an invocation per channel, no reduction; else a workgroup per
     // (chunk, channel) reduces (param_partial_planes).
     const bool adjacent = p.Ip == 1;

@@ -455,8 +455,11 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   CHECK(gn_forward->passes[0].vec4_kernel == KernelId::team_forward_vec4);
   // dgamma / dbeta over adjacent channels (Ip == 1) take 4 channels per invocation where
   // rows are whole units, on a grid of units; GroupNorm NCHW's channels are planes apart.
+  // Without the column view: through it, GroupNorm NHWC's grad_partial stores these partials
+  // itself (the next test case).
+  const PlanOptions walk{.split = true, .choice = {OnChipKernel::split, 0, ColumnView::off}};
   auto param_partial_pass = [&](const auto& params) {
-    auto planned_backward = plan_backward(lavapipe, planned(params), split);
+    auto planned_backward = plan_backward(lavapipe, planned(params), walk);
     REQUIRE(planned_backward.ok());
     for (const Pass& pass : planned_backward.value())
       if (pass.kernel == KernelId::param_partial || pass.kernel == KernelId::param_partial_planes) return pass;
@@ -496,6 +499,60 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   plan = plan_forward(lavapipe, planned(p), split);
   REQUIRE(plan.ok());
   CHECK(apply_pass(plan.value()).vec4_kernel == KernelId::count_);
+}
+
+TEST_CASE("planner: a split backward through the column view stores dgamma / dbeta's partials in grad_partial") {
+  const PlanOptions split{.split = true};
+  const PlanOptions walk{.split = true, .choice = {OnChipKernel::split, 0, ColumnView::off}};
+  auto has = [](const ExecutionPlan& plan, KernelId kernel) {
+    for (const Pass& pass : plan)
+      if (pass.kernel == kernel) return true;
+    return false;
+  };
+  auto grad_partial_flags = [](const ExecutionPlan& plan) {
+    for (const Pass& pass : plan)
+      if (pass.kernel == KernelId::grad_partial) return pass.push.flags;
+    FAIL("no grad_partial pass");
+    return 0u;
+  };
+  GroupNormParams gn;
+  gn.shape = {2, 64, 6, 6};
+  gn.num_groups = 16;  // 4 channels per group
+  gn.layout = Layout::nhwc;
+  for (const char* model : {"lavapipe", "NVIDIA", "Baseline"}) {
+    CAPTURE(model);
+    const Capabilities caps = named(model);
+    auto plan = plan_backward(caps, planned(gn), split);
+    REQUIRE(plan.ok());
+    CHECK((grad_partial_flags(*plan) & kFlagColumns) != 0);
+    CHECK((grad_partial_flags(*plan) & kFlagColumnParams) != 0);
+    CHECK_FALSE(has(*plan, KernelId::param_partial));
+    CHECK(plan->passes[plan->pass_count - 1].kernel == KernelId::param_finalize);
+    // A partial per (b, chunk, phase): the group's records over its 4 columns, per sample.
+    REQUIRE(plan->chunks % 4 == 0);
+    CHECK(plan->pchunks == 2 * plan->chunks / 4);
+    CHECK(plan->workspace.param_floats == 64 * plan->pchunks * kSumsRecordFloats);
+    // Along the group's elements: param_partial reads x and dy again.
+    auto walked = plan_backward(caps, planned(gn), walk);
+    REQUIRE(walked.ok());
+    CHECK((grad_partial_flags(*walked) & kFlagColumnParams) == 0);
+    CHECK(has(*walked, KernelId::param_partial));
+    // No weight or bias: no parameter partials at all.
+    GroupNormParams plain = gn;
+    plain.affine = false;
+    auto unweighted = plan_backward(caps, planned(plain), split);
+    REQUIRE(unweighted.ok());
+    CHECK((grad_partial_flags(*unweighted) & kFlagColumnParams) == 0);
+    CHECK_FALSE(has(*unweighted, KernelId::param_finalize));
+    // gamma constant in a group (BatchNorm): grad_finalize computes dgamma / dbeta.
+    BatchNormParams bn;
+    bn.shape = {8, 64, 6, 6};
+    bn.layout = Layout::nhwc;
+    auto batch = plan_backward(caps, planned(bn), split);
+    REQUIRE(batch.ok());
+    CHECK((grad_partial_flags(*batch) & kFlagColumns) != 0);
+    CHECK((grad_partial_flags(*batch) & kFlagColumnParams) == 0);
+  }
 }
 
 TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with its workgroup size, runs where <name> runs") {
