@@ -360,10 +360,11 @@ class Builder {
     pass.vec4_grid_x = pass.grid_x;
     pass.vec4_grid_y = pass.grid_y;
   }
-  // A 4-element variant of batch_norm_apply, with its own grid and, for the planes one,
-  // its segments per plane (chunks, chunk_size: batch_norm_apply reads neither).
-  void offer_apply_variant(const ApplyVariant& variant) {
-    offer_vec4(variant.kernel(false));
+  // A 4-element variant of batch_norm_apply's walk (`kernel`: batch_norm_apply's own, or the
+  // training forward's normalize_channel_columns*), with its own grid and, for the planes
+  // one, its segments per plane (chunks, chunk_size: batch_norm_apply reads neither).
+  void offer_apply_variant(const ApplyVariant& variant, KernelId kernel) {
+    offer_vec4(kernel);
     Pass& pass = last_pass();
     pass.vec4_grid_x = variant.grid.x;
     pass.vec4_grid_y = variant.grid.y;
@@ -518,7 +519,8 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
       // segment of a plane; else rows of whole units, an invocation per column.
-      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I)) b.offer_apply_variant(*variant);
+      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I))
+        b.offer_apply_variant(*variant, variant->kernel(false));
     }
     return plan;
   }
@@ -569,13 +571,9 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // coefficients loaded once per column, blocks of consecutive rows
     // (shaders/batch_norm_apply_columns.glsl).
     const bool channel_groups = p.B == 1 && p.cpg == 1 && !p.gamma_varies && !p.rms;
-    if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I); channel_groups && variant && !variant->planes) {
-      Pass& pass = b.last_pass();
-      pass.vec4_kernel = variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
-                                        : KernelId::normalize_channel_columns_vec4;
-      pass.vec4_grid_x = variant->grid.x;
-      pass.vec4_grid_y = variant->grid.y;
-    }
+    if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I); channel_groups && variant && !variant->planes)
+      b.offer_apply_variant(*variant, variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
+                                                     : KernelId::normalize_channel_columns_vec4);
   }
   return plan;
 }

@@ -27,5 +27,8 @@ std::string fits(const Capabilities& caps, const ExecutionPlan& plan, const Norm
 // Seven GPUs and two CPU implementations, made up from their published limits
 // (planner_test.cpp).
 std::vector<Capabilities> modeled_devices();
+// The modeled device whose name starts with `prefix` ("lavapipe", "NVIDIA", "Baseline"); it
+// fails the test case when there is none.
+Capabilities modeled_device(const char* prefix);
 
 }  // namespace vknorm::test

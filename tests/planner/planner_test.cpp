@@ -67,13 +67,6 @@ std::vector<Capabilities> real_devices() {
   };
 }
 
-Capabilities named(const char* prefix) {
-  for (const Capabilities& c : real_devices())
-    if (c.device_name.rfind(prefix, 0) == 0) return c;
-  FAIL("no device " << prefix);
-  return {};
-}
-
 std::vector<KernelId> kernels(const ExecutionPlan& plan) {
   std::vector<KernelId> k;
   for (const Pass& pass : plan) k.push_back(pass.kernel);
@@ -108,7 +101,8 @@ NormPlan planned(const Params& params) {
 }  // namespace
 
 TEST_CASE("planner: the passes of known shapes on known devices") {
-  const Capabilities nvidia = named("NVIDIA"), mobile = named("Baseline"), lavapipe = named("lavapipe");
+  const Capabilities nvidia = modeled_device("NVIDIA"), mobile = modeled_device("Baseline");
+  const Capabilities lavapipe = modeled_device("lavapipe");
   LayerNormParams ln;
   ln.shape = {512, 768};
   ln.normalized_shape = {768};
@@ -156,7 +150,7 @@ TEST_CASE("planner: the passes of known shapes on known devices") {
 }
 
 TEST_CASE("planner: a group per channel walks columns; small planes take the column view by a CPU device's rules") {
-  const Capabilities nvidia = named("NVIDIA"), lavapipe = named("lavapipe");
+  const Capabilities nvidia = modeled_device("NVIDIA"), lavapipe = modeled_device("lavapipe");
   auto pass_of = [](const ExecutionPlan& plan, KernelId kernel) {
     for (const Pass& pass : plan)
       if (pass.kernel == kernel) return pass;
@@ -237,7 +231,7 @@ TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within 
   BatchNormParams bn;
   bn.shape = {2, int64_t{1} << 24};
   for (const char* name : {"NVIDIA", "AMD", "Intel"}) {
-    const Capabilities caps = named(name);
+    const Capabilities caps = modeled_device(name);
     for (auto plan : {plan_forward(caps, planned(bn)), plan_backward(caps, planned(bn))}) {
       REQUIRE_MESSAGE(plan.ok(), plan.status().message());
       CHECK(fits(caps, plan.value(), planned(bn)) == "");
@@ -249,14 +243,14 @@ TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within 
   LayerNormParams ln;
   ln.shape = {int64_t{1} << 24, 2};
   ln.normalized_shape = {2};
-  const Capabilities adreno = named("Adreno");
+  const Capabilities adreno = modeled_device("Adreno");
   auto backward = plan_backward(adreno, planned(ln));
   REQUIRE_MESSAGE(backward.ok(), backward.status().message());
   CHECK(backward->workspace.floats == 2 * 1024 * 2);  // dgamma, dbeta of 2 columns in 1024 chunks of rows
   CHECK(fits(adreno, backward.value(), planned(ln)) == "");
   // Without subgroups the split backward needs 5 floats per row (320 MiB, and 16 KiB of
   // dgamma/dbeta partials): refused, naming the limit.
-  auto refused = plan_backward(named("Baseline"), planned(ln));
+  auto refused = plan_backward(modeled_device("Baseline"), planned(ln));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == StatusCode::unsupported);
   CHECK_MESSAGE(refused.status().message().find("workspace: the backward of this shape needs 335560704 bytes") == 0,
@@ -339,7 +333,7 @@ TEST_CASE("planner: float16 tensors are packed in words exactly where the device
 }
 
 TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units; offsets decide") {
-  const Capabilities lavapipe = named("lavapipe");
+  const Capabilities lavapipe = modeled_device("lavapipe");
   const PlanOptions split{.split = true};
   auto apply_pass = [&](const ExecutionPlan& plan) {
     for (const Pass& pass : plan)
@@ -521,7 +515,7 @@ TEST_CASE("planner: a split backward through the column view stores dgamma / dbe
   gn.layout = Layout::nhwc;
   for (const char* model : {"lavapipe", "NVIDIA", "Baseline"}) {
     CAPTURE(model);
-    const Capabilities caps = named(model);
+    const Capabilities caps = modeled_device(model);
     auto plan = plan_backward(caps, planned(gn), split);
     REQUIRE(plan.ok());
     CHECK((grad_partial_flags(*plan) & kFlagColumns) != 0);
@@ -556,7 +550,7 @@ TEST_CASE("planner: a split backward through the column view stores dgamma / dbe
 }
 
 TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with its workgroup size, runs where <name> runs") {
-  const Capabilities lavapipe = named("lavapipe");
+  const Capabilities lavapipe = modeled_device("lavapipe");
   size_t variants = 0;
   for (uint32_t i = 0; i < static_cast<uint32_t>(KernelId::count_); ++i) {
     const KernelId id = static_cast<KernelId>(i);
@@ -743,4 +737,11 @@ TEST_CASE("planner: SyncBatchNorm's merged plans read one merged record per chan
 namespace vknorm::test {
 // The modeled devices, for the tuning tests (tuning_test.cpp).
 std::vector<Capabilities> modeled_devices() { return real_devices(); }
+
+Capabilities modeled_device(const char* prefix) {
+  for (const Capabilities& c : real_devices())
+    if (c.device_name.rfind(prefix, 0) == 0) return c;
+  FAIL("no device " << prefix);
+  return {};
+}
 }  // namespace vknorm::test

@@ -19,14 +19,6 @@ Result<ExecutionPlan> plan_for(const Capabilities& caps, const NormPlan& p, Dire
   return d == Direction::forward ? plan_forward(caps, p, options) : plan_backward(caps, p, options);
 }
 
-// The modeled device whose name holds `name` ("lavapipe", "NVIDIA").
-Capabilities modeled(const char* name) {
-  for (const Capabilities& c : modeled_devices())
-    if (c.device_name.find(name) != std::string::npos) return c;
-  FAIL("no " << name << "-like device modeled");
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen for") {
@@ -76,7 +68,7 @@ TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen 
 }
 
 TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
-  const Capabilities lavapipe = modeled("lavapipe");
+  const Capabilities lavapipe = modeled_device("lavapipe");
   Capabilities no_subgroups = lavapipe;
   no_subgroups.subgroup_arithmetic = false;
   no_subgroups.reduction_path = ReductionPath::shared_memory;
@@ -188,7 +180,7 @@ TEST_CASE("tuning: small planes' column view and the walk are both candidates, o
   const NormPlan p = plan_norm(bn).value();
   for (const char* name : {"NVIDIA", "lavapipe"}) {
     CAPTURE(name);
-    const Capabilities caps = modeled(name);
+    const Capabilities caps = modeled_device(name);
     bool view = false, walk = false;
     for (const StrategyChoice& choice : candidate_choices(caps, p, Direction::forward)) {
       if (choice.kernel != OnChipKernel::split) continue;
@@ -203,7 +195,7 @@ TEST_CASE("tuning: small planes' column view and the walk are both candidates, o
 }
 
 TEST_CASE("tuning: the cache's bytes load on the device they were measured on, and only there") {
-  Capabilities caps = modeled("lavapipe");
+  Capabilities caps = modeled_device("lavapipe");
   caps.vendor_id = 0x10005;
   caps.device_id = 0;
   caps.driver_version = 0x800005;
