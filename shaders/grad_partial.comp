@@ -4,7 +4,8 @@
 // statistics group, xhat = (x - mean) * invstd. g = gamma * dy when gamma varies inside
 // the group (GroupNorm, LayerNorm, RMSNorm); otherwise g = dy and grad_finalize applies
 // the group's gamma (and also has the sums it needs for dgamma / dbeta). With
-// FLAG_COLUMNS, over the column view as stats_partial.
+// FLAG_COLUMNS, over the column view as stats_partial, a column's gamma applied to its
+// sums of dy once (column_main).
 #include "common.glsl"
 #include "reduce.glsl"
 #include "workspace.glsl"

@@ -3,7 +3,8 @@
 // dgamma / dbeta when gamma varies inside a statistics group (GroupNorm, LayerNorm,
 // RMSNorm), pass 1: partial sums of dy and dy * xhat over the elements of each affine
 // channel, each xhat with the statistics of its own group, for channels adjacent in
-// memory (Ip == 1: LayerNorm rows, channels-last GroupNorm): one invocation per channel
+// memory (Ip == 1: LayerNorm rows, channels-last GroupNorm where grad_partial does not store
+// these partials itself, FLAG_COLUMN_PARAMS): one invocation per channel
 // walks a chunk of rows, so a workgroup reads contiguous memory and needs no reduction.
 // Channels in planes (Ip > 1) take param_partial_planes.comp. Two kernels, not one with
 // both paths: a kernel that holds a barrier anywhere runs slowly on SwiftShader even where

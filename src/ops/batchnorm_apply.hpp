@@ -19,6 +19,11 @@ struct ApplyGrid {
 // spatial size in NCHW, 1 in NHWC (or without spatial dims).
 ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
 
+// Rows per invocation where a kernel walks a block of rows over one column each
+// (batch_norm_apply_columns.glsl, and the vector rows of shaders/rows.glsl): rows of
+// `accesses` loads each (units, or elements for the scalar kernels).
+uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses);
+
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors
 // that start at multiples of 4 elements (the caller checks the offsets):
 //  - planes (shaders/batch_norm_apply_planes.glsl): NCHW planes of at least 8 whole units,
@@ -28,11 +33,6 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 //    whole units (chunks and chunk_size unused); `pairs` where I >= 4, so that a unit
 //    spans at most two channels (the _pair_ kernels);
 //  - else nullopt: batch_norm_apply itself.
-// Rows per invocation where a kernel walks blocks of consecutive rows over one column each
-// (batch_norm_apply_columns.glsl, and the vector rows of shaders/rows.glsl): rows of
-// `accesses` loads each (units, or elements for the scalar kernels).
-uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses);
-
 struct ApplyVariant {
   bool planes = false, pairs = false;
   ApplyGrid grid;

@@ -11,7 +11,8 @@
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
 //  either (+ param_partial, or param_partial_planes for NCHW planes, -> param_finalize when
 //  gamma varies inside a group; only param_finalize after team_backward over GroupNorm
-//  NCHW planes)
+//  NCHW planes, and after grad_partial through the column view where its partials are
+//  few enough)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
 // per access) where the rows they walk are whole 4-element units (normalize, for a group
 // per channel where batch_norm_apply would walk columns, normalize_channel_columns_vec4 or
@@ -56,13 +57,17 @@ struct Strategy {
   uint64_t column_blocks = 0;
 };
 
-// Splits `size` elements into chunks of about `target`, at most 1024 of them so the
-// finalize passes (one invocation per group or channel) stay short, and no more than the
-// grid holds in x (a workgroup column per chunk).
+// Partials a finalize pass (one invocation per group or channel) adds up, at most.
+constexpr uint64_t kMaxChunks = 1024;
+
+// Splits `size` elements into chunks of about `target`, at most kMaxChunks of them so the
+// finalize passes stay short, and no more than the grid holds in x (a workgroup column per
+// chunk).
 void split(uint64_t size, uint64_t target, uint32_t max_chunks, uint32_t& chunks, uint32_t& chunk_size) {
   chunks = chunk_size = 0;
   if (size == 0) return;
-  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1, std::clamp(max_chunks, 1u, 1024u));
+  const uint64_t n = std::clamp<uint64_t>((size + target - 1) / target, 1,
+                                          std::clamp<uint64_t>(max_chunks, 1, kMaxChunks));
   chunk_size = static_cast<uint32_t>((size + n - 1) / n);
   chunks = static_cast<uint32_t>((size + chunk_size - 1) / chunk_size);
 }
@@ -194,8 +199,11 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
     s.plane_params = s.team && p.O == 1 && p.inner > 1;
     // The split backward through the column view: a column is one channel (inner == 1), so
     // grad_partial's sums of a column before gamma are dgamma / dbeta's partials, one per
-    // (b, chunk, phase); they save param_partial's second read of x and dy.
-    s.column_params = direction == Direction::backward && s.columns && !s.team;
+    // (b, chunk, phase); they save param_partial's second read of x and dy, as long as
+    // param_finalize has no more of them to add than a split's chunks (a GPU's short
+    // chunks over a large batch would make many more).
+    s.column_params = direction == Direction::backward && s.columns && !s.team && p.I > 0 &&
+                      p.B * (s.chunks / p.I) <= kMaxChunks;
     if (s.plane_params)
       s.pchunks = static_cast<uint32_t>(p.B);
     else if (s.column_params)

@@ -124,7 +124,10 @@ std::vector<Extent> workspace_extents(const Pass& pass) {
     case KernelId::fused_forward:
       if (flag(kFlagUpdateRunning)) return {stats_records, pivots};
       return {};
-    case KernelId::grad_partial: return {{"gradient sums", 0, sums}};
+    case KernelId::grad_partial:
+      if (flag(kFlagColumnParams))
+        return {{"gradient sums", 0, sums}, {"parameter sums", pc.param_base, pc.param_base + params}};
+      return {{"gradient sums", 0, sums}};
     case KernelId::team_backward: {
       std::vector<Extent> e;
       if (!flag(kFlagGammaVaries) && (flag(kFlagWeight) || flag(kFlagBias))) e.push_back({"gradient sums", 0, sums});

@@ -547,6 +547,20 @@ TEST_CASE("planner: a split backward through the column view stores dgamma / dbe
     CHECK((grad_partial_flags(*batch) & kFlagColumns) != 0);
     CHECK((grad_partial_flags(*batch) & kFlagColumnParams) == 0);
   }
+  // A GPU's short chunks over a large batch: more partials than a split makes (1024), so
+  // param_partial reads x and dy again rather than param_finalize adding them all.
+  GroupNormParams large = gn;
+  large.shape = {8, 320, 64, 64};
+  large.num_groups = 32;
+  auto many = plan_backward(modeled_device("NVIDIA"), planned(large), split);
+  REQUIRE(many.ok());
+  CHECK((grad_partial_flags(*many) & kFlagColumnParams) == 0);
+  CHECK(has(*many, KernelId::param_partial));
+  CHECK(many->pchunks <= 1024);
+  auto few = plan_backward(modeled_device("lavapipe"), planned(large), split);
+  REQUIRE(few.ok());
+  CHECK((grad_partial_flags(*few) & kFlagColumnParams) != 0);
+  CHECK(few->pchunks <= 1024);
 }
 
 TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with its workgroup size, runs where <name> runs") {
