@@ -23,7 +23,8 @@ void column_main() {
       float dy = load_dy(e);
       sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
     }
-    if (has_flag(FLAG_COLUMN_PARAMS)) store_sums(param_sums_record(c.channel, column_param_partial(c.g, c.partial)), sums);
+    if (has_flag(FLAG_COLUMN_PARAMS))
+      store_sums(param_sums_record(c.channel, column_param_partial(c.g, c.partial)), sums);
     if (has_flag(FLAG_GAMMA_VARIES)) sums *= gamma_of(c.channel);
     store_sums(grad_sums_record(c.g, c.partial), sums);
   }
