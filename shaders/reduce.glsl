@@ -25,13 +25,15 @@ Welford subgroup_welford(Welford w) {
 // The teams of team_forward / team_backward: each subgroup owns a group (without
 // subgroup operations, each invocation does). Subgroups are full (the workgroup size is
 // a multiple of the subgroup size), so a workgroup holds exactly
-// gl_WorkGroupSize.x / gl_SubgroupSize of them.
+// gl_WorkGroupSize.x / gl_SubgroupSize of them. Teams are numbered across the workgroups
+// first, so that a grid of more workgroups than the groups fill (the planner's team_grid,
+// on a CPU device: one per host thread) spreads a few groups over all of them.
 struct Team { uint lanes, lane, index, count; };
 
 Team invocation_team() {
 #if USE_SUBGROUP
   uint per_workgroup = gl_WorkGroupSize.x / gl_SubgroupSize;
-  return Team(gl_SubgroupSize, gl_SubgroupInvocationID, gl_WorkGroupID.x * per_workgroup + gl_SubgroupID,
+  return Team(gl_SubgroupSize, gl_SubgroupInvocationID, gl_SubgroupID * gl_NumWorkGroups.x + gl_WorkGroupID.x,
               gl_NumWorkGroups.x * per_workgroup);
 #else
   return Team(1u, 0u, gl_GlobalInvocationID.x, gl_NumWorkGroups.x * gl_WorkGroupSize.x);

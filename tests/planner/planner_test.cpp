@@ -149,6 +149,32 @@ TEST_CASE("planner: the passes of known shapes on known devices") {
   CHECK_PASSES(plan_backward(lavapipe, planned(in)), K::team_backward, K::grad_finalize);
 }
 
+TEST_CASE("planner: a CPU device's teams take a workgroup per host thread while there are groups for them") {
+  const Capabilities nvidia = modeled_device("NVIDIA"), lavapipe = modeled_device("lavapipe");
+  auto team_grid_x = [](const Result<ExecutionPlan>& plan) {
+    REQUIRE(plan.ok());
+    const Pass& first = *plan->begin();
+    REQUIRE((first.kernel == K::team_forward || first.kernel == K::team_backward));
+    return first.grid_x;
+  };
+  LayerNormParams ln;
+  ln.normalized_shape = {4097};
+  for (int64_t rows : {1, 2, 3, 8, 17, 64}) {
+    CAPTURE(rows);
+    ln.shape = {rows, 4097};
+    // lavapipe: 8 teams per workgroup, 2 host threads.
+    const uint32_t fill = static_cast<uint32_t>((rows + 7) / 8);
+    const uint32_t expected = std::max(fill, static_cast<uint32_t>(std::min<int64_t>(rows, 2)));
+    CHECK(team_grid_x(plan_forward(lavapipe, planned(ln))) == expected);
+    CHECK(team_grid_x(plan_backward(lavapipe, planned(ln))) == expected);
+  }
+  // A GPU's grid is what its teams fill.
+  ln.shape = {68, 768};
+  ln.normalized_shape = {768};
+  const uint32_t teams = workgroup_size_for(nvidia) / nvidia.subgroup_size;
+  CHECK(team_grid_x(plan_forward(nvidia, planned(ln))) == (68 + teams - 1) / teams);
+}
+
 TEST_CASE("planner: a group per channel walks columns; small planes take the column view by a CPU device's rules") {
   const Capabilities nvidia = modeled_device("NVIDIA"), lavapipe = modeled_device("lavapipe");
   auto pass_of = [](const ExecutionPlan& plan, KernelId kernel) {
