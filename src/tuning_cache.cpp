@@ -11,10 +11,11 @@ namespace vknorm {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'V', 'K', 'N', 'T'};
-// Version 2: a key's byte for the plane column view (TuningKey::plane_columns).
-constexpr uint32_t kFormatVersion = 2;
+// Version 2: a key's byte for the plane column view (TuningKey::plane_columns). Version 3:
+// a key's byte for batch statistics, a choice's rows per invocation.
+constexpr uint32_t kFormatVersion = 3;
 constexpr size_t kHeaderBytes = 4 + 4 + 4 * 3 + 16 + 4 * 2 + 4;
-constexpr size_t kEntryBytes = 7 + 2 + 4;  // the key, the choice's kernel and view, its vpi
+constexpr size_t kEntryBytes = 8 + 2 + 4 + 4;  // the key, the choice's kernel and view, its vpi and rows
 
 void put32(std::vector<uint8_t>& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -58,6 +59,10 @@ std::string to_string(const StrategyChoice& c) {
   }
   if (c.columns == ColumnView::on) s += " columns";
   if (c.columns == ColumnView::off) s += " no-columns";
+  if (c.rows_per_invocation) {
+    s += " rows ";
+    s += std::to_string(c.rows_per_invocation);
+  }
   return s;
 }
 
@@ -66,6 +71,7 @@ std::string to_string(const TuningKey& k) {
   std::string s = kind ? std::string(kind->name) : "kind " + std::to_string(static_cast<int>(k.kind));
   s += k.direction == Direction::forward ? " forward " : " backward ";
   s += k.dtype == DType::f16 ? "f16" : "f32";
+  if (!k.batch_stats) s += " eval";
   s += k.columns ? " columns" : " walk";
   if (k.plane_columns) s += " planes";
   s += " group 2^";
@@ -100,9 +106,10 @@ std::vector<uint8_t> TuningCache::serialize() const {
   for (const auto& [k, c] : entries_) {
     out.insert(out.end(), {static_cast<uint8_t>(k.kind), static_cast<uint8_t>(k.direction),
                            static_cast<uint8_t>(k.dtype), static_cast<uint8_t>(k.columns), k.group_size_log2,
-                           k.groups_log2, static_cast<uint8_t>(k.plane_columns), static_cast<uint8_t>(c.kernel),
-                           static_cast<uint8_t>(c.columns)});
+                           k.groups_log2, static_cast<uint8_t>(k.plane_columns), static_cast<uint8_t>(k.batch_stats),
+                           static_cast<uint8_t>(c.kernel), static_cast<uint8_t>(c.columns)});
     put32(out, c.values_per_invocation);
+    put32(out, c.rows_per_invocation);
   }
   return out;
 }
@@ -152,22 +159,26 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
   TuningCache cache(d);
   for (uint32_t i = 0; i < count; ++i) {
     const uint8_t* e = bytes.data() + kHeaderBytes + size_t{i} * kEntryBytes;
-    if (!find_kind(static_cast<Norm>(e[0])) || e[1] > 1 || e[2] > 1 || e[3] > 1 || e[6] > 1 || e[7] > 3 || e[8] > 2)
+    if (!find_kind(static_cast<Norm>(e[0])) || e[1] > 1 || e[2] > 1 || e[3] > 1 || e[6] > 1 || e[7] > 1 ||
+        e[8] > 3 || e[9] > 2)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " holds a value outside its enum");
     // What tune() can store: log2 buckets of 64-bit sizes, and the candidates' values per
     // invocation (0: the rules'); anything else is not a cache of ours (or was edited).
-    const uint32_t vpi = get32(e + 9);
+    const uint32_t vpi = get32(e + 10), rows = get32(e + 14);
     if (e[4] > 63 || e[5] > 63)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has a log2 bucket of " +
                                       std::to_string(std::max(e[4], e[5])) + ", expected at most 63");
     if (vpi != 0 && vpi != 8 && vpi != 64 && vpi != 256)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has " + std::to_string(vpi) +
                                       " values per invocation, expected 0, 8, 64 or 256");
+    if (rows != 0 && rows != 8 && rows != 16 && rows != 32 && rows != 64)
+      return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " has " + std::to_string(rows) +
+                                      " rows per invocation, expected 0, 8, 16, 32 or 64");
     TuningKey k{static_cast<Norm>(e[0]), static_cast<Direction>(e[1]), static_cast<DType>(e[2]), e[3] != 0,
-                e[4], e[5], e[6] != 0};
+                e[4], e[5], e[6] != 0, e[7] != 0};
     if (cache.find(k))
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " repeats the class " + to_string(k));
-    cache.set(k, {static_cast<OnChipKernel>(e[7]), vpi, static_cast<ColumnView>(e[8])});
+    cache.set(k, {static_cast<OnChipKernel>(e[8]), vpi, static_cast<ColumnView>(e[9]), rows});
   }
   return cache;
 }

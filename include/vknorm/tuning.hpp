@@ -56,9 +56,16 @@ struct StrategyChoice {
   // view and 64 otherwise, 8 elsewhere).
   uint32_t values_per_invocation = 0;
   ColumnView columns = ColumnView::automatic;
+  // Rows each invocation of an elementwise pass takes as one block where it walks rows over
+  // one column each (BatchNorm eval's columns kernels, and the apply pass over vector rows:
+  // channels-last tensors, LayerNorm and RMSNorm rows); 0: the planner's (8 on a GPU, on a
+  // CPU device up to 32 while a block stays within about 8192 4-element units). Candidates:
+  // 8, 16, 32 and 64, for calls without batch statistics (eval) only: a CPU device's best
+  // differs by implementation (BatchNorm 32x2048x7x7 eval: 64 on SwiftShader, 8 on lavapipe).
+  uint32_t rows_per_invocation = 0;
   bool operator==(const StrategyChoice&) const = default;
 };
-// "team", "fused", "split vpi 64 columns", "automatic": for reports.
+// "team", "fused", "split vpi 64 columns", "automatic rows 16": for reports.
 std::string to_string(const StrategyChoice& choice);
 
 // The class of shapes one cached choice serves. Shapes of a class share kind, direction,
@@ -74,10 +81,12 @@ struct TuningKey {
   uint8_t group_size_log2 = 0;
   uint8_t groups_log2 = 0;
   bool plane_columns = false;  // the forward's view of groups of up to 64 columns
+  bool batch_stats = true;     // statistics from the batch (training), or running ones (eval)
   auto operator<=>(const TuningKey&) const = default;
 };
 // "layer_norm forward f32 walk group 2^10 x 2^9 groups" ("columns" for the channels-last
-// column view, "walk planes" or "columns planes" where the view of up to 64 columns applies).
+// column view, "walk planes" or "columns planes" where the view of up to 64 columns applies;
+// "eval" after the dtype for running statistics).
 std::string to_string(const TuningKey& key);
 
 // What a cache was measured on. A cache is only valid where all of it matches: the
@@ -111,7 +120,7 @@ class TuningCache {
   std::vector<uint8_t> serialize() const;
   // Reads serialize()'s bytes for the device `caps` describes. Refuses (invalid_argument)
   // bytes that are not a tuning cache or are truncated, a cache of another format version
-  // (2 since the plane column view's key; tune again), and a cache of another device or
+  // (3 since the key's batch statistics and the rows per invocation; tune again), and a cache of another device or
   // driver, naming each field that differs and both values. TuningCache{}'s bytes (no
   // device, no entries: what an untuned context saves), of any version so far, load
   // anywhere, as an empty cache.

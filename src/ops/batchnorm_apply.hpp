@@ -21,8 +21,9 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 
 // Rows per invocation where a kernel walks a block of rows over one column each
 // (batch_norm_apply_columns.glsl, and the vector rows of shaders/rows.glsl): rows of
-// `accesses` loads each (units, or elements for the scalar kernels).
-uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses);
+// `accesses` loads each (units, or elements for the scalar kernels). `chosen`, where not 0:
+// a tuned choice (StrategyChoice::rows_per_invocation), taken as it is.
+uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t chosen = 0);
 
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors
 // that start at multiples of 4 elements (the caller checks the offsets):
@@ -40,7 +41,8 @@ struct ApplyVariant {
   // The kernel: from the running statistics (the eval forward), or cached coefficients.
   KernelId kernel(bool cached) const;
 };
+// `rows`: column_walk_rows's `chosen`.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                     uint64_t I);
+                                                     uint64_t I, uint64_t rows = 0);
 
 }  // namespace vknorm

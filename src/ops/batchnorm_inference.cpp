@@ -11,7 +11,9 @@
 
 #include "ops/batchnorm_apply.hpp"
 #include "ops/norm_engine.hpp"
+#include "ops/norm_kinds.hpp"
 #include "ops/norm_lengths.hpp"
+#include "ops/tuning.hpp"
 #include "recorder_impl.hpp"
 
 namespace vknorm {
@@ -104,14 +106,16 @@ namespace {
 constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 8192;
 }  // namespace
 
-uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses) {
+uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t chosen) {
+  if (chosen) return chosen;
   const uint64_t most_rows = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kColumnRowsCpu : 8;
   return std::clamp<uint64_t>(kColumnBlockUnits / std::max<uint64_t>(accesses, 1), 8, most_rows);
 }
 
 namespace {
 
-std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I) {
+std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I,
+                                            uint64_t chosen_rows) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
   if (L == 0 || L % 4 != 0 || elements == 0) return std::nullopt;
@@ -121,7 +125,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   const uint64_t x = units >= wg ? std::min<uint64_t>((units + wg - 1) / wg,
                                                        std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups))
                                  : 1;
-  const uint64_t rows = column_walk_rows(caps, units);
+  const uint64_t rows = column_walk_rows(caps, units, chosen_rows);
   const uint64_t y = std::min<uint64_t>((row_steps + rows - 1) / rows, caps.max_workgroup_count_y);
   ApplyVariant v;
   v.pairs = I >= 4;
@@ -167,9 +171,9 @@ KernelId ApplyVariant::kernel(bool cached) const {
 }
 
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                     uint64_t I) {
+                                                     uint64_t I, uint64_t rows) {
   if (auto planes = planes_variant(caps, elements, K, I)) return planes;
-  return columns_variant(caps, elements, K, I);
+  return columns_variant(caps, elements, K, I, rows);
 }
 
 Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
@@ -246,11 +250,14 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
 
   // The eval forward's choice (planner.cpp), with the variants that read cached
   // coefficients: a 4-element variant where every tensor starts at a multiple of 4
-  // elements and the shape has one.
+  // elements and the shape has one, its rows per invocation tuned as the eval forward's.
   const uint64_t unit_bytes = 4 * uint64_t{element_bytes(params.dtype)};
   const bool aligned = buffers.x.offset % unit_bytes == 0 && buffers.y.offset % unit_bytes == 0 &&
                        (!params.epilogue.residual || buffers.residual.offset % unit_bytes == 0);
-  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I) : std::nullopt) {
+  const auto eval = plan_norm(params);
+  const uint32_t rows =
+      eval ? tuned_choice(impl_of(recorder).state->tuning, *eval, Direction::forward).rows_per_invocation : 0;
+  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows) : std::nullopt) {
     push.chunks = variant->chunks;
     push.chunk_size = variant->chunk_size;
     return dispatch_one(recorder, variant->kernel(true), params.dtype, slots, push, variant->grid.x,

@@ -55,6 +55,9 @@ struct Strategy {
   bool columns = false;
   uint32_t column_chunks = 0;
   uint64_t column_blocks = 0;
+  // Rows per invocation of the passes that walk rows (StrategyChoice::rows_per_invocation;
+  // 0: column_walk_rows's rule).
+  uint32_t walk_rows = 0;
 };
 
 // Partials a finalize pass (one invocation per group or channel) adds up, at most.
@@ -143,6 +146,7 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   const uint64_t groups = p.B * p.K, size = p.O * p.I;
   const uint32_t max_chunks = caps.max_workgroup_count_x;
   Strategy s;
+  s.walk_rows = choice.rows_per_invocation;
   split(size, wg * vpi, max_chunks, s.chunks, s.chunk_size);
   // Channels-last rows with enough columns for the lanes: a lane per column reads
   // contiguous memory where a group walk would stride by a row. Fewer columns than lanes
@@ -283,7 +287,8 @@ uint64_t row_length(const DeviceCaps& caps, const NormPlan& p) {
 // in x cover the columns of rows longer than a workgroup, workgroups in y walk the rows
 // (several short rows per workgroup). At most kGridStrideWorkgroups in all, each looping.
 // `width`: elements per access (4 for the vec4 kernels, whose columns are 4-element units).
-void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_t& grid_x, uint32_t& grid_y) {
+void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_t chosen_rows, uint32_t& grid_x,
+              uint32_t& grid_y) {
   const uint64_t wg = workgroup_size_for(caps);
   const bool plane = p.inner >= wg;
   const uint64_t elements = row_length(caps, p);
@@ -296,10 +301,10 @@ void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_
   grid_x = fold((L + cols_per_workgroup - 1) / cols_per_workgroup,
                 std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups));
   // Vector rows: a column's set-up is paid once per invocation, so give each invocation a
-  // block of consecutive rows (column_walk_rows: 8 on a GPU, up to 32 on a CPU device)
-  // before adding workgroups in y.
+  // block of consecutive rows (column_walk_rows: 8 on a GPU, up to 32 on a CPU device, or
+  // the tuned choice) before adding workgroups in y.
   const uint64_t row_steps = (R + packed - 1) / packed;
-  const uint64_t rows = plane ? 1 : column_walk_rows(caps, L);
+  const uint64_t rows = plane ? 1 : column_walk_rows(caps, L, chosen_rows);
   grid_y = fold((row_steps + rows - 1) / rows,
                 std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid_x));
 }
@@ -308,7 +313,7 @@ void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_
 class Builder {
  public:
   Builder(const DeviceCaps& caps, const NormPlan& p, const Strategy& s, ExecutionPlan& plan)
-      : caps_(caps), p_(p), plan_(plan) {
+      : caps_(caps), p_(p), plan_(plan), walk_rows_(s.walk_rows) {
     const NormGeometry& g = p.geometry;
     const uint32_t eb = element_bytes(p.dtype);
     const bool batch = g.uses_batch_stats;
@@ -384,12 +389,12 @@ class Builder {
   // 4-element units (the recorder checks the offsets).
   void add_rows(KernelId kernel, Phase phase, KernelId vec4_kernel = KernelId::count_) {
     uint32_t grid_x = 1, grid_y = 1;
-    row_grid(caps_, p_, 1, grid_x, grid_y);
+    row_grid(caps_, p_, 1, walk_rows_, grid_x, grid_y);
     add(kernel, phase, grid_x, grid_y);
     if (vec4_kernel == KernelId::count_ || row_length(caps_, p_) % 4 != 0) return;
     Pass& pass = plan_.passes[plan_.pass_count - 1];
     pass.vec4_kernel = vec4_kernel;
-    row_grid(caps_, p_, 4, pass.vec4_grid_x, pass.vec4_grid_y);
+    row_grid(caps_, p_, 4, walk_rows_, pass.vec4_grid_x, pass.vec4_grid_y);
   }
 
  private:
@@ -405,6 +410,7 @@ class Builder {
   const DeviceCaps& caps_;
   const NormPlan& p_;
   ExecutionPlan& plan_;
+  uint32_t walk_rows_;
   SlotUse tensor_;
   uint64_t stat_count_ = 0;
   PushConstants base_;
@@ -533,7 +539,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
       // segment of a plane; else rows of whole units, an invocation per column.
-      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I))
+      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows))
         b.offer_apply_variant(*variant, variant->kernel(false));
     }
     return plan;
@@ -585,7 +591,8 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // coefficients loaded once per column, blocks of consecutive rows
     // (shaders/batch_norm_apply_columns.glsl).
     const bool channel_groups = p.B == 1 && p.cpg == 1 && !p.gamma_varies && !p.rms;
-    if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I); channel_groups && variant && !variant->planes)
+    if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows);
+        channel_groups && variant && !variant->planes)
       b.offer_apply_variant(*variant, variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
                                                      : KernelId::normalize_channel_columns_vec4);
   }

@@ -7,12 +7,14 @@ namespace {
 
 uint8_t floor_log2(uint64_t v) { return v == 0 ? 0 : static_cast<uint8_t>(std::bit_width(v) - 1); }
 
-// What makes two plans different work: each pass's kernel, grid and chunking.
+// What makes two plans different work: each pass's kernel, grid and chunking, and those of
+// its 4-element variant.
 std::vector<uint64_t> signature(const ExecutionPlan& plan) {
   std::vector<uint64_t> s = {plan.workspace.floats};
   for (const Pass& pass : plan)
     s.insert(s.end(), {static_cast<uint64_t>(pass.kernel), pass.grid_x, pass.grid_y, pass.push.chunks,
-                       pass.push.pchunks, pass.push.flags});
+                       pass.push.pchunks, pass.push.flags, static_cast<uint64_t>(pass.vec4_kernel),
+                       pass.vec4_grid_x, pass.vec4_grid_y});
   return s;
 }
 
@@ -31,26 +33,32 @@ bool honors(const ExecutionPlan& plan, const StrategyChoice& choice, Direction d
 }  // namespace
 
 std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& p, Direction direction) {
-  std::vector<StrategyChoice> proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
-  // With and without either column view where the shape has one (a CPU device's rules take
-  // the planes' view, so `off` is what times the walk there).
-  const bool view = has_column_view(p) || has_plane_column_view(p, direction);
-  for (uint32_t vpi : {8u, 64u, 256u})
-    for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
-      if (columns == ColumnView::off && !view) continue;
-      proposals.push_back({OnChipKernel::split, vpi, view ? columns : ColumnView::automatic});
-    }
+  const bool batch = p.geometry.uses_batch_stats;
+  std::vector<StrategyChoice> proposals;
+  if (batch) {
+    proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
+    // With and without either column view where the shape has one (a CPU device's rules
+    // take the planes' view, so `off` is what times the walk there).
+    const bool view = has_column_view(p) || has_plane_column_view(p, direction);
+    for (uint32_t vpi : {8u, 64u, 256u})
+      for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
+        if (columns == ColumnView::off && !view) continue;
+        proposals.push_back({OnChipKernel::split, vpi, view ? columns : ColumnView::automatic});
+      }
+  } else {
+    // Without batch statistics only the apply pass's walk is a choice: the rules' and the
+    // row blocks that differ from it (the signature drops those that plan the same grid).
+    proposals.push_back({});
+    for (uint32_t rows : {8u, 16u, 32u, 64u}) proposals.push_back({.rows_per_invocation = rows});
+  }
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
-  const bool batch = p.geometry.uses_batch_stats;
   for (const StrategyChoice& choice : proposals) {
     PlanOptions options;
     options.choice = choice;
     auto plan = direction == Direction::forward ? plan_forward(caps, p, options) : plan_backward(caps, p, options);
     if (!plan || plan->pass_count == 0) continue;
-    // Without batch statistics only the split passes' chunking is a choice.
-    if (batch && !honors(plan.value(), choice, direction)) continue;
-    if (!batch && choice.kernel != OnChipKernel::split) continue;
+    if (!honors(plan.value(), choice, direction)) continue;
     auto sig = signature(plan.value());
     bool duplicate = false;
     for (const auto& s : seen) duplicate = duplicate || s == sig;
@@ -77,6 +85,7 @@ TuningKey tuning_key(const NormPlan& p, Direction direction) {
   k.dtype = p.dtype;
   k.columns = has_column_view(p);
   k.plane_columns = has_plane_column_view(p, direction);
+  k.batch_stats = p.geometry.uses_batch_stats;
   k.group_size_log2 = floor_log2(p.O * p.I);
   k.groups_log2 = floor_log2(p.B * p.K);
   return k;

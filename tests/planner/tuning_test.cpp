@@ -31,9 +31,20 @@ TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen 
         const std::vector<StrategyChoice> choices = candidate_choices(caps, c.plan, d);
         REQUIRE(!choices.empty());
         if (choices.size() > 1) ++with_choice;
-        // The eval forward (the running statistics' apply) chunks nothing: one plan, whatever
-        // the strategy, so there is nothing to time.
-        if (d == Direction::forward && !c.plan.geometry.uses_batch_stats) CHECK(choices.size() == 1);
+        // The eval forward (the running statistics' apply) chunks nothing: its only choice is
+        // the apply's rows per invocation, the same kernels on another grid.
+        const bool eval = d == Direction::forward && !c.plan.geometry.uses_batch_stats;
+        if (eval)
+          for (const StrategyChoice& choice : choices) {
+            CHECK(choice == StrategyChoice{.rows_per_invocation = choice.rows_per_invocation});
+            const auto plan = plan_for(caps, c.plan, d, choice);
+            REQUIRE(plan.ok());
+            REQUIRE(plan->pass_count == rule->pass_count);
+            for (uint32_t i = 0; i < plan->pass_count; ++i) {
+              CHECK(plan->passes[i].kernel == rule->passes[i].kernel);
+              CHECK(plan->passes[i].vec4_kernel == rule->passes[i].vec4_kernel);
+            }
+          }
         bool default_listed = choices.size() == 1;
         std::vector<ExecutionPlan> seen;
         for (const StrategyChoice& choice : choices) {
@@ -132,6 +143,48 @@ TEST_CASE("tuning: a choice that cannot run falls back to the rules") {
   CHECK(runs_kernel(plan_forward(lavapipe, rows, forced).value(), KernelId::stats_partial));
 }
 
+TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key tells eval from training") {
+  const Capabilities lavapipe = modeled_device("lavapipe"), nvidia = modeled_device("NVIDIA");
+  BatchNormParams bn;
+  bn.shape = {32, 2048, 7, 7};
+  bn.layout = Layout::nhwc;
+  bn.training = false;
+  const NormPlan eval = plan_norm(bn).value();
+  // Rows of 512 units, two workgroups across each: 1568 rows in blocks of 16 by lavapipe's
+  // rule (8192 units a block), 8 by a GPU's; the candidates add the other blocks.
+  auto grid_y = [&](const Capabilities& caps, uint32_t rows) {
+    const auto plan = plan_for(caps, eval, Direction::forward, {.rows_per_invocation = rows});
+    REQUIRE(plan.ok());
+    REQUIRE(plan->pass_count == 1);
+    REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_vec4);
+    CHECK(plan->passes[0].vec4_grid_x == 2);
+    return plan->passes[0].vec4_grid_y;
+  };
+  CHECK(grid_y(lavapipe, 0) == 1568 / 16);
+  CHECK(grid_y(nvidia, 0) == 1568 / 8);
+  for (uint32_t rows : {8u, 16u, 32u, 64u}) {
+    CAPTURE(rows);
+    CHECK(grid_y(lavapipe, rows) == (1568 + rows - 1) / rows);
+    CHECK(grid_y(nvidia, rows) == (1568 + rows - 1) / rows);
+  }
+  std::vector<uint32_t> listed;
+  for (const StrategyChoice& c : candidate_choices(lavapipe, eval, Direction::forward))
+    listed.push_back(c.rows_per_invocation);
+  CHECK(listed == std::vector<uint32_t>{0, 8, 32, 64});  // 16 is the rule's
+  // The same rows walk the training forward's apply where a tuned choice sets them.
+  bn.training = true;
+  const NormPlan train = plan_norm(bn).value();
+  CHECK(tuning_key(train, Direction::forward) != tuning_key(eval, Direction::forward));
+  CHECK(tuning_key(train, Direction::forward).batch_stats);
+  CHECK_FALSE(tuning_key(eval, Direction::forward).batch_stats);
+  CHECK(to_string(tuning_key(eval, Direction::forward)).find(" eval ") != std::string::npos);
+  // A planes shape (NCHW planes of 8 units or more) walks no rows: nothing to choose.
+  bn.training = false;
+  bn.shape = {8, 64, 56, 56};
+  bn.layout = Layout::nchw;
+  CHECK(candidate_choices(lavapipe, plan_norm(bn).value(), Direction::forward).size() == 1);
+}
+
 TEST_CASE("tuning: the shape class buckets group size and count by powers of two") {
   LayerNormParams a, b, c;
   a.shape = {512, 768};
@@ -225,6 +278,15 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   TuningKey k3_walk = k3;
   k3_walk.plane_columns = false;
   CHECK(planes_loaded->find(k3_walk) == nullptr);
+  // So is the eval bit, with a choice of rows per invocation.
+  TuningKey k3_eval = k3;
+  k3_eval.batch_stats = false;
+  planes.set(k3_eval, {.rows_per_invocation = 64});
+  auto eval_loaded = TuningCache::load(caps, planes.serialize());
+  REQUIRE_MESSAGE(eval_loaded.ok(), eval_loaded.status().message());
+  REQUIRE(eval_loaded->find(k3_eval));
+  CHECK(*eval_loaded->find(k3_eval) == StrategyChoice{.rows_per_invocation = 64});
+  CHECK(*eval_loaded->find(k3) == StrategyChoice{OnChipKernel::split, 64, ColumnView::off});
 
   // An untuned context's cache (no device, no entries) loads anywhere, as an empty cache;
   // an empty cache of another device does not.
@@ -256,35 +318,53 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   not_a_cache[0] = 'X';
   CHECK(TuningCache::load(caps, not_a_cache).status().message().find("VKNT") != std::string::npos);
   std::vector<uint8_t> bad_enum = bytes;
-  REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * 13);
-  bad_enum.at(bad_enum.size() - 6) = 9;  // the last entry's kernel (byte 7 of 13)
+  // An entry: the key's 8 bytes, the kernel (byte 8), the view (9), the values (10-13) and
+  // rows (14-17) per invocation.
+  constexpr size_t kEntry = 18;
+  REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * kEntry);
+  auto last_entry = [&](std::vector<uint8_t>& b, size_t byte) -> uint8_t& { return b.at(b.size() - kEntry + byte); };
+  last_entry(bad_enum, 8) = 9;  // the kernel
   CHECK(TuningCache::load(caps, bad_enum).status().message().find("entry 1") != std::string::npos);
   std::vector<uint8_t> bad_planes = bytes;
-  bad_planes.at(bad_planes.size() - 7) = 2;  // the last entry's plane view (byte 6), a bool
+  last_entry(bad_planes, 6) = 2;  // the plane view, a bool
   CHECK(TuningCache::load(caps, bad_planes).status().message().find("entry 1") != std::string::npos);
+  std::vector<uint8_t> bad_eval = bytes;
+  last_entry(bad_eval, 7) = 2;  // batch statistics, a bool
+  CHECK(TuningCache::load(caps, bad_eval).status().message().find("entry 1") != std::string::npos);
   CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
-  // Version 1 (no byte for the plane view): a cache with entries is refused, to be tuned
-  // again; an untuned context's empty one still loads. A later version is refused.
-  std::vector<uint8_t> version1 = bytes;
-  version1.at(4) = 1;
-  const std::string old_format = TuningCache::load(caps, version1).status().message();
-  CHECK_MESSAGE(old_format.find("format version 1, expected 2; tune again") != std::string::npos, old_format);
-  std::vector<uint8_t> untuned1 = TuningCache{}.serialize();
-  untuned1.at(4) = 1;
-  CHECK(TuningCache::load(caps, untuned1).ok());
-  untuned1.at(4) = 3;
-  CHECK_FALSE(TuningCache::load(caps, untuned1).ok());
+  // Versions 1 (no byte for the plane view) and 2 (none for eval, no rows): a cache with
+  // entries is refused, to be tuned again; an untuned context's empty one still loads. A
+  // later version is refused.
+  for (uint8_t version : {1, 2}) {
+    std::vector<uint8_t> old = bytes;
+    old.at(4) = version;
+    const std::string old_format = TuningCache::load(caps, old).status().message();
+    CHECK_MESSAGE(old_format.find("format version " + std::to_string(version) + ", expected 3; tune again") !=
+                      std::string::npos,
+                  old_format);
+    std::vector<uint8_t> untuned_old = TuningCache{}.serialize();
+    untuned_old.at(4) = version;
+    CHECK(TuningCache::load(caps, untuned_old).ok());
+  }
+  std::vector<uint8_t> later = TuningCache{}.serialize();
+  later.at(4) = 4;
+  CHECK_FALSE(TuningCache::load(caps, later).ok());
   // Values tune() never stores: a bucket past 63, values per invocation off its candidates,
   // the same class twice.
   std::vector<uint8_t> bad_bucket = bytes;
-  bad_bucket.at(bad_bucket.size() - 9) = 200;  // the last entry's group-size bucket (byte 4)
+  last_entry(bad_bucket, 4) = 200;  // the group-size bucket
   CHECK(TuningCache::load(caps, bad_bucket).status().message().find("log2 bucket of 200") != std::string::npos);
   std::vector<uint8_t> bad_vpi = bytes;
-  bad_vpi.at(bad_vpi.size() - 4) = 1;  // the last entry's values per invocation (bytes 9-12): 1
-  bad_vpi.at(bad_vpi.size() - 3) = bad_vpi.at(bad_vpi.size() - 2) = bad_vpi.at(bad_vpi.size() - 1) = 0;
+  last_entry(bad_vpi, 10) = 1;  // values per invocation: 1
+  last_entry(bad_vpi, 11) = last_entry(bad_vpi, 12) = last_entry(bad_vpi, 13) = 0;
   CHECK(TuningCache::load(caps, bad_vpi).status().message().find("1 values per invocation") != std::string::npos);
+  std::vector<uint8_t> bad_rows = bytes;
+  last_entry(bad_rows, 14) = 12;  // rows per invocation: 12
+  const std::string rows_message = TuningCache::load(caps, bad_rows).status().message();
+  CHECK_MESSAGE(rows_message.find("12 rows per invocation, expected 0, 8, 16, 32 or 64") != std::string::npos,
+                rows_message);
   std::vector<uint8_t> repeated = bytes;
-  std::copy(repeated.end() - 26, repeated.end() - 13, repeated.end() - 13);
+  std::copy(repeated.end() - 2 * kEntry, repeated.end() - kEntry, repeated.end() - kEntry);
   CHECK(TuningCache::load(caps, repeated).status().message().find("repeats the class") != std::string::npos);
 }
 

@@ -30,8 +30,9 @@ void usage(FILE* to) {
   std::fprintf(to,
       "usage: vknorm tune [options]\n"
       "Times every candidate strategy (team, fused, split passes with 8/64/256 values per\n"
-      "invocation, with and without the column view) of each shape class of `vknorm bench`'s\n"
-      "shapes (training forward and backward) on the device with timestamp queries, and keeps\n"
+      "invocation, with and without the column view; in eval, blocks of 8/16/32/64 rows per\n"
+      "invocation of the apply pass) of each shape class of `vknorm bench`'s shapes (training\n"
+      "forward, eval forward and backward) on the device with timestamp queries, and keeps\n"
       "the fastest of each class in a tuning cache (vknorm/tuning.hpp).\n"
       "  --kind K[,K...]   batch_norm, layer_norm, rms_norm, group_norm, instance_norm (default all)\n"
       "  --dtype f32|f16   one dtype (default f32, and f16 where the device has 16-bit storage)\n"
@@ -47,11 +48,13 @@ int bad_usage(const std::string& message) {
   return 2;
 }
 
-// The bench case's params: PyTorch's defaults with weight and bias, training, tracked
-// running statistics where the kind keeps them (as the bench times them).
+// The bench case's params: PyTorch's defaults with weight and bias, training (or eval, as
+// the case's pass), tracked running statistics where the kind keeps them (as the bench
+// times them).
 template <class Params>
 Params params_of(const bench::BenchCase& c) {
   Params p;
+  if constexpr (requires { p.training; }) p.training = c.pass != bench::Pass::eval_forward;
   p.shape = c.shape;
   p.dtype = c.dtype;
   if constexpr (requires { p.layout; }) p.layout = c.layout;
@@ -161,14 +164,13 @@ int tune_command(int argc, char** argv) {
 
   size_t classes = 0, changed = 0;
   for (const bench::BenchCase& c : bench::all_cases(caps.storage_buffer_16bit || o.dtype == DType::f16)) {
-    if (c.pass == bench::Pass::eval_forward) continue;  // running statistics: nothing to choose
     if (o.dtype && c.dtype != *o.dtype) continue;
     if (!o.kinds.empty() && std::find(o.kinds.begin(), o.kinds.end(), c.kind) == o.kinds.end()) continue;
     auto params = norm_params(c);
     if (!params) continue;
     TuneRequest request;
     request.shapes = {*params};
-    request.forward = c.pass == bench::Pass::train_forward;
+    request.forward = c.pass != bench::Pass::backward;
     request.backward = c.pass == bench::Pass::backward;
     request.runs = o.runs;
     auto report = ctx.tune(request);
