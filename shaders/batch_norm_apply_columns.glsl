@@ -12,7 +12,10 @@
 // 4c .. 4c + 3 of every row, and walks rows: the coefficients of its four elements'
 // channels (4c + j) / I are computed once, whatever the layout, where a unit spans two
 // channels (I not a multiple of 4) and up to four (I < 3; four with NHWC's I == 1). The
-// _pair_ variants, for I >= 4, compute two (README, Performance: 128-bit access).
+// _pair_ variants, for I >= 4, compute two (README, Performance: 128-bit access); the
+// _units_ variants (COLUMN_CHANNEL_UNITS: I == 1, the unit's elements are channels 4c ..
+// 4c + 3) read their inputs four channels per load: 4 per-lane loads instead of 16 (2
+// instead of 8 cached), each a loop over the lanes on lavapipe.
 //
 // Why a kernel of its own: see batch_norm_apply_planes.glsl. On lavapipe every path compiled
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so
@@ -39,6 +42,23 @@ vec4 apply_unit(vec4 x, mat4 m) { return (x - m[0]) * m[1] * m[2] + m[3]; }
 #else
 vec4 channel_coefficients(uint k) { return vec4(variant_coefficients(k), 0.0, 0.0); }
 vec4 apply_unit(vec4 x, mat4 m) { return x * m[0] + m[1]; }
+#endif
+
+#if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
+// Channels k .. k + 3 (k a multiple of 4): as channel_coefficients, four at a time, in the
+// same float32 operations (batch_norm_coefficients.glsl). The host binds the slots these
+// read 16-byte aligned (tensors_vec4_aligned in src/ops/planner.cpp; the eval forward with
+// a weight and a bias only: a missing one's stand-in holds no units).
+mat4 unit_coefficients(uint k) {
+#if defined(CACHED_COEFFICIENTS) && CACHED_COEFFICIENTS
+  return mat4(load4_work(k), load4_work(pc.K + k), vec4(0.0), vec4(0.0));
+#else
+  precise vec4 invstd = 1.0 / sqrt(load4_stat(k) + pc.eps);
+  precise vec4 scale = invstd * (has_flag(FLAG_WEIGHT) ? load4_weight(k) : vec4(1.0));
+  precise vec4 shift = (has_flag(FLAG_BIAS) ? load4_bias(k) : vec4(0.0)) - load4_mean(k) * scale;
+  return mat4(scale, shift, vec4(0.0), vec4(0.0));
+#endif
+}
 #endif
 
 // Rows first_row .. end_row - 1 of column unit c. `residual` is a constant at each call:
@@ -83,6 +103,9 @@ void main() {
   uint first_row = (gl_WorkGroupID.y * packed + sub) * per_sub;
   uint end_row = sub < packed ? min(R, first_row + per_sub) : 0u;
   for (uint c = first_col; c < Lu; c += col_step) {
+#if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
+    mat4 m = unit_coefficients(4u * c);
+#else
     uint k0 = 4u * c / pc.I, r0 = 4u * c - k0 * pc.I;
 #if COLUMN_CHANNEL_PAIRS
     // I >= 4: a unit lies in channel k0, or crosses into k0 + 1 at element I - r0, so two
@@ -95,6 +118,7 @@ void main() {
 #else
     mat4 m = transpose(mat4(channel_coefficients(k0), channel_coefficients(k0 + spans(r0 + 1u)),
                             channel_coefficients(k0 + spans(r0 + 2u)), channel_coefficients(k0 + spans(r0 + 3u))));
+#endif
 #endif
     if (has_flag(FLAG_RESIDUAL))
       walk_column(c, first_row, end_row, m, true);

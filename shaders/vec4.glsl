@@ -16,8 +16,9 @@
 #define VKNORM_SLOT_UNITS_TENSOR(binding_, Name, name) \
   layout(std430, set = 0, binding = binding_) buffer Slot##Name##Units { TENSOR4_T data[]; } slot4_##name;
 // Float slots as vec4 units too, read-only (team_forward_affine_vec4 reads gamma and beta
-// so, team_backward_affine_vec4 gamma; the host binds them 16-byte aligned then:
-// tensors_vec4_aligned in src/ops/planner.cpp).
+// so, team_backward_affine_vec4 gamma, the batch_norm_apply_columns_units variants the
+// running statistics, gamma and beta, or the cached coefficients; the host binds them
+// 16-byte aligned then: tensors_vec4_aligned in src/ops/planner.cpp).
 #define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name) \
   layout(std430, set = 0, binding = binding_) readonly buffer Slot##Name##Units { vec4 data[]; } slot4_##name;
 #define VKNORM_SLOT_UNITS(binding_, Name, name, element) VKNORM_SLOT_UNITS_##element(binding_, Name, name)
@@ -47,6 +48,9 @@ VKNORM_TENSOR_STORE4(dside)
   vec4 load4_##name(uint c) { return slot4_##name.data[(name##_base() + c) >> 2u]; }
 VKNORM_FLOAT_LOAD4(weight)
 VKNORM_FLOAT_LOAD4(bias)
+VKNORM_FLOAT_LOAD4(mean)
+VKNORM_FLOAT_LOAD4(stat)
+VKNORM_FLOAT_LOAD4(work)
 
 // load_dy and epilogue of shaders/common.glsl, four at a time.
 vec4 load4_dy_through_relu(uint e) {

@@ -116,7 +116,11 @@ void run_case(Context& ctx, const InferenceCase& c, uint32_t seed) {
 
   Buffer running_mean = floats(ctx, mean, C), running_var = floats(ctx, var, C);
   Buffer weight = floats(ctx, w, C), bias = floats(ctx, b, C);
-  Buffer coefficients = floats(ctx, {}, 2 * C);
+  // The coefficients 4 bytes into their buffer without affine: the channels-last apply then
+  // reads them per channel (batch_norm_apply_columns_cached_vec4), else four per load.
+  const uint64_t coefficients_shift = c.affine ? 0 : 4;
+  Buffer coefficients = floats(ctx, {}, 2 * C + 1);
+  const BufferRef coefficients_ref{coefficients.handle(), coefficients_shift, 2 * C * 4};
   auto workspace_bytes = batch_norm_workspace_size(ctx, p);
   REQUIRE_MESSAGE(workspace_bytes.ok(), workspace_bytes.status().message());
   Buffer workspace = floats(ctx, {}, workspace_bytes.value() / 4);
@@ -137,14 +141,14 @@ void run_case(Context& ctx, const InferenceCase& c, uint32_t seed) {
   cb.running_mean = ref(running_mean);
   cb.running_var = ref(running_var);
   if (c.affine) cb.weight = ref(weight), cb.bias = ref(bias);
-  cb.coefficients = ref(coefficients);
+  cb.coefficients = coefficients_ref;
   st = record_batch_norm_inference_coefficients(*recorder.value(), p, cb);
   REQUIRE_MESSAGE(st.ok(), st.message());
   BatchNormApplyBuffers ab;
   ab.x = arena.ref(at.x);
   ab.y = arena.ref(at.y_apply);
   ab.residual = arena.ref(at.residual);
-  ab.coefficients = ref(coefficients);
+  ab.coefficients = coefficients_ref;
   st = record_batch_norm_inference_apply(*recorder.value(), p, ab);
   REQUIRE_MESSAGE(st.ok(), st.message());
   st = ctx.submit_and_wait(*recorder.value());
@@ -156,7 +160,7 @@ void run_case(Context& ctx, const InferenceCase& c, uint32_t seed) {
   // |mean * scale|.
   auto host = batch_norm_inference_coefficients(p, mean, var, w, b);
   REQUIRE_MESSAGE(host.ok(), host.status().message());
-  const float* device = coefficients.as<float>();
+  const float* device = coefficients.as<float>() + coefficients_shift / 4;
   for (uint64_t k = 0; k < C; ++k) {
     CAPTURE(k);
     const double s = host.value()[k];

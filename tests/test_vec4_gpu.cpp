@@ -72,11 +72,14 @@ constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 // grad_finalize, grad_input or grad_input_vec4), or the default ones (team_forward,
 // fused_forward or normalize alone, each possibly _vec4; team_backward or the split
 // passes). Every byte outside the outputs comes back unchanged. The weight and bias start
-// `param_shift` bytes into their buffers (team_forward_affine_vec4 reads them as units).
-// `kernel` asks for an on-chip kernel where the rules would take another (without split).
+// `param_shift` bytes into their buffers, the running statistics `stats_shift`
+// (team_forward_affine_vec4 reads gamma and beta as units, batch_norm_apply_columns_units_vec4
+// all four). `kernel` asks for an on-chip kernel where the rules would take another (without
+// split).
 template <class Params>
 void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true,
-                          uint64_t param_shift = 0, OnChipKernel kernel = OnChipKernel::automatic) {
+                          uint64_t param_shift = 0, OnChipKernel kernel = OnChipKernel::automatic,
+                          uint64_t stats_shift = 0) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
@@ -114,14 +117,18 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
 
   auto workspace_bytes = plan_workspace_bytes(ctx.capabilities(), plan.value(), split);
   REQUIRE_MESSAGE(workspace_bytes.ok(), workspace_bytes.status().message());
-  auto at_param_shift = [&](const std::vector<float>& v) {
-    std::vector<float> padded(param_shift / 4, 0.0f);
+  auto at_shift = [&](const std::vector<float>& v, uint64_t bytes) {
+    std::vector<float> padded(bytes / 4, 0.0f);
     padded.insert(padded.end(), v.begin(), v.end());
     return floats(ctx, padded, padded.size());
   };
-  auto param_ref = [&](const Buffer& buffer) { return BufferRef{buffer.handle(), param_shift, buffer.size() - param_shift}; };
-  Buffer weight = at_param_shift(w), bias = at_param_shift(b);
-  Buffer running_mean = floats(ctx, rm, rm.size()), running_var = floats(ctx, rv, rv.size());
+  auto shifted_ref = [&](const Buffer& buffer, uint64_t bytes) {
+    return BufferRef{buffer.handle(), bytes, buffer.size() - bytes};
+  };
+  auto param_ref = [&](const Buffer& buffer) { return shifted_ref(buffer, param_shift); };
+  auto stats_ref = [&](const Buffer& buffer) { return shifted_ref(buffer, stats_shift); };
+  Buffer weight = at_shift(w, param_shift), bias = at_shift(b, param_shift);
+  Buffer running_mean = at_shift(rm, stats_shift), running_var = at_shift(rv, stats_shift);
   Buffer save_mean = floats(ctx, {}, g->stat_groups), save_invstd = floats(ctx, {}, g->stat_groups);
   Buffer workspace = floats(ctx, {}, workspace_bytes.value() / 4);
   NormForwardBuffers fb;
@@ -130,8 +137,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   fb.residual = arena.ref(Vec4Arena::residual);
   fb.weight = param_ref(weight);
   fb.bias = param_ref(bias);
-  fb.running_mean = ref(running_mean);
-  fb.running_var = ref(running_var);
+  fb.running_mean = stats_ref(running_mean);
+  fb.running_var = stats_ref(running_var);
   fb.save_mean = ref(save_mean);
   fb.save_invstd = ref(save_invstd);
   fb.workspace = ref(workspace);
@@ -175,8 +182,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   bb.weight = param_ref(weight);
   bb.save_mean = ref(save_mean);
   bb.save_invstd = ref(save_invstd);
-  bb.running_mean = ref(running_mean);
-  bb.running_var = ref(running_var);
+  bb.running_mean = stats_ref(running_mean);
+  bb.running_var = stats_ref(running_var);
   bb.dweight = ref(dweight);
   bb.dbias = ref(dbias);
   bb.workspace = ref(workspace);
@@ -220,7 +227,11 @@ void run_shapes(Context& ctx, Params p, const std::vector<std::vector<int64_t>>&
         if (fit) fit(p);
         for (bool split : {true, false}) {
           CAPTURE(split);
-          run_forward_backward(ctx, p, shift, seed++, split);
+          // The per-channel buffers 4 bytes past 16-byte alignment in the float16 runs without
+          // split: the variants that read them as units fall back to their per-channel twins.
+          const uint64_t param_shift = dtype == DType::f16 && !split ? 4 : 0;
+          CAPTURE(param_shift);
+          run_forward_backward(ctx, p, shift, seed++, split, param_shift, OnChipKernel::automatic, param_shift);
         }
       }
 }
@@ -331,6 +342,30 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_channel_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
+      // Channels-last eval: four adjacent channels per unit, their running statistics, gamma
+      // and beta four per load where those are aligned too (gamma and beta, then the running
+      // statistics, start 4 bytes past it in the next two runs), else per channel; without a
+      // weight and bias, per channel.
+      BatchNormParams eval_nhwc = p;
+      eval_nhwc.layout = Layout::nhwc;
+      eval_nhwc.training = false;
+      eval_nhwc.track_running_stats = true;
+      eval_nhwc.shape = {2, 8, 4, 4};
+      run_forward_backward(*ctx, eval_nhwc, shift, 15);
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype) == (shift == 0));
+      CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
+      run_forward_backward(*ctx, eval_nhwc, shift, 16, true, 4);
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      OwnContext stats_shifted({.descriptor_path = test_descriptor_path()});
+      run_forward_backward(*stats_shifted, eval_nhwc, shift, 18, true, 0, OnChipKernel::automatic, 4);
+      CHECK(!state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
+      CHECK(state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      eval_nhwc.affine = false;
+      OwnContext plain({.descriptor_path = test_descriptor_path()});
+      run_forward_backward(*plain, eval_nhwc, shift, 17);
+      const KernelCache& plain_kernels = state_of(*plain).kernels;
+      CHECK(!plain_kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
+      CHECK(plain_kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
       // Channels-last rows of 32 columns, split: the column view's statistics, a lane per unit.
       BatchNormParams columns = p;
       columns.layout = Layout::nhwc;

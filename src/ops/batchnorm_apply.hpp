@@ -32,15 +32,22 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
 //    per segment, the workgroups (x, then y) holding every run;
 //  - else columns (batch_norm_apply_columns.glsl): rows of L = K * I elements that are
 //    whole units (chunks and chunk_size unused); `pairs` where I >= 4, so that a unit
-//    spans at most two channels (the _pair_ kernels);
+//    spans at most two channels (the _pair_ kernels); `units` where I == 1, so that a unit
+//    is four adjacent channels, whose inputs the _units_ kernels read four per load (the
+//    eval forward's only with a weight and a bias: kernel()'s `affine`);
 //  - else nullopt: batch_norm_apply itself.
 struct ApplyVariant {
-  bool planes = false, pairs = false;
+  bool planes = false, pairs = false, units = false;
   ApplyGrid grid;
   uint32_t chunks = 1, chunk_size = 0;
-  // The kernel: from the running statistics (the eval forward), or cached coefficients.
-  KernelId kernel(bool cached) const;
+  // The kernel: from the running statistics (the eval forward; `affine`: with a weight and
+  // a bias), or cached coefficients.
+  KernelId kernel(bool cached, bool affine = true) const;
 };
+
+// The kernel a _units_ variant falls back to where the per-channel buffers it reads as
+// units are not 16-byte aligned (the tensors are); any other kernel: itself.
+KernelId without_channel_units(KernelId kernel);
 // `rows`: column_walk_rows's `chosen`.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
                                                      uint64_t I, uint64_t rows = 0);

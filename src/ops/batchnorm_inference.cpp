@@ -129,6 +129,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   const uint64_t y = std::min<uint64_t>((row_steps + rows - 1) / rows, caps.max_workgroup_count_y);
   ApplyVariant v;
   v.pairs = I >= 4;
+  v.units = I == 1;
   v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
   return v;
 }
@@ -163,11 +164,20 @@ std::optional<ApplyVariant> planes_variant(const Capabilities& caps, uint64_t el
 
 }  // namespace
 
-KernelId ApplyVariant::kernel(bool cached) const {
+KernelId ApplyVariant::kernel(bool cached, bool affine) const {
   if (planes) return cached ? KernelId::batch_norm_apply_cached_vec4 : KernelId::batch_norm_apply_vec4;
+  if (units && cached) return KernelId::batch_norm_apply_columns_units_cached_vec4;
+  if (units && affine) return KernelId::batch_norm_apply_columns_units_vec4;
   if (pairs)
     return cached ? KernelId::batch_norm_apply_columns_pair_cached_vec4 : KernelId::batch_norm_apply_columns_pair_vec4;
   return cached ? KernelId::batch_norm_apply_columns_cached_vec4 : KernelId::batch_norm_apply_columns_vec4;
+}
+
+KernelId without_channel_units(KernelId kernel) {
+  if (kernel == KernelId::batch_norm_apply_columns_units_vec4) return KernelId::batch_norm_apply_columns_vec4;
+  if (kernel == KernelId::batch_norm_apply_columns_units_cached_vec4)
+    return KernelId::batch_norm_apply_columns_cached_vec4;
+  return kernel;
 }
 
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
@@ -260,8 +270,10 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows) : std::nullopt) {
     push.chunks = variant->chunks;
     push.chunk_size = variant->chunk_size;
-    return dispatch_one(recorder, variant->kernel(true), params.dtype, slots, push, variant->grid.x,
-                        variant->grid.y);
+    // The _units_ kernel reads the coefficients as units: they must start 16-byte aligned.
+    const KernelId kernel = buffers.coefficients.offset % 16 == 0 ? variant->kernel(true)
+                                                                  : without_channel_units(variant->kernel(true));
+    return dispatch_one(recorder, kernel, params.dtype, slots, push, variant->grid.x, variant->grid.y);
   }
   const ApplyGrid grid = batch_norm_apply_grid(caps, E, C, push.I);
   return dispatch_one(recorder, KernelId::batch_norm_apply, params.dtype, slots, push, grid.x, grid.y);

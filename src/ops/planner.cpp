@@ -540,7 +540,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
       // segment of a plane; else rows of whole units, an invocation per column.
       if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows))
-        b.offer_apply_variant(*variant, variant->kernel(false));
+        b.offer_apply_variant(*variant, variant->kernel(false, p.has_weight && p.has_bias));
     }
     return plan;
   }
@@ -748,13 +748,15 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     if (row->channel_layouts) k.push_back(KernelId::stats_partial_columns_vec4);  // channels-last columns
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
-                         KernelId::batch_norm_apply_columns_vec4, KernelId::batch_norm_apply_columns_pair_vec4});
+                         KernelId::batch_norm_apply_columns_vec4, KernelId::batch_norm_apply_columns_pair_vec4,
+                         KernelId::batch_norm_apply_columns_units_vec4});
     // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
     // coefficients' own pass and the apply's cached variants, which no norm plan has.
     if (kind == Norm::batch_norm)
       k.insert(k.end(), {KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
                          KernelId::batch_norm_apply_columns_cached_vec4,
-                         KernelId::batch_norm_apply_columns_pair_cached_vec4});
+                         KernelId::batch_norm_apply_columns_pair_cached_vec4,
+                         KernelId::batch_norm_apply_columns_units_cached_vec4});
     return k;
   }
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
@@ -780,13 +782,17 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 #undef VKNORM_IS_TENSOR_FLOAT
 #undef VKNORM_IS_TENSOR_TENSOR
   // team_forward_affine_vec4 reads gamma and beta as units too, team_forward_weight_vec4 and
-  // team_backward_affine_vec4 gamma.
+  // team_backward_affine_vec4 gamma, batch_norm_apply_columns_units_vec4 also the running
+  // statistics (pass_for_offsets falls back to batch_norm_apply_columns_vec4 for those).
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
-                            pass.vec4_kernel == KernelId::team_backward_affine_vec4;
+                            pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
+                            pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
+  const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
     const SlotUse& use = pass.slots[slot];
-    const bool units = kTensorSlot[slot] || (affine_units && (slot == kSlotWeight || slot == kSlotBias));
+    const bool units = kTensorSlot[slot] || (affine_units && (slot == kSlotWeight || slot == kSlotBias)) ||
+                       (stats_units && (slot == kSlotMean || slot == kSlotStat));
     if (!units || use.role == Role::none) continue;
     if (offsets[static_cast<size_t>(use.role)] % (4 * uint64_t{use.element_bytes}) != 0) return false;
   }
@@ -794,7 +800,13 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 }
 
 Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets) {
-  if (pass.vec4_kernel == KernelId::count_ || !tensors_vec4_aligned(pass, offsets)) return pass;
+  if (pass.vec4_kernel == KernelId::count_) return pass;
+  if (!tensors_vec4_aligned(pass, offsets)) {
+    // The tensors aligned, the per-channel buffers not: the variant that reads those per channel.
+    Pass per_channel = pass;
+    per_channel.vec4_kernel = without_channel_units(pass.vec4_kernel);
+    return per_channel.vec4_kernel != pass.vec4_kernel ? pass_for_offsets(per_channel, offsets) : pass;
+  }
   Pass vec4 = pass;
   vec4.kernel = pass.vec4_kernel;
   vec4.grid_x = pass.vec4_grid_x;

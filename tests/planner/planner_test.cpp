@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/batchnorm_apply.hpp"
 #include "planner_support.hpp"
 
 namespace vknorm::test {
@@ -607,7 +608,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 22);
+  CHECK(variants == 24);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -621,7 +622,9 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     ++plans;
     const std::vector<KernelId> candidates = candidate_kernels(c.kind, forward ? Direction::forward : Direction::backward);
     for (const Pass& pass : plan.value())
-      for (KernelId id : {pass.kernel, pass.vec4_kernel}) {  // the recorder may run either
+      // The recorder may run any of these: the vec4 variant's per-channel fallback where only
+      // the per-channel buffers are not aligned (pass_for_offsets).
+      for (KernelId id : {pass.kernel, pass.vec4_kernel, without_channel_units(pass.vec4_kernel)}) {
         if (id == KernelId::count_) continue;  // no vec4 variant
         used[std::make_pair(c.kind, forward)].insert(id);
         CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), id) != candidates.end(),
@@ -643,7 +646,8 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
       if (kind.id == Norm::batch_norm && forward)
         in_plans.insert({KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
                          KernelId::batch_norm_apply_columns_cached_vec4,
-                         KernelId::batch_norm_apply_columns_pair_cached_vec4});
+                         KernelId::batch_norm_apply_columns_pair_cached_vec4,
+                         KernelId::batch_norm_apply_columns_units_cached_vec4});
       CHECK(distinct.size() == candidates.size());
       CHECK_MESSAGE(distinct == in_plans, "candidates " << names(candidates) << "; used by some plan: "
                                                         << names(std::vector<KernelId>(in_plans.begin(), in_plans.end())));

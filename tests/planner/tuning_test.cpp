@@ -156,7 +156,7 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
     const auto plan = plan_for(caps, eval, Direction::forward, {.rows_per_invocation = rows});
     REQUIRE(plan.ok());
     REQUIRE(plan->pass_count == 1);
-    REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_vec4);
+    REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4);
     CHECK(plan->passes[0].vec4_grid_x == 2);
     return plan->passes[0].vec4_grid_y;
   };
