@@ -26,7 +26,8 @@
 // split the rows into blocks, and each of a workgroup's side-by-side row sets walks its own
 // consecutive rows of its block (on lavapipe, with 32 rows of 64 units each, 1.02-1.60x the
 // elementwise pass, three of four runs 1.02-1.13, against 1.35-1.46x for rows a row set
-// apart; the host gives a block 32 rows on a CPU device, 8 elsewhere).
+// apart; the host gives a block up to 32 rows on a CPU device, 8 elsewhere, or the tuned
+// StrategyChoice::rows_per_invocation).
 #include "common.glsl"
 #include "batch_norm_coefficients.glsl"
 #include "vec4.glsl"

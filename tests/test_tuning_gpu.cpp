@@ -99,10 +99,11 @@ TEST_CASE("Every candidate strategy, taken from the tuning cache, gives the refe
             const auto forward = candidate_choices(caps, p, Direction::forward);
             const auto backward = candidate_choices(caps, p, Direction::backward);
             // Something to choose: with teams at least team and split in each direction; in
-            // eval, channels-last, the rule's rows and three others in the forward.
+            // eval, channels-last, the rule's rows and at least one other block in the
+            // forward (up to three: fewer where a larger workgroup makes blocks coincide).
             if (caps.reduction_path == ReductionPath::subgroup && p.geometry.uses_batch_stats)
               CHECK(forward.size() + backward.size() >= 4);
-            if (!p.geometry.uses_batch_stats && layout == Layout::nhwc) CHECK(forward.size() == 4);
+            if (!p.geometry.uses_batch_stats && layout == Layout::nhwc) CHECK(forward.size() >= 2);
             for (size_t i = 0; i < std::max(forward.size(), backward.size()); ++i) {
               const StrategyChoice f = forward[std::min(i, forward.size() - 1)];
               const StrategyChoice b = backward[std::min(i, backward.size() - 1)];

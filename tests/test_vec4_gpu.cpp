@@ -227,9 +227,10 @@ void run_shapes(Context& ctx, Params p, const std::vector<std::vector<int64_t>>&
         if (fit) fit(p);
         for (bool split : {true, false}) {
           CAPTURE(split);
-          // The per-channel buffers 4 bytes past 16-byte alignment in the float16 runs without
-          // split: the variants that read them as units fall back to their per-channel twins.
-          const uint64_t param_shift = dtype == DType::f16 && !split ? 4 : 0;
+          // The per-channel buffers 4 bytes past 16-byte alignment in every other shape's
+          // float16 runs without split: the variants that read them as units fall back to
+          // their per-channel twins (the other shapes run those variants aligned).
+          const uint64_t param_shift = dtype == DType::f16 && !split && (seed / 8) % 2 == 1 ? 4 : 0;
           CAPTURE(param_shift);
           run_forward_backward(ctx, p, shift, seed++, split, param_shift, OnChipKernel::automatic, param_shift);
         }

@@ -34,23 +34,25 @@ bool honors(const ExecutionPlan& plan, const StrategyChoice& choice, Direction d
 
 std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& p, Direction direction) {
   const bool batch = p.geometry.uses_batch_stats;
+  // Without batch statistics (eval) no on-chip kernel: the rules first, so that the choices
+  // that plan their work drop as duplicates of it.
   std::vector<StrategyChoice> proposals;
-  if (batch) {
+  if (batch)
     proposals = {{OnChipKernel::team}, {OnChipKernel::fused}};
-    // With and without either column view where the shape has one (a CPU device's rules
-    // take the planes' view, so `off` is what times the walk there).
-    const bool view = has_column_view(p) || has_plane_column_view(p, direction);
-    for (uint32_t vpi : {8u, 64u, 256u})
-      for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
-        if (columns == ColumnView::off && !view) continue;
-        proposals.push_back({OnChipKernel::split, vpi, view ? columns : ColumnView::automatic});
-      }
-  } else {
-    // Without batch statistics only the apply pass's walk is a choice: the rules' and the
-    // row blocks that differ from it (the signature drops those that plan the same grid).
-    proposals.push_back({});
+  else
+    proposals = {{}};
+  // With and without either column view where the shape has one (a CPU device's rules take
+  // the planes' view, so `off` is what times the walk there).
+  const bool view = has_column_view(p) || has_plane_column_view(p, direction);
+  for (uint32_t vpi : {8u, 64u, 256u})
+    for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
+      if (columns == ColumnView::off && !view) continue;
+      proposals.push_back({OnChipKernel::split, vpi, view ? columns : ColumnView::automatic});
+    }
+  // In eval the split's chunking serves the backward's dgamma / dbeta passes only; the
+  // elementwise pass's block of rows is a choice too.
+  if (!batch)
     for (uint32_t rows : {8u, 16u, 32u, 64u}) proposals.push_back({.rows_per_invocation = rows});
-  }
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
   for (const StrategyChoice& choice : proposals) {
@@ -58,7 +60,7 @@ std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const Norm
     options.choice = choice;
     auto plan = direction == Direction::forward ? plan_forward(caps, p, options) : plan_backward(caps, p, options);
     if (!plan || plan->pass_count == 0) continue;
-    if (!honors(plan.value(), choice, direction)) continue;
+    if (batch && !honors(plan.value(), choice, direction)) continue;
     auto sig = signature(plan.value());
     bool duplicate = false;
     for (const auto& s : seen) duplicate = duplicate || s == sig;

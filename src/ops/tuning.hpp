@@ -12,10 +12,11 @@ namespace vknorm {
 // (the plan runs what the choice asks for): a team, fused (forward), and the split passes
 // with 8, 64 or 256 values per invocation, with and without the column view where the
 // shape has one (has_column_view, has_plane_column_view); without batch statistics (eval)
-// the rules and blocks of 8, 16, 32 or 64 rows per invocation of the apply pass. Choices
-// that plan the same passes, grids and chunks as an earlier one are left out. A call with
-// nothing to choose (an eval whose apply walks no rows, an empty tensor) has one
-// candidate: StrategyChoice{} (the rules).
+// the rules, the split's chunking (the backward's dgamma / dbeta passes) and blocks of 8,
+// 16, 32 or 64 rows per invocation of the elementwise pass. Choices that plan the same
+// passes, grids and chunks as an earlier one are left out. A call with nothing to choose
+// (an eval forward whose apply walks no rows, an empty tensor) has one candidate:
+// StrategyChoice{} (the rules).
 std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const NormPlan& plan, Direction direction);
 
 // Whether `plan` has a pass of `kernel`.

@@ -171,9 +171,22 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
   for (const StrategyChoice& c : candidate_choices(lavapipe, eval, Direction::forward))
     listed.push_back(c.rows_per_invocation);
   CHECK(listed == std::vector<uint32_t>{0, 8, 32, 64});  // 16 is the rule's
-  // The same rows walk the training forward's apply where a tuned choice sets them.
+  // The same rows walk the training forward's apply where a choice sets them (tuning
+  // offers them in eval only).
   bn.training = true;
   const NormPlan train = plan_norm(bn).value();
+  auto apply_grid_y = [&](uint32_t rows) {
+    const auto plan = plan_for(lavapipe, train, Direction::forward, {.rows_per_invocation = rows});
+    REQUIRE(plan.ok());
+    for (const Pass& pass : plan.value())
+      if (pass.kernel == KernelId::normalize) return pass.vec4_grid_y;
+    FAIL("no normalize pass");
+    return 0u;
+  };
+  CHECK(apply_grid_y(64) == 1568 / 64 + 1);
+  CHECK(apply_grid_y(0) == 1568 / 16);
+  for (const StrategyChoice& c : candidate_choices(lavapipe, train, Direction::forward))
+    CHECK(c.rows_per_invocation == 0);
   CHECK(tuning_key(train, Direction::forward) != tuning_key(eval, Direction::forward));
   CHECK(tuning_key(train, Direction::forward).batch_stats);
   CHECK_FALSE(tuning_key(eval, Direction::forward).batch_stats);
