@@ -264,9 +264,12 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   const uint64_t unit_bytes = 4 * uint64_t{element_bytes(params.dtype)};
   const bool aligned = buffers.x.offset % unit_bytes == 0 && buffers.y.offset % unit_bytes == 0 &&
                        (!params.epilogue.residual || buffers.residual.offset % unit_bytes == 0);
-  const auto eval = plan_norm(params);
-  const uint32_t rows =
-      eval ? tuned_choice(impl_of(recorder).state->tuning, *eval, Direction::forward).rows_per_invocation : 0;
+  // (The plan, which checks the params again, only where a cache could hold a choice: this
+  // call runs every frame.)
+  const TuningCache& tuning = impl_of(recorder).state->tuning;
+  uint32_t rows = 0;
+  if (!tuning.empty())
+    if (const auto eval = plan_norm(params)) rows = tuned_choice(tuning, *eval, Direction::forward).rows_per_invocation;
   if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows) : std::nullopt) {
     push.chunks = variant->chunks;
     push.chunk_size = variant->chunk_size;
