@@ -461,7 +461,7 @@ TEST_CASE("vknorm bench refuses bad options with a message and a non-zero exit")
       {"bench --warmup -1", "--warmup: expected a number"},
       {"bench --kind softmax", "--kind: expected batch_norm, layer_norm, rms_norm, group_norm or instance_norm, got 'softmax'"},
       {"bench --dtype f64", "--dtype: expected f32 or f16, got 'f64'"},
-      {"bench --pass eval", "--pass: expected train_fwd, eval_fwd or backward, got 'eval'"},
+      {"bench --pass eval", "--pass: expected train_fwd, eval_fwd, eval_cached or backward, got 'eval'"},
       {"bench --pass", "--pass: expected a pass"},
       {"bench --json", "--json: expected a file name"},
       {"bench --max-regression 0.5", "--max-regression: expected a factor >= 1"},

@@ -74,7 +74,8 @@ void usage(FILE* to) {
       "  --warmup N           untimed runs first (default 3)\n"
       "  --tuning FILE        plan with this tuning cache (vknorm tune --out FILE)\n"
       "  --kind K[,K...]      batch_norm, layer_norm, rms_norm, group_norm, instance_norm (or batchnorm, ...)\n"
-      "  --pass P[,P...]      train_fwd, eval_fwd, backward (default: every pass)\n"
+      "  --pass P[,P...]      train_fwd, eval_fwd, eval_cached (BatchNorm's apply of cached\n"
+      "                       coefficients), backward (default: every pass)\n"
       "  --dtype f32|f16      one dtype only (default: both where the device has 16-bit storage;\n"
       "                       f16 without it runs as halves packed in 32-bit words)\n"
       "  --device N           device index (vknorm devices)\n"
@@ -234,10 +235,10 @@ void print_table(FILE* out, const Capabilities& caps, const std::string& timing,
                today().c_str());
   std::fprintf(out, "x copy / x elem: the time against a copy / an elementwise pass moving the same bytes, each the\n"
                     "fastest grid of those timed on this device (references below)\n\n");
-  std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9s %9s %8s %7s %7s %6s %6s\n", "kind", "shape", "layout", "dtype",
+  std::fprintf(out, "%-14s %-18s %-6s %-5s %-11s %9s %9s %8s %7s %7s %6s %6s\n", "kind", "shape", "layout", "dtype",
                "pass", "ms", "min MB", "GB/s", "x copy", "x elem", "target", "");
   for (const Measured& m : rows) {
-    std::fprintf(out, "%-14s %-18s %-6s %-5s %-9s %9.3f %9.2f %8.2f %7.2f %7.2f %6.2f %6s\n", m.c.kind.c_str(),
+    std::fprintf(out, "%-14s %-18s %-6s %-5s %-11s %9.3f %9.2f %8.2f %7.2f %7.2f %6.2f %6s\n", m.c.kind.c_str(),
                  m.c.shape_label().c_str(), m.c.layout_label().c_str(), m.c.dtype == DType::f16 ? "f16" : "f32",
                  bench::to_string(m.c.pass), m.timing.median_ms, m.c.min_bytes() / 1e6, m.gbps, m.copy_ratio,
                  m.elementwise_ratio, m.c.target_ratio(), miss_label(m.elementwise_ratio, m.c.target_ratio()).c_str());

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "ops/norm_kinds.hpp"
+#include "vknorm/batchnorm_inference.hpp"
 #include "vknorm/half.hpp"
 
 namespace vknorm::bench {
@@ -79,21 +80,43 @@ std::vector<uint8_t> constant_floats(uint64_t count, float value) {
   return bytes;
 }
 
+// BatchNorm's cached eval: the coefficients of fwd's running statistics, weight and bias
+// recorded once into a buffer of their own, then the apply that reads them is timed.
+Result<PreparedCase> prepare_cached_apply(BenchDevice& device, const BenchCase& c, const NormForwardBuffers& fwd,
+                                          PreparedCase prepared) {
+  const BatchNormParams p = bench_params<BatchNormParams>(c, false);
+  auto count = batch_norm_inference_coefficient_count(p);
+  if (!count) return count.status();
+  auto coefficients = device.buffer(count.value() * 4, {});
+  if (!coefficients) return coefficients.status();
+  prepared.buffers.push_back(std::move(coefficients.value()));
+  const BufferRef coefficients_ref = prepared.buffers.back().ref();
+  VKNORM_TRY(device.run_once([&](CommandRecorder& r) {
+    return record_batch_norm_inference_coefficients(
+        r, p, {fwd.running_mean, fwd.running_var, fwd.weight, fwd.bias, coefficients_ref});
+  }));
+  const BatchNormApplyBuffers apply{fwd.x, fwd.y, coefficients_ref, {}};
+  prepared.record = [p, apply](CommandRecorder& r) { return record_batch_norm_inference_apply(r, p, apply); };
+  return prepared;
+}
+
 }  // namespace
 
 const char* to_string(Pass pass) {
   switch (pass) {
     case Pass::train_forward: return "train_fwd";
     case Pass::eval_forward: return "eval_fwd";
+    case Pass::eval_cached: return "eval_cached";
     case Pass::backward: return "backward";
   }
   return "?";
 }
 
 Result<Pass> parse_pass(const std::string& name) {
-  for (Pass pass : {Pass::train_forward, Pass::eval_forward, Pass::backward})
+  for (Pass pass : {Pass::train_forward, Pass::eval_forward, Pass::eval_cached, Pass::backward})
     if (name == to_string(pass)) return pass;
-  return Status::invalid_argument("--pass: expected train_fwd, eval_fwd or backward, got '" + name + "'");
+  return Status::invalid_argument("--pass: expected train_fwd, eval_fwd, eval_cached or backward, got '" + name +
+                                  "'");
 }
 
 std::string BenchCase::shape_label() const {
@@ -122,6 +145,8 @@ uint64_t BenchCase::min_bytes() const {
       return 2 * tensor + params + stats + (k.running_stats ? g.channels * 4 * 4 : 0);
     case Pass::eval_forward:  // x, y; weight, bias; running stats read
       return 2 * tensor + params + g.channels * 4 * 2;
+    case Pass::eval_cached:  // x, y; the coefficients read (a scale and a shift per channel)
+      return 2 * tensor + g.channels * 4 * kBatchNormCoefficientsPerChannel;
     case Pass::backward:  // x, dy, dx; weight, save stats read; dweight, dbias written
       return 3 * tensor + params + g.affine_size * 4 + stats;
   }
@@ -130,7 +155,7 @@ uint64_t BenchCase::min_bytes() const {
 
 double BenchCase::target_ratio() const {
   if (pass == Pass::backward) return 3.0;
-  if (kind == "batch_norm" && pass == Pass::eval_forward) return 1.15;
+  if (kind == "batch_norm" && (pass == Pass::eval_forward || pass == Pass::eval_cached)) return 1.15;
   return 1.5;
 }
 
@@ -154,6 +179,8 @@ std::vector<BenchCase> all_cases(bool with_f16) {
     const bool rows = !kind.channel_layouts;
     std::vector<Pass> passes = {Pass::train_forward};
     if (kind.running_stats) passes.push_back(Pass::eval_forward);
+    // The engine's every-frame eval BatchNorm: the coefficients prepared once.
+    if (std::string(s.kind) == "batch_norm") passes.push_back(Pass::eval_cached);
     passes.push_back(Pass::backward);
     for (Layout layout : {Layout::nchw, Layout::nhwc}) {
       if (rows && layout == Layout::nhwc) continue;
@@ -188,7 +215,8 @@ Result<PreparedCase> prepare_case(Context& context, BenchDevice& device, const B
   struct {
     uint64_t affine, groups, channels;
   } s = {train.geometry.affine_size, train.geometry.stat_groups, train.geometry.channels};
-  const KindCalls calls = c.pass == Pass::eval_forward ? kind_calls(c, false) : train;
+  const bool eval = c.pass == Pass::eval_forward || c.pass == Pass::eval_cached;
+  const KindCalls calls = eval ? kind_calls(c, false) : train;
   auto workspace_bytes = train.workspace(context);
   if (!workspace_bytes) return workspace_bytes.status();
 
@@ -234,6 +262,7 @@ Result<PreparedCase> prepare_case(Context& context, BenchDevice& device, const B
   fwd.save_mean = refs[7];
   fwd.save_invstd = refs[8];
   fwd.workspace = refs[11];
+  if (c.pass == Pass::eval_cached) return prepare_cached_apply(device, c, fwd, std::move(prepared));
   if (c.pass != Pass::backward) {
     const auto forward = calls.forward;
     prepared.record = [forward, fwd](CommandRecorder& r) { return forward(r, fwd); };

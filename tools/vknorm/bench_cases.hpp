@@ -14,6 +14,8 @@ namespace vknorm::bench {
 enum class Pass {
   train_forward,  // batch statistics (and the running-statistics update where there is one)
   eval_forward,   // running statistics (BatchNorm, InstanceNorm with track_running_stats)
+  eval_cached,    // BatchNorm eval from cached coefficients: record_batch_norm_inference_apply
+                  // (the coefficients are recorded once, before timing)
   backward,       // through batch statistics: dx, dweight, dbias
 };
 const char* to_string(Pass pass);

@@ -256,12 +256,12 @@ void print_table(FILE* out, const Capabilities& caps, const HostOptions& o, cons
                "  /d: us per dispatch; counts: Vulkan calls made by one first-in-frame call (the most\n"
                "  any made); new create: object creations in the first call on a new recorder\n\n",
                o.samples, o.frame, o.frame, std::max(10, o.samples / 10));
-  std::fprintf(out, "%-13s %-9s %-16s %4s %8s %8s %8s %7s %7s %5s %6s %4s %7s %8s %6s %6s\n", "kind", "pass",
+  std::fprintf(out, "%-13s %-11s %-16s %4s %8s %8s %8s %7s %7s %5s %6s %4s %7s %8s %6s %6s\n", "kind", "pass",
                "shape", "disp", "first us", "warm us", "new us", "first/d", "warm/d", "alloc", "update", "push",
                "barrier", "dispatch", "create", "new cr");
   for (const HostRow& r : rows) {
     const CallCounts& c = r.first.per_call;
-    std::fprintf(out, "%-13s %-9s %-16s %4u %8.2f %8.2f %8.2f %7.2f %7.2f %5llu %6llu %4llu %7llu %8llu %6llu %6llu\n",
+    std::fprintf(out, "%-13s %-11s %-16s %4u %8.2f %8.2f %8.2f %7.2f %7.2f %5llu %6llu %4llu %7llu %8llu %6llu %6llu\n",
                  r.c.kind.c_str(), bench::to_string(r.c.pass), r.c.shape_label().c_str(), r.first.dispatches,
                  r.first.median_us, r.warm.median_us, r.new_recorder.median_us, per_dispatch(r.first.median_us, r.first.dispatches),
                  per_dispatch(r.warm.median_us, r.warm.dispatches),
@@ -281,7 +281,7 @@ void print_table(FILE* out, const Capabilities& caps, const HostOptions& o, cons
     if (warm.empty()) continue;
     if (!header) std::fprintf(out, "\nwarm calls, the counts that differ from the first-in-frame call's:\n");
     header = true;
-    std::fprintf(out, "  %-13s %-9s %s\n", r.c.kind.c_str(), bench::to_string(r.c.pass), warm.c_str());
+    std::fprintf(out, "  %-13s %-11s %s\n", r.c.kind.c_str(), bench::to_string(r.c.pass), warm.c_str());
   }
   header = false;
   for (const HostRow& r : rows) {
@@ -289,7 +289,7 @@ void print_table(FILE* out, const Capabilities& caps, const HostOptions& o, cons
     if (made.empty()) continue;
     if (!header) std::fprintf(out, "\nobjects created by the first call on a new recorder:\n");
     header = true;
-    std::fprintf(out, "  %-13s %-9s %s\n", r.c.kind.c_str(), bench::to_string(r.c.pass), made.c_str());
+    std::fprintf(out, "  %-13s %-11s %s\n", r.c.kind.c_str(), bench::to_string(r.c.pass), made.c_str());
   }
 }
 

@@ -165,6 +165,7 @@ int tune_command(int argc, char** argv) {
   size_t classes = 0, changed = 0;
   for (const bench::BenchCase& c : bench::all_cases(caps.storage_buffer_16bit || o.dtype == DType::f16)) {
     if (o.dtype && c.dtype != *o.dtype) continue;
+    if (c.pass == bench::Pass::eval_cached) continue;  // the eval forward's shape class
     if (!o.kinds.empty() && std::find(o.kinds.begin(), o.kinds.end(), c.kind) == o.kinds.end()) continue;
     auto params = norm_params(c);
     if (!params) continue;
