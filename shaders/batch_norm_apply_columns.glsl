@@ -21,13 +21,20 @@
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so
 // this kernel has one path and its per-lane loads come once per column, not per row.
 //
-// Grid: workgroups in x cover the columns (and loop where there are more); a workgroup
-// holds wg / Lu rows side by side where a row is shorter than the workgroup; workgroups in y
-// split the rows into blocks, and each of a workgroup's side-by-side row sets walks its own
-// consecutive rows of its block (on lavapipe, with 32 rows of 64 units each, 1.02-1.60x the
-// elementwise pass, three of four runs 1.02-1.13, against 1.35-1.46x for rows a row set
-// apart; the host gives a block up to 32 rows on a CPU device, 8 elsewhere, or the tuned
-// StrategyChoice::rows_per_invocation).
+// Grid: one column unit per invocation, and its rows. The grid's lanes, numbered across
+// workgroups, cover `step` whole rows (the host makes their count a multiple of the row's
+// units); lane v takes column unit v % Lu and walks rows v / Lu, v / Lu + step, .. , so the
+// lanes side by side read consecutive units at every step, as the elementwise reference
+// does, and each computes (or loads) its coefficients once for about R / step rows (the
+// host's rows per invocation: 16 on a CPU device, 8 elsewhere, or the tuned
+// StrategyChoice::rows_per_invocation). On lavapipe (f32, cached coefficients, two runs
+// each): 12-16 rows per lane took 8x64x56x56 NHWC to 1.05-1.15x the elementwise pass and
+// 32x2048x7x7 NHWC to 1.09-1.17x, where each lane walking up to 32 consecutive rows took
+// 1.3-2.0x; 24 or more rows spread a step apart fall back to 1.5-3x there (2x as many
+// pages per SIMD chunk's walk as rows). SwiftShader ran 0.58-1.01x from 16 rows up. Against
+// the consecutive blocks, alternating on a quiet host (load 0): 8x64x56x56 NHWC 1.03-1.23x
+// against 1.22-2.44x, 32x2048x7x7 NCHW 1.04-1.29x against 1.03-1.76x; on a host loaded by
+// other work, 8x64x56x56 NHWC 1.7-2.1x against 1.2-1.5x (three runs each, 2026-12-04).
 #include "common.glsl"
 #include "batch_norm_coefficients.glsl"
 #include "vec4.glsl"
@@ -62,17 +69,17 @@ mat4 unit_coefficients(uint k) {
 }
 #endif
 
-// Rows first_row .. end_row - 1 of column unit c. `residual` is a constant at each call:
-// the loop without it reads no residual, even masked.
-void walk_column(uint c, uint first_row, uint end_row, mat4 m, bool residual) {
+// Rows first_row, first_row + row_step, .. below R of column unit c. `residual` is a
+// constant at each call: the loop without it reads no residual, even masked.
+void walk_column(uint c, uint first_row, uint R, uint row_step, mat4 m, bool residual) {
   bool relu = has_flag(FLAG_RELU);
   uint L = pc.K * pc.I;
-  uint e = first_row * L + 4u * c;
-  for (uint r = first_row; r < end_row; ++r) {
+  uint e = first_row * L + 4u * c, e_step = row_step * L;
+  for (uint r = first_row; r < R; r += row_step) {
     vec4 y = apply_unit(load4_x(e), m);
     if (residual) y += load4_side(e);
     store4_out(e, relu ? max(y, vec4(0.0)) : y);
-    e += L;
+    e += e_step;
   }
 }
 
@@ -89,21 +96,15 @@ uint spans(uint s) {
 }
 
 void main() {
-  uint wg = gl_WorkGroupSize.x, lid = gl_LocalInvocationID.x;
+  uint wg = gl_WorkGroupSize.x;
   uint L = pc.K * pc.I, Lu = L / 4u;
   uint R = element_count() / L;
-  uint packed = Lu >= wg ? 1u : wg / Lu;  // rows side by side in a workgroup
-  uint sub = Lu >= wg ? 0u : lid / Lu;
-  uint first_col = Lu >= wg ? gl_WorkGroupID.x * wg + lid : lid - sub * Lu;
-  uint col_step = Lu >= wg ? gl_NumWorkGroups.x * wg : Lu;
-  // Workgroup y takes a block of consecutive rows, per_sub of them for each row set: an
-  // invocation's rows lie close together (on lavapipe rows far apart cost up to 2x). Lanes
-  // past the packed rows walk none.
-  uint steps = (R + packed - 1u) / packed;
-  uint per_sub = (steps + gl_NumWorkGroups.y - 1u) / gl_NumWorkGroups.y;
-  uint first_row = (gl_WorkGroupID.y * packed + sub) * per_sub;
-  uint end_row = sub < packed ? min(R, first_row + per_sub) : 0u;
-  for (uint c = first_col; c < Lu; c += col_step) {
+  // The host keeps the lanes below 2^32 and a multiple of Lu, or at least R * Lu (a lane
+  // per unit: row_step >= R then).
+  uint lanes = gl_NumWorkGroups.x * gl_NumWorkGroups.y * wg;
+  uint v = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * wg + gl_LocalInvocationID.x;
+  uint first_row = v / Lu, c = v - first_row * Lu, row_step = lanes / Lu;
+  if (first_row < R) {
 #if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
     mat4 m = unit_coefficients(4u * c);
 #else
@@ -122,8 +123,8 @@ void main() {
 #endif
 #endif
     if (has_flag(FLAG_RESIDUAL))
-      walk_column(c, first_row, end_row, m, true);
+      walk_column(c, first_row, R, row_step, m, true);
     else
-      walk_column(c, first_row, end_row, m, false);
+      walk_column(c, first_row, R, row_step, m, false);
   }
 }

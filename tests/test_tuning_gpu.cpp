@@ -25,15 +25,16 @@ struct TuningGuard {
 // Shapes where the candidates differ: teams, fused and split passes over many small
 // groups and a few long ones, channels-last groups of single columns (BatchNorm,
 // InstanceNorm) and of 4 (GroupNorm) in rows of at least 32 (the column view); in eval,
-// the apply's blocks of 8 to 64 rows over 864 rows of 10 units (NHWC; NCHW planes of 36
-// units take the planes variant, with nothing to choose in the forward).
+// the apply's 8 to 64 rows per lane over 3456 rows of 10 units (NHWC: whole rows of lanes
+// make 32 and 64 coincide with a workgroup of 256; NCHW planes of 36 units take the planes
+// variant, with nothing to choose in the forward).
 template <class Params>
 std::vector<Params> shapes();
 template <>
 std::vector<BatchNormParams> shapes() {
   BatchNormParams p, eval;
   p.shape = {6, 40, 5, 5};
-  eval.shape = {6, 40, 12, 12};
+  eval.shape = {24, 40, 12, 12};
   eval.training = false;
   return {p, eval};
 }

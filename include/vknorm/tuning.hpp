@@ -56,14 +56,17 @@ struct StrategyChoice {
   // view and 64 otherwise, 8 elsewhere).
   uint32_t values_per_invocation = 0;
   ColumnView columns = ColumnView::automatic;
-  // Rows each invocation of an elementwise pass takes as one block where it walks rows over
-  // one column each (BatchNorm eval's columns kernels; the apply pass of a training forward
-  // and grad_input over vector rows: channels-last tensors, LayerNorm and RMSNorm rows); 0:
-  // the planner's (8 on a GPU, on a CPU device up to 32 while a block stays within about
-  // 8192 4-element units). Candidates: 8, 16, 32 and 64, for calls without batch statistics
-  // (eval, forward and backward) only: a CPU device's best differs by implementation
-  // (BatchNorm 32x2048x7x7 NHWC eval, forced: 8 rows ran 1.7-2.0x the elementwise pass on
-  // lavapipe and 64 rows 2.2-3.2x, on SwiftShader 1.5-1.7x and 0.9-1.0x).
+  // Rows each invocation of an elementwise pass walks over one column: BatchNorm's apply
+  // over whole 4-element rows (eval, cached coefficients, and the training forward's
+  // channels-last apply), its rows spread a grid's step apart, 0: the planner's 16 on a CPU
+  // device, 8 elsewhere; and as one block of consecutive rows, the apply of a training
+  // forward and grad_input over vector rows (channels-last tensors, LayerNorm and RMSNorm
+  // rows), 0: 8 on a GPU, on a CPU device up to 32 while a block stays within about 8192
+  // 4-element units. Candidates: 8, 16, 32 and 64, for calls without batch statistics (eval,
+  // forward and backward) only: a CPU device's best differs by implementation (BatchNorm
+  // eval with cached coefficients, f32, spread rows: on lavapipe 8-16 rows ran 1.05-1.42x
+  // the elementwise pass and 32 rows 1.3-3.1x, on SwiftShader 8 rows 0.71-1.18x and 32-64
+  // 0.55-0.93x).
   uint32_t rows_per_invocation = 0;
   bool operator==(const StrategyChoice&) const = default;
 };

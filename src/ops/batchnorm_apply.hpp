@@ -19,11 +19,14 @@ struct ApplyGrid {
 // spatial size in NCHW, 1 in NHWC (or without spatial dims).
 ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I);
 
-// Rows per invocation where a kernel walks a block of rows over one column each
-// (batch_norm_apply_columns.glsl, and the vector rows of shaders/rows.glsl): rows of
-// `accesses` loads each (units, or elements for the scalar kernels). `chosen`, where not 0:
-// a tuned choice (StrategyChoice::rows_per_invocation), taken as it is.
+// Rows per invocation where a kernel walks a block of rows over one column each (the
+// vector rows of shaders/rows.glsl): rows of `accesses` loads each (units, or elements for
+// the scalar kernels). `chosen`, where not 0: a tuned choice
+// (StrategyChoice::rows_per_invocation), taken as it is.
 uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t chosen = 0);
+// Rows per invocation where each lane of batch_norm_apply_columns.glsl walks its column's
+// rows spread a grid's step apart: 16 on a CPU device, 8 elsewhere, or `chosen`.
+uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen = 0);
 
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors
 // that start at multiples of 4 elements (the caller checks the offsets):
@@ -48,7 +51,7 @@ struct ApplyVariant {
 // The kernel a _units_ variant falls back to where the per-channel buffers it reads as
 // units are not 16-byte aligned (the tensors are); any other kernel: itself.
 KernelId without_channel_units(KernelId kernel);
-// `rows`: column_walk_rows's `chosen`.
+// `rows`: column_spread_rows's `chosen`.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
                                                      uint64_t I, uint64_t rows = 0);
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "ops/batchnorm_apply.hpp"
@@ -92,17 +93,16 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 
 namespace {
 
-// Columns across workgroups in x (at most kGridStrideWorkgroups, then each loops), and
-// rows split in y so that each invocation walks a block of consecutive rows: its per-lane
-// coefficient loads come once for all of them. On a CPU device up to 32 rows, as long as a
-// block stays within about 8192 units (128 KB of float32): on lavapipe (f32 eval, 4 runs
-// each, alternating) 32 rows took 8x256x14x14 NHWC (rows of 64 units) from 1.35-1.46x the
-// elementwise pass to 1.02-1.60x (three of the four runs 1.02-1.13), but 32x2048x7x7 NHWC
-// (rows of 512) from 1.1-1.7x to 2.3-3.0x; 16 rows took it from 1.61-1.84x (8 rows) to
-// 1.32-1.41x (three runs each, 2026-12-02), where 32x2048x7x7 NCHW (rows of 25088 units)
-// took 1.64-1.69x with 16 and 1.48-1.82x with 8. Elsewhere 8 (fewer rows, more workgroups:
-// a GPU wants many in flight; not yet measured on one). normalize and grad_input take the
-// same blocks over vector rows (shaders/rows.glsl; README, Performance, 2026-12-02 evening).
+// Rows per invocation where a kernel walks a block of rows over one column each: on a CPU
+// device up to 32 rows, as long as a block stays within about 8192 units (128 KB of
+// float32): on lavapipe (f32 eval, 4 runs each, alternating) 32 rows took 8x256x14x14
+// NHWC (rows of 64 units) from 1.35-1.46x the elementwise pass to 1.02-1.60x (three of the
+// four runs 1.02-1.13), but 32x2048x7x7 NHWC (rows of 512) from 1.1-1.7x to 2.3-3.0x; 16
+// rows took it from 1.61-1.84x (8 rows) to 1.32-1.41x (three runs each, 2026-12-02).
+// Elsewhere 8 (fewer rows, more workgroups: a GPU wants many in flight; not yet measured on
+// one). normalize and grad_input take these blocks over vector rows (shaders/rows.glsl;
+// README, Performance, 2026-12-02 evening); batch_norm_apply_columns.glsl spreads its rows
+// (column_spread_rows).
 constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 8192;
 }  // namespace
 
@@ -112,21 +112,44 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
   return std::clamp<uint64_t>(kColumnBlockUnits / std::max<uint64_t>(accesses, 1), 8, most_rows);
 }
 
+uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen) {
+  if (chosen) return chosen;
+  return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 16 : 8;
+}
+
 namespace {
 
+// batch_norm_apply_columns.glsl: a lane per column unit, the grid's lanes a whole number of
+// rows (`step`), each lane walking its column's rows `step` apart, about `rows` of them. A
+// grid of whole rows takes a multiple of q = Lu / gcd(wg, Lu) workgroups; where more than
+// the x dimension holds, a multiple of q in x times y (more rows per lane where the device
+// allows fewer), and where q alone is too many for x, a lane per unit (one row each) or,
+// past the grid's limits, nullopt: batch_norm_apply. At most 2^31 lanes, so that the
+// shader's indices stay in 32 bits.
 std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I,
                                             uint64_t chosen_rows) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
-  if (L == 0 || L % 4 != 0 || elements == 0) return std::nullopt;
-  const uint64_t units = L / 4, R = elements / L;
-  const uint64_t packed = units >= wg ? 1 : wg / units;
-  const uint64_t row_steps = (R + packed - 1) / packed;
-  const uint64_t x = units >= wg ? std::min<uint64_t>((units + wg - 1) / wg,
-                                                       std::min(caps.max_workgroup_count_x, kGridStrideWorkgroups))
-                                 : 1;
-  const uint64_t rows = column_walk_rows(caps, units, chosen_rows);
-  const uint64_t y = std::min<uint64_t>((row_steps + rows - 1) / rows, caps.max_workgroup_count_y);
+  if (L == 0 || L % 4 != 0 || elements == 0 || wg == 0) return std::nullopt;
+  const uint64_t units = L / 4, R = elements / L, total = units * R;
+  const uint64_t q = units / std::gcd(wg, units);
+  const uint64_t rows = column_spread_rows(caps, chosen_rows);
+  const uint64_t step = (R + rows - 1) / rows;
+  uint64_t groups = (step * units + wg - 1) / wg;
+  groups = (groups + q - 1) / q * q;
+  const uint64_t limit_x = std::clamp<uint32_t>(caps.max_workgroup_count_x, 1, 65535);
+  const uint64_t limit_y = std::clamp<uint32_t>(caps.max_workgroup_count_y, 1, 65535);
+  constexpr uint64_t kMostLanes = uint64_t{1} << 31;
+  uint64_t x = groups, y = 1;
+  if (groups > limit_x && q <= limit_x) {
+    // Whole rows still: more rows per lane where the grid holds fewer workgroups.
+    x = limit_x / q * q;
+    y = std::min({(groups + x - 1) / x, limit_y, kMostLanes / (x * wg)});
+  } else if (groups > limit_x) {
+    x = limit_x;
+    y = ((total + wg - 1) / wg + x - 1) / x;
+    if (y > limit_y || x * y * wg > kMostLanes) return std::nullopt;
+  }
   ApplyVariant v;
   v.pairs = I >= 4;
   v.units = I == 1;

@@ -252,6 +252,50 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
 }
 
+TEST_CASE("planner: batch_norm_apply_columns' grid takes every unit of every row exactly once") {
+  // The shader's mapping (shaders/batch_norm_apply_columns.glsl), run here: lane v of the
+  // grid takes column unit v % Lu and rows v / Lu, v / Lu + lanes / Lu, ..
+  std::vector<Capabilities> devices = real_devices();
+  devices.push_back(device("tiny grid (3 x 3 workgroups)", kGpu, 32, 32, true, 32, 256, 3, 3, kNoLimit32));
+  struct Shape {
+    uint64_t K, I, R;
+  };
+  const std::vector<Shape> shapes = {
+      {64, 1, 25088},  {256, 1, 1568}, {2048, 49, 32}, {3, 4, 5},  {1, 4, 1},       {5, 4, 7},
+      {7, 12, 3},      {2, 6, 1000},   {4100, 1, 9},   {4, 7, 3},  {1, 4 * 1025, 5}, {2, 49, 300},
+  };
+  size_t grids = 0;
+  for (const Capabilities& caps : devices)
+    for (const Shape& s : shapes)
+      for (uint64_t rows : {0, 1, 8, 16, 64, 5000}) {
+        CAPTURE(caps.device_name);
+        CAPTURE(s.K);
+        CAPTURE(s.I);
+        CAPTURE(s.R);
+        CAPTURE(rows);
+        const uint64_t L = s.K * s.I, Lu = L / 4;
+        const auto v = batch_norm_apply_variant(caps, L * s.R, s.K, s.I, rows);
+        if (!v || v->planes) continue;
+        ++grids;
+        const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
+        const uint64_t lanes = uint64_t{v->grid.x} * v->grid.y * wg;
+        CHECK(v->grid.x <= caps.max_workgroup_count_x);
+        CHECK(v->grid.y <= caps.max_workgroup_count_y);
+        CHECK(lanes <= (uint64_t{1} << 31));
+        // Whole rows, or a lane for every unit.
+        CHECK((lanes % Lu == 0 || lanes >= Lu * s.R));
+        std::vector<uint8_t> seen(Lu * s.R);
+        for (uint64_t lane = 0; lane < lanes && lane < Lu * s.R; ++lane)
+          for (uint64_t r = lane / Lu; r < s.R; r += lanes / Lu) ++seen[r * Lu + lane % Lu];
+        CHECK(std::count(seen.begin(), seen.end(), uint8_t{1}) == static_cast<std::ptrdiff_t>(seen.size()));
+        // About `rows` rows per lane, the rules' where 0: no more lanes than the rows ask for
+        // plus a rounding to whole rows.
+        const uint64_t want = column_spread_rows(caps, rows);
+        if (lanes % Lu == 0 && v->grid.y == 1) CHECK(lanes / Lu >= (s.R + want - 1) / want);
+      }
+  CHECK(grids > 300);
+}
+
 TEST_CASE("planner: grids fold into maxComputeWorkGroupCount, workspaces within maxStorageBufferRange") {
   // BatchNorm (2, 2^24) training: 2^24 channels. Its finalize used to dispatch 65536
   // workgroups of 256 where the limit is 65535.

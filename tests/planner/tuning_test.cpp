@@ -150,22 +150,26 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
   bn.layout = Layout::nhwc;
   bn.training = false;
   const NormPlan eval = plan_norm(bn).value();
-  // Rows of 512 units, two workgroups across each: 1568 rows in blocks of 16 by lavapipe's
-  // rule (8192 units a block), 8 by a GPU's; the candidates add the other blocks.
-  auto grid_y = [&](const Capabilities& caps, uint32_t rows) {
+  // Rows of 512 units, 1568 of them: a lane per column unit, the grid's lanes whole rows
+  // (a step of ceil(1568 / rows) rows), each lane walking about `rows` of them: 16 by
+  // lavapipe's rule, 8 by a GPU's; the candidates add the others.
+  auto step_rows = [&](const Capabilities& caps, uint32_t rows) {
     const auto plan = plan_for(caps, eval, Direction::forward, {.rows_per_invocation = rows});
     REQUIRE(plan.ok());
     REQUIRE(plan->pass_count == 1);
     REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4);
-    CHECK(plan->passes[0].vec4_grid_x == 2);
-    return plan->passes[0].vec4_grid_y;
+    CHECK(plan->passes[0].vec4_grid_y == 1);
+    const uint64_t lanes = uint64_t{plan->passes[0].vec4_grid_x} *
+                           kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_units_vec4);
+    CHECK(lanes % 512 == 0);
+    return lanes / 512;
   };
-  CHECK(grid_y(lavapipe, 0) == 1568 / 16);
-  CHECK(grid_y(nvidia, 0) == 1568 / 8);
+  CHECK(step_rows(lavapipe, 0) == 1568 / 16);
+  CHECK(step_rows(nvidia, 0) == 1568 / 8);
   for (uint32_t rows : {8u, 16u, 32u, 64u}) {
     CAPTURE(rows);
-    CHECK(grid_y(lavapipe, rows) == (1568 + rows - 1) / rows);
-    CHECK(grid_y(nvidia, rows) == (1568 + rows - 1) / rows);
+    CHECK(step_rows(lavapipe, rows) == (1568 + rows - 1) / rows);
+    CHECK(step_rows(nvidia, rows) == (1568 + rows - 1) / rows);
   }
   std::vector<uint32_t> listed;
   for (const StrategyChoice& c : candidate_choices(lavapipe, eval, Direction::forward))
@@ -175,16 +179,20 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
   // offers them in eval only).
   bn.training = true;
   const NormPlan train = plan_norm(bn).value();
-  auto apply_grid_y = [&](uint32_t rows) {
+  auto apply_step_rows = [&](uint32_t rows) -> uint64_t {
     const auto plan = plan_for(lavapipe, train, Direction::forward, {.rows_per_invocation = rows});
     REQUIRE(plan.ok());
     for (const Pass& pass : plan.value())
-      if (pass.kernel == KernelId::normalize) return pass.vec4_grid_y;
+      if (pass.kernel == KernelId::normalize) {
+        CHECK(pass.vec4_kernel == KernelId::normalize_channel_columns_vec4);
+        return uint64_t{pass.vec4_grid_x} * pass.vec4_grid_y *
+               kernel_workgroup_size(lavapipe, KernelId::normalize_channel_columns_vec4) / 512;
+      }
     FAIL("no normalize pass");
-    return 0u;
+    return 0;
   };
-  CHECK(apply_grid_y(64) == 1568 / 64 + 1);
-  CHECK(apply_grid_y(0) == 1568 / 16);
+  CHECK(apply_step_rows(64) == 1568 / 64 + 1);
+  CHECK(apply_step_rows(0) == 1568 / 16);
   for (const StrategyChoice& c : candidate_choices(lavapipe, train, Direction::forward))
     CHECK(c.rows_per_invocation == 0);
   CHECK(tuning_key(train, Direction::forward) != tuning_key(eval, Direction::forward));
