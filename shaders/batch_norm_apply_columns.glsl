@@ -1,10 +1,11 @@
 // The body of batch_norm_apply_columns_vec4.comp (coefficients from the running statistics:
 // the eval forward), batch_norm_apply_columns_cached_vec4.comp (cached:
 // record_batch_norm_inference_apply) and normalize_channel_columns_vec4.comp (the batch
-// statistics of a group per channel: the training forward's apply), and of their _pair_
-// variants (COLUMN_CHANNEL_PAIRS: planes of I >= 4 elements, two channels' coefficients
-// per unit): batch_norm_apply.comp for rows of whole 4-element units, every tensor
-// 4-element aligned (the host's choice: src/ops/planner.cpp), where
+// statistics: the training forward's apply, each sample's rows on lanes of their own:
+// sample_columns.glsl), and of their _pair_ variants (COLUMN_CHANNEL_PAIRS: planes of
+// I >= 4 elements, two channels' coefficients per unit): batch_norm_apply.comp for rows
+// of whole 4-element units, every tensor 4-element aligned (the host's choice:
+// src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
 // shorter than 8 of them, or more runs than the device's workgroup counts allow). The
 // tensor is R rows of L = K * I elements (NCHW: a row is a sample n; NHWC, I == 1: a row
@@ -37,18 +38,23 @@
 // other work, 8x64x56x56 NHWC 1.7-2.1x against 1.2-1.5x (three runs each, 2026-12-04).
 #include "common.glsl"
 #include "batch_norm_coefficients.glsl"
+#include "sample_columns.glsl"
 #include "vec4.glsl"
 
 // What a channel's elements need, and y from them. Per unit a mat4: row n holds
 // coefficient n of each of the unit's four elements (transpose of one column per element).
 #if defined(BATCH_STATISTICS) && BATCH_STATISTICS
-// The training forward's apply (normalize_channel_columns*): the batch
-// statistics (save_mean, save_invstd; one group per channel), in normalize.comp's
-// operations: (x - mean) * invstd, then * gamma (normalize.comp says why not one product).
-vec4 channel_coefficients(uint k) { return vec4(stat_mean(k), stat_invstd(k), gamma_of(k), beta_of(k)); }
+// The training forward's apply (normalize_channel_columns*): the batch statistics
+// (save_mean, save_invstd) of group b * K + k, and column col's affine channel
+// (column_channel). In normalize.comp's operations: (x - mean) * invstd, then * gamma
+// (normalize.comp says why not one product).
+vec4 column_coefficients(uint b, uint k, uint col) {
+  uint g = b * pc.K + k, channel = column_channel(k, col);
+  return vec4(stat_mean(g), stat_invstd(g), gamma_of(channel), beta_of(channel));
+}
 vec4 apply_unit(vec4 x, mat4 m) { return (x - m[0]) * m[1] * m[2] + m[3]; }
 #else
-vec4 channel_coefficients(uint k) { return vec4(variant_coefficients(k), 0.0, 0.0); }
+vec4 column_coefficients(uint b, uint k, uint col) { return vec4(variant_coefficients(k), 0.0, 0.0); }
 vec4 apply_unit(vec4 x, mat4 m) { return x * m[0] + m[1]; }
 #endif
 
@@ -69,13 +75,13 @@ mat4 unit_coefficients(uint k) {
 }
 #endif
 
-// Rows first_row, first_row + row_step, .. below R of column unit c. `residual` is a
+// Rows first_row, first_row + row_step, .. below end_row of column unit c. `residual` is a
 // constant at each call: the loop without it reads no residual, even masked.
-void walk_column(uint c, uint first_row, uint R, uint row_step, mat4 m, bool residual) {
+void walk_column(uint c, uint first_row, uint end_row, uint row_step, mat4 m, bool residual) {
   bool relu = has_flag(FLAG_RELU);
   uint L = pc.K * pc.I;
   uint e = first_row * L + 4u * c, e_step = row_step * L;
-  for (uint r = first_row; r < R; r += row_step) {
+  for (uint r = first_row; r < end_row; r += row_step) {
     vec4 y = apply_unit(load4_x(e), m);
     if (residual) y += load4_side(e);
     store4_out(e, relu ? max(y, vec4(0.0)) : y);
@@ -83,48 +89,46 @@ void walk_column(uint c, uint first_row, uint R, uint row_step, mat4 m, bool res
   }
 }
 
-// The channels element 4c + j lies past channel k0 = 4c / I, from s = 4c - k0 * I + j
-// (s < I + 3, so below 4I): the compares do what a division per element would, and on
-// lavapipe a division is a loop over the lanes. Subtracting instead of comparing with 2I
-// and 3I: those could wrap for I above 2^31.
-uint spans(uint s) {
-  uint one = uint(s >= pc.I);
-  s -= one * pc.I;
-  uint two = uint(s >= pc.I);
-  s -= two * pc.I;
-  return one + two + uint(s >= pc.I);
-}
-
 void main() {
-  uint wg = gl_WorkGroupSize.x;
-  uint L = pc.K * pc.I, Lu = L / 4u;
-  uint R = element_count() / L;
-  // The host keeps the lanes below 2^32 and a multiple of Lu, or at least R * Lu (a lane
-  // per unit: row_step >= R then).
+#if defined(BATCH_STATISTICS) && BATCH_STATISTICS
+  // Each sample's rows (its statistics groups) on lanes of their own: sample_columns.glsl.
+  SampleColumn lane = sample_column();
+  uint b = lane.b, c = lane.c, first_row = lane.first_row, end_row = lane.end_row, row_step = lane.row_step;
+  bool live = lane.live;
+#else
+  // The running statistics or cached coefficients hold for every row: the grid's lanes
+  // cover `step` rows. The host keeps the lanes below 2^32 and a multiple of Lu, or at
+  // least R * Lu (a lane per unit: row_step >= R then).
+  uint wg = gl_WorkGroupSize.x, Lu = pc.K * pc.I / 4u;
   uint lanes = gl_NumWorkGroups.x * gl_NumWorkGroups.y * wg;
   uint v = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * wg + gl_LocalInvocationID.x;
+  uint b = 0u, end_row = element_count() / (4u * Lu);
   uint first_row = v / Lu, c = v - first_row * Lu, row_step = lanes / Lu;
-  if (first_row < R) {
+  bool live = first_row < end_row;
+#endif
+  if (live) {
 #if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
     mat4 m = unit_coefficients(4u * c);
 #else
-    uint k0 = 4u * c / pc.I, r0 = 4u * c - k0 * pc.I;
+    uint col = 4u * c, k0 = col / pc.I, r0 = col - k0 * pc.I;
 #if COLUMN_CHANNEL_PAIRS
-    // I >= 4: a unit lies in channel k0, or crosses into k0 + 1 at element I - r0, so two
-    // coefficient pairs serve it (each a per-lane load of four values on lavapipe). The
-    // clamp keeps the last channel's units, which never cross, inside the buffers.
-    vec4 first = channel_coefficients(k0), second = channel_coefficients(min(k0 + 1u, pc.K - 1u));
+    // I >= 4 and coefficients of the channel alone (the host's choice): a unit lies in
+    // channel k0, or crosses into k0 + 1 at element I - r0, so two coefficient pairs serve
+    // it (each a per-lane load of four values on lavapipe). The clamp keeps the last
+    // channel's units, which never cross, inside the buffers.
+    vec4 first_k = column_coefficients(b, k0, col), second_k = column_coefficients(b, min(k0 + 1u, pc.K - 1u), col);
     bvec4 next = greaterThanEqual(uvec4(r0) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.I));
-    mat4 m = transpose(mat4(next.x ? second : first, next.y ? second : first, next.z ? second : first,
-                            next.w ? second : first));
+    mat4 m = transpose(mat4(next.x ? second_k : first_k, next.y ? second_k : first_k,
+                            next.z ? second_k : first_k, next.w ? second_k : first_k));
 #else
-    mat4 m = transpose(mat4(channel_coefficients(k0), channel_coefficients(k0 + spans(r0 + 1u)),
-                            channel_coefficients(k0 + spans(r0 + 2u)), channel_coefficients(k0 + spans(r0 + 3u))));
+    mat4 m = transpose(mat4(column_coefficients(b, k0, col), column_coefficients(b, k0 + spans(r0 + 1u), col + 1u),
+                            column_coefficients(b, k0 + spans(r0 + 2u), col + 2u),
+                            column_coefficients(b, k0 + spans(r0 + 3u), col + 3u)));
 #endif
 #endif
     if (has_flag(FLAG_RESIDUAL))
-      walk_column(c, first_row, R, row_step, m, true);
+      walk_column(c, first_row, end_row, row_step, m, true);
     else
-      walk_column(c, first_row, R, row_step, m, false);
+      walk_column(c, first_row, end_row, row_step, m, false);
   }
 }

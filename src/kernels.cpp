@@ -111,6 +111,7 @@ KernelId base_kernel(KernelId id) {
     case KernelId::team_backward_planes_vec4: return KernelId::team_backward;
     case KernelId::fused_forward_vec4: return KernelId::fused_forward;
     case KernelId::grad_input_vec4: return KernelId::grad_input;
+    case KernelId::grad_input_columns_vec4: return KernelId::grad_input;
     case KernelId::param_partial_vec4: return KernelId::param_partial;
     case KernelId::batch_norm_apply_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_columns_vec4: return KernelId::batch_norm_apply;

@@ -52,6 +52,7 @@ struct Capabilities;
   X(grad_finalize, PLAIN)    \
   X(grad_input, PLAIN)       \
   X(grad_input_vec4, PLAIN)  \
+  X(grad_input_columns_vec4, PLAIN) \
   X(param_partial, PLAIN)    \
   X(param_partial_planes, SUBGROUP) \
   X(param_partial_vec4, PLAIN) \

@@ -313,7 +313,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       OwnContext ctx({.descriptor_path = test_descriptor_path()});
       // Eval: the forward is batch_norm_apply_columns_pair_vec4 (rows of 128 elements,
       // planes of 16: a unit in at most two channels) or batch_norm_apply; the backward's
-      // elementwise pass grad_input or grad_input_vec4.
+      // elementwise pass grad_input or, through the same columns, grad_input_columns_vec4.
       BatchNormParams p;
       p.shape = {2, 8, 4, 4};
       p.training = false;
@@ -323,7 +323,8 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype) == (shift == 0));
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
-      CHECK(kernels.created(KernelId::grad_input_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::grad_input_columns_vec4, dtype) == (shift == 0));
+      CHECK(!kernels.created(KernelId::grad_input_vec4, dtype));
       CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
       // Planes of 256 units: batch_norm_apply_vec4 where the offsets allow (planes of 4 units, as
       // 4x4 above, take the columns kernel).

@@ -55,4 +55,15 @@ KernelId without_channel_units(KernelId kernel);
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
                                                      uint64_t I, uint64_t rows = 0);
 
+// The grid of shaders/sample_columns.glsl's lanes: the training forward's apply through
+// batch_norm_apply_columns.glsl with the batch statistics (normalize_channel_columns_vec4,
+// or its _pair_ twin where `pairs`: I >= 4 and a channel per group) and the backward's
+// grad_input_columns_vec4. Each of the B samples' O rows of L = K * I elements (whole
+// units) with lanes of its own, `step` of its rows at a time, about column_spread_rows rows
+// per lane; at least B * L / 4 lanes, at most 2^31. `channel_per_group`: cpg == 1, else the
+// channel is the column (inner == 1, cpg == I). nullopt where the grid cannot hold them.
+std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities& caps, uint64_t B, uint64_t O,
+                                                             uint64_t K, uint64_t I, bool channel_per_group,
+                                                             uint64_t rows = 0);
+
 }  // namespace vknorm

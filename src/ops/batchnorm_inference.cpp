@@ -203,6 +203,30 @@ KernelId without_channel_units(KernelId kernel) {
   return kernel;
 }
 
+std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities& caps, uint64_t B, uint64_t O,
+                                                             uint64_t K, uint64_t I, bool channel_per_group,
+                                                             uint64_t rows) {
+  const uint64_t wg = kernel_workgroup_size(caps, KernelId::normalize_channel_columns_vec4);
+  const uint64_t L = K * I;
+  if (B == 0 || O == 0 || L == 0 || L % 4 != 0 || wg == 0) return std::nullopt;
+  const uint64_t units = L / 4;
+  // At most 2^30 lanes asked for, so that whole workgroups (and the shader's lane index)
+  // stay below 2^31.
+  constexpr uint64_t kMostLanes = uint64_t{1} << 30;
+  if (B * units > kMostLanes) return std::nullopt;
+  const uint64_t per_lane = column_spread_rows(caps, rows);
+  const uint64_t step = std::min((O + per_lane - 1) / per_lane, kMostLanes / (B * units));
+  const uint64_t groups = (B * step * units + wg - 1) / wg;
+  const uint64_t limit_x = std::clamp<uint32_t>(caps.max_workgroup_count_x, 1, 65535);
+  const uint64_t limit_y = std::clamp<uint32_t>(caps.max_workgroup_count_y, 1, 65535);
+  const uint64_t x = std::min(groups, limit_x), y = (groups + x - 1) / x;
+  if (y > limit_y) return std::nullopt;
+  ApplyVariant v;
+  v.pairs = I >= 4 && channel_per_group;
+  v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
+  return v;
+}
+
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
                                                      uint64_t I, uint64_t rows) {
   if (auto planes = planes_variant(caps, elements, K, I)) return planes;

@@ -14,9 +14,10 @@
 //  NCHW planes, and after grad_partial through the column view where its partials are
 //  few enough)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
-// per access) where the rows they walk are whole 4-element units (normalize, for a group
-// per channel where batch_norm_apply would walk columns, normalize_channel_columns_vec4 or
-// its _pair_ twin); team_forward and
+// per access) where the rows they walk are whole 4-element units (normalize and grad_input
+// through columns where a column keeps its group and channel over a sample's rows,
+// normalize_channel_columns_vec4 or its _pair_ twin and grad_input_columns_vec4:
+// batch_statistics_columns); team_forward and
 // team_backward offer _affine_vec4 (gamma in units along rows of adjacent channels),
 // _channel_vec4 (gamma once per group) or _planes_vec4 (once per plane), team_forward also
 // plain _vec4; param_partial offers param_partial_vec4 (adjacent channels, rows of whole
@@ -309,6 +310,26 @@ void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_
                 std::min(caps.max_workgroup_count_y, kGridStrideWorkgroups / grid_x));
 }
 
+// The elementwise passes through columns where each column unit keeps its groups and
+// channels over a sample's rows (shaders/sample_columns.glsl: normalize_channel_columns_vec4
+// and its _pair_ twin, grad_input_columns_vec4; a lane loads its coefficients once for all
+// its rows of one sample, where the row view's blocks load them per sample in a block): a
+// group per channel where the eval forward walks columns (not its planes), or the channel
+// the column itself (channels-last: BatchNorm, InstanceNorm, GroupNorm), with rows enough
+// per sample for a lane's walk. GroupNorm(32) 2x320x64x64 NHWC's training forward on
+// lavapipe (f32, three runs each, alternating): 2.57-3.15x the elementwise pass through
+// normalize_vec4's blocks of rows, 1.93-2.81x through columns.
+std::optional<ApplyVariant> batch_statistics_columns(const DeviceCaps& caps, const NormPlan& p, const Strategy& s) {
+  const bool channel_per_group = p.cpg == 1 && !p.gamma_varies;
+  const bool channel_per_column = p.inner == 1 && p.cpg == p.I;
+  const auto eval_variant = batch_norm_apply_variant(caps, p.geometry.elements, p.K, p.I, s.walk_rows);
+  const bool eval_columns = eval_variant && !eval_variant->planes;
+  const bool columns = !p.rms && (channel_per_column || (channel_per_group && eval_columns));
+  const bool rows_enough = p.B == 1 || p.O >= column_spread_rows(caps, s.walk_rows);
+  if (!columns || !rows_enough) return std::nullopt;
+  return batch_statistics_columns_variant(caps, p.B, p.O, p.K, p.I, p.cpg == 1, s.walk_rows);
+}
+
 // Builds the passes of one direction.
 class Builder {
  public:
@@ -586,13 +607,8 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   b.unbind(kSlotWork);
   if (E > 0) {
     b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
-    // A group per channel (BatchNorm; InstanceNorm and GroupNorm(C) of one sample) where the
-    // eval forward walks columns: the eval apply's body with the batch statistics,
-    // coefficients loaded once per column, blocks of consecutive rows
-    // (shaders/batch_norm_apply_columns.glsl).
-    const bool channel_groups = p.B == 1 && p.cpg == 1 && !p.gamma_varies && !p.rms;
-    if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows);
-        channel_groups && variant && !variant->planes)
+    // The eval apply's body with the batch statistics (batch_statistics_columns).
+    if (const auto variant = batch_statistics_columns(caps, p, s))
       b.offer_apply_variant(*variant, variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
                                                      : KernelId::normalize_channel_columns_vec4);
   }
@@ -680,7 +696,11 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     }
     if (G > 0 || (params && !p.gamma_varies))
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.gamma_varies ? G : p.K), 1, &finalize);
-    if (E > 0) b.add_rows(KernelId::grad_input, Phase::elementwise, KernelId::grad_input_vec4);
+    if (E > 0) {
+      b.add_rows(KernelId::grad_input, Phase::elementwise, KernelId::grad_input_vec4);
+      if (const auto variant = batch_statistics_columns(caps, p, s))
+        b.offer_apply_variant(*variant, KernelId::grad_input_columns_vec4);
+    }
   }
   if (!p.gamma_varies || !params) return plan;
 
@@ -765,6 +785,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
                              KernelId::grad_input, KernelId::grad_input_vec4};
   if (row->channel_layouts) k.push_back(KernelId::team_backward_channel_vec4);  // gamma per group
   if (row->channel_layouts) k.push_back(KernelId::grad_partial_columns_vec4);   // channels-last columns
+  if (row->channel_layouts) k.push_back(KernelId::grad_input_columns_vec4);     // (batch_statistics_columns)
   if (row->gamma_may_vary && row->channel_layouts)  // GroupNorm NCHW
     k.insert(k.end(), {KernelId::team_backward_planes_vec4, KernelId::param_partial_planes});
   if (row->gamma_may_vary)

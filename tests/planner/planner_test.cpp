@@ -227,14 +227,22 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(lavapipe, planned(bn), {.choice = {OnChipKernel::split, 0, ColumnView::off}});
   REQUIRE(forward.ok());
   CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
-  // The columns apply needs a group per channel: InstanceNorm of two samples (groups
-  // (b, k)) keeps normalize_vec4; GroupNorm(C) of one sample takes it.
+  // The columns apply: a group per channel, or the channel the column (channels-last), each
+  // sample with rows enough for a lane's walk (16 on lavapipe, 8 on a GPU); InstanceNorm
+  // of two samples (groups (b, k)) takes it, and so does channels-last GroupNorm.
   InstanceNormParams in;
   in.shape = {2, 64, 7, 7};
   in.layout = Layout::nhwc;
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  in.shape = {2, 64, 3, 5};  // 15 rows per sample: fewer than a lane's 16
+  forward = plan_forward(lavapipe, planned(in), {.split = true});
+  REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
+  forward = plan_forward(nvidia, planned(in), {.split = true});  // a GPU's lane walks 8
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
   in.shape = {1, 64, 7, 7};
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
@@ -246,10 +254,77 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
-  gn.num_groups = 32;  // two channels per group
+  gn.num_groups = 32;  // two channels per group, gamma per column
+  gn.shape = {2, 64, 7, 7};
+  forward = plan_forward(nvidia, planned(gn), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  gn.num_groups = 8;  // eight channels per group: the _pair_ twin needs a channel per group
+  forward = plan_forward(nvidia, planned(gn), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  // NCHW planes under a workgroup with several channels per group: the channel follows
+  // neither the group nor the column.
+  gn.layout = Layout::nchw;
+  gn.shape = {2, 64, 4, 4};
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
+  // LayerNorm's short rows: one row per group.
+  LayerNormParams ln;
+  ln.shape = {512, 64};
+  ln.normalized_shape = {64};
+  forward = plan_forward(lavapipe, planned(ln), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
+}
+
+TEST_CASE("planner: the batch statistics' columns grid takes every unit of every row of every sample once") {
+  // The shader's mapping (shaders/batch_norm_apply_columns.glsl, BATCH_STATISTICS), run
+  // here: step = lanes / (B * Lu); lane v takes sample v / (step * Lu), and within it column
+  // unit v % Lu and rows (v / Lu) % step, + step, .. below O.
+  std::vector<Capabilities> devices = real_devices();
+  devices.push_back(device("tiny grid (3 x 3 workgroups)", kGpu, 32, 32, true, 32, 256, 3, 3, kNoLimit32));
+  struct Shape {
+    uint64_t B, O, K, I;
+  };
+  const std::vector<Shape> shapes = {
+      {1, 25088, 64, 1}, {8, 196, 256, 1}, {2, 4096, 32, 10}, {1, 32, 2048, 49}, {3, 5, 4, 1},
+      {7, 17, 2, 2},     {1, 1, 4, 1},     {5, 1000, 6, 2},   {2, 9, 4100, 1},   {300, 16, 1, 4},
+  };
+  size_t grids = 0;
+  for (const Capabilities& caps : devices)
+    for (const Shape& s : shapes)
+      for (uint64_t rows : {0, 1, 8, 16, 64, 5000}) {
+        CAPTURE(caps.device_name);
+        CAPTURE(s.B);
+        CAPTURE(s.O);
+        CAPTURE(s.K);
+        CAPTURE(s.I);
+        CAPTURE(rows);
+        const auto v = batch_statistics_columns_variant(caps, s.B, s.O, s.K, s.I, s.I == 1, rows);
+        if (!v) continue;
+        ++grids;
+        const uint64_t Lu = s.K * s.I / 4;
+        const uint64_t wg = kernel_workgroup_size(caps, KernelId::normalize_channel_columns_vec4);
+        const uint64_t lanes = uint64_t{v->grid.x} * v->grid.y * wg;
+        CHECK(v->grid.x <= caps.max_workgroup_count_x);
+        CHECK(v->grid.y <= caps.max_workgroup_count_y);
+        CHECK(lanes <= (uint64_t{1} << 31));
+        REQUIRE(lanes >= s.B * Lu);
+        const uint64_t step = lanes / (s.B * Lu);
+        std::vector<uint8_t> seen(s.B * s.O * Lu);
+        for (uint64_t lane = 0; lane < lanes; ++lane) {
+          const uint64_t b = lane / (step * Lu), in_b = lane % (step * Lu);
+          if (b >= s.B) continue;
+          for (uint64_t o = in_b / Lu; o < s.O; o += step) ++seen[(b * s.O + o) * Lu + in_b % Lu];
+        }
+        CHECK(std::count(seen.begin(), seen.end(), uint8_t{1}) == static_cast<std::ptrdiff_t>(seen.size()));
+        // About `rows` rows per lane (the rules' where 0): at least that many steps.
+        const uint64_t want = column_spread_rows(caps, rows);
+        CHECK(step >= std::min<uint64_t>((s.O + want - 1) / want, (uint64_t{1} << 30) / (s.B * Lu)));
+      }
+  CHECK(grids > 200);
 }
 
 TEST_CASE("planner: batch_norm_apply_columns' grid takes every unit of every row exactly once") {
@@ -652,7 +727,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 24);
+  CHECK(variants == 25);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -706,7 +781,7 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
   CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 10);
-  CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 7);
+  CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 8);
   CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 9);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
