@@ -22,12 +22,14 @@
 // into a shader costs time, and a load that differs per lane is a loop over the lanes, so
 // this kernel has one path and its per-lane loads come once per column, not per row.
 //
-// Grid: one column unit per invocation, and its rows. The grid's lanes, numbered across
-// workgroups, cover `step` whole rows (the host makes their count a multiple of the row's
-// units); lane v takes column unit v % Lu and walks rows v / Lu, v / Lu + step, .. , so the
-// lanes side by side read consecutive units at every step, as the elementwise reference
-// does, and each computes (or loads) its coefficients once for about R / step rows (the
-// host's rows per invocation: 16 on a CPU device, 8 elsewhere, or the tuned
+// Grid (the running statistics and cached coefficients; the batch statistics' variants walk
+// each sample's rows on lanes of their own: sample_columns.glsl): one column unit per
+// invocation, and its rows. The grid's lanes, numbered across workgroups, cover `step`
+// whole rows (the host makes their count a multiple of the row's units); lane v takes
+// column unit v % Lu and walks rows v / Lu, v / Lu + step, .. , so the lanes side by side
+// read consecutive units at every step, as the elementwise reference does, and each
+// computes (or loads) its coefficients once for about R / step rows (the host's rows per
+// invocation: 16 on a CPU device, 8 elsewhere, or the tuned
 // StrategyChoice::rows_per_invocation). On lavapipe (f32, cached coefficients, two runs
 // each): 12-16 rows per lane took 8x64x56x56 NHWC to 1.05-1.15x the elementwise pass and
 // 32x2048x7x7 NHWC to 1.09-1.17x, where each lane walking up to 32 consecutive rows took
@@ -59,7 +61,7 @@ vec4 apply_unit(vec4 x, mat4 m) { return x * m[0] + m[1]; }
 #endif
 
 #if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
-// Channels k .. k + 3 (k a multiple of 4): as channel_coefficients, four at a time, in the
+// Channels k .. k + 3 (k a multiple of 4): as column_coefficients, four at a time, in the
 // same float32 operations (batch_norm_coefficients.glsl). The host binds the slots these
 // read 16-byte aligned (tensors_vec4_aligned in src/ops/planner.cpp; the eval forward with
 // a weight and a bias only: a missing one's stand-in holds no units).

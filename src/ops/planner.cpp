@@ -757,7 +757,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
     std::vector<KernelId> k = {KernelId::team_forward,   KernelId::fused_forward, KernelId::fused_forward_vec4,
                                KernelId::stats_partial,  KernelId::stats_finalize, KernelId::normalize,
                                KernelId::normalize_vec4};
-    if (row->channel_layouts)  // the split forward's apply through columns (a group per channel)
+    if (row->channel_layouts)  // the split forward's apply through columns (batch_statistics_columns)
       k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4});
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
