@@ -473,12 +473,13 @@ int bench_command(int argc, char** argv) {
     const auto key = reference_key(c);
     // Whole 16-byte vectors: the references' vector grids bind whole words (record()).
     const uint64_t reference_bytes = (c.elements() * eb + 15) / 16 * 16;
-    auto x = dev.buffer(reference_bytes, bench::reference_input(c.dtype, c.elements()));
+    const std::vector<uint8_t> input = bench::reference_input(c.dtype, c.elements());
+    auto x = dev.buffer(reference_bytes, input);
     auto y = dev.buffer(reference_bytes);
     // The copy's own pair: each timed pass then starts with its buffers last touched two
     // passes before, over other buffers, as the case's are. The elementwise pass right after
     // a copy of its own x ran warm: 4-8% faster on lavapipe (2026-12-04), a ratio's bias.
-    auto copy_x = dev.buffer(reference_bytes, bench::reference_input(c.dtype, c.elements()));
+    auto copy_x = dev.buffer(reference_bytes, input);
     auto copy_y = dev.buffer(reference_bytes);
     for (const auto* b : {&x, &y, &copy_x, &copy_y})
       if (!*b) {
