@@ -112,10 +112,13 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
   return std::clamp<uint64_t>(kColumnBlockUnits / std::max<uint64_t>(accesses, 1), 8, most_rows);
 }
 
-uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen) {
-  if (chosen) return chosen;
-  return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 16 : 8;
-}
+// 8 on every device. On lavapipe 16 rows (the CPU rule until 2026-12-04 evening) held
+// only on a quiet host: alternating runs, both orders, at 256 and 128-bit vectors, took
+// BatchNorm eval 32x2048x7x7 NCHW / NHWC and 8x256x14x14 NHWC from 1.64-1.87 / 1.66-1.87 /
+// 1.23-2.03 times the elementwise pass to 1.17-1.23 / 1.15-1.33 / 0.89-1.02, and the
+// training forward 32x2048x7x7 NCHW from 4.3-4.9 to 2.8-3.0. SwiftShader ran 16 rows 5-20%
+// faster (BatchNorm eval still 1.11 at most with 8): `vknorm tune` offers 16, 32 and 64.
+uint64_t column_spread_rows(const Capabilities&, uint64_t chosen) { return chosen ? chosen : 8; }
 
 namespace {
 

@@ -49,10 +49,11 @@ std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const Norm
       if (columns == ColumnView::off && !view) continue;
       proposals.push_back({OnChipKernel::split, vpi, view ? columns : ColumnView::automatic});
     }
-  // In eval the split's chunking serves the backward's dgamma / dbeta passes only; the
-  // elementwise pass's block of rows is a choice too.
-  if (!batch)
-    for (uint32_t rows : {8u, 16u, 32u, 64u}) proposals.push_back({.rows_per_invocation = rows});
+  // The elementwise pass's rows per invocation are a choice too (in eval the split's
+  // chunking serves the backward's dgamma / dbeta passes only); with batch statistics they
+  // change the plan where its apply walks columns per sample (sample_columns.glsl), else
+  // the plan drops as a duplicate of the rules'.
+  for (uint32_t rows : {8u, 16u, 32u, 64u}) proposals.push_back({.rows_per_invocation = rows});
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
   for (const StrategyChoice& choice : proposals) {

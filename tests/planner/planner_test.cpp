@@ -236,13 +236,17 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
-  in.shape = {2, 64, 3, 5};  // 15 rows per sample: fewer than a lane's 16
-  forward = plan_forward(lavapipe, planned(in), {.split = true});
-  REQUIRE(forward.ok());
-  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
-  forward = plan_forward(nvidia, planned(in), {.split = true});  // a GPU's lane walks 8
-  REQUIRE(forward.ok());
-  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  // A lane walks 8 rows on every device: a sample of 7 rows is too short, one of 8 not.
+  for (const DeviceCaps* caps : {&lavapipe, &nvidia}) {
+    in.shape = {2, 64, 1, 7};
+    forward = plan_forward(*caps, planned(in), {.split = true});
+    REQUIRE(forward.ok());
+    CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
+    in.shape = {2, 64, 2, 4};
+    forward = plan_forward(*caps, planned(in), {.split = true});
+    REQUIRE(forward.ok());
+    CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  }
   in.shape = {1, 64, 7, 7};
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
