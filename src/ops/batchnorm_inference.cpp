@@ -118,7 +118,7 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
 // 1.23-2.03 times the elementwise pass to 1.17-1.23 / 1.15-1.33 / 0.89-1.02, and the
 // training forward 32x2048x7x7 NCHW from 4.3-4.9 to 2.8-3.0. SwiftShader ran 16 rows 5-20%
 // faster (BatchNorm eval still 1.11 at most with 8): `vknorm tune` offers 16, 32 and 64.
-uint64_t column_spread_rows(const Capabilities&, uint64_t chosen) { return chosen ? chosen : 8; }
+uint64_t column_spread_rows(uint64_t chosen) { return chosen ? chosen : 8; }
 
 namespace {
 
@@ -136,7 +136,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   if (L == 0 || L % 4 != 0 || elements == 0 || wg == 0) return std::nullopt;
   const uint64_t units = L / 4, R = elements / L, total = units * R;
   const uint64_t q = units / std::gcd(wg, units);
-  const uint64_t rows = column_spread_rows(caps, chosen_rows);
+  const uint64_t rows = column_spread_rows(chosen_rows);
   const uint64_t step = (R + rows - 1) / rows;
   uint64_t groups = (step * units + wg - 1) / wg;
   groups = (groups + q - 1) / q * q;
@@ -217,7 +217,7 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
   // stay below 2^31.
   constexpr uint64_t kMostLanes = uint64_t{1} << 30;
   if (B * units > kMostLanes) return std::nullopt;
-  const uint64_t per_lane = column_spread_rows(caps, rows);
+  const uint64_t per_lane = column_spread_rows(rows);
   const uint64_t step = std::min((O + per_lane - 1) / per_lane, kMostLanes / (B * units));
   const uint64_t groups = (B * step * units + wg - 1) / wg;
   const uint64_t limit_x = std::clamp<uint32_t>(caps.max_workgroup_count_x, 1, 65535);

@@ -325,7 +325,7 @@ TEST_CASE("planner: the batch statistics' columns grid takes every unit of every
         }
         CHECK(std::count(seen.begin(), seen.end(), uint8_t{1}) == static_cast<std::ptrdiff_t>(seen.size()));
         // About `rows` rows per lane (the rules' where 0): at least that many steps.
-        const uint64_t want = column_spread_rows(caps, rows);
+        const uint64_t want = column_spread_rows(rows);
         CHECK(step >= std::min<uint64_t>((s.O + want - 1) / want, (uint64_t{1} << 30) / (s.B * Lu)));
       }
   CHECK(grids > 200);
@@ -369,7 +369,7 @@ TEST_CASE("planner: batch_norm_apply_columns' grid takes every unit of every row
         CHECK(std::count(seen.begin(), seen.end(), uint8_t{1}) == static_cast<std::ptrdiff_t>(seen.size()));
         // About `rows` rows per lane, the rules' where 0: no more lanes than the rows ask for
         // plus a rounding to whole rows.
-        const uint64_t want = column_spread_rows(caps, rows);
+        const uint64_t want = column_spread_rows(rows);
         if (lanes % Lu == 0 && v->grid.y == 1) CHECK(lanes / Lu >= (s.R + want - 1) / want);
       }
   CHECK(grids > 300);
