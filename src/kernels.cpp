@@ -139,6 +139,10 @@ uint32_t team_workgroup_size(const Capabilities& caps) {
   return std::min(wg, 8 * std::max(1u, caps.subgroup_size));
 }
 
+uint32_t team_block_rows(const Capabilities& caps) {
+  return caps.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? VKNORM_TEAM_BLOCK_ROWS : 1;
+}
+
 const char* kernel_name(KernelId id) {
   switch (id) {
 #define VKNORM_NAME(name, variants) \
@@ -226,10 +230,11 @@ Status create_pipeline(ContextState& s, KernelEntry& e, const uint32_t* words, s
   VkResult r = s.vk.CreateShaderModule(s.device, &module_info, s.allocator, &module);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + name + ")");
 
-  const uint32_t spec_values[2] = {e.workgroup_size,
-                                   std::min(e.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
-  const VkSpecializationMapEntry map[2] = {{0, 0, 4}, {1, 4, 4}};
-  VkSpecializationInfo spec{2, map, sizeof(spec_values), spec_values};
+  const uint32_t spec_values[3] = {e.workgroup_size,
+                                   std::min(e.workgroup_size, std::max(1u, s.caps.min_subgroup_size)),
+                                   team_block_rows(s.caps)};
+  const VkSpecializationMapEntry map[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
+  VkSpecializationInfo spec{3, map, sizeof(spec_values), spec_values};
 
   VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   info.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};

@@ -115,6 +115,16 @@ uint32_t workgroup_size_for(const Capabilities& caps);
 // elsewhere workgroup_size_for.
 uint32_t team_workgroup_size(const Capabilities& caps);
 
+// Groups per team block of the team kernels whose gamma varies by unit (team_forward_vec4's
+// and team_backward_vec4's blocks; TEAM_BLOCK_ROWS, specialization constant 2, which every
+// kernel gets): VKNORM_TEAM_BLOCK_ROWS on lavapipe (the driver, VK_DRIVER_ID_MESA_LLVMPIPE),
+// whose loads are each a loop over the lanes; elsewhere 1. Measured (f32, LayerNorm 512x768
+// and 4096x1024, RMSNorm 2048x4096, forward and backward, medians of 3-4 runs, alternating):
+// lavapipe at 256 and 128-bit vectors took 4-23% less time with blocks, SwiftShader 5-22%
+// more. A GPU wants many teams in flight and its caches serve gamma (not yet measured on
+// one).
+uint32_t team_block_rows(const Capabilities& caps);
+
 // The workgroup size kernel `id` is specialized with on a device (one of the two above).
 uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId id);
 

@@ -124,4 +124,10 @@
 #define VKNORM_COEF_RECORD_B 1
 #define VKNORM_COEF_RECORD_C 2
 
+// ---- Team blocks ----
+// The most groups a team of team_forward_vec4 / team_backward_vec4's AFFINE_UNITS variants
+// takes at once (shaders/reduce.glsl: team blocks) on a device that wants blocks
+// (team_block_rows in src/kernels.cpp).
+#define VKNORM_TEAM_BLOCK_ROWS 4u
+
 #endif  // VKNORM_SHADER_CONTRACT_H

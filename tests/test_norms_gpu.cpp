@@ -58,7 +58,8 @@ struct Trailing {
 // LayerNorm rows of 1, 7, 768, 4097 and 65536 elements (the last two take the split
 // reduction), and a normalized_shape of two dims.
 const Trailing kRows[] = {{{3, 1}, 1}, {{5, 7}, 1}, {{4, 768}, 1}, {{3, 4097}, 1}, {{2, 65536}, 1}, {{2, 3, 4, 5}, 2},
-                          {{130, 33}, 1}};  // enough rows for a subgroup per row at every subgroup size
+                          {{130, 33}, 1},   // enough rows for a subgroup per row at every subgroup size
+                          {{130, 32}, 1}};  // whole units: on lavapipe blocks of 4 rows per team, the last of 2
 
 std::vector<int64_t> trailing(const Trailing& t) {
   return std::vector<int64_t>(t.shape.end() - t.normalized_dims, t.shape.end());
@@ -134,7 +135,9 @@ TEST_CASE("GroupNorm GPU matches the CPU reference") {
   // the split reduction (64 channels of 56x56 in 32 groups: 6272 values per group).
   const Case cases[] = {{{2, 6, 5, 7}, 1}, {{2, 6, 5, 7}, 2}, {{2, 6, 5, 7}, 3}, {{2, 6, 5, 7}, 6},
                         {{3, 4, 17}, 2},   {{2, 6, 3, 4, 5}, 3}, {{1, 64, 56, 56}, 32}, {{3, 5}, 5},
-                        {{4, 64, 5, 5}, 32}};  // 128 groups of two planes: a subgroup each at every size
+                        {{4, 64, 5, 5}, 32},  // 128 groups of two planes: a subgroup each at every size
+                        {{33, 16, 2, 2}, 4}};  // NHWC rows of whole units: on lavapipe blocks of 4
+                                               // samples of one group per team, the last of 1
   uint32_t seed = 200;
   for (TestDevice device : kDevices)
     for (Layout layout : {Layout::nchw, Layout::nhwc})

@@ -385,8 +385,8 @@ class Builder {
     pass.push = push ? *push : base_;
     pass.slots = slots_;
   }
-  // The last pass added also runs as `vec4_kernel` on the same grid (a group pass whose
-  // group rows are whole 4-element units: I % 4 == 0).
+  // The last pass added also runs as `vec4_kernel` (a group pass whose group rows are
+  // whole 4-element units: I % 4 == 0), on the same grid unless the caller sets another.
   Pass& last_pass() { return plan_.passes[plan_.pass_count - 1]; }
   void offer_vec4(KernelId vec4_kernel) {
     Pass& pass = last_pass();
@@ -451,10 +451,20 @@ PushConstants merged_push(PushConstants push, const PlanOptions& options) {
 // least one per thread while there are groups for them (invocation_team deals the groups
 // out across workgroups first): LayerNorm 8x4097's 8 teams ran in one workgroup, on one
 // thread, at 2.5-2.7x the elementwise pass on lavapipe, 1.7-2.1x on two.
-uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
+uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, uint64_t block_rows = 1) {
+  groups = (groups + block_rows - 1) / block_rows;
   uint64_t workgroups = (groups + s.teams_per_workgroup - 1) / s.teams_per_workgroup;
   if (is_cpu(caps)) workgroups = std::max<uint64_t>(workgroups, std::min<uint64_t>(groups, caps.host_threads));
   return fold(workgroups, caps.max_workgroup_count_x);
+}
+// Groups per team block of a team kernel's 4-element variant (reduce.glsl: team blocks):
+// team_block_rows for those whose gamma varies by unit, else 1. On lavapipe LayerNorm
+// 4096x1024's forward ran at 2.56x the elementwise pass, and at 1.69x with its two loads of
+// gamma and beta per unit taken out.
+uint64_t vec4_team_block_rows(const DeviceCaps& caps, KernelId vec4_kernel) {
+  const bool units = vec4_kernel == KernelId::team_forward_affine_vec4 ||
+                     vec4_kernel == KernelId::team_forward_weight_vec4 || vec4_kernel == KernelId::team_backward_affine_vec4;
+  return units ? team_block_rows(caps) : 1;
 }
 uint32_t partial_grid_x(const Strategy& s) { return s.columns ? s.column_chunks : s.chunks; }
 uint32_t partial_grid_y(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
@@ -584,6 +594,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       // Without a bias, gamma in units is team_forward_weight_vec4's, which reads no bias.
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
       b.offer_vec4(team_vec4_kernel(p, Direction::forward));
+      b.last_pass().vec4_grid_x = team_grid(caps, s, G, vec4_team_block_rows(caps, b.last_pass().vec4_kernel));
     } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
       if (p.I % 4 == 0) b.offer_vec4(KernelId::fused_forward_vec4);
@@ -673,6 +684,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
     b.add(KernelId::team_backward, Phase::fused, team_grid(caps, s, G), 1, &one_chunk);
     b.offer_vec4(team_vec4_kernel(p, Direction::backward));
+    b.last_pass().vec4_grid_x = team_grid(caps, s, G, vec4_team_block_rows(caps, b.last_pass().vec4_kernel));
     if (!p.gamma_varies && params)
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
   } else {

@@ -39,6 +39,10 @@ Capabilities device(const char* name, VkPhysicalDeviceType type, uint32_t subgro
   c.host_threads = type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 2 : 1;
   c.reduction_path = arithmetic ? ReductionPath::subgroup : ReductionPath::shared_memory;
   c.workgroup_size = workgroup_size_for(c);
+  // The two CPU implementations by driver, as capabilities.cpp reads it.
+  const std::string_view n = name;
+  if (n.starts_with("lavapipe")) c.driver_id = VK_DRIVER_ID_MESA_LLVMPIPE;
+  if (n.starts_with("SwiftShader")) c.driver_id = VK_DRIVER_ID_GOOGLE_SWIFTSHADER;
   return c;
 }
 
@@ -174,6 +178,43 @@ TEST_CASE("planner: a CPU device's teams take a workgroup per host thread while 
   ln.normalized_shape = {768};
   const uint32_t teams = workgroup_size_for(nvidia) / nvidia.subgroup_size;
   CHECK(team_grid_x(plan_forward(nvidia, planned(ln))) == (68 + teams - 1) / teams);
+}
+
+TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks of rows; elsewhere a group per team") {
+  const Capabilities nvidia = modeled_device("NVIDIA"), lavapipe = modeled_device("lavapipe");
+  auto vec4_team = [](const Result<ExecutionPlan>& plan) {
+    REQUIRE(plan.ok());
+    return *plan->begin();
+  };
+  LayerNormParams ln;
+  ln.normalized_shape = {1024};
+  for (int64_t rows : {64, 130, 4096}) {
+    CAPTURE(rows);
+    ln.shape = {rows, 1024};
+    // lavapipe: 8 teams per workgroup, each a block of up to VKNORM_TEAM_BLOCK_ROWS (4) rows.
+    const uint32_t blocks = static_cast<uint32_t>((rows + 3) / 4);
+    for (const Pass& team : {vec4_team(plan_forward(lavapipe, planned(ln))), vec4_team(plan_backward(lavapipe, planned(ln)))}) {
+      CHECK((team.vec4_kernel == K::team_forward_affine_vec4 || team.vec4_kernel == K::team_backward_affine_vec4));
+      CHECK(team.vec4_grid_x == (blocks + 7) / 8);
+      CHECK(team.grid_x == (rows + 7) / 8);  // the scalar kernel: a group per team
+    }
+    // A GPU, and SwiftShader: a group per team (team_block_rows is 1 there).
+    const uint32_t teams = workgroup_size_for(nvidia) / nvidia.subgroup_size;
+    const Pass gpu = vec4_team(plan_forward(nvidia, planned(ln)));
+    CHECK(gpu.vec4_grid_x == (rows + teams - 1) / teams);
+    const Pass swiftshader = vec4_team(plan_forward(modeled_device("SwiftShader"), planned(ln)));
+    CHECK(swiftshader.vec4_grid_x == swiftshader.grid_x);
+  }
+  CHECK(team_block_rows(lavapipe) == VKNORM_TEAM_BLOCK_ROWS);
+  CHECK(team_block_rows(nvidia) == 1);
+  CHECK(team_block_rows(modeled_device("SwiftShader")) == 1);
+  // gamma constant in a group (InstanceNorm, channel by channel): no blocks.
+  InstanceNormParams in;
+  in.shape = {8, 256, 14, 14};
+  in.affine = true;
+  const Pass channel = vec4_team(plan_forward(lavapipe, planned(in)));
+  CHECK(channel.vec4_kernel == K::team_forward_channel_vec4);
+  CHECK(channel.vec4_grid_x == channel.grid_x);
 }
 
 TEST_CASE("planner: a group per channel walks columns; small planes take the column view by a CPU device's rules") {
