@@ -463,7 +463,8 @@ uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, u
 // gamma and beta per unit taken out.
 uint64_t vec4_team_block_rows(const DeviceCaps& caps, KernelId vec4_kernel) {
   const bool units = vec4_kernel == KernelId::team_forward_affine_vec4 ||
-                     vec4_kernel == KernelId::team_forward_weight_vec4 || vec4_kernel == KernelId::team_backward_affine_vec4;
+                     vec4_kernel == KernelId::team_forward_weight_vec4 ||
+                     vec4_kernel == KernelId::team_backward_affine_vec4;
   return units ? team_block_rows(caps) : 1;
 }
 uint32_t partial_grid_x(const Strategy& s) { return s.columns ? s.column_chunks : s.chunks; }

@@ -193,7 +193,9 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
     ln.shape = {rows, 1024};
     // lavapipe: 8 teams per workgroup, each a block of up to VKNORM_TEAM_BLOCK_ROWS (4) rows.
     const uint32_t blocks = static_cast<uint32_t>((rows + 3) / 4);
-    for (const Pass& team : {vec4_team(plan_forward(lavapipe, planned(ln))), vec4_team(plan_backward(lavapipe, planned(ln)))}) {
+    const Pass forward = vec4_team(plan_forward(lavapipe, planned(ln)));
+    const Pass backward = vec4_team(plan_backward(lavapipe, planned(ln)));
+    for (const Pass& team : {forward, backward}) {
       CHECK((team.vec4_kernel == K::team_forward_affine_vec4 || team.vec4_kernel == K::team_backward_affine_vec4));
       CHECK(team.vec4_grid_x == (blocks + 7) / 8);
       CHECK(team.grid_x == (rows + 7) / 8);  // the scalar kernel: a group per team
