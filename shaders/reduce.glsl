@@ -57,26 +57,22 @@ vec2 team_sum2(vec2 v) {
 #endif
 }
 
-// Team blocks: the kernels whose gamma varies by unit (team_forward_vec4's and
-// team_backward_vec4's AFFINE_UNITS variants) take the groups (b, k) .. (b + rows - 1, k)
-// together, which share k and so their elements' channels: each unit's gamma (and beta)
-// is loaded once for all of them. The host's rule (team_block_rows in src/kernels.cpp)
-// sizes MOST; rows are as many as the host's grid leaves per team (team_grid in
-// src/ops/planner.cpp), up to MOST. lavapipe runs the rows a block lacks too, masked (a
-// team of one group in a 4-row kernel took twice the time): MOST is 1 wherever blocks are
-// not wanted.
-layout(constant_id = 2) const uint TEAM_BLOCK_ROWS = 1u;
+// Team blocks (team_forward_vec4.glsl and team_backward_vec4.glsl with TEAM_BLOCKS: the
+// AFFINE_UNITS kernels on lavapipe, src/kernels.cpp's team_block_rows): a team takes the
+// groups (b, k) .. (b + n - 1, k) together, which share k and so their elements' channels,
+// so that each unit's gamma (and beta) is loaded once for all of them. Rows per block: as
+// many as the host's grid leaves per team (team_grid in src/ops/planner.cpp), up to `most`.
 uint team_block_rows(Team t, uint most) { return clamp((group_count() + t.count - 1u) / t.count, 1u, most); }
-// Block j of a team kernel: its first group (b, k) and its rows n (at least 1). Where MOST
-// is 1, group j itself, with no division per group (lavapipe divides lane by lane).
+uint team_block_count(uint rows) { return pc.K * ((pc.B + rows - 1u) / rows); }
+uint team_row_stride() { return pc.O * pc.K * pc.I; }  // elements from group (b, k) to (b + 1, k)
+// Block j: its first group (b, k) and its rows n (at least 1).
 struct TeamBlock { uint g0, n; };
-TeamBlock team_block(uint j, uint rows, uint most) {
-  if (most == 1u) return TeamBlock(j, 1u);
+TeamBlock team_block(uint j, uint rows) {
   uint b0 = j / pc.K * rows;
   return TeamBlock(b0 * pc.K + j % pc.K, min(rows, pc.B - b0));
 }
-// Whether row r of a block of n (at least 1) is there: true for r = 0 where the loops
-// over r unroll, so that the first row's code runs unmasked.
+// Whether row r of a block of n is there: true for r = 0 where the loops over r unroll, so
+// that the first row's code runs unmasked (lavapipe runs a branch no lane takes, masked).
 bool in_block(uint r, uint n) { return r == 0u || r < n; }
 
 // Tree over reduce_scratch[0, width): width is a power of two.

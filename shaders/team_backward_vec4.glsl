@@ -15,10 +15,13 @@
 //    group's sums go to the workspace for grad_finalize's dgamma / dbeta, as in
 //    team_backward.
 // On lavapipe each buffer load is a loop over the lanes: team_backward loads gamma per
-// element, here 2 loads per unit or none. With AFFINE_UNITS lavapipe's team takes
-// blocks of up to 4 groups, their units' gamma loaded once (reduce.glsl: team blocks): on
-// lavapipe LayerNorm 512x768 went from 2.75 to 2.29 times the elementwise pass, 4096x1024
-// from 4.06 to 3.67, RMSNorm 2048x4096 from 4.18 to 3.23 (medians of 4 runs, alternating).
+// element, here 2 loads per unit or none.
+//
+// With TEAM_BLOCKS as well (team_backward_affine_blocks_vec4: lavapipe, src/kernels.cpp's
+// team_block_rows) a team takes blocks of up to VKNORM_TEAM_BLOCK_ROWS groups that share
+// their channels, each unit's gamma loaded once for all of them (reduce.glsl: team
+// blocks): LayerNorm backward 512x768 from 2.75 to 2.29 times the elementwise pass,
+// 4096x1024 from 4.06 to 3.67, RMSNorm 2048x4096 from 4.18 to 3.23 (medians of 4 runs).
 #include "common.glsl"
 #include "reduce.glsl"  // teams
 #include "grad.glsl"
@@ -32,20 +35,18 @@ vec2 unit_sums(vec4 dy, uint e, float mean, float invstd) {
 }
 
 
+#if defined(TEAM_BLOCKS) && TEAM_BLOCKS
+// gamma in units (AFFINE_UNITS): the sums are of gamma * dy, and dgamma / dbeta
+// param_partial's.
 void main() {
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
-  const uint MOST = TEAM_BLOCK_ROWS;  // reduce.glsl: team blocks
-#else
-  const uint MOST = 1u;
-#endif
+  const uint MOST = VKNORM_TEAM_BLOCK_ROWS;
   Team t = invocation_team();
   uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
-  uint rows = team_block_rows(t, MOST), blocks_per_k = (pc.B + rows - 1u) / rows;
-  uint row_stride = pc.O * pc.K * pc.I;  // elements from group (b, k) to (b + 1, k)
-  for (uint j = t.index; j < pc.K * blocks_per_k; j += t.count) {
-    TeamBlock block = team_block(j, rows, MOST);
-    uint g0 = block.g0, n = block.n;  // the block's groups: g0 + r * K, r < n (the team's: its lanes branch together)
+  uint rows = team_block_rows(t, MOST), row_stride = team_row_stride();
+  for (uint j = t.index; j < team_block_count(rows); j += t.count) {
+    TeamBlock block = team_block(j, rows);
+    uint g0 = block.g0, n = block.n;  // groups g0 + r * K, r < n (the team's: its lanes branch together)
     float mean[MOST], invstd[MOST];
     vec2 sums[MOST];
     [[unroll]] for (uint r = 0u; r < MOST; ++r) {
@@ -53,78 +54,80 @@ void main() {
       invstd[r] = in_block(r, n) ? stat_invstd(g0 + r * pc.K) : 0.0;
       sums[r] = vec2(0.0);
     }
-    Coefficients4 co[MOST];
-#if defined(PLANE_AFFINE) && PLANE_AFFINE
-    // Each plane's sums, weighted by its gamma for dx; unweighted, one record per b, they
-    // are dgamma / dbeta's partials (param_finalize adds them).
-    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
-      uint start = plane_start(g0, ci);
-      vec2 plane[MOST];
-      [[unroll]] for (uint r = 0u; r < MOST; ++r) plane[r] = vec2(0.0);
-      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes)
-        [[unroll]] for (uint r = 0u; r < MOST; ++r) {
-          uint er = e + r * row_stride;
-          if (in_block(r, n)) plane[r] += unit_sums(load4_dy_through_relu(er), er, mean[r], invstd[r]);
-        }
-      uint c = plane_channel(g0, ci);
-      float gamma = gamma_of(c);
-      [[unroll]] for (uint r = 0u; r < MOST; ++r) {
-        if (!in_block(r, n)) continue;
-        plane[r] = team_sum2(plane[r]);
-        if (lane == 0u && has_flag(FLAG_PLANE_PARAMS)) store_sums(param_sums_record(c, g0 / pc.K + r), plane[r]);
-        sums[r] += gamma * plane[r];
-      }
-    }
-    [[unroll]] for (uint r = 0u; r < MOST; ++r)
-      co[r] = coefficients4(group_coefficients(in_block(r, n) ? g0 + r * pc.K : g0, sums[r]));
-    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
-      uint start = plane_start(g0, ci);
-      vec4 gamma4 = vec4(gamma_of(plane_channel(g0, ci)));
-      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes)
-        [[unroll]] for (uint r = 0u; r < MOST; ++r)
-          if (in_block(r, n)) grad_unit(e + r * row_stride, co[r], gamma4);
-    }
-#else
     for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+      vec4 gamma4 = load4_weight(walk_channel(at));
       uint e = walk_element(at);
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
-      vec4 gamma4 = load4_weight(walk_channel(at));  // gamma varies: the sums are of gamma * dy
-#endif
       [[unroll]] for (uint r = 0u; r < MOST; ++r) {
         uint er = e + r * row_stride;
-        if (!in_block(r, n)) continue;
-        vec4 dy = load4_dy_through_relu(er);
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
-        dy *= gamma4;
-#endif
-        sums[r] += unit_sums(dy, er, mean[r], invstd[r]);
+        if (in_block(r, n)) sums[r] += unit_sums(load4_dy_through_relu(er) * gamma4, er, mean[r], invstd[r]);
       }
     }
-#if !(defined(AFFINE_UNITS) && AFFINE_UNITS)
-    float gamma = gamma_of(g0 % pc.K);
-#endif
+    Coefficients4 co[MOST];
     [[unroll]] for (uint r = 0u; r < MOST; ++r) {
-      uint g = in_block(r, n) ? g0 + r * pc.K : g0;
       if (in_block(r, n)) sums[r] = team_sum2(sums[r]);
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
-      co[r] = coefficients4(group_coefficients(g, sums[r]));
-#else
-      // grad_finalize reads them for dgamma / dbeta (pc.chunks == 1).
-      if (in_block(r, n) && lane == 0u && (has_flag(FLAG_WEIGHT) || has_flag(FLAG_BIAS))) store_sums(grad_sums_record(g, 0u), sums[r]);
-      co[r] = coefficients4(group_coefficients(g, sums[r] * gamma));  // as grad_finalize: gamma multiplies the sums
-#endif
+      co[r] = coefficients4(group_coefficients(in_block(r, n) ? g0 + r * pc.K : g0, sums[r]));
     }
-#if !(defined(AFFINE_UNITS) && AFFINE_UNITS)
-    vec4 gamma4 = vec4(gamma);
-#endif
     for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-#if defined(AFFINE_UNITS) && AFFINE_UNITS
       vec4 gamma4 = load4_weight(walk_channel(at));
-#endif
       uint e = walk_element(at);
       [[unroll]] for (uint r = 0u; r < MOST; ++r)
         if (in_block(r, n)) grad_unit(e + r * row_stride, co[r], gamma4);
     }
+  }
+}
+#else
+void main() {
+  Team t = invocation_team();
+  uint lanes = t.lanes, lane = t.lane;
+  uint size = group_size();
+  for (uint g = t.index; g < group_count(); g += t.count) {
+    float mean = stat_mean(g), invstd = stat_invstd(g);
+    vec2 sums = vec2(0.0);
+#if defined(PLANE_AFFINE) && PLANE_AFFINE
+    // Each plane's sums, weighted by its gamma for dx; unweighted, one record per b, they
+    // are dgamma / dbeta's partials (param_finalize adds them).
+    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
+      uint start = plane_start(g, ci);
+      vec2 plane = vec2(0.0);
+      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes)
+        plane += unit_sums(load4_dy_through_relu(e), e, mean, invstd);
+      plane = team_sum2(plane);
+      uint c = plane_channel(g, ci);
+      if (lane == 0u && has_flag(FLAG_PLANE_PARAMS)) store_sums(param_sums_record(c, g / pc.K), plane);
+      sums += gamma_of(c) * plane;
+    }
+    Coefficients4 k = coefficients4(group_coefficients(g, sums));
+    for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
+      uint start = plane_start(g, ci);
+      vec4 gamma4 = vec4(gamma_of(plane_channel(g, ci)));
+      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes) grad_unit(e, k, gamma4);
+    }
+#else
+    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+      uint e = walk_element(at);
+      vec4 dy = load4_dy_through_relu(e);
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+      dy *= load4_weight(walk_channel(at));  // gamma varies: the sums are of gamma * dy
+#endif
+      sums += unit_sums(dy, e, mean, invstd);
+    }
+    sums = team_sum2(sums);
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+    Coefficients4 k = coefficients4(group_coefficients(g, sums));
+#else
+    float gamma = gamma_of(g % pc.K);
+    // grad_finalize reads them for dgamma / dbeta (pc.chunks == 1).
+    if (lane == 0u && (has_flag(FLAG_WEIGHT) || has_flag(FLAG_BIAS))) store_sums(grad_sums_record(g, 0u), sums);
+    Coefficients4 k = coefficients4(group_coefficients(g, sums * gamma));  // as grad_finalize: gamma multiplies the sums
+    vec4 gamma4 = vec4(gamma);
+#endif
+    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+      vec4 gamma4 = load4_weight(walk_channel(at));
+#endif
+      grad_unit(walk_element(at), k, gamma4);
+    }
 #endif
   }
 }
+#endif

@@ -9,10 +9,13 @@
 // the host binds weight and bias 16-byte aligned (without a bias it runs
 // team_forward_weight_vec4). On lavapipe each load is a loop over the lanes, so 2 loads per
 // unit instead of 8 took LayerNorm forward from 2.84 to 1.92 (512x768) and from 5.22 to
-// 2.5-2.9 (4096x1024) times the elementwise pass. On lavapipe a team takes blocks of
-// up to 4 rows, their units' gamma and beta loaded once (reduce.glsl: team blocks): on
-// lavapipe 512x768 went from 1.84 to 1.51 and 4096x1024 from 2.68 to 2.06 (medians of 4
-// runs, alternating), RMSNorm 2048x4096 (weight only) 1.89 to 1.82.
+// 2.5-2.9 (4096x1024) times the elementwise pass.
+//
+// With TEAM_BLOCKS as well (team_forward_affine_blocks_vec4, _weight_blocks_vec4: lavapipe,
+// src/kernels.cpp's team_block_rows) a team takes blocks of up to VKNORM_TEAM_BLOCK_ROWS
+// groups that share their channels, each unit's gamma and beta loaded once for all of them
+// (reduce.glsl: team blocks): LayerNorm forward 512x768 from 1.84 to 1.51 and 4096x1024
+// from 2.68 to 2.06, RMSNorm 2048x4096 1.89 to 1.82 (medians of 4 runs, alternating).
 //
 // With WEIGHT_ONLY as well (team_forward_weight_vec4: no bias), beta is zero and the bias
 // slot is not read.
@@ -26,8 +29,7 @@
 // plane's gamma and beta loaded once per plane.
 //
 // Forward for many small groups (LayerNorm rows, small InstanceNorm planes): each
-// subgroup owns a group, or a block of them (without subgroup operations, each invocation
-// does), so the
+// subgroup owns a group (without subgroup operations, each invocation does), so the
 // reduction needs no shared memory and no workgroup barrier. The team reads its group
 // twice: for the statistics, then to normalize, the second time from cache (a group is
 // at most a few KiB). Writes save_mean / save_invstd; with FLAG_UPDATE_RUNNING also the
@@ -44,20 +46,59 @@ void normalize_unit(uint e, float pivot, GroupStats st, vec4 gamma, vec4 beta) {
   store4_out(e, epilogue4(e, centered * st.invstd * gamma + beta));
 }
 
-void main() {
+// Group g's statistics from its team's Welford state w of x - pivot: saved (save_mean,
+// save_invstd; with FLAG_UPDATE_RUNNING the group's partial and pivot) by the team's
+// lane 0, and returned to every lane.
+GroupStats group_statistics(uint g, float pivot, Welford w, uint lane, uint size) {
+  w = team_welford(w);
+  GroupStats st = GroupStats(w.mean, invstd_from(w.n, pivot + w.mean, w.m2));
+  // The scaled path (common.glsl), rare: each lane reads the group again alone, as in
+  // fused_forward, with no subgroup operation for lavapipe to run masked.
+  bool scaled = stats_overflowed(w.n, pivot, w.mean, w.m2);
+  float s_mean = 0.0, s_m2 = 0.0;
+  if (scaled) {
+    float pivot_s = pivot * SCALE_DOWN;
+    vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, 0u, size, pivot_s), w.n, pivot_s);
+    s_mean = mean_m2.x;
+    s_m2 = mean_m2.y;
+    st = scaled_group_stats(w.n, pivot, s_mean, s_m2);
+  }
+  if (lane == 0u) {
+    if (!has_flag(FLAG_RMS)) store_mean(g, pivot + st.mean);
+    store_stat(g, st.invstd);
+    if (has_flag(FLAG_UPDATE_RUNNING)) {
+      if (scaled) store_stats_record(stats_record(g, 0u), size | VKNORM_STATS_RECORD_SCALED, s_mean, s_m2);
+      else store_stats_partial(g, 0u, size, w);
+      store_pivot(g, pivot);
+    }
+  }
+  return st;
+}
+
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
-  const uint MOST = TEAM_BLOCK_ROWS;  // reduce.glsl: team blocks
+// gamma and beta of the four adjacent channels from walk_channel(at) on.
+void affine_units(GroupWalk at, out vec4 gamma, out vec4 beta) {
+#if defined(WEIGHT_ONLY) && WEIGHT_ONLY
+  gamma = load4_weight(walk_channel(at));
+  beta = vec4(0.0);
 #else
-  const uint MOST = 1u;
+  gamma = load4_weight(walk_channel(at));
+  vec4 bias = load4_bias(walk_channel(at));
+  beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
 #endif
+}
+#endif
+
+#if defined(TEAM_BLOCKS) && TEAM_BLOCKS
+void main() {
+  const uint MOST = VKNORM_TEAM_BLOCK_ROWS;
   Team t = invocation_team();
   uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
-  uint rows = team_block_rows(t, MOST), blocks_per_k = (pc.B + rows - 1u) / rows;
-  uint row_stride = pc.O * pc.K * pc.I;  // elements from group (b, k) to (b + 1, k)
-  for (uint j = t.index; j < pc.K * blocks_per_k; j += t.count) {
-    TeamBlock block = team_block(j, rows, MOST);
-    uint g0 = block.g0, n = block.n;  // the block's groups: g0 + r * K, r < n (the team's: its lanes branch together)
+  uint rows = team_block_rows(t, MOST), row_stride = team_row_stride();
+  for (uint j = t.index; j < team_block_count(rows); j += t.count) {
+    TeamBlock block = team_block(j, rows);
+    uint g0 = block.g0, n = block.n;  // groups g0 + r * K, r < n (the team's: its lanes branch together)
     float pivot[MOST];
     Welford w[MOST];
     [[unroll]] for (uint r = 0u; r < MOST; ++r) {
@@ -70,52 +111,45 @@ void main() {
         if (in_block(r, n)) welford_add4(w[r], load4_x(e + r * row_stride) - pivot[r]);
     }
     GroupStats st[MOST];
-    [[unroll]] for (uint r = 0u; r < MOST; ++r) {
-      st[r] = GroupStats(0.0, 0.0);
-      if (!in_block(r, n)) continue;  // n is the team's: its lanes branch together
-      uint g = g0 + r * pc.K;
-      w[r] = team_welford(w[r]);
-      st[r] = GroupStats(w[r].mean, invstd_from(w[r].n, pivot[r] + w[r].mean, w[r].m2));
-      // The scaled path (common.glsl), rare: each lane reads the group again alone, as in
-      // fused_forward, with no subgroup operation for lavapipe to run masked.
-      bool scaled = stats_overflowed(w[r].n, pivot[r], w[r].mean, w[r].m2);
-      float s_mean = 0.0, s_m2 = 0.0;
-      if (scaled) {
-        float pivot_s = pivot[r] * SCALE_DOWN;
-        vec2 mean_m2 = scaled_mean_m2(scaled_walk(g, 0u, size, pivot_s), w[r].n, pivot_s);
-        s_mean = mean_m2.x;
-        s_m2 = mean_m2.y;
-        st[r] = scaled_group_stats(w[r].n, pivot[r], s_mean, s_m2);
-      }
-      if (lane == 0u) {
-        if (!has_flag(FLAG_RMS)) store_mean(g, pivot[r] + st[r].mean);
-        store_stat(g, st[r].invstd);
-        if (has_flag(FLAG_UPDATE_RUNNING)) {
-          if (scaled) store_stats_record(stats_record(g, 0u), size | VKNORM_STATS_RECORD_SCALED, s_mean, s_m2);
-          else store_stats_partial(g, 0u, size, w[r]);
-          store_pivot(g, pivot[r]);
-        }
-      }
+    [[unroll]] for (uint r = 0u; r < MOST; ++r)
+      st[r] = in_block(r, n) ? group_statistics(g0 + r * pc.K, pivot[r], w[r], lane, size) : GroupStats(0.0, 0.0);
+    for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+      vec4 gamma, beta;
+      affine_units(at, gamma, beta);
+      uint e = walk_element(at);
+      [[unroll]] for (uint r = 0u; r < MOST; ++r)
+        if (in_block(r, n)) normalize_unit(e + r * row_stride, pivot[r], st[r], gamma, beta);
     }
+  }
+}
+#else
+void main() {
+  Team t = invocation_team();
+  uint lanes = t.lanes, lane = t.lane;
+  uint size = group_size();
+  for (uint g = t.index; g < group_count(); g += t.count) {
+    float pivot = stats_pivot(g);
+    Welford w = Welford(0.0, 0.0, 0.0);
+    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+      vec4 x = load4_x(walk_element(at));
+      welford_add4(w, x - pivot);
+    }
+    GroupStats st = group_statistics(g, pivot, w, lane, size);
 #if defined(PLANE_AFFINE) && PLANE_AFFINE
     for (uint ci = 0u; ci < pc.I / pc.inner; ++ci) {
-      uint c = plane_channel(g0, ci), start = plane_start(g0, ci);
+      uint c = plane_channel(g, ci), start = plane_start(g, ci);
       vec4 gamma = vec4(gamma_of(c)), beta = vec4(beta_of(c));
-      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes)
-        [[unroll]] for (uint r = 0u; r < MOST; ++r)
-          if (in_block(r, n)) normalize_unit(e + r * row_stride, pivot[r], st[r], gamma, beta);
+      for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes) normalize_unit(e, pivot, st, gamma, beta);
     }
 #else
 #if defined(CHANNEL_AFFINE) && CHANNEL_AFFINE
     // One channel per group: its gamma and beta once, not per unit.
-    vec4 gamma = vec4(gamma_of(g0 % pc.K)), beta = vec4(beta_of(g0 % pc.K));
+    vec4 gamma = vec4(gamma_of(g % pc.K)), beta = vec4(beta_of(g % pc.K));
 #endif
-    for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-#if defined(AFFINE_UNITS) && AFFINE_UNITS && defined(WEIGHT_ONLY) && WEIGHT_ONLY
-      vec4 gamma = load4_weight(walk_channel(at)), beta = vec4(0.0);
-#elif defined(AFFINE_UNITS) && AFFINE_UNITS
-      vec4 gamma = load4_weight(walk_channel(at)), bias = load4_bias(walk_channel(at));
-      vec4 beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
+    for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+#if defined(AFFINE_UNITS) && AFFINE_UNITS
+      vec4 gamma, beta;
+      affine_units(at, gamma, beta);
 #elif defined(CHANNEL_AFFINE) && CHANNEL_AFFINE
       // gamma and beta: the group's, loaded before the loop.
 #else
@@ -127,10 +161,9 @@ void main() {
         beta[j] = beta_of(c);
       }
 #endif
-      uint e = walk_element(at);
-      [[unroll]] for (uint r = 0u; r < MOST; ++r)
-        if (in_block(r, n)) normalize_unit(e + r * row_stride, pivot[r], st[r], gamma, beta);
+      normalize_unit(walk_element(at), pivot, st, gamma, beta);
     }
 #endif
   }
 }
+#endif

@@ -54,7 +54,7 @@ Result<PrepareReport> Context::prepare_kernels(const PrepareRequest& request) {
                                       std::to_string(static_cast<int>(kind)));
     for (Direction d : {Direction::forward, Direction::backward}) {
       if (!(d == Direction::forward ? request.forward : request.backward)) continue;
-      for (KernelId id : candidate_kernels(kind, d)) ids.insert(id);
+      for (KernelId id : candidate_kernels(kind, d, &s.caps)) ids.insert(id);
     }
   }
 

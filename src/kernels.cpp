@@ -104,7 +104,10 @@ KernelId base_kernel(KernelId id) {
     case KernelId::team_forward_vec4: return KernelId::team_forward;
     case KernelId::team_forward_affine_vec4: return KernelId::team_forward;
     case KernelId::team_forward_weight_vec4: return KernelId::team_forward;
+    case KernelId::team_forward_affine_blocks_vec4: return KernelId::team_forward;
+    case KernelId::team_forward_weight_blocks_vec4: return KernelId::team_forward;
     case KernelId::team_backward_affine_vec4: return KernelId::team_backward;
+    case KernelId::team_backward_affine_blocks_vec4: return KernelId::team_backward;
     case KernelId::team_forward_channel_vec4: return KernelId::team_forward;
     case KernelId::team_backward_channel_vec4: return KernelId::team_backward;
     case KernelId::team_forward_planes_vec4: return KernelId::team_forward;
@@ -230,11 +233,10 @@ Status create_pipeline(ContextState& s, KernelEntry& e, const uint32_t* words, s
   VkResult r = s.vk.CreateShaderModule(s.device, &module_info, s.allocator, &module);
   if (r != VK_SUCCESS) return Status::vulkan(r, std::string("vkCreateShaderModule(") + name + ")");
 
-  const uint32_t spec_values[3] = {e.workgroup_size,
-                                   std::min(e.workgroup_size, std::max(1u, s.caps.min_subgroup_size)),
-                                   team_block_rows(s.caps)};
-  const VkSpecializationMapEntry map[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
-  VkSpecializationInfo spec{3, map, sizeof(spec_values), spec_values};
+  const uint32_t spec_values[2] = {e.workgroup_size,
+                                   std::min(e.workgroup_size, std::max(1u, s.caps.min_subgroup_size))};
+  const VkSpecializationMapEntry map[2] = {{0, 0, 4}, {1, 4, 4}};
+  VkSpecializationInfo spec{2, map, sizeof(spec_values), spec_values};
 
   VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   info.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};

@@ -41,12 +41,15 @@ struct Capabilities;
   X(team_forward_vec4, SUBGROUP) \
   X(team_forward_affine_vec4, SUBGROUP) \
   X(team_forward_weight_vec4, SUBGROUP) \
+  X(team_forward_affine_blocks_vec4, SUBGROUP) \
+  X(team_forward_weight_blocks_vec4, SUBGROUP) \
   X(team_forward_channel_vec4, SUBGROUP) \
   X(team_forward_planes_vec4, SUBGROUP) \
   X(grad_partial, SUBGROUP)  \
   X(grad_partial_columns_vec4, PLAIN) \
   X(team_backward, SUBGROUP) \
   X(team_backward_affine_vec4, SUBGROUP) \
+  X(team_backward_affine_blocks_vec4, SUBGROUP) \
   X(team_backward_channel_vec4, SUBGROUP) \
   X(team_backward_planes_vec4, SUBGROUP) \
   X(grad_finalize, PLAIN)    \
@@ -115,14 +118,13 @@ uint32_t workgroup_size_for(const Capabilities& caps);
 // elsewhere workgroup_size_for.
 uint32_t team_workgroup_size(const Capabilities& caps);
 
-// Groups per team block of the team kernels whose gamma varies by unit (team_forward_vec4's
-// and team_backward_vec4's blocks; TEAM_BLOCK_ROWS, specialization constant 2, which every
-// kernel gets): VKNORM_TEAM_BLOCK_ROWS on lavapipe (the driver, VK_DRIVER_ID_MESA_LLVMPIPE),
-// whose loads are each a loop over the lanes; elsewhere 1. Measured (f32, LayerNorm 512x768
-// and 4096x1024, RMSNorm 2048x4096, forward and backward, medians of 3-4 runs, alternating):
-// lavapipe at 256 and 128-bit vectors took 4-23% less time with blocks, SwiftShader 5-22%
-// more. A GPU wants many teams in flight and its caches serve gamma (not yet measured on
-// one).
+// Groups per team block (shaders/reduce.glsl: team blocks): VKNORM_TEAM_BLOCK_ROWS on
+// lavapipe (the driver, VK_DRIVER_ID_MESA_LLVMPIPE), whose loads are each a loop over the
+// lanes, where the team kernels whose gamma varies by unit take their _blocks_ variants;
+// elsewhere 1. Measured (f32, LayerNorm 512x768 and 4096x1024, RMSNorm 2048x4096, forward
+// and backward, medians of 3-4 runs, alternating): lavapipe at 256 and 128-bit vectors took
+// 4-23% less time with blocks, SwiftShader 5-22% more. A GPU wants many teams in flight and
+// its caches serve gamma (not yet measured on one).
 uint32_t team_block_rows(const Capabilities& caps);
 
 // The workgroup size kernel `id` is specialized with on a device (one of the two above).

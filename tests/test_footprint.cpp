@@ -2,11 +2,13 @@
 // counts them as they come and go, and prepare_kernels(request) creates only what the
 // named kinds and directions can record (tests/planner proves the kernel sets).
 #include <random>
+#include <set>
 
 #include "allocation_support.hpp"
 #include "gpu_support.hpp"
 #include "test_engine.hpp"
 #include "kernels.hpp"
+#include "ops/norm_kinds.hpp"
 #include "ops/planner.hpp"
 #include "vknorm/layernorm.hpp"
 #include "vknorm/recorder.hpp"
@@ -144,11 +146,20 @@ TEST_CASE("Standalone footprint: the instance and device, recorders' pools and b
 }
 
 TEST_CASE("prepare_kernels(request): LayerNorm forward creates its pipelines only, once, and recording creates none") {
-  const uint32_t all = static_cast<uint32_t>(KernelId::count_);
-  const uint32_t candidates = static_cast<uint32_t>(candidate_kernels(Norm::layer_norm, Direction::forward).size());
   for (bool subgroup : {true, false}) {
     CAPTURE(subgroup);
     OwnContext ctx(test_options(nullptr, subgroup));
+    // The device's own: of the team variants with gamma in units, those with blocks of rows
+    // or those without (team_block_rows); every other kernel.
+    const Capabilities& caps = ctx->capabilities();
+    const uint32_t candidates =
+        static_cast<uint32_t>(candidate_kernels(Norm::layer_norm, Direction::forward, &caps).size());
+    std::set<KernelId> device_kernels;
+    for (const KindInfo& kind : kNormKinds)
+      for (Direction d : {Direction::forward, Direction::backward})
+        for (KernelId id : candidate_kernels(kind.id, d, &caps)) device_kernels.insert(id);
+    const uint32_t all = static_cast<uint32_t>(device_kernels.size());
+    CHECK(all == static_cast<uint32_t>(KernelId::count_) - 3);
     PrepareRequest request;
     request.kinds = {Norm::layer_norm};
     request.backward = false;

@@ -399,18 +399,23 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       ln.shape = {1024, 12};
       ln.normalized_shape = {12};
       ln.dtype = dtype;
-      // With a weight, gamma and beta are read as units too, where they are aligned as well.
+      // With a weight, gamma and beta are read as units too, where they are aligned as well;
+      // on lavapipe over blocks of rows (team_block_rows).
+      const bool blocks = team_block_rows(ctx->capabilities()) > 1;
       run_forward_backward(*ctx, ln, shift, 8, false);
-      CHECK(kernels.created(KernelId::team_forward_affine_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_forward_affine_blocks_vec4, dtype) == (blocks && shift == 0));
+      CHECK(kernels.created(KernelId::team_forward_affine_vec4, dtype) == (!blocks && shift == 0));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
-      CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::team_backward_affine_blocks_vec4, dtype) == (blocks && shift == 0));
+      CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (!blocks && shift == 0));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
       // dgamma / dbeta four channels per invocation.
       CHECK(kernels.created(KernelId::param_partial_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::param_partial, dtype) == (shift != 0));
       ln.bias = false;  // a weight alone: the forward's variant that reads no bias
       run_forward_backward(*ctx, ln, shift, 10, false);
-      CHECK(kernels.created(KernelId::team_forward_weight_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(blocks ? KernelId::team_forward_weight_blocks_vec4 : KernelId::team_forward_weight_vec4,
+                            dtype) == (shift == 0));
       if (shift == 0) {
         run_forward_backward(*ctx, ln, shift, 11, false, 4);  // a weight 4 bytes past alignment
         CHECK(kernels.created(KernelId::team_forward, dtype));

@@ -106,12 +106,16 @@ uint64_t values_per_invocation(const DeviceCaps& caps, bool column_view) {
 // only); count_: none.
 bool affine_units(const NormPlan& p) { return p.I % 4 == 0 && p.inner == 1 && p.gamma_varies && p.has_weight; }
 bool affine_planes(const NormPlan& p) { return p.gamma_varies && p.O == 1 && p.inner > 1 && p.inner % 4 == 0; }
-KernelId team_vec4_kernel(const NormPlan& p, Direction direction) {
-  const bool forward = direction == Direction::forward;
+// Where gamma varies by unit, the _blocks_ variants on a device that wants team blocks
+// (team_block_rows).
+KernelId team_vec4_kernel(const DeviceCaps& caps, const NormPlan& p, Direction direction) {
+  const bool forward = direction == Direction::forward, blocks = team_block_rows(caps) > 1;
   if (p.I % 4 != 0) return KernelId::count_;
+  if (affine_units(p) && forward && blocks)
+    return p.has_bias ? KernelId::team_forward_affine_blocks_vec4 : KernelId::team_forward_weight_blocks_vec4;
   if (affine_units(p) && forward)
     return p.has_bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_weight_vec4;
-  if (affine_units(p)) return KernelId::team_backward_affine_vec4;
+  if (affine_units(p)) return blocks ? KernelId::team_backward_affine_blocks_vec4 : KernelId::team_backward_affine_vec4;
   if (!p.gamma_varies) return forward ? KernelId::team_forward_channel_vec4 : KernelId::team_backward_channel_vec4;
   if (affine_planes(p)) return forward ? KernelId::team_forward_planes_vec4 : KernelId::team_backward_planes_vec4;
   return forward ? KernelId::team_forward_vec4 : KernelId::count_;
@@ -457,15 +461,15 @@ uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, u
   if (is_cpu(caps)) workgroups = std::max<uint64_t>(workgroups, std::min<uint64_t>(groups, caps.host_threads));
   return fold(workgroups, caps.max_workgroup_count_x);
 }
-// Groups per team block of a team kernel's 4-element variant (reduce.glsl: team blocks):
-// team_block_rows for those whose gamma varies by unit, else 1. On lavapipe LayerNorm
+// Groups per team block of a team kernel's 4-element variant: team_block_rows for the
+// _blocks_ variants (shaders/reduce.glsl: team blocks), else 1. On lavapipe LayerNorm
 // 4096x1024's forward ran at 2.56x the elementwise pass, and at 1.69x with its two loads of
 // gamma and beta per unit taken out.
 uint64_t vec4_team_block_rows(const DeviceCaps& caps, KernelId vec4_kernel) {
-  const bool units = vec4_kernel == KernelId::team_forward_affine_vec4 ||
-                     vec4_kernel == KernelId::team_forward_weight_vec4 ||
-                     vec4_kernel == KernelId::team_backward_affine_vec4;
-  return units ? team_block_rows(caps) : 1;
+  const bool blocks = vec4_kernel == KernelId::team_forward_affine_blocks_vec4 ||
+                      vec4_kernel == KernelId::team_forward_weight_blocks_vec4 ||
+                      vec4_kernel == KernelId::team_backward_affine_blocks_vec4;
+  return blocks ? team_block_rows(caps) : 1;
 }
 uint32_t partial_grid_x(const Strategy& s) { return s.columns ? s.column_chunks : s.chunks; }
 uint32_t partial_grid_y(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
@@ -594,7 +598,7 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     if (s.team) {
       // Without a bias, gamma in units is team_forward_weight_vec4's, which reads no bias.
       b.add(KernelId::team_forward, Phase::fused, team_grid(caps, s, G));
-      b.offer_vec4(team_vec4_kernel(p, Direction::forward));
+      b.offer_vec4(team_vec4_kernel(caps, p, Direction::forward));
       b.last_pass().vec4_grid_x = team_grid(caps, s, G, vec4_team_block_rows(caps, b.last_pass().vec4_kernel));
     } else {
       b.add(KernelId::fused_forward, Phase::fused, fold(G, caps.max_workgroup_count_x));
@@ -684,7 +688,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
     one_chunk.chunks = 1;
     if (s.plane_params) one_chunk.flags |= kFlagPlaneParams;
     b.add(KernelId::team_backward, Phase::fused, team_grid(caps, s, G), 1, &one_chunk);
-    b.offer_vec4(team_vec4_kernel(p, Direction::backward));
+    b.offer_vec4(team_vec4_kernel(caps, p, Direction::backward));
     b.last_pass().vec4_grid_x = team_grid(caps, s, G, vec4_team_block_rows(caps, b.last_pass().vec4_kernel));
     if (!p.gamma_varies && params)
       b.add(KernelId::grad_finalize, Phase::elementwise, per_item_grid(caps, p.K), 1, &one_chunk);
@@ -760,10 +764,12 @@ Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& p, c
 
 // What forward_passes and backward_passes can add, branch by branch: keep in step with them
 // (tests/planner proves that every plan's kernels are among these, and each of these is
-// in some plan).
-std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
+// in some plan). With a device, only its team variants: the _blocks_ ones where it takes
+// team blocks (team_vec4_kernel), else the others.
+std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const DeviceCaps* caps) {
   const KindInfo* row = find_kind(kind);
   if (!row) return {};
+  const bool blocks = !caps || team_block_rows(*caps) > 1, plain = !caps || team_block_rows(*caps) == 1;
   if (direction == Direction::forward) {
     // On-chip (team, fused) with stats_finalize for running statistics; split
     // statistics -> finalize -> apply; batch_norm_apply alone with running statistics.
@@ -774,8 +780,11 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
       k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4});
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
-    if (row->gamma_may_vary && row->has_bias) k.push_back(KernelId::team_forward_affine_vec4);
-    if (row->gamma_may_vary && row->weight_without_bias) k.push_back(KernelId::team_forward_weight_vec4);
+    if (row->gamma_may_vary && row->has_bias && plain) k.push_back(KernelId::team_forward_affine_vec4);
+    if (row->gamma_may_vary && row->weight_without_bias && plain) k.push_back(KernelId::team_forward_weight_vec4);
+    if (row->gamma_may_vary && row->has_bias && blocks) k.push_back(KernelId::team_forward_affine_blocks_vec4);
+    if (row->gamma_may_vary && row->weight_without_bias && blocks)
+      k.push_back(KernelId::team_forward_weight_blocks_vec4);
     if (row->gamma_may_vary && row->channel_layouts) k.push_back(KernelId::team_forward_planes_vec4);  // GroupNorm NCHW
     if (row->channel_layouts) k.push_back(KernelId::team_forward_channel_vec4);
     if (row->channel_layouts) k.push_back(KernelId::stats_partial_columns_vec4);  // channels-last columns
@@ -802,8 +811,9 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction) {
   if (row->gamma_may_vary && row->channel_layouts)  // GroupNorm NCHW
     k.insert(k.end(), {KernelId::team_backward_planes_vec4, KernelId::param_partial_planes});
   if (row->gamma_may_vary)
-    k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::param_partial, KernelId::param_partial_vec4,
-                       KernelId::param_finalize});
+    k.insert(k.end(), {KernelId::param_partial, KernelId::param_partial_vec4, KernelId::param_finalize});
+  if (row->gamma_may_vary && plain) k.push_back(KernelId::team_backward_affine_vec4);
+  if (row->gamma_may_vary && blocks) k.push_back(KernelId::team_backward_affine_blocks_vec4);
   return k;
 }
 
@@ -815,12 +825,15 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 #undef VKNORM_IS_TENSOR
 #undef VKNORM_IS_TENSOR_FLOAT
 #undef VKNORM_IS_TENSOR_TENSOR
-  // team_forward_affine_vec4 reads gamma and beta as units too, team_forward_weight_vec4 and
-  // team_backward_affine_vec4 gamma, batch_norm_apply_columns_units_vec4 also the running
+  // team_forward_affine[_blocks]_vec4 reads gamma and beta as units too,
+  // team_forward_weight[_blocks]_vec4 and team_backward_affine[_blocks]_vec4 gamma, batch_norm_apply_columns_units_vec4 also the running
   // statistics (pass_for_offsets falls back to batch_norm_apply_columns_vec4 for those).
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
+                            pass.vec4_kernel == KernelId::team_forward_affine_blocks_vec4 ||
+                            pass.vec4_kernel == KernelId::team_forward_weight_blocks_vec4 ||
+                            pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
   const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {

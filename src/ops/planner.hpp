@@ -75,7 +75,7 @@ using RoleOffsets = std::array<uint64_t, kRoleCount>;
 // src/shader_contract.h) starts at a multiple of 4 elements (16 bytes in float32, 8 in
 // float16): then each is 4-element aligned where it is bound, whatever the device's
 // minStorageBufferOffsetAlignment. For team_forward_affine_vec4, team_forward_weight_vec4
-// and team_backward_affine_vec4, the weight and bias slots too (16 bytes; where bound); for
+// and team_backward_affine_vec4 (and their _blocks_ variants), the weight and bias slots too (16 bytes; where bound); for
 // batch_norm_apply_columns_units_vec4 also the running statistics' slots.
 bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets);
 
@@ -156,8 +156,8 @@ Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan
 // `kind`, on any device, for any shape, dtype, epilogue and options, and for BatchNorm's
 // forward also the pass of record_batch_norm_inference_coefficients (the one kernel
 // outside the norm plans): what preparing a kind creates (Context::prepare_kernels).
-// Empty for a value outside the enum.
-std::vector<KernelId> candidate_kernels(Norm kind, Direction direction);
+// Empty for a value outside the enum. With `caps`, only what that device's plans can take.
+std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const DeviceCaps* caps = nullptr);
 
 // Bytes of workspace the forward and the backward need (at least 4). Refuses only a
 // workspace beyond maxStorageBufferRange.

@@ -196,20 +196,32 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
     const Pass forward = vec4_team(plan_forward(lavapipe, planned(ln)));
     const Pass backward = vec4_team(plan_backward(lavapipe, planned(ln)));
     for (const Pass& team : {forward, backward}) {
-      CHECK((team.vec4_kernel == K::team_forward_affine_vec4 || team.vec4_kernel == K::team_backward_affine_vec4));
+      CHECK((team.vec4_kernel == K::team_forward_affine_blocks_vec4 ||
+             team.vec4_kernel == K::team_backward_affine_blocks_vec4));
       CHECK(team.vec4_grid_x == (blocks + 7) / 8);
       CHECK(team.grid_x == (rows + 7) / 8);  // the scalar kernel: a group per team
     }
     // A GPU, and SwiftShader: a group per team (team_block_rows is 1 there).
     const uint32_t teams = workgroup_size_for(nvidia) / nvidia.subgroup_size;
     const Pass gpu = vec4_team(plan_forward(nvidia, planned(ln)));
+    CHECK(gpu.vec4_kernel == K::team_forward_affine_vec4);
     CHECK(gpu.vec4_grid_x == (rows + teams - 1) / teams);
-    const Pass swiftshader = vec4_team(plan_forward(modeled_device("SwiftShader"), planned(ln)));
+    const Pass swiftshader = vec4_team(plan_backward(modeled_device("SwiftShader"), planned(ln)));
+    CHECK(swiftshader.vec4_kernel == K::team_backward_affine_vec4);
     CHECK(swiftshader.vec4_grid_x == swiftshader.grid_x);
   }
   CHECK(team_block_rows(lavapipe) == VKNORM_TEAM_BLOCK_ROWS);
   CHECK(team_block_rows(nvidia) == 1);
   CHECK(team_block_rows(modeled_device("SwiftShader")) == 1);
+  // What preparing LayerNorm creates: each device's own team variants.
+  auto prepares = [](const Capabilities& caps, KernelId id) {
+    const std::vector<KernelId> k = candidate_kernels(Norm::layer_norm, Direction::forward, &caps);
+    return std::find(k.begin(), k.end(), id) != k.end();
+  };
+  CHECK(prepares(lavapipe, K::team_forward_affine_blocks_vec4));
+  CHECK_FALSE(prepares(lavapipe, K::team_forward_affine_vec4));
+  CHECK(prepares(nvidia, K::team_forward_affine_vec4));
+  CHECK_FALSE(prepares(nvidia, K::team_forward_affine_blocks_vec4));
   // gamma constant in a group (InstanceNorm, channel by channel): no blocks.
   InstanceNormParams in;
   in.shape = {8, 256, 14, 14};
@@ -580,8 +592,10 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
     REQUIRE(team_plan->pass_count == 1);
     const Pass& t = team_plan->passes[0];
     CHECK(t.kernel == KernelId::team_forward);
-    // Without a bias, the variant that reads none (and the pass binds none).
-    const KernelId variant = bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_weight_vec4;
+    // Without a bias, the variant that reads none (and the pass binds none); on lavapipe
+    // their blocks of rows.
+    const KernelId variant =
+        bias ? KernelId::team_forward_affine_blocks_vec4 : KernelId::team_forward_weight_blocks_vec4;
     CHECK(t.vec4_kernel == variant);
     CHECK(t.slots[kSlotBias].role == (bias ? Role::bias : Role::none));
     RoleOffsets aligned{};
@@ -618,9 +632,9 @@ TEST_CASE("planner: the apply pass offers normalize_vec4 for rows of whole units
   weighted.shape = {6, 12};
   weighted.normalized_shape = {12};
   const Pass affine_backward = team_backward_pass(weighted);
-  CHECK(affine_backward.vec4_kernel == KernelId::team_backward_affine_vec4);
+  CHECK(affine_backward.vec4_kernel == KernelId::team_backward_affine_blocks_vec4);
   RoleOffsets params_at{};
-  CHECK(pass_for_offsets(affine_backward, params_at).kernel == KernelId::team_backward_affine_vec4);
+  CHECK(pass_for_offsets(affine_backward, params_at).kernel == KernelId::team_backward_affine_blocks_vec4);
   params_at[static_cast<size_t>(Role::weight)] = 4;
   CHECK(pass_for_offsets(affine_backward, params_at).kernel == KernelId::team_backward);
   CHECK(team_backward_pass(plain).vec4_kernel == KernelId::count_);
@@ -774,7 +788,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 25);
+  CHECK(variants == 28);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -827,9 +841,13 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     }
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 10);
+  // (Any device's: LayerNorm's team variants with gamma in units come with and without blocks.)
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 12);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 8);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 9);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 10);
+  const Capabilities nvidia = modeled_device("NVIDIA");
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward, &nvidia).size() == 10);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward, &nvidia).size() == 9);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 
