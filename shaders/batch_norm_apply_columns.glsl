@@ -29,10 +29,11 @@
 // column unit v % Lu and walks rows v / Lu, v / Lu + step, .. , so the lanes side by side
 // read consecutive units at every step, as the elementwise reference does, and each
 // computes (or loads) its coefficients once for about R / step rows (the host's rows per
-// invocation: 8, or the tuned StrategyChoice::rows_per_invocation; 16 on a CPU device
-// until 2026-12-04 evening: src/ops/batchnorm_inference.cpp says why). On lavapipe (f32,
-// cached coefficients, two runs each): 12-16 rows per lane took 8x64x56x56 NHWC to 1.05-1.15x the elementwise pass and
-// 32x2048x7x7 NHWC to 1.09-1.17x, where each lane walking up to 32 consecutive rows took
+// invocation: 16 on a CPU device, 8 elsewhere, or the tuned
+// StrategyChoice::rows_per_invocation: src/ops/batchnorm_inference.cpp says why). On
+// lavapipe (f32, cached coefficients, two runs each): 12-16 rows per lane took 8x64x56x56
+// NHWC to 1.05-1.15x the elementwise pass and 32x2048x7x7 NHWC to 1.09-1.17x, where each
+// lane walking up to 32 consecutive rows took
 // 1.3-2.0x; 24 or more rows spread a step apart fall back to 1.5-3x there (2x as many
 // pages per SIMD chunk's walk as rows). SwiftShader ran 0.58-1.01x from 16 rows up. Against
 // the consecutive blocks, alternating on a quiet host (load 0): 8x64x56x56 NHWC 1.03-1.23x

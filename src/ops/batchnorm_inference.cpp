@@ -112,13 +112,18 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
   return std::clamp<uint64_t>(kColumnBlockUnits / std::max<uint64_t>(accesses, 1), 8, most_rows);
 }
 
-// 8 on every device. On lavapipe 16 rows (the CPU rule until 2026-12-04 evening) held
-// only on a quiet host: alternating runs, both orders, at 256 and 128-bit vectors, took
-// BatchNorm eval 32x2048x7x7 NCHW / NHWC and 8x256x14x14 NHWC from 1.64-1.87 / 1.66-1.87 /
-// 1.23-2.03 times the elementwise pass to 1.17-1.23 / 1.15-1.33 / 0.89-1.02, and the
-// training forward 32x2048x7x7 NCHW from 4.3-4.9 to 2.8-3.0. SwiftShader ran 16 rows 5-20%
-// faster (BatchNorm eval still 1.11 at most with 8): `vknorm tune` offers 16, 32 and 64.
-uint64_t column_spread_rows(uint64_t chosen) { return chosen ? chosen : 8; }
+// 16 on a CPU device, 8 elsewhere (a GPU wants many lanes in flight; not yet measured on
+// one). SwiftShader runs 16 faster (3 runs each, alternating, f32, 2026-12-04 evening):
+// BatchNorm eval 32x2048x7x7 NCHW / NHWC 1.21 / 1.24 times the elementwise pass with 8 rows,
+// 0.93 / 1.00 with 16, the training forward 2.59 / 2.52 against 2.15 / 1.95. On lavapipe the
+// two have traded places between sessions: 8 won on 2026-12-04 afternoon (32x2048x7x7 NCHW
+// eval 1.64-1.87 with 16, 1.17-1.23 with 8), 16 in the evening (5 runs each: f32 NCHW /
+// NHWC eval 1.31 / 1.31 with 8, 1.19 / 1.16 with 16; f16 1.75 / 1.74 and 1.52 / 1.53;
+// 8x64x56x56 NHWC f16 1.23 and 1.08), as if 16 rows' power-of-two strides met the host's
+// cache sets only in some runs. `vknorm tune` offers 8, 32 and 64 too.
+uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen) {
+  return chosen ? chosen : caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 16 : 8;
+}
 
 namespace {
 
@@ -136,7 +141,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   if (L == 0 || L % 4 != 0 || elements == 0 || wg == 0) return std::nullopt;
   const uint64_t units = L / 4, R = elements / L, total = units * R;
   const uint64_t q = units / std::gcd(wg, units);
-  const uint64_t rows = column_spread_rows(chosen_rows);
+  const uint64_t rows = column_spread_rows(caps, chosen_rows);
   const uint64_t step = (R + rows - 1) / rows;
   uint64_t groups = (step * units + wg - 1) / wg;
   groups = (groups + q - 1) / q * q;
@@ -217,7 +222,7 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
   // stay below 2^31.
   constexpr uint64_t kMostLanes = uint64_t{1} << 30;
   if (B * units > kMostLanes) return std::nullopt;
-  const uint64_t per_lane = column_spread_rows(rows);
+  const uint64_t per_lane = column_spread_rows(caps, rows);
   const uint64_t step = std::min((O + per_lane - 1) / per_lane, kMostLanes / (B * units));
   const uint64_t groups = (B * step * units + wg - 1) / wg;
   const uint64_t limit_x = std::clamp<uint32_t>(caps.max_workgroup_count_x, 1, 65535);

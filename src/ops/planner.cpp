@@ -329,7 +329,7 @@ std::optional<ApplyVariant> batch_statistics_columns(const DeviceCaps& caps, con
   const auto eval_variant = batch_norm_apply_variant(caps, p.geometry.elements, p.K, p.I, s.walk_rows);
   const bool eval_columns = eval_variant && !eval_variant->planes;
   const bool columns = !p.rms && (channel_per_column || (channel_per_group && eval_columns));
-  const bool rows_enough = p.B == 1 || p.O >= column_spread_rows(s.walk_rows);
+  const bool rows_enough = p.B == 1 || p.O >= column_spread_rows(caps, s.walk_rows);
   if (!columns || !rows_enough) return std::nullopt;
   return batch_statistics_columns_variant(caps, p.B, p.O, p.K, p.I, p.cpg == 1, s.walk_rows);
 }

@@ -291,13 +291,16 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
-  // A lane walks 8 rows on every device: a sample of 7 rows is too short, one of 8 not.
+  // A lane walks 16 rows on a CPU device, 8 on a GPU: a sample of one fewer is too short,
+  // one of that many not.
   for (const DeviceCaps* caps : {&lavapipe, &nvidia}) {
-    in.shape = {2, 64, 1, 7};
+    CAPTURE(caps->device_name);
+    const int64_t rows = caps == &lavapipe ? 16 : 8;
+    in.shape = {2, 64, 1, rows - 1};
     forward = plan_forward(*caps, planned(in), {.split = true});
     REQUIRE(forward.ok());
     CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_vec4);
-    in.shape = {2, 64, 2, 4};
+    in.shape = {2, 64, 2, rows / 2};
     forward = plan_forward(*caps, planned(in), {.split = true});
     REQUIRE(forward.ok());
     CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
@@ -380,7 +383,7 @@ TEST_CASE("planner: the batch statistics' columns grid takes every unit of every
         }
         CHECK(std::count(seen.begin(), seen.end(), uint8_t{1}) == static_cast<std::ptrdiff_t>(seen.size()));
         // About `rows` rows per lane (the rules' where 0): at least that many steps.
-        const uint64_t want = column_spread_rows(rows);
+        const uint64_t want = column_spread_rows(caps, rows);
         CHECK(step >= std::min<uint64_t>((s.O + want - 1) / want, (uint64_t{1} << 30) / (s.B * Lu)));
       }
   CHECK(grids > 200);
@@ -424,7 +427,7 @@ TEST_CASE("planner: batch_norm_apply_columns' grid takes every unit of every row
         CHECK(std::count(seen.begin(), seen.end(), uint8_t{1}) == static_cast<std::ptrdiff_t>(seen.size()));
         // About `rows` rows per lane, the rules' where 0: no more lanes than the rows ask for
         // plus a rounding to whole rows.
-        const uint64_t want = column_spread_rows(rows);
+        const uint64_t want = column_spread_rows(caps, rows);
         if (lanes % Lu == 0 && v->grid.y == 1) CHECK(lanes / Lu >= (s.R + want - 1) / want);
       }
   CHECK(grids > 300);
