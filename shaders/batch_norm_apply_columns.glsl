@@ -29,7 +29,7 @@
 // column unit v % Lu and walks rows v / Lu, v / Lu + step, .. , so the lanes side by side
 // read consecutive units at every step, as the elementwise reference does, and each
 // computes (or loads) its coefficients once for about R / step rows (the host's rows per
-// invocation: 16 on a CPU device, 8 elsewhere, or the tuned
+// invocation: 16 on SwiftShader, 8 elsewhere, or the tuned
 // StrategyChoice::rows_per_invocation: src/ops/batchnorm_inference.cpp says why). On
 // lavapipe (f32, cached coefficients, two runs each): 12-16 rows per lane took 8x64x56x56
 // NHWC to 1.05-1.15x the elementwise pass and 32x2048x7x7 NHWC to 1.09-1.17x, where each

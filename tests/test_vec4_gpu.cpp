@@ -289,8 +289,8 @@ void run_kinds(Context& ctx) {
       gn.num_groups = 8;
       run_shapes(ctx, gn, {{2, 48, 2, 3}}, seed);
       run_shapes(ctx, in, {{2, 64, 3, 3}}, seed);
-      // Through columns per sample (shaders/sample_columns.glsl): 16 rows per sample (a CPU
-      // device's lane walks 16, a GPU's 8), groups of 3 and 2 channels, so that units
+      // Through columns per sample (shaders/sample_columns.glsl): 16 rows per sample (a lane
+      // walks 8 on lavapipe, 16 on SwiftShader), groups of 3 and 2 channels, so that units
       // cross groups (gamma per column, statistics per (b, group)); 3 samples of 20 rows: a
       // lane's walk that ends short.
       gn.num_groups = 4;

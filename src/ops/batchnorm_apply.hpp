@@ -25,7 +25,8 @@ ApplyGrid batch_norm_apply_grid(const Capabilities& caps, uint64_t elements, uin
 // (StrategyChoice::rows_per_invocation), taken as it is.
 uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t chosen = 0);
 // Rows per invocation where each lane of batch_norm_apply_columns.glsl walks its column's
-// rows spread a grid's step apart: 16 on a CPU device, 8 elsewhere, or `chosen`.
+// rows spread a grid's step apart: 16 on a CPU device other than lavapipe, 8 elsewhere, or
+// `chosen`.
 uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen = 0);
 
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors

@@ -112,17 +112,18 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
   return std::clamp<uint64_t>(kColumnBlockUnits / std::max<uint64_t>(accesses, 1), 8, most_rows);
 }
 
-// 16 on a CPU device, 8 elsewhere (a GPU wants many lanes in flight; not yet measured on
-// one). SwiftShader runs 16 faster (3 runs each, alternating, f32, 2026-12-04 evening):
-// BatchNorm eval 32x2048x7x7 NCHW / NHWC 1.21 / 1.24 times the elementwise pass with 8 rows,
-// 0.93 / 1.00 with 16, the training forward 2.59 / 2.52 against 2.15 / 1.95. On lavapipe the
-// two have traded places between sessions: 8 won on 2026-12-04 afternoon (32x2048x7x7 NCHW
-// eval 1.64-1.87 with 16, 1.17-1.23 with 8), 16 in the evening (5 runs each: f32 NCHW /
-// NHWC eval 1.31 / 1.31 with 8, 1.19 / 1.16 with 16; f16 1.75 / 1.74 and 1.52 / 1.53;
-// 8x64x56x56 NHWC f16 1.23 and 1.08), as if 16 rows' power-of-two strides met the host's
-// cache sets only in some runs. `vknorm tune` offers 8, 32 and 64 too.
+// 16 on SwiftShader (a CPU device other than lavapipe), 8 elsewhere. SwiftShader runs 16
+// faster (3 runs each, alternating, f32, 2026-12-04 evening): BatchNorm eval 32x2048x7x7
+// NCHW / NHWC 1.21 / 1.24 times the elementwise pass with 8 rows, 0.93 / 1.00 with 16, the
+// training forward 2.59 / 2.52 against 2.15 / 1.95. On lavapipe 16 is bimodal from run to
+// run: 32x2048x7x7 NCHW f32 eval 1.19 in five alternating runs, then 1.56-1.79 in the three
+// whole-bench runs right after (and 1.64-1.87 in the afternoon), where 8 held 1.28-1.34 in
+// all of them; f16 1.52 against 1.75 in the good runs. A GPU wants many lanes in flight (not
+// yet measured on one). `vknorm tune` offers the others (8, 16, 32, 64).
 uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen) {
-  return chosen ? chosen : caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 16 : 8;
+  if (chosen) return chosen;
+  const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  return cpu && caps.driver_id != VK_DRIVER_ID_MESA_LLVMPIPE ? 16 : 8;
 }
 
 namespace {

@@ -291,11 +291,12 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
-  // A lane walks 16 rows on a CPU device, 8 on a GPU: a sample of one fewer is too short,
-  // one of that many not.
-  for (const DeviceCaps* caps : {&lavapipe, &nvidia}) {
+  // A lane walks 16 rows on SwiftShader, 8 on lavapipe and a GPU: a sample of one fewer is
+  // too short, one of that many not.
+  const Capabilities swiftshader = modeled_device("SwiftShader");
+  for (const DeviceCaps* caps : {&lavapipe, &nvidia, &swiftshader}) {
     CAPTURE(caps->device_name);
-    const int64_t rows = caps == &lavapipe ? 16 : 8;
+    const int64_t rows = caps == &swiftshader ? 16 : 8;
     in.shape = {2, 64, 1, rows - 1};
     forward = plan_forward(*caps, planned(in), {.split = true});
     REQUIRE(forward.ok());
