@@ -112,6 +112,19 @@ void main() {
   if (live) {
 #if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
     mat4 m = unit_coefficients(4u * c);
+#elif defined(BATCH_STATISTICS) && BATCH_STATISTICS && defined(COLUMN_GROUP_UNITS) && COLUMN_GROUP_UNITS
+    // The channel is the column, groups of I >= 4 channels (channels-last GroupNorm): the
+    // unit's 4 channels lie in group k0, or cross into k0 + 1 at channel I - r0. Their gamma
+    // and beta are one load each (the host binds them 16-byte aligned), the statistics two
+    // groups' pairs: 6 per-lane loads instead of column_coefficients' 16.
+    uint col = 4u * c, k0 = col / pc.I, r0 = col - k0 * pc.I;
+    uint g0 = b * pc.K + k0, g1 = b * pc.K + min(k0 + 1u, pc.K - 1u);
+    bvec4 next = greaterThanEqual(uvec4(r0) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.I));
+    vec4 mean = mix(vec4(stat_mean(g0)), vec4(stat_mean(g1)), next);
+    vec4 invstd = mix(vec4(stat_invstd(g0)), vec4(stat_invstd(g1)), next);
+    vec4 gamma = has_flag(FLAG_WEIGHT) ? load4_weight(col) : vec4(1.0);
+    vec4 beta = has_flag(FLAG_BIAS) ? load4_bias(col) : vec4(0.0);
+    mat4 m = mat4(mean, invstd, gamma, beta);
 #else
     uint col = 4u * c, k0 = col / pc.I, r0 = col - k0 * pc.I;
 #if COLUMN_CHANNEL_PAIRS

@@ -297,6 +297,10 @@ void run_kinds(Context& ctx) {
       run_shapes(ctx, gn, {{2, 12, 4, 4}, {3, 12, 4, 5}}, seed);
       gn.num_groups = 6;
       run_shapes(ctx, gn, {{2, 12, 4, 4}}, seed);
+      // Groups of 6 and 8 channels (channels-last: normalize_channel_columns_units_vec4, gamma
+      // and beta four channels per load): units across two groups, and within one.
+      gn.num_groups = 2;
+      run_shapes(ctx, gn, {{2, 12, 4, 4}, {3, 16, 4, 5}}, seed);
     }
   }
   auto last_dim = [](auto& p) { p.normalized_shape = {p.shape.back()}; };

@@ -58,7 +58,8 @@ std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, u
 
 // The grid of shaders/sample_columns.glsl's lanes: the training forward's apply through
 // batch_norm_apply_columns.glsl with the batch statistics (normalize_channel_columns_vec4,
-// or its _pair_ twin where `pairs`: I >= 4 and a channel per group) and the backward's
+// or its _pair_ twin where `pairs`: I >= 4 and a channel per group, its _units_ twin where
+// `units`: I >= 4 and the channel the column) and the backward's
 // grad_input_columns_vec4. Each of the B samples' O rows of L = K * I elements (whole
 // units) with lanes of its own, `step` of its rows at a time, about column_spread_rows rows
 // per lane; at least B * L / 4 lanes, at most 2^31. `channel_per_group`: cpg == 1, else the

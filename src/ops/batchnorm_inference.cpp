@@ -209,6 +209,7 @@ KernelId without_channel_units(KernelId kernel) {
   if (kernel == KernelId::batch_norm_apply_columns_units_vec4) return KernelId::batch_norm_apply_columns_vec4;
   if (kernel == KernelId::batch_norm_apply_columns_units_cached_vec4)
     return KernelId::batch_norm_apply_columns_cached_vec4;
+  if (kernel == KernelId::normalize_channel_columns_units_vec4) return KernelId::normalize_channel_columns_vec4;
   return kernel;
 }
 
@@ -232,6 +233,7 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
   if (y > limit_y) return std::nullopt;
   ApplyVariant v;
   v.pairs = I >= 4 && channel_per_group;
+  v.units = I >= 4 && !channel_per_group;
   v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
   return v;
 }

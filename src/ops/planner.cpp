@@ -626,7 +626,8 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // The eval apply's body with the batch statistics (batch_statistics_columns).
     if (const auto variant = batch_statistics_columns(caps, p, s))
       b.offer_apply_variant(*variant, variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
-                                                     : KernelId::normalize_channel_columns_vec4);
+                                      : variant->units ? KernelId::normalize_channel_columns_units_vec4
+                                                       : KernelId::normalize_channel_columns_vec4);
   }
   return plan;
 }
@@ -778,6 +779,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
                                KernelId::normalize_vec4};
     if (row->channel_layouts)  // the split forward's apply through columns (batch_statistics_columns)
       k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4});
+    if (row->channel_layouts && row->gamma_may_vary)  // channels-last GroupNorm's groups of 4 channels or more
+      k.push_back(KernelId::normalize_channel_columns_units_vec4);
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
     if (row->gamma_may_vary && row->has_bias && plain) k.push_back(KernelId::team_forward_affine_vec4);
@@ -826,15 +829,18 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 #undef VKNORM_IS_TENSOR_FLOAT
 #undef VKNORM_IS_TENSOR_TENSOR
   // team_forward_affine[_blocks]_vec4 reads gamma and beta as units too,
-  // team_forward_weight[_blocks]_vec4 and team_backward_affine[_blocks]_vec4 gamma, batch_norm_apply_columns_units_vec4 also the running
-  // statistics (pass_for_offsets falls back to batch_norm_apply_columns_vec4 for those).
+  // team_forward_weight[_blocks]_vec4 and team_backward_affine[_blocks]_vec4 gamma,
+  // normalize_channel_columns_units_vec4 gamma and beta, batch_norm_apply_columns_units_vec4
+  // also the running statistics (pass_for_offsets falls back to the variants that read
+  // them per channel).
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_affine_blocks_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_blocks_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||
-                            pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
+                            pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
+                            pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4;
   const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
     const SlotUse& use = pass.slots[slot];

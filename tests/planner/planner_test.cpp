@@ -322,10 +322,23 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
-  gn.num_groups = 8;  // eight channels per group: the _pair_ twin needs a channel per group
+  gn.num_groups = 8;  // eight channels per group: not the _pair_ twin (a channel per group),
+  // the _units_ one (gamma and beta four channels per load, a unit in at most two groups)
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
-  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  const Pass& units = pass_of(*forward, K::normalize);
+  CHECK(units.vec4_kernel == K::normalize_channel_columns_units_vec4);
+  // gamma and beta 16-byte aligned, else the kernel that reads them per channel.
+  RoleOffsets offsets{};
+  CHECK(pass_for_offsets(units, offsets).kernel == K::normalize_channel_columns_units_vec4);
+  offsets[static_cast<size_t>(Role::bias)] = 4;
+  CHECK(pass_for_offsets(units, offsets).kernel == K::normalize_channel_columns_vec4);
+  gn.shape = {2, 12, 7, 7};  // 6 channels per group in 2 groups: units that cross groups
+  gn.num_groups = 2;
+  forward = plan_forward(nvidia, planned(gn), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_units_vec4);
+  gn.shape = {2, 64, 7, 7};
   // NCHW planes under a workgroup with several channels per group: the channel follows
   // neither the group nor the column.
   gn.layout = Layout::nchw;
@@ -792,7 +805,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 28);
+  CHECK(variants == 29);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
