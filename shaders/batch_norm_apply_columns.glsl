@@ -3,7 +3,9 @@
 // record_batch_norm_inference_apply) and normalize_channel_columns_vec4.comp (the batch
 // statistics: the training forward's apply, each sample's rows on lanes of their own:
 // sample_columns.glsl), and of their _pair_ variants (COLUMN_CHANNEL_PAIRS: planes of
-// I >= 4 elements, two channels' coefficients per unit): batch_norm_apply.comp for rows
+// I >= 4 elements, two channels' coefficients per unit) and normalize_channel_columns_units_vec4
+// (COLUMN_GROUP_UNITS: the channel the column, groups of I >= 4 channels, gamma and beta
+// four channels per load): batch_norm_apply.comp for rows
 // of whole 4-element units, every tensor 4-element aligned (the host's choice:
 // src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
