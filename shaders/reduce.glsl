@@ -61,16 +61,27 @@ vec2 team_sum2(vec2 v) {
 // AFFINE_UNITS kernels on lavapipe, src/kernels.cpp's team_block_rows): a team takes the
 // groups (b, k) .. (b + n - 1, k) together, which share k and so their elements' channels,
 // so that each unit's gamma (and beta) is loaded once for all of them. Rows per block: as
-// many as the host's grid leaves per team (team_grid in src/ops/planner.cpp), up to `most`.
-uint team_block_rows(Team t, uint most) { return clamp((group_count() + t.count - 1u) / t.count, 1u, most); }
-uint team_block_count(uint rows) { return pc.K * ((pc.B + rows - 1u) / rows); }
-uint team_row_stride() { return pc.O * pc.K * pc.I; }  // elements from group (b, k) to (b + 1, k)
-// Block j: its first group (b, k) and its rows n (at least 1).
-struct TeamBlock { uint g0, n; };
-TeamBlock team_block(uint j, uint rows) {
-  uint b0 = j / pc.K * rows;
-  return TeamBlock(b0 * pc.K + j % pc.K, min(rows, pc.B - b0));
+// many as the host's grid leaves per team (team_grid in src/ops/planner.cpp), up to
+// VKNORM_TEAM_BLOCK_ROWS. A team walks its blocks j = t.index, + t.count, ...: block j's
+// first group is g0, its rows n (at least 1), its row r the group g0 + r * K.
+struct TeamBlocks { uint j, rows, g0, n; };
+void team_blocks_locate(inout TeamBlocks blk) {
+  uint b0 = blk.j / pc.K * blk.rows;
+  blk.g0 = b0 * pc.K + blk.j % pc.K;
+  blk.n = min(blk.rows, pc.B - b0);
 }
+TeamBlocks team_blocks(Team t) {
+  uint rows = clamp((group_count() + t.count - 1u) / t.count, 1u, VKNORM_TEAM_BLOCK_ROWS);
+  TeamBlocks blk = TeamBlocks(t.index, rows, 0u, 0u);
+  team_blocks_locate(blk);
+  return blk;
+}
+bool team_blocks_more(TeamBlocks blk) { return blk.j < pc.K * ((pc.B + blk.rows - 1u) / blk.rows); }
+void team_blocks_next(inout TeamBlocks blk, Team t) {
+  blk.j += t.count;
+  team_blocks_locate(blk);
+}
+uint team_row_stride() { return pc.O * pc.K * pc.I; }  // elements from group (b, k) to (b + 1, k)
 // Whether row r of a block of n is there: true for r = 0 where the loops over r unroll, so
 // that the first row's code runs unmasked (lavapipe runs a branch no lane takes, masked).
 bool in_block(uint r, uint n) { return r == 0u || r < n; }

@@ -43,10 +43,9 @@ void main() {
   Team t = invocation_team();
   uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
-  uint rows = team_block_rows(t, MOST), row_stride = team_row_stride();
-  for (uint j = t.index; j < team_block_count(rows); j += t.count) {
-    TeamBlock block = team_block(j, rows);
-    uint g0 = block.g0, n = block.n;  // groups g0 + r * K, r < n (the team's: its lanes branch together)
+  uint row_stride = team_row_stride();
+  for (TeamBlocks blk = team_blocks(t); team_blocks_more(blk); team_blocks_next(blk, t)) {
+    uint g0 = blk.g0, n = blk.n;  // groups g0 + r * K, r < n (the team's: its lanes branch together)
     float mean[MOST], invstd[MOST];
     vec2 sums[MOST];
     [[unroll]] for (uint r = 0u; r < MOST; ++r) {

@@ -146,6 +146,10 @@ uint32_t team_workgroup_size(const Capabilities& caps) {
 uint32_t team_block_rows(const Capabilities& caps) {
   return caps.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? VKNORM_TEAM_BLOCK_ROWS : 1;
 }
+bool is_team_blocks_kernel(KernelId id) {
+  return id == KernelId::team_forward_affine_blocks_vec4 || id == KernelId::team_forward_weight_blocks_vec4 ||
+         id == KernelId::team_backward_affine_blocks_vec4;
+}
 
 const char* kernel_name(KernelId id) {
   switch (id) {

@@ -127,6 +127,8 @@ uint32_t team_workgroup_size(const Capabilities& caps);
 // 4-23% less time with blocks, SwiftShader 5-22% more. A GPU wants many teams in flight and
 // its caches serve gamma (not yet measured on one).
 uint32_t team_block_rows(const Capabilities& caps);
+// Whether `id` is one of those _blocks_ variants.
+bool is_team_blocks_kernel(KernelId id);
 
 // The workgroup size kernel `id` is specialized with on a device (one of the two above).
 uint32_t kernel_workgroup_size(const Capabilities& caps, KernelId id);

@@ -466,10 +466,7 @@ uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, u
 // 4096x1024's forward ran at 2.56x the elementwise pass, and at 1.69x with its two loads of
 // gamma and beta per unit taken out.
 uint64_t vec4_team_block_rows(const DeviceCaps& caps, KernelId vec4_kernel) {
-  const bool blocks = vec4_kernel == KernelId::team_forward_affine_blocks_vec4 ||
-                      vec4_kernel == KernelId::team_forward_weight_blocks_vec4 ||
-                      vec4_kernel == KernelId::team_backward_affine_blocks_vec4;
-  return blocks ? team_block_rows(caps) : 1;
+  return is_team_blocks_kernel(vec4_kernel) ? team_block_rows(caps) : 1;
 }
 uint32_t partial_grid_x(const Strategy& s) { return s.columns ? s.column_chunks : s.chunks; }
 uint32_t partial_grid_y(const DeviceCaps& caps, const Strategy& s, uint64_t groups) {
@@ -836,9 +833,7 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
-                            pass.vec4_kernel == KernelId::team_forward_affine_blocks_vec4 ||
-                            pass.vec4_kernel == KernelId::team_forward_weight_blocks_vec4 ||
-                            pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||
+                            is_team_blocks_kernel(pass.vec4_kernel) ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
                             pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4;
   const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
