@@ -80,16 +80,50 @@ mat4 unit_coefficients(uint k) {
 }
 #endif
 
+#if defined(WIDE_UNITS) && WIDE_UNITS
+#if defined(BATCH_STATISTICS) && BATCH_STATISTICS
+#error "the _wide_ kernels apply the running statistics or cached coefficients only"
+#endif
+// The _wide_ variants (WIDE_UNITS: float16, 8 halves per access, vec4.glsl): a unit is 8
+// elements, its coefficients two mat4s.
+const uint UNIT = 8u;
+struct UnitCoefficients { mat4 lo, hi; };
+void apply_at(uint e, UnitCoefficients m, bool residual, bool relu) {
+  Wide x = load8_x(e);
+  Wide y = Wide(apply_unit(x.lo, m.lo), apply_unit(x.hi, m.hi));
+  if (residual) {
+    Wide side = load8_side(e);
+    y.lo += side.lo;
+    y.hi += side.hi;
+  }
+  store8_out(e, relu ? Wide(max(y.lo, vec4(0.0)), max(y.hi, vec4(0.0))) : y);
+}
+#else
+const uint UNIT = 4u;
+#define UnitCoefficients mat4
+void apply_at(uint e, mat4 m, bool residual, bool relu) {
+  vec4 y = apply_unit(load4_x(e), m);
+  if (residual) y += load4_side(e);
+  store4_out(e, relu ? max(y, vec4(0.0)) : y);
+}
+#endif
+
+// Elements j .. j + 3 of a unit that starts r0 elements into channel k0 (coefficients
+// first_k) and may cross into k0 + 1 (second_k) at element I - r0 (the _pair_ variants).
+mat4 pair_coefficients(vec4 first_k, vec4 second_k, uint r0, uint j) {
+  bvec4 next = greaterThanEqual(uvec4(r0 + j) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.I));
+  return transpose(mat4(next.x ? second_k : first_k, next.y ? second_k : first_k, next.z ? second_k : first_k,
+                        next.w ? second_k : first_k));
+}
+
 // Rows first_row, first_row + row_step, .. below end_row of column unit c. `residual` is a
 // constant at each call: the loop without it reads no residual, even masked.
-void walk_column(uint c, uint first_row, uint end_row, uint row_step, mat4 m, bool residual) {
+void walk_column(uint c, uint first_row, uint end_row, uint row_step, UnitCoefficients m, bool residual) {
   bool relu = has_flag(FLAG_RELU);
   uint L = pc.K * pc.I;
-  uint e = first_row * L + 4u * c, e_step = row_step * L;
+  uint e = first_row * L + UNIT * c, e_step = row_step * L;
   for (uint r = first_row; r < end_row; r += row_step) {
-    vec4 y = apply_unit(load4_x(e), m);
-    if (residual) y += load4_side(e);
-    store4_out(e, relu ? max(y, vec4(0.0)) : y);
+    apply_at(e, m, residual, relu);
     e += e_step;
   }
 }
@@ -104,15 +138,24 @@ void main() {
   // The running statistics or cached coefficients hold for every row: the grid's lanes
   // cover `step` rows. The host keeps the lanes below 2^32 and a multiple of Lu, or at
   // least R * Lu (a lane per unit: row_step >= R then).
-  uint wg = gl_WorkGroupSize.x, Lu = pc.K * pc.I / 4u;
+  uint wg = gl_WorkGroupSize.x, Lu = pc.K * pc.I / UNIT;
   uint lanes = gl_NumWorkGroups.x * gl_NumWorkGroups.y * wg;
   uint v = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * wg + gl_LocalInvocationID.x;
-  uint b = 0u, end_row = element_count() / (4u * Lu);
+  uint b = 0u, end_row = element_count() / (UNIT * Lu);
   uint first_row = v / Lu, c = v - first_row * Lu, row_step = lanes / Lu;
   bool live = first_row < end_row;
 #endif
   if (live) {
-#if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
+#if defined(WIDE_UNITS) && WIDE_UNITS && COLUMN_CHANNEL_UNITS
+    UnitCoefficients m = UnitCoefficients(unit_coefficients(8u * c), unit_coefficients(8u * c + 4u));
+#elif defined(WIDE_UNITS) && WIDE_UNITS
+    // COLUMN_CHANNEL_PAIRS with I >= 8 (the host's choice): a unit's 8 elements lie in two
+    // channels at most.
+    uint col = 8u * c, k0 = col / pc.I, r0 = col - k0 * pc.I;
+    vec4 first_k = column_coefficients(b, k0, col), second_k = column_coefficients(b, min(k0 + 1u, pc.K - 1u), col);
+    UnitCoefficients m =
+        UnitCoefficients(pair_coefficients(first_k, second_k, r0, 0u), pair_coefficients(first_k, second_k, r0, 4u));
+#elif defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
     mat4 m = unit_coefficients(4u * c);
 #elif defined(BATCH_STATISTICS) && BATCH_STATISTICS && defined(COLUMN_GROUP_UNITS) && COLUMN_GROUP_UNITS
     // The channel is the column, groups of I >= 4 channels (channels-last GroupNorm): the
@@ -135,9 +178,7 @@ void main() {
     // it (each a per-lane load of four values on lavapipe). The clamp keeps the last
     // channel's units, which never cross, inside the buffers.
     vec4 first_k = column_coefficients(b, k0, col), second_k = column_coefficients(b, min(k0 + 1u, pc.K - 1u), col);
-    bvec4 next = greaterThanEqual(uvec4(r0) + uvec4(0u, 1u, 2u, 3u), uvec4(pc.I));
-    mat4 m = transpose(mat4(next.x ? second_k : first_k, next.y ? second_k : first_k,
-                            next.z ? second_k : first_k, next.w ? second_k : first_k));
+    mat4 m = pair_coefficients(first_k, second_k, r0, 0u);
 #else
     mat4 m = transpose(mat4(column_coefficients(b, k0, col), column_coefficients(b, k0 + spans(r0 + 1u), col + 1u),
                             column_coefficients(b, k0 + spans(r0 + 2u), col + 2u),

@@ -63,3 +63,39 @@ vec4 epilogue4(uint e, vec4 y) {
   if (has_flag(FLAG_RELU)) y = max(y, vec4(0.0));
   return y;
 }
+
+// Eight elements per access, for the _wide_ kernels (batch_norm_apply_columns.glsl with
+// WIDE_UNITS), whose host binds their tensors 16-byte aligned: float16's eight halves as
+// one uvec4 of packed words, with or without 16-bit storage (16 bytes per load and store,
+// as float32's vec4, where f16vec4 moves 8: on lavapipe every load is a loop over the
+// lanes, and the bench's f16vec4 reference lost to its uvec4 one by 1.1-2.4x); float32 as
+// two vec4.
+#if defined(WIDE_UNITS) && WIDE_UNITS
+struct Wide { vec4 lo, hi; };
+#if DTYPE_F16 || DTYPE_F16_PACKED
+#define VKNORM_SLOT_WIDE_TENSOR(binding_, Name, name) \
+  layout(std430, set = 0, binding = binding_) buffer Slot##Name##Wide { uvec4 data[]; } slot8_##name;
+#define VKNORM_SLOT_WIDE_FLOAT(binding_, Name, name)
+#define VKNORM_SLOT_WIDE(binding_, Name, name, element) VKNORM_SLOT_WIDE_##element(binding_, Name, name)
+VKNORM_SLOTS(VKNORM_SLOT_WIDE)
+Wide from_wide(uvec4 u) {
+  return Wide(vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)), vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w)));
+}
+uvec4 to_wide(Wide v) {
+  return uvec4(packHalf2x16(v.lo.xy), packHalf2x16(v.lo.zw), packHalf2x16(v.hi.xy), packHalf2x16(v.hi.zw));
+}
+// e: the first of the eight elements, a multiple of 8.
+#define VKNORM_TENSOR_LOAD8(name) \
+  Wide load8_##name(uint e) { return from_wide(slot8_##name.data[(name##_base() + e) >> 3u]); }
+#define VKNORM_TENSOR_STORE8(name) \
+  void store8_##name(uint e, Wide v) { slot8_##name.data[(name##_base() + e) >> 3u] = to_wide(v); }
+#else
+#define VKNORM_TENSOR_LOAD8(name) \
+  Wide load8_##name(uint e) { return Wide(load4_##name(e), load4_##name(e + 4u)); }
+#define VKNORM_TENSOR_STORE8(name) \
+  void store8_##name(uint e, Wide v) { store4_##name(e, v.lo); store4_##name(e + 4u, v.hi); }
+#endif
+VKNORM_TENSOR_LOAD8(x)
+VKNORM_TENSOR_LOAD8(side)
+VKNORM_TENSOR_STORE8(out)
+#endif

@@ -124,6 +124,10 @@ KernelId base_kernel(KernelId id) {
     case KernelId::batch_norm_apply_columns_pair_cached_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_columns_units_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_columns_units_cached_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_columns_pair_wide_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_columns_pair_cached_wide_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_columns_units_wide_vec4: return KernelId::batch_norm_apply;
+    case KernelId::batch_norm_apply_columns_units_cached_wide_vec4: return KernelId::batch_norm_apply;
     case KernelId::normalize_channel_columns_vec4: return KernelId::normalize;
     case KernelId::normalize_channel_columns_pair_vec4: return KernelId::normalize;
     case KernelId::normalize_channel_columns_units_vec4: return KernelId::normalize;

@@ -33,14 +33,14 @@ struct InferenceCase {
   DType dtype = DType::f32;
   bool affine = true;
   Epilogue epilogue;
-  uint64_t misalign = 0;  // elements added to every tensor offset (1: the scalar path)
+  uint64_t misalign = 0;  // words of 4 bytes added to every tensor offset (1: the scalar path)
 };
 
 std::string describe(const InferenceCase& c) {
   return shape_name(c.shape) + (c.layout == Layout::nhwc ? " nhwc " : " nchw ") +
          (c.dtype == DType::f16 ? "f16" : "f32") + (c.affine ? " affine" : " no-affine") +
          (c.epilogue.residual ? " +residual" : "") + (c.epilogue.relu ? " relu" : "") +
-         (c.misalign ? " misaligned" : "");
+         (c.misalign ? " moved " + std::to_string(4 * c.misalign) + " bytes" : "");
 }
 
 // (N, C, S) logical order -> the storage order of `layout`.
@@ -102,10 +102,12 @@ void run_case(Context& ctx, const InferenceCase& c, uint32_t seed) {
   for (float& v : var) v = 0.05f + v * v;
   const auto w = random_vector(C, rng, 1.0f, 0.5f), b = random_vector(C, rng, 0.0f, 0.5f);
 
-  // Tensor offsets: multiples of 4 elements (the 128-bit path), or moved by c.misalign
-  // (in elements of 4 bytes: f16 moves by 2, which still breaks the 4-element alignment).
+  // Tensor offsets: multiples of 16 bytes (the 128-bit path; float16's _wide_ kernels), or
+  // moved by c.misalign words of 4 bytes: 1 breaks the 4-element alignment in both dtypes
+  // (the scalar path), 2 moves float16 by 4 elements, 8 bytes (the _wide_ kernels' 4-element
+  // twins) and float32 by 2 (scalar).
   const uint64_t eb = c.dtype == DType::f16 ? 2 : 4, shift = c.misalign * (4 / eb);
-  const uint64_t stride = (n + 8) / 4 * 4 + 8;
+  const uint64_t stride = (n + 8) / 8 * 8 + 8;
   Layout4 at{shift, stride + shift, 2 * stride + shift, 3 * stride + shift};
   auto made = ctx.create_buffer(std::max<uint64_t>(4, (4 * stride + 8) * eb));
   REQUIRE_MESSAGE(made.ok(), made.status().message());
@@ -212,14 +214,18 @@ std::vector<InferenceCase> cases() {
   // C not a multiple of 4 and odd spatial sizes (scalar rows), C and S multiples of 4
   // (128-bit rows), a BatchNorm1d (N, C), planes longer than a workgroup, planes split in
   // parts (1x2x64x164: too few planes for one workgroup each).
-  const std::vector<std::vector<int64_t>> shapes = {{2, 5, 3, 3}, {3, 8, 4, 4},    {2, 6, 2, 3},   {4, 7},
-                                                    {5, 12},      {1, 4, 40, 33}, {2, 12, 24, 24}, {1, 2, 64, 164}};
+  // parts (1x2x64x164: too few planes for one workgroup each); 24 channels of 15 (float16's
+  // 8-element units across two planes, or three per channels-last row).
+  const std::vector<std::vector<int64_t>> shapes = {{2, 5, 3, 3},   {3, 8, 4, 4},    {2, 6, 2, 3},
+                                                    {4, 7},         {5, 12},         {1, 4, 40, 33},
+                                                    {2, 12, 24, 24}, {1, 2, 64, 164}, {2, 24, 3, 5}};
   for (const auto& shape : shapes)
     for (Layout layout : {Layout::nchw, Layout::nhwc})
       for (DType dtype : {DType::f32, DType::f16}) {
         out.push_back({shape, layout, dtype, true, {}, 0});
         out.push_back({shape, layout, dtype, false, {true, true}, 0});
         out.push_back({shape, layout, dtype, true, {true, true}, 1});
+        if (dtype == DType::f16) out.push_back({shape, layout, dtype, true, {false, true}, 2});
       }
   return out;
 }

@@ -324,25 +324,28 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CAPTURE(shift);
       OwnContext ctx({.descriptor_path = test_descriptor_path()});
       // Eval: the forward is batch_norm_apply_columns_pair_vec4 (rows of 128 elements,
-      // planes of 16: a unit in at most two channels) or batch_norm_apply; the backward's
-      // elementwise pass grad_input or, through the same columns, grad_input_columns_vec4.
+      // planes of 16: a unit in at most two channels), in float16 its _wide_ twin (8 halves
+      // per access), or batch_norm_apply; the backward's elementwise pass grad_input or,
+      // through the same columns, grad_input_columns_vec4.
+      const bool wide = dtype == DType::f16 && shift == 0;
       BatchNormParams p;
       p.shape = {2, 8, 4, 4};
       p.training = false;
       p.dtype = dtype;
       run_forward_backward(*ctx, p, shift, 7);
       const KernelCache& kernels = state_of(*ctx).kernels;
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype) == (shift == 0 && !wide));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_wide_vec4, dtype) == wide);
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::grad_input_columns_vec4, dtype) == (shift == 0));
       CHECK(!kernels.created(KernelId::grad_input_vec4, dtype));
       CHECK(kernels.created(KernelId::grad_input, dtype) == (shift != 0));
       // Planes of 256 units: batch_norm_apply_vec4 where the offsets allow (planes of 4 units, as
-      // 4x4 above, take the columns kernel).
+      // 4x4 above, take the columns kernel); float16 takes the _wide_ columns.
       p.shape = {2, 3, 32, 32};
       run_forward_backward(*ctx, p, shift, 7);
-      CHECK(kernels.created(KernelId::batch_norm_apply_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::batch_norm_apply_vec4, dtype) == (shift == 0 && !wide));
       // Training, split: the apply pass is normalize or normalize_vec4.
       p.training = true;
       p.track_running_stats = false;  // run_forward_backward gives running buffers to eval only
@@ -366,13 +369,28 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       eval_nhwc.track_running_stats = true;
       eval_nhwc.shape = {2, 8, 4, 4};
       run_forward_backward(*ctx, eval_nhwc, shift, 15);
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype) == (shift == 0 && !wide));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype) == wide);
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
+      if (wide) {
+        // Float16 tensors 8 bytes past 16-byte alignment: the _wide_ kernels' 4-element twins.
+        OwnContext narrow({.descriptor_path = test_descriptor_path()});
+        BatchNormParams eval_nchw = eval_nhwc;
+        eval_nchw.layout = Layout::nchw;
+        run_forward_backward(*narrow, eval_nchw, 8, 19);
+        run_forward_backward(*narrow, eval_nhwc, 8, 20);
+        const KernelCache& twins = state_of(*narrow).kernels;
+        CHECK(twins.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype));
+        CHECK(twins.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
+        CHECK(!twins.created(KernelId::batch_norm_apply_columns_pair_wide_vec4, dtype));
+        CHECK(!twins.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype));
+      }
       run_forward_backward(*ctx, eval_nhwc, shift, 16, true, 4);
       CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
       OwnContext stats_shifted({.descriptor_path = test_descriptor_path()});
       run_forward_backward(*stats_shifted, eval_nhwc, shift, 18, true, 0, OnChipKernel::automatic, 4);
       CHECK(!state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
+      CHECK(!state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype));
       CHECK(state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
       eval_nhwc.affine = false;
       OwnContext plain({.descriptor_path = test_descriptor_path()});

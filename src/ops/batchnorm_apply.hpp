@@ -40,8 +40,11 @@ uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen = 0);
 //    is four adjacent channels, whose inputs the _units_ kernels read four per load (the
 //    eval forward's only with a weight and a bias: kernel()'s `affine`);
 //  - else nullopt: batch_norm_apply itself.
+// `wide`: `half` was asked for (float16 tensors 16-byte aligned) and a unit of 8 elements
+// spans at most two channels or is 8 adjacent ones: the _pair_ and _units_ kernels' _wide_
+// twins, 8 elements per access, on the grid of the 4-element kernels for twice the rows.
 struct ApplyVariant {
-  bool planes = false, pairs = false, units = false;
+  bool planes = false, pairs = false, units = false, wide = false;
   ApplyGrid grid;
   uint32_t chunks = 1, chunk_size = 0;
   // The kernel: from the running statistics (the eval forward; `affine`: with a weight and
@@ -52,9 +55,12 @@ struct ApplyVariant {
 // The kernel a _units_ variant falls back to where the per-channel buffers it reads as
 // units are not 16-byte aligned (the tensors are); any other kernel: itself.
 KernelId without_channel_units(KernelId kernel);
-// `rows`: column_spread_rows's `chosen`.
+// A _wide_ kernel's 4-element twin, for tensors at multiples of 4 elements but not of 16
+// bytes (the twin runs on the wide kernel's grid); any other kernel: itself.
+KernelId without_wide_units(KernelId kernel);
+// `rows`: column_spread_rows's `chosen`; `half`: see ApplyVariant's `wide`.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                     uint64_t I, uint64_t rows = 0);
+                                                     uint64_t I, uint64_t rows = 0, bool half = false);
 
 // The grid of shaders/sample_columns.glsl's lanes: the training forward's apply through
 // batch_norm_apply_columns.glsl with the batch statistics (normalize_channel_columns_vec4,

@@ -135,14 +135,21 @@ namespace {
 // allows fewer), and where q alone is too many for x, a lane per unit (one row each) or,
 // past the grid's limits, nullopt: batch_norm_apply. At most 2^31 lanes, so that the
 // shader's indices stay in 32 bits.
+//
+// `half` (float16 tensors, 16-byte aligned): the _wide_ kernels where a unit of 8 elements
+// spans at most two channels (I >= 8) or is 8 adjacent ones (I == 1). Their grid is the
+// 4-element one for twice the rows (its lanes are whole rows of 8-element units too, and
+// each walks half the rows with twice the elements), so that the 4-element twins
+// (without_wide_units) run on it where the offsets ask for them.
 std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I,
-                                            uint64_t chosen_rows) {
+                                            uint64_t chosen_rows, bool half) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
   if (L == 0 || L % 4 != 0 || elements == 0 || wg == 0) return std::nullopt;
   const uint64_t units = L / 4, R = elements / L, total = units * R;
   const uint64_t q = units / std::gcd(wg, units);
-  const uint64_t rows = column_spread_rows(caps, chosen_rows);
+  const bool wide = half && L % 8 == 0 && (I >= 8 || I == 1);
+  const uint64_t rows = column_spread_rows(caps, chosen_rows) * (wide ? 2 : 1);
   const uint64_t step = (R + rows - 1) / rows;
   uint64_t groups = (step * units + wg - 1) / wg;
   groups = (groups + q - 1) / q * q;
@@ -162,6 +169,7 @@ std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t e
   ApplyVariant v;
   v.pairs = I >= 4;
   v.units = I == 1;
+  v.wide = wide;
   v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
   return v;
 }
@@ -197,20 +205,40 @@ std::optional<ApplyVariant> planes_variant(const Capabilities& caps, uint64_t el
 }  // namespace
 
 KernelId ApplyVariant::kernel(bool cached, bool affine) const {
-  if (planes) return cached ? KernelId::batch_norm_apply_cached_vec4 : KernelId::batch_norm_apply_vec4;
-  if (units && cached) return KernelId::batch_norm_apply_columns_units_cached_vec4;
-  if (units && affine) return KernelId::batch_norm_apply_columns_units_vec4;
-  if (pairs)
-    return cached ? KernelId::batch_norm_apply_columns_pair_cached_vec4 : KernelId::batch_norm_apply_columns_pair_vec4;
-  return cached ? KernelId::batch_norm_apply_columns_cached_vec4 : KernelId::batch_norm_apply_columns_vec4;
+  using K = KernelId;
+  if (planes) return cached ? K::batch_norm_apply_cached_vec4 : K::batch_norm_apply_vec4;
+  if (units && cached)
+    return wide ? K::batch_norm_apply_columns_units_cached_wide_vec4 : K::batch_norm_apply_columns_units_cached_vec4;
+  if (units && affine)
+    return wide ? K::batch_norm_apply_columns_units_wide_vec4 : K::batch_norm_apply_columns_units_vec4;
+  if (pairs && wide)
+    return cached ? K::batch_norm_apply_columns_pair_cached_wide_vec4 : K::batch_norm_apply_columns_pair_wide_vec4;
+  if (pairs) return cached ? K::batch_norm_apply_columns_pair_cached_vec4 : K::batch_norm_apply_columns_pair_vec4;
+  return cached ? K::batch_norm_apply_columns_cached_vec4 : K::batch_norm_apply_columns_vec4;
 }
 
 KernelId without_channel_units(KernelId kernel) {
-  if (kernel == KernelId::batch_norm_apply_columns_units_vec4) return KernelId::batch_norm_apply_columns_vec4;
-  if (kernel == KernelId::batch_norm_apply_columns_units_cached_vec4)
-    return KernelId::batch_norm_apply_columns_cached_vec4;
-  if (kernel == KernelId::normalize_channel_columns_units_vec4) return KernelId::normalize_channel_columns_vec4;
-  return kernel;
+  switch (kernel) {
+    case KernelId::batch_norm_apply_columns_units_vec4:
+    case KernelId::batch_norm_apply_columns_units_wide_vec4: return KernelId::batch_norm_apply_columns_vec4;
+    case KernelId::batch_norm_apply_columns_units_cached_vec4:
+    case KernelId::batch_norm_apply_columns_units_cached_wide_vec4:
+      return KernelId::batch_norm_apply_columns_cached_vec4;
+    case KernelId::normalize_channel_columns_units_vec4: return KernelId::normalize_channel_columns_vec4;
+    default: return kernel;
+  }
+}
+
+KernelId without_wide_units(KernelId kernel) {
+  switch (kernel) {
+    case KernelId::batch_norm_apply_columns_pair_wide_vec4: return KernelId::batch_norm_apply_columns_pair_vec4;
+    case KernelId::batch_norm_apply_columns_pair_cached_wide_vec4:
+      return KernelId::batch_norm_apply_columns_pair_cached_vec4;
+    case KernelId::batch_norm_apply_columns_units_wide_vec4: return KernelId::batch_norm_apply_columns_units_vec4;
+    case KernelId::batch_norm_apply_columns_units_cached_wide_vec4:
+      return KernelId::batch_norm_apply_columns_units_cached_vec4;
+    default: return kernel;
+  }
 }
 
 std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities& caps, uint64_t B, uint64_t O,
@@ -238,10 +266,15 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
   return v;
 }
 
+// Float16's _wide_ columns come before the planes: on lavapipe (eval, 3 runs each,
+// alternating, 2026-12-04 night) 8x64x56x56 NCHW ran at 1.00 times the elementwise pass
+// through the planes, 0.87 through wide columns; 8x256x14x14 NCHW 1.19 and 0.86.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                     uint64_t I, uint64_t rows) {
+                                                     uint64_t I, uint64_t rows, bool half) {
+  if (half)
+    if (auto columns = columns_variant(caps, elements, K, I, rows, half); columns && columns->wide) return columns;
   if (auto planes = planes_variant(caps, elements, K, I)) return planes;
-  return columns_variant(caps, elements, K, I, rows);
+  return columns_variant(caps, elements, K, I, rows, half);
 }
 
 Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
@@ -319,16 +352,20 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   // The eval forward's choice (planner.cpp), with the variants that read cached
   // coefficients: a 4-element variant where every tensor starts at a multiple of 4
   // elements and the shape has one, its rows per invocation tuned as the eval forward's.
-  const uint64_t unit_bytes = 4 * uint64_t{element_bytes(params.dtype)};
-  const bool aligned = buffers.x.offset % unit_bytes == 0 && buffers.y.offset % unit_bytes == 0 &&
-                       (!params.epilogue.residual || buffers.residual.offset % unit_bytes == 0);
+  // Float16 16-byte aligned: the _wide_ kernels where the shape has one.
+  const auto aligned_to = [&](uint64_t bytes) {
+    return buffers.x.offset % bytes == 0 && buffers.y.offset % bytes == 0 &&
+           (!params.epilogue.residual || buffers.residual.offset % bytes == 0);
+  };
+  const bool aligned = aligned_to(4 * uint64_t{element_bytes(params.dtype)});
+  const bool half = params.dtype == DType::f16 && aligned_to(16);
   // (The plan, which checks the params again, only where a cache could hold a choice: this
   // call runs every frame.)
   const TuningCache& tuning = impl_of(recorder).state->tuning;
   uint32_t rows = 0;
   if (!tuning.empty())
     if (const auto eval = plan_norm(params)) rows = tuned_choice(tuning, *eval, Direction::forward).rows_per_invocation;
-  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows) : std::nullopt) {
+  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows, half) : std::nullopt) {
     push.chunks = variant->chunks;
     push.chunk_size = variant->chunk_size;
     // The _units_ kernel reads the coefficients as units: they must start 16-byte aligned.

@@ -572,8 +572,11 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
       // segment of a plane; else rows of whole units, an invocation per column.
-      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows))
-        b.offer_apply_variant(*variant, variant->kernel(false, p.has_weight && p.has_bias));
+      // Float16: the _wide_ kernels where there is one (channels-last without a weight and a
+      // bias has none: its apply reads the statistics per channel).
+      const bool affine = p.has_weight && p.has_bias, half = p.dtype == DType::f16 && (affine || p.I != 1);
+      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows, half))
+        b.offer_apply_variant(*variant, variant->kernel(false, affine));
     }
     return plan;
   }
@@ -791,14 +794,17 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
     if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_apply, KernelId::batch_norm_apply_vec4,
                          KernelId::batch_norm_apply_columns_vec4, KernelId::batch_norm_apply_columns_pair_vec4,
-                         KernelId::batch_norm_apply_columns_units_vec4});
+                         KernelId::batch_norm_apply_columns_units_vec4, KernelId::batch_norm_apply_columns_pair_wide_vec4,
+                         KernelId::batch_norm_apply_columns_units_wide_vec4});
     // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
     // coefficients' own pass and the apply's cached variants, which no norm plan has.
     if (kind == Norm::batch_norm)
       k.insert(k.end(), {KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
                          KernelId::batch_norm_apply_columns_cached_vec4,
                          KernelId::batch_norm_apply_columns_pair_cached_vec4,
-                         KernelId::batch_norm_apply_columns_units_cached_vec4});
+                         KernelId::batch_norm_apply_columns_units_cached_vec4,
+                         KernelId::batch_norm_apply_columns_pair_cached_wide_vec4,
+                         KernelId::batch_norm_apply_columns_units_cached_wide_vec4});
     return k;
   }
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
@@ -835,14 +841,19 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
                             is_team_blocks_kernel(pass.vec4_kernel) ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
+                            pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4 ||
                             pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4;
-  const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4;
+  const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
+                           pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4;
+  // The _wide_ kernels' tensors in 16-byte units whatever the dtype.
+  const bool wide = without_wide_units(pass.vec4_kernel) != pass.vec4_kernel;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
     const SlotUse& use = pass.slots[slot];
     const bool units = kTensorSlot[slot] || (affine_units && (slot == kSlotWeight || slot == kSlotBias)) ||
                        (stats_units && (slot == kSlotMean || slot == kSlotStat));
     if (!units || use.role == Role::none) continue;
-    if (offsets[static_cast<size_t>(use.role)] % (4 * uint64_t{use.element_bytes}) != 0) return false;
+    const uint64_t unit_bytes = wide && kTensorSlot[slot] ? 16 : 4 * uint64_t{use.element_bytes};
+    if (offsets[static_cast<size_t>(use.role)] % unit_bytes != 0) return false;
   }
   return true;
 }
@@ -850,10 +861,13 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets) {
   if (pass.vec4_kernel == KernelId::count_) return pass;
   if (!tensors_vec4_aligned(pass, offsets)) {
-    // The tensors aligned, the per-channel buffers not: the variant that reads those per channel.
-    Pass per_channel = pass;
-    per_channel.vec4_kernel = without_channel_units(pass.vec4_kernel);
-    return per_channel.vec4_kernel != pass.vec4_kernel ? pass_for_offsets(per_channel, offsets) : pass;
+    // A _wide_ kernel's 4-element twin (its tensors at multiples of 4 elements, not of 16
+    // bytes, or per-channel buffers off); then, the tensors aligned, the per-channel buffers
+    // not: the variant that reads those per channel.
+    Pass narrower = pass;
+    narrower.vec4_kernel = without_wide_units(pass.vec4_kernel);
+    if (narrower.vec4_kernel == pass.vec4_kernel) narrower.vec4_kernel = without_channel_units(pass.vec4_kernel);
+    return narrower.vec4_kernel != pass.vec4_kernel ? pass_for_offsets(narrower, offsets) : pass;
   }
   Pass vec4 = pass;
   vec4.kernel = pass.vec4_kernel;

@@ -76,13 +76,15 @@ using RoleOffsets = std::array<uint64_t, kRoleCount>;
 // float16): then each is 4-element aligned where it is bound, whatever the device's
 // minStorageBufferOffsetAlignment. For team_forward_affine_vec4, team_forward_weight_vec4
 // and team_backward_affine_vec4 (and their _blocks_ variants), the weight and bias slots too (16 bytes; where bound); for
-// batch_norm_apply_columns_units_vec4 also the running statistics' slots.
+// batch_norm_apply_columns_units_vec4 also the running statistics' slots. The _wide_
+// kernels (8 elements per access) need their tensors at multiples of 16 bytes.
 bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets);
 
 // The pass as the recorder runs it with its buffers at `offsets`: its vec4 variant where
-// it has one and tensors_vec4_aligned; where only the per-channel buffers of a _units_
-// variant are off, that variant's per-channel twin (without_channel_units); else `pass`
-// unchanged.
+// it has one and tensors_vec4_aligned; else a _wide_ variant's 4-element twin
+// (without_wide_units), or where only the per-channel buffers of a _units_ variant are
+// off, that variant's per-channel twin (without_channel_units), where those are aligned;
+// else `pass` unchanged.
 Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets);
 
 // Where each kind of record sits in the workspace, in floats from its start (0 floats:

@@ -805,7 +805,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 29);
+  CHECK(variants == 33);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -820,8 +820,10 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
     const std::vector<KernelId> candidates = candidate_kernels(c.kind, forward ? Direction::forward : Direction::backward);
     for (const Pass& pass : plan.value())
       // The recorder may run any of these: the vec4 variant's per-channel fallback where only
-      // the per-channel buffers are not aligned (pass_for_offsets).
-      for (KernelId id : {pass.kernel, pass.vec4_kernel, without_channel_units(pass.vec4_kernel)}) {
+      // the per-channel buffers are not aligned, a _wide_ one's 4-element twin where the
+      // tensors are not 16-byte aligned (pass_for_offsets).
+      for (KernelId id : {pass.kernel, pass.vec4_kernel, without_channel_units(pass.vec4_kernel),
+                          without_wide_units(pass.vec4_kernel)}) {
         if (id == KernelId::count_) continue;  // no vec4 variant
         used[std::make_pair(c.kind, forward)].insert(id);
         CHECK_MESSAGE(std::find(candidates.begin(), candidates.end(), id) != candidates.end(),
@@ -844,7 +846,9 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
         in_plans.insert({KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
                          KernelId::batch_norm_apply_columns_cached_vec4,
                          KernelId::batch_norm_apply_columns_pair_cached_vec4,
-                         KernelId::batch_norm_apply_columns_units_cached_vec4});
+                         KernelId::batch_norm_apply_columns_units_cached_vec4,
+                         KernelId::batch_norm_apply_columns_pair_cached_wide_vec4,
+                         KernelId::batch_norm_apply_columns_units_cached_wide_vec4});
       CHECK(distinct.size() == candidates.size());
       CHECK_MESSAGE(distinct == in_plans, "candidates " << names(candidates) << "; used by some plan: "
                                                         << names(std::vector<KernelId>(in_plans.begin(), in_plans.end())));
