@@ -147,9 +147,9 @@ uint32_t team_workgroup_size(const Capabilities& caps) {
   return std::min(wg, 8 * std::max(1u, caps.subgroup_size));
 }
 
-uint32_t team_block_rows(const Capabilities& caps) {
-  return caps.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? VKNORM_TEAM_BLOCK_ROWS : 1;
-}
+bool loads_loop_over_lanes(const Capabilities& caps) { return caps.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE; }
+
+uint32_t team_block_rows(const Capabilities& caps) { return loads_loop_over_lanes(caps) ? VKNORM_TEAM_BLOCK_ROWS : 1; }
 bool is_team_blocks_kernel(KernelId id) {
   return id == KernelId::team_forward_affine_blocks_vec4 || id == KernelId::team_forward_weight_blocks_vec4 ||
          id == KernelId::team_backward_affine_blocks_vec4;

@@ -124,9 +124,13 @@ uint32_t workgroup_size_for(const Capabilities& caps);
 // elsewhere workgroup_size_for.
 uint32_t team_workgroup_size(const Capabilities& caps);
 
-// Groups per team block (shaders/reduce.glsl: team blocks): VKNORM_TEAM_BLOCK_ROWS on
-// lavapipe (the driver, VK_DRIVER_ID_MESA_LLVMPIPE), whose loads are each a loop over the
-// lanes, where the team kernels whose gamma varies by unit take their _blocks_ variants;
+// Whether each buffer load whose address differs per lane is a loop over the lanes, so that
+// the count of load instructions is what a kernel costs: lavapipe (the driver,
+// VK_DRIVER_ID_MESA_LLVMPIPE). Rules that trade other work for fewer loads key on this.
+bool loads_loop_over_lanes(const Capabilities& caps);
+
+// Groups per team block (shaders/reduce.glsl: team blocks): VKNORM_TEAM_BLOCK_ROWS where
+// loads_loop_over_lanes (lavapipe), where the team kernels whose gamma varies by unit take their _blocks_ variants;
 // elsewhere 1. Measured (f32, LayerNorm 512x768 and 4096x1024, RMSNorm 2048x4096, forward
 // and backward, medians of 3-4 runs, alternating): lavapipe at 256 and 128-bit vectors took
 // 4-23% less time with blocks, SwiftShader 5-22% more. A GPU wants many teams in flight and

@@ -59,7 +59,7 @@ struct StrategyChoice {
   // Rows each invocation of an elementwise pass walks over one column: BatchNorm's apply
   // over whole 4-element rows (eval, cached coefficients, and the training forward's
   // channels-last apply), its rows spread a grid's step apart, 0: the planner's 16 on a CPU
-  // device, 8 elsewhere; and as one block of consecutive rows, the apply of a training
+  // device other than lavapipe, 8 elsewhere; and as one block of consecutive rows, the apply of a training
   // forward and grad_input over vector rows (channels-last tensors, LayerNorm and RMSNorm
   // rows), 0: 8 on a GPU, on a CPU device up to 32 while a block stays within about 8192
   // 4-element units. Candidates: 8, 16, 32 and 64, for calls without batch statistics (eval,

@@ -266,12 +266,18 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
   return v;
 }
 
-// Float16's _wide_ columns come before the planes: on lavapipe (eval, 3 runs each,
-// alternating, 2026-12-04 night) 8x64x56x56 NCHW ran at 1.00 times the elementwise pass
-// through the planes, 0.87 through wide columns; 8x256x14x14 NCHW 1.19 and 0.86.
+// Float16's _wide_ columns come before the planes where loads_loop_over_lanes (the planes
+// kernel reads 4 halves per load) and the tensor has rows enough for a lane's walk at the
+// rules' rows (each lane sets up its coefficients once for its rows; a tuned count changes
+// the grid, not the kernel): on lavapipe (eval, 3 runs each,
+// alternating, 2026-12-05) 8x64x56x56 NCHW ran at 1.00 times the elementwise pass through
+// the planes, 0.87 through wide columns; 8x256x14x14 NCHW 1.19 and 0.86; but InstanceNorm
+// 1x64x128x128 NCHW (one row) 3.45 through wide columns. Elsewhere the planes first: on
+// SwiftShader (2 runs each) 0.39 against 0.70, 0.40 against 0.60.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
                                                      uint64_t I, uint64_t rows, bool half) {
-  if (half)
+  const uint64_t R = K * I == 0 ? 0 : elements / (K * I);
+  if (half && loads_loop_over_lanes(caps) && R >= column_spread_rows(caps))
     if (auto columns = columns_variant(caps, elements, K, I, rows, half); columns && columns->wide) return columns;
   if (auto planes = planes_variant(caps, elements, K, I)) return planes;
   return columns_variant(caps, elements, K, I, rows, half);

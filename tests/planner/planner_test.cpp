@@ -231,6 +231,65 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
   CHECK(channel.vec4_grid_x == channel.grid_x);
 }
 
+TEST_CASE("planner: float16 eval BatchNorm takes the _wide_ columns where a unit of 8 fits, before the planes on lavapipe") {
+  const Capabilities lavapipe = modeled_device("lavapipe"), swiftshader = modeled_device("SwiftShader");
+  const Capabilities nvidia = modeled_device("NVIDIA");
+  auto apply = [](const Capabilities& caps, const BatchNormParams& p) {
+    auto plan = plan_forward(caps, planned(p));
+    REQUIRE(plan.ok());
+    REQUIRE(plan->pass_count == 1);
+    return *plan->begin();
+  };
+  BatchNormParams bn;
+  bn.training = false;
+  bn.dtype = DType::f16;
+  // Planes of 3136 and 196 (8 units or more): on lavapipe the wide pairs, elsewhere the planes.
+  for (int64_t side : {56, 14}) {
+    CAPTURE(side);
+    bn.shape = {8, 64, side, side};
+    CHECK(apply(lavapipe, bn).vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
+    CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_vec4);
+    CHECK(apply(nvidia, bn).vec4_kernel == K::batch_norm_apply_vec4);
+  }
+  // One sample (a row per lane at most): the planes, on lavapipe too.
+  bn.shape = {1, 64, 128, 128};
+  CHECK(apply(lavapipe, bn).vec4_kernel == K::batch_norm_apply_vec4);
+  // Planes of 49 (no planes kernel): the wide pairs on every device; float32 the 4-element ones.
+  bn.shape = {32, 2048, 7, 7};
+  for (const Capabilities* caps : {&lavapipe, &swiftshader, &nvidia}) {
+    const Pass wide = apply(*caps, bn);
+    CHECK(wide.vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
+    BatchNormParams f32 = bn;
+    f32.dtype = DType::f32;
+    const Pass narrow = apply(*caps, f32);
+    CHECK(narrow.vec4_kernel == K::batch_norm_apply_columns_pair_vec4);
+    // The 4-element grid for twice the rows per lane: half its lanes (32 rows, whole rows of
+    // 25088 units at 8 or 16 rows per lane).
+    CHECK(wide.vec4_grid_x * wide.vec4_grid_y * 2 == narrow.vec4_grid_x * narrow.vec4_grid_y);
+    // 8 bytes past 16-byte alignment: the 4-element twin on the wide grid; 4 bytes: scalar.
+    RoleOffsets offsets{};
+    offsets[static_cast<size_t>(Role::x)] = offsets[static_cast<size_t>(Role::y)] = 8;
+    const Pass twin = pass_for_offsets(wide, offsets);
+    CHECK(twin.kernel == K::batch_norm_apply_columns_pair_vec4);
+    CHECK(twin.grid_x == wide.vec4_grid_x);
+    offsets[static_cast<size_t>(Role::x)] = 4;
+    CHECK(pass_for_offsets(wide, offsets).kernel == K::batch_norm_apply);
+  }
+  // Channels-last, 64 channels: the wide units with a weight and a bias; without, the
+  // 4-element per-channel kernel (no wide twin reads the statistics per channel); 12
+  // channels (rows of 12): no unit of 8, the 4-element units.
+  bn.layout = Layout::nhwc;
+  bn.shape = {8, 64, 14, 14};
+  CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_columns_units_wide_vec4);
+  bn.affine = false;
+  CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_columns_vec4);
+  bn.affine = true;
+  bn.shape = {8, 12, 14, 14};
+  CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_columns_units_vec4);
+  CHECK(loads_loop_over_lanes(lavapipe));
+  CHECK_FALSE(loads_loop_over_lanes(swiftshader));
+}
+
 TEST_CASE("planner: a group per channel walks columns; small planes take the column view by a CPU device's rules") {
   const Capabilities nvidia = modeled_device("NVIDIA"), lavapipe = modeled_device("lavapipe");
   auto pass_of = [](const ExecutionPlan& plan, KernelId kernel) {
