@@ -84,8 +84,9 @@ mat4 unit_coefficients(uint k) {
 #if defined(BATCH_STATISTICS) && BATCH_STATISTICS
 #error "the _wide_ kernels apply the running statistics or cached coefficients only"
 #endif
-// The _wide_ variants (WIDE_UNITS: float16, 8 halves per access, vec4.glsl): a unit is 8
-// elements, its coefficients two mat4s.
+// The _wide_ variants (WIDE_UNITS: 8 elements per lane; float16's 8 halves in one 16-byte
+// access, float32's two vec4s, vec4.glsl): a unit is 8 elements, its coefficients two
+// mat4s. A _pair_ lane's two channels' coefficients then serve 8 elements, not 4.
 const uint UNIT = 8u;
 struct UnitCoefficients { mat4 lo, hi; };
 void apply_at(uint e, UnitCoefficients m, bool residual, bool relu) {

@@ -25,8 +25,8 @@ struct Capabilities;
 // recorder runs in its place where the shape and the tensors' offsets allow
 // (src/ops/planner.hpp, pass_for_offsets); where a kernel has several, <name>_<how>_vec4
 // (batch_norm_apply: _columns_, _columns_pair_ for planes of 4 elements or more, and
-// _cached_ for the inference apply, and _wide_ for 8 elements per access, float16's eight
-// halves in 16 bytes; normalize: _channel_columns_ and
+// _cached_ for the inference apply, and _wide_ for 8 elements per lane, float16's eight
+// halves in one 16-byte access; normalize: _channel_columns_ and
 // _channel_columns_pair_, batch_norm_apply's columns body with batch statistics, for a
 // group per channel).
 // (The references `vknorm bench` measures the norms against live with the bench, in tools/.)

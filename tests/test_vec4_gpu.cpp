@@ -323,10 +323,10 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CAPTURE(dtype == DType::f16);
       CAPTURE(shift);
       OwnContext ctx({.descriptor_path = test_descriptor_path()});
-      // Eval: the forward is batch_norm_apply_columns_pair_vec4 (rows of 128 elements,
-      // planes of 16: a unit in at most two channels), in float16 its _wide_ twin (8 halves
-      // per access), or batch_norm_apply; the backward's elementwise pass grad_input or,
-      // through the same columns, grad_input_columns_vec4.
+      // Eval: the forward is batch_norm_apply_columns_pair_wide_vec4 (rows of 128 elements,
+      // planes of 16: 8-element units in at most two channels) or batch_norm_apply; the
+      // backward's elementwise pass grad_input or, through the same columns,
+      // grad_input_columns_vec4. Channels-last float16 takes the _wide_ units too.
       const bool wide = dtype == DType::f16 && shift == 0;
       BatchNormParams p;
       p.shape = {2, 8, 4, 4};
@@ -334,8 +334,8 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       p.dtype = dtype;
       run_forward_backward(*ctx, p, shift, 7);
       const KernelCache& kernels = state_of(*ctx).kernels;
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype) == (shift == 0 && !wide));
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_wide_vec4, dtype) == wide);
+      CHECK(!kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_wide_vec4, dtype) == (shift == 0));
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::grad_input_columns_vec4, dtype) == (shift == 0));

@@ -40,9 +40,10 @@ uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen = 0);
 //    is four adjacent channels, whose inputs the _units_ kernels read four per load (the
 //    eval forward's only with a weight and a bias: kernel()'s `affine`);
 //  - else nullopt: batch_norm_apply itself.
-// `wide`: `half` was asked for (float16 tensors 16-byte aligned) and a unit of 8 elements
-// spans at most two channels or is 8 adjacent ones: the _pair_ and _units_ kernels' _wide_
-// twins, 8 elements per access, on the grid of the 4-element kernels for twice the rows.
+// `wide`: a unit of 8 elements spans at most two channels (I >= 8) where WideUnits::pairs,
+// or is 8 adjacent channels (I == 1) where WideUnits::units: the _pair_ or _units_
+// kernels' _wide_ twins, 8 elements per lane, on the grid of the 4-element kernels for
+// twice the rows.
 struct ApplyVariant {
   bool planes = false, pairs = false, units = false, wide = false;
   ApplyGrid grid;
@@ -58,9 +59,22 @@ KernelId without_channel_units(KernelId kernel);
 // A _wide_ kernel's 4-element twin, for tensors at multiples of 4 elements but not of 16
 // bytes (the twin runs on the wide kernel's grid); any other kernel: itself.
 KernelId without_wide_units(KernelId kernel);
-// `rows`: column_spread_rows's `chosen`; `half`: see ApplyVariant's `wide`.
+// The _wide_ kernels a call may take:
+//  - `pairs`: the _pair_ kernels' (float32, whose vec4 units are 16-byte aligned wherever
+//    a 4-element kernel runs, and float16): a lane's two channels' coefficients serve 8
+//    elements, not 4;
+//  - `units`: the _units_ kernels' (float16 only: a float32 lane would load twice the
+//    coefficients for twice the elements);
+//  - `half`: float16 (8 halves per 16-byte access), whose wide columns come before the
+//    planes kernel on lavapipe (batch_norm_apply_variant says where).
+// The float16 tensors may then need to be 16-byte aligned: where they are 8 bytes off,
+// the 4-element twins run on the same grid (without_wide_units).
+struct WideUnits {
+  bool pairs = false, units = false, half = false;
+};
+// `rows`: column_spread_rows's `chosen`.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                     uint64_t I, uint64_t rows = 0, bool half = false);
+                                                     uint64_t I, uint64_t rows = 0, WideUnits wide = {});
 
 // The grid of shaders/sample_columns.glsl's lanes: the training forward's apply through
 // batch_norm_apply_columns.glsl with the batch statistics (normalize_channel_columns_vec4,

@@ -136,19 +136,19 @@ namespace {
 // past the grid's limits, nullopt: batch_norm_apply. At most 2^31 lanes, so that the
 // shader's indices stay in 32 bits.
 //
-// `half` (float16 tensors, 16-byte aligned): the _wide_ kernels where a unit of 8 elements
-// spans at most two channels (I >= 8) or is 8 adjacent ones (I == 1). Their grid is the
+// `wide_units`: the _wide_ kernels where a unit of 8 elements spans at most two channels
+// (I >= 8) or is 8 adjacent ones (I == 1), as WideUnits allows. Their grid is the
 // 4-element one for twice the rows (its lanes are whole rows of 8-element units too, and
 // each walks half the rows with twice the elements), so that the 4-element twins
 // (without_wide_units) run on it where the offsets ask for them.
 std::optional<ApplyVariant> columns_variant(const Capabilities& caps, uint64_t elements, uint64_t K, uint64_t I,
-                                            uint64_t chosen_rows, bool half) {
+                                            uint64_t chosen_rows, WideUnits wide_units) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_vec4);
   const uint64_t L = K * I;
   if (L == 0 || L % 4 != 0 || elements == 0 || wg == 0) return std::nullopt;
   const uint64_t units = L / 4, R = elements / L, total = units * R;
   const uint64_t q = units / std::gcd(wg, units);
-  const bool wide = half && L % 8 == 0 && (I >= 8 || I == 1);
+  const bool wide = L % 8 == 0 && ((I >= 8 && wide_units.pairs) || (I == 1 && wide_units.units));
   const uint64_t rows = column_spread_rows(caps, chosen_rows) * (wide ? 2 : 1);
   const uint64_t step = (R + rows - 1) / rows;
   uint64_t groups = (step * units + wg - 1) / wg;
@@ -275,12 +275,12 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
 // 1x64x128x128 NCHW (one row) 3.45 through wide columns. Elsewhere the planes first: on
 // SwiftShader (2 runs each) 0.39 against 0.70, 0.40 against 0.60.
 std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, uint64_t elements, uint64_t K,
-                                                     uint64_t I, uint64_t rows, bool half) {
+                                                     uint64_t I, uint64_t rows, WideUnits wide) {
   const uint64_t R = K * I == 0 ? 0 : elements / (K * I);
-  if (half && loads_loop_over_lanes(caps) && R >= column_spread_rows(caps))
-    if (auto columns = columns_variant(caps, elements, K, I, rows, half); columns && columns->wide) return columns;
+  if (wide.half && loads_loop_over_lanes(caps) && R >= column_spread_rows(caps))
+    if (auto columns = columns_variant(caps, elements, K, I, rows, wide); columns && columns->wide) return columns;
   if (auto planes = planes_variant(caps, elements, K, I)) return planes;
-  return columns_variant(caps, elements, K, I, rows, half);
+  return columns_variant(caps, elements, K, I, rows, wide);
 }
 
 Result<uint64_t> batch_norm_inference_coefficient_count(const BatchNormParams& params) {
@@ -358,20 +358,22 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   // The eval forward's choice (planner.cpp), with the variants that read cached
   // coefficients: a 4-element variant where every tensor starts at a multiple of 4
   // elements and the shape has one, its rows per invocation tuned as the eval forward's.
-  // Float16 16-byte aligned: the _wide_ kernels where the shape has one.
+  // The _wide_ kernels where the shape has one and the tensors are 16-byte aligned (in
+  // float32, wherever they are 4-element aligned).
   const auto aligned_to = [&](uint64_t bytes) {
     return buffers.x.offset % bytes == 0 && buffers.y.offset % bytes == 0 &&
            (!params.epilogue.residual || buffers.residual.offset % bytes == 0);
   };
   const bool aligned = aligned_to(4 * uint64_t{element_bytes(params.dtype)});
-  const bool half = params.dtype == DType::f16 && aligned_to(16);
+  const bool half = params.dtype == DType::f16;
+  const WideUnits wide{.pairs = aligned_to(16), .units = half && aligned_to(16), .half = half && aligned_to(16)};
   // (The plan, which checks the params again, only where a cache could hold a choice: this
   // call runs every frame.)
   const TuningCache& tuning = impl_of(recorder).state->tuning;
   uint32_t rows = 0;
   if (!tuning.empty())
     if (const auto eval = plan_norm(params)) rows = tuned_choice(tuning, *eval, Direction::forward).rows_per_invocation;
-  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows, half) : std::nullopt) {
+  if (const auto variant = aligned ? batch_norm_apply_variant(caps, E, C, push.I, rows, wide) : std::nullopt) {
     push.chunks = variant->chunks;
     push.chunk_size = variant->chunk_size;
     // The _units_ kernel reads the coefficients as units: they must start 16-byte aligned.

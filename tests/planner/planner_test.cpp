@@ -231,7 +231,7 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
   CHECK(channel.vec4_grid_x == channel.grid_x);
 }
 
-TEST_CASE("planner: float16 eval BatchNorm takes the _wide_ columns where a unit of 8 fits, before the planes on lavapipe") {
+TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fits; float16 before the planes on lavapipe") {
   const Capabilities lavapipe = modeled_device("lavapipe"), swiftshader = modeled_device("SwiftShader");
   const Capabilities nvidia = modeled_device("NVIDIA");
   auto apply = [](const Capabilities& caps, const BatchNormParams& p) {
@@ -254,19 +254,23 @@ TEST_CASE("planner: float16 eval BatchNorm takes the _wide_ columns where a unit
   // One sample (a row per lane at most): the planes, on lavapipe too.
   bn.shape = {1, 64, 128, 128};
   CHECK(apply(lavapipe, bn).vec4_kernel == K::batch_norm_apply_vec4);
-  // Planes of 49 (no planes kernel): the wide pairs on every device; float32 the 4-element ones.
+  // Planes of 49 (no planes kernel): the wide pairs on every device, in both dtypes, each
+  // lane walking the rules' rows of 8-element units (32 rows of 12544 units).
   bn.shape = {32, 2048, 7, 7};
   for (const Capabilities* caps : {&lavapipe, &swiftshader, &nvidia}) {
+    CAPTURE(caps->device_name);
     const Pass wide = apply(*caps, bn);
     CHECK(wide.vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
+    const uint64_t lanes = uint64_t{wide.vec4_grid_x} * wide.vec4_grid_y *
+                           kernel_workgroup_size(*caps, K::batch_norm_apply_columns_pair_wide_vec4);
+    CHECK(lanes == 32 / column_spread_rows(*caps) * (2048 * 49 / 8));
     BatchNormParams f32 = bn;
     f32.dtype = DType::f32;
-    const Pass narrow = apply(*caps, f32);
-    CHECK(narrow.vec4_kernel == K::batch_norm_apply_columns_pair_vec4);
-    // The 4-element grid for twice the rows per lane: half its lanes (32 rows, whole rows of
-    // 25088 units at 8 or 16 rows per lane).
-    CHECK(wide.vec4_grid_x * wide.vec4_grid_y * 2 == narrow.vec4_grid_x * narrow.vec4_grid_y);
-    // 8 bytes past 16-byte alignment: the 4-element twin on the wide grid; 4 bytes: scalar.
+    const Pass f32_wide = apply(*caps, f32);
+    CHECK(f32_wide.vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
+    CHECK(f32_wide.vec4_grid_x == wide.vec4_grid_x);
+    // Float16 8 bytes past 16-byte alignment: the 4-element twin on the wide grid; 4
+    // bytes: scalar.
     RoleOffsets offsets{};
     offsets[static_cast<size_t>(Role::x)] = offsets[static_cast<size_t>(Role::y)] = 8;
     const Pass twin = pass_for_offsets(wide, offsets);
