@@ -8,7 +8,7 @@
 void main() {
   for (uint c = gl_GlobalInvocationID.x; c < pc.Kp; c += invocation_count()) {
     vec2 s = vec2(0.0);
-    for (uint k = 0u; k < pc.pchunks; ++k) s += load_sums(param_sums_record(c, k));
+    for (uint k = 0u; k < pc.pchunks; ++k) s += load_sums(param_record(c, k));
     if (has_flag(FLAG_WEIGHT)) store_aux0(c, s.y);
     if (has_flag(FLAG_BIAS)) store_aux1(c, s.x);
   }

@@ -32,7 +32,7 @@ void main() {
         float dy = load_dy(e);
         sums += vec2(dy, dy * (load_x(e) - stat_mean(g)) * stat_invstd(g));
       }
-      store_sums(param_sums_record(c, chunk), sums);
+      store_sums(param_record(c, chunk), sums);
       continue;
     }
     for (uint o = begin; o < end;) {
@@ -44,6 +44,6 @@ void main() {
         sums += vec2(dy, dy * (load_x(e) - mean) * invstd);
       }
     }
-    store_sums(param_sums_record(c, chunk), sums);
+    store_sums(param_record(c, chunk), sums);
   }
 }

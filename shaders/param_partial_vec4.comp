@@ -48,6 +48,6 @@ void main() {
         for (; o < run_end; ++o) add_row(s, o * pc.Kp + c, mean, invstd);
       }
     }
-    for (uint j = 0u; j < 4u; ++j) store_sums(param_sums_record(c + j, chunk), vec2(s.dy[j], s.dy_xhat[j]));
+    for (uint j = 0u; j < 4u; ++j) store_sums(param_record(c + j, chunk), vec2(s.dy[j], s.dy_xhat[j]));
   }
 }

@@ -62,19 +62,23 @@ vec2 team_sum2(vec2 v) {
 // groups (b, k) .. (b + n - 1, k) together, which share k and so their elements' channels,
 // so that each unit's gamma (and beta) is loaded once for all of them. Rows per block: as
 // many as the host's grid leaves per team (team_grid in src/ops/planner.cpp), up to
-// VKNORM_TEAM_BLOCK_ROWS. A team walks its blocks j = t.index, + t.count, ...: block j's
-// first group is g0, its rows n (at least 1), its row r the group g0 + r * K.
+// VKNORM_TEAM_BLOCK_ROWS, or as the host asks (team_blocks_of: team_backward's
+// FLAG_BLOCK_PARAMS, whose records are per block). A team walks its blocks j = t.index,
+// + t.count, ...: block j's first group is g0, its rows n (at least 1), its row r the
+// group g0 + r * K.
 struct TeamBlocks { uint j, rows, g0, n; };
 void team_blocks_locate(inout TeamBlocks blk) {
   uint b0 = blk.j / pc.K * blk.rows;
   blk.g0 = b0 * pc.K + blk.j % pc.K;
   blk.n = min(blk.rows, pc.B - b0);
 }
-TeamBlocks team_blocks(Team t) {
-  uint rows = clamp((group_count() + t.count - 1u) / t.count, 1u, VKNORM_TEAM_BLOCK_ROWS);
+TeamBlocks team_blocks_of(Team t, uint rows) {
   TeamBlocks blk = TeamBlocks(t.index, rows, 0u, 0u);
   team_blocks_locate(blk);
   return blk;
+}
+TeamBlocks team_blocks(Team t) {
+  return team_blocks_of(t, clamp((group_count() + t.count - 1u) / t.count, 1u, VKNORM_TEAM_BLOCK_ROWS));
 }
 bool team_blocks_more(TeamBlocks blk) { return blk.j < pc.K * ((pc.B + blk.rows - 1u) / blk.rows); }
 void team_blocks_next(inout TeamBlocks blk, Team t) {

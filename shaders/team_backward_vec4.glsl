@@ -5,7 +5,7 @@
 //  - with AFFINE_UNITS (team_backward_affine_vec4) four channels per load: rows of adjacent
 //    channels and a weight varying along them (inner == 1 and FLAG_GAMMA_VARIES: LayerNorm,
 //    RMSNorm, GroupNorm NHWC), the weight 16-byte aligned; dgamma / dbeta are then
-//    param_partial's, so no sums go to the workspace;
+//    param_partial's, or with TEAM_BLOCKS and FLAG_BLOCK_PARAMS the blocks' own partials;
 //  - with PLANE_AFFINE (team_backward_planes_vec4) once per plane: a group of whole planes
 //    (O == 1), each a multiple of 4 elements (GroupNorm NCHW); the team sums plane after
 //    plane, and with FLAG_PLANE_PARAMS stores each plane's sums as dgamma / dbeta's
@@ -36,15 +36,38 @@ vec2 unit_sums(vec4 dy, uint e, float mean, float invstd) {
 
 
 #if defined(TEAM_BLOCKS) && TEAM_BLOCKS
-// gamma in units (AFFINE_UNITS): the sums are of gamma * dy, and dgamma / dbeta
-// param_partial's.
+// The workspace's units to store to (vec4.glsl's float units are read-only): at, a float
+// offset, a multiple of 4 with the slot 16-byte aligned (FLAG_BLOCK_PARAMS's records:
+// tensors_vec4_aligned in src/ops/planner.cpp). Here only, not in every _vec4 kernel.
+layout(std430, set = 0, binding = VKNORM_WORK_BINDING) writeonly buffer SlotWorkUnitsOut { vec4 data[]; } slot4_work_out;
+void store4_work(uint at, vec4 v) { slot4_work_out.data[(work_base() + at) >> 2u] = v; }
+
+// grad_unit (grad4.glsl) that also adds the unit's dy and dy * xhat to a block's dbeta and
+// dgamma partials, channel by channel.
+void grad_unit_params(uint e, Coefficients4 k, vec4 gamma, inout vec4 dbeta, inout vec4 dgamma) {
+  vec4 dz = load4_dy_through_relu(e);
+  if (has_flag(FLAG_RESIDUAL)) store4_dside(e, dz);  // d residual = dz
+  vec4 xhat = (load4_x(e) - k.mean) * k.invstd;
+  vec4 dx = dz * gamma - k.b;
+  if (has_flag(FLAG_BATCH_STATS)) dx -= xhat * k.c;
+  store4_out(e, k.invstd * dx);
+  dbeta += dz;
+  dgamma += dz * xhat;
+}
+
+// gamma in units (AFFINE_UNITS): the sums are of gamma * dy. dgamma / dbeta: with
+// FLAG_BLOCK_PARAMS (groups of one row each, O == 1: LayerNorm, RMSNorm) each block's
+// partials, its rows' sums per channel, at the block's record j / K, the blocks pchunk_size
+// rows each; else param_partial's.
 void main() {
   const uint MOST = VKNORM_TEAM_BLOCK_ROWS;
   Team t = invocation_team();
   uint lanes = t.lanes, lane = t.lane;
   uint size = group_size();
   uint row_stride = team_row_stride();
-  for (TeamBlocks blk = team_blocks(t); team_blocks_more(blk); team_blocks_next(blk, t)) {
+  bool params = has_flag(FLAG_BLOCK_PARAMS);
+  for (TeamBlocks blk = params ? team_blocks_of(t, pc.pchunk_size) : team_blocks(t); team_blocks_more(blk);
+       team_blocks_next(blk, t)) {
     uint g0 = blk.g0, n = blk.n;  // groups g0 + r * K, r < n (the team's: its lanes branch together)
     float mean[MOST], invstd[MOST];
     vec2 sums[MOST];
@@ -66,14 +89,32 @@ void main() {
       if (in_block(r, n)) sums[r] = team_sum2(sums[r]);
       co[r] = coefficients4(group_coefficients(in_block(r, n) ? g0 + r * pc.K : g0, sums[r]));
     }
-    for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
-      vec4 gamma4 = load4_weight(walk_channel(at));
-      uint e = walk_element(at);
-      [[unroll]] for (uint r = 0u; r < MOST; ++r)
-        if (in_block(r, n)) grad_unit(e + r * row_stride, co[r], gamma4);
+    // (The branch outside the walks: lavapipe runs the body of a branch no lane takes, but
+    // a walk no lane takes ends at once.)
+    if (params) {
+      for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+        uint c = walk_channel(at), e = walk_element(at);
+        vec4 gamma4 = load4_weight(c), dbeta = vec4(0.0), dgamma = vec4(0.0);
+        [[unroll]] for (uint r = 0u; r < MOST; ++r)
+          if (in_block(r, n)) grad_unit_params(e + r * row_stride, co[r], gamma4, dbeta, dgamma);
+        // Channels c .. c + 3's records of the block, each (dbeta, dgamma): 8 adjacent floats.
+        uint record = block_param_record(c, blk.j / pc.K);
+        store4_work(record, vec4(dbeta.x, dgamma.x, dbeta.y, dgamma.y));
+        store4_work(record + 4u, vec4(dbeta.z, dgamma.z, dbeta.w, dgamma.w));
+      }
+    } else {
+      for (GroupWalk at = group_walk(g0, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
+        vec4 gamma4 = load4_weight(walk_channel(at));
+        uint e = walk_element(at);
+        [[unroll]] for (uint r = 0u; r < MOST; ++r)
+          if (in_block(r, n)) grad_unit(e + r * row_stride, co[r], gamma4);
+      }
     }
   }
 }
+#if VKNORM_SUMS_RECORD_FLOATS != 2 || VKNORM_SUMS_RECORD_DY != 0 || VKNORM_SUMS_RECORD_DY_XHAT != 1
+#error "FLAG_BLOCK_PARAMS stores records as (dbeta, dgamma) pairs"
+#endif
 #else
 void main() {
   Team t = invocation_team();

@@ -21,7 +21,15 @@ float stats_record_m2(uint at) { return load_work(at + VKNORM_STATS_RECORD_M2); 
 // Gradient sum records, as vec2(sum of dy, sum of dy * xhat): of partial p of group g,
 // and of partial p of affine channel c.
 uint grad_sums_record(uint g, uint p) { return (g * pc.chunks + p) * VKNORM_SUMS_RECORD_FLOATS; }
+// Three functions, not one with the choice inside: grad_partial_columns_vec4 with the
+// choice compiled in ran GroupNorm 2x320x64x64 NHWC's backward 1.7x as slow on lavapipe.
 uint param_sums_record(uint c, uint p) { return pc.param_base + (c * pc.pchunks + p) * VKNORM_SUMS_RECORD_FLOATS; }
+// FLAG_BLOCK_PARAMS's layout: partial after partial (src/shader_contract.h).
+uint block_param_record(uint c, uint p) { return pc.param_base + (p * pc.Kp + c) * VKNORM_SUMS_RECORD_FLOATS; }
+// Either, by the flag: the passes that serve both layouts (param_partial, param_finalize).
+uint param_record(uint c, uint p) {
+  return has_flag(FLAG_BLOCK_PARAMS) ? block_param_record(c, p) : param_sums_record(c, p);
+}
 // Through the column view (FLAG_COLUMN_PARAMS), a column's parameter partial: its group
 // partial p of group g taken per sample b (src/shader_contract.h).
 uint column_param_partial(uint g, uint p) { return (g / pc.K) * (pc.chunks / pc.I) + p / pc.I; }

@@ -116,6 +116,7 @@ KernelId base_kernel(KernelId id) {
     case KernelId::grad_input_vec4: return KernelId::grad_input;
     case KernelId::grad_input_columns_vec4: return KernelId::grad_input;
     case KernelId::param_partial_vec4: return KernelId::param_partial;
+    case KernelId::param_finalize_vec4: return KernelId::param_finalize;
     case KernelId::batch_norm_apply_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_columns_vec4: return KernelId::batch_norm_apply;
     case KernelId::batch_norm_apply_cached_vec4: return KernelId::batch_norm_apply;

@@ -61,6 +61,7 @@ struct Capabilities;
   X(param_partial_planes, SUBGROUP) \
   X(param_partial_vec4, PLAIN) \
   X(param_finalize, PLAIN)   \
+  X(param_finalize_vec4, PLAIN) \
   X(batch_norm_coefficients, PLAIN) \
   X(batch_norm_apply, PLAIN) \
   X(batch_norm_apply_vec4, PLAIN) \

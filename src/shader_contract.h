@@ -9,6 +9,7 @@
 // SLOT(binding, Name, name, element): C++ kSlot<Name>; GLSL buffer slot_<name>, its offset
 // <name>_base(). element TENSOR: x's dtype (float16 storage with DTYPE_F16; with
 // DTYPE_F16_PACKED, uint words of two float16 halves), FLOAT: float32.
+#define VKNORM_WORK_BINDING 9 /* also shaders/team_backward_vec4.glsl's store4_work */
 #define VKNORM_SLOTS(SLOT)                                                                     \
   SLOT(0, X, x, TENSOR)          /* x */                                                       \
   SLOT(1, Dy, dy, TENSOR)        /* dy */                                                      \
@@ -19,7 +20,7 @@
   SLOT(6, Stat, stat, FLOAT)     /* save_invstd, or running_var (FLAG_STATS_ARE_VAR) */        \
   SLOT(7, Aux0, aux0, FLOAT)     /* forward: running_mean to update; backward: dweight */      \
   SLOT(8, Aux1, aux1, FLOAT)     /* forward: running_var to update; backward: dbias */         \
-  SLOT(9, Work, work, FLOAT)     /* the workspace: the records below */                        \
+  SLOT(VKNORM_WORK_BINDING, Work, work, FLOAT) /* the workspace: the records below */          \
   SLOT(10, Side, side, TENSOR)   /* forward: the residual; backward: the forward's y (ReLU) */ \
   SLOT(11, Dside, dside, TENSOR) /* backward: the residual's gradient */
 #define VKNORM_SLOT_COUNT 12
@@ -71,7 +72,10 @@
   FLAG(WelfordMean, WELFORD_MEAN, 13)    /* PyTorch's mean is Welford's (GroupNorm, LayerNorm):  \
                                             NaN for a group holding an Inf, not ±inf */      \
   FLAG(ColumnParams, COLUMN_PARAMS, 14)  /* grad_partial's column view also stores each column's \
-                                            sums as dgamma / dbeta partials */
+                                            sums as dgamma / dbeta partials */                   \
+  FLAG(BlockParams, BLOCK_PARAMS, 15)    /* dgamma / dbeta partials per block of pchunk_size   \
+                                            rows, laid out partial after partial (below), which \
+                                            team_backward_affine_blocks_vec4 stores itself */
 
 // ---- Workspace records ----
 // Offsets in floats inside slot Work. The forward and the backward lay out the workspace
@@ -107,9 +111,15 @@
 //    team_backward; grad_finalize reads them). With FLAG_GAMMA_VARIES, dy is gamma * dy;
 //  - parameter partials at param_base + (c * pchunks + p) * VKNORM_SUMS_RECORD_FLOATS, per
 //    affine channel c (param_partial, team_backward with FLAG_PLANE_PARAMS, grad_partial
-//    with FLAG_COLUMN_PARAMS; param_finalize reads them). Through the column view (a
-//    column is a channel) partial p of channel c is the column's sums over one (b, chunk,
-//    phase): p = b * (chunks / I) + (the group partial's index) / I.
+//    with FLAG_COLUMN_PARAMS; param_finalize reads them); with FLAG_BLOCK_PARAMS at
+//    param_base + (p * Kp + c) * VKNORM_SUMS_RECORD_FLOATS instead, partial after partial,
+//    so that four adjacent channels' records of a partial are 8 adjacent floats
+//    (team_backward_affine_blocks_vec4 stores them, param_finalize_vec4 reads them, as two
+//    vec4s: param_base is a multiple of 4). (Partial after partial everywhere made
+//    GroupNorm 2x320x64x64 NHWC's backward on lavapipe 1.7x as slow, in grad_partial.)
+//    Through the column view (a column is a channel) partial p of channel c is the
+//    column's sums over one (b, chunk, phase): p = b * (chunks / I) + (the group partial's
+//    index) / I.
 // With FLAG_MERGED_SUMS (SyncBatchNorm, chunks = 2), a group's partial 0 holds the sums
 // of the whole batch over every device (the coefficients) and partial 1 this device's
 // own (dgamma, dbeta: each device's contribution, as PyTorch's SyncBatchNorm gives them).

@@ -79,7 +79,7 @@ constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 template <class Params>
 void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true,
                           uint64_t param_shift = 0, OnChipKernel kernel = OnChipKernel::automatic,
-                          uint64_t stats_shift = 0) {
+                          uint64_t stats_shift = 0, uint64_t workspace_shift = 0) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
@@ -130,7 +130,7 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   Buffer weight = at_shift(w, param_shift), bias = at_shift(b, param_shift);
   Buffer running_mean = at_shift(rm, stats_shift), running_var = at_shift(rv, stats_shift);
   Buffer save_mean = floats(ctx, {}, g->stat_groups), save_invstd = floats(ctx, {}, g->stat_groups);
-  Buffer workspace = floats(ctx, {}, workspace_bytes.value() / 4);
+  Buffer workspace = floats(ctx, {}, (workspace_shift + workspace_bytes.value()) / 4);
   NormForwardBuffers fb;
   fb.x = arena.ref(Vec4Arena::x);
   fb.y = arena.ref(Vec4Arena::y);
@@ -141,7 +141,7 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   fb.running_var = stats_ref(running_var);
   fb.save_mean = ref(save_mean);
   fb.save_invstd = ref(save_invstd);
-  fb.workspace = ref(workspace);
+  fb.workspace = shifted_ref(workspace, workspace_shift);
   auto recorder = ctx.begin_commands();
   REQUIRE_MESSAGE(recorder.ok(), recorder.status().message());
   Status st = record_norm_forward(*recorder.value(), plan.value(), fb, split, kAllPhases);
@@ -186,7 +186,7 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   bb.running_var = stats_ref(running_var);
   bb.dweight = ref(dweight);
   bb.dbias = ref(dbias);
-  bb.workspace = ref(workspace);
+  bb.workspace = shifted_ref(workspace, workspace_shift);
   recorder = ctx.begin_commands();
   REQUIRE_MESSAGE(recorder.ok(), recorder.status().message());
   st = record_norm_backward(*recorder.value(), plan.value(), bb, split, kAllPhases);
@@ -301,12 +301,18 @@ void run_kinds(Context& ctx) {
       // and beta four channels per load): units across two groups, and within one.
       gn.num_groups = 2;
       run_shapes(ctx, gn, {{2, 12, 4, 4}, {3, 16, 4, 5}}, seed);
+      // Planes of one element (O == 1), 4 groups of 8 channels per sample: the team blocks'
+      // records per (channel, block) where a block's rows share one group of channels.
+      gn.num_groups = 4;
+      run_shapes(ctx, gn, {{99, 32, 1, 1}}, seed);
     }
   }
   auto last_dim = [](auto& p) { p.normalized_shape = {p.shape.back()}; };
   LayerNormParams ln;
-  // 1024 rows: teams on the subgroup configuration.
-  run_shapes<LayerNormParams>(ctx, ln, {{6, 12}, {3, 1024}, {7, 13}, {1024, 12}, {1024, 6}}, seed, last_dim);
+  // 1024 rows: teams on the subgroup configuration; 1003: on lavapipe team blocks of 8 rows
+  // and a short last one (FLAG_BLOCK_PARAMS's records, one per block).
+  run_shapes<LayerNormParams>(ctx, ln, {{6, 12}, {3, 1024}, {7, 13}, {1024, 12}, {1024, 6}, {1003, 12}}, seed,
+                              last_dim);
   ln.bias = false;
   run_shapes<LayerNormParams>(ctx, ln, {{1024, 12}}, seed, last_dim);
   ln.elementwise_affine = false;
@@ -432,9 +438,21 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::team_backward_affine_blocks_vec4, dtype) == (blocks && shift == 0));
       CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (!blocks && shift == 0));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
-      // dgamma / dbeta four channels per invocation.
-      CHECK(kernels.created(KernelId::param_partial_vec4, dtype) == (shift == 0));
+      // dgamma / dbeta four channels per invocation; in the team blocks' second walk, which
+      // stores each block's sums as their partials (FLAG_BLOCK_PARAMS).
+      CHECK(kernels.created(KernelId::param_partial_vec4, dtype) == (!blocks && shift == 0));
       CHECK(kernels.created(KernelId::param_partial, dtype) == (shift != 0));
+      // Those records partial after partial, read four channels per load (the workspace is
+      // 16-byte aligned here; the pass takes the tensors' alignment too).
+      CHECK(kernels.created(KernelId::param_finalize_vec4, dtype) == (blocks && shift == 0));
+      if (blocks && shift == 0) {
+        // The workspace 4 bytes past 16-byte alignment: no records as units, so team_backward
+        // runs, param_partial_vec4 over the blocks' chunks of rows into the same records, and
+        // param_finalize (as GroupNorm's runs above).
+        run_forward_backward(*ctx, ln, shift, 9, false, 0, OnChipKernel::automatic, 0, 4);
+        CHECK(kernels.created(KernelId::team_backward, dtype));
+        CHECK(kernels.created(KernelId::param_partial_vec4, dtype));
+      }
       ln.bias = false;  // a weight alone: the forward's variant that reads no bias
       run_forward_backward(*ctx, ln, shift, 10, false);
       CHECK(kernels.created(blocks ? KernelId::team_forward_weight_blocks_vec4 : KernelId::team_forward_weight_vec4,

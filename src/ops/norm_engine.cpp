@@ -151,9 +151,12 @@ Status record(CommandRecorder& recorder, const NormPlan& p, const ExecutionPlan&
   std::array<Pass, std::tuple_size_v<decltype(plan.passes)>> passes;
   const KernelEntry* kernels[std::tuple_size_v<decltype(plan.passes)>] = {};
   uint32_t recorded = 0;
+  KernelId previous = KernelId::count_;
   for (const Pass& planned : plan) {
     if (!records(phases, planned)) continue;
+    if (planned.skip_after != KernelId::count_ && planned.skip_after == previous) continue;
     const Pass& pass = passes[recorded] = pass_for_offsets(planned, offsets);
+    previous = pass.kernel;
     auto kernel = rec.state->kernels.get(*rec.state, pass.kernel, p.dtype);
     if (!kernel) return kernel.status();
     kernels[recorded++] = kernel.value();

@@ -11,8 +11,8 @@
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
 //  either (+ param_partial, or param_partial_planes for NCHW planes, -> param_finalize when
 //  gamma varies inside a group; only param_finalize after team_backward over GroupNorm
-//  NCHW planes, and after grad_partial through the column view where its partials are
-//  few enough)
+//  NCHW planes, after team_backward_affine_blocks_vec4 over rows (FLAG_BLOCK_PARAMS), and
+//  after grad_partial through the column view where its partials are few enough)
 // normalize, team_forward, fused_forward and grad_input offer a _vec4 variant (4 elements
 // per access) where the rows they walk are whole 4-element units (normalize and grad_input
 // through columns where a column keeps its group and channel over a sample's rows,
@@ -50,6 +50,7 @@ struct Strategy {
   bool fused = false;  // fused_forward: a workgroup per group, values in registers
   bool plane_params = false;  // team_backward also sums dgamma / dbeta (param_partial's part)
   bool column_params = false;  // so does grad_partial through the column view
+  bool block_params = false;   // so does team_backward_affine_blocks_vec4, a record per block
   // Split passes over the column view (shaders/common.glsl): channels-last groups (or a
   // forward over small planes, by a CPU device's rules or when chosen), a lane per column;
   // column_chunks workgroups in x (chunks over O), column_blocks in y.
@@ -131,6 +132,8 @@ bool team_valid(const DeviceCaps& caps, const NormPlan& p, uint64_t size) {
 bool fused_valid(const DeviceCaps& caps, uint64_t size, Direction direction) {
   return direction == Direction::forward && size <= uint64_t{workgroup_size_for(caps)} * kFusedValuesPerInvocation;
 }
+
+uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, uint64_t block_rows = 1);
 
 Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& options, Direction direction) {
   const uint32_t wg = workgroup_size_for(caps);
@@ -221,6 +224,26 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
       split(p.Op, 64, max_chunks, s.pchunks, s.pchunk_size);
     else
       split(p.Op * p.Ip, wg * vpi, max_chunks, s.pchunks, s.pchunk_size);
+    // The backward's team blocks over groups of one row (O == 1: LayerNorm, RMSNorm) walk
+    // each unit's channels once per row: summed over the block's rows too, those are
+    // dgamma / dbeta's partials, a record per block, which save param_partial's second
+    // read of x and dy. The blocks' rows are the host's then: as many as the team grid
+    // leaves per team (the shader's own rule, team_blocks in shaders/reduce.glsl), as long
+    // as that makes no more than kMaxChunks blocks. Where the recorder runs team_backward
+    // instead (the tensors' offsets), param_partial runs, over chunks of as many rows into
+    // the same records (Pass::skip_after).
+    const uint64_t most = team_block_rows(caps);
+    if (direction == Direction::backward && s.team && p.O == 1 && p.Op == p.B &&
+        team_vec4_kernel(caps, p, direction) == KernelId::team_backward_affine_blocks_vec4) {
+      const uint64_t teams = uint64_t{team_grid(caps, s, groups, most)} * s.teams_per_workgroup;
+      const uint64_t rows = std::clamp<uint64_t>((groups + teams - 1) / teams, 1, most);
+      const uint64_t blocks = (p.Op + rows - 1) / rows;
+      if (blocks <= std::min<uint64_t>(max_chunks, kMaxChunks)) {
+        s.block_params = true;
+        s.pchunks = static_cast<uint32_t>(blocks);
+        s.pchunk_size = static_cast<uint32_t>(rows);
+      }
+    }
   }
   return s;
 }
@@ -455,7 +478,7 @@ PushConstants merged_push(PushConstants push, const PlanOptions& options) {
 // least one per thread while there are groups for them (invocation_team deals the groups
 // out across workgroups first): LayerNorm 8x4097's 8 teams ran in one workgroup, on one
 // thread, at 2.5-2.7x the elementwise pass on lavapipe, 1.7-2.1x on two.
-uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, uint64_t block_rows = 1) {
+uint32_t team_grid(const DeviceCaps& caps, const Strategy& s, uint64_t groups, uint64_t block_rows) {
   groups = (groups + block_rows - 1) / block_rows;
   uint64_t workgroups = (groups + s.teams_per_workgroup - 1) / s.teams_per_workgroup;
   if (is_cpu(caps)) workgroups = std::max<uint64_t>(workgroups, std::min<uint64_t>(groups, caps.host_threads));
@@ -657,7 +680,7 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   // grad_finalize writes the coefficients, also after team_backward (which needs none).
   const bool finalized = !team || (!p.gamma_varies && params);
   w.coef_floats = finalized ? G * kCoefRecordFloats : 0;
-  w.param = w.coef + w.coef_floats;
+  w.param = (w.coef + w.coef_floats + 3) / 4 * 4;  // 16-byte units (FLAG_BLOCK_PARAMS stores vec4s)
   w.param_floats = p.gamma_varies && params ? p.Kp * s.pchunks * kSumsRecordFloats : 0;
   w.floats = w.param + w.param_floats;
   VKNORM_TRY(check_workspace_limit(caps, w, "backward"));
@@ -665,6 +688,9 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
   Builder b(caps, p, s, plan);
   const bool batch = g.uses_batch_stats;
   b.push().flags |= batch ? kFlagBatchStats : kFlagStatsAreVar;
+  // The parameter records' layout, for every pass that touches them (the scalar
+  // team_backward, which stores none, reads nothing else of the flag).
+  if (s.block_params) b.push().flags |= kFlagBlockParams;
   b.push().coef_base = static_cast<uint32_t>(w.coef);
   b.push().param_base = static_cast<uint32_t>(w.param);
   b.bind_tensor(kSlotX, Role::x);
@@ -738,8 +764,14 @@ static Result<ExecutionPlan> backward_passes(const DeviceCaps& caps, const NormP
       b.offer_vec4(KernelId::param_partial_vec4);
       b.last_pass().vec4_grid_y = fold(per_item_grid(caps, p.Kp / 4), caps.max_workgroup_count_y);
     }
+    if (s.block_params) b.last_pass().skip_after = KernelId::team_backward_affine_blocks_vec4;
   }
   b.add(KernelId::param_finalize, Phase::reduce, per_item_grid(caps, p.Kp));
+  // The blocks' records (partial after partial) four channels per load.
+  if (s.block_params && p.Kp % 4 == 0) {
+    b.offer_vec4(KernelId::param_finalize_vec4);
+    b.last_pass().vec4_grid_x = per_item_grid(caps, p.Kp / 4);
+  }
   return plan;
 }
 
@@ -821,7 +853,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
   if (row->gamma_may_vary)
     k.insert(k.end(), {KernelId::param_partial, KernelId::param_partial_vec4, KernelId::param_finalize});
   if (row->gamma_may_vary && plain) k.push_back(KernelId::team_backward_affine_vec4);
-  if (row->gamma_may_vary && blocks) k.push_back(KernelId::team_backward_affine_blocks_vec4);
+  if (row->gamma_may_vary && blocks)
+    k.insert(k.end(), {KernelId::team_backward_affine_blocks_vec4, KernelId::param_finalize_vec4});
   return k;
 }
 
@@ -847,12 +880,18 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
                             pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4;
   const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
                            pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4;
+  // team_backward_affine_blocks_vec4 with FLAG_BLOCK_PARAMS stores its records as units,
+  // param_finalize_vec4 reads them so.
+  const bool work_units = (pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||
+                           pass.vec4_kernel == KernelId::param_finalize_vec4) &&
+                          (pass.push.flags & kFlagBlockParams) != 0;
   // The _wide_ kernels' tensors in 16-byte units whatever the dtype.
   const bool wide = without_wide_units(pass.vec4_kernel) != pass.vec4_kernel;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {
     const SlotUse& use = pass.slots[slot];
     const bool units = kTensorSlot[slot] || (affine_units && (slot == kSlotWeight || slot == kSlotBias)) ||
-                       (stats_units && (slot == kSlotMean || slot == kSlotStat));
+                       (stats_units && (slot == kSlotMean || slot == kSlotStat)) ||
+                       (work_units && slot == kSlotWork);
     if (!units || use.role == Role::none) continue;
     const uint64_t unit_bytes = wide && kTensorSlot[slot] ? 16 : 4 * uint64_t{use.element_bytes};
     if (offsets[static_cast<size_t>(use.role)] % unit_bytes != 0) return false;

@@ -66,6 +66,10 @@ struct Pass {
   // recorder takes it where the offsets allow too (pass_for_offsets).
   KernelId vec4_kernel = KernelId::count_;
   uint32_t vec4_grid_x = 1, vec4_grid_y = 1;
+  // The recorder skips this pass where the pass before it runs this kernel, which does its
+  // work too (param_partial after team_backward_affine_blocks_vec4 with FLAG_BLOCK_PARAMS:
+  // the same records); count_: never.
+  KernelId skip_after = KernelId::count_;
 };
 
 // Byte offsets of the caller's buffers, by Role (where each starts in its VkBuffer).
@@ -75,9 +79,11 @@ using RoleOffsets = std::array<uint64_t, kRoleCount>;
 // src/shader_contract.h) starts at a multiple of 4 elements (16 bytes in float32, 8 in
 // float16): then each is 4-element aligned where it is bound, whatever the device's
 // minStorageBufferOffsetAlignment. For team_forward_affine_vec4, team_forward_weight_vec4
-// and team_backward_affine_vec4 (and their _blocks_ variants), the weight and bias slots too (16 bytes; where bound); for
-// batch_norm_apply_columns_units_vec4 also the running statistics' slots. The _wide_
-// kernels (8 elements per access) need their tensors at multiples of 16 bytes.
+// and team_backward_affine_vec4 (and their _blocks_ variants), the weight and bias slots
+// too (16 bytes; where bound); with FLAG_BLOCK_PARAMS, for team_backward_affine_blocks_vec4
+// and param_finalize_vec4 the workspace; for batch_norm_apply_columns_units_vec4 also the
+// running statistics' slots. The _wide_ kernels (8 elements per access) need their tensors
+// at multiples of 16 bytes.
 bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets);
 
 // The pass as the recorder runs it with its buffers at `offsets`: its vec4 variant where

@@ -41,6 +41,7 @@ std::vector<Case> plan_cases() {
       {{8, 64, 4, 4}, 4},  // 16 channels per group: NHWC rows of whole units of channels
       {{2, 8, 3, 3}, 2},   // NCHW groups of 4 planes of 9: whole units, which planes are not
       {{1, 8, 4, 4}, 8}, {{1, 8, 3, 3}, 8},  // GroupNorm(C) of one sample: a group per channel
+      {{99, 32, 1, 1}, 4},  // planes of one element (O == 1): NHWC team blocks store dgamma / dbeta
   };
   const std::vector<std::vector<int64_t>> rows = {
       {512, 768}, {4096, 1024}, {8, 4097}, {16 * M, 2}, {2, 16 * M}, {7, 1}, {3, 4 * M, 2}, {64 * M, 2}, {0, 8},
@@ -131,7 +132,8 @@ std::vector<Extent> workspace_extents(const Pass& pass) {
     case KernelId::team_backward: {
       std::vector<Extent> e;
       if (!flag(kFlagGammaVaries) && (flag(kFlagWeight) || flag(kFlagBias))) e.push_back({"gradient sums", 0, sums});
-      if (flag(kFlagPlaneParams)) e.push_back({"parameter sums", pc.param_base, pc.param_base + params});
+      if (flag(kFlagPlaneParams) || flag(kFlagBlockParams))
+        e.push_back({"parameter sums", pc.param_base, pc.param_base + params});
       return e;
     }
     case KernelId::grad_finalize:

@@ -231,6 +231,62 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
   CHECK(channel.vec4_grid_x == channel.grid_x);
 }
 
+TEST_CASE("planner: the backward's team blocks over rows store dgamma / dbeta per block; param_partial runs only after team_backward") {
+  const Capabilities lavapipe = modeled_device("lavapipe");
+  const uint32_t most = team_block_rows(lavapipe);
+  REQUIRE(most > 1);
+  auto passes = [](const Result<ExecutionPlan>& plan) {
+    REQUIRE(plan.ok());
+    return std::vector<Pass>(plan->begin(), plan->end());
+  };
+  auto check_blocks = [&](const NormPlan& p, uint64_t rows) {
+    const std::vector<Pass> plan = passes(plan_backward(lavapipe, p));
+    REQUIRE(plan.size() == 3);  // team, param_partial (skipped after the blocks), param_finalize
+    CHECK(plan[0].vec4_kernel == K::team_backward_affine_blocks_vec4);
+    CHECK((plan[0].push.flags & kFlagBlockParams) != 0);
+    CHECK(plan[0].push.pchunk_size == most);  // the team grid leaves `most` rows per team
+    CHECK(plan[0].push.pchunks == (rows + most - 1) / most);
+    CHECK(plan[1].kernel == K::param_partial);
+    CHECK(plan[1].skip_after == K::team_backward_affine_blocks_vec4);
+    CHECK(plan[1].grid_x == plan[0].push.pchunks);  // its chunks: the blocks' rows
+    CHECK(plan[1].push.pchunk_size == most);
+    CHECK(plan[2].kernel == K::param_finalize);
+    CHECK(plan[2].vec4_kernel == K::param_finalize_vec4);
+    // Every pass lays the records out partial after partial.
+    for (const Pass& pass : plan) CHECK((pass.push.flags & kFlagBlockParams) != 0);
+    CHECK(plan_backward(lavapipe, p)->workspace.param % 4 == 0);  // records stored as vec4s
+  };
+  LayerNormParams ln;
+  ln.normalized_shape = {1024};
+  for (int64_t rows : {1003, 4096}) {
+    CAPTURE(rows);
+    ln.shape = {rows, 1024};
+    check_blocks(planned(ln), static_cast<uint64_t>(rows));
+  }
+  // GroupNorm channels-last over 1x1 planes: 4 groups of 8 channels per row.
+  GroupNormParams gn;
+  gn.layout = Layout::nhwc;
+  gn.num_groups = 4;
+  gn.shape = {99, 32, 1, 1};
+  check_blocks(planned(gn), 99);
+  // More blocks than param_finalize adds (kMaxChunks, 1024): param_partial's own chunks.
+  ln.shape = {int64_t{most} * 1024 + 1, 1024};
+  std::vector<Pass> big = passes(plan_backward(lavapipe, planned(ln)));
+  REQUIRE(big.size() == 3);
+  CHECK((big[0].push.flags & kFlagBlockParams) == 0);
+  CHECK(big[1].skip_after == K::count_);
+  CHECK(big[2].vec4_kernel == K::count_);
+  // Elsewhere no blocks: param_partial always runs.
+  for (const char* device : {"NVIDIA", "SwiftShader"}) {
+    CAPTURE(device);
+    ln.shape = {4096, 1024};
+    const std::vector<Pass> gpu = passes(plan_backward(modeled_device(device), planned(ln)));
+    REQUIRE(gpu.size() == 3);
+    CHECK((gpu[0].push.flags & kFlagBlockParams) == 0);
+    CHECK(gpu[1].skip_after == K::count_);
+  }
+}
+
 TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fits; float16 before the planes on lavapipe") {
   const Capabilities lavapipe = modeled_device("lavapipe"), swiftshader = modeled_device("SwiftShader");
   const Capabilities nvidia = modeled_device("NVIDIA");
@@ -868,7 +924,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 33);
+  CHECK(variants == 34);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -928,7 +984,7 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
   // (Any device's: LayerNorm's team variants with gamma in units come with and without blocks.)
   CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 12);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 8);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 10);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 11);
   const Capabilities nvidia = modeled_device("NVIDIA");
   CHECK(candidate_kernels(Norm::layer_norm, Direction::forward, &nvidia).size() == 10);
   CHECK(candidate_kernels(Norm::layer_norm, Direction::backward, &nvidia).size() == 9);
