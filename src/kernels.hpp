@@ -164,12 +164,14 @@ constexpr uint64_t kTeamMaxContiguousGroupSize = 65536;
 // group is a partial that the finalize passes merge).
 constexpr uint64_t kColumnMinColumns = 32;
 constexpr uint64_t kColumnMaxGroupColumns = 16;
-// On a CPU device the rules also send the forward's statistics through the column view
-// for planes (NCHW, I > 1) of up to kColumnMaxPlaneColumns where gamma is constant in a
-// group (src/ops/planner.cpp, choose): BatchNorm 32x2048x7x7 NCHW training forward (planes
-// of 49) went from the team's 4.57x the elementwise pass to 2.89x on lavapipe and from
-// 4.81x to 2.92x on SwiftShader (f32, medians of 3 and 2 alternating `bench --quick`
-// runs). The backward's gradient sums that way measured slower (4.84x against 4.36x).
+// On a CPU device the rules also send the split passes through the column view for planes
+// (NCHW, I > 1) of up to kColumnMaxPlaneColumns where gamma is constant in a group
+// (src/ops/planner.cpp, choose): BatchNorm 32x2048x7x7 NCHW training forward (planes of 49)
+// went from the team's 4.57x the elementwise pass to 2.89x on lavapipe and from 4.81x to
+// 2.92x on SwiftShader (f32, medians of 3 and 2 alternating `bench --quick` runs); its
+// backward (since 2026-12-05: grad_partial_columns_vec4, grad_input_columns_vec4) from
+// 4.71x to 2.98x (f16 5.58x to 3.78x) on lavapipe and from 4.95x to 2.39x on SwiftShader
+// (3 and 2 alternating runs; 4.84x against the team's 4.36x before those kernels).
 // Elsewhere a tuning cache may choose it (ColumnView::on, has_plane_column_view).
 constexpr uint64_t kColumnMaxPlaneColumns = 64;
 

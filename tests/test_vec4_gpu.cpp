@@ -405,6 +405,21 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       const KernelCache& plain_kernels = state_of(*plain).kernels;
       CHECK(!plain_kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
       CHECK(plain_kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      // NCHW planes of 49 in training, without split forced: on a CPU device (lavapipe,
+      // SwiftShader) both directions' split passes through the planes' column view, units
+      // across two channels (a plane is 49 elements).
+      if (ctx->capabilities().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+        OwnContext planes({.descriptor_path = test_descriptor_path()});
+        BatchNormParams small_planes = p;
+        small_planes.training = true;
+        small_planes.shape = {32, 4, 7, 7};
+        run_forward_backward(*planes, small_planes, shift, 21, false);
+        const KernelCache& made = state_of(*planes).kernels;
+        CHECK(made.created(KernelId::stats_partial_columns_vec4, dtype) == (shift == 0));
+        CHECK(made.created(KernelId::grad_partial_columns_vec4, dtype) == (shift == 0));
+        CHECK(made.created(KernelId::grad_input_columns_vec4, dtype) == (shift == 0));
+        CHECK(!made.created(KernelId::team_backward, dtype));
+      }
       // Channels-last rows of 32 columns, split: the column view's statistics, a lane per unit.
       BatchNormParams columns = p;
       columns.layout = Layout::nhwc;

@@ -139,14 +139,14 @@ Strategy choose(const DeviceCaps& caps, const NormPlan& p, const PlanOptions& op
   const uint32_t wg = workgroup_size_for(caps);
   const StrategyChoice& choice = options.choice;
   const uint64_t L = p.K * p.I;
-  // Also the forward's statistics over small planes where gamma is constant in a group
-  // (has_plane_column_view): the rules' own choice on a CPU device, elsewhere only when a
+  // Also the statistics and the gradient sums over small planes where gamma is constant in
+  // a group (has_plane_column_view): the rules' own choice on a CPU device, elsewhere only when a
   // choice (a tuning cache) asks for the view; a GPU is not measured, and a large batch
   // would make thousands of records per group. Never where the caller forces the split
   // passes: SyncBatchNorm's exchange would carry a record per column and chunk (49 times as
   // many for planes of 49 on lavapipe).
   const bool asked = choice.columns == ColumnView::on || (choice.columns == ColumnView::automatic && is_cpu(caps));
-  const bool plane_columns = has_plane_column_view(p, direction) && !options.split && asked;
+  const bool plane_columns = has_plane_column_view(p) && !options.split && asked;
   const bool column_view = (has_column_view(p) && choice.columns != ColumnView::off) || plane_columns;
   const uint64_t vpi =
       choice.values_per_invocation ? choice.values_per_invocation : values_per_invocation(caps, column_view);
@@ -514,9 +514,8 @@ bool has_column_view(const NormPlan& p) {
   return p.inner == 1 && p.I <= kColumnMaxGroupColumns && p.K * p.I >= kColumnMinColumns;
 }
 
-bool has_plane_column_view(const NormPlan& p, Direction direction) {
-  return direction == Direction::forward && !p.gamma_varies && p.inner > 1 && p.I <= kColumnMaxPlaneColumns &&
-         p.K * p.I >= kColumnMinColumns;
+bool has_plane_column_view(const NormPlan& p) {
+  return !p.gamma_varies && p.inner > 1 && p.I <= kColumnMaxPlaneColumns && p.K * p.I >= kColumnMinColumns;
 }
 
 const char* to_string(Phase phase) {

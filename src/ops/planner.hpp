@@ -148,11 +148,12 @@ using DeviceCaps = Capabilities;
 // Whether the split passes may take the column view of shaders/common.glsl (a lane per
 // column of a channels-last row; the planner's rules and the tuning classes ask the same).
 bool has_column_view(const NormPlan& plan);
-// Whether a forward's statistics may read each group as up to kColumnMaxPlaneColumns
-// columns, gamma constant in a group (NCHW planes of 2 to 64 elements; never where
-// has_column_view holds): a CPU device's rule, and on any device what ColumnView::on asks
-// for, except under forced split passes (a tuning candidate; the tuning classes ask the same).
-bool has_plane_column_view(const NormPlan& plan, Direction direction);
+// Whether the split passes (statistics, gradient sums, the apply) may read each group as up
+// to kColumnMaxPlaneColumns columns, gamma constant in a group (NCHW planes of 2 to 64
+// elements; never where has_column_view holds): a CPU device's rule, and on any device
+// what ColumnView::on asks for, except under forced split passes (a tuning candidate; the
+// tuning classes ask the same).
+bool has_plane_column_view(const NormPlan& plan);
 
 // Refuses (unsupported) what the device cannot run: a tensor or workspace larger than
 // maxStorageBufferRange, more than 2^32 elements. float16 without 16-bit storage runs

@@ -43,7 +43,7 @@ std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const Norm
     proposals = {{}};
   // With and without either column view where the shape has one (a CPU device's rules take
   // the planes' view, so `off` is what times the walk there).
-  const bool view = has_column_view(p) || has_plane_column_view(p, direction);
+  const bool view = has_column_view(p) || has_plane_column_view(p);
   for (uint32_t vpi : {8u, 64u, 256u})
     for (ColumnView columns : {ColumnView::on, ColumnView::off}) {
       if (columns == ColumnView::off && !view) continue;
@@ -87,7 +87,7 @@ TuningKey tuning_key(const NormPlan& p, Direction direction) {
   k.direction = direction;
   k.dtype = p.dtype;
   k.columns = has_column_view(p);
-  k.plane_columns = has_plane_column_view(p, direction);
+  k.plane_columns = has_plane_column_view(p);
   k.batch_stats = p.geometry.uses_batch_stats;
   k.group_size_log2 = floor_log2(p.O * p.I);
   k.groups_log2 = floor_log2(p.B * p.K);

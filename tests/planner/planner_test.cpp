@@ -368,14 +368,19 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   REQUIRE(forward.ok());
   CHECK(columns(pass_of(*forward, K::stats_partial)));
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
-  // Not where the split passes are forced (SyncBatchNorm's exchange), nor in the
-  // backward, nor on a GPU, nor for planes past 64.
+  // The backward likewise: the gradient sums through the view, dx through columns.
+  auto backward = plan_backward(lavapipe, planned(bn));
+  REQUIRE(backward.ok());
+  CHECK(columns(pass_of(*backward, K::grad_partial)));
+  CHECK(pass_of(*backward, K::grad_partial).vec4_kernel == K::grad_partial_columns_vec4);
+  CHECK(pass_of(*backward, K::grad_input).vec4_kernel == K::grad_input_columns_vec4);
+  // Not where the split passes are forced (SyncBatchNorm's exchange), nor on a GPU, nor
+  // for planes past 64.
   forward = plan_forward(lavapipe, planned(bn), {.split = true});
   REQUIRE(forward.ok());
   CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
-  // (The split passes chosen, not forced: forcing alone would keep the view off.)
-  auto backward = plan_backward(lavapipe, planned(bn), {.choice = {OnChipKernel::split}});
+  backward = plan_backward(lavapipe, planned(bn), {.split = true});
   REQUIRE(backward.ok());
   CHECK_FALSE(columns(pass_of(*backward, K::grad_partial)));
   forward = plan_forward(nvidia, planned(bn), {.choice = {OnChipKernel::split}});
