@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// batch_norm_apply_columns.glsl with 8 elements per access (WIDE_UNITS: float16's eight
-// halves as one 16-byte uvec4, shaders/vec4.glsl) for channels-last rows (I == 1: a unit
+// batch_norm_apply_columns.glsl with 8 elements per lane (WIDE_UNITS: float16's eight
+// halves as one 16-byte uvec4, float32's two vec4s: shaders/vec4.glsl) for channels-last rows (I == 1: a unit
 // is eight adjacent channels, read four per load), with cached coefficients
 // (record_batch_norm_inference_apply).
 #define CACHED_COEFFICIENTS 1

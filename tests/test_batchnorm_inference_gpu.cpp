@@ -213,9 +213,8 @@ std::vector<InferenceCase> cases() {
   std::vector<InferenceCase> out;
   // C not a multiple of 4 and odd spatial sizes (scalar rows), C and S multiples of 4
   // (128-bit rows), a BatchNorm1d (N, C), planes longer than a workgroup, planes split in
-  // parts (1x2x64x164: too few planes for one workgroup each).
-  // parts (1x2x64x164: too few planes for one workgroup each); 24 channels of 15 (float16's
-  // 8-element units across two planes, or three per channels-last row).
+  // parts (1x2x64x164: too few planes for one workgroup each); 24 channels of 15 (the
+  // _wide_ kernels' 8-element units across two planes, or three per channels-last row).
   const std::vector<std::vector<int64_t>> shapes = {{2, 5, 3, 3},   {3, 8, 4, 4},    {2, 6, 2, 3},
                                                     {4, 7},         {5, 12},         {1, 4, 40, 33},
                                                     {2, 12, 24, 24}, {1, 2, 64, 164}, {2, 24, 3, 5}};

@@ -366,7 +366,7 @@ Status record_batch_norm_inference_apply(CommandRecorder& recorder, const BatchN
   };
   const bool aligned = aligned_to(4 * uint64_t{element_bytes(params.dtype)});
   const bool half = params.dtype == DType::f16;
-  const WideUnits wide{.pairs = aligned_to(16), .units = half && aligned_to(16), .half = half && aligned_to(16)};
+  const WideUnits wide{.pairs = aligned_to(16), .units = aligned_to(16), .half = half && aligned_to(16)};
   // (The plan, which checks the params again, only where a cache could hold a choice: this
   // call runs every frame.)
   const TuningCache& tuning = impl_of(recorder).state->tuning;

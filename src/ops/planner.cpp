@@ -594,11 +594,11 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
       // segment of a plane; else rows of whole units, an invocation per column.
-      // The _wide_ kernels where there is one: the pairs in either dtype, the units in
-      // float16 with a weight and a bias (without, the apply reads the statistics per
-      // channel); pass_for_offsets takes their twins where float16 sits 8 bytes off.
+      // The _wide_ kernels where there is one: the pairs, and the units with a weight and a
+      // bias (without, the apply reads the statistics per channel); pass_for_offsets takes
+      // their twins where float16 sits 8 bytes off.
       const bool affine = p.has_weight && p.has_bias, half = p.dtype == DType::f16;
-      const WideUnits wide{.pairs = true, .units = half && affine, .half = half};
+      const WideUnits wide{.pairs = true, .units = affine, .half = half};
       if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows, wide))
         b.offer_apply_variant(*variant, variant->kernel(false, affine));
     }

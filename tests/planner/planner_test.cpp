@@ -335,17 +335,28 @@ TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fi
     offsets[static_cast<size_t>(Role::x)] = 4;
     CHECK(pass_for_offsets(wide, offsets).kernel == K::batch_norm_apply);
   }
-  // Channels-last, 64 channels: the wide units with a weight and a bias; without, the
-  // 4-element per-channel kernel (no wide twin reads the statistics per channel); 12
-  // channels (rows of 12): no unit of 8, the 4-element units.
+  // Channels-last, 64 channels: the wide units with a weight and a bias, in both dtypes
+  // on every device (float32 at 4 bytes off: scalar); without, the 4-element per-channel
+  // kernel (no wide twin reads the statistics per channel); 12 channels (rows of 12): no
+  // unit of 8, the 4-element units.
   bn.layout = Layout::nhwc;
-  bn.shape = {8, 64, 14, 14};
-  CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_columns_units_wide_vec4);
-  bn.affine = false;
-  CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_columns_vec4);
-  bn.affine = true;
-  bn.shape = {8, 12, 14, 14};
-  CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_columns_units_vec4);
+  for (DType dtype : {DType::f16, DType::f32})
+    for (const Capabilities* caps : {&lavapipe, &swiftshader, &nvidia}) {
+      CAPTURE(caps->device_name);
+      CAPTURE(dtype == DType::f16);
+      bn.dtype = dtype;
+      bn.shape = {8, 64, 14, 14};
+      const Pass wide = apply(*caps, bn);
+      CHECK(wide.vec4_kernel == K::batch_norm_apply_columns_units_wide_vec4);
+      RoleOffsets offsets{};
+      offsets[static_cast<size_t>(Role::x)] = 4;
+      if (dtype == DType::f32) CHECK(pass_for_offsets(wide, offsets).kernel == K::batch_norm_apply);
+      bn.affine = false;
+      CHECK(apply(*caps, bn).vec4_kernel == K::batch_norm_apply_columns_vec4);
+      bn.affine = true;
+      bn.shape = {8, 12, 14, 14};
+      CHECK(apply(*caps, bn).vec4_kernel == K::batch_norm_apply_columns_units_vec4);
+    }
   CHECK(loads_loop_over_lanes(lavapipe));
   CHECK_FALSE(loads_loop_over_lanes(swiftshader));
 }

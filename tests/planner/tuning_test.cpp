@@ -150,26 +150,28 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
   bn.layout = Layout::nhwc;
   bn.training = false;
   const NormPlan eval = plan_norm(bn).value();
-  // Rows of 512 units, 1568 of them: a lane per column unit, the grid's lanes whole rows
-  // (a step of ceil(1568 / rows) rows), each lane walking about `rows` of them: 8 by
-  // lavapipe's rule and a GPU's (16 by SwiftShader's); the candidates add the others.
+  // Rows of 512 units, 1568 of them: a lane per column unit, the grid's lanes whole rows,
+  // each lane walking about `rows` of them: 8 by lavapipe's rule and a GPU's (16 by
+  // SwiftShader's); the candidates add the others. The _wide_ units (8 elements per lane)
+  // run on the 4-element grid for twice the rows: a step of ceil(1568 / (2 * rows)) rows
+  // of 4-element units.
   auto step_rows = [&](const Capabilities& caps, uint32_t rows) {
     const auto plan = plan_for(caps, eval, Direction::forward, {.rows_per_invocation = rows});
     REQUIRE(plan.ok());
     REQUIRE(plan->pass_count == 1);
-    REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4);
+    REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4);
     CHECK(plan->passes[0].vec4_grid_y == 1);
     const uint64_t lanes = uint64_t{plan->passes[0].vec4_grid_x} *
-                           kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_units_vec4);
+                           kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_units_wide_vec4);
     CHECK(lanes % 512 == 0);
     return lanes / 512;
   };
-  CHECK(step_rows(lavapipe, 0) == 1568 / 8);
-  CHECK(step_rows(nvidia, 0) == 1568 / 8);
+  CHECK(step_rows(lavapipe, 0) == 1568 / 16);
+  CHECK(step_rows(nvidia, 0) == 1568 / 16);
   for (uint32_t rows : {8u, 16u, 32u, 64u}) {
     CAPTURE(rows);
-    CHECK(step_rows(lavapipe, rows) == (1568 + rows - 1) / rows);
-    CHECK(step_rows(nvidia, rows) == (1568 + rows - 1) / rows);
+    CHECK(step_rows(lavapipe, rows) == (1568 + 2 * rows - 1) / (2 * rows));
+    CHECK(step_rows(nvidia, rows) == (1568 + 2 * rows - 1) / (2 * rows));
   }
   std::vector<uint32_t> listed;
   for (const StrategyChoice& c : candidate_choices(lavapipe, eval, Direction::forward))
