@@ -17,6 +17,13 @@
 // (reduce.glsl: team blocks): LayerNorm forward 512x768 from 1.84 to 1.51 and 4096x1024
 // from 2.68 to 2.06, RMSNorm 2048x4096 1.89 to 1.82 (medians of 4 runs, alternating).
 //
+// With ONE_ROW as well (team_forward_affine_rows_vec4, team_forward_weight_vec4: groups of
+// one row, O == 1: LayerNorm, RMSNorm, channels-last GroupNorm over 1x1 planes) the lanes
+// walk the row by its index alone. SwiftShader runs GroupWalk's carries at a cost, and the
+// walk's code compiled in beside a row path, under a branch on O, cost as much (LayerNorm
+// 4096x1024's forward, f32, 4 runs each, alternating: 3.19 times the elementwise pass
+// through the walk, 3.02 with both paths and the branch, 2.57 with the row path alone).
+//
 // With WEIGHT_ONLY as well (team_forward_weight_vec4: no bias), beta is zero and the bias
 // slot is not read.
 //
@@ -76,20 +83,44 @@ GroupStats group_statistics(uint g, float pivot, Welford w, uint lane, uint size
 }
 
 #if defined(AFFINE_UNITS) && AFFINE_UNITS
-// gamma and beta of the four adjacent channels from walk_channel(at) on.
-void affine_units(GroupWalk at, out vec4 gamma, out vec4 beta) {
+// gamma and beta of the four adjacent channels from `channel` on.
+void affine_units_at(uint channel, out vec4 gamma, out vec4 beta) {
 #if defined(WEIGHT_ONLY) && WEIGHT_ONLY
-  gamma = load4_weight(walk_channel(at));
+  gamma = load4_weight(channel);
   beta = vec4(0.0);
 #else
-  gamma = load4_weight(walk_channel(at));
-  vec4 bias = load4_bias(walk_channel(at));
+  gamma = load4_weight(channel);
+  vec4 bias = load4_bias(channel);
   beta = has_flag(FLAG_BIAS) ? bias : vec4(0.0);  // a select: the load is in range either way
 #endif
 }
+void affine_units(GroupWalk at, out vec4 gamma, out vec4 beta) { affine_units_at(walk_channel(at), gamma, beta); }
 #endif
 
-#if defined(TEAM_BLOCKS) && TEAM_BLOCKS
+#if defined(ONE_ROW) && ONE_ROW
+#if !(defined(AFFINE_UNITS) && AFFINE_UNITS) || (defined(TEAM_BLOCKS) && TEAM_BLOCKS)
+#error "ONE_ROW: the gamma-in-units kernels without blocks only"
+#endif
+// Groups of one row (O == 1: the host's choice): group g's elements g * size + m, their
+// channels (g % K) * cpg + m, walked by m alone, with no GroupWalk and its carries.
+void main() {
+  Team t = invocation_team();
+  uint lanes = t.lanes, lane = t.lane;
+  uint size = group_size();
+  for (uint g = t.index; g < group_count(); g += t.count) {
+    float pivot = stats_pivot(g);
+    uint base = g * size, channel_base = (g % pc.K) * pc.cpg;
+    Welford w = Welford(0.0, 0.0, 0.0);
+    for (uint m = 4u * lane; m < size; m += 4u * lanes) welford_add4(w, load4_x(base + m) - pivot);
+    GroupStats st = group_statistics(g, pivot, w, lane, size);
+    for (uint m = 4u * lane; m < size; m += 4u * lanes) {
+      vec4 gamma, beta;
+      affine_units_at(channel_base + m, gamma, beta);
+      normalize_unit(base + m, pivot, st, gamma, beta);
+    }
+  }
+}
+#elif defined(TEAM_BLOCKS) && TEAM_BLOCKS
 void main() {
   const uint MOST = VKNORM_TEAM_BLOCK_ROWS;
   Team t = invocation_team();

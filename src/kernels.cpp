@@ -103,6 +103,7 @@ KernelId base_kernel(KernelId id) {
     case KernelId::grad_partial_columns_vec4: return KernelId::grad_partial;
     case KernelId::team_forward_vec4: return KernelId::team_forward;
     case KernelId::team_forward_affine_vec4: return KernelId::team_forward;
+    case KernelId::team_forward_affine_rows_vec4: return KernelId::team_forward;
     case KernelId::team_forward_weight_vec4: return KernelId::team_forward;
     case KernelId::team_forward_affine_blocks_vec4: return KernelId::team_forward;
     case KernelId::team_forward_weight_blocks_vec4: return KernelId::team_forward;

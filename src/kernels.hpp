@@ -41,6 +41,7 @@ struct Capabilities;
   X(team_forward, SUBGROUP)  \
   X(team_forward_vec4, SUBGROUP) \
   X(team_forward_affine_vec4, SUBGROUP) \
+  X(team_forward_affine_rows_vec4, SUBGROUP) \
   X(team_forward_weight_vec4, SUBGROUP) \
   X(team_forward_affine_blocks_vec4, SUBGROUP) \
   X(team_forward_weight_blocks_vec4, SUBGROUP) \

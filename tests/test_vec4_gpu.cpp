@@ -448,7 +448,9 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       const bool blocks = team_block_rows(ctx->capabilities()) > 1;
       run_forward_backward(*ctx, ln, shift, 8, false);
       CHECK(kernels.created(KernelId::team_forward_affine_blocks_vec4, dtype) == (blocks && shift == 0));
-      CHECK(kernels.created(KernelId::team_forward_affine_vec4, dtype) == (!blocks && shift == 0));
+      // Elsewhere each row walked by its index alone (groups of one row).
+      CHECK(kernels.created(KernelId::team_forward_affine_rows_vec4, dtype) == (!blocks && shift == 0));
+      CHECK(!kernels.created(KernelId::team_forward_affine_vec4, dtype));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_affine_blocks_vec4, dtype) == (blocks && shift == 0));
       CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (!blocks && shift == 0));
@@ -467,6 +469,24 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
         run_forward_backward(*ctx, ln, shift, 9, false, 0, OnChipKernel::automatic, 0, 4);
         CHECK(kernels.created(KernelId::team_backward, dtype));
         CHECK(kernels.created(KernelId::param_partial_vec4, dtype));
+      }
+      if (!blocks) {
+        // Channels-last GroupNorm in teams: groups of 4 positions walk them
+        // (team_forward_affine_vec4); over 1x1 planes, groups of one row each take the rows
+        // kernel, their channels from (g % K) * cpg on.
+        OwnContext gn_ctx({.descriptor_path = test_descriptor_path()});
+        GroupNormParams gn;
+        gn.layout = Layout::nhwc;
+        gn.num_groups = 4;
+        gn.dtype = dtype;
+        gn.shape = {3, 32, 2, 2};
+        run_forward_backward(*gn_ctx, gn, shift, 21, false, 0, OnChipKernel::team);
+        const KernelCache& gn_kernels = state_of(*gn_ctx).kernels;
+        CHECK(gn_kernels.created(KernelId::team_forward_affine_vec4, dtype) == (shift == 0));
+        CHECK(!gn_kernels.created(KernelId::team_forward_affine_rows_vec4, dtype));
+        gn.shape = {3, 32, 1, 1};
+        run_forward_backward(*gn_ctx, gn, shift, 22, false, 0, OnChipKernel::team);
+        CHECK(gn_kernels.created(KernelId::team_forward_affine_rows_vec4, dtype) == (shift == 0));
       }
       ln.bias = false;  // a weight alone: the forward's variant that reads no bias
       run_forward_backward(*ctx, ln, shift, 10, false);

@@ -114,8 +114,13 @@ KernelId team_vec4_kernel(const DeviceCaps& caps, const NormPlan& p, Direction d
   if (p.I % 4 != 0) return KernelId::count_;
   if (affine_units(p) && forward && blocks)
     return p.has_bias ? KernelId::team_forward_affine_blocks_vec4 : KernelId::team_forward_weight_blocks_vec4;
+  // Groups of one row walk by the row's index alone (shaders/team_forward_vec4.glsl). A
+  // weight without a bias comes only with rows (LayerNorm, RMSNorm); were it to come with
+  // groups of several rows, gamma per element (team_forward_vec4) serves.
+  if (affine_units(p) && forward && p.O == 1)
+    return p.has_bias ? KernelId::team_forward_affine_rows_vec4 : KernelId::team_forward_weight_vec4;
   if (affine_units(p) && forward)
-    return p.has_bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_weight_vec4;
+    return p.has_bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_vec4;
   if (affine_units(p)) return blocks ? KernelId::team_backward_affine_blocks_vec4 : KernelId::team_backward_affine_vec4;
   if (!p.gamma_varies) return forward ? KernelId::team_forward_channel_vec4 : KernelId::team_backward_channel_vec4;
   if (affine_planes(p)) return forward ? KernelId::team_forward_planes_vec4 : KernelId::team_backward_planes_vec4;
@@ -816,7 +821,9 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
       k.push_back(KernelId::normalize_channel_columns_units_vec4);
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
-    if (row->gamma_may_vary && row->has_bias && plain) k.push_back(KernelId::team_forward_affine_vec4);
+    if (row->gamma_may_vary && row->has_bias && plain) k.push_back(KernelId::team_forward_affine_rows_vec4);
+    // Gamma in units over groups of several rows: channels-last GroupNorm.
+    if (row->gamma_may_vary && row->channel_layouts && plain) k.push_back(KernelId::team_forward_affine_vec4);
     if (row->gamma_may_vary && row->weight_without_bias && plain) k.push_back(KernelId::team_forward_weight_vec4);
     if (row->gamma_may_vary && row->has_bias && blocks) k.push_back(KernelId::team_forward_affine_blocks_vec4);
     if (row->gamma_may_vary && row->weight_without_bias && blocks)
@@ -871,6 +878,7 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
   // also the running statistics (pass_for_offsets falls back to the variants that read
   // them per channel).
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
+                            pass.vec4_kernel == KernelId::team_forward_affine_rows_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
                             is_team_blocks_kernel(pass.vec4_kernel) ||

@@ -201,10 +201,11 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
       CHECK(team.vec4_grid_x == (blocks + 7) / 8);
       CHECK(team.grid_x == (rows + 7) / 8);  // the scalar kernel: a group per team
     }
-    // A GPU, and SwiftShader: a group per team (team_block_rows is 1 there).
+    // A GPU, and SwiftShader: a group per team (team_block_rows is 1 there), the forward
+    // walking each row by its index alone (groups of one row).
     const uint32_t teams = workgroup_size_for(nvidia) / nvidia.subgroup_size;
     const Pass gpu = vec4_team(plan_forward(nvidia, planned(ln)));
-    CHECK(gpu.vec4_kernel == K::team_forward_affine_vec4);
+    CHECK(gpu.vec4_kernel == K::team_forward_affine_rows_vec4);
     CHECK(gpu.vec4_grid_x == (rows + teams - 1) / teams);
     const Pass swiftshader = vec4_team(plan_backward(modeled_device("SwiftShader"), planned(ln)));
     CHECK(swiftshader.vec4_kernel == K::team_backward_affine_vec4);
@@ -220,7 +221,20 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
   };
   CHECK(prepares(lavapipe, K::team_forward_affine_blocks_vec4));
   CHECK_FALSE(prepares(lavapipe, K::team_forward_affine_vec4));
-  CHECK(prepares(nvidia, K::team_forward_affine_vec4));
+  CHECK_FALSE(prepares(lavapipe, K::team_forward_affine_rows_vec4));
+  CHECK(prepares(nvidia, K::team_forward_affine_rows_vec4));
+  // (LayerNorm's groups are rows: the walking kernel is channels-last GroupNorm's.)
+  CHECK_FALSE(prepares(nvidia, K::team_forward_affine_vec4));
+  // Channels-last GroupNorm in teams on a GPU: groups of several positions walk, groups of
+  // one (1x1 planes) take the rows kernel, whose channels start at the group's.
+  GroupNormParams gn;
+  gn.layout = Layout::nhwc;
+  gn.num_groups = 4;
+  const PlanOptions team{.choice = {OnChipKernel::team}};
+  gn.shape = {3, 32, 2, 2};
+  CHECK(vec4_team(plan_forward(nvidia, planned(gn), team)).vec4_kernel == K::team_forward_affine_vec4);
+  gn.shape = {3, 32, 1, 1};
+  CHECK(vec4_team(plan_forward(nvidia, planned(gn), team)).vec4_kernel == K::team_forward_affine_rows_vec4);
   CHECK_FALSE(prepares(nvidia, K::team_forward_affine_blocks_vec4));
   // gamma constant in a group (InstanceNorm, channel by channel): no blocks.
   InstanceNormParams in;
@@ -940,7 +954,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 34);
+  CHECK(variants == 35);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {

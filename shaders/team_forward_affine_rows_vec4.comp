@@ -1,0 +1,7 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// team_forward_affine_vec4 over groups of one row (O == 1: LayerNorm; channels-last
+// GroupNorm over 1x1 planes), walked by the row's index alone: shaders/team_forward_vec4.glsl.
+#define AFFINE_UNITS 1
+#define ONE_ROW 1
+#include "team_forward_vec4.glsl"
