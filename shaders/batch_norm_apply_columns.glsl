@@ -5,7 +5,9 @@
 // sample_columns.glsl), and of their _pair_ variants (COLUMN_CHANNEL_PAIRS: planes of
 // I >= 4 elements, two channels' coefficients per unit) and normalize_channel_columns_units_vec4
 // (COLUMN_GROUP_UNITS: the channel the column, groups of I >= 4 channels, gamma and beta
-// four channels per load): batch_norm_apply.comp for rows
+// four channels per load) and normalize_channel_columns_stats_units_vec4 (COLUMN_CHANNEL_UNITS
+// with the batch statistics: a group per channel, the statistics four groups per load too):
+// batch_norm_apply.comp for rows
 // of whole 4-element units, every tensor 4-element aligned (the host's choice:
 // src/ops/planner.cpp), where
 // batch_norm_apply_vec4 is not taken (NHWC; NCHW planes that are not whole units or
@@ -64,12 +66,17 @@ vec4 apply_unit(vec4 x, mat4 m) { return x * m[0] + m[1]; }
 #endif
 
 #if defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
-// Channels k .. k + 3 (k a multiple of 4): as column_coefficients, four at a time, in the
-// same float32 operations (batch_norm_coefficients.glsl). The host binds the slots these
-// read 16-byte aligned (tensors_vec4_aligned in src/ops/planner.cpp; the eval forward with
-// a weight and a bias only: a missing one's stand-in holds no units).
-mat4 unit_coefficients(uint k) {
-#if defined(CACHED_COEFFICIENTS) && CACHED_COEFFICIENTS
+// Channels k .. k + 3 (k a multiple of 4) of sample b: as column_coefficients, four at a
+// time, in the same float32 operations (batch_norm_coefficients.glsl). The host binds the
+// slots these read 16-byte aligned (tensors_vec4_aligned in src/ops/planner.cpp; with a
+// weight and a bias only: a missing one's stand-in holds no units).
+mat4 unit_coefficients(uint b, uint k) {
+#if defined(BATCH_STATISTICS) && BATCH_STATISTICS
+  // A group per channel (normalize_channel_columns_stats_units_vec4): groups b * K + k ..
+  // + 3, channels k .. k + 3.
+  uint g = b * pc.K + k;
+  return mat4(load4_mean(g), load4_stat(g), load4_weight(k), load4_bias(k));
+#elif defined(CACHED_COEFFICIENTS) && CACHED_COEFFICIENTS
   return mat4(load4_work(k), load4_work(pc.K + k), vec4(0.0), vec4(0.0));
 #else
   precise vec4 invstd = 1.0 / sqrt(load4_stat(k) + pc.eps);
@@ -148,7 +155,7 @@ void main() {
 #endif
   if (live) {
 #if defined(WIDE_UNITS) && WIDE_UNITS && COLUMN_CHANNEL_UNITS
-    UnitCoefficients m = UnitCoefficients(unit_coefficients(8u * c), unit_coefficients(8u * c + 4u));
+    UnitCoefficients m = UnitCoefficients(unit_coefficients(b, 8u * c), unit_coefficients(b, 8u * c + 4u));
 #elif defined(WIDE_UNITS) && WIDE_UNITS
     // COLUMN_CHANNEL_PAIRS with I >= 8 (the host's choice): a unit's 8 elements lie in two
     // channels at most.
@@ -157,7 +164,7 @@ void main() {
     UnitCoefficients m =
         UnitCoefficients(pair_coefficients(first_k, second_k, r0, 0u), pair_coefficients(first_k, second_k, r0, 4u));
 #elif defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS
-    mat4 m = unit_coefficients(4u * c);
+    mat4 m = unit_coefficients(b, 4u * c);
 #elif defined(BATCH_STATISTICS) && BATCH_STATISTICS && defined(COLUMN_GROUP_UNITS) && COLUMN_GROUP_UNITS
     // The channel is the column, groups of I >= 4 channels (channels-last GroupNorm): the
     // unit's 4 channels lie in group k0, or cross into k0 + 1 at channel I - r0. Their gamma

@@ -72,9 +72,10 @@ constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 // grad_finalize, grad_input or grad_input_vec4), or the default ones (team_forward,
 // fused_forward or normalize alone, each possibly _vec4; team_backward or the split
 // passes). Every byte outside the outputs comes back unchanged. The weight and bias start
-// `param_shift` bytes into their buffers, the running statistics `stats_shift`
-// (team_forward_affine_vec4 reads gamma and beta as units, batch_norm_apply_columns_units_vec4
-// all four). `kernel` asks for an on-chip kernel where the rules would take another (without
+// `param_shift` bytes into their buffers, the running and the saved statistics
+// `stats_shift` (team_forward_affine_vec4 reads gamma and beta as units,
+// batch_norm_apply_columns_units_vec4 those and the running statistics,
+// normalize_channel_columns_stats_units_vec4 those and the saved ones). `kernel` asks for an on-chip kernel where the rules would take another (without
 // split).
 template <class Params>
 void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true,
@@ -129,7 +130,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   auto stats_ref = [&](const Buffer& buffer) { return shifted_ref(buffer, stats_shift); };
   Buffer weight = at_shift(w, param_shift), bias = at_shift(b, param_shift);
   Buffer running_mean = at_shift(rm, stats_shift), running_var = at_shift(rv, stats_shift);
-  Buffer save_mean = floats(ctx, {}, g->stat_groups), save_invstd = floats(ctx, {}, g->stat_groups);
+  Buffer save_mean = floats(ctx, {}, g->stat_groups + stats_shift / 4);
+  Buffer save_invstd = floats(ctx, {}, g->stat_groups + stats_shift / 4);
   Buffer workspace = floats(ctx, {}, (workspace_shift + workspace_bytes.value()) / 4);
   NormForwardBuffers fb;
   fb.x = arena.ref(Vec4Arena::x);
@@ -139,8 +141,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   fb.bias = param_ref(bias);
   fb.running_mean = stats_ref(running_mean);
   fb.running_var = stats_ref(running_var);
-  fb.save_mean = ref(save_mean);
-  fb.save_invstd = ref(save_invstd);
+  fb.save_mean = stats_ref(save_mean);
+  fb.save_invstd = stats_ref(save_invstd);
   fb.workspace = shifted_ref(workspace, workspace_shift);
   auto recorder = ctx.begin_commands();
   REQUIRE_MESSAGE(recorder.ok(), recorder.status().message());
@@ -180,8 +182,8 @@ void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed,
   bb.y = arena.ref(Vec4Arena::y);
   bb.dresidual = arena.ref(Vec4Arena::dresidual);
   bb.weight = param_ref(weight);
-  bb.save_mean = ref(save_mean);
-  bb.save_invstd = ref(save_invstd);
+  bb.save_mean = stats_ref(save_mean);
+  bb.save_invstd = stats_ref(save_invstd);
   bb.running_mean = stats_ref(running_mean);
   bb.running_var = stats_ref(running_var);
   bb.dweight = ref(dweight);
@@ -427,8 +429,19 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward_backward(*ctx, columns, shift, 14);
       CHECK(kernels.created(KernelId::stats_partial_columns_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_partial_columns_vec4, dtype) == (shift == 0));
-      // and the apply walks columns, a unit spanning four channels.
-      CHECK(kernels.created(KernelId::normalize_channel_columns_vec4, dtype) == (shift == 0));
+      // and the apply walks columns, a unit four channels, their statistics, gamma and beta
+      // four per load; with the saved statistics or the weight 4 bytes past 16-byte
+      // alignment, per channel.
+      CHECK(kernels.created(KernelId::normalize_channel_columns_stats_units_vec4, dtype) == (shift == 0));
+      CHECK(!kernels.created(KernelId::normalize_channel_columns_vec4, dtype));
+      for (uint64_t param_shift : {0, 4}) {
+        OwnContext per_channel({.descriptor_path = test_descriptor_path()});
+        run_forward_backward(*per_channel, columns, shift, 23, true, param_shift, OnChipKernel::automatic,
+                             param_shift == 0 ? 4 : 0);
+        const KernelCache& made = state_of(*per_channel).kernels;
+        CHECK(!made.created(KernelId::normalize_channel_columns_stats_units_vec4, dtype));
+        CHECK(made.created(KernelId::normalize_channel_columns_vec4, dtype) == (shift == 0));
+      }
       // GroupNorm NCHW, groups of 2 planes of 16: teams, gamma once per plane.
       GroupNormParams gn;
       gn.shape = {2, 8, 4, 4};

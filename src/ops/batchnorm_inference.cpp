@@ -224,7 +224,8 @@ KernelId without_channel_units(KernelId kernel) {
     case KernelId::batch_norm_apply_columns_units_cached_vec4:
     case KernelId::batch_norm_apply_columns_units_cached_wide_vec4:
       return KernelId::batch_norm_apply_columns_cached_vec4;
-    case KernelId::normalize_channel_columns_units_vec4: return KernelId::normalize_channel_columns_vec4;
+    case KernelId::normalize_channel_columns_units_vec4:
+    case KernelId::normalize_channel_columns_stats_units_vec4: return KernelId::normalize_channel_columns_vec4;
     default: return kernel;
   }
 }

@@ -653,9 +653,13 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
   if (E > 0) {
     b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
     // The eval apply's body with the batch statistics (batch_statistics_columns).
+    // A group per channel, the channel the column, with a weight and a bias: the statistics,
+    // gamma and beta as units (normalize_channel_columns_stats_units_vec4).
+    const bool stats_units = p.I == 1 && p.cpg == 1 && p.has_weight && p.has_bias;
     if (const auto variant = batch_statistics_columns(caps, p, s))
-      b.offer_apply_variant(*variant, variant->pairs ? KernelId::normalize_channel_columns_pair_vec4
+      b.offer_apply_variant(*variant, variant->pairs   ? KernelId::normalize_channel_columns_pair_vec4
                                       : variant->units ? KernelId::normalize_channel_columns_units_vec4
+                                      : stats_units    ? KernelId::normalize_channel_columns_stats_units_vec4
                                                        : KernelId::normalize_channel_columns_vec4);
   }
   return plan;
@@ -816,7 +820,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
                                KernelId::stats_partial,  KernelId::stats_finalize, KernelId::normalize,
                                KernelId::normalize_vec4};
     if (row->channel_layouts)  // the split forward's apply through columns (batch_statistics_columns)
-      k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4});
+      k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4,
+                         KernelId::normalize_channel_columns_stats_units_vec4});
     if (row->channel_layouts && row->gamma_may_vary)  // channels-last GroupNorm's groups of 4 channels or more
       k.push_back(KernelId::normalize_channel_columns_units_vec4);
     // The team's units: gamma per element, in units, or per group.
@@ -875,8 +880,8 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
   // team_forward_affine[_blocks]_vec4 reads gamma and beta as units too,
   // team_forward_weight[_blocks]_vec4 and team_backward_affine[_blocks]_vec4 gamma,
   // normalize_channel_columns_units_vec4 gamma and beta, batch_norm_apply_columns_units_vec4
-  // also the running statistics (pass_for_offsets falls back to the variants that read
-  // them per channel).
+  // also the running statistics, normalize_channel_columns_stats_units_vec4 the batch ones
+  // (pass_for_offsets falls back to the variants that read them per channel).
   const bool affine_units = pass.vec4_kernel == KernelId::team_forward_affine_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_affine_rows_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
@@ -884,9 +889,11 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
                             is_team_blocks_kernel(pass.vec4_kernel) ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4 ||
-                            pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4;
+                            pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4 ||
+                            pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4;
   const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
-                           pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4;
+                           pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4 ||
+                           pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4;
   // team_backward_affine_blocks_vec4 with FLAG_BLOCK_PARAMS stores its records as units,
   // param_finalize_vec4 reads them so.
   const bool work_units = (pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||

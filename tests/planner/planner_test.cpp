@@ -459,13 +459,31 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  // With a weight and a bias (InstanceNorm's default has none): the statistics, gamma and
+  // beta as units, where the four buffers are 16-byte aligned, else per channel.
+  in.affine = true;
+  forward = plan_forward(lavapipe, planned(in), {.split = true});
+  REQUIRE(forward.ok());
+  const Pass& stats_units = pass_of(*forward, K::normalize);
+  CHECK(stats_units.vec4_kernel == K::normalize_channel_columns_stats_units_vec4);
+  for (Role role : {Role::save_mean, Role::save_invstd, Role::weight, Role::bias}) {
+    RoleOffsets at{};
+    CHECK(pass_for_offsets(stats_units, at).kernel == K::normalize_channel_columns_stats_units_vec4);
+    at[static_cast<size_t>(role)] = 4;
+    CHECK(pass_for_offsets(stats_units, at).kernel == K::normalize_channel_columns_vec4);
+  }
   GroupNormParams gn;
   gn.shape = {1, 64, 7, 7};
   gn.num_groups = 64;
   gn.layout = Layout::nhwc;
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_stats_units_vec4);
+  gn.affine = false;
+  forward = plan_forward(nvidia, planned(gn), {.split = true});
+  REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
+  gn.affine = true;
   gn.num_groups = 32;  // two channels per group, gamma per column
   gn.shape = {2, 64, 7, 7};
   forward = plan_forward(nvidia, planned(gn), {.split = true});
@@ -954,7 +972,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 35);
+  CHECK(variants == 36);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {

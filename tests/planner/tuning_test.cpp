@@ -186,9 +186,9 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
     REQUIRE(plan.ok());
     for (const Pass& pass : plan.value())
       if (pass.kernel == KernelId::normalize) {
-        CHECK(pass.vec4_kernel == KernelId::normalize_channel_columns_vec4);
+        CHECK(pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4);
         return uint64_t{pass.vec4_grid_x} * pass.vec4_grid_y *
-               kernel_workgroup_size(lavapipe, KernelId::normalize_channel_columns_vec4) / 512;
+               kernel_workgroup_size(lavapipe, KernelId::normalize_channel_columns_stats_units_vec4) / 512;
       }
     FAIL("no normalize pass");
     return 0;
