@@ -88,8 +88,8 @@ mat4 unit_coefficients(uint b, uint k) {
 #endif
 
 #if defined(WIDE_UNITS) && WIDE_UNITS
-#if defined(BATCH_STATISTICS) && BATCH_STATISTICS
-#error "the _wide_ kernels apply the running statistics or cached coefficients only"
+#if defined(BATCH_STATISTICS) && BATCH_STATISTICS && !(defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS)
+#error "with the batch statistics, the _wide_ kernels are the channel units' only"
 #endif
 // The _wide_ variants (WIDE_UNITS: 8 elements per lane; float16's 8 halves in one 16-byte
 // access, float32's two vec4s, vec4.glsl): a unit is 8 elements, its coefficients two
@@ -139,7 +139,7 @@ void walk_column(uint c, uint first_row, uint end_row, uint row_step, UnitCoeffi
 void main() {
 #if defined(BATCH_STATISTICS) && BATCH_STATISTICS
   // Each sample's rows (its statistics groups) on lanes of their own: sample_columns.glsl.
-  SampleColumn lane = sample_column();
+  SampleColumn lane = sample_column(UNIT);
   uint b = lane.b, c = lane.c, first_row = lane.first_row, end_row = lane.end_row, row_step = lane.row_step;
   bool live = lane.live;
 #else

@@ -15,7 +15,7 @@
 Coefficients coefficients(uint g) { return load_coefficients(g, has_flag(FLAG_BATCH_STATS) ? stat_mean(g) : 0.0); }
 
 void main() {
-  SampleColumn lane = sample_column();
+  SampleColumn lane = sample_column(4u);
   if (!lane.live) return;
   uint L = pc.K * pc.I, col = 4u * lane.c, k0 = col / pc.I, r0 = col - k0 * pc.I;
   Coefficients4 k4;

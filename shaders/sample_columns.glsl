@@ -1,10 +1,10 @@
 // The lanes of the column kernels over batch statistics (normalize_channel_columns*, the
 // BATCH_STATISTICS walk of batch_norm_apply_columns.glsl, and grad_input_columns_vec4): the
-// tensor as B samples of O rows of L = K * I elements (whole 4-element units), a lane per
-// column unit of one sample, walking that sample's rows `step` apart, so that its four
+// tensor as B samples of O rows of L = K * I elements (whole units of `unit` elements: 4,
+// or 8 for the _wide_ kernels), a lane per column unit of one sample, walking that sample's rows `step` apart, so that its four
 // elements' groups (b * K + k) and channels hold for all its rows and their coefficients
-// are loaded once. Lanes are numbered across workgroups; each sample has step * L / 4 of
-// them, and step = lanes / (B * L / 4): the host gives at least B * L / 4 lanes, about
+// are loaded once. Lanes are numbered across workgroups; each sample has step * L / unit of
+// them, and step = lanes / (B * L / unit): the host gives at least B * L / unit lanes, about
 // O / step rows each (batch_statistics_columns_variant in src/ops/batchnorm_inference.cpp),
 // and those past B * step * L / 4 have no work. Needs common.glsl.
 #ifndef VKNORM_SAMPLE_COLUMNS_GLSL
@@ -16,8 +16,8 @@ struct SampleColumn {
   uint first_row, end_row, row_step;   // rows first_row, + row_step, .. below end_row
 };
 
-SampleColumn sample_column() {
-  uint wg = gl_WorkGroupSize.x, Lu = pc.K * pc.I / 4u;
+SampleColumn sample_column(uint unit) {
+  uint wg = gl_WorkGroupSize.x, Lu = pc.K * pc.I / unit;
   uint lanes = gl_NumWorkGroups.x * gl_NumWorkGroups.y * wg;
   uint v = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * wg + gl_LocalInvocationID.x;
   uint step = lanes / (pc.B * Lu);

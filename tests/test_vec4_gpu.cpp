@@ -429,18 +429,27 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward_backward(*ctx, columns, shift, 14);
       CHECK(kernels.created(KernelId::stats_partial_columns_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::grad_partial_columns_vec4, dtype) == (shift == 0));
-      // and the apply walks columns, a unit four channels, their statistics, gamma and beta
-      // four per load; with the saved statistics or the weight 4 bytes past 16-byte
-      // alignment, per channel.
-      CHECK(kernels.created(KernelId::normalize_channel_columns_stats_units_vec4, dtype) == (shift == 0));
+      // and the apply walks columns, a lane's 8 channels' statistics, gamma and beta four
+      // per load (rows of 32 channels: units of 8); with the saved statistics or the weight 4
+      // bytes past 16-byte alignment, per channel; float16 8 bytes off, the 4-element twin.
+      CHECK(kernels.created(KernelId::normalize_channel_columns_stats_units_wide_vec4, dtype) == (shift == 0));
+      CHECK(!kernels.created(KernelId::normalize_channel_columns_stats_units_vec4, dtype));
       CHECK(!kernels.created(KernelId::normalize_channel_columns_vec4, dtype));
       for (uint64_t param_shift : {0, 4}) {
         OwnContext per_channel({.descriptor_path = test_descriptor_path()});
         run_forward_backward(*per_channel, columns, shift, 23, true, param_shift, OnChipKernel::automatic,
                              param_shift == 0 ? 4 : 0);
         const KernelCache& made = state_of(*per_channel).kernels;
+        CHECK(!made.created(KernelId::normalize_channel_columns_stats_units_wide_vec4, dtype));
         CHECK(!made.created(KernelId::normalize_channel_columns_stats_units_vec4, dtype));
         CHECK(made.created(KernelId::normalize_channel_columns_vec4, dtype) == (shift == 0));
+      }
+      if (dtype == DType::f16 && shift == 0) {
+        OwnContext narrow({.descriptor_path = test_descriptor_path()});
+        run_forward_backward(*narrow, columns, 8, 24);
+        const KernelCache& twins = state_of(*narrow).kernels;
+        CHECK(twins.created(KernelId::normalize_channel_columns_stats_units_vec4, dtype));
+        CHECK(!twins.created(KernelId::normalize_channel_columns_stats_units_wide_vec4, dtype));
       }
       // GroupNorm NCHW, groups of 2 planes of 16: teams, gamma once per plane.
       GroupNormParams gn;

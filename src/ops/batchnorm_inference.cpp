@@ -238,22 +238,25 @@ KernelId without_wide_units(KernelId kernel) {
     case KernelId::batch_norm_apply_columns_units_wide_vec4: return KernelId::batch_norm_apply_columns_units_vec4;
     case KernelId::batch_norm_apply_columns_units_cached_wide_vec4:
       return KernelId::batch_norm_apply_columns_units_cached_vec4;
+    case KernelId::normalize_channel_columns_stats_units_wide_vec4:
+      return KernelId::normalize_channel_columns_stats_units_vec4;
     default: return kernel;
   }
 }
 
 std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities& caps, uint64_t B, uint64_t O,
                                                              uint64_t K, uint64_t I, bool channel_per_group,
-                                                             uint64_t rows) {
+                                                             uint64_t rows, bool wide_units) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::normalize_channel_columns_vec4);
   const uint64_t L = K * I;
   if (B == 0 || O == 0 || L == 0 || L % 4 != 0 || wg == 0) return std::nullopt;
   const uint64_t units = L / 4;
+  const bool wide = wide_units && I == 1 && channel_per_group && L % 8 == 0;
   // At most 2^30 lanes asked for, so that whole workgroups (and the shader's lane index)
   // stay below 2^31.
   constexpr uint64_t kMostLanes = uint64_t{1} << 30;
   if (B * units > kMostLanes) return std::nullopt;
-  const uint64_t per_lane = column_spread_rows(caps, rows);
+  const uint64_t per_lane = column_spread_rows(caps, rows) * (wide ? 2 : 1);
   const uint64_t step = std::min((O + per_lane - 1) / per_lane, kMostLanes / (B * units));
   const uint64_t groups = (B * step * units + wg - 1) / wg;
   const uint64_t limit_x = std::clamp<uint32_t>(caps.max_workgroup_count_x, 1, 65535);
@@ -263,6 +266,7 @@ std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities&
   ApplyVariant v;
   v.pairs = I >= 4 && channel_per_group;
   v.units = I >= 4 && !channel_per_group;
+  v.wide = wide;
   v.grid = {static_cast<uint32_t>(x), static_cast<uint32_t>(y)};
   return v;
 }

@@ -351,7 +351,8 @@ void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_
 // per sample for a lane's walk. GroupNorm(32) 2x320x64x64 NHWC's training forward on
 // lavapipe (f32, three runs each, alternating): 2.57-3.15x the elementwise pass through
 // normalize_vec4's blocks of rows, 1.93-2.81x through columns.
-std::optional<ApplyVariant> batch_statistics_columns(const DeviceCaps& caps, const NormPlan& p, const Strategy& s) {
+std::optional<ApplyVariant> batch_statistics_columns(const DeviceCaps& caps, const NormPlan& p, const Strategy& s,
+                                                     bool wide_units = false) {
   const bool channel_per_group = p.cpg == 1 && !p.gamma_varies;
   const bool channel_per_column = p.inner == 1 && p.cpg == p.I;
   const auto eval_variant = batch_norm_apply_variant(caps, p.geometry.elements, p.K, p.I, s.walk_rows);
@@ -359,7 +360,7 @@ std::optional<ApplyVariant> batch_statistics_columns(const DeviceCaps& caps, con
   const bool columns = !p.rms && (channel_per_column || (channel_per_group && eval_columns));
   const bool rows_enough = p.B == 1 || p.O >= column_spread_rows(caps, s.walk_rows);
   if (!columns || !rows_enough) return std::nullopt;
-  return batch_statistics_columns_variant(caps, p.B, p.O, p.K, p.I, p.cpg == 1, s.walk_rows);
+  return batch_statistics_columns_variant(caps, p.B, p.O, p.K, p.I, p.cpg == 1, s.walk_rows, wide_units);
 }
 
 // Builds the passes of one direction.
@@ -654,11 +655,14 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     b.add_rows(KernelId::normalize, Phase::apply, KernelId::normalize_vec4);
     // The eval apply's body with the batch statistics (batch_statistics_columns).
     // A group per channel, the channel the column, with a weight and a bias: the statistics,
-    // gamma and beta as units (normalize_channel_columns_stats_units_vec4).
+    // gamma and beta as units (normalize_channel_columns_stats_units_vec4), 8 channels per
+    // lane where the rows hold units of 8 (its _wide_ twin; pass_for_offsets takes the
+    // 4-element one where float16 sits 8 bytes off).
     const bool stats_units = p.I == 1 && p.cpg == 1 && p.has_weight && p.has_bias;
-    if (const auto variant = batch_statistics_columns(caps, p, s))
+    if (const auto variant = batch_statistics_columns(caps, p, s, stats_units))
       b.offer_apply_variant(*variant, variant->pairs   ? KernelId::normalize_channel_columns_pair_vec4
                                       : variant->units ? KernelId::normalize_channel_columns_units_vec4
+                                      : variant->wide  ? KernelId::normalize_channel_columns_stats_units_wide_vec4
                                       : stats_units    ? KernelId::normalize_channel_columns_stats_units_vec4
                                                        : KernelId::normalize_channel_columns_vec4);
   }
@@ -821,7 +825,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
                                KernelId::normalize_vec4};
     if (row->channel_layouts)  // the split forward's apply through columns (batch_statistics_columns)
       k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4,
-                         KernelId::normalize_channel_columns_stats_units_vec4});
+                         KernelId::normalize_channel_columns_stats_units_vec4,
+                         KernelId::normalize_channel_columns_stats_units_wide_vec4});
     if (row->channel_layouts && row->gamma_may_vary)  // channels-last GroupNorm's groups of 4 channels or more
       k.push_back(KernelId::normalize_channel_columns_units_vec4);
     // The team's units: gamma per element, in units, or per group.
@@ -890,10 +895,12 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4 ||
                             pass.vec4_kernel == KernelId::normalize_channel_columns_units_vec4 ||
-                            pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4;
+                            pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4 ||
+                            pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_wide_vec4;
   const bool stats_units = pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
                            pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4 ||
-                           pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4;
+                           pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4 ||
+                           pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_wide_vec4;
   // team_backward_affine_blocks_vec4 with FLAG_BLOCK_PARAMS stores its records as units,
   // param_finalize_vec4 reads them so.
   const bool work_units = (pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||

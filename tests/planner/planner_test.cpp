@@ -460,25 +460,43 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   REQUIRE(forward.ok());
   CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_vec4);
   // With a weight and a bias (InstanceNorm's default has none): the statistics, gamma and
-  // beta as units, where the four buffers are 16-byte aligned, else per channel.
+  // beta as units, 8 channels per lane (64 channels: units of 8), where the four buffers are
+  // 16-byte aligned, else per channel; float16 8 bytes off: the 4-element twin on the same
+  // grid.
   in.affine = true;
   forward = plan_forward(lavapipe, planned(in), {.split = true});
   REQUIRE(forward.ok());
   const Pass& stats_units = pass_of(*forward, K::normalize);
-  CHECK(stats_units.vec4_kernel == K::normalize_channel_columns_stats_units_vec4);
+  CHECK(stats_units.vec4_kernel == K::normalize_channel_columns_stats_units_wide_vec4);
   for (Role role : {Role::save_mean, Role::save_invstd, Role::weight, Role::bias}) {
     RoleOffsets at{};
-    CHECK(pass_for_offsets(stats_units, at).kernel == K::normalize_channel_columns_stats_units_vec4);
+    CHECK(pass_for_offsets(stats_units, at).kernel == K::normalize_channel_columns_stats_units_wide_vec4);
     at[static_cast<size_t>(role)] = 4;
     CHECK(pass_for_offsets(stats_units, at).kernel == K::normalize_channel_columns_vec4);
   }
+  in.dtype = DType::f16;
+  forward = plan_forward(lavapipe, planned(in), {.split = true});
+  REQUIRE(forward.ok());
+  const Pass& half_units = pass_of(*forward, K::normalize);
+  CHECK(half_units.vec4_kernel == K::normalize_channel_columns_stats_units_wide_vec4);
+  RoleOffsets eight{};
+  eight[static_cast<size_t>(Role::x)] = eight[static_cast<size_t>(Role::y)] = 8;
+  const Pass twin = pass_for_offsets(half_units, eight);
+  CHECK(twin.kernel == K::normalize_channel_columns_stats_units_vec4);
+  CHECK(twin.grid_x == half_units.vec4_grid_x);
+  in.dtype = DType::f32;
+  in.shape = {1, 12, 7, 7};  // rows of 12 channels: no unit of 8
+  forward = plan_forward(lavapipe, planned(in), {.split = true});
+  REQUIRE(forward.ok());
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_stats_units_vec4);
+  in.shape = {1, 64, 7, 7};
   GroupNormParams gn;
   gn.shape = {1, 64, 7, 7};
   gn.num_groups = 64;
   gn.layout = Layout::nhwc;
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
-  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_stats_units_vec4);
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_stats_units_wide_vec4);
   gn.affine = false;
   forward = plan_forward(nvidia, planned(gn), {.split = true});
   REQUIRE(forward.ok());
@@ -972,7 +990,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 36);
+  CHECK(variants == 37);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {

@@ -186,15 +186,16 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
     REQUIRE(plan.ok());
     for (const Pass& pass : plan.value())
       if (pass.kernel == KernelId::normalize) {
-        CHECK(pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_vec4);
+        CHECK(pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_wide_vec4);
         return uint64_t{pass.vec4_grid_x} * pass.vec4_grid_y *
-               kernel_workgroup_size(lavapipe, KernelId::normalize_channel_columns_stats_units_vec4) / 512;
+               kernel_workgroup_size(lavapipe, KernelId::normalize_channel_columns_stats_units_wide_vec4) / 512;
       }
     FAIL("no normalize pass");
     return 0;
   };
-  CHECK(apply_step_rows(64) == 1568 / 64 + 1);
-  CHECK(apply_step_rows(0) == 1568 / 8);
+  // (The _wide_ units: the 4-element grid for twice the rows.)
+  CHECK(apply_step_rows(64) == 1568 / 128 + 1);
+  CHECK(apply_step_rows(0) == 1568 / 16);
   std::vector<uint32_t> train_rows;
   for (const StrategyChoice& c : candidate_choices(lavapipe, train, Direction::forward))
     if (c.rows_per_invocation) train_rows.push_back(c.rows_per_invocation);
