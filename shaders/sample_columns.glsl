@@ -1,12 +1,13 @@
 // The lanes of the column kernels over batch statistics (normalize_channel_columns*, the
 // BATCH_STATISTICS walk of batch_norm_apply_columns.glsl, and grad_input_columns_vec4): the
 // tensor as B samples of O rows of L = K * I elements (whole units of `unit` elements: 4,
-// or 8 for the _wide_ kernels), a lane per column unit of one sample, walking that sample's rows `step` apart, so that its four
-// elements' groups (b * K + k) and channels hold for all its rows and their coefficients
-// are loaded once. Lanes are numbered across workgroups; each sample has step * L / unit of
-// them, and step = lanes / (B * L / unit): the host gives at least B * L / unit lanes, about
-// O / step rows each (batch_statistics_columns_variant in src/ops/batchnorm_inference.cpp),
-// and those past B * step * L / 4 have no work. Needs common.glsl.
+// or 8 for the _wide_ kernels), a lane per column unit of one sample, walking that
+// sample's rows `step` apart, so that its elements' groups (b * K + k) and channels hold
+// for all its rows and their coefficients are loaded once. Lanes are numbered across
+// workgroups; each sample has step * L / unit of them, and step = lanes / (B * L / unit):
+// the host gives at least B * L / 4 lanes, about O / step rows each
+// (batch_statistics_columns_variant in src/ops/batchnorm_inference.cpp), and those past
+// B * step * L / unit have no work. Needs common.glsl.
 #ifndef VKNORM_SAMPLE_COLUMNS_GLSL
 #define VKNORM_SAMPLE_COLUMNS_GLSL
 
