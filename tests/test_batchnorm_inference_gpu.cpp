@@ -256,6 +256,17 @@ TEST_CASE("batch_norm inference: the record calls refuse what they cannot run, r
   REQUIRE(y.ok());
   REQUIRE(stats.ok());
   REQUIRE(coefficients.ok());
+  // Channels-last rows of 8 channels (the eval forward's apply walks columns), and the
+  // buffers of its forward, which live until the submit.
+  BatchNormParams nhwc = p;
+  nhwc.layout = Layout::nhwc;
+  nhwc.shape = {2, 8, 1, 3};
+  auto channels = ctx.create_buffer(8 * 4);
+  auto workspace_bytes = batch_norm_workspace_size(ctx, nhwc);
+  REQUIRE(channels.ok());
+  REQUIRE(workspace_bytes.ok());
+  auto workspace = ctx.create_buffer(workspace_bytes.value());
+  REQUIRE(workspace.ok());
   auto recorder = ctx.begin_commands();
   REQUIRE(recorder.ok());
   CommandRecorder& rec = *recorder.value();
@@ -314,6 +325,26 @@ TEST_CASE("batch_norm inference: the record calls refuse what they cannot run, r
     a = ab;
     a.x.offset = 2;
     refused(record_batch_norm_inference_apply(rec, p, a), "buffers.x: offset 2 is not a multiple of 4");
+  }
+  SUBCASE("the eval forward's workspace, where it computes the coefficients first") {
+    // On a CPU device the forward computes the coefficients into the workspace first (two
+    // dispatches), so it needs the workspace the query sizes; a GPU applies in one pass and
+    // needs none.
+    CHECK(workspace_bytes.value() >= 2 * 8 * 4);
+    BatchNormForwardBuffers fb;
+    fb.x = ref(*x);
+    fb.y = ref(*y);
+    fb.running_mean = fb.running_var = fb.weight = fb.bias = ref(*channels);
+    const bool cpu = ctx.capabilities().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    if (cpu) {
+      refused(record_batch_norm_forward(rec, nhwc, fb), "buffers.workspace: expected a VkBuffer");
+    } else {
+      CHECK(record_batch_norm_forward(rec, nhwc, fb).ok());
+      ++recorded;
+    }
+    fb.workspace = ref(*workspace);
+    CHECK(record_batch_norm_forward(rec, nhwc, fb).ok());
+    recorded += cpu ? 2 : 1;
   }
   CHECK(rec.dispatch_count() == recorded);  // a refused call records nothing
   REQUIRE(ctx.submit_and_wait(rec).ok());

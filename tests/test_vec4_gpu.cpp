@@ -12,6 +12,7 @@
 
 #include "context_state.hpp"
 #include "gpu_support.hpp"
+#include "ops/batchnorm_apply.hpp"
 #include "ops/norm_engine.hpp"
 #include "ops/norm_kinds.hpp"
 #include "vknorm/half.hpp"
@@ -334,16 +335,24 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       // Eval: the forward is batch_norm_apply_columns_pair_wide_vec4 (rows of 128 elements,
       // planes of 16: 8-element units in at most two channels) or batch_norm_apply; the
       // backward's elementwise pass grad_input or, through the same columns,
-      // grad_input_columns_vec4. Channels-last takes the _wide_ units too.
+      // grad_input_columns_vec4. Channels-last takes the _wide_ units too. On a CPU device
+      // the columns kernels are the _cached_ twins, after batch_norm_coefficients
+      // (eval_coefficients_first): `eval_kernel` gives the device's.
       const bool wide = shift == 0;
+      const bool first = eval_coefficients_first(ctx->capabilities());
+      auto eval_kernel = [first](KernelId from_statistics, KernelId cached) { return first ? cached : from_statistics; };
       BatchNormParams p;
       p.shape = {2, 8, 4, 4};
       p.training = false;
       p.dtype = dtype;
       run_forward_backward(*ctx, p, shift, 7);
       const KernelCache& kernels = state_of(*ctx).kernels;
+      CHECK(kernels.created(KernelId::batch_norm_coefficients, dtype) == first);
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype));
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_pair_wide_vec4, dtype) == (shift == 0));
+      CHECK(!kernels.created(KernelId::batch_norm_apply_columns_pair_cached_vec4, dtype));
+      CHECK(kernels.created(eval_kernel(KernelId::batch_norm_apply_columns_pair_wide_vec4,
+                                        KernelId::batch_norm_apply_columns_pair_cached_wide_vec4),
+                            dtype) == (shift == 0));
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
       CHECK(kernels.created(KernelId::batch_norm_apply, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::grad_input_columns_vec4, dtype) == (shift == 0));
@@ -371,7 +380,13 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       // Channels-last eval: four adjacent channels per unit, their running statistics, gamma
       // and beta four per load where those are aligned too (gamma and beta, then the running
       // statistics, start 4 bytes past it in the next two runs), else per channel; without a
-      // weight and bias, per channel.
+      // weight and bias, per channel. Cached coefficients (a CPU device) four per load where
+      // the workspace is aligned (it starts 4 bytes past it in a run of its own), else per
+      // channel; without a weight and a bias as units still.
+      const KernelId units_wide = eval_kernel(KernelId::batch_norm_apply_columns_units_wide_vec4,
+                                              KernelId::batch_norm_apply_columns_units_cached_wide_vec4);
+      const KernelId per_channel =
+          eval_kernel(KernelId::batch_norm_apply_columns_vec4, KernelId::batch_norm_apply_columns_cached_vec4);
       BatchNormParams eval_nhwc = p;
       eval_nhwc.layout = Layout::nhwc;
       eval_nhwc.training = false;
@@ -379,8 +394,9 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       eval_nhwc.shape = {2, 8, 4, 4};
       run_forward_backward(*ctx, eval_nhwc, shift, 15);
       CHECK(!kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype) == wide);
-      CHECK(!kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype));
+      CHECK(!kernels.created(KernelId::batch_norm_apply_columns_units_cached_vec4, dtype));
+      CHECK(kernels.created(units_wide, dtype) == wide);
+      CHECK(!kernels.created(per_channel, dtype));
       if (wide && dtype == DType::f16) {
         // Float16 tensors 8 bytes past 16-byte alignment: the _wide_ kernels' 4-element twins.
         OwnContext narrow({.descriptor_path = test_descriptor_path()});
@@ -389,24 +405,42 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
         run_forward_backward(*narrow, eval_nchw, 8, 19);
         run_forward_backward(*narrow, eval_nhwc, 8, 20);
         const KernelCache& twins = state_of(*narrow).kernels;
-        CHECK(twins.created(KernelId::batch_norm_apply_columns_pair_vec4, dtype));
-        CHECK(twins.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
+        CHECK(twins.created(without_wide_units(eval_kernel(KernelId::batch_norm_apply_columns_pair_wide_vec4,
+                                                           KernelId::batch_norm_apply_columns_pair_cached_wide_vec4)),
+                            dtype));
+        CHECK(twins.created(without_wide_units(units_wide), dtype));
         CHECK(!twins.created(KernelId::batch_norm_apply_columns_pair_wide_vec4, dtype));
         CHECK(!twins.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype));
+        CHECK(!twins.created(KernelId::batch_norm_apply_columns_pair_cached_wide_vec4, dtype));
+        CHECK(!twins.created(KernelId::batch_norm_apply_columns_units_cached_wide_vec4, dtype));
       }
+      // Gamma and beta, then the running statistics 4 bytes off: per channel from the
+      // statistics; the cached units still (they read neither).
       run_forward_backward(*ctx, eval_nhwc, shift, 16, true, 4);
-      CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0 && !first));
       OwnContext stats_shifted({.descriptor_path = test_descriptor_path()});
       run_forward_backward(*stats_shifted, eval_nhwc, shift, 18, true, 0, OnChipKernel::automatic, 4);
-      CHECK(!state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
-      CHECK(!state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype));
-      CHECK(state_of(*stats_shifted).kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      const KernelCache& stats_kernels = state_of(*stats_shifted).kernels;
+      CHECK(!stats_kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
+      CHECK(!stats_kernels.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype));
+      CHECK(stats_kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0 && !first));
+      CHECK(stats_kernels.created(KernelId::batch_norm_apply_columns_units_cached_wide_vec4, dtype) ==
+            (shift == 0 && first));
+      if (first) {
+        OwnContext work_shifted({.descriptor_path = test_descriptor_path()});
+        run_forward_backward(*work_shifted, eval_nhwc, shift, 22, true, 0, OnChipKernel::automatic, 0, 4);
+        const KernelCache& work_kernels = state_of(*work_shifted).kernels;
+        CHECK(work_kernels.created(KernelId::batch_norm_coefficients, dtype));
+        CHECK(!work_kernels.created(KernelId::batch_norm_apply_columns_units_cached_wide_vec4, dtype));
+        CHECK(!work_kernels.created(KernelId::batch_norm_apply_columns_units_cached_vec4, dtype));
+        CHECK(work_kernels.created(KernelId::batch_norm_apply_columns_cached_vec4, dtype) == (shift == 0));
+      }
       eval_nhwc.affine = false;
       OwnContext plain({.descriptor_path = test_descriptor_path()});
       run_forward_backward(*plain, eval_nhwc, shift, 17);
       const KernelCache& plain_kernels = state_of(*plain).kernels;
       CHECK(!plain_kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
-      CHECK(plain_kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0));
+      CHECK(plain_kernels.created(first ? units_wide : per_channel, dtype) == (shift == 0));
       // NCHW planes of 49 in training, without split forced: on a CPU device (lavapipe,
       // SwiftShader) both directions' split passes through the planes' column view, units
       // across two channels (a plane is 49 elements).

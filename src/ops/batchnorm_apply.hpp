@@ -29,6 +29,12 @@ uint64_t column_walk_rows(const Capabilities& caps, uint64_t accesses, uint64_t 
 // `chosen`.
 uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen = 0);
 
+// Whether the eval forward computes its coefficients first, once per channel into the
+// workspace (batch_norm_coefficients.comp, as record_batch_norm_inference_coefficients),
+// and then applies them through the cached kernels (as record_batch_norm_inference_apply)
+// where its apply walks columns: on a CPU device (batchnorm_inference.cpp says why).
+bool eval_coefficients_first(const Capabilities& caps);
+
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors
 // that start at multiples of 4 elements (the caller checks the offsets):
 //  - planes (shaders/batch_norm_apply_planes.glsl): NCHW planes of at least 8 whole units,

@@ -126,6 +126,18 @@ uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen) {
   return cpu && caps.driver_id != VK_DRIVER_ID_MESA_LLVMPIPE ? 16 : 8;
 }
 
+// A columns lane computes its channels' coefficients itself, from 4 loads per unit and a
+// square root and a division per channel, and each lane of a step anew: 32x2048x7x7 NHWC
+// computes each channel's about 100 times. On a CPU device a second dispatch and its
+// barrier cost little beside that. eval_fwd, medians, times the elementwise pass, one pass
+// -> coefficients first (2026-12-05): lavapipe (4 runs alternating) 32x2048x7x7 NHWC f16
+// 1.18 -> 1.01, NCHW f16 (wide pairs) 1.08 -> 1.05, 8x64x56x56 NHWC f16 0.86 -> 0.76, and
+// f32 (6 runs) 32x2048x7x7 NHWC 1.10 -> 1.02, 8x64x56x56 NHWC 1.04 -> 0.97; SwiftShader (3
+// runs, f32) 32x2048x7x7 NCHW 0.95 -> 0.81, NHWC 0.90 -> 0.75. A GPU keeps the one pass:
+// there a barrier costs microseconds against an apply of the same order (not yet measured
+// on one).
+bool eval_coefficients_first(const Capabilities& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+
 namespace {
 
 // batch_norm_apply_columns.glsl: a lane per column unit, the grid's lanes a whole number of

@@ -5,7 +5,9 @@
 //    (either one -> stats_finalize over its one partial per group when running stats
 //    are updated: the update averages over groups, across workgroups)
 //  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
-//  forward, running statistics: batch_norm_apply (scale and shift per channel, one FMA)
+//  forward, running statistics: batch_norm_apply (scale and shift per channel, one FMA);
+//    on a CPU device, where it walks columns, batch_norm_coefficients first (the
+//    coefficients into the workspace) and its cached variants (eval_coefficients_first)
 //  backward, batch statistics, many small groups: team_backward
 //            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
@@ -37,6 +39,7 @@
 
 #include "ops/batchnorm_apply.hpp"
 #include "ops/norm_kinds.hpp"
+#include "vknorm/batchnorm_inference.hpp"
 
 namespace vknorm {
 namespace {
@@ -596,17 +599,31 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       // look different (tuning would time them all). The planes variant sets its parts.
       b.push().chunks = b.push().chunk_size = b.push().pchunks = b.push().pchunk_size = 0;
       b.push().flags &= ~kFlagColumns;
-      const ApplyGrid grid = batch_norm_apply_grid(caps, E, p.K, p.I);
-      b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
       // Tensors aligned: NCHW planes of 8 whole units or more, a run of 8 lanes per
       // segment of a plane; else rows of whole units, an invocation per column.
       // The _wide_ kernels where there is one: the pairs, and the units with a weight and a
-      // bias (without, the apply reads the statistics per channel); pass_for_offsets takes
-      // their twins where float16 sits 8 bytes off.
+      // bias or cached coefficients (else the apply reads the statistics per channel);
+      // pass_for_offsets takes their twins where float16 sits 8 bytes off.
       const bool affine = p.has_weight && p.has_bias, half = p.dtype == DType::f16;
-      const WideUnits wide{.pairs = true, .units = affine, .half = half};
-      if (const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows, wide))
-        b.offer_apply_variant(*variant, variant->kernel(false, affine));
+      const bool first = eval_coefficients_first(caps);
+      const WideUnits wide{.pairs = true, .units = affine || first, .half = half};
+      const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows, wide);
+      // The columns' coefficients computed first, into the workspace (K scales, then K
+      // shifts), where the device asks for it and the binding holds them; batch_norm_apply
+      // reads them there too (without FLAG_STATS_ARE_VAR) where the offsets leave it.
+      WorkspaceLayout cached = w;
+      cached.coef_floats = kBatchNormCoefficientsPerChannel * p.K;
+      cached.floats = cached.coef_floats;
+      if (first && variant && !variant->planes && check_workspace_limit(caps, cached, "forward").ok()) {
+        w = cached;
+        b.bind(kSlotWork, Role::workspace, w.floats);
+        b.add(KernelId::batch_norm_coefficients, Phase::finalize, per_item_grid(caps, p.K));
+        b.push().flags &= ~kFlagStatsAreVar;
+      }
+      const bool from_workspace = w.floats > 0;
+      const ApplyGrid grid = batch_norm_apply_grid(caps, E, p.K, p.I);
+      b.add(KernelId::batch_norm_apply, Phase::apply, grid.x, grid.y);
+      if (variant) b.offer_apply_variant(*variant, variant->kernel(from_workspace, affine));
     }
     return plan;
   }
@@ -846,15 +863,17 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
                          KernelId::batch_norm_apply_columns_vec4, KernelId::batch_norm_apply_columns_pair_vec4,
                          KernelId::batch_norm_apply_columns_units_vec4, KernelId::batch_norm_apply_columns_pair_wide_vec4,
                          KernelId::batch_norm_apply_columns_units_wide_vec4});
-    // BatchNorm's inference calls (batchnorm_inference.cpp): batch_norm_apply, and the
-    // coefficients' own pass and the apply's cached variants, which no norm plan has.
-    if (kind == Norm::batch_norm)
-      k.insert(k.end(), {KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_cached_vec4,
-                         KernelId::batch_norm_apply_columns_cached_vec4,
+    // The coefficients' own pass and the columns' cached variants: the eval forward's where
+    // it computes the coefficients first (eval_coefficients_first), and BatchNorm's
+    // inference calls (batchnorm_inference.cpp), which add the planes' cached variant.
+    const bool inference = kind == Norm::batch_norm;
+    if ((row->running_stats && (!caps || eval_coefficients_first(*caps))) || inference)
+      k.insert(k.end(), {KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_columns_cached_vec4,
                          KernelId::batch_norm_apply_columns_pair_cached_vec4,
                          KernelId::batch_norm_apply_columns_units_cached_vec4,
                          KernelId::batch_norm_apply_columns_pair_cached_wide_vec4,
                          KernelId::batch_norm_apply_columns_units_cached_wide_vec4});
+    if (inference) k.push_back(KernelId::batch_norm_apply_cached_vec4);
     return k;
   }
   // team_backward (+ grad_finalize), or grad_partial -> grad_finalize -> grad_input; then
@@ -903,9 +922,12 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
                            pass.vec4_kernel == KernelId::normalize_channel_columns_stats_units_wide_vec4;
   // team_backward_affine_blocks_vec4 with FLAG_BLOCK_PARAMS stores its records as units,
   // param_finalize_vec4 reads them so.
-  const bool work_units = (pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||
-                           pass.vec4_kernel == KernelId::param_finalize_vec4) &&
-                          (pass.push.flags & kFlagBlockParams) != 0;
+  // batch_norm_apply_columns_units_cached[_wide]_vec4 reads the coefficients so.
+  const bool work_units = ((pass.vec4_kernel == KernelId::team_backward_affine_blocks_vec4 ||
+                            pass.vec4_kernel == KernelId::param_finalize_vec4) &&
+                           (pass.push.flags & kFlagBlockParams) != 0) ||
+                          pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_cached_vec4 ||
+                          pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_cached_wide_vec4;
   // The _wide_ kernels' tensors in 16-byte units whatever the dtype.
   const bool wide = without_wide_units(pass.vec4_kernel) != pass.vec4_kernel;
   for (uint32_t slot = 0; slot < kSlotCount; ++slot) {

@@ -29,11 +29,12 @@ std::vector<Case> plan_cases() {
   constexpr int64_t M = int64_t{1} << 20;
   // (N, C, *) shapes for the channel kinds: tiny, typical, many channels, huge planes,
   // one sample (InstanceNorm's groups are then channels; with planes of 49, units that cross
-  // channels), and past the grid limits (2^24 channels; 2^25 planes).
+  // channels), past the grid limits (2^24 channels; 2^25 planes), and short planes.
   const std::vector<std::vector<int64_t>> channel_shapes = {
       {2, 3},           {3, 5, 7},         {4, 64, 56, 56}, {32, 64, 28, 28}, {8, 256, 14, 14},
       {2, 16 * M},      {16 * M, 2},       {2, 3, 8 * M},   {1, 2, 8192, 8},  {64, 4096, 2, 2},
       {1, 64, 128, 128}, {2, 32 * M, 1, 2}, {1, 0, 5},      {0, 4, 3},       {1, 4, 7, 7},
+      {2, 8, 4, 4},  // planes of 16: too short for the planes kernel, whole 8-element units
   };
   const std::vector<std::pair<std::vector<int64_t>, int64_t>> group_shapes = {
       {{1, 64, 56, 56}, 32}, {{4, 64, 56, 56}, 32}, {{2, 320, 64, 64}, 32}, {{16 * M, 4}, 2},

@@ -304,12 +304,26 @@ TEST_CASE("planner: the backward's team blocks over rows store dgamma / dbeta pe
 TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fits; float16 before the planes on lavapipe") {
   const Capabilities lavapipe = modeled_device("lavapipe"), swiftshader = modeled_device("SwiftShader");
   const Capabilities nvidia = modeled_device("NVIDIA");
+  // The apply pass. On a CPU device the columns apply coefficients computed first
+  // (eval_coefficients_first): batch_norm_coefficients into the workspace, then the
+  // _cached_ twin (`columns` gives the device's kernel); the planes compute their own.
   auto apply = [](const Capabilities& caps, const BatchNormParams& p) {
     auto plan = plan_forward(caps, planned(p));
     REQUIRE(plan.ok());
-    REQUIRE(plan->pass_count == 1);
-    return *plan->begin();
+    const Pass last = plan->passes[plan->pass_count - 1];
+    const bool first = eval_coefficients_first(caps) && last.vec4_kernel != K::batch_norm_apply_vec4;
+    REQUIRE(plan->pass_count == (first ? 2u : 1u));
+    if (first) CHECK(plan->passes[0].kernel == K::batch_norm_coefficients);
+    CHECK(((last.push.flags & kFlagStatsAreVar) == 0) == first);
+    CHECK(plan->workspace.floats == (first ? 2 * p.shape[1] : 0));
+    return last;
   };
+  auto columns = [](const Capabilities& caps, K from_statistics, K cached) {
+    return eval_coefficients_first(caps) ? cached : from_statistics;
+  };
+  CHECK(eval_coefficients_first(lavapipe));
+  CHECK(eval_coefficients_first(swiftshader));
+  CHECK_FALSE(eval_coefficients_first(nvidia));
   BatchNormParams bn;
   bn.training = false;
   bn.dtype = DType::f16;
@@ -317,7 +331,7 @@ TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fi
   for (int64_t side : {56, 14}) {
     CAPTURE(side);
     bn.shape = {8, 64, side, side};
-    CHECK(apply(lavapipe, bn).vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
+    CHECK(apply(lavapipe, bn).vec4_kernel == K::batch_norm_apply_columns_pair_cached_wide_vec4);
     CHECK(apply(swiftshader, bn).vec4_kernel == K::batch_norm_apply_vec4);
     CHECK(apply(nvidia, bn).vec4_kernel == K::batch_norm_apply_vec4);
   }
@@ -330,29 +344,33 @@ TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fi
   for (const Capabilities* caps : {&lavapipe, &swiftshader, &nvidia}) {
     CAPTURE(caps->device_name);
     const Pass wide = apply(*caps, bn);
-    CHECK(wide.vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
-    const uint64_t lanes = uint64_t{wide.vec4_grid_x} * wide.vec4_grid_y *
-                           kernel_workgroup_size(*caps, K::batch_norm_apply_columns_pair_wide_vec4);
+    const K pair_wide =
+        columns(*caps, K::batch_norm_apply_columns_pair_wide_vec4, K::batch_norm_apply_columns_pair_cached_wide_vec4);
+    CHECK(wide.vec4_kernel == pair_wide);
+    const uint64_t lanes = uint64_t{wide.vec4_grid_x} * wide.vec4_grid_y * kernel_workgroup_size(*caps, pair_wide);
     CHECK(lanes == 32 / column_spread_rows(*caps) * (2048 * 49 / 8));
     BatchNormParams f32 = bn;
     f32.dtype = DType::f32;
     const Pass f32_wide = apply(*caps, f32);
-    CHECK(f32_wide.vec4_kernel == K::batch_norm_apply_columns_pair_wide_vec4);
+    CHECK(f32_wide.vec4_kernel == pair_wide);
     CHECK(f32_wide.vec4_grid_x == wide.vec4_grid_x);
     // Float16 8 bytes past 16-byte alignment: the 4-element twin on the wide grid; 4
     // bytes: scalar.
     RoleOffsets offsets{};
     offsets[static_cast<size_t>(Role::x)] = offsets[static_cast<size_t>(Role::y)] = 8;
     const Pass twin = pass_for_offsets(wide, offsets);
-    CHECK(twin.kernel == K::batch_norm_apply_columns_pair_vec4);
+    CHECK(twin.kernel ==
+          columns(*caps, K::batch_norm_apply_columns_pair_vec4, K::batch_norm_apply_columns_pair_cached_vec4));
     CHECK(twin.grid_x == wide.vec4_grid_x);
     offsets[static_cast<size_t>(Role::x)] = 4;
     CHECK(pass_for_offsets(wide, offsets).kernel == K::batch_norm_apply);
   }
   // Channels-last, 64 channels: the wide units with a weight and a bias, in both dtypes
-  // on every device (float32 at 4 bytes off: scalar); without, the 4-element per-channel
-  // kernel (no wide twin reads the statistics per channel); 12 channels (rows of 12): no
-  // unit of 8, the 4-element units.
+  // on every device (float32 at 4 bytes off: scalar); without, from the statistics the
+  // 4-element per-channel kernel (no wide twin reads the statistics per channel), cached
+  // the wide units still; 12 channels (rows of 12): no unit of 8, the 4-element units.
+  // Cached coefficients 4 bytes past 16-byte alignment (the workspace): the per-channel
+  // cached kernel.
   bn.layout = Layout::nhwc;
   for (DType dtype : {DType::f16, DType::f32})
     for (const Capabilities* caps : {&lavapipe, &swiftshader, &nvidia}) {
@@ -360,16 +378,23 @@ TEST_CASE("planner: eval BatchNorm takes the _wide_ columns where a unit of 8 fi
       CAPTURE(dtype == DType::f16);
       bn.dtype = dtype;
       bn.shape = {8, 64, 14, 14};
+      const K units_wide =
+          columns(*caps, K::batch_norm_apply_columns_units_wide_vec4, K::batch_norm_apply_columns_units_cached_wide_vec4);
       const Pass wide = apply(*caps, bn);
-      CHECK(wide.vec4_kernel == K::batch_norm_apply_columns_units_wide_vec4);
+      CHECK(wide.vec4_kernel == units_wide);
       RoleOffsets offsets{};
       offsets[static_cast<size_t>(Role::x)] = 4;
       if (dtype == DType::f32) CHECK(pass_for_offsets(wide, offsets).kernel == K::batch_norm_apply);
+      offsets = {};
+      offsets[static_cast<size_t>(Role::workspace)] = 4;
+      CHECK(pass_for_offsets(wide, offsets).kernel ==
+            columns(*caps, units_wide, K::batch_norm_apply_columns_cached_vec4));
       bn.affine = false;
-      CHECK(apply(*caps, bn).vec4_kernel == K::batch_norm_apply_columns_vec4);
+      CHECK(apply(*caps, bn).vec4_kernel == columns(*caps, K::batch_norm_apply_columns_vec4, units_wide));
       bn.affine = true;
       bn.shape = {8, 12, 14, 14};
-      CHECK(apply(*caps, bn).vec4_kernel == K::batch_norm_apply_columns_units_vec4);
+      CHECK(apply(*caps, bn).vec4_kernel ==
+            columns(*caps, K::batch_norm_apply_columns_units_vec4, K::batch_norm_apply_columns_units_cached_vec4));
     }
   CHECK(loads_loop_over_lanes(lavapipe));
   CHECK_FALSE(loads_loop_over_lanes(swiftshader));

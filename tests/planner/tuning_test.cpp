@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/batchnorm_apply.hpp"
 #include "ops/tuning.hpp"
 #include "planner_support.hpp"
 
@@ -154,15 +155,18 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
   // each lane walking about `rows` of them: 8 by lavapipe's rule and a GPU's (16 by
   // SwiftShader's); the candidates add the others. The _wide_ units (8 elements per lane)
   // run on the 4-element grid for twice the rows: a step of ceil(1568 / (2 * rows)) rows
-  // of 4-element units.
+  // of 4-element units. (On lavapipe the coefficients first: eval_coefficients_first.)
   auto step_rows = [&](const Capabilities& caps, uint32_t rows) {
     const auto plan = plan_for(caps, eval, Direction::forward, {.rows_per_invocation = rows});
     REQUIRE(plan.ok());
-    REQUIRE(plan->pass_count == 1);
-    REQUIRE(plan->passes[0].vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4);
-    CHECK(plan->passes[0].vec4_grid_y == 1);
-    const uint64_t lanes = uint64_t{plan->passes[0].vec4_grid_x} *
-                           kernel_workgroup_size(caps, KernelId::batch_norm_apply_columns_units_wide_vec4);
+    const bool first = eval_coefficients_first(caps);
+    REQUIRE(plan->pass_count == (first ? 2u : 1u));
+    const Pass& apply = plan->passes[plan->pass_count - 1];
+    const KernelId units = first ? KernelId::batch_norm_apply_columns_units_cached_wide_vec4
+                                 : KernelId::batch_norm_apply_columns_units_wide_vec4;
+    REQUIRE(apply.vec4_kernel == units);
+    CHECK(apply.vec4_grid_y == 1);
+    const uint64_t lanes = uint64_t{apply.vec4_grid_x} * kernel_workgroup_size(caps, units);
     CHECK(lanes % 512 == 0);
     return lanes / 512;
   };
