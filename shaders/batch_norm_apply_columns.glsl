@@ -88,8 +88,8 @@ mat4 unit_coefficients(uint b, uint k) {
 #endif
 
 #if defined(WIDE_UNITS) && WIDE_UNITS
-#if defined(BATCH_STATISTICS) && BATCH_STATISTICS && !(defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS)
-#error "with the batch statistics, the _wide_ kernels are the channel units' only"
+#if !(defined(COLUMN_CHANNEL_UNITS) && COLUMN_CHANNEL_UNITS) && !(defined(COLUMN_CHANNEL_PAIRS) && COLUMN_CHANNEL_PAIRS)
+#error "the _wide_ kernels are the channel units' and pairs' only"
 #endif
 // The _wide_ variants (WIDE_UNITS: 8 elements per lane; float16's 8 halves in one 16-byte
 // access, float32's two vec4s, vec4.glsl): a unit is 8 elements, its coefficients two

@@ -135,6 +135,7 @@ KernelId base_kernel(KernelId id) {
     case KernelId::normalize_channel_columns_units_vec4: return KernelId::normalize;
     case KernelId::normalize_channel_columns_stats_units_vec4: return KernelId::normalize;
     case KernelId::normalize_channel_columns_stats_units_wide_vec4: return KernelId::normalize;
+    case KernelId::normalize_channel_columns_pair_wide_vec4: return KernelId::normalize;
     default: return id;
   }
 }

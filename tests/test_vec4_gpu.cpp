@@ -455,6 +455,24 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
         CHECK(made.created(KernelId::grad_partial_columns_vec4, dtype) == (shift == 0));
         CHECK(made.created(KernelId::grad_input_columns_vec4, dtype) == (shift == 0));
         CHECK(!made.created(KernelId::team_backward, dtype));
+        // Rows of 196 elements: units of 4 (units of 8 would not make whole rows), two
+        // channels' statistics per unit. Rows of 392: units of 8, 8 elements per lane; float16
+        // 8 bytes past 16-byte alignment, the 4-element twin on the same grid.
+        CHECK(made.created(KernelId::normalize_channel_columns_pair_vec4, dtype) == (shift == 0));
+        CHECK(!made.created(KernelId::normalize_channel_columns_pair_wide_vec4, dtype));
+        OwnContext wide_planes({.descriptor_path = test_descriptor_path()});
+        small_planes.shape = {32, 8, 7, 7};
+        run_forward_backward(*wide_planes, small_planes, shift, 24, false);
+        const KernelCache& wide_made = state_of(*wide_planes).kernels;
+        CHECK(wide_made.created(KernelId::normalize_channel_columns_pair_wide_vec4, dtype) == (shift == 0));
+        CHECK(!wide_made.created(KernelId::normalize_channel_columns_pair_vec4, dtype));
+        if (wide && dtype == DType::f16) {
+          OwnContext narrow_planes({.descriptor_path = test_descriptor_path()});
+          run_forward_backward(*narrow_planes, small_planes, 8, 25, false);
+          const KernelCache& twin = state_of(*narrow_planes).kernels;
+          CHECK(twin.created(KernelId::normalize_channel_columns_pair_vec4, dtype));
+          CHECK(!twin.created(KernelId::normalize_channel_columns_pair_wide_vec4, dtype));
+        }
       }
       // Channels-last rows of 32 columns, split: the column view's statistics, a lane per unit.
       BatchNormParams columns = p;

@@ -89,12 +89,14 @@ std::optional<ApplyVariant> batch_norm_apply_variant(const Capabilities& caps, u
 // grad_input_columns_vec4. Each of the B samples' O rows of L = K * I elements (whole
 // units) with lanes of its own, `step` of its rows at a time, about column_spread_rows rows
 // per lane; at least B * L / 4 lanes, at most 2^31. `channel_per_group`: cpg == 1, else the
-// channel is the column (inner == 1, cpg == I). `wide_units`: where I == 1, a channel per
-// group and L a multiple of 8, `wide` (normalize_channel_columns_stats_units_wide_vec4, 8
-// channels per lane) on the 4-element grid for twice the rows, as the eval forward's. nullopt
-// where the grid cannot hold them.
+// channel is the column (inner == 1, cpg == I). `wide_units`: with a channel per group and
+// L a multiple of 8, `wide` where I == 1 and WideUnits::units
+// (normalize_channel_columns_stats_units_wide_vec4, 8 channels per lane) or I >= 8 and
+// WideUnits::pairs (normalize_channel_columns_pair_wide_vec4, 8 elements of at most two
+// channels per lane), on the 4-element grid for twice the rows, as the eval forward's.
+// nullopt where the grid cannot hold them.
 std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities& caps, uint64_t B, uint64_t O,
                                                              uint64_t K, uint64_t I, bool channel_per_group,
-                                                             uint64_t rows = 0, bool wide_units = false);
+                                                             uint64_t rows = 0, WideUnits wide_units = {});
 
 }  // namespace vknorm

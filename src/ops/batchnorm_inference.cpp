@@ -252,18 +252,20 @@ KernelId without_wide_units(KernelId kernel) {
       return KernelId::batch_norm_apply_columns_units_cached_vec4;
     case KernelId::normalize_channel_columns_stats_units_wide_vec4:
       return KernelId::normalize_channel_columns_stats_units_vec4;
+    case KernelId::normalize_channel_columns_pair_wide_vec4: return KernelId::normalize_channel_columns_pair_vec4;
     default: return kernel;
   }
 }
 
 std::optional<ApplyVariant> batch_statistics_columns_variant(const Capabilities& caps, uint64_t B, uint64_t O,
                                                              uint64_t K, uint64_t I, bool channel_per_group,
-                                                             uint64_t rows, bool wide_units) {
+                                                             uint64_t rows, WideUnits wide_units) {
   const uint64_t wg = kernel_workgroup_size(caps, KernelId::normalize_channel_columns_vec4);
   const uint64_t L = K * I;
   if (B == 0 || O == 0 || L == 0 || L % 4 != 0 || wg == 0) return std::nullopt;
   const uint64_t units = L / 4;
-  const bool wide = wide_units && I == 1 && channel_per_group && L % 8 == 0;
+  const bool wide =
+      channel_per_group && L % 8 == 0 && ((I == 1 && wide_units.units) || (I >= 8 && wide_units.pairs));
   // At most 2^30 lanes asked for, so that whole workgroups (and the shader's lane index)
   // stay below 2^31.
   constexpr uint64_t kMostLanes = uint64_t{1} << 30;

@@ -355,7 +355,7 @@ void row_grid(const DeviceCaps& caps, const NormPlan& p, uint32_t width, uint32_
 // lavapipe (f32, three runs each, alternating): 2.57-3.15x the elementwise pass through
 // normalize_vec4's blocks of rows, 1.93-2.81x through columns.
 std::optional<ApplyVariant> batch_statistics_columns(const DeviceCaps& caps, const NormPlan& p, const Strategy& s,
-                                                     bool wide_units = false) {
+                                                     WideUnits wide_units = {}) {
   const bool channel_per_group = p.cpg == 1 && !p.gamma_varies;
   const bool channel_per_column = p.inner == 1 && p.cpg == p.I;
   const auto eval_variant = batch_norm_apply_variant(caps, p.geometry.elements, p.K, p.I, s.walk_rows);
@@ -673,15 +673,20 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
     // The eval apply's body with the batch statistics (batch_statistics_columns).
     // A group per channel, the channel the column, with a weight and a bias: the statistics,
     // gamma and beta as units (normalize_channel_columns_stats_units_vec4), 8 channels per
-    // lane where the rows hold units of 8 (its _wide_ twin; pass_for_offsets takes the
-    // 4-element one where float16 sits 8 bytes off).
+    // lane where the rows hold units of 8 (its _wide_ twin). Planes of 8 elements or more:
+    // the pairs' _wide_ twin where the rows hold units of 8. pass_for_offsets takes the
+    // 4-element twins where float16 sits 8 bytes off.
     const bool stats_units = p.I == 1 && p.cpg == 1 && p.has_weight && p.has_bias;
-    if (const auto variant = batch_statistics_columns(caps, p, s, stats_units))
-      b.offer_apply_variant(*variant, variant->pairs   ? KernelId::normalize_channel_columns_pair_vec4
-                                      : variant->units ? KernelId::normalize_channel_columns_units_vec4
-                                      : variant->wide  ? KernelId::normalize_channel_columns_stats_units_wide_vec4
-                                      : stats_units    ? KernelId::normalize_channel_columns_stats_units_vec4
-                                                       : KernelId::normalize_channel_columns_vec4);
+    if (const auto variant = batch_statistics_columns(caps, p, s, {.pairs = true, .units = stats_units})) {
+      using K = KernelId;
+      const K pairs = variant->wide ? K::normalize_channel_columns_pair_wide_vec4 : K::normalize_channel_columns_pair_vec4;
+      const K units =
+          variant->wide ? K::normalize_channel_columns_stats_units_wide_vec4 : K::normalize_channel_columns_stats_units_vec4;
+      b.offer_apply_variant(*variant, variant->pairs   ? pairs
+                                      : variant->units ? K::normalize_channel_columns_units_vec4
+                                      : stats_units    ? units
+                                                       : K::normalize_channel_columns_vec4);
+    }
   }
   return plan;
 }
@@ -842,6 +847,7 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
                                KernelId::normalize_vec4};
     if (row->channel_layouts)  // the split forward's apply through columns (batch_statistics_columns)
       k.insert(k.end(), {KernelId::normalize_channel_columns_vec4, KernelId::normalize_channel_columns_pair_vec4,
+                         KernelId::normalize_channel_columns_pair_wide_vec4,
                          KernelId::normalize_channel_columns_stats_units_vec4,
                          KernelId::normalize_channel_columns_stats_units_wide_vec4});
     if (row->channel_layouts && row->gamma_may_vary)  // channels-last GroupNorm's groups of 4 channels or more

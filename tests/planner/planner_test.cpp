@@ -413,11 +413,36 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   bn.shape = {32, 64, 7, 7};  // planes of 49, groups of 1568
   bn.track_running_stats = false;
   // lavapipe, by its rules: the statistics through the column view, the apply through
-  // columns with two channels per unit.
+  // columns with two channels per unit of 8 (rows of 3136: whole units of 8).
   auto forward = plan_forward(lavapipe, planned(bn));
   REQUIRE(forward.ok());
   CHECK(columns(pass_of(*forward, K::stats_partial)));
-  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
+  const Pass wide = pass_of(*forward, K::normalize);
+  CHECK(wide.vec4_kernel == K::normalize_channel_columns_pair_wide_vec4);
+  // On the 4-element grid for twice the rows: each of the 784 units of 4 has 32 / 16 = 2
+  // lanes (lavapipe's 8 rows per lane, doubled). Float16 8 bytes off 16: the 4-element twin
+  // on the same grid.
+  CHECK(uint64_t{wide.vec4_grid_x} * wide.vec4_grid_y *
+            kernel_workgroup_size(lavapipe, K::normalize_channel_columns_pair_wide_vec4) >=
+        784 * 2);
+  CHECK(uint64_t{wide.vec4_grid_x} * wide.vec4_grid_y *
+            kernel_workgroup_size(lavapipe, K::normalize_channel_columns_pair_wide_vec4) <
+        784 * 2 + 256);
+  BatchNormParams half = bn;
+  half.dtype = DType::f16;
+  auto half_forward = plan_forward(lavapipe, planned(half));
+  REQUIRE(half_forward.ok());
+  RoleOffsets half_offsets{};
+  half_offsets[static_cast<size_t>(Role::x)] = half_offsets[static_cast<size_t>(Role::y)] = 8;
+  const Pass pair_twin = pass_for_offsets(pass_of(*half_forward, K::normalize), half_offsets);
+  CHECK(pair_twin.kernel == K::normalize_channel_columns_pair_vec4);
+  CHECK(pair_twin.grid_x == wide.vec4_grid_x);
+  // Planes of 5 (units of 8 would span three channels): the 4-element pairs.
+  BatchNormParams short_planes = bn;
+  short_planes.shape = {32, 64, 5};
+  auto short_forward = plan_forward(lavapipe, planned(short_planes));
+  REQUIRE(short_forward.ok());
+  CHECK(pass_of(*short_forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
   // The backward likewise: the gradient sums through the view, dx through columns.
   auto backward = plan_backward(lavapipe, planned(bn));
   REQUIRE(backward.ok());
@@ -429,7 +454,7 @@ TEST_CASE("planner: a group per channel walks columns; small planes take the col
   forward = plan_forward(lavapipe, planned(bn), {.split = true});
   REQUIRE(forward.ok());
   CHECK_FALSE(columns(pass_of(*forward, K::stats_partial)));
-  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_vec4);
+  CHECK(pass_of(*forward, K::normalize).vec4_kernel == K::normalize_channel_columns_pair_wide_vec4);
   backward = plan_backward(lavapipe, planned(bn), {.split = true});
   REQUIRE(backward.ok());
   CHECK_FALSE(columns(pass_of(*backward, K::grad_partial)));
@@ -1015,7 +1040,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 37);
+  CHECK(variants == 38);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
