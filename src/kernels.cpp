@@ -108,6 +108,7 @@ KernelId base_kernel(KernelId id) {
     case KernelId::team_forward_affine_blocks_vec4: return KernelId::team_forward;
     case KernelId::team_forward_weight_blocks_vec4: return KernelId::team_forward;
     case KernelId::team_backward_affine_vec4: return KernelId::team_backward;
+    case KernelId::team_backward_affine_rows_vec4: return KernelId::team_backward;
     case KernelId::team_backward_affine_blocks_vec4: return KernelId::team_backward;
     case KernelId::team_forward_channel_vec4: return KernelId::team_forward;
     case KernelId::team_backward_channel_vec4: return KernelId::team_backward;

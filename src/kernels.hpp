@@ -82,7 +82,8 @@ struct Capabilities;
   X(normalize_channel_columns_units_vec4, PLAIN) \
   X(normalize_channel_columns_stats_units_vec4, PLAIN) \
   X(normalize_channel_columns_stats_units_wide_vec4, PLAIN) \
-  X(normalize_channel_columns_pair_wide_vec4, PLAIN)
+  X(normalize_channel_columns_pair_wide_vec4, PLAIN) \
+  X(team_backward_affine_rows_vec4, SUBGROUP)
 
 enum class KernelId : uint32_t {
 #define VKNORM_ENUM(name, variants) name,

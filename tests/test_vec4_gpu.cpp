@@ -527,7 +527,8 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(!kernels.created(KernelId::team_forward_affine_vec4, dtype));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_affine_blocks_vec4, dtype) == (blocks && shift == 0));
-      CHECK(kernels.created(KernelId::team_backward_affine_vec4, dtype) == (!blocks && shift == 0));
+      CHECK(kernels.created(KernelId::team_backward_affine_rows_vec4, dtype) == (!blocks && shift == 0));
+      CHECK(!kernels.created(KernelId::team_backward_affine_vec4, dtype));
       CHECK(kernels.created(KernelId::team_backward, dtype) == (shift != 0));
       // dgamma / dbeta four channels per invocation; in the team blocks' second walk, which
       // stores each block's sums as their partials (FLAG_BLOCK_PARAMS).
@@ -561,6 +562,18 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
         gn.shape = {3, 32, 1, 1};
         run_forward_backward(*gn_ctx, gn, shift, 22, false, 0, OnChipKernel::team);
         CHECK(gn_kernels.created(KernelId::team_forward_affine_rows_vec4, dtype) == (shift == 0));
+        CHECK(gn_kernels.created(KernelId::team_backward_affine_rows_vec4, dtype) == (shift == 0));
+        // The rows kernels have no epilogue: LayerNorm with a residual and a ReLU walks its
+        // rows in both directions.
+        OwnContext epilogue_ctx({.descriptor_path = test_descriptor_path()});
+        LayerNormParams with_epilogue = ln;
+        with_epilogue.epilogue = {.residual = true, .relu = true};
+        run_forward_backward(*epilogue_ctx, with_epilogue, shift, 23, false);
+        const KernelCache& epilogue_kernels = state_of(*epilogue_ctx).kernels;
+        CHECK(epilogue_kernels.created(KernelId::team_forward_affine_vec4, dtype) == (shift == 0));
+        CHECK(!epilogue_kernels.created(KernelId::team_forward_affine_rows_vec4, dtype));
+        CHECK(epilogue_kernels.created(KernelId::team_backward_affine_vec4, dtype) == (shift == 0));
+        CHECK(!epilogue_kernels.created(KernelId::team_backward_affine_rows_vec4, dtype));
       }
       ln.bias = false;  // a weight alone: the forward's variant that reads no bias
       run_forward_backward(*ctx, ln, shift, 10, false);

@@ -117,14 +117,20 @@ KernelId team_vec4_kernel(const DeviceCaps& caps, const NormPlan& p, Direction d
   if (p.I % 4 != 0) return KernelId::count_;
   if (affine_units(p) && forward && blocks)
     return p.has_bias ? KernelId::team_forward_affine_blocks_vec4 : KernelId::team_forward_weight_blocks_vec4;
-  // Groups of one row walk by the row's index alone (shaders/team_forward_vec4.glsl). A
-  // weight without a bias comes only with rows (LayerNorm, RMSNorm); were it to come with
-  // groups of several rows, gamma per element (team_forward_vec4) serves.
-  if (affine_units(p) && forward && p.O == 1)
+  // Groups of one row walk by the row's index alone, without an epilogue
+  // (shaders/team_forward_vec4.glsl). A weight without a bias comes only with rows
+  // (LayerNorm, RMSNorm); with an epilogue, or were it to come with groups of several rows,
+  // gamma per element (team_forward_vec4) serves.
+  const bool epilogue = p.epilogue.residual || p.epilogue.relu;
+  if (affine_units(p) && forward && p.O == 1 && !epilogue)
     return p.has_bias ? KernelId::team_forward_affine_rows_vec4 : KernelId::team_forward_weight_vec4;
   if (affine_units(p) && forward)
     return p.has_bias ? KernelId::team_forward_affine_vec4 : KernelId::team_forward_vec4;
-  if (affine_units(p)) return blocks ? KernelId::team_backward_affine_blocks_vec4 : KernelId::team_backward_affine_vec4;
+  if (affine_units(p) && blocks) return KernelId::team_backward_affine_blocks_vec4;
+  // The backward's likewise, with the batch's statistics (gamma varies: always).
+  if (affine_units(p) && p.O == 1 && !epilogue && p.geometry.uses_batch_stats)
+    return KernelId::team_backward_affine_rows_vec4;
+  if (affine_units(p)) return KernelId::team_backward_affine_vec4;
   if (!p.gamma_varies) return forward ? KernelId::team_forward_channel_vec4 : KernelId::team_backward_channel_vec4;
   if (affine_planes(p)) return forward ? KernelId::team_forward_planes_vec4 : KernelId::team_backward_planes_vec4;
   return forward ? KernelId::team_forward_vec4 : KernelId::count_;
@@ -855,8 +861,9 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
     // The team's units: gamma per element, in units, or per group.
     if (row->gamma_may_vary) k.push_back(KernelId::team_forward_vec4);
     if (row->gamma_may_vary && row->has_bias && plain) k.push_back(KernelId::team_forward_affine_rows_vec4);
-    // Gamma in units over groups of several rows: channels-last GroupNorm.
-    if (row->gamma_may_vary && row->channel_layouts && plain) k.push_back(KernelId::team_forward_affine_vec4);
+    // Gamma in units over groups of several rows (channels-last GroupNorm), or rows with an
+    // epilogue.
+    if (row->gamma_may_vary && row->has_bias && plain) k.push_back(KernelId::team_forward_affine_vec4);
     if (row->gamma_may_vary && row->weight_without_bias && plain) k.push_back(KernelId::team_forward_weight_vec4);
     if (row->gamma_may_vary && row->has_bias && blocks) k.push_back(KernelId::team_forward_affine_blocks_vec4);
     if (row->gamma_may_vary && row->weight_without_bias && blocks)
@@ -893,7 +900,8 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
     k.insert(k.end(), {KernelId::team_backward_planes_vec4, KernelId::param_partial_planes});
   if (row->gamma_may_vary)
     k.insert(k.end(), {KernelId::param_partial, KernelId::param_partial_vec4, KernelId::param_finalize});
-  if (row->gamma_may_vary && plain) k.push_back(KernelId::team_backward_affine_vec4);
+  if (row->gamma_may_vary && plain)
+    k.insert(k.end(), {KernelId::team_backward_affine_vec4, KernelId::team_backward_affine_rows_vec4});
   if (row->gamma_may_vary && blocks)
     k.insert(k.end(), {KernelId::team_backward_affine_blocks_vec4, KernelId::param_finalize_vec4});
   return k;
@@ -908,7 +916,7 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
 #undef VKNORM_IS_TENSOR_FLOAT
 #undef VKNORM_IS_TENSOR_TENSOR
   // team_forward_affine[_blocks]_vec4 reads gamma and beta as units too,
-  // team_forward_weight[_blocks]_vec4 and team_backward_affine[_blocks]_vec4 gamma,
+  // team_forward_weight[_blocks]_vec4 and team_backward_affine[_blocks|_rows]_vec4 gamma,
   // normalize_channel_columns_units_vec4 gamma and beta, batch_norm_apply_columns_units_vec4
   // also the running statistics, normalize_channel_columns_stats_units_vec4 the batch ones
   // (pass_for_offsets falls back to the variants that read them per channel).
@@ -916,6 +924,7 @@ bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets) {
                             pass.vec4_kernel == KernelId::team_forward_affine_rows_vec4 ||
                             pass.vec4_kernel == KernelId::team_forward_weight_vec4 ||
                             pass.vec4_kernel == KernelId::team_backward_affine_vec4 ||
+                            pass.vec4_kernel == KernelId::team_backward_affine_rows_vec4 ||
                             is_team_blocks_kernel(pass.vec4_kernel) ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_vec4 ||
                             pass.vec4_kernel == KernelId::batch_norm_apply_columns_units_wide_vec4 ||

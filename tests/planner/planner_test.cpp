@@ -208,7 +208,7 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
     CHECK(gpu.vec4_kernel == K::team_forward_affine_rows_vec4);
     CHECK(gpu.vec4_grid_x == (rows + teams - 1) / teams);
     const Pass swiftshader = vec4_team(plan_backward(modeled_device("SwiftShader"), planned(ln)));
-    CHECK(swiftshader.vec4_kernel == K::team_backward_affine_vec4);
+    CHECK(swiftshader.vec4_kernel == K::team_backward_affine_rows_vec4);
     CHECK(swiftshader.vec4_grid_x == swiftshader.grid_x);
   }
   CHECK(team_block_rows(lavapipe) == VKNORM_TEAM_BLOCK_ROWS);
@@ -223,8 +223,26 @@ TEST_CASE("planner: on lavapipe 4-element teams with gamma in units take blocks 
   CHECK_FALSE(prepares(lavapipe, K::team_forward_affine_vec4));
   CHECK_FALSE(prepares(lavapipe, K::team_forward_affine_rows_vec4));
   CHECK(prepares(nvidia, K::team_forward_affine_rows_vec4));
-  // (LayerNorm's groups are rows: the walking kernel is channels-last GroupNorm's.)
-  CHECK_FALSE(prepares(nvidia, K::team_forward_affine_vec4));
+  // The rows kernels have no epilogue: with a residual or ReLU, LayerNorm's rows walk
+  // (team_forward_affine_vec4), and without a bias gamma comes per element.
+  CHECK(prepares(nvidia, K::team_forward_affine_vec4));
+  {
+    LayerNormParams with_relu;
+    with_relu.shape = {4096, 1024};
+    with_relu.normalized_shape = {1024};
+    with_relu.epilogue.relu = true;
+    CHECK(vec4_team(plan_forward(nvidia, planned(with_relu))).vec4_kernel == K::team_forward_affine_vec4);
+    with_relu.bias = false;
+    CHECK(vec4_team(plan_forward(nvidia, planned(with_relu))).vec4_kernel == K::team_forward_vec4);
+    with_relu.epilogue = {.residual = true, .relu = false};
+    CHECK(vec4_team(plan_forward(nvidia, planned(with_relu))).vec4_kernel == K::team_forward_vec4);
+    with_relu.epilogue = {};
+    CHECK(vec4_team(plan_forward(nvidia, planned(with_relu))).vec4_kernel == K::team_forward_weight_vec4);
+    // The backward's rows kernel likewise: the walk with an epilogue.
+    CHECK(vec4_team(plan_backward(nvidia, planned(with_relu))).vec4_kernel == K::team_backward_affine_rows_vec4);
+    with_relu.epilogue.residual = true;
+    CHECK(vec4_team(plan_backward(nvidia, planned(with_relu))).vec4_kernel == K::team_backward_affine_vec4);
+  }
   // Channels-last GroupNorm in teams on a GPU: groups of several positions walk, groups of
   // one (1x1 planes) take the rows kernel, whose channels start at the group's.
   GroupNormParams gn;
@@ -1040,7 +1058,7 @@ TEST_CASE("planner: each <name>[_<how>]_vec4 kernel is a variant of <name>, with
     // It needs subgroup operations only where its base does, so it runs wherever its base runs.
     CHECK((!has_subgroup_variant(id) || has_subgroup_variant(base_kernel(id))));
   }
-  CHECK(variants == 38);
+  CHECK(variants == 39);
 }
 
 TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, on every device") {
@@ -1098,12 +1116,12 @@ TEST_CASE("planner: a kind's candidate kernels are exactly those its plans use, 
   // A forward needs none of the backward's kernels, and the kinds whose gamma is constant
   // in a group (BatchNorm, InstanceNorm) none of dgamma / dbeta's own passes.
   // (Any device's: LayerNorm's team variants with gamma in units come with and without blocks.)
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 12);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward).size() == 13);
   CHECK(candidate_kernels(Norm::batch_norm, Direction::backward).size() == 8);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 11);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward).size() == 12);
   const Capabilities nvidia = modeled_device("NVIDIA");
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward, &nvidia).size() == 10);
-  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward, &nvidia).size() == 9);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::forward, &nvidia).size() == 11);
+  CHECK(candidate_kernels(Norm::layer_norm, Direction::backward, &nvidia).size() == 10);
   CHECK(candidate_kernels(static_cast<Norm>(99), Direction::forward).empty());
 }
 
