@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // Eval BatchNorm (and InstanceNorm with running statistics) as y = x * scale + shift,
 // then the epilogue (residual add, ReLU), with the coefficients of the element's channel:
-//  - cached (record_batch_norm_inference_apply): slot work holds K scales, then K shifts
+//  - cached (record_batch_norm_inference_apply, and the eval forward on a CPU device after
+//    its own batch_norm_coefficients pass): slot work holds K scales, then K shifts
 //    (batch_norm_coefficients.comp);
 //  - or, with FLAG_STATS_ARE_VAR (the eval forward), computed from the running statistics
 //    and the affine parameters, once per row or column an invocation walks: the same

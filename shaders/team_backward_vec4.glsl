@@ -1,4 +1,5 @@
-// The body of team_backward_affine_vec4.comp, _planes_vec4.comp and _channel_vec4.comp:
+// The body of team_backward_affine_vec4.comp, its _blocks_ and _rows_ twins, _planes_vec4.comp
+// and _channel_vec4.comp:
 // team_backward.comp four elements per access (shaders/vec4.glsl), for groups whose rows
 // are whole 4-element units (I % 4 == 0) with every tensor 4-element aligned (the host's
 // choice: src/ops/planner.cpp). gamma comes

@@ -23,9 +23,9 @@
 // walk's code compiled in beside a row path, under a branch on O, cost as much (LayerNorm
 // 4096x1024's forward, f32, 4 runs each, alternating: 3.19 times the elementwise pass
 // through the walk, 3.02 with both paths and the branch, 2.57 with the row path alone).
-// Their normalize walk has no epilogue and no branch (the host takes them only for calls
-// without a residual or ReLU): SwiftShader pays for code that no lane runs there too, per
-// unit. LayerNorm 4096x1024 / 512x768's forward on SwiftShader (f32, 3 runs each): 2.36 /
+// Their normalize walk has no epilogue and no branch, the bias's select aside (the host
+// takes them only for calls without a residual or ReLU): SwiftShader pays for code that no
+// lane runs there too, per unit. LayerNorm 4096x1024 / 512x768's forward on SwiftShader (f32, 3 runs each): 2.36 /
 // 1.53 with an epilogue walk beside the plain one under a branch on the flags, 2.10 / 1.34
 // with the plain walk alone (2.63 / 1.64 with the flags tested per unit).
 //

@@ -328,9 +328,9 @@ TEST_CASE("batch_norm inference: the record calls refuse what they cannot run, r
   }
   SUBCASE("the eval forward's workspace, where it computes the coefficients first") {
     // On a CPU device the forward computes the coefficients into the workspace first (two
-    // dispatches), so it needs the workspace the query sizes; a GPU applies in one pass and
-    // needs none.
-    CHECK(workspace_bytes.value() >= 2 * 8 * 4);
+    // dispatches), so it needs 2 * C floats of it: a missing workspace or one a float short
+    // is refused, naming it; a GPU applies in one pass and needs none.
+    REQUIRE(workspace_bytes.value() >= 2 * 8 * 4);
     BatchNormForwardBuffers fb;
     fb.x = ref(*x);
     fb.y = ref(*y);
@@ -338,10 +338,12 @@ TEST_CASE("batch_norm inference: the record calls refuse what they cannot run, r
     const bool cpu = ctx.capabilities().device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     if (cpu) {
       refused(record_batch_norm_forward(rec, nhwc, fb), "buffers.workspace: expected a VkBuffer");
-    } else {
-      CHECK(record_batch_norm_forward(rec, nhwc, fb).ok());
-      ++recorded;
+      fb.workspace = BufferRef{workspace->handle(), 0, 2 * 8 * 4 - 4};
+      refused(record_batch_norm_forward(rec, nhwc, fb), "buffers.workspace: range of 60 bytes, expected at least 64");
+      fb.workspace = BufferRef{workspace->handle(), 0, 2 * 8 * 4};
     }
+    CHECK(record_batch_norm_forward(rec, nhwc, fb).ok());
+    recorded += cpu ? 2 : 1;
     fb.workspace = ref(*workspace);
     CHECK(record_batch_norm_forward(rec, nhwc, fb).ok());
     recorded += cpu ? 2 : 1;

@@ -9,7 +9,9 @@
 //   shift[c] = bias[c] - running_mean[c] * scale[c]             (bias 0 without affine)
 // and the apply y = x * scale[c] + shift[c], then the epilogue (residual add, ReLU).
 // record_batch_norm_forward with training = false runs the same apply, computing the
-// coefficients inside it with the same float32 operations: the two ways give the same y.
+// coefficients with the same float32 operations (inside the apply, or on a CPU device where
+// the apply walks columns in a dispatch of their own first, into the workspace): the two
+// ways give the same y.
 // Against the exact (x - mean) / sqrt(var + eps) * weight + bias, y is within a few float32
 // ulp of |x * scale| + |mean * scale| + |bias| (+ |residual|): folding the mean into the
 // shift loses what x - mean would cancel first when |mean| >> the spread, as PyTorch's CPU

@@ -429,10 +429,11 @@ std::pair<double, double> GpuModel::time_block(const Params& p, const Batch& one
   auto timed = [&](bool folded) {
     VkCommandBuffer cmd = m.app.begin();
     // Where descriptors come from a pool (this sample's device does not enable
-    // VK_KHR_push_descriptor), it holds a set per dispatch: two eval-mode BatchNorms of one
-    // dispatch each per repeat.
+    // VK_KHR_push_descriptor), it holds a set per dispatch: two eval-mode BatchNorms per
+    // repeat, of up to two dispatches each (on a CPU device an eval forward whose apply walks
+    // columns, channels-last here, computes its coefficients in a dispatch of their own).
     auto rec = vknorm::CommandRecorder::create(*m.context, cmd,
-                                               {.descriptor_capacity = 2 * static_cast<uint32_t>(repeats)});
+                                               {.descriptor_capacity = 4 * static_cast<uint32_t>(repeats)});
     if (!rec) sample::fail(rec.status().message());
     for (int r = 0; r < repeats; ++r) {
       if (folded) {

@@ -82,8 +82,9 @@ using RoleOffsets = std::array<uint64_t, kRoleCount>;
 // and team_backward_affine_vec4 (and their _blocks_ variants), the weight and bias slots
 // too (16 bytes; where bound); with FLAG_BLOCK_PARAMS, for team_backward_affine_blocks_vec4
 // and param_finalize_vec4 the workspace; for batch_norm_apply_columns_units_vec4 also the
-// running statistics' slots. The _wide_ kernels (8 elements per access) need their tensors
-// at multiples of 16 bytes.
+// running statistics' slots, for its _cached_ twins the workspace (the coefficients), and
+// the team _rows_ kernels the weight (and bias) as their walking twins. The _wide_ kernels
+// (8 elements per access) need their tensors at multiples of 16 bytes.
 bool tensors_vec4_aligned(const Pass& pass, const RoleOffsets& offsets);
 
 // The pass as the recorder runs it with its buffers at `offsets`: its vec4 variant where
@@ -101,7 +102,9 @@ Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets);
 //    pass saw it; stats_finalize adds it back). Partials of the same group from several
 //    devices merge exactly once rebased to one pivot (mean + their pivot - this pivot).
 //  - grad: gradient sums per group { sum dy, sum dy * xhat } (gamma applied when it varies);
-//  - coef: the coefficients { invstd, b, c } of shaders/grad.glsl, per group;
+//  - coef: the coefficients { invstd, b, c } of shaders/grad.glsl, per group; in the eval
+//    forward on a CPU device (eval_coefficients_first) BatchNorm's 2 * K coefficients, K
+//    scales then K shifts (batch_norm_coefficients.comp);
 //  - param: dgamma / dbeta's partial sums per affine channel, { sum dy, sum dy * xhat }.
 struct WorkspaceLayout {
   uint64_t stats = 0, stats_floats = 0;  // the records and the pivots after them
@@ -163,8 +166,9 @@ Result<ExecutionPlan> plan_backward(const DeviceCaps& caps, const NormPlan& plan
 
 // Every kernel plan_forward (forward) or plan_backward (backward) can put in a plan of
 // `kind`, on any device, for any shape, dtype, epilogue and options, and for BatchNorm's
-// forward also the pass of record_batch_norm_inference_coefficients (the one kernel
-// outside the norm plans): what preparing a kind creates (Context::prepare_kernels).
+// forward also the passes of record_batch_norm_inference_coefficients and _apply (the
+// planes' cached apply is the one kernel outside the norm plans): what preparing a kind
+// creates (Context::prepare_kernels).
 // Empty for a value outside the enum. With `caps`, only what that device's plans can take.
 std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const DeviceCaps* caps = nullptr);
 
