@@ -143,6 +143,13 @@ std::vector<Extent> workspace_extents(const Pass& pass) {
     case KernelId::param_partial:
     case KernelId::param_partial_planes:
     case KernelId::param_finalize: return {{"parameter sums", pc.param_base, pc.param_base + params}};
+    // The eval forward's coefficients on a CPU device: K scales, then K shifts, from the
+    // slot's start (batch_norm_coefficients writes them; the apply reads them where
+    // FLAG_STATS_ARE_VAR is off).
+    case KernelId::batch_norm_coefficients: return {{"eval coefficients", 0, 2 * uint64_t{pc.K}}};
+    case KernelId::batch_norm_apply:
+      if (!flag(kFlagStatsAreVar)) return {{"eval coefficients", 0, 2 * uint64_t{pc.K}}};
+      return {};
     default: return {};
   }
 }
