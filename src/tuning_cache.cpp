@@ -12,10 +12,11 @@ namespace {
 
 constexpr uint8_t kMagic[4] = {'V', 'K', 'N', 'T'};
 // Version 2: a key's byte for the plane column view (TuningKey::plane_columns). Version 3:
-// a key's byte for batch statistics, a choice's rows per invocation.
-constexpr uint32_t kFormatVersion = 3;
+// a key's byte for batch statistics, a choice's rows per invocation. Version 4: a choice's
+// byte for the eval coefficients (EvalCoefficients).
+constexpr uint32_t kFormatVersion = 4;
 constexpr size_t kHeaderBytes = 4 + 4 + 4 * 3 + 16 + 4 * 2 + 4;
-constexpr size_t kEntryBytes = 8 + 2 + 4 + 4;  // the key, the choice's kernel and view, its vpi and rows
+constexpr size_t kEntryBytes = 8 + 2 + 4 + 4 + 1;  // the key, the choice's kernel and view, vpi, rows, coefficients
 
 void put32(std::vector<uint8_t>& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -63,6 +64,8 @@ std::string to_string(const StrategyChoice& c) {
     s += " rows ";
     s += std::to_string(c.rows_per_invocation);
   }
+  if (c.coefficients == EvalCoefficients::first) s += " coefficients first";
+  if (c.coefficients == EvalCoefficients::in_apply) s += " coefficients in apply";
   return s;
 }
 
@@ -110,6 +113,7 @@ std::vector<uint8_t> TuningCache::serialize() const {
                            static_cast<uint8_t>(c.kernel), static_cast<uint8_t>(c.columns)});
     put32(out, c.values_per_invocation);
     put32(out, c.rows_per_invocation);
+    out.push_back(static_cast<uint8_t>(c.coefficients));
   }
   return out;
 }
@@ -160,7 +164,7 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
   for (uint32_t i = 0; i < count; ++i) {
     const uint8_t* e = bytes.data() + kHeaderBytes + size_t{i} * kEntryBytes;
     if (!find_kind(static_cast<Norm>(e[0])) || e[1] > 1 || e[2] > 1 || e[3] > 1 || e[6] > 1 || e[7] > 1 ||
-        e[8] > 3 || e[9] > 2)
+        e[8] > 3 || e[9] > 2 || e[18] > 2)
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " holds a value outside its enum");
     // What tune() can store: log2 buckets of 64-bit sizes, and the candidates' values per
     // invocation (0: the rules'); anything else is not a cache of ours (or was edited).
@@ -178,7 +182,8 @@ Result<TuningCache> TuningCache::load(const Capabilities& caps, std::span<const 
                 e[4], e[5], e[6] != 0, e[7] != 0};
     if (cache.find(k))
       return Status::invalid_argument("tuning cache: entry " + std::to_string(i) + " repeats the class " + to_string(k));
-    cache.set(k, {static_cast<OnChipKernel>(e[8]), vpi, static_cast<ColumnView>(e[9]), rows});
+    cache.set(k, {static_cast<OnChipKernel>(e[8]), vpi, static_cast<ColumnView>(e[9]), rows,
+                  static_cast<EvalCoefficients>(e[18])});
   }
   return cache;
 }

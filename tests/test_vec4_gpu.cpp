@@ -80,14 +80,14 @@ constexpr bool kHasLayout = NormKind<Params>::info.channel_layouts;
 // split).
 template <class Params>
 void run_forward_backward(Context& ctx, Params p, uint64_t shift, uint32_t seed, bool use_split = true,
-                          uint64_t param_shift = 0, OnChipKernel kernel = OnChipKernel::automatic,
+                          uint64_t param_shift = 0, StrategyChoice choice = {},
                           uint64_t stats_shift = 0, uint64_t workspace_shift = 0) {
   using Row = NormKind<Params>;
   auto g = Row::check(p);
   REQUIRE_MESSAGE(g.ok(), g.status().message());
   auto plan = plan_norm(p);
   REQUIRE_MESSAGE(plan.ok(), plan.status().message());
-  const PlanOptions split{.split = use_split, .choice = {kernel}};
+  const PlanOptions split{.split = use_split, .choice = choice};
   const bool half = p.dtype == DType::f16;
   std::mt19937 rng(seed);
   auto stored = [&](const std::vector<float>& v) { return half ? round_to_half(v) : v; };
@@ -235,7 +235,7 @@ void run_shapes(Context& ctx, Params p, const std::vector<std::vector<int64_t>>&
           // their per-channel twins (the other shapes run those variants aligned).
           const uint64_t param_shift = dtype == DType::f16 && !split && (seed / 8) % 2 == 1 ? 4 : 0;
           CAPTURE(param_shift);
-          run_forward_backward(ctx, p, shift, seed++, split, param_shift, OnChipKernel::automatic, param_shift);
+          run_forward_backward(ctx, p, shift, seed++, split, param_shift, {}, param_shift);
         }
       }
 }
@@ -372,7 +372,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(kernels.created(KernelId::normalize, dtype) == (shift != 0));
       // Teams (as asked: a GPU's rules would take fused for 3 groups of 2048 values), gamma
       // once per group.
-      run_forward_backward(*ctx, p, shift, 7, false, 0, OnChipKernel::team);
+      run_forward_backward(*ctx, p, shift, 7, false, 0, {OnChipKernel::team});
       CHECK(kernels.created(KernelId::team_forward_channel_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_forward, dtype) == (shift != 0));
       CHECK(kernels.created(KernelId::team_backward_channel_vec4, dtype) == (shift == 0));
@@ -419,7 +419,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       run_forward_backward(*ctx, eval_nhwc, shift, 16, true, 4);
       CHECK(kernels.created(KernelId::batch_norm_apply_columns_vec4, dtype) == (shift == 0 && !first));
       OwnContext stats_shifted({.descriptor_path = test_descriptor_path()});
-      run_forward_backward(*stats_shifted, eval_nhwc, shift, 18, true, 0, OnChipKernel::automatic, 4);
+      run_forward_backward(*stats_shifted, eval_nhwc, shift, 18, true, 0, {}, 4);
       const KernelCache& stats_kernels = state_of(*stats_shifted).kernels;
       CHECK(!stats_kernels.created(KernelId::batch_norm_apply_columns_units_vec4, dtype));
       CHECK(!stats_kernels.created(KernelId::batch_norm_apply_columns_units_wide_vec4, dtype));
@@ -428,7 +428,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
             (shift == 0 && first));
       if (first) {
         OwnContext work_shifted({.descriptor_path = test_descriptor_path()});
-        run_forward_backward(*work_shifted, eval_nhwc, shift, 22, true, 0, OnChipKernel::automatic, 0, 4);
+        run_forward_backward(*work_shifted, eval_nhwc, shift, 22, true, 0, {}, 0, 4);
         const KernelCache& work_kernels = state_of(*work_shifted).kernels;
         CHECK(work_kernels.created(KernelId::batch_norm_coefficients, dtype));
         CHECK(!work_kernels.created(KernelId::batch_norm_apply_columns_units_cached_wide_vec4, dtype));
@@ -489,7 +489,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       CHECK(!kernels.created(KernelId::normalize_channel_columns_vec4, dtype));
       for (uint64_t param_shift : {0, 4}) {
         OwnContext per_channel({.descriptor_path = test_descriptor_path()});
-        run_forward_backward(*per_channel, columns, shift, 23, true, param_shift, OnChipKernel::automatic,
+        run_forward_backward(*per_channel, columns, shift, 23, true, param_shift, {},
                              param_shift == 0 ? 4 : 0);
         const KernelCache& made = state_of(*per_channel).kernels;
         CHECK(!made.created(KernelId::normalize_channel_columns_stats_units_wide_vec4, dtype));
@@ -508,7 +508,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       gn.shape = {2, 8, 4, 4};
       gn.num_groups = 4;
       gn.dtype = dtype;
-      run_forward_backward(*ctx, gn, shift, 13, false, 0, OnChipKernel::team);
+      run_forward_backward(*ctx, gn, shift, 13, false, 0, {OnChipKernel::team});
       CHECK(kernels.created(KernelId::team_forward_planes_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::team_backward_planes_vec4, dtype) == (shift == 0));
       // Many LayerNorm rows: teams (the device as it is has subgroup arithmetic).
@@ -541,7 +541,7 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
         // The workspace 4 bytes past 16-byte alignment: no records as units, so team_backward
         // runs, param_partial_vec4 over the blocks' chunks of rows into the same records, and
         // param_finalize (as GroupNorm's runs above).
-        run_forward_backward(*ctx, ln, shift, 9, false, 0, OnChipKernel::automatic, 0, 4);
+        run_forward_backward(*ctx, ln, shift, 9, false, 0, {}, 0, 4);
         CHECK(kernels.created(KernelId::team_backward, dtype));
         CHECK(kernels.created(KernelId::param_partial_vec4, dtype));
       }
@@ -555,12 +555,12 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
         gn.num_groups = 4;
         gn.dtype = dtype;
         gn.shape = {3, 32, 2, 2};
-        run_forward_backward(*gn_ctx, gn, shift, 21, false, 0, OnChipKernel::team);
+        run_forward_backward(*gn_ctx, gn, shift, 21, false, 0, {OnChipKernel::team});
         const KernelCache& gn_kernels = state_of(*gn_ctx).kernels;
         CHECK(gn_kernels.created(KernelId::team_forward_affine_vec4, dtype) == (shift == 0));
         CHECK(!gn_kernels.created(KernelId::team_forward_affine_rows_vec4, dtype));
         gn.shape = {3, 32, 1, 1};
-        run_forward_backward(*gn_ctx, gn, shift, 22, false, 0, OnChipKernel::team);
+        run_forward_backward(*gn_ctx, gn, shift, 22, false, 0, {OnChipKernel::team});
         CHECK(gn_kernels.created(KernelId::team_forward_affine_rows_vec4, dtype) == (shift == 0));
         CHECK(gn_kernels.created(KernelId::team_backward_affine_rows_vec4, dtype) == (shift == 0));
         // The rows kernels have no epilogue: LayerNorm with a residual and a ReLU walks its
@@ -590,11 +590,65 @@ TEST_CASE("vec4: a record call creates and runs the variant its offsets allow") 
       // A few rows: a workgroup each (fused_forward), as asked for: the rules take teams on
       // a CPU device however few the rows.
       ln.shape = {6, 12};
-      run_forward_backward(*ctx, ln, shift, 9, false, 0, OnChipKernel::fused);
+      run_forward_backward(*ctx, ln, shift, 9, false, 0, {OnChipKernel::fused});
       CHECK(kernels.created(KernelId::fused_forward_vec4, dtype) == (shift == 0));
       CHECK(kernels.created(KernelId::fused_forward, dtype) == (shift != 0));
     }
   }
+}
+
+TEST_CASE("vec4: the eval forward's coefficients first or in the apply, as a choice asks, on any device") {
+  // The rules take one way on each device (eval_coefficients_first), a tuned choice
+  // (EvalCoefficients) either: every columns kernel of both ways, against the reference.
+  using EC = EvalCoefficients;
+  for (DType dtype : {DType::f32, DType::f16})
+    for (EC how : {EC::first, EC::in_apply}) {
+      CAPTURE(dtype == DType::f16);
+      const bool first = how == EC::first;
+      CAPTURE(first);
+      auto kernel = [first](KernelId from_statistics, KernelId cached) { return first ? cached : from_statistics; };
+      OwnContext ctx({.descriptor_path = test_descriptor_path()});
+      const StrategyChoice choice{.coefficients = how};
+      BatchNormParams p;
+      p.training = false;
+      p.dtype = dtype;
+      // NCHW planes of 16 (8-element units in at most two channels) and of 4 (4-element ones).
+      p.shape = {2, 8, 4, 4};
+      run_forward_backward(*ctx, p, 0, 31, true, 0, choice);
+      p.shape = {2, 8, 2, 2};
+      run_forward_backward(*ctx, p, 0, 32, true, 0, choice);
+      // Channels-last rows of 8 channels (8-element units) and of 12 (4-element ones).
+      p.layout = Layout::nhwc;
+      p.shape = {2, 8, 4, 4};
+      run_forward_backward(*ctx, p, 0, 33, true, 0, choice);
+      p.shape = {2, 12, 2, 3};
+      run_forward_backward(*ctx, p, 0, 34, true, 0, choice);
+      const KernelCache& made = state_of(*ctx).kernels;
+      using K = KernelId;
+      CHECK(made.created(K::batch_norm_coefficients, dtype) == first);
+      for (auto [from_statistics, cached] :
+           {std::pair{K::batch_norm_apply_columns_pair_wide_vec4, K::batch_norm_apply_columns_pair_cached_wide_vec4},
+            std::pair{K::batch_norm_apply_columns_pair_vec4, K::batch_norm_apply_columns_pair_cached_vec4},
+            std::pair{K::batch_norm_apply_columns_units_wide_vec4, K::batch_norm_apply_columns_units_cached_wide_vec4},
+            std::pair{K::batch_norm_apply_columns_units_vec4, K::batch_norm_apply_columns_units_cached_vec4}}) {
+        CAPTURE(kernel_name(kernel(from_statistics, cached)));
+        CHECK(made.created(kernel(from_statistics, cached), dtype));
+        CHECK(!made.created(kernel(cached, from_statistics), dtype));
+      }
+      // Per channel: the running statistics (and gamma and beta) 4 bytes off in the apply,
+      // the workspace 4 bytes off where the coefficients come first.
+      OwnContext per_channel({.descriptor_path = test_descriptor_path()});
+      p.shape = {2, 8, 4, 4};
+      const uint64_t off = first ? 0 : 4;
+      run_forward_backward(*per_channel, p, 0, 35, true, off, choice, off, first ? 4 : 0);
+      const KernelCache& channels = state_of(*per_channel).kernels;
+      const K columns = K::batch_norm_apply_columns_vec4, cached_columns = K::batch_norm_apply_columns_cached_vec4;
+      CHECK(channels.created(kernel(columns, cached_columns), dtype));
+      CHECK(!channels.created(kernel(cached_columns, columns), dtype));
+      CHECK(!channels.created(kernel(K::batch_norm_apply_columns_units_wide_vec4,
+                                     K::batch_norm_apply_columns_units_cached_wide_vec4),
+                              dtype));
+    }
 }
 
 TEST_CASE("vec4: every kind, both layouts, aligned and odd rows, 16-byte and 4-byte offsets, against the reference") {

@@ -43,6 +43,15 @@ enum class OnChipKernel : uint8_t {
 // caller forces the split passes, as SyncBatchNorm does); `off`: neither.
 enum class ColumnView : uint8_t { automatic, on, off };
 
+// Where an eval forward (running statistics, no batch statistics) gets each channel's scale
+// and shift where its apply walks columns: `automatic`, the rules' (first on a CPU
+// device: lavapipe's per-lane loads loop over the lanes, and a pass of its own made
+// BatchNorm 32x2048x7x7 NHWC f16 1.18 -> 1.01x the elementwise pass); `first`,
+// batch_norm_coefficients into the workspace (2 * C floats) and then the cached apply;
+// `in_apply`, the apply from the running statistics, once per column it walks. Planes
+// (NCHW planes of 8 units or more) compute them per plane either way.
+enum class EvalCoefficients : uint8_t { automatic, first, in_apply };
+
 // One strategy for a call. Every field's default keeps the planner's rule. A choice that
 // is not valid for a shape on a device (a team without subgroup arithmetic or over a group
 // larger than the team kernel takes, fused over a group larger than a workgroup holds in
@@ -68,9 +77,11 @@ struct StrategyChoice {
   // the elementwise pass and 32 rows 1.3-3.1x, on SwiftShader 8 rows 0.71-1.18x and 32-64
   // 0.55-0.93x).
   uint32_t rows_per_invocation = 0;
+  EvalCoefficients coefficients = EvalCoefficients::automatic;
   bool operator==(const StrategyChoice&) const = default;
 };
-// "team", "fused", "split vpi 64 columns", "automatic rows 16": for reports.
+// "team", "fused", "split vpi 64 columns", "automatic rows 16", "automatic coefficients
+// first": for reports.
 std::string to_string(const StrategyChoice& choice);
 
 // The class of shapes one cached choice serves. Shapes of a class share kind, direction,
@@ -125,7 +136,7 @@ class TuningCache {
   std::vector<uint8_t> serialize() const;
   // Reads serialize()'s bytes for the device `caps` describes. Refuses (invalid_argument)
   // bytes that are not a tuning cache or are truncated, a cache of another format version
-  // (3 since the key's batch statistics and the rows per invocation; tune again), and a cache of another device or
+  // (4 since the eval coefficients; tune again), and a cache of another device or
   // driver, naming each field that differs and both values. TuningCache{}'s bytes (no
   // device, no entries: what an untuned context saves), of any version so far, load
   // anywhere, as an empty cache.

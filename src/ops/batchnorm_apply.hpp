@@ -32,7 +32,8 @@ uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen = 0);
 // Whether the eval forward computes its coefficients first, once per channel into the
 // workspace (batch_norm_coefficients.comp, as record_batch_norm_inference_coefficients),
 // and then applies them through the cached kernels (as record_batch_norm_inference_apply)
-// where its apply walks columns: on a CPU device (batchnorm_inference.cpp says why).
+// where its apply walks columns: the rule, on a CPU device (batchnorm_inference.cpp says
+// why); a tuned choice (StrategyChoice::coefficients) overrides it.
 bool eval_coefficients_first(const Capabilities& caps);
 
 // The 4-element variant of batch_norm_apply a shape allows, with its grid, for tensors

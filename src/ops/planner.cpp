@@ -6,8 +6,9 @@
 //    are updated: the update averages over groups, across workgroups)
 //  forward, batch statistics otherwise: stats_partial -> stats_finalize -> normalize
 //  forward, running statistics: batch_norm_apply (scale and shift per channel, one FMA);
-//    on a CPU device, where it walks columns, batch_norm_coefficients first (the
-//    coefficients into the workspace) and its cached variants (eval_coefficients_first)
+//    on a CPU device (or where tuned so), where it walks columns, batch_norm_coefficients
+//    first (the coefficients into the workspace) and its cached variants
+//    (eval_coefficients_first, EvalCoefficients)
 //  backward, batch statistics, many small groups: team_backward
 //            (+ grad_finalize for dgamma / dbeta when gamma is constant in a group)
 //  backward otherwise: grad_partial -> grad_finalize -> grad_input
@@ -611,12 +612,15 @@ static Result<ExecutionPlan> forward_passes(const DeviceCaps& caps, const NormPl
       // bias or cached coefficients (else the apply reads the statistics per channel);
       // pass_for_offsets takes their twins where float16 sits 8 bytes off.
       const bool affine = p.has_weight && p.has_bias, half = p.dtype == DType::f16;
-      const bool first = eval_coefficients_first(caps);
+      const EvalCoefficients asked = options.choice.coefficients;
+      const bool first = asked == EvalCoefficients::automatic ? eval_coefficients_first(caps)
+                                                               : asked == EvalCoefficients::first;
       const WideUnits wide{.pairs = true, .units = affine || first, .half = half};
       const auto variant = batch_norm_apply_variant(caps, E, p.K, p.I, s.walk_rows, wide);
       // The columns' coefficients computed first, into the workspace (K scales, then K
-      // shifts), where the device asks for it and the binding holds them; batch_norm_apply
-      // reads them there too (without FLAG_STATS_ARE_VAR) where the offsets leave it.
+      // shifts), where the rule or the choice asks for it and the binding holds them;
+      // batch_norm_apply reads them there too (without FLAG_STATS_ARE_VAR) where the
+      // offsets leave it.
       WorkspaceLayout cached = w;
       cached.coef_floats = kBatchNormCoefficientsPerChannel * p.K;
       cached.floats = cached.coef_floats;
@@ -877,10 +881,11 @@ std::vector<KernelId> candidate_kernels(Norm kind, Direction direction, const De
                          KernelId::batch_norm_apply_columns_units_vec4, KernelId::batch_norm_apply_columns_pair_wide_vec4,
                          KernelId::batch_norm_apply_columns_units_wide_vec4});
     // The coefficients' own pass and the columns' cached variants: the eval forward's where
-    // it computes the coefficients first (eval_coefficients_first), and BatchNorm's
-    // inference calls (batchnorm_inference.cpp), which add the planes' cached variant.
+    // it computes the coefficients first (the rule on a CPU device, eval_coefficients_first,
+    // or a tuned choice on any: EvalCoefficients), and BatchNorm's inference calls
+    // (batchnorm_inference.cpp), which add the planes' cached variant.
     const bool inference = kind == Norm::batch_norm;
-    if ((row->running_stats && (!caps || eval_coefficients_first(*caps))) || inference)
+    if (row->running_stats)
       k.insert(k.end(), {KernelId::batch_norm_coefficients, KernelId::batch_norm_apply_columns_cached_vec4,
                          KernelId::batch_norm_apply_columns_pair_cached_vec4,
                          KernelId::batch_norm_apply_columns_units_cached_vec4,

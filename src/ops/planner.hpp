@@ -103,8 +103,9 @@ Pass pass_for_offsets(const Pass& pass, const RoleOffsets& offsets);
 //    devices merge exactly once rebased to one pivot (mean + their pivot - this pivot).
 //  - grad: gradient sums per group { sum dy, sum dy * xhat } (gamma applied when it varies);
 //  - coef: the coefficients { invstd, b, c } of shaders/grad.glsl, per group; in the eval
-//    forward on a CPU device (eval_coefficients_first) BatchNorm's 2 * K coefficients, K
-//    scales then K shifts (batch_norm_coefficients.comp);
+//    forward on a CPU device or where tuned so (eval_coefficients_first,
+//    EvalCoefficients) BatchNorm's 2 * K coefficients, K scales then K shifts
+//    (batch_norm_coefficients.comp);
 //  - param: dgamma / dbeta's partial sums per affine channel, { sum dy, sum dy * xhat }.
 struct WorkspaceLayout {
   uint64_t stats = 0, stats_floats = 0;  // the records and the pivots after them

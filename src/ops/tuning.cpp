@@ -54,6 +54,11 @@ std::vector<StrategyChoice> candidate_choices(const DeviceCaps& caps, const Norm
   // change the plan where its apply walks columns per sample (sample_columns.glsl), else
   // the plan drops as a duplicate of the rules'.
   for (uint32_t rows : {8u, 16u, 32u, 64u}) proposals.push_back({.rows_per_invocation = rows});
+  // In eval, the coefficients computed first or in the apply (one of them plans the rules'
+  // work, and drops).
+  if (!batch)
+    for (EvalCoefficients c : {EvalCoefficients::first, EvalCoefficients::in_apply})
+      proposals.push_back({.coefficients = c});
   std::vector<StrategyChoice> out;
   std::vector<std::vector<uint64_t>> seen;
   for (const StrategyChoice& choice : proposals) {

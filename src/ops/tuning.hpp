@@ -13,7 +13,8 @@ namespace vknorm {
 // with 8, 64 or 256 values per invocation, with and without the column view where the
 // shape has one (has_column_view, has_plane_column_view); without batch statistics (eval)
 // the rules, the split's chunking (the backward's dgamma / dbeta passes) and blocks of 8,
-// 16, 32 or 64 rows per invocation of the elementwise pass. Choices that plan the same
+// 16, 32 or 64 rows per invocation of the elementwise pass, and the eval coefficients
+// computed first or in the apply (EvalCoefficients). Choices that plan the same
 // passes, grids and chunks as an earlier one are left out. A call with nothing to choose
 // (an eval forward whose apply walks no rows, an empty tensor) has one candidate:
 // StrategyChoice{} (the rules).

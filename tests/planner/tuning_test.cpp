@@ -32,18 +32,34 @@ TEST_CASE("tuning: every candidate is a valid plan that runs what it was chosen 
         const std::vector<StrategyChoice> choices = candidate_choices(caps, c.plan, d);
         REQUIRE(!choices.empty());
         if (choices.size() > 1) ++with_choice;
-        // The eval forward (the running statistics' apply) chunks nothing: its only choice is
-        // the apply's rows per invocation, the same kernels on another grid.
+        // The eval forward (the running statistics' apply) chunks nothing: its choices are
+        // the apply's rows per invocation, the same kernels on another grid, and where the
+        // coefficients come from: the rules' passes, or batch_norm_coefficients added or
+        // taken out before the same apply's cached or from-statistics twin.
         const bool eval = d == Direction::forward && !c.plan.geometry.uses_batch_stats;
+        auto without_coefficients = [](const ExecutionPlan& plan) {
+          std::vector<KernelId> k;
+          for (const Pass& pass : plan)
+            if (pass.kernel != KernelId::batch_norm_coefficients) k.push_back(pass.kernel);
+          return k;
+        };
         if (eval)
           for (const StrategyChoice& choice : choices) {
-            CHECK(choice == StrategyChoice{.rows_per_invocation = choice.rows_per_invocation});
+            CHECK(choice == StrategyChoice{.rows_per_invocation = choice.rows_per_invocation,
+                                           .coefficients = choice.coefficients});
+            CHECK((choice.rows_per_invocation == 0 || choice.coefficients == EvalCoefficients::automatic));
             const auto plan = plan_for(caps, c.plan, d, choice);
             REQUIRE(plan.ok());
-            REQUIRE(plan->pass_count == rule->pass_count);
-            for (uint32_t i = 0; i < plan->pass_count; ++i) {
-              CHECK(plan->passes[i].kernel == rule->passes[i].kernel);
-              CHECK(plan->passes[i].vec4_kernel == rule->passes[i].vec4_kernel);
+            CHECK(without_coefficients(plan.value()) == without_coefficients(rule.value()));
+            if (choice.coefficients == EvalCoefficients::automatic) {
+              REQUIRE(plan->pass_count == rule->pass_count);
+              for (uint32_t i = 0; i < plan->pass_count; ++i)
+                CHECK(plan->passes[i].vec4_kernel == rule->passes[i].vec4_kernel);
+            } else {
+              CHECK(runs_kernel(plan.value(), KernelId::batch_norm_coefficients) ==
+                    (choice.coefficients == EvalCoefficients::first));
+              CHECK(runs_kernel(rule.value(), KernelId::batch_norm_coefficients) ==
+                    (choice.coefficients == EvalCoefficients::in_apply));
             }
           }
         bool default_listed = choices.size() == 1;
@@ -178,9 +194,30 @@ TEST_CASE("tuning: eval's candidates are the apply's blocks of rows, and the key
     CHECK(step_rows(nvidia, rows) == (1568 + 2 * rows - 1) / (2 * rows));
   }
   std::vector<uint32_t> listed;
-  for (const StrategyChoice& c : candidate_choices(lavapipe, eval, Direction::forward))
+  std::vector<EvalCoefficients> coefficients;
+  for (const StrategyChoice& c : candidate_choices(lavapipe, eval, Direction::forward)) {
     listed.push_back(c.rows_per_invocation);
-  CHECK(listed == std::vector<uint32_t>{0, 16, 32, 64});  // 8 is the rule's
+    coefficients.push_back(c.coefficients);
+  }
+  // 8 rows is the rule's, and so are the coefficients first on lavapipe: the one other
+  // choice, the coefficients in the apply; on a GPU the reverse.
+  using EC = EvalCoefficients;
+  CHECK(listed == std::vector<uint32_t>{0, 16, 32, 64, 0});
+  CHECK(coefficients == std::vector<EC>{EC::automatic, EC::automatic, EC::automatic, EC::automatic, EC::in_apply});
+  CHECK(candidate_choices(nvidia, eval, Direction::forward).back() == StrategyChoice{.coefficients = EC::first});
+  // Either way on either device: the choice, not the device, decides.
+  for (const Capabilities* caps : {&lavapipe, &nvidia})
+    for (EC c : {EC::first, EC::in_apply}) {
+      const auto plan = plan_for(*caps, eval, Direction::forward, {.coefficients = c});
+      REQUIRE(plan.ok());
+      const bool first = c == EC::first;
+      REQUIRE(plan->pass_count == (first ? 2u : 1u));
+      CHECK(runs_kernel(plan.value(), KernelId::batch_norm_coefficients) == first);
+      CHECK(plan->passes[plan->pass_count - 1].vec4_kernel ==
+            (first ? KernelId::batch_norm_apply_columns_units_cached_wide_vec4
+                   : KernelId::batch_norm_apply_columns_units_wide_vec4));
+      CHECK(plan->workspace.floats == (first ? 2u * 2048 : 0u));
+    }
   // The same rows walk the training forward's apply where a choice sets them, and tuning
   // offers them there too.
   bn.training = true;
@@ -312,14 +349,17 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   TuningKey k3_walk = k3;
   k3_walk.plane_columns = false;
   CHECK(planes_loaded->find(k3_walk) == nullptr);
-  // So is the eval bit, with a choice of rows per invocation.
+  // So is the eval bit, with a choice of rows per invocation and of the coefficients.
   TuningKey k3_eval = k3;
   k3_eval.batch_stats = false;
-  planes.set(k3_eval, {.rows_per_invocation = 64});
+  const StrategyChoice eval_choice{.rows_per_invocation = 64, .coefficients = EvalCoefficients::in_apply};
+  planes.set(k3_eval, eval_choice);
   auto eval_loaded = TuningCache::load(caps, planes.serialize());
   REQUIRE_MESSAGE(eval_loaded.ok(), eval_loaded.status().message());
   REQUIRE(eval_loaded->find(k3_eval));
-  CHECK(*eval_loaded->find(k3_eval) == StrategyChoice{.rows_per_invocation = 64});
+  CHECK(*eval_loaded->find(k3_eval) == eval_choice);
+  CHECK(to_string(eval_choice) == "automatic rows 64 coefficients in apply");
+  CHECK(to_string({.coefficients = EvalCoefficients::first}) == "automatic coefficients first");
   CHECK(*eval_loaded->find(k3) == StrategyChoice{OnChipKernel::split, 64, ColumnView::off});
 
   // An untuned context's cache (no device, no entries) loads anywhere, as an empty cache;
@@ -353,8 +393,8 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   CHECK(TuningCache::load(caps, not_a_cache).status().message().find("VKNT") != std::string::npos);
   std::vector<uint8_t> bad_enum = bytes;
   // An entry: the key's 8 bytes, the kernel (byte 8), the view (9), the values (10-13) and
-  // rows (14-17) per invocation.
-  constexpr size_t kEntry = 18;
+  // rows (14-17) per invocation, the eval coefficients (18).
+  constexpr size_t kEntry = 19;
   REQUIRE(bad_enum.size() == 4 + 4 + 12 + 16 + 8 + 4 + 2 * kEntry);
   auto last_entry = [&](std::vector<uint8_t>& b, size_t byte) -> uint8_t& { return b.at(b.size() - kEntry + byte); };
   last_entry(bad_enum, 8) = 9;  // the kernel
@@ -365,15 +405,20 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
   std::vector<uint8_t> bad_eval = bytes;
   last_entry(bad_eval, 7) = 2;  // batch statistics, a bool
   CHECK(TuningCache::load(caps, bad_eval).status().message().find("entry 1") != std::string::npos);
+  std::vector<uint8_t> bad_coefficients = bytes;
+  last_entry(bad_coefficients, 18) = 3;  // EvalCoefficients has 3 values
+  CHECK(TuningCache::load(caps, bad_coefficients).status().message().find("entry 1") != std::string::npos);
+  last_entry(bad_coefficients, 18) = 2;
+  CHECK(TuningCache::load(caps, bad_coefficients).ok());
   CHECK(TuningCache::load(caps, std::vector<uint8_t>{}).status().code() == StatusCode::invalid_argument);
-  // Versions 1 (no byte for the plane view) and 2 (none for eval, no rows): a cache with
-  // entries is refused, to be tuned again; an untuned context's empty one still loads. A
-  // later version is refused.
-  for (uint8_t version : {1, 2}) {
+  // Versions 1 (no byte for the plane view), 2 (none for eval, no rows) and 3 (no eval
+  // coefficients): a cache with entries is refused, to be tuned again; an untuned context's
+  // empty one still loads. A later version is refused.
+  for (uint8_t version : {1, 2, 3}) {
     std::vector<uint8_t> old = bytes;
     old.at(4) = version;
     const std::string old_format = TuningCache::load(caps, old).status().message();
-    CHECK_MESSAGE(old_format.find("format version " + std::to_string(version) + ", expected 3; tune again") !=
+    CHECK_MESSAGE(old_format.find("format version " + std::to_string(version) + ", expected 4; tune again") !=
                       std::string::npos,
                   old_format);
     std::vector<uint8_t> untuned_old = TuningCache{}.serialize();
@@ -381,7 +426,7 @@ TEST_CASE("tuning: the cache's bytes load on the device they were measured on, a
     CHECK(TuningCache::load(caps, untuned_old).ok());
   }
   std::vector<uint8_t> later = TuningCache{}.serialize();
-  later.at(4) = 4;
+  later.at(4) = 5;
   CHECK_FALSE(TuningCache::load(caps, later).ok());
   // Values tune() never stores: a bucket past 63, values per invocation off its candidates,
   // the same class twice.
