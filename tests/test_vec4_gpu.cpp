@@ -626,11 +626,13 @@ TEST_CASE("vec4: the eval forward's coefficients first or in the apply, as a cho
       const KernelCache& made = state_of(*ctx).kernels;
       using K = KernelId;
       CHECK(made.created(K::batch_norm_coefficients, dtype) == first);
-      for (auto [from_statistics, cached] :
+      for (const auto& twins :
            {std::pair{K::batch_norm_apply_columns_pair_wide_vec4, K::batch_norm_apply_columns_pair_cached_wide_vec4},
             std::pair{K::batch_norm_apply_columns_pair_vec4, K::batch_norm_apply_columns_pair_cached_vec4},
             std::pair{K::batch_norm_apply_columns_units_wide_vec4, K::batch_norm_apply_columns_units_cached_wide_vec4},
             std::pair{K::batch_norm_apply_columns_units_vec4, K::batch_norm_apply_columns_units_cached_vec4}}) {
+        // (Not a structured binding: clang before 16 cannot capture one, and CAPTURE does.)
+        const KernelId from_statistics = twins.first, cached = twins.second;
         CAPTURE(kernel_name(kernel(from_statistics, cached)));
         CHECK(made.created(kernel(from_statistics, cached), dtype));
         CHECK(!made.created(kernel(cached, from_statistics), dtype));

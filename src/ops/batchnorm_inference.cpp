@@ -135,7 +135,9 @@ uint64_t column_spread_rows(const Capabilities& caps, uint64_t chosen) {
 // f32 (6 runs) 32x2048x7x7 NHWC 1.10 -> 1.02, 8x64x56x56 NHWC 1.04 -> 0.97; SwiftShader (3
 // runs, f32) 32x2048x7x7 NCHW 0.95 -> 0.81, NHWC 0.90 -> 0.75. A GPU keeps the one pass:
 // there a barrier costs microseconds against an apply of the same order (not yet measured
-// on one).
+// on one). Hosts disagree: on another (2026-12-05 night) lavapipe's float16 ran faster in
+// one pass (tuned so in 7 of 8 classes, 0.71-0.82x), which a tuning cache takes
+// (StrategyChoice::coefficients).
 bool eval_coefficients_first(const Capabilities& caps) { return caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
 namespace {
