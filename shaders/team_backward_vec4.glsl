@@ -116,33 +116,6 @@ void main() {
 #if VKNORM_SUMS_RECORD_FLOATS != 2 || VKNORM_SUMS_RECORD_DY != 0 || VKNORM_SUMS_RECORD_DY_XHAT != 1
 #error "FLAG_BLOCK_PARAMS stores records as (dbeta, dgamma) pairs"
 #endif
-#elif defined(ONE_ROW) && ONE_ROW
-#if !(defined(AFFINE_UNITS) && AFFINE_UNITS)
-#error "ONE_ROW: the gamma-in-units kernel only"
-#endif
-// Groups of one row (team_backward_affine_rows_vec4: O == 1, the batch's statistics, no
-// epilogue, the host's choice), walked by the row's index alone, with no flag tested in the
-// walks: team_forward_vec4.glsl's ONE_ROW says why (SwiftShader). grad_unit's operations
-// without the epilogue; dgamma / dbeta are param_partial's.
-void main() {
-  Team t = invocation_team();
-  uint lanes = t.lanes, lane = t.lane;
-  uint size = group_size();
-  for (uint g = t.index; g < group_count(); g += t.count) {
-    float mean = stat_mean(g), invstd = stat_invstd(g);
-    uint base = g * size, channel_base = (g % pc.K) * pc.cpg;
-    vec2 sums = vec2(0.0);
-    for (uint m = 4u * lane; m < size; m += 4u * lanes)
-      sums += unit_sums(load4_dy(base + m) * load4_weight(channel_base + m), base + m, mean, invstd);
-    Coefficients4 k = coefficients4(group_coefficients(g, team_sum2(sums)));
-    for (uint m = 4u * lane; m < size; m += 4u * lanes) {
-      uint e = base + m;
-      vec4 dx = load4_dy(e) * load4_weight(channel_base + m) - k.b;
-      dx -= (load4_x(e) - k.mean) * k.invstd * k.c;
-      store4_out(e, k.invstd * dx);
-    }
-  }
-}
 #else
 void main() {
   Team t = invocation_team();
@@ -169,6 +142,24 @@ void main() {
       uint start = plane_start(g, ci);
       vec4 gamma4 = vec4(gamma_of(plane_channel(g, ci)));
       for (uint e = start + 4u * lane; e < start + pc.inner; e += 4u * lanes) grad_unit(e, k, gamma4);
+    }
+#elif defined(ONE_ROW) && ONE_ROW
+#if !(defined(AFFINE_UNITS) && AFFINE_UNITS)
+#error "ONE_ROW: the gamma-in-units kernel only"
+#endif
+    // Groups of one row (team_backward_affine_rows_vec4: O == 1, the batch's statistics, no
+    // epilogue, the host's choice), walked by the row's index alone, with no flag tested in
+    // the walks: team_forward_vec4.glsl's ONE_ROW says why (SwiftShader). grad_unit's
+    // operations without the epilogue; dgamma / dbeta are param_partial's.
+    uint base = g * size, channel_base = (g % pc.K) * pc.cpg;
+    for (uint m = 4u * lane; m < size; m += 4u * lanes)
+      sums += unit_sums(load4_dy(base + m) * load4_weight(channel_base + m), base + m, mean, invstd);
+    Coefficients4 k = coefficients4(group_coefficients(g, team_sum2(sums)));
+    for (uint m = 4u * lane; m < size; m += 4u * lanes) {
+      uint e = base + m;
+      vec4 dx = load4_dy(e) * load4_weight(channel_base + m) - k.b;
+      dx -= (load4_x(e) - k.mean) * k.invstd * k.c;
+      store4_out(e, k.invstd * dx);
     }
 #else
     for (GroupWalk at = group_walk(g, 4u * lane, 4u * lanes); at.m < size; walk_next(at)) {
