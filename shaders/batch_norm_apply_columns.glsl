@@ -43,6 +43,17 @@
 // the consecutive blocks, alternating on a quiet host (load 0): 8x64x56x56 NHWC 1.03-1.23x
 // against 1.22-2.44x, 32x2048x7x7 NCHW 1.04-1.29x against 1.03-1.76x; on a host loaded by
 // other work, 8x64x56x56 NHWC 1.7-2.1x against 1.2-1.5x (three runs each, 2026-12-04).
+// The float slots' units (the _units_ variants' coefficients, statistics, gamma and beta)
+// without `readonly`: a lane keeps up to 16 values loaded from them over its whole walk,
+// more than lavapipe has registers, and read-only loads seem to be re-done inside the walk
+// rather than kept on the stack (a load that differs per lane is a loop over the lanes).
+// On lavapipe (256 bits, f16, cached coefficients) the same loads passed through an opaque
+// no-op, or only 8 of the 16 values kept, ran as fast as without `readonly`, and loading
+// them every row ran 1.7x slower. Measured (3 alternating runs of 15 timed each): BatchNorm
+// NHWC f16 eval forward and cached apply 0.75-0.79x the time with `readonly`, training
+// forward 0.82-0.94x; NCHW (whose coefficients are computed, not loaded) unchanged.
+// SwiftShader (f32, the same runs): 0.98x over 30 forward cases, within its noise.
+#define VKNORM_FLOAT_UNITS_ACCESS
 #include "common.glsl"
 #include "batch_norm_coefficients.glsl"
 #include "sample_columns.glsl"

@@ -18,9 +18,16 @@
 // Float slots as vec4 units too, read-only (team_forward_affine_vec4 reads gamma and beta
 // so, team_backward_affine_vec4 gamma, the batch_norm_apply_columns_units variants the
 // running statistics, gamma and beta, or the cached coefficients; the host binds them
-// 16-byte aligned then: tensors_vec4_aligned in src/ops/planner.cpp).
-#define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name) \
-  layout(std430, set = 0, binding = binding_) readonly buffer Slot##Name##Units { vec4 data[]; } slot4_##name;
+// 16-byte aligned then: tensors_vec4_aligned in src/ops/planner.cpp). A kernel may declare
+// them without `readonly` (VKNORM_FLOAT_UNITS_ACCESS empty: batch_norm_apply_columns.glsl
+// says why).
+#ifndef VKNORM_FLOAT_UNITS_ACCESS
+#define VKNORM_FLOAT_UNITS_ACCESS readonly
+#endif
+#define VKNORM_SLOT_UNITS_FLOAT(binding_, Name, name)                                           \
+  layout(std430, set = 0, binding = binding_) VKNORM_FLOAT_UNITS_ACCESS buffer Slot##Name##Units { \
+    vec4 data[];                                                                                 \
+  } slot4_##name;
 #define VKNORM_SLOT_UNITS(binding_, Name, name, element) VKNORM_SLOT_UNITS_##element(binding_, Name, name)
 VKNORM_SLOTS(VKNORM_SLOT_UNITS)
 
