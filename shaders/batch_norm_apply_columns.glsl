@@ -43,16 +43,17 @@
 // the consecutive blocks, alternating on a quiet host (load 0): 8x64x56x56 NHWC 1.03-1.23x
 // against 1.22-2.44x, 32x2048x7x7 NCHW 1.04-1.29x against 1.03-1.76x; on a host loaded by
 // other work, 8x64x56x56 NHWC 1.7-2.1x against 1.2-1.5x (three runs each, 2026-12-04).
-// The float slots' units (the _units_ variants' coefficients, statistics, gamma and beta)
-// without `readonly`: a lane keeps up to 16 values loaded from them over its whole walk,
-// more than lavapipe has registers, and read-only loads seem to be re-done inside the walk
-// rather than kept on the stack (a load that differs per lane is a loop over the lanes).
-// On lavapipe (256 bits, f16, cached coefficients) the same loads passed through an opaque
-// no-op, or only 8 of the 16 values kept, ran as fast as without `readonly`, and loading
-// them every row ran 1.7x slower. Measured (3 alternating runs of 15 timed each): BatchNorm
-// NHWC f16 eval forward and cached apply 0.75-0.79x the time with `readonly`, training
-// forward 0.82-0.94x; NCHW (whose coefficients are computed, not loaded) unchanged.
-// SwiftShader (f32, the same runs): 0.98x over 30 forward cases, within its noise.
+// Why the float slots' units are not `readonly` here, and the eval's coefficients pass through
+// opaque() (common.glsl): a lane keeps up to 16 values over its whole walk, more than lavapipe
+// has registers, and a value that is a plain load seems to be loaded again inside the walk
+// rather than kept on the stack (a load that differs per lane is a loop over the lanes). On
+// lavapipe (256 bits, f16, cached coefficients) the units' loads passed through an opaque
+// no-op, or only 8 of the 16 values kept, ran as fast as without `readonly`, and loading them
+// every row ran 1.7x slower. Measured (3 alternating runs of 15 timed each), eval forward and
+// cached apply: NHWC f16 0.75-0.79x the time with `readonly`, NCHW f16 0.74-0.79x with
+// opaque() (in runs free of the host's slow spells); NHWC f16 training forward 0.82-0.94x;
+// float32 within the noise. SwiftShader (f32, the units' change): 0.98x over 30 forward cases,
+// within its noise. opaque() on the training forward's batch statistics measured no gain.
 #define VKNORM_FLOAT_UNITS_ACCESS
 #include "common.glsl"
 #include "batch_norm_coefficients.glsl"
@@ -72,7 +73,7 @@ vec4 column_coefficients(uint b, uint k, uint col) {
 }
 vec4 apply_unit(vec4 x, mat4 m) { return (x - m[0]) * m[1] * m[2] + m[3]; }
 #else
-vec4 column_coefficients(uint b, uint k, uint col) { return vec4(variant_coefficients(k), 0.0, 0.0); }
+vec4 column_coefficients(uint b, uint k, uint col) { return opaque(vec4(variant_coefficients(k), 0.0, 0.0)); }
 vec4 apply_unit(vec4 x, mat4 m) { return x * m[0] + m[1]; }
 #endif
 

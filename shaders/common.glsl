@@ -53,6 +53,10 @@ VKNORM_SLOTS(VKNORM_SLOT_ACCESSORS)
 
 bool has_flag(uint f) { return (pc.flags & f) != 0u; }
 
+// v itself, through an operation the compiler cannot see through (pc.zero is 0 at run
+// time): batch_norm_apply_columns.glsl says why.
+vec4 opaque(vec4 v) { return uintBitsToFloat(floatBitsToUint(v) ^ uvec4(pc.zero)); }
+
 // Invocations in the grid along x: the stride of a loop that gives each item to one
 // invocation whatever the grid.
 uint invocation_count() { return gl_NumWorkGroups.x * gl_WorkGroupSize.x; }
