@@ -50,7 +50,6 @@
   U32(coef_base, 0)   /* float offset of the coefficient records in the workspace */         \
   U32(param_base, 0)  /* float offset of the parameter sum records in the workspace */       \
   U32(flags, 0)       /* VKNORM_FLAGS */                                                     \
-  U32(zero, 0)        /* always 0: opaque() in shaders/common.glsl */                        \
   F32(eps, 0.0f)      /* added to the variance (mean square) */                              \
   F32(momentum, 0.0f) /* running statistics: (1 - momentum) * running + momentum * batch */
 
