@@ -202,18 +202,21 @@ Result<TuneReport> Context::tune(const TuneRequest& request) {
       tuned.shape = shape_text(p, planned->second);
       auto rule = direction == Direction::forward ? plan_forward(s.caps, p) : plan_backward(s.caps, p);
       if (!rule) return prefixed(rule.status(), which);
-      for (size_t k = 0; k < choices.size(); ++k) {
-        const StrategyChoice& c = choices[k];
-        PlanOptions options;
-        options.choice = c;
-        std::vector<double> ms;
-        for (uint32_t run = 0; run <= request.runs; ++run) {  // run 0 warms up
+      // Run by run, each candidate in turn (run 0 warms up), so that a slow spell of a shared
+      // machine lands on every candidate's runs alike instead of on one candidate's.
+      std::vector<std::vector<double>> ms(choices.size());
+      for (uint32_t run = 0; run <= request.runs; ++run) {
+        for (size_t k = 0; k < choices.size(); ++k) {
+          PlanOptions options;
+          options.choice = choices[k];
           auto t = time_once(*this, s, queries.pool, p, direction, options, buffers);
           if (!t) return t.status();
-          if (run > 0) ms.push_back(t.value());
+          if (run > 0) ms[k].push_back(t.value());
         }
-        std::sort(ms.begin(), ms.end());
-        tuned.candidates.push_back({c, ms[ms.size() / 2], same_work(plans[k], rule.value())});
+      }
+      for (size_t k = 0; k < choices.size(); ++k) {
+        std::sort(ms[k].begin(), ms[k].end());
+        tuned.candidates.push_back({choices[k], ms[k][ms[k].size() / 2], same_work(plans[k], rule.value())});
       }
       const auto best = std::min_element(tuned.candidates.begin(), tuned.candidates.end(),
                                          [](const auto& a, const auto& b) { return a.milliseconds < b.milliseconds; });

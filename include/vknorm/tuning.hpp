@@ -155,7 +155,7 @@ struct TuneRequest {
   std::vector<NormParams> shapes;
   bool forward = true;
   bool backward = true;
-  uint32_t runs = 5;  // timed runs per candidate (after one warm-up); the median counts
+  uint32_t runs = 5;  // timed runs per candidate (after one warm-up), interleaved; the median counts
 };
 
 struct TunedCandidate {

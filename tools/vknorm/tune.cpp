@@ -155,8 +155,8 @@ int tune_command(int argc, char** argv) {
   const Capabilities& caps = ctx.capabilities();
   std::printf("device: %s (%s %s), subgroup %u, workgroup %u\n", caps.device_name.c_str(), caps.driver_name.c_str(),
               caps.driver_info.c_str(), caps.subgroup_size, caps.workgroup_size);
-  std::printf("timing: timestamp queries, median of %u runs after a warm-up; absolute times on a shared machine "
-              "are noisy\n",
+  std::printf("timing: timestamp queries, median of %u runs after a warm-up, the candidates in turn run by run; "
+              "absolute times on a shared machine are noisy\n",
               o.runs);
   if (Status s = o.in_path.empty() ? Status() : load_tuning_file(ctx, o.in_path); !s) {
     std::fprintf(stderr, "vknorm tune: --in %s: %s\n", o.in_path.c_str(), s.message().c_str());
