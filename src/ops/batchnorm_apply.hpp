@@ -71,7 +71,7 @@ KernelId without_wide_units(KernelId kernel);
 //    a 4-element kernel runs, and float16): a lane's two channels' coefficients serve 8
 //    elements, not 4;
 //  - `units`: the _units_ kernels' (either dtype: 8 elements per lane ran faster on both
-//    CPU devices, though a lane loads twice the coefficients; README, Performance);
+//    CPU devices, though a lane loads twice the coefficients; README, 128-bit access);
 //  - `half`: float16 (8 halves per 16-byte access), whose wide columns come before the
 //    planes kernel on lavapipe (batch_norm_apply_variant says where).
 // The float16 tensors may then need to be 16-byte aligned: where they are 8 bytes off,

@@ -101,7 +101,7 @@ namespace {
 // rows took it from 1.61-1.84x (8 rows) to 1.32-1.41x (three runs each, 2026-12-02).
 // Elsewhere 8 (fewer rows, more workgroups: a GPU wants many in flight; not yet measured on
 // one). normalize and grad_input take these blocks over vector rows (shaders/rows.glsl;
-// README, Performance, 2026-12-02 evening); batch_norm_apply_columns.glsl spreads its rows
+// docs/performance-history.md, 2026-12-02 evening); batch_norm_apply_columns.glsl spreads its rows
 // (column_spread_rows).
 constexpr uint64_t kColumnRowsCpu = 32, kColumnBlockUnits = 8192;
 }  // namespace
