@@ -127,12 +127,12 @@ Status prefixed(const Status& status, const std::string& which) {
 }  // namespace
 
 Status Context::set_tuning(TuningCache cache) {
-  const TuningDevice here = tuning_device(state_->caps);
-  if (!cache.empty() && !(cache.device() == here)) {
-    // load()'s check names each field: run it on the cache's own bytes.
-    auto checked = TuningCache::load(state_->caps, cache.serialize());
-    return checked ? Status::invalid_argument("cache: measured on another device") : checked.status();
-  }
+  // load()'s checks on the cache's own bytes: the device and driver (naming each field that
+  // differs), and each entry's values (an enum value outside its enum, values or rows per
+  // invocation no candidate has), so that a cache built with TuningCache::set is held to
+  // what a saved one is.
+  if (!cache.empty())
+    if (auto checked = TuningCache::load(state_->caps, cache.serialize()); !checked) return checked.status();
   state_->tuning = std::move(cache);
   return {};
 }

@@ -174,6 +174,24 @@ TEST_CASE("A record call takes the tuning cache's choice for its shape class, an
   CHECK(refused.code() == StatusCode::invalid_argument);
   CHECK_MESSAGE(refused.message().find("deviceID") != std::string::npos, refused.message());
   CHECK(ctx.tuning().entries() == cache.entries());
+  // A cache of this device with a choice no tune() stores is refused as its bytes would be,
+  // naming the entry and the value, and the context keeps its tuning.
+  struct Bad {
+    StrategyChoice choice;
+    const char* says;
+  };
+  const Bad bad[] = {{{static_cast<OnChipKernel>(7)}, "outside its enum"},
+                     {{OnChipKernel::split, 12}, "12 values per invocation, expected 0, 8, 64 or 256"},
+                     {{OnChipKernel::automatic, 0, ColumnView::automatic, 24}, "24 rows per invocation"}};
+  for (const Bad& b : bad) {
+    TuningCache edited(tuning_device(ctx.capabilities()));
+    edited.set(tuning_key(p, Direction::forward), b.choice);
+    refused = ctx.set_tuning(edited);
+    CHECK(refused.code() == StatusCode::invalid_argument);
+    CHECK_MESSAGE(refused.message().find(b.says) != std::string::npos, refused.message());
+    CHECK_MESSAGE(refused.message().find("entry 0") != std::string::npos, refused.message());
+    CHECK(ctx.tuning().entries() == cache.entries());
+  }
 }
 
 TEST_CASE("Context::tune times every candidate and keeps the fastest; the cache round-trips") {

@@ -312,10 +312,12 @@ class Context {
   // Strategy choices measured on this device (vknorm/tuning.hpp). Record calls and
   // workspace queries plan each call with the cache's choice for its shape class (a
   // lookup: nothing is allocated or created); classes it does not hold keep the planner's
-  // rules. Refuses a cache measured on another device or driver, naming what differs; an
-  // empty cache clears the tuning. A choice can need a larger workspace than the rules':
-  // query workspace sizes after setting the tuning. Not concurrently with record calls or
-  // workspace queries of this context.
+  // rules. Refuses, as TuningCache::load does, a cache measured on another device or
+  // driver, naming what differs, and entries no tune() stores (an enum value outside its
+  // enum, values per invocation other than 0/8/64/256, rows other than 0/8/16/32/64, a
+  // log2 bucket over 63), keeping its tuning; an empty cache clears the tuning. A choice
+  // can need a larger workspace than the rules': query workspace sizes after setting the
+  // tuning. Not concurrently with record calls or workspace queries of this context.
   Status set_tuning(TuningCache cache);
   const TuningCache& tuning() const;
   // Standalone only: times every candidate strategy of each requested shape's class on
